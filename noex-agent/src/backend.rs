@@ -1,0 +1,40 @@
+//! What the agent needs from the application it serves.
+//!
+//! The agent is only the wire: it knows nothing of GenServers or supervisors. The
+//! runtime (`noex`) implements [`Backend`]; tests implement it with fixed data.
+
+use futures::future::BoxFuture;
+use tokio::sync::broadcast;
+
+use crate::protocol::{ActionOutcome, ErrorBody};
+use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
+
+/// The application side of the agent.
+pub trait Backend: Send + Sync + 'static {
+    /// A fresh snapshot. May take a while for a very large application: the agent
+    /// calls it on a blocking thread, never on the app's async workers.
+    fn snapshot(&self) -> Snapshot;
+
+    /// The supervision tree. Called on a blocking thread, like `snapshot`.
+    fn tree(&self) -> ProcessTree;
+
+    /// Up to `history` recent events, oldest first, and a receiver for every event
+    /// after them. The receiver is bounded: a slow reader loses events (`Lagged`),
+    /// never slows the app.
+    fn subscribe(&self, history: usize)
+    -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
+
+    /// End the process with an abnormal reason, so its supervisor applies its policy;
+    /// resolves once the supervisor restarted it (with the new pid) or gave up waiting.
+    fn kill(&self, pid: Pid, reason: Option<String>)
+    -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;
+
+    /// Ask the process's supervisor to restart it.
+    fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;
+
+    /// Run one client connection. The default spawns a plain task; the runtime
+    /// runs it as a (system) process of its own so it shows in `--all` views.
+    fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {
+        tokio::spawn(connection);
+    }
+}

@@ -1,0 +1,8 @@
+//! The noex wire: Observer data types, the agent protocol, the agent server that an
+//! application embeds, the client that `noex` uses, and socket discovery.
+//!
+//! No runtime logic lives here: the runtime implements [`backend::Backend`].
+
+pub mod backend;
+pub mod protocol;
+pub mod types;

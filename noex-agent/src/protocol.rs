@@ -1,0 +1,238 @@
+//! The agent protocol: the messages that cross the socket. See `PROTOCOL.md`.
+//!
+//! Every frame is a 4-byte big-endian length and a MessagePack map (named fields).
+//! The agent speaks first with [`ServerFrame::Hello`]. Clients send [`Request`]s that
+//! carry an id; replies echo it; pushes (events, lag notices) carry none.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
+
+/// Major version: a client with another major is refused. Minor: additions only.
+pub const PROTOCOL_MAJOR: u32 = 1;
+pub const PROTOCOL_MINOR: u32 = 0;
+
+/// The largest frame a client may send. Requests are tiny; this only stops abuse.
+pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
+/// The largest frame the agent sends (a snapshot of a very large application).
+pub const MAX_REPLY_FRAME: usize = 256 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl ProtocolVersion {
+    pub const CURRENT: ProtocolVersion = ProtocolVersion {
+        major: PROTOCOL_MAJOR,
+        minor: PROTOCOL_MINOR,
+    };
+}
+
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// The agent's greeting, the first frame on every connection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol_version: ProtocolVersion,
+    /// The noex version the application was built with.
+    pub noex_version: String,
+    pub app: String,
+    pub pid: u32,
+    /// When the OS process started: tells a reused pid apart from the app meant.
+    pub started_at_ms: u64,
+    /// A read-only agent refuses kill and restart.
+    pub read_only: bool,
+}
+
+/// A client's request: an id of the client's choosing, echoed by the reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub id: u64,
+    pub request: RequestKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RequestKind {
+    /// Optional: states the client's protocol version; another major is refused.
+    Hello { protocol_version: ProtocolVersion },
+    Snapshot,
+    Tree,
+    /// Start receiving lifecycle events, after up to `history` recent ones.
+    Subscribe {
+        #[serde(default)]
+        history: u32,
+    },
+    Unsubscribe,
+    /// End a process with an abnormal reason; its supervisor applies its policy.
+    Kill {
+        target: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Ask a process's supervisor to restart it.
+    Restart { target: String },
+    #[serde(other)]
+    Unknown,
+}
+
+/// Every frame the agent sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello(Hello),
+    Reply {
+        id: u64,
+        body: ReplyBody,
+    },
+    /// A request failed, or the connection is about to close (`id` is then `None`).
+    Error {
+        #[serde(default)]
+        id: Option<u64>,
+        error: ErrorBody,
+    },
+    /// A pushed lifecycle event (after `subscribe`).
+    Event {
+        event: LifecycleEvent,
+    },
+    /// This client read too slowly; `dropped` events were skipped.
+    Lagged {
+        dropped: u64,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReplyBody {
+    Hello {
+        protocol_version: ProtocolVersion,
+    },
+    Snapshot {
+        snapshot: Snapshot,
+    },
+    Tree {
+        tree: ProcessTree,
+    },
+    /// Subscribed; `history` holds the recent events, oldest first.
+    Subscribed {
+        history: Vec<LifecycleEvent>,
+    },
+    Unsubscribed,
+    Killed {
+        outcome: ActionOutcome,
+    },
+    Restarted {
+        outcome: ActionOutcome,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+/// A process, named the ways a user may name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRef {
+    pub pid: Pid,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub child_id: Option<String>,
+}
+
+impl ProcessRef {
+    /// The friendliest label: registered name, else child id, else the pid.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.child_id.clone())
+            .unwrap_or_else(|| self.pid.to_string())
+    }
+}
+
+/// What a kill or restart did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    /// The process acted on, as it was before.
+    pub target: ProcessRef,
+    /// Its supervisor, if it has one.
+    #[serde(default)]
+    pub supervisor: Option<ProcessRef>,
+    /// The pid of the new instance, if the supervisor started one in time.
+    #[serde(default)]
+    pub new_pid: Option<Pid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `ambiguous_target`: the processes the target could mean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<ProcessRef>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+            candidates: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame's bytes are not a request.
+    BadFrame,
+    /// The frame is over the request size limit; the connection closes.
+    FrameTooLarge,
+    /// A request type this agent does not know.
+    UnknownRequest,
+    /// The client's protocol major version differs; the connection closes.
+    VersionMismatch,
+    /// No process matches the target.
+    NotFound,
+    /// More than one process matches the target; see `candidates`.
+    AmbiguousTarget,
+    /// The agent is read-only: kill and restart are refused.
+    ReadOnly,
+    /// The process has no supervisor to restart it.
+    NotSupervised,
+    /// The peer is another user.
+    PermissionDenied,
+    /// The agent is at its connection limit.
+    Busy,
+    /// The operation was attempted and failed.
+    Failed,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnknownRequest => "unknown_request",
+            ErrorCode::VersionMismatch => "version_mismatch",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::AmbiguousTarget => "ambiguous_target",
+            ErrorCode::ReadOnly => "read_only",
+            ErrorCode::NotSupervised => "not_supervised",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Busy => "busy",
+            ErrorCode::Failed => "failed",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Observer data: what a running noex application says about itself.
+//!
+//! These types cross the agent's socket, so every field is named on the wire
+//! (MessagePack maps) and new fields can be added without breaking older clients:
+//! readers ignore fields they do not know, and optional fields default when absent.
+//! Enums that will grow carry an `Unknown` fallback so an older client decodes a
+//! newer agent's values instead of failing.
+//!
+//! Times are milliseconds since the Unix epoch (`*_ms`) or durations in
+//! nanoseconds (`*_ns`): plain integers are the same in every language.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A process identifier, unique within one run of an application and never reused.
+///
+/// Shown as `<0.42>`, after Erlang; parsed from `<0.42>` or `42`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(pub u64);
+
+impl Pid {
+    /// The number inside the pid.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `pad` so table columns and `{:>8}` widths apply to the whole `<0.n>`.
+        f.pad(&format!("<0.{}>", self.0))
+    }
+}
+
+/// The text was not a pid (`<0.42>` or `42`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a pid: {0:?} (expected <0.42> or 42)")]
+pub struct ParsePidError(pub String);
+
+impl FromStr for Pid {
+    type Err = ParsePidError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let trimmed = text.trim();
+        let digits = match trimmed.strip_prefix('<').and_then(|t| t.strip_suffix('>')) {
+            Some(inner) => inner.strip_prefix("0.").unwrap_or(inner),
+            None => trimmed,
+        };
+        digits
+            .parse::<u64>()
+            .map(Pid)
+            .map_err(|_| ParsePidError(text.to_string()))
+    }
+}
+
+/// Where a process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessStatus {
+    /// `init` is running; the process does not take messages yet.
+    Initializing,
+    /// Waiting for or handling messages.
+    Running,
+    /// `terminate` is running.
+    Stopping,
+    /// Ended; kept in a snapshot only while its supervisor still lists it.
+    Stopped,
+    /// A status this client does not know (sent by a newer agent).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ProcessStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessStatus::Initializing => "initializing",
+            ProcessStatus::Running => "running",
+            ProcessStatus::Stopping => "stopping",
+            ProcessStatus::Stopped => "stopped",
+            ProcessStatus::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ProcessStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A supervisor's restart strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Restart only the child that exited.
+    OneForOne,
+    /// Restart every child when one exits.
+    OneForAll,
+    /// Restart the child that exited and every child started after it.
+    RestForOne,
+    /// Dynamic children of one template, each restarted on its own.
+    SimpleOneForOne,
+    #[serde(other)]
+    Unknown,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::OneForOne => "one_for_one",
+            Strategy::OneForAll => "one_for_all",
+            Strategy::RestForOne => "rest_for_one",
+            Strategy::SimpleOneForOne => "simple_one_for_one",
+            Strategy::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// When a supervisor restarts a child.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartType {
+    /// Always restarted.
+    #[default]
+    Permanent,
+    /// Restarted only after an abnormal exit (not `normal`, not `shutdown`).
+    Transient,
+    /// Never restarted.
+    Temporary,
+    #[serde(other)]
+    Unknown,
+}
+
+impl RestartType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartType::Permanent => "permanent",
+            RestartType::Transient => "transient",
+            RestartType::Temporary => "temporary",
+            RestartType::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for RestartType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Whether a child is a worker (a GenServer) or a supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    Worker,
+    Supervisor,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Restart intensity: more than `max_restarts` restarts within `within_ms`
+/// stops the supervisor, and its parent sees that as a crash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intensity {
+    pub max_restarts: u32,
+    pub within_ms: u64,
+}
+
+/// One GenServer, as the Observer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub pid: Pid,
+    /// Registered name, if any.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The id of its child spec, when a supervisor started it.
+    #[serde(default)]
+    pub child_id: Option<String>,
+    /// The supervisor it belongs to.
+    #[serde(default)]
+    pub parent: Option<Pid>,
+    /// The Rust type implementing the server (short path).
+    pub type_name: String,
+    pub status: ProcessStatus,
+    /// Messages handled so far (calls, casts, infos). Monotonic: clients diff two
+    /// snapshots for a rate rather than trusting their own clock.
+    pub messages: u64,
+    /// Messages waiting in the mailbox now.
+    pub queue_len: u64,
+    pub started_at_ms: u64,
+    /// How many times its supervisor has restarted this child (carried across restarts).
+    pub restarts: u32,
+    /// Total time spent inside handlers. Monotonic; diff for a busy percentage.
+    pub busy_ns: u64,
+    /// How long the handler running now has been running; `None` when idle, so a
+    /// stuck handler stands out.
+    #[serde(default)]
+    pub handler_running_ns: Option<u64>,
+    /// The last crash or error message, kept across restarts.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Part of noex itself (the agent's own processes); hidden from user views by default.
+    #[serde(default)]
+    pub system: bool,
+}
+
+/// One child as its supervisor lists it, in start order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChildInfo {
+    pub id: String,
+    /// `None` while the child is not running (terminated, or between restarts).
+    #[serde(default)]
+    pub pid: Option<Pid>,
+    pub restart: RestartType,
+    pub kind: ChildKind,
+}
+
+/// One supervisor, as the Observer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SupervisorInfo {
+    pub pid: Pid,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub child_id: Option<String>,
+    #[serde(default)]
+    pub parent: Option<Pid>,
+    pub status: ProcessStatus,
+    pub strategy: Strategy,
+    pub intensity: Intensity,
+    pub children: Vec<ChildInfo>,
+    /// Restarts this supervisor has performed (all children, all time).
+    pub restarts: u32,
+    /// How many times its own supervisor has restarted it.
+    #[serde(default)]
+    pub restarted: u32,
+    pub started_at_ms: u64,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub system: bool,
+}
+
+/// Everything the Observer knows at one moment. Built on demand, never on a timer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub taken_at_ms: u64,
+    pub app: String,
+    pub os_pid: u32,
+    pub uptime_ms: u64,
+    /// GenServers plus supervisors, system ones included.
+    pub process_count: u64,
+    /// Messages handled by every live server.
+    pub total_messages: u64,
+    /// Resident memory of the whole OS process, where the platform tells it.
+    #[serde(default)]
+    pub memory_rss_bytes: Option<u64>,
+    pub servers: Vec<ServerInfo>,
+    pub supervisors: Vec<SupervisorInfo>,
+}
+
+/// The supervision tree: supervisors with their children in child order. Processes
+/// that nobody supervises are roots, in pid order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessTree {
+    pub roots: Vec<TreeNode>,
+}
+
+/// A node of the supervision tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TreeNode {
+    Supervisor {
+        info: SupervisorInfo,
+        children: Vec<TreeNode>,
+    },
+    Worker {
+        info: ServerInfo,
+    },
+    /// A child spec whose process is not running now.
+    Stopped {
+        child_id: String,
+        restart: RestartType,
+        kind: ChildKind,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+impl TreeNode {
+    /// The node's pid, if it is a live process.
+    pub fn pid(&self) -> Option<Pid> {
+        match self {
+            TreeNode::Supervisor { info, .. } => Some(info.pid),
+            TreeNode::Worker { info } => Some(info.pid),
+            TreeNode::Stopped { .. } | TreeNode::Unknown => None,
+        }
+    }
+}
+
+/// One entry of the runtime-wide lifecycle stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    /// Increases by one per event in a run; a gap means events were dropped.
+    pub seq: u64,
+    pub at_ms: u64,
+    pub pid: Pid,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub child_id: Option<String>,
+    /// The supervisor of the process, if any.
+    #[serde(default)]
+    pub parent: Option<Pid>,
+    pub kind: EventKind,
+}
+
+/// What happened to a process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Started,
+    Terminated { reason: String },
+    Crashed { error: String },
+    /// A supervisor started a new instance of a child; `pid` is the new process.
+    Restarted { attempt: u32 },
+    ChildAdded,
+    ChildRemoved,
+    MaxRestartsExceeded { max_restarts: u32, within_ms: u64 },
+    Registered { registered_name: String },
+    Unregistered { registered_name: String },
+    #[serde(other)]
+    Unknown,
+}
+
+impl EventKind {
+    /// A short lowercase label (`crashed`, `restarted`, ...).
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Terminated { .. } => "terminated",
+            EventKind::Crashed { .. } => "crashed",
+            EventKind::Restarted { .. } => "restarted",
+            EventKind::ChildAdded => "child_added",
+            EventKind::ChildRemoved => "child_removed",
+            EventKind::MaxRestartsExceeded { .. } => "max_restarts_exceeded",
+            EventKind::Registered { .. } => "registered",
+            EventKind::Unregistered { .. } => "unregistered",
+            EventKind::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_displays_and_parses_both_forms() {
+        assert_eq!(Pid(42).to_string(), "<0.42>");
+        assert_eq!("<0.42>".parse::<Pid>().unwrap(), Pid(42));
+        assert_eq!("42".parse::<Pid>().unwrap(), Pid(42));
+        assert_eq!(" <42> ".parse::<Pid>().unwrap(), Pid(42));
+        assert!("worker-1".parse::<Pid>().is_err());
+        assert_eq!(format!("{:>7}", Pid(3)), "  <0.3>");
+    }
+
+    #[test]
+    fn unknown_event_kind_decodes_to_unknown() {
+        #[derive(Serialize)]
+        #[serde(tag = "type")]
+        enum Future {
+            #[serde(rename = "teleported")]
+            Teleported { to: String },
+        }
+        let bytes = rmp_serde::to_vec_named(&Future::Teleported { to: "mars".into() }).unwrap();
+        let kind: EventKind = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(kind, EventKind::Unknown);
+    }
+
+    #[test]
+    fn unknown_status_decodes_to_unknown() {
+        let bytes = rmp_serde::to_vec_named(&"hibernating").unwrap();
+        let status: ProcessStatus = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(status, ProcessStatus::Unknown);
+    }
+}
