@@ -21,13 +21,18 @@ pub trait Backend: Send + Sync + 'static {
     /// Up to `history` recent events, oldest first, and a receiver for every event
     /// after them. The receiver is bounded: a slow reader loses events (`Lagged`),
     /// never slows the app.
-    fn subscribe(&self, history: usize)
-    -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
+    fn subscribe(
+        &self,
+        history: usize,
+    ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
 
     /// End the process with an abnormal reason, so its supervisor applies its policy;
     /// resolves once the supervisor restarted it (with the new pid) or gave up waiting.
-    fn kill(&self, pid: Pid, reason: Option<String>)
-    -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;
+    fn kill(
+        &self,
+        pid: Pid,
+        reason: Option<String>,
+    ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;
 
     /// Ask the process's supervisor to restart it.
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;

@@ -4,5 +4,12 @@
 //! No runtime logic lives here: the runtime implements [`backend::Backend`].
 
 pub mod backend;
+pub mod client;
+pub mod codec;
+mod connection;
+pub mod discovery;
+pub mod process_start;
 pub mod protocol;
+pub mod server;
+pub mod target;
 pub mod types;

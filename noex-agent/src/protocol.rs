@@ -61,7 +61,9 @@ pub struct Request {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RequestKind {
     /// Optional: states the client's protocol version; another major is refused.
-    Hello { protocol_version: ProtocolVersion },
+    Hello {
+        protocol_version: ProtocolVersion,
+    },
     Snapshot,
     Tree,
     /// Start receiving lifecycle events, after up to `history` recent ones.
@@ -77,7 +79,9 @@ pub enum RequestKind {
         reason: Option<String>,
     },
     /// Ask a process's supervisor to restart it.
-    Restart { target: String },
+    Restart {
+        target: String,
+    },
     #[serde(other)]
     Unknown,
 }

@@ -321,6 +321,9 @@ pub struct LifecycleEvent {
     /// The supervisor of the process, if any.
     #[serde(default)]
     pub parent: Option<Pid>,
+    /// The process is part of noex itself (hidden from user views by default).
+    #[serde(default)]
+    pub system: bool,
     pub kind: EventKind,
 }
 
@@ -329,15 +332,28 @@ pub struct LifecycleEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     Started,
-    Terminated { reason: String },
-    Crashed { error: String },
+    Terminated {
+        reason: String,
+    },
+    Crashed {
+        error: String,
+    },
     /// A supervisor started a new instance of a child; `pid` is the new process.
-    Restarted { attempt: u32 },
+    Restarted {
+        attempt: u32,
+    },
     ChildAdded,
     ChildRemoved,
-    MaxRestartsExceeded { max_restarts: u32, within_ms: u64 },
-    Registered { registered_name: String },
-    Unregistered { registered_name: String },
+    MaxRestartsExceeded {
+        max_restarts: u32,
+        within_ms: u64,
+    },
+    Registered {
+        registered_name: String,
+    },
+    Unregistered {
+        registered_name: String,
+    },
     #[serde(other)]
     Unknown,
 }

@@ -1,0 +1,383 @@
+//! The client side of the agent protocol, as the `noex` command uses it.
+//!
+//! One [`Client`] is one connection. Requests are answered in order; events pushed by a
+//! subscription may arrive while a reply is awaited, so they are kept (a bounded number;
+//! what overflows is counted) and handed out by [`Client::next_push`] first.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), noex_agent::client::ClientError> {
+//! use noex_agent::client::{Client, Push};
+//!
+//! let mut client = Client::connect_pid(1234).await?;
+//! println!("attached to {} (pid {})", client.hello().app, client.hello().pid);
+//! let snapshot = client.snapshot().await?;
+//! println!("{} processes", snapshot.process_count);
+//! for event in client.subscribe(10).await? {
+//!     println!("earlier: {}", event.kind.label());
+//! }
+//! while let Some(push) = client.next_push().await? {
+//!     match push {
+//!         Push::Event(event) => println!("{} {}", event.pid, event.kind.label()),
+//!         Push::Lagged { dropped } => println!("({dropped} events skipped)"),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::Path;
+
+use futures::{SinkExt, StreamExt};
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::{ConnectOptions, GenericFilePath, ToFsName};
+use tokio_util::codec::Framed;
+
+use crate::codec::{self, FrameCodec};
+use crate::discovery;
+use crate::protocol::{
+    ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProtocolVersion,
+    ReplyBody, Request, RequestKind, ServerFrame,
+};
+use crate::types::{LifecycleEvent, ProcessTree, Snapshot};
+
+/// Pushes kept while a reply is awaited; beyond this they are dropped and counted.
+const MAX_BUFFERED_PUSHES: usize = 4096;
+
+/// Something the agent sent without being asked (after `subscribe`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Push {
+    Event(LifecycleEvent),
+    /// `dropped` events were skipped because this client read too slowly.
+    Lagged {
+        dropped: u64,
+    },
+}
+
+/// Why a request failed. Each message is one line, fit to show a user.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot talk to the agent: {0}")]
+    Io(#[from] io::Error),
+    #[error(
+        "the agent speaks protocol {agent} and this client {client}: \
+         use a noex CLI of the same major version as the app's noex"
+    )]
+    VersionMismatch {
+        agent: ProtocolVersion,
+        client: ProtocolVersion,
+    },
+    #[error("{0}")]
+    Agent(ErrorBody),
+    #[error("unexpected answer from the agent: {0}")]
+    Protocol(String),
+    #[error("the agent closed the connection")]
+    Closed,
+}
+
+/// A connection to one agent.
+#[derive(Debug)]
+pub struct Client {
+    frames: Framed<Stream, FrameCodec<ServerFrame>>,
+    hello: Hello,
+    next_id: u64,
+    pushes: VecDeque<Push>,
+    /// Pushes dropped because `pushes` was full; reported after the buffered ones.
+    dropped: u64,
+}
+
+impl Client {
+    /// Connects, reads the agent's `Hello`, checks its major version and states ours.
+    pub async fn connect(path: &Path) -> Result<Client, ClientError> {
+        let name = path.to_fs_name::<GenericFilePath>()?;
+        let stream = ConnectOptions::new().name(name).connect_tokio().await?;
+        let mut frames = Framed::new(stream, FrameCodec::new(MAX_REPLY_FRAME));
+        let hello = match read_frame(&mut frames).await? {
+            Some(ServerFrame::Hello(hello)) => hello,
+            // Refused at the door: busy, or another user.
+            Some(ServerFrame::Error { error, .. }) => return Err(ClientError::Agent(error)),
+            Some(other) => {
+                return Err(ClientError::Protocol(format!(
+                    "expected hello first, got {}",
+                    frame_kind(&other)
+                )));
+            }
+            None => return Err(ClientError::Closed),
+        };
+        let mismatch = ClientError::VersionMismatch {
+            agent: hello.protocol_version,
+            client: ProtocolVersion::CURRENT,
+        };
+        if hello.protocol_version.major != PROTOCOL_MAJOR {
+            return Err(mismatch);
+        }
+        let mut client = Client {
+            frames,
+            hello,
+            next_id: 1,
+            pushes: VecDeque::new(),
+            dropped: 0,
+        };
+        let stated = RequestKind::Hello {
+            protocol_version: ProtocolVersion::CURRENT,
+        };
+        match client.request(stated).await {
+            Ok(ReplyBody::Hello { .. }) => Ok(client),
+            Ok(other) => Err(unexpected(&other)),
+            Err(ClientError::Agent(e)) if e.code == ErrorCode::VersionMismatch => Err(mismatch),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Connects to the agent of process `pid`, at its default socket.
+    pub async fn connect_pid(pid: u32) -> Result<Client, ClientError> {
+        Client::connect(&discovery::socket_path_for_pid(pid)).await
+    }
+
+    /// The agent's greeting: app, pid, versions, start time, read-only.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    pub async fn snapshot(&mut self) -> Result<Snapshot, ClientError> {
+        match self.request(RequestKind::Snapshot).await? {
+            ReplyBody::Snapshot { snapshot } => Ok(snapshot),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    pub async fn tree(&mut self) -> Result<ProcessTree, ClientError> {
+        match self.request(RequestKind::Tree).await? {
+            ReplyBody::Tree { tree } => Ok(tree),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Starts the event stream; returns up to `history` recent events, oldest first.
+    /// Later events come from [`Client::next_push`].
+    pub async fn subscribe(&mut self, history: u32) -> Result<Vec<LifecycleEvent>, ClientError> {
+        match self.request(RequestKind::Subscribe { history }).await? {
+            ReplyBody::Subscribed { history } => Ok(history),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Stops the event stream, and forgets pushes not read yet.
+    pub async fn unsubscribe(&mut self) -> Result<(), ClientError> {
+        match self.request(RequestKind::Unsubscribe).await? {
+            ReplyBody::Unsubscribed => {
+                self.pushes.clear();
+                self.dropped = 0;
+                Ok(())
+            }
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The next event or lag notice: buffered ones first, then from the socket. `None`
+    /// once the agent closed the connection. Cancel-safe: nothing is lost if the future
+    /// is dropped, so it can sit in a `select!` beside keyboard input.
+    pub async fn next_push(&mut self) -> Result<Option<Push>, ClientError> {
+        if let Some(push) = self.pushes.pop_front() {
+            return Ok(Some(push));
+        }
+        if self.dropped > 0 {
+            let dropped = std::mem::take(&mut self.dropped);
+            return Ok(Some(Push::Lagged { dropped }));
+        }
+        loop {
+            match read_frame(&mut self.frames).await? {
+                None => return Ok(None),
+                Some(ServerFrame::Event { event }) => return Ok(Some(Push::Event(event))),
+                Some(ServerFrame::Lagged { dropped }) => {
+                    return Ok(Some(Push::Lagged { dropped }));
+                }
+                Some(ServerFrame::Error { id: None, error }) => {
+                    return Err(ClientError::Agent(error));
+                }
+                // Late answers to abandoned requests, and frames of a newer protocol.
+                Some(_) => continue,
+            }
+        }
+    }
+
+    /// Kills the process `target` names (registered name, child id or pid) with an
+    /// abnormal reason, so its supervisor applies its policy.
+    pub async fn kill(
+        &mut self,
+        target: &str,
+        reason: Option<&str>,
+    ) -> Result<ActionOutcome, ClientError> {
+        let request = RequestKind::Kill {
+            target: target.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        match self.request(request).await? {
+            ReplyBody::Killed { outcome } => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Asks the supervisor of the process `target` names to restart it.
+    pub async fn restart(&mut self, target: &str) -> Result<ActionOutcome, ClientError> {
+        let request = RequestKind::Restart {
+            target: target.to_string(),
+        };
+        match self.request(request).await? {
+            ReplyBody::Restarted { outcome } => Ok(outcome),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends one request and waits for its answer, keeping pushes that arrive meanwhile.
+    async fn request(&mut self, request: RequestKind) -> Result<ReplyBody, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.frames
+            .send(Request { id, request })
+            .await
+            .map_err(closed_or_io)?;
+        loop {
+            match read_frame(&mut self.frames).await? {
+                None => return Err(ClientError::Closed),
+                Some(ServerFrame::Reply { id: got, body }) if got == id => return Ok(body),
+                Some(ServerFrame::Error {
+                    id: Some(got),
+                    error,
+                }) if got == id => return Err(ClientError::Agent(error)),
+                // Not tied to a request: the connection is about to close.
+                Some(ServerFrame::Error { id: None, error }) => {
+                    return Err(ClientError::Agent(error));
+                }
+                Some(ServerFrame::Event { event }) => self.keep(Push::Event(event)),
+                Some(ServerFrame::Lagged { dropped }) => self.keep(Push::Lagged { dropped }),
+                // A late answer to a request whose future was dropped, or a frame of a
+                // newer protocol: neither is ours to handle.
+                Some(other) => {
+                    tracing::debug!("noex client: skipping {}", frame_kind(&other));
+                }
+            }
+        }
+    }
+
+    fn keep(&mut self, push: Push) {
+        // Once something was dropped, later pushes are dropped too until the count is
+        // reported, so the lag notice stays in its place in the stream.
+        if self.dropped > 0 || self.pushes.len() >= MAX_BUFFERED_PUSHES {
+            self.dropped += match push {
+                Push::Event(_) => 1,
+                Push::Lagged { dropped } => dropped,
+            };
+        } else {
+            self.pushes.push_back(push);
+        }
+    }
+}
+
+async fn read_frame(
+    frames: &mut Framed<Stream, FrameCodec<ServerFrame>>,
+) -> Result<Option<ServerFrame>, ClientError> {
+    match frames.next().await {
+        None => Ok(None),
+        Some(Ok(Ok(frame))) => Ok(Some(frame)),
+        Some(Ok(Err(undecodable))) => Err(ClientError::Protocol(undecodable.to_string())),
+        Some(Err(e)) if codec::is_frame_too_large(&e) => Err(ClientError::Protocol(format!(
+            "a frame over the {MAX_REPLY_FRAME}-byte limit"
+        ))),
+        Some(Err(e)) => match closed_or_io(e) {
+            ClientError::Closed => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// A reset or broken pipe is the agent going away, not an I/O fault of ours.
+fn closed_or_io(error: io::Error) -> ClientError {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => ClientError::Closed,
+        _ => ClientError::Io(error),
+    }
+}
+
+fn unexpected(body: &ReplyBody) -> ClientError {
+    let kind = match body {
+        ReplyBody::Hello { .. } => "hello",
+        ReplyBody::Snapshot { .. } => "snapshot",
+        ReplyBody::Tree { .. } => "tree",
+        ReplyBody::Subscribed { .. } => "subscribed",
+        ReplyBody::Unsubscribed => "unsubscribed",
+        ReplyBody::Killed { .. } => "killed",
+        ReplyBody::Restarted { .. } => "restarted",
+        ReplyBody::Unknown => "an unknown reply",
+    };
+    ClientError::Protocol(format!("a {kind} reply to another request"))
+}
+
+fn frame_kind(frame: &ServerFrame) -> &'static str {
+    match frame {
+        ServerFrame::Hello(_) => "hello",
+        ServerFrame::Reply { .. } => "a reply",
+        ServerFrame::Error { .. } => "an error",
+        ServerFrame::Event { .. } => "an event",
+        ServerFrame::Lagged { .. } => "a lag notice",
+        ServerFrame::Unknown => "an unknown frame",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_are_one_line() {
+        let errors = [
+            ClientError::Io(io::Error::new(io::ErrorKind::NotFound, "no such file")),
+            ClientError::VersionMismatch {
+                agent: ProtocolVersion { major: 2, minor: 1 },
+                client: ProtocolVersion::CURRENT,
+            },
+            ClientError::Agent(ErrorBody::new(
+                ErrorCode::NotFound,
+                "no process named \"x\"",
+            )),
+            ClientError::Protocol("a tree reply to another request".into()),
+            ClientError::Closed,
+        ];
+        for error in errors {
+            let text = error.to_string();
+            assert!(!text.contains('\n'), "{text:?}");
+            assert!(!text.is_empty());
+        }
+    }
+
+    #[test]
+    fn version_mismatch_names_both_versions() {
+        let text = ClientError::VersionMismatch {
+            agent: ProtocolVersion { major: 2, minor: 1 },
+            client: ProtocolVersion { major: 1, minor: 0 },
+        }
+        .to_string();
+        assert!(text.contains("2.1") && text.contains("1.0"), "{text}");
+    }
+
+    #[test]
+    fn agent_errors_show_the_agents_message() {
+        let error = ClientError::Agent(ErrorBody::new(
+            ErrorCode::ReadOnly,
+            "this agent is read-only",
+        ));
+        assert_eq!(error.to_string(), "this agent is read-only");
+    }
+
+    #[test]
+    fn resets_are_a_closed_connection() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert!(matches!(closed_or_io(reset), ClientError::Closed));
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(matches!(closed_or_io(denied), ClientError::Io(_)));
+    }
+}

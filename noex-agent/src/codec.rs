@@ -1,0 +1,311 @@
+//! The frame codec: a 4-byte big-endian length, then a MessagePack body.
+//!
+//! Framing is tokio-util's [`LengthDelimitedCodec`]; this module only adds MessagePack on
+//! top, always with named fields (`rmp_serde::to_vec_named`): positional arrays would
+//! break `skip_serializing_if`, tagged enums and every field a newer peer adds.
+//!
+//! Two kinds of failure are kept apart on purpose:
+//! - bytes inside a well-formed frame that do not decode are a per-frame
+//!   [`FrameDecodeError`], yielded as the item (`Ok(Err(..))`): the stream is still in
+//!   sync and the connection stays usable;
+//! - a frame over the limit (or a connection cut mid-frame) is an `io::Error`: the stream
+//!   cannot resync, so it ends. [`is_frame_too_large`] tells the first case apart.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use noex_agent::codec::FrameCodec;
+//! use tokio_util::codec::{Decoder, Encoder};
+//!
+//! let mut codec = FrameCodec::<String>::new(1024);
+//! let mut buf = BytesMut::new();
+//! codec.encode("hi".to_string(), &mut buf).unwrap();
+//! assert_eq!(&buf[..4], &[0, 0, 0, 3]); // length, big-endian: 0xa2 'h' 'i'
+//! assert_eq!(codec.decode(&mut buf).unwrap().unwrap().unwrap(), "hi");
+//! ```
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+
+use bytes::{Bytes, BytesMut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec, length_delimited};
+
+/// The nesting [`FrameCodec::with_max_depth`] allows by default: deep enough for a
+/// supervision tree nested a hundred levels, shallow enough for a 2 MiB thread stack in
+/// a debug build.
+pub const DEFAULT_MAX_DEPTH: usize = 256;
+
+/// MessagePack frames of `D` in, any `Serialize` out.
+pub struct FrameCodec<D> {
+    inner: LengthDelimitedCodec,
+    max_frame_length: usize,
+    max_depth: usize,
+    // `fn() -> D`: the codec only produces `D`s, so it is Send/Sync whatever `D` is.
+    _decodes: PhantomData<fn() -> D>,
+}
+
+impl<D> FrameCodec<D> {
+    /// A codec that refuses frames (in either direction) longer than `max_frame_length`
+    /// bytes, the 4-byte length prefix not counted.
+    pub fn new(max_frame_length: usize) -> Self {
+        let inner = LengthDelimitedCodec::builder()
+            .length_field_type::<u32>()
+            .big_endian()
+            .max_frame_length(max_frame_length)
+            .new_codec();
+        FrameCodec {
+            inner,
+            max_frame_length,
+            max_depth: DEFAULT_MAX_DEPTH,
+            _decodes: PhantomData,
+        }
+    }
+
+    /// Refuse (as undecodable) bodies nested deeper than `max_depth` maps and arrays.
+    /// Decoding recurses once per level, so without a bound a small frame of nested
+    /// arrays overflows the stack and aborts the whole process.
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
+
+    pub fn max_frame_length(&self) -> usize {
+        self.max_frame_length
+    }
+}
+
+impl<D> fmt::Debug for FrameCodec<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameCodec")
+            .field("max_frame_length", &self.max_frame_length)
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+/// A whole frame arrived but its body is not the expected MessagePack value.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable frame ({len} bytes): {source}")]
+pub struct FrameDecodeError {
+    /// The body's length in bytes.
+    pub len: usize,
+    #[source]
+    pub source: rmp_serde::decode::Error,
+}
+
+/// A value could not be turned into a frame. Raised before anything is written, so the
+/// sink stays usable: the caller may send something else (an error frame) instead.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameEncodeError {
+    #[error("cannot encode the frame: {0}")]
+    Serialize(#[from] rmp_serde::encode::Error),
+    #[error("the frame is {len} bytes, over the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+}
+
+impl<D: DeserializeOwned> Decoder for FrameCodec<D> {
+    type Item = Result<D, FrameDecodeError>;
+    type Error = io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Self::Item>> {
+        let Some(body) = self.inner.decode(src)? else {
+            return Ok(None);
+        };
+        let mut deserializer = rmp_serde::Deserializer::from_read_ref(&body);
+        deserializer.set_max_depth(self.max_depth);
+        let decoded = D::deserialize(&mut deserializer).map_err(|source| FrameDecodeError {
+            len: body.len(),
+            source,
+        });
+        Ok(Some(decoded))
+    }
+}
+
+impl<D, T: Serialize> Encoder<T> for FrameCodec<D> {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> io::Result<()> {
+        let body = rmp_serde::to_vec_named(&item)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, FrameEncodeError::from(e)))?;
+        if body.len() > self.max_frame_length {
+            let too_large = FrameEncodeError::TooLarge {
+                len: body.len(),
+                max: self.max_frame_length,
+            };
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, too_large));
+        }
+        self.inner.encode(Bytes::from(body), dst)
+    }
+}
+
+/// The error says an incoming frame announced more than the limit. The stream cannot
+/// resync after it: the reader must stop.
+pub fn is_frame_too_large(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<length_delimited::LengthDelimitedCodecError>())
+}
+
+/// The frame-encoding failure inside a sink's error, if that is what it is (nothing was
+/// written and the sink is still usable); `None` for a real I/O failure.
+pub fn encode_error(error: &io::Error) -> Option<&FrameEncodeError> {
+    error.get_ref()?.downcast_ref::<FrameEncodeError>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Point {
+        x: u32,
+        #[serde(default)]
+        label: Option<String>,
+    }
+
+    #[test]
+    fn frames_are_big_endian_length_then_named_msgpack_map() {
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let mut buf = BytesMut::new();
+        codec.encode(Point { x: 7, label: None }, &mut buf).unwrap();
+        let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, buf.len() - 4);
+        // 0x82: a map of two entries, so field names are on the wire.
+        assert_eq!(buf[4], 0x82);
+        let decoded = codec.decode(&mut buf).unwrap().unwrap().unwrap();
+        assert_eq!(decoded.x, 7);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn partial_frame_waits_for_more_bytes() {
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let mut whole = BytesMut::new();
+        codec
+            .encode(
+                Point {
+                    x: 1,
+                    label: Some("a".into()),
+                },
+                &mut whole,
+            )
+            .unwrap();
+        let mut buf = BytesMut::from(&whole[..whole.len() - 1]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(&whole[whole.len() - 1..]);
+        assert!(codec.decode(&mut buf).unwrap().unwrap().is_ok());
+    }
+
+    #[test]
+    fn garbage_inside_a_frame_is_a_per_frame_error_and_the_next_frame_decodes() {
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[0, 0, 0, 3, 0xc1, 0xc1, 0xc1]); // 0xc1 is never valid
+        codec.encode(Point { x: 2, label: None }, &mut buf).unwrap();
+        let first = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(first.unwrap_err().len, 3);
+        let second = codec.decode(&mut buf).unwrap().unwrap().unwrap();
+        assert_eq!(second.x, 2);
+    }
+
+    #[test]
+    fn oversized_incoming_frame_is_an_io_error_flagged_too_large() {
+        let mut codec = FrameCodec::<Point>::new(16);
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 17][..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(is_frame_too_large(&err));
+        assert!(!is_frame_too_large(&io::Error::other("other")));
+    }
+
+    #[test]
+    fn oversized_outgoing_frame_is_refused_before_writing_anything() {
+        let mut codec = FrameCodec::<Point>::new(8);
+        let mut buf = BytesMut::new();
+        let err = codec
+            .encode(
+                Point {
+                    x: 1,
+                    label: Some("far too long a label".into()),
+                },
+                &mut buf,
+            )
+            .unwrap_err();
+        assert!(matches!(
+            encode_error(&err),
+            Some(FrameEncodeError::TooLarge { max: 8, .. })
+        ));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_by_older_readers() {
+        #[derive(Serialize)]
+        struct NewerPoint {
+            x: u32,
+            colour: &'static str,
+        }
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let mut buf = BytesMut::new();
+        codec
+            .encode(
+                NewerPoint {
+                    x: 3,
+                    colour: "red",
+                },
+                &mut buf,
+            )
+            .unwrap();
+        let decoded = codec.decode(&mut buf).unwrap().unwrap().unwrap();
+        assert_eq!(decoded, Point { x: 3, label: None });
+    }
+
+    #[test]
+    fn deeply_nested_bodies_are_refused_without_overflowing_the_stack() {
+        use crate::protocol::{MAX_REQUEST_FRAME, Request};
+        // {"x": [[[[...]]]]}: an unknown field nested far deeper than any real request.
+        let mut body = vec![0x81, 0xa1, b'x'];
+        body.extend(std::iter::repeat_n(0x91, MAX_REQUEST_FRAME - 4));
+        body.push(0xc0);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&body);
+        let mut codec = FrameCodec::<Request>::new(MAX_REQUEST_FRAME);
+        assert!(codec.decode(&mut buf).unwrap().unwrap().is_err());
+    }
+
+    mod never_panics {
+        use super::*;
+        use crate::protocol::{MAX_REQUEST_FRAME, Request};
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let mut codec = FrameCodec::<Request>::new(MAX_REQUEST_FRAME);
+                let mut buf = BytesMut::from(&bytes[..]);
+                while let Ok(Some(_)) = codec.decode(&mut buf) {}
+            }
+
+            #[test]
+            fn on_arbitrary_bodies_in_well_formed_frames(
+                bodies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..256), 1..8)
+            ) {
+                let mut codec = FrameCodec::<Request>::new(MAX_REQUEST_FRAME);
+                let mut buf = BytesMut::new();
+                for body in &bodies {
+                    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                    buf.extend_from_slice(body);
+                }
+                // Every frame comes out, decodable or not: the stream stays in sync.
+                let mut frames = 0;
+                while let Some(_item) = codec.decode(&mut buf).unwrap() {
+                    frames += 1;
+                }
+                prop_assert_eq!(frames, bodies.len());
+            }
+        }
+    }
+}

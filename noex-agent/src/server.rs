@@ -1,0 +1,531 @@
+//! The agent an application embeds: a socket that `noex` attaches to.
+//!
+//! [`Agent::start`] binds `<agent dir>/<pid>.sock` (mode 0600, in a private 0700
+//! directory) and accepts connections on the current tokio runtime. Each connection is
+//! checked (same user or root, under the connection limit), greeted with `Hello`, and
+//! then served by its own task; see `PROTOCOL.md` for what crosses the socket. The
+//! returned [`AgentHandle`] removes the socket and stops the agent when dropped.
+//!
+//! ```no_run
+//! # async fn demo(backend: std::sync::Arc<dyn noex_agent::backend::Backend>) {
+//! use noex_agent::server::{Agent, AgentOptions};
+//!
+//! let agent = Agent::start(AgentOptions::new("shop").read_only(true), backend).unwrap();
+//! println!("attach with: noex ps --socket {}", agent.path().display());
+//! # }
+//! ```
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::traits::StreamCommon;
+use interprocess::local_socket::traits::tokio::Listener as _;
+use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
+use tokio::sync::watch;
+
+use crate::backend::Backend;
+use crate::connection::{self, Context};
+use crate::discovery::{self, DirError};
+use crate::process_start::{now_ms, process_start_ms};
+use crate::protocol::{ErrorBody, ErrorCode, Hello, ProtocolVersion};
+
+/// How an agent listens and what it allows.
+#[derive(Clone, Debug)]
+pub struct AgentOptions {
+    /// Where to listen. `None`: `<agent dir>/<pid>.sock`, where `noex --pid` looks.
+    pub socket_path: Option<PathBuf>,
+    /// The application's name, shown by `noex list` and in the dashboard.
+    pub app_name: String,
+    /// The noex version the application was built with (sent in `Hello`).
+    pub noex_version: String,
+    /// Refuse kill and restart.
+    pub read_only: bool,
+    /// Connections served at once; one more is refused with `busy`.
+    pub max_connections: usize,
+    /// Pushed frames (events) queued per connection before they are dropped and counted.
+    pub outgoing_queue: usize,
+    /// Replies queued per connection; a client that lets more pile up without reading
+    /// is disconnected. Kept small because one reply may be a large snapshot.
+    pub reply_queue: usize,
+    /// The most history events one `subscribe` may ask for.
+    pub max_history: usize,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            socket_path: None,
+            app_name: default_app_name(),
+            noex_version: env!("CARGO_PKG_VERSION").to_string(),
+            read_only: false,
+            max_connections: 64,
+            outgoing_queue: 1024,
+            reply_queue: 16,
+            max_history: 10_000,
+        }
+    }
+}
+
+impl AgentOptions {
+    /// Default options for the application called `app_name`.
+    pub fn new(app_name: impl Into<String>) -> Self {
+        AgentOptions {
+            app_name: app_name.into(),
+            ..AgentOptions::default()
+        }
+    }
+
+    pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.socket_path = Some(path.into());
+        self
+    }
+
+    pub fn app_name(mut self, app_name: impl Into<String>) -> Self {
+        self.app_name = app_name.into();
+        self
+    }
+
+    pub fn noex_version(mut self, version: impl Into<String>) -> Self {
+        self.noex_version = version.into();
+        self
+    }
+
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    pub fn outgoing_queue(mut self, frames: usize) -> Self {
+        self.outgoing_queue = frames;
+        self
+    }
+
+    pub fn reply_queue(mut self, frames: usize) -> Self {
+        self.reply_queue = frames;
+        self
+    }
+
+    pub fn max_history(mut self, events: usize) -> Self {
+        self.max_history = events;
+        self
+    }
+}
+
+/// The executable's name: a sensible default for the app name.
+fn default_app_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".to_string())
+}
+
+/// The agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("the noex agent must be started from inside a tokio runtime")]
+    NoRuntime,
+    #[error(transparent)]
+    Dir(#[from] DirError),
+    #[error("another agent is already listening at {}", path.display())]
+    InUse { path: PathBuf },
+    #[error("cannot listen at {}: {source}", path.display())]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Starts agents. See the module docs.
+pub struct Agent;
+
+impl Agent {
+    /// Binds the socket and starts accepting on the current tokio runtime.
+    pub fn start(
+        options: AgentOptions,
+        backend: Arc<dyn Backend>,
+    ) -> Result<AgentHandle, AgentError> {
+        tokio::runtime::Handle::try_current().map_err(|_| AgentError::NoRuntime)?;
+        let own_pid = std::process::id();
+        let default_path = discovery::socket_path_for_pid(own_pid);
+        let path = options.socket_path.clone().unwrap_or(default_path.clone());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            discovery::ensure_agent_dir(dir)?;
+        }
+        // Our own pid's name can only have been left by an earlier process with this pid
+        // (it is dead: the pid is ours now), so taking it over is safe. Any other path
+        // might belong to a live agent.
+        let ours = path == default_path;
+        let listener = bind(&path, ours)?;
+        let identity = file_identity(&path);
+
+        let hello = Hello {
+            protocol_version: ProtocolVersion::CURRENT,
+            noex_version: options.noex_version.clone(),
+            app: options.app_name.clone(),
+            pid: own_pid,
+            started_at_ms: process_start_ms(own_pid).unwrap_or_else(now_ms),
+            read_only: options.read_only,
+        };
+        let context = Arc::new(Context {
+            backend: Arc::clone(&backend),
+            hello: hello.clone(),
+            read_only: options.read_only,
+            outgoing_queue: options.outgoing_queue,
+            reply_queue: options.reply_queue,
+            max_history: options.max_history,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let active = Arc::new(AtomicUsize::new(0));
+        let door = Door {
+            backend,
+            context,
+            max_connections: options.max_connections,
+            active: Arc::clone(&active),
+            own_uid: own_uid(),
+        };
+        tokio::spawn(accept_loop(listener, door, shutdown_rx));
+        tracing::debug!(path = %path.display(), "noex agent listening");
+        Ok(AgentHandle {
+            path,
+            hello,
+            shutdown,
+            active,
+            stopped: AtomicBool::new(false),
+            identity,
+        })
+    }
+}
+
+/// A running agent. Dropping it stops the agent, like [`AgentHandle::shutdown`].
+#[derive(Debug)]
+pub struct AgentHandle {
+    path: PathBuf,
+    hello: Hello,
+    shutdown: watch::Sender<bool>,
+    active: Arc<AtomicUsize>,
+    stopped: AtomicBool,
+    identity: Option<FileIdentity>,
+}
+
+impl AgentHandle {
+    /// The socket (or named pipe) the agent listens at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The greeting every client receives.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// Connections being served now.
+    pub fn active_connections(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, closes every connection and removes the socket file. Call it on
+    /// SIGTERM too: a socket survives a process killed by a signal. Idempotent.
+    pub fn shutdown(&self) {
+        if self.stopped.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let _ = self.shutdown.send(true);
+        remove_socket(&self.path, self.identity);
+        tracing::debug!(path = %self.path.display(), "noex agent stopped");
+    }
+}
+
+impl Drop for AgentHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Whether a peer running as `peer_uid` may talk to an agent running as `own_uid`: the
+/// same user, or root (who could read the process's memory anyway).
+pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
+    peer_uid == own_uid || peer_uid == 0
+}
+
+/// What the accept loop needs to admit or refuse a connection.
+struct Door {
+    backend: Arc<dyn Backend>,
+    context: Arc<Context>,
+    max_connections: usize,
+    active: Arc<AtomicUsize>,
+    own_uid: Option<u32>,
+}
+
+impl Door {
+    fn admit(&self, stream: Stream, shutdown: &watch::Receiver<bool>) {
+        if let Err(refusal) = self.check_peer(&stream) {
+            tokio::spawn(connection::refuse(stream, refusal));
+            return;
+        }
+        // Only this loop adds, so checking then adding cannot overshoot.
+        if self.active.load(Ordering::Acquire) >= self.max_connections {
+            tracing::debug!("agent: refusing a connection: busy");
+            let busy = ErrorBody::new(
+                ErrorCode::Busy,
+                format!(
+                    "the agent is busy: it already serves {} connections",
+                    self.max_connections
+                ),
+            );
+            tokio::spawn(connection::refuse(stream, busy));
+            return;
+        }
+        let slot = Slot::take(&self.active);
+        let served = connection::serve(stream, Arc::clone(&self.context), shutdown.clone(), slot);
+        self.backend.spawn_connection(Box::pin(served));
+    }
+
+    fn check_peer(&self, stream: &Stream) -> Result<(), ErrorBody> {
+        let Some(own_uid) = self.own_uid else {
+            // No uids here (Windows): the pipe's own security decides.
+            return Ok(());
+        };
+        match peer_uid(stream) {
+            Ok(Some(uid)) if peer_allowed(uid, own_uid) => Ok(()),
+            outcome => {
+                tracing::warn!("agent: refusing a connection from another user: {outcome:?}");
+                Err(ErrorBody::new(
+                    ErrorCode::PermissionDenied,
+                    "permission denied: only the user running the application (or root) \
+                     may attach",
+                ))
+            }
+        }
+    }
+}
+
+/// Counts a served connection for as long as it lives.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(active: &Arc<AtomicUsize>) -> Slot {
+        active.fetch_add(1, Ordering::AcqRel);
+        Slot(Arc::clone(active))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn accept_loop(listener: Listener, door: Door, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            // Fires on shutdown, and when the handle is dropped (the sender goes away).
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(stream) => door.admit(stream, &shutdown),
+            Err(e) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!("agent: accept failed: {e}");
+                tokio::select! {
+                    _ = shutdown.changed() => break,
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+            }
+        }
+    }
+}
+
+fn bind(path: &Path, ours: bool) -> Result<Listener, AgentError> {
+    let bind_error = |source| AgentError::Bind {
+        path: path.to_path_buf(),
+        source,
+    };
+    match listen(path, ours) {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            // A socket file is in the way. Take it over only if nobody listens on it.
+            if discovery::probe(path).is_ok() {
+                return Err(AgentError::InUse {
+                    path: path.to_path_buf(),
+                });
+            }
+            tracing::debug!(path = %path.display(), "removing a stale agent socket");
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(bind_error(e)),
+            }
+            listen(path, false).map_err(bind_error)
+        }
+        Err(e) => Err(bind_error(e)),
+    }
+}
+
+fn listen(path: &Path, overwrite: bool) -> io::Result<Listener> {
+    let options = || -> io::Result<ListenerOptions<'_>> {
+        Ok(ListenerOptions::new()
+            .name(path.to_fs_name::<GenericFilePath>()?)
+            // We remove the file ourselves on shutdown, and only if it is still ours:
+            // a listener dropped later must not unlink a successor's socket.
+            .reclaim_name(false)
+            .try_overwrite(overwrite)
+            .max_spin_time(Duration::from_secs(1)))
+    };
+    #[cfg(unix)]
+    {
+        use interprocess::os::unix::local_socket::ListenerOptionsExt;
+        match options()?.mode(0o600).create_tokio() {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                // Platforms that cannot set the mode at bind: bind, then chmod. The
+                // directory is private, so nobody else can connect in between.
+                use std::os::unix::fs::PermissionsExt;
+                let listener = options()?.create_tokio()?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+                Ok(listener)
+            }
+            other => other,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        options()?.create_tokio()
+    }
+}
+
+#[cfg(unix)]
+fn own_uid() -> Option<u32> {
+    // SAFETY: geteuid cannot fail and touches no memory of ours.
+    Some(unsafe { libc::geteuid() })
+}
+
+#[cfg(not(unix))]
+fn own_uid() -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn peer_uid(stream: &Stream) -> io::Result<Option<u32>> {
+    Ok(stream.peer_creds()?.euid())
+}
+
+#[cfg(not(unix))]
+fn peer_uid(stream: &Stream) -> io::Result<Option<u32>> {
+    stream.peer_creds().map(|_| None)
+}
+
+/// Which file the socket is, so shutdown removes our socket and not a successor's.
+type FileIdentity = (u64, u64);
+
+#[cfg(unix)]
+fn file_identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_identity(_path: &Path) -> Option<FileIdentity> {
+    None
+}
+
+#[cfg(unix)]
+fn remove_socket(path: &Path, identity: Option<FileIdentity>) {
+    if identity.is_some()
+        && file_identity(path) == identity
+        && let Err(e) = std::fs::remove_file(path)
+    {
+        tracing::debug!(path = %path.display(), "cannot remove the agent socket: {e}");
+    }
+}
+
+// A named pipe goes away with its listener.
+#[cfg(not(unix))]
+fn remove_socket(_path: &Path, _identity: Option<FileIdentity>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_of_the_same_user_are_allowed() {
+        assert!(peer_allowed(1000, 1000));
+    }
+
+    #[test]
+    fn root_may_attach_to_anyone() {
+        assert!(peer_allowed(0, 1000));
+        assert!(peer_allowed(0, 0));
+    }
+
+    #[test]
+    fn other_users_are_refused() {
+        assert!(!peer_allowed(1001, 1000));
+        // Root's agent refuses ordinary users: root is only ever the peer exception.
+        assert!(!peer_allowed(1000, 0));
+    }
+
+    #[test]
+    fn options_default_to_documented_limits() {
+        let options = AgentOptions::new("shop");
+        assert_eq!(options.app_name, "shop");
+        assert_eq!(options.max_connections, 64);
+        assert_eq!(options.outgoing_queue, 1024);
+        assert!(!options.read_only);
+        assert!(options.socket_path.is_none());
+    }
+
+    #[test]
+    fn starting_outside_a_runtime_is_a_clear_error() {
+        struct Nothing;
+        impl Backend for Nothing {
+            fn snapshot(&self) -> crate::types::Snapshot {
+                unreachable!()
+            }
+            fn tree(&self) -> crate::types::ProcessTree {
+                unreachable!()
+            }
+            fn subscribe(
+                &self,
+                _: usize,
+            ) -> (
+                Vec<crate::types::LifecycleEvent>,
+                tokio::sync::broadcast::Receiver<crate::types::LifecycleEvent>,
+            ) {
+                unreachable!()
+            }
+            fn kill(
+                &self,
+                _: crate::types::Pid,
+                _: Option<String>,
+            ) -> futures::future::BoxFuture<
+                'static,
+                Result<crate::protocol::ActionOutcome, ErrorBody>,
+            > {
+                unreachable!()
+            }
+            fn restart(
+                &self,
+                _: crate::types::Pid,
+            ) -> futures::future::BoxFuture<
+                'static,
+                Result<crate::protocol::ActionOutcome, ErrorBody>,
+            > {
+                unreachable!()
+            }
+        }
+        let err = Agent::start(AgentOptions::new("x"), Arc::new(Nothing)).unwrap_err();
+        assert!(matches!(err, AgentError::NoRuntime));
+    }
+}

@@ -1,0 +1,249 @@
+//! Turning what a user typed (`noex kill worker`) into one process.
+//!
+//! A target is a registered name, a child id, or a pid (`<0.42>` or `42`). Every process
+//! in the snapshot, servers and supervisors, system ones included, is matched against all
+//! three readings at once; a target that means more than one process is an error that
+//! lists the candidates, never a guess.
+//!
+//! ```no_run
+//! use noex_agent::target::resolve;
+//! # let snapshot: noex_agent::types::Snapshot = unimplemented!();
+//! match resolve(&snapshot, "worker") {
+//!     Ok(process) => println!("{}", process.pid),
+//!     Err(error) => eprintln!("{error}"),
+//! }
+//! ```
+
+use crate::protocol::{ErrorBody, ErrorCode, ProcessRef};
+use crate::types::{Pid, Snapshot};
+
+/// The one process `target` names in `snapshot`.
+///
+/// Errors: [`ErrorCode::NotFound`] when nothing matches, [`ErrorCode::AmbiguousTarget`]
+/// (with `candidates`, in pid order) when several processes do.
+pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBody> {
+    let as_pid = target.parse::<Pid>().ok();
+    let matches = |pid: Pid, name: &Option<String>, child_id: &Option<String>| {
+        as_pid == Some(pid)
+            || name.as_deref() == Some(target)
+            || child_id.as_deref() == Some(target)
+    };
+
+    let servers = snapshot
+        .servers
+        .iter()
+        .filter(|s| matches(s.pid, &s.name, &s.child_id))
+        .map(|s| (s.pid, &s.name, &s.child_id));
+    let supervisors = snapshot
+        .supervisors
+        .iter()
+        .filter(|s| matches(s.pid, &s.name, &s.child_id))
+        .map(|s| (s.pid, &s.name, &s.child_id));
+    let mut found: Vec<ProcessRef> = servers
+        .chain(supervisors)
+        .map(|(pid, name, child_id)| ProcessRef {
+            pid,
+            name: name.clone(),
+            child_id: child_id.clone(),
+        })
+        .collect();
+    found.sort_by_key(|p| p.pid);
+    // A process listed twice (it should not be, but a snapshot is built from live data)
+    // is still one process.
+    found.dedup_by_key(|p| p.pid);
+
+    match found.len() {
+        0 => Err(ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("no process named {target:?} (by name, child id or pid)"),
+        )),
+        1 => Ok(found.remove(0)),
+        n => Err(ErrorBody {
+            code: ErrorCode::AmbiguousTarget,
+            message: format!("{target:?} is ambiguous: it matches {n} processes"),
+            candidates: found,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Intensity, ProcessStatus, ServerInfo, Strategy, SupervisorInfo};
+
+    fn server(pid: u64, name: Option<&str>, child_id: Option<&str>) -> ServerInfo {
+        ServerInfo {
+            pid: Pid(pid),
+            name: name.map(Into::into),
+            child_id: child_id.map(Into::into),
+            parent: None,
+            type_name: "Worker".into(),
+            status: ProcessStatus::Running,
+            messages: 0,
+            queue_len: 0,
+            started_at_ms: 0,
+            restarts: 0,
+            busy_ns: 0,
+            handler_running_ns: None,
+            last_error: None,
+            system: false,
+        }
+    }
+
+    fn supervisor(pid: u64, name: Option<&str>, child_id: Option<&str>) -> SupervisorInfo {
+        SupervisorInfo {
+            pid: Pid(pid),
+            name: name.map(Into::into),
+            child_id: child_id.map(Into::into),
+            parent: None,
+            status: ProcessStatus::Running,
+            strategy: Strategy::OneForOne,
+            intensity: Intensity {
+                max_restarts: 3,
+                within_ms: 5000,
+            },
+            children: Vec::new(),
+            restarts: 0,
+            restarted: 0,
+            started_at_ms: 0,
+            last_error: None,
+            system: false,
+        }
+    }
+
+    fn snapshot(servers: Vec<ServerInfo>, supervisors: Vec<SupervisorInfo>) -> Snapshot {
+        Snapshot {
+            taken_at_ms: 0,
+            app: "test".into(),
+            os_pid: 1,
+            uptime_ms: 0,
+            process_count: (servers.len() + supervisors.len()) as u64,
+            total_messages: 0,
+            memory_rss_bytes: None,
+            servers,
+            supervisors,
+        }
+    }
+
+    fn sample() -> Snapshot {
+        snapshot(
+            vec![
+                server(3, Some("cache"), Some("cache")),
+                server(4, None, Some("worker")),
+                server(7, Some("worker"), Some("w2")),
+                server(9, Some("agent_conn"), None),
+                server(42, None, Some("job")),
+            ],
+            vec![
+                supervisor(1, Some("root"), None),
+                supervisor(2, None, Some("pool")),
+            ],
+        )
+    }
+
+    #[test]
+    fn registered_name_resolves_to_its_process() {
+        let found = resolve(&sample(), "cache").unwrap();
+        assert_eq!(found.pid, Pid(3));
+        assert_eq!(found.name.as_deref(), Some("cache"));
+        assert_eq!(found.child_id.as_deref(), Some("cache"));
+    }
+
+    #[test]
+    fn child_id_resolves_to_its_process() {
+        assert_eq!(resolve(&sample(), "job").unwrap().pid, Pid(42));
+        assert_eq!(resolve(&sample(), "w2").unwrap().pid, Pid(7));
+    }
+
+    #[test]
+    fn supervisors_resolve_by_name_and_child_id() {
+        assert_eq!(resolve(&sample(), "root").unwrap().pid, Pid(1));
+        assert_eq!(resolve(&sample(), "pool").unwrap().pid, Pid(2));
+    }
+
+    #[test]
+    fn pid_resolves_in_both_forms() {
+        assert_eq!(resolve(&sample(), "<0.42>").unwrap().pid, Pid(42));
+        assert_eq!(resolve(&sample(), "42").unwrap().pid, Pid(42));
+        assert_eq!(resolve(&sample(), "<0.1>").unwrap().pid, Pid(1));
+    }
+
+    #[test]
+    fn system_processes_are_targets_too() {
+        let mut snap = sample();
+        snap.servers[3].system = true;
+        assert_eq!(resolve(&snap, "agent_conn").unwrap().pid, Pid(9));
+    }
+
+    #[test]
+    fn name_of_one_and_child_id_of_another_is_ambiguous_with_sorted_candidates() {
+        let err = resolve(&sample(), "worker").unwrap_err();
+        assert_eq!(err.code, ErrorCode::AmbiguousTarget);
+        assert_eq!(
+            err.message,
+            "\"worker\" is ambiguous: it matches 2 processes"
+        );
+        let pids: Vec<Pid> = err.candidates.iter().map(|c| c.pid).collect();
+        assert_eq!(pids, vec![Pid(4), Pid(7)]);
+        assert_eq!(err.candidates[1].name.as_deref(), Some("worker"));
+    }
+
+    #[test]
+    fn numeric_name_and_pid_reading_together_are_ambiguous() {
+        // `7` is the pid of one process and the child id of another.
+        let snap = snapshot(
+            vec![server(7, None, None), server(8, None, Some("7"))],
+            vec![],
+        );
+        let err = resolve(&snap, "7").unwrap_err();
+        assert_eq!(err.code, ErrorCode::AmbiguousTarget);
+        let pids: Vec<Pid> = err.candidates.iter().map(|c| c.pid).collect();
+        assert_eq!(pids, vec![Pid(7), Pid(8)]);
+    }
+
+    #[test]
+    fn one_process_matching_several_ways_is_not_ambiguous() {
+        // Name and child id both "cache", and also listed twice: still one process.
+        let mut snap = sample();
+        snap.servers.push(server(3, Some("cache"), Some("cache")));
+        let found = resolve(&snap, "cache").unwrap();
+        assert_eq!(found.pid, Pid(3));
+    }
+
+    #[test]
+    fn unknown_target_is_not_found_with_a_clear_message() {
+        let err = resolve(&sample(), "nope").unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert_eq!(
+            err.message,
+            "no process named \"nope\" (by name, child id or pid)"
+        );
+        assert!(err.candidates.is_empty());
+    }
+
+    #[test]
+    fn pid_of_no_process_is_not_found() {
+        assert_eq!(
+            resolve(&sample(), "<0.999>").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+    }
+
+    #[test]
+    fn empty_snapshot_finds_nothing() {
+        let err = resolve(&snapshot(vec![], vec![]), "").unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn matching_is_exact_not_by_prefix_or_case() {
+        assert_eq!(
+            resolve(&sample(), "cach").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            resolve(&sample(), "CACHE").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+    }
+}

@@ -1,0 +1,1162 @@
+//! The agent protocol end to end: a real agent on a real socket in a private temp
+//! directory, a fake backend with fixed data and an event stream the test feeds, and
+//! either the real client or raw frames for what a well-behaved client never sends.
+
+#![cfg(unix)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+use noex_agent::backend::Backend;
+use noex_agent::client::{Client, ClientError, Push};
+use noex_agent::codec::FrameCodec;
+use noex_agent::discovery;
+use noex_agent::protocol::{
+    ActionOutcome, ErrorBody, ErrorCode, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, ProcessRef,
+    ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
+};
+use noex_agent::server::{Agent, AgentHandle, AgentOptions};
+use noex_agent::types::{
+    ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, Pid, ProcessStatus, ProcessTree,
+    RestartType, ServerInfo, Snapshot, Strategy, SupervisorInfo, TreeNode,
+};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+use tokio::sync::broadcast;
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------
+// A private directory per test.
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        // Short: a socket path must fit in 108 bytes.
+        let dir = PathBuf::from(format!("/tmp/noex-t-{}-{n}-{nanos}", std::process::id()));
+        discovery::ensure_agent_dir(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.0.join("agent.sock")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A backend with fixed data.
+
+fn server(pid: u64, name: Option<&str>, child_id: Option<&str>) -> ServerInfo {
+    ServerInfo {
+        pid: Pid(pid),
+        name: name.map(Into::into),
+        child_id: child_id.map(Into::into),
+        parent: Some(Pid(1)),
+        type_name: "Worker".into(),
+        status: ProcessStatus::Running,
+        messages: pid * 10,
+        queue_len: 0,
+        started_at_ms: 1_700_000_000_000,
+        restarts: 0,
+        busy_ns: 1234,
+        handler_running_ns: None,
+        last_error: None,
+        system: false,
+    }
+}
+
+fn fixed_snapshot(extra_servers: usize) -> Snapshot {
+    let mut servers = vec![
+        server(3, Some("cache"), Some("cache")),
+        server(4, None, Some("worker")),
+        server(7, Some("worker"), Some("w2")),
+        server(42, None, Some("job")),
+    ];
+    // Padding for tests that need large replies.
+    servers.extend((0..extra_servers).map(|i| {
+        let mut s = server(1000 + i as u64, None, None);
+        s.last_error = Some("x".repeat(100));
+        s
+    }));
+    let root = SupervisorInfo {
+        pid: Pid(1),
+        name: Some("root".into()),
+        child_id: None,
+        parent: None,
+        status: ProcessStatus::Running,
+        strategy: Strategy::OneForOne,
+        intensity: Intensity {
+            max_restarts: 3,
+            within_ms: 5000,
+        },
+        children: vec![ChildInfo {
+            id: "cache".into(),
+            pid: Some(Pid(3)),
+            restart: RestartType::Permanent,
+            kind: ChildKind::Worker,
+        }],
+        restarts: 2,
+        restarted: 0,
+        started_at_ms: 1_700_000_000_000,
+        last_error: None,
+        system: false,
+    };
+    Snapshot {
+        taken_at_ms: 1_700_000_001_000,
+        app: "test-app".into(),
+        os_pid: std::process::id(),
+        uptime_ms: 1000,
+        process_count: (servers.len() + 1) as u64,
+        total_messages: 560,
+        memory_rss_bytes: Some(1 << 20),
+        servers,
+        supervisors: vec![root],
+    }
+}
+
+fn fixed_tree(snapshot: &Snapshot) -> ProcessTree {
+    ProcessTree {
+        roots: vec![TreeNode::Supervisor {
+            info: snapshot.supervisors[0].clone(),
+            children: vec![
+                TreeNode::Worker {
+                    info: snapshot.servers[0].clone(),
+                },
+                TreeNode::Stopped {
+                    child_id: "gone".into(),
+                    restart: RestartType::Temporary,
+                    kind: ChildKind::Worker,
+                },
+            ],
+        }],
+    }
+}
+
+fn event(seq: u64) -> LifecycleEvent {
+    LifecycleEvent {
+        seq,
+        at_ms: 1_700_000_000_000 + seq,
+        pid: Pid(3),
+        name: Some("cache".into()),
+        child_id: Some("cache".into()),
+        parent: Some(Pid(1)),
+        system: false,
+        kind: if seq.is_multiple_of(2) {
+            EventKind::Started
+        } else {
+            EventKind::Crashed {
+                error: format!("boom {seq}"),
+            }
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Action {
+    Kill(Pid, Option<String>),
+    Restart(Pid),
+}
+
+struct Fake {
+    snapshot: Snapshot,
+    tree: ProcessTree,
+    history: Vec<LifecycleEvent>,
+    events: broadcast::Sender<LifecycleEvent>,
+    actions: Mutex<Vec<Action>>,
+    connections: AtomicUsize,
+}
+
+impl Fake {
+    fn new() -> Fake {
+        Fake::with(0, 1024)
+    }
+
+    fn with(extra_servers: usize, event_capacity: usize) -> Fake {
+        let snapshot = fixed_snapshot(extra_servers);
+        let tree = fixed_tree(&snapshot);
+        Fake {
+            snapshot,
+            tree,
+            history: (0..5).map(event).collect(),
+            events: broadcast::channel(event_capacity).0,
+            actions: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
+        }
+    }
+
+    fn actions(&self) -> Vec<Action> {
+        self.actions.lock().unwrap().clone()
+    }
+
+    fn outcome(pid: Pid) -> ActionOutcome {
+        ActionOutcome {
+            target: ProcessRef {
+                pid,
+                name: None,
+                child_id: None,
+            },
+            supervisor: Some(ProcessRef {
+                pid: Pid(1),
+                name: Some("root".into()),
+                child_id: None,
+            }),
+            new_pid: Some(Pid(pid.0 + 100)),
+        }
+    }
+}
+
+impl Backend for Fake {
+    fn snapshot(&self) -> Snapshot {
+        self.snapshot.clone()
+    }
+
+    fn tree(&self) -> ProcessTree {
+        self.tree.clone()
+    }
+
+    fn subscribe(
+        &self,
+        history: usize,
+    ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
+        let skip = self.history.len().saturating_sub(history);
+        (self.history[skip..].to_vec(), self.events.subscribe())
+    }
+
+    fn kill(
+        &self,
+        pid: Pid,
+        reason: Option<String>,
+    ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
+        self.actions.lock().unwrap().push(Action::Kill(pid, reason));
+        Box::pin(async move { Ok(Fake::outcome(pid)) })
+    }
+
+    fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
+        self.actions.lock().unwrap().push(Action::Restart(pid));
+        Box::pin(async move { Ok(Fake::outcome(pid)) })
+    }
+
+    fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {
+        self.connections.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(connection);
+    }
+}
+
+fn options(dir: &TempDir) -> AgentOptions {
+    AgentOptions::new("test-app")
+        .noex_version("9.9.9")
+        .socket_path(dir.socket())
+}
+
+fn start(dir: &TempDir, fake: &Arc<Fake>, options: AgentOptions) -> AgentHandle {
+    let _ = dir;
+    Agent::start(options, Arc::clone(fake) as Arc<dyn Backend>).expect("agent starts")
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw frames, for what the real client never sends.
+
+type Raw = Framed<UnixStream, FrameCodec<ServerFrame>>;
+
+async fn raw(path: &Path) -> Raw {
+    let stream = UnixStream::connect(path).await.expect("connect");
+    Framed::new(stream, FrameCodec::new(MAX_REPLY_FRAME))
+}
+
+/// A raw connection past the agent's greeting.
+async fn raw_after_hello(path: &Path) -> Raw {
+    let mut conn = raw(path).await;
+    assert!(matches!(read(&mut conn).await, ServerFrame::Hello(_)));
+    conn
+}
+
+async fn read(conn: &mut Raw) -> ServerFrame {
+    match timeout(WAIT, conn.next()).await {
+        Err(_) => panic!("no frame from the agent within {WAIT:?}"),
+        Ok(None) => panic!("the agent closed the connection"),
+        Ok(Some(Err(e))) => panic!("connection error: {e}"),
+        Ok(Some(Ok(Err(e)))) => panic!("undecodable frame: {e}"),
+        Ok(Some(Ok(Ok(frame)))) => frame,
+    }
+}
+
+async fn expect_closed(conn: &mut Raw) {
+    match timeout(WAIT, conn.next()).await {
+        Err(_) => panic!("the agent kept the connection open"),
+        Ok(None) | Ok(Some(Err(_))) => {}
+        Ok(Some(Ok(frame))) => panic!("expected the connection to close, got {frame:?}"),
+    }
+}
+
+fn expect_error(frame: ServerFrame, id: Option<u64>, code: ErrorCode) -> ErrorBody {
+    match frame {
+        ServerFrame::Error { id: got, error } => {
+            assert_eq!(got, id, "error id");
+            assert_eq!(error.code, code, "error code ({})", error.message);
+            error
+        }
+        other => panic!("expected a {code:?} error, got {other:?}"),
+    }
+}
+
+async fn request(conn: &mut Raw, id: u64, request: RequestKind) {
+    conn.send(Request { id, request }).await.expect("send");
+}
+
+/// The agent still serves a newcomer: nothing a bad client did harmed it.
+async fn assert_new_connection_works(path: &Path, fake: &Fake) {
+    let mut client = timeout(WAIT, Client::connect(path))
+        .await
+        .expect("connect in time")
+        .expect("a new connection still works");
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_speaks_first_with_a_hello_naming_app_pid_versions_start_time_and_mode() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+
+    let mut conn = raw(agent.path()).await;
+    let ServerFrame::Hello(hello) = read(&mut conn).await else {
+        panic!("the first frame must be hello");
+    };
+    assert_eq!(hello.protocol_version, ProtocolVersion::CURRENT);
+    assert_eq!(hello.noex_version, "9.9.9");
+    assert_eq!(hello.app, "test-app");
+    assert_eq!(hello.pid, std::process::id());
+    assert!(!hello.read_only);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(hello.started_at_ms <= now + 1000, "started in the future");
+    assert!(now - hello.started_at_ms.min(now) < 24 * 3600 * 1000);
+    // On Linux it is the OS process's start time, which is before the agent started.
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        Some(hello.started_at_ms),
+        noex_agent::process_start::process_start_ms(std::process::id())
+    );
+
+    // The client sees the same greeting, and its connection went through the backend.
+    let client = Client::connect(agent.path()).await.unwrap();
+    assert_eq!(client.hello(), &hello);
+    assert_eq!(agent.hello(), &hello);
+    assert!(fake.connections.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_and_tree_cross_the_socket_unchanged() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    assert_eq!(client.tree().await.unwrap(), fake.tree);
+    // Many requests on one connection.
+    for _ in 0..20 {
+        assert_eq!(client.snapshot().await.unwrap().servers.len(), 4);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_echo_the_request_id() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+    request(&mut conn, 9001, RequestKind::Tree).await;
+    request(&mut conn, 17, RequestKind::Snapshot).await;
+    assert!(matches!(
+        read(&mut conn).await,
+        ServerFrame::Reply {
+            id: 9001,
+            body: ReplyBody::Tree { .. }
+        }
+    ));
+    assert!(matches!(
+        read(&mut conn).await,
+        ServerFrame::Reply {
+            id: 17,
+            body: ReplyBody::Snapshot { .. }
+        }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_returns_recent_history_then_pushes_live_events_in_order() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let history = client.subscribe(3).await.unwrap();
+    let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![2, 3, 4], "the three most recent, oldest first");
+
+    for seq in 5..8 {
+        fake.events.send(event(seq)).expect("the agent subscribed");
+    }
+    for seq in 5..8 {
+        let push = timeout(WAIT, client.next_push()).await.unwrap().unwrap();
+        assert_eq!(push, Some(Push::Event(event(seq))));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_pushed_around_a_request_are_all_delivered_in_order() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+    assert!(client.subscribe(0).await.unwrap().is_empty());
+
+    for seq in 10..13 {
+        fake.events.send(event(seq)).unwrap();
+    }
+    // Give the events time to be on the wire ahead of the reply.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    for seq in 10..13 {
+        let push = timeout(WAIT, client.next_push()).await.unwrap().unwrap();
+        assert_eq!(push, Some(Push::Event(event(seq))));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_stops_the_pushes() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    client.subscribe(0).await.unwrap();
+    assert_eq!(fake.events.receiver_count(), 1);
+    client.unsubscribe().await.unwrap();
+    // The agent let go of its receiver: nothing more can be pushed.
+    let deadline = Instant::now() + WAIT;
+    while fake.events.receiver_count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the subscription was not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = fake.events.send(event(99));
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    let push = timeout(Duration::from_millis(200), client.next_push()).await;
+    assert!(push.is_err(), "no push after unsubscribe, got {push:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_never_reads_gets_lagged_and_never_blocks_the_app_or_other_clients() {
+    const SENT: u64 = 20_000;
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(0, 256));
+    let agent = start(&dir, &fake, options(&dir).outgoing_queue(16));
+
+    let mut slow = raw_after_hello(agent.path()).await;
+    request(&mut slow, 1, RequestKind::Subscribe { history: 0 }).await;
+    assert!(matches!(
+        read(&mut slow).await,
+        ServerFrame::Reply {
+            id: 1,
+            body: ReplyBody::Subscribed { .. }
+        }
+    ));
+
+    // The app publishes far more than the socket, the queue and the broadcast hold,
+    // while the subscriber reads nothing. A send never waits for a reader.
+    let started = Instant::now();
+    for seq in 0..SENT {
+        fake.events
+            .send(event(seq))
+            .expect("the subscriber's receiver is alive");
+        if seq.is_multiple_of(1000) {
+            // Let the agent's forwarder run, so the per-connection queue overflows too.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the app was slowed"
+    );
+
+    // Another client is served meanwhile.
+    assert_new_connection_works(agent.path(), &fake).await;
+
+    // Now the slow client reads: every event is either delivered or counted as dropped.
+    let (mut delivered, mut dropped, mut notices) = (0u64, 0u64, 0u64);
+    let mut last_seq = None;
+    while delivered + dropped < SENT {
+        match read(&mut slow).await {
+            ServerFrame::Event { event } => {
+                assert!(last_seq < Some(event.seq), "events stay in order");
+                last_seq = Some(event.seq);
+                delivered += 1;
+            }
+            ServerFrame::Lagged { dropped: n } => {
+                assert!(n > 0);
+                dropped += n;
+                notices += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(delivered + dropped, SENT);
+    assert!(
+        notices >= 1 && dropped > 0,
+        "a slow reader must be told it lagged"
+    );
+    assert!(delivered > 0);
+    // And it is still a working connection.
+    request(&mut slow, 2, RequestKind::Snapshot).await;
+    assert!(matches!(
+        read(&mut slow).await,
+        ServerFrame::Reply { id: 2, .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_replies_is_disconnected() {
+    const SENT: u64 = 64;
+    let dir = TempDir::new();
+    // Each snapshot is several hundred KB: the socket buffer holds less than one.
+    let fake = Arc::new(Fake::with(3000, 16));
+    let agent = start(&dir, &fake, options(&dir).reply_queue(2));
+
+    let mut greedy = raw_after_hello(agent.path()).await;
+    for id in 0..SENT {
+        request(&mut greedy, id, RequestKind::Snapshot).await;
+    }
+    // Reading now, it gets fewer replies than it asked for, then the end.
+    let mut replies = 0;
+    loop {
+        match timeout(WAIT, greedy.next())
+            .await
+            .expect("the agent closes")
+        {
+            Some(Ok(Ok(ServerFrame::Reply { .. }))) => replies += 1,
+            Some(Ok(Ok(other))) => panic!("unexpected {other:?}"),
+            Some(Ok(Err(e))) => panic!("undecodable: {e}"),
+            // Closed, possibly mid-frame.
+            None | Some(Err(_)) => break,
+        }
+    }
+    assert!(replies < SENT, "the connection should have been closed");
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_over_the_request_limit_gets_frame_too_large_then_the_connection_closes() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+
+    let mut conn = raw_after_hello(agent.path()).await;
+    let announced = (MAX_REQUEST_FRAME as u32 + 1).to_be_bytes();
+    conn.get_mut().write_all(&announced).await.unwrap();
+    let error = expect_error(read(&mut conn).await, None, ErrorCode::FrameTooLarge);
+    assert!(error.message.contains(&MAX_REQUEST_FRAME.to_string()));
+    expect_closed(&mut conn).await;
+
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_at_the_request_limit_is_read_not_refused() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+
+    // A kill with a reason that makes the frame exactly as large as allowed.
+    let mut conn = raw_after_hello(agent.path()).await;
+    let mut reason = String::new();
+    let body = |reason: &str| {
+        rmp_serde::to_vec_named(&Request {
+            id: 1,
+            request: RequestKind::Kill {
+                target: "nope".into(),
+                reason: Some(reason.into()),
+            },
+        })
+        .unwrap()
+    };
+    while body(&reason).len() < MAX_REQUEST_FRAME {
+        reason.push('x');
+    }
+    let body = body(&reason);
+    assert_eq!(body.len(), MAX_REQUEST_FRAME);
+    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    conn.get_mut().write_all(&bytes).await.unwrap();
+    expect_error(read(&mut conn).await, Some(1), ErrorCode::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_bytes_get_bad_frame_and_the_same_connection_keeps_serving() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+
+    // 0xc1 is never valid MessagePack.
+    conn.get_mut()
+        .write_all(&[0, 0, 0, 4, 0xc1, 0xc1, 0xc1, 0xc1])
+        .await
+        .unwrap();
+    expect_error(read(&mut conn).await, None, ErrorCode::BadFrame);
+
+    // Valid MessagePack that is not a request.
+    #[derive(Serialize)]
+    struct NotARequest {
+        hello: u32,
+    }
+    conn.send(NotARequest { hello: 1 }).await.unwrap();
+    expect_error(read(&mut conn).await, None, ErrorCode::BadFrame);
+
+    // An empty frame.
+    conn.get_mut().write_all(&[0, 0, 0, 0]).await.unwrap();
+    expect_error(read(&mut conn).await, None, ErrorCode::BadFrame);
+
+    // A request with a field nested 60 000 arrays deep: decoding must not recurse that
+    // far on an app worker's stack (an overflow would abort the whole app).
+    let mut body = vec![0x82, 0xa2, b'i', b'd', 0x01, 0xa1, b'x'];
+    body.extend(std::iter::repeat_n(0x91, 60_000));
+    body.push(0xc0);
+    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    conn.get_mut().write_all(&bytes).await.unwrap();
+    expect_error(read(&mut conn).await, None, ErrorCode::BadFrame);
+
+    request(&mut conn, 5, RequestKind::Snapshot).await;
+    match read(&mut conn).await {
+        ServerFrame::Reply {
+            id: 5,
+            body: ReplyBody::Snapshot { snapshot },
+        } => assert_eq!(snapshot, fake.snapshot),
+        other => panic!("expected the snapshot, got {other:?}"),
+    }
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_request_type_gets_unknown_request_with_its_id() {
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum FutureRequest {
+        Teleport { to: String },
+    }
+    #[derive(Serialize)]
+    struct FutureFrame {
+        id: u64,
+        request: FutureRequest,
+    }
+
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+
+    conn.send(FutureFrame {
+        id: 77,
+        request: FutureRequest::Teleport { to: "mars".into() },
+    })
+    .await
+    .unwrap();
+    expect_error(read(&mut conn).await, Some(77), ErrorCode::UnknownRequest);
+
+    // The connection keeps serving.
+    request(&mut conn, 78, RequestKind::Tree).await;
+    assert!(matches!(
+        read(&mut conn).await,
+        ServerFrame::Reply { id: 78, .. }
+    ));
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_of_another_major_version_gets_version_mismatch_then_is_closed() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+
+    let theirs = ProtocolVersion {
+        major: ProtocolVersion::CURRENT.major + 1,
+        minor: 0,
+    };
+    request(
+        &mut conn,
+        5,
+        RequestKind::Hello {
+            protocol_version: theirs,
+        },
+    )
+    .await;
+    let error = expect_error(read(&mut conn).await, Some(5), ErrorCode::VersionMismatch);
+    assert!(
+        error.message.contains(&theirs.to_string())
+            && error
+                .message
+                .contains(&ProtocolVersion::CURRENT.to_string()),
+        "names both versions: {}",
+        error.message
+    );
+    expect_closed(&mut conn).await;
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_of_the_same_major_and_another_minor_is_welcome() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+
+    let newer_minor = ProtocolVersion {
+        major: ProtocolVersion::CURRENT.major,
+        minor: ProtocolVersion::CURRENT.minor + 7,
+    };
+    request(
+        &mut conn,
+        1,
+        RequestKind::Hello {
+            protocol_version: newer_minor,
+        },
+    )
+    .await;
+    assert_eq!(
+        read(&mut conn).await,
+        ServerFrame::Reply {
+            id: 1,
+            body: ReplyBody::Hello {
+                protocol_version: ProtocolVersion::CURRENT
+            }
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_agent_refuses_kill_and_restart() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir).read_only(true));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+    assert!(client.hello().read_only);
+
+    for result in [
+        client.kill("cache", Some("test")).await,
+        client.restart("cache").await,
+    ] {
+        match result {
+            Err(ClientError::Agent(error)) => {
+                assert_eq!(error.code, ErrorCode::ReadOnly);
+                assert!(error.message.contains("read-only"), "{}", error.message);
+            }
+            other => panic!("expected read_only, got {other:?}"),
+        }
+    }
+    assert!(fake.actions().is_empty(), "nothing reached the app");
+    // Reading still works.
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_target_is_refused_with_its_candidates() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    // "worker" is the child id of <0.4> and the registered name of <0.7>.
+    let Err(ClientError::Agent(error)) = client.kill("worker", None).await else {
+        panic!("an ambiguous target must be refused");
+    };
+    assert_eq!(error.code, ErrorCode::AmbiguousTarget);
+    assert_eq!(
+        error.message,
+        "\"worker\" is ambiguous: it matches 2 processes"
+    );
+    let pids: Vec<Pid> = error.candidates.iter().map(|c| c.pid).collect();
+    assert_eq!(pids, vec![Pid(4), Pid(7)]);
+    assert!(fake.actions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_target_is_not_found() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let Err(ClientError::Agent(error)) = client.restart("ghost").await else {
+        panic!("an unknown target must be refused");
+    };
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert_eq!(
+        error.message,
+        "no process named \"ghost\" (by name, child id or pid)"
+    );
+    assert!(fake.actions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_and_restart_reach_the_backend_with_the_resolved_pid() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let killed = client.kill("cache", Some("testing")).await.unwrap();
+    assert_eq!(killed, Fake::outcome(Pid(3)));
+    let restarted = client.restart("<0.42>").await.unwrap();
+    assert_eq!(restarted.new_pid, Some(Pid(142)));
+    client.kill("w2", None).await.unwrap();
+    assert_eq!(
+        fake.actions(),
+        vec![
+            Action::Kill(Pid(3), Some("testing".into())),
+            Action::Restart(Pid(42)),
+            Action::Kill(Pid(7), None),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_limit_get_busy_and_a_freed_slot_is_reused() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir).max_connections(2));
+
+    let first = Client::connect(agent.path()).await.unwrap();
+    let _second = Client::connect(agent.path()).await.unwrap();
+    assert_eq!(agent.active_connections(), 2);
+
+    let mut third = raw(agent.path()).await;
+    expect_error(read(&mut third).await, None, ErrorCode::Busy);
+    expect_closed(&mut third).await;
+    match Client::connect(agent.path()).await {
+        Err(ClientError::Agent(error)) => assert_eq!(error.code, ErrorCode::Busy),
+        other => panic!("expected busy, got {other:?}"),
+    }
+
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    while agent.active_connections() >= 2 {
+        assert!(Instant::now() < deadline, "the slot was never freed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_works_after_every_kind_of_bad_input() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let path = agent.path().to_path_buf();
+
+    // Oversized frame.
+    let mut conn = raw_after_hello(&path).await;
+    conn.get_mut().write_all(&[0xff; 4]).await.unwrap();
+    expect_error(read(&mut conn).await, None, ErrorCode::FrameTooLarge);
+    assert_new_connection_works(&path, &fake).await;
+
+    // A frame cut short, then hang up.
+    let mut conn = raw_after_hello(&path).await;
+    conn.get_mut()
+        .write_all(&[0, 0, 0, 50, 1, 2])
+        .await
+        .unwrap();
+    drop(conn);
+    assert_new_connection_works(&path, &fake).await;
+
+    // Bytes that are not frames at all.
+    let mut conn = raw(&path).await;
+    conn.get_mut()
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    drop(conn);
+    assert_new_connection_works(&path, &fake).await;
+
+    // Connect and hang up at once, many times.
+    for _ in 0..50 {
+        drop(UnixStream::connect(&path).await.unwrap());
+    }
+    assert_new_connection_works(&path, &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_is_mode_0600_in_a_directory_of_mode_0700() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let nested = dir.path().join("agents");
+    let agent = start(
+        &dir,
+        &fake,
+        options(&dir).socket_path(nested.join("1.sock")),
+    );
+
+    let socket_mode = std::fs::metadata(agent.path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(socket_mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(&nested).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_directory_other_users_can_enter_is_refused() {
+    let dir = TempDir::new();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = Arc::new(Fake::new());
+
+    let err = Agent::start(
+        options(&dir).socket_path(open.join("1.sock")),
+        Arc::clone(&fake) as Arc<dyn Backend>,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("chmod 700"), "{err}");
+    assert!(!open.join("1.sock").exists());
+
+    // A symlink to a private directory is refused too: it could be swapped.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+    let err = discovery::ensure_agent_dir(&link).unwrap_err();
+    assert!(matches!(err, discovery::DirError::Symlink { .. }), "{err}");
+    assert!(discovery::list_agents_in(&open).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_agents_lists_live_agents_and_removes_sockets_of_dead_processes() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let own = std::process::id();
+    let agent = start(
+        &dir,
+        &fake,
+        options(&dir).socket_path(discovery::socket_path(dir.path(), own)),
+    );
+
+    // A socket left by a process that no longer exists: bound, never removed.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = discovery::socket_path(dir.path(), dead);
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    // Files that are not agent sockets are left alone.
+    std::fs::write(dir.path().join("notes.txt"), "keep").unwrap();
+
+    let agents = discovery::list_agents_in(dir.path()).unwrap();
+    assert_eq!(
+        agents,
+        vec![discovery::AgentEntry {
+            pid: own,
+            path: agent.path().to_path_buf(),
+        }]
+    );
+    assert!(!stale.exists(), "the dead process's socket was removed");
+    assert!(dir.path().join("notes.txt").exists());
+
+    // A missing directory means no agents, not an error.
+    assert!(
+        discovery::list_agents_in(&dir.path().join("nope"))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_handle_removes_the_socket_and_closes_connections() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let path = agent.path().to_path_buf();
+    let mut client = Client::connect(&path).await.unwrap();
+    client.subscribe(0).await.unwrap();
+    assert!(path.exists());
+
+    drop(agent);
+    assert!(!path.exists(), "the socket file is gone");
+    assert!(UnixStream::connect(&path).await.is_err(), "nothing listens");
+    let end = timeout(WAIT, client.next_push())
+        .await
+        .expect("closed in time");
+    assert!(matches!(end, Ok(None)), "{end:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_socket_in_the_way_is_replaced_but_a_live_agent_is_not() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    drop(std::os::unix::net::UnixListener::bind(dir.socket()).unwrap());
+    assert!(dir.socket().exists());
+
+    let agent = start(&dir, &fake, options(&dir));
+    assert_new_connection_works(agent.path(), &fake).await;
+
+    let second = Agent::start(options(&dir), Arc::clone(&fake) as Arc<dyn Backend>);
+    assert!(
+        matches!(second, Err(noex_agent::server::AgentError::InUse { .. })),
+        "{second:?}"
+    );
+    // The first agent was not displaced.
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_where_no_agent_listens_is_an_io_error() {
+    let dir = TempDir::new();
+    match Client::connect(&dir.socket()).await {
+        Err(ClientError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+        other => panic!("expected an io error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_socket_is_named_after_our_pid_takes_over_a_leftover_and_is_listed() {
+    let own = std::process::id();
+    let expected = discovery::socket_path_for_pid(own);
+    // A socket left at our pid's name by an earlier process that had this pid.
+    discovery::ensure_agent_dir(expected.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&expected);
+    drop(std::os::unix::net::UnixListener::bind(&expected).unwrap());
+
+    let fake = Arc::new(Fake::new());
+    let agent = Agent::start(
+        AgentOptions::new("default-path"),
+        Arc::clone(&fake) as Arc<dyn Backend>,
+    )
+    .expect("takes over the leftover socket");
+    assert_eq!(agent.path(), expected);
+    assert_eq!(
+        std::fs::metadata(&expected).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let listed = discovery::list_agents().unwrap();
+    assert!(
+        listed.iter().any(|a| a.pid == own && a.path == expected),
+        "{listed:?}"
+    );
+    let client = Client::connect_pid(own).await.unwrap();
+    assert_eq!(client.hello().app, "default-path");
+
+    drop(agent);
+    assert!(!expected.exists());
+}
+
+/// A scripted agent: greets, answers the client's hello, then for the next request sends
+/// `before` pushes, the reply, and hangs up. Whatever the client hands out after the
+/// reply must have been kept while it waited.
+async fn scripted_agent(path: PathBuf, before: Vec<ServerFrame>, reply: ReplyBody) {
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut conn: Framed<UnixStream, FrameCodec<Request>> =
+        Framed::new(stream, FrameCodec::new(MAX_REQUEST_FRAME));
+    let hello = noex_agent::protocol::Hello {
+        protocol_version: ProtocolVersion::CURRENT,
+        noex_version: "0".into(),
+        app: "scripted".into(),
+        pid: 1,
+        started_at_ms: 0,
+        read_only: false,
+    };
+    conn.send(ServerFrame::Hello(hello)).await.unwrap();
+    let Some(Ok(Ok(Request { id, .. }))) = conn.next().await else {
+        panic!("expected the client's hello");
+    };
+    let body = ReplyBody::Hello {
+        protocol_version: ProtocolVersion::CURRENT,
+    };
+    conn.send(ServerFrame::Reply { id, body }).await.unwrap();
+    let Some(Ok(Ok(Request { id, .. }))) = conn.next().await else {
+        panic!("expected a request");
+    };
+    for frame in before {
+        conn.feed(frame).await.unwrap();
+    }
+    conn.send(ServerFrame::Reply { id, body: reply })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_keeps_pushes_that_arrive_before_a_reply_in_order_and_counts_overflow() {
+    const SENT: u64 = 5000;
+    let dir = TempDir::new();
+    let mut before: Vec<ServerFrame> = (0..SENT)
+        .map(|seq| ServerFrame::Event { event: event(seq) })
+        .collect();
+    // The agent's own lag notice, past the client's buffer: folded into the count.
+    before.push(ServerFrame::Lagged { dropped: 7 });
+    // A frame type from a newer protocol is skipped.
+    before.insert(1, ServerFrame::Unknown);
+    let fake = Fake::new();
+    let script = tokio::spawn(scripted_agent(
+        dir.socket(),
+        before,
+        ReplyBody::Snapshot {
+            snapshot: fake.snapshot.clone(),
+        },
+    ));
+    let mut client = loop {
+        match Client::connect(&dir.socket()).await {
+            Ok(client) => break client,
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    };
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    script.await.unwrap();
+
+    // The agent has hung up: everything below was kept while the reply was awaited.
+    let mut kept = 0u64;
+    let mut dropped = 0u64;
+    while let Some(push) = timeout(WAIT, client.next_push()).await.unwrap().unwrap() {
+        match push {
+            Push::Event(e) => {
+                assert_eq!(dropped, 0, "no event after the lag notice");
+                assert_eq!(e.seq, kept, "in order");
+                kept += 1;
+            }
+            Push::Lagged { dropped: n } => dropped += n,
+        }
+    }
+    assert_eq!(kept, 4096, "the client's buffer is bounded");
+    assert_eq!(dropped, SENT - 4096 + 7);
+}

@@ -1,0 +1,298 @@
+//! Every flag of `noex`, with its help text, in one place.
+//!
+//! Parsing only: commands live in `commands/`, and nothing here talks to an agent.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str =
+    "Attach to a running noex application: list, inspect, kill, restart, watch it live";
+
+const LONG_ABOUT: &str = "\
+Attach to a running noex application: list, inspect, kill, restart, watch it live.
+
+Every application built with noex embeds a small agent that serves its Observer data
+(processes, supervision tree, lifecycle events) over a local socket only its own user can
+reach. `noex` finds that socket by the application's OS process id: with one noex
+application running no flags are needed; with several, pick one with --pid. Every read
+command takes --json for scripts.";
+
+const EXAMPLES: &str = "\
+Examples:
+  noex list                          every running noex application
+  noex ps                            processes of the one running application
+  noex ps --pid 4242 --sort queue    processes of app 4242, longest mailbox first
+  noex tree                          the supervision tree
+  noex kill worker-1                 crash a process; its supervisor restarts it
+  noex restart '<0.17>'              ask a process's supervisor to restart it
+  noex events --follow               lifecycle events as they happen (Ctrl-C stops)
+  noex top                           the live dashboard
+  noex demo                          start a demo application and watch it
+  noex ps --json | jq '.[] | select(.restarts > 0)'
+
+Exit status: 0 success; 1 the operation failed (no such process, read-only agent, ...);
+2 usage error, or no noex application found.";
+
+/// The `noex` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "noex",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// When to colour the output
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto,
+        display_order = 100
+    )]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which application to attach to. With neither flag: the one running noex application.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Attach to the noex application with this OS process id
+    #[arg(
+        long,
+        global = true,
+        value_name = "PID",
+        conflicts_with = "socket",
+        help_heading = "Target"
+    )]
+    pub pid: Option<u32>,
+
+    /// Attach through this agent socket instead of looking one up by pid
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Target")]
+    pub socket: Option<PathBuf>,
+}
+
+/// Colour on a terminal (`auto`, honouring NO_COLOR), always, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set or TERM is dumb
+    Auto,
+    /// Always, even in a pipe
+    Always,
+    /// Never
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every running noex application
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show the processes (GenServers and supervisors) of an application
+    Ps(PsArgs),
+    /// Show the supervision tree of an application
+    Tree(TreeArgs),
+    /// Kill a process with an abnormal exit; its supervisor applies its restart policy
+    Kill(KillArgs),
+    /// Ask a process's supervisor to restart it
+    Restart(RestartArgs),
+    /// Show lifecycle events: starts, crashes, restarts, ...
+    Events(EventsArgs),
+    /// Open the live dashboard
+    Top(TopArgs),
+    /// Start a demo application (a second process) and open the dashboard on it
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Print JSON (an array of objects) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// Sort by this column; counters sort largest first
+    #[arg(long, short, value_enum, value_name = "COLUMN", default_value_t = SortKey::Pid)]
+    pub sort: SortKey,
+
+    /// Include noex's own system processes (the agent's connections, ...)
+    #[arg(long, short)]
+    pub all: bool,
+
+    /// Print JSON (an array of objects) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A column `noex ps` sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// Process id, ascending
+    Pid,
+    /// Registered name or child id, alphabetical
+    Name,
+    /// Messages handled, most first
+    Messages,
+    /// Mailbox length, longest first
+    Queue,
+    /// Times restarted, most first
+    Restarts,
+    /// Time spent in handlers, most first
+    Busy,
+    /// Status, then pid
+    Status,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TreeArgs {
+    /// Include noex's own system processes
+    #[arg(long, short)]
+    pub all: bool,
+
+    /// Print the tree as nested JSON objects
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// The process: a registered name, a child id, or a pid (`<0.42>` or `42`)
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// The exit reason the process and its supervisor see
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    /// Print the outcome as a JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RestartArgs {
+    /// The process: a registered name, a child id, or a pid (`<0.42>` or `42`)
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// Print the outcome as a JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Keep printing events as they happen, until Ctrl-C or the application exits
+    #[arg(long, short)]
+    pub follow: bool,
+
+    /// How many recent events to print first
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 20)]
+    pub history: u32,
+
+    /// Print times in UTC instead of the local time zone
+    #[arg(long)]
+    pub utc: bool,
+
+    /// Include events of noex's own system processes
+    #[arg(long, short)]
+    pub all: bool,
+
+    /// Print one JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TopArgs {
+    /// What the dashboard shows (switch later with 1/2/3)
+    #[arg(long, value_enum, default_value_t = Layout::Full)]
+    pub layout: Layout,
+
+    /// Milliseconds between refreshes
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(50..))]
+    pub refresh: u64,
+
+    /// Colours for a dark or a light terminal background
+    #[arg(long, value_enum, default_value_t = Theme::Dark)]
+    pub theme: Theme,
+}
+
+/// The dashboard's layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    /// Process tree, stats table, memory gauge, event log
+    Full,
+    /// Process tree and stats table
+    Compact,
+    /// Stats table only
+    Minimal,
+}
+
+/// The dashboard's colour themes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Theme {
+    Dark,
+    Light,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Start the demo application and print its pid, without opening the dashboard
+    #[arg(long)]
+    pub no_ui: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn pid_and_socket_conflict() {
+        let err = Cli::try_parse_from(["noex", "ps", "--pid", "1", "--socket", "/x"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn global_target_flags_go_before_or_after_the_command() {
+        let before = Cli::try_parse_from(["noex", "--pid", "7", "ps"]).unwrap();
+        let after = Cli::try_parse_from(["noex", "ps", "--pid", "7"]).unwrap();
+        assert_eq!(before.target.pid, Some(7));
+        assert_eq!(after.target.pid, Some(7));
+    }
+
+    #[test]
+    fn events_history_defaults_to_twenty() {
+        let cli = Cli::try_parse_from(["noex", "events"]).unwrap();
+        let Command::Events(args) = cli.command else {
+            panic!("not events")
+        };
+        assert_eq!(args.history, 20);
+        assert!(!args.follow);
+    }
+
+    #[test]
+    fn help_text() {
+        let help = Cli::command().render_long_help().to_string();
+        crate::render::snapshot!("help", help);
+    }
+}

@@ -1,0 +1,78 @@
+//! One module per command, each with one `run` function. They share a [`Context`] (the
+//! target flags and the colour decisions) and write through [`write_out`], so a closed
+//! stdout surfaces as an error `main` recognises.
+
+pub mod events;
+pub mod kill;
+pub mod list;
+pub mod ps;
+pub mod restart;
+pub mod tree;
+
+use std::io::Write;
+
+use crate::cli::{Cli, ColorChoice, Command, TargetArgs};
+use crate::error::CliError;
+use crate::render::style::{Stream, Style};
+
+/// What every command may need besides its own arguments.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub target: TargetArgs,
+    /// `--color`, for views that decide colour their own way (the dashboard).
+    #[allow(dead_code)]
+    pub color: ColorChoice,
+    /// Colours for stdout and stderr, each decided for its own stream.
+    pub stdout: Style,
+    pub stderr: Style,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> Context {
+        Context {
+            target: cli.target.clone(),
+            color: cli.color,
+            stdout: Style::detect(cli.color, Stream::Stdout),
+            stderr: Style::detect(cli.color, Stream::Stderr),
+        }
+    }
+}
+
+/// Run `command` to completion on a single-threaded runtime (a CLI has one thing to do).
+pub fn run(command: Command, ctx: &Context) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(command, ctx))
+}
+
+async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
+    match command {
+        Command::List(args) => list::run(ctx, &args).await,
+        Command::Ps(args) => ps::run(ctx, &args).await,
+        Command::Tree(args) => tree::run(ctx, &args).await,
+        Command::Kill(args) => kill::run(ctx, &args).await,
+        Command::Restart(args) => restart::run(ctx, &args).await,
+        Command::Events(args) => events::run(ctx, &args).await,
+        Command::Top(args) => Ok(crate::top::run(ctx, args).await?),
+        Command::Demo(args) => Ok(crate::demo::run(ctx, args).await?),
+    }
+}
+
+/// Write `text` to stdout and flush it. A reader that went away (`| head -1`) ends the
+/// command quietly, like ripgrep; any other failure is an error.
+pub fn write_out(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::stdout_closed(),
+            _ => CliError::from(anyhow::Error::new(error).context("writing to stdout")),
+        })
+}
+
+/// Write `text` to stderr; a failure to write there has nowhere to be reported.
+pub fn write_err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}

@@ -1,0 +1,19 @@
+//! `noex ps`: the processes of an application, as a table or JSON.
+
+use crate::cli::PsArgs;
+use crate::commands::{Context, write_out};
+use crate::error::CliError;
+use crate::render::table::{process_json, process_rows, process_table};
+use crate::target;
+
+pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
+    let mut client = target::connect(&ctx.target).await?;
+    let snapshot = target::request("snapshot", client.snapshot()).await?;
+    let rows = process_rows(&snapshot, args.all, args.sort);
+    let text = if args.json {
+        process_json(&rows)
+    } else {
+        process_table(&rows, ctx.stdout)
+    };
+    write_out(&text)
+}

@@ -1,0 +1,321 @@
+//! Lifecycle events, one line each: for people (`noex events`) or one JSON object per
+//! line (`noex events --json`).
+//!
+//! Lines are written as events arrive, so columns have fixed minimum widths instead of
+//! being measured; a longer name just pushes the rest of its line right.
+
+use noex_agent::types::{EventKind, LifecycleEvent};
+use serde::Serialize;
+
+use super::format::{self, TimeZone};
+use super::style::{Role, Style, event_role};
+use super::{label, pid_number};
+
+/// Minimum widths of the pid, name and kind columns.
+const PID_WIDTH: usize = 7;
+const NAME_WIDTH: usize = 14;
+const KIND_WIDTH: usize = 13;
+
+/// How event lines look: colours and the clock they tell time by.
+#[derive(Clone, Copy, Debug)]
+pub struct EventFormat {
+    pub style: Style,
+    pub zone: TimeZone,
+}
+
+/// `14:03:27.512   <0.23>  worker-1        crashed     attempt to divide by zero`
+pub fn event_line(event: &LifecycleEvent, format: EventFormat) -> String {
+    let style = format.style;
+    let time = style.paint(Role::Dim, &format::time_of_day(event.at_ms, format.zone));
+    let pid = format!("{:>PID_WIDTH$}", event.pid.to_string());
+    let name =
+        label(event.name.as_deref(), event.child_id.as_deref()).unwrap_or_else(|| "-".into());
+    let kind = style.paint_opt(
+        event_role(&event.kind),
+        &format!("{:<KIND_WIDTH$}", event.kind.label()),
+    );
+    let details = details(event);
+    let line = format!("{time}  {pid}  {name:<NAME_WIDTH$}  {kind}  {details}");
+    line.trim_end().to_string()
+}
+
+/// What else there is to say about an event, in words.
+fn details(event: &LifecycleEvent) -> String {
+    let parent = event.parent.map(|p| p.to_string());
+    match &event.kind {
+        EventKind::Started => match parent {
+            Some(parent) => format!("under {parent}"),
+            None => String::new(),
+        },
+        EventKind::Terminated { reason } => format!("reason: {}", one_line(reason)),
+        EventKind::Crashed { error } => one_line(error),
+        EventKind::Restarted { attempt } => match parent {
+            Some(parent) => format!("by {parent}, attempt {attempt}"),
+            None => format!("attempt {attempt}"),
+        },
+        EventKind::ChildAdded => match parent {
+            Some(parent) => format!("to {parent}"),
+            None => String::new(),
+        },
+        EventKind::ChildRemoved => match parent {
+            Some(parent) => format!("from {parent}"),
+            None => String::new(),
+        },
+        EventKind::MaxRestartsExceeded {
+            max_restarts,
+            within_ms,
+        } => format!(
+            "more than {max_restarts} restarts within {}; giving up",
+            format::duration_ms(*within_ms)
+        ),
+        EventKind::Registered { registered_name } => format!("as {registered_name:?}"),
+        EventKind::Unregistered { registered_name } => format!("{registered_name:?}"),
+        EventKind::Unknown => "(an event this noex does not know)".to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    format::truncate(text, usize::MAX)
+}
+
+/// `… 12 events dropped`: the agent skipped events this client read too slowly.
+pub fn lagged_line(dropped: u64, style: Style) -> String {
+    let noun = if dropped == 1 { "event" } else { "events" };
+    style.paint(Role::Warn, &format!("… {dropped} {noun} dropped"))
+}
+
+/// One line of `noex events --json` for an event. The common fields are always present
+/// (`null` when empty); the kind's own fields sit beside them only for that kind, so
+/// `jq 'select(.kind == "crashed") | .error'` works.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventJson {
+    /// `"started"`, `"crashed"`, ... (see `EventKind::label`).
+    pub kind: &'static str,
+    pub seq: u64,
+    pub at_ms: u64,
+    pub pid: u64,
+    pub name: Option<String>,
+    pub child_id: Option<String>,
+    pub parent: Option<u64>,
+    pub system: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered_name: Option<String>,
+}
+
+impl EventJson {
+    pub fn from_event(event: &LifecycleEvent) -> EventJson {
+        let mut json = EventJson {
+            kind: event.kind.label(),
+            seq: event.seq,
+            at_ms: event.at_ms,
+            pid: pid_number(event.pid),
+            name: event.name.clone(),
+            child_id: event.child_id.clone(),
+            parent: event.parent.map(pid_number),
+            system: event.system,
+            reason: None,
+            error: None,
+            attempt: None,
+            max_restarts: None,
+            within_ms: None,
+            registered_name: None,
+        };
+        match &event.kind {
+            EventKind::Terminated { reason } => json.reason = Some(reason.clone()),
+            EventKind::Crashed { error } => json.error = Some(error.clone()),
+            EventKind::Restarted { attempt } => json.attempt = Some(*attempt),
+            EventKind::MaxRestartsExceeded {
+                max_restarts,
+                within_ms,
+            } => {
+                json.max_restarts = Some(*max_restarts);
+                json.within_ms = Some(*within_ms);
+            }
+            EventKind::Registered { registered_name }
+            | EventKind::Unregistered { registered_name } => {
+                json.registered_name = Some(registered_name.clone())
+            }
+            EventKind::Started
+            | EventKind::ChildAdded
+            | EventKind::ChildRemoved
+            | EventKind::Unknown => {}
+        }
+        json
+    }
+}
+
+/// The JSON line of an event, without a trailing newline.
+pub fn event_json_line(event: &LifecycleEvent) -> String {
+    serde_json::to_string(&EventJson::from_event(event)).expect("event serialises")
+}
+
+/// The JSON line of a dropped-events notice: `{"kind":"lagged","dropped":12}`.
+pub fn lagged_json_line(dropped: u64) -> String {
+    #[derive(Serialize)]
+    struct LaggedJson {
+        kind: &'static str,
+        dropped: u64,
+    }
+    let json = LaggedJson {
+        kind: "lagged",
+        dropped,
+    };
+    serde_json::to_string(&json).expect("notice serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use noex_agent::types::Pid;
+
+    use super::*;
+    use crate::render::fixtures::NOW_MS;
+
+    fn events() -> Vec<LifecycleEvent> {
+        let event = |seq: u64,
+                     pid: u64,
+                     name: Option<&str>,
+                     child_id: Option<&str>,
+                     parent: Option<u64>,
+                     kind| {
+            LifecycleEvent {
+                seq,
+                at_ms: NOW_MS + seq * 137,
+                pid: Pid(pid),
+                name: name.map(str::to_string),
+                child_id: child_id.map(str::to_string),
+                parent: parent.map(Pid),
+                system: false,
+                kind,
+            }
+        };
+        vec![
+            event(1, 1, Some("app_sup"), None, None, EventKind::Started),
+            event(
+                2,
+                2,
+                Some("cache"),
+                Some("cache"),
+                Some(1),
+                EventKind::Started,
+            ),
+            event(
+                3,
+                2,
+                Some("cache"),
+                Some("cache"),
+                Some(1),
+                EventKind::Registered {
+                    registered_name: "cache".into(),
+                },
+            ),
+            event(
+                4,
+                17,
+                None,
+                Some("worker-1"),
+                Some(3),
+                EventKind::Crashed {
+                    error: "panicked at src/worker.rs:42:9:\nattempt to divide by zero".into(),
+                },
+            ),
+            event(
+                5,
+                23,
+                None,
+                Some("worker-1"),
+                Some(3),
+                EventKind::Restarted { attempt: 2 },
+            ),
+            event(6, 40, None, Some("job-7"), Some(3), EventKind::ChildAdded),
+            event(
+                7,
+                40,
+                None,
+                Some("job-7"),
+                Some(3),
+                EventKind::Terminated {
+                    reason: "normal".into(),
+                },
+            ),
+            event(8, 40, None, Some("job-7"), Some(3), EventKind::ChildRemoved),
+            event(
+                9,
+                3,
+                None,
+                Some("workers"),
+                Some(1),
+                EventKind::MaxRestartsExceeded {
+                    max_restarts: 3,
+                    within_ms: 5_000,
+                },
+            ),
+            event(
+                10,
+                2,
+                Some("cache"),
+                Some("cache"),
+                Some(1),
+                EventKind::Unregistered {
+                    registered_name: "cache".into(),
+                },
+            ),
+            event(
+                11,
+                99,
+                Some("a_rather_long_registered_name"),
+                None,
+                None,
+                EventKind::Unknown,
+            ),
+        ]
+    }
+
+    #[test]
+    fn event_lines() {
+        let format = EventFormat {
+            style: Style::PLAIN,
+            zone: TimeZone::Utc,
+        };
+        let mut text: String = events()
+            .iter()
+            .map(|e| event_line(e, format) + "\n")
+            .collect();
+        text.push_str(&lagged_line(12, Style::PLAIN));
+        text.push('\n');
+        text.push_str(&lagged_line(1, Style::PLAIN));
+        text.push('\n');
+        crate::render::snapshot!("event_lines", text);
+    }
+
+    #[test]
+    fn event_json_lines() {
+        let mut text: String = events().iter().map(|e| event_json_line(e) + "\n").collect();
+        text.push_str(&lagged_json_line(12));
+        text.push('\n');
+        crate::render::snapshot!("event_json_lines", text);
+    }
+
+    #[test]
+    fn crashes_are_coloured_on_a_terminal() {
+        let format = EventFormat {
+            style: Style::COLOURED,
+            zone: TimeZone::Utc,
+        };
+        let crash = &events()[3];
+        assert!(
+            event_line(crash, format).contains("\u{1b}[31"),
+            "{:?}",
+            event_line(crash, format)
+        );
+    }
+}

@@ -1,0 +1,627 @@
+//! The real `noex` binary against a real agent socket, served from this test process by
+//! a fake application (fixed data, no runtime): exit codes, target selection, and the
+//! output of every command as a user sees it.
+//!
+//! The end-to-end tests with a real noex application live in the workspace's `tests/`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use futures::future::BoxFuture;
+use noex_agent::backend::Backend;
+use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
+use noex_agent::server::{Agent, AgentHandle, AgentOptions};
+use noex_agent::types::*;
+use tokio::sync::broadcast;
+
+const NOW_MS: u64 = 1_709_301_807_512;
+
+/// A fake application: one supervisor, three workers, two of them sharing a label.
+struct FakeApp {
+    events: broadcast::Sender<LifecycleEvent>,
+}
+
+fn worker(pid: u64, name: Option<&str>, child_id: &str) -> ServerInfo {
+    ServerInfo {
+        pid: Pid(pid),
+        name: name.map(str::to_string),
+        child_id: Some(child_id.to_string()),
+        parent: Some(Pid(1)),
+        type_name: "Worker".into(),
+        status: ProcessStatus::Running,
+        messages: pid * 100,
+        queue_len: 0,
+        started_at_ms: NOW_MS - 60_000,
+        restarts: 0,
+        busy_ns: 1_000_000,
+        handler_running_ns: None,
+        last_error: None,
+        system: false,
+    }
+}
+
+fn app_sup() -> SupervisorInfo {
+    let child = |id: &str, pid| ChildInfo {
+        id: id.into(),
+        pid: Some(Pid(pid)),
+        restart: RestartType::Permanent,
+        kind: ChildKind::Worker,
+    };
+    SupervisorInfo {
+        pid: Pid(1),
+        name: Some("app_sup".into()),
+        child_id: None,
+        parent: None,
+        status: ProcessStatus::Running,
+        strategy: Strategy::OneForOne,
+        intensity: Intensity {
+            max_restarts: 3,
+            within_ms: 5_000,
+        },
+        children: vec![child("worker-1", 5), child("twin", 6), child("cache", 7)],
+        restarts: 1,
+        restarted: 0,
+        started_at_ms: NOW_MS - 60_000,
+        last_error: None,
+        system: false,
+    }
+}
+
+fn servers() -> Vec<ServerInfo> {
+    let mut system = worker(9, None, "connection");
+    system.system = true;
+    system.parent = None;
+    vec![
+        worker(5, None, "worker-1"),
+        worker(6, None, "twin"),
+        worker(7, Some("twin"), "cache"),
+        system,
+    ]
+}
+
+fn event(seq: u64, pid: u64, child_id: &str, kind: EventKind) -> LifecycleEvent {
+    LifecycleEvent {
+        seq,
+        at_ms: NOW_MS + seq,
+        pid: Pid(pid),
+        name: None,
+        child_id: Some(child_id.into()),
+        parent: Some(Pid(1)),
+        system: false,
+        kind,
+    }
+}
+
+fn history() -> Vec<LifecycleEvent> {
+    vec![
+        event(1, 5, "worker-1", EventKind::Started),
+        event(
+            2,
+            5,
+            "worker-1",
+            EventKind::Crashed {
+                error: "boom".into(),
+            },
+        ),
+        event(3, 8, "worker-1", EventKind::Restarted { attempt: 1 }),
+        LifecycleEvent {
+            system: true,
+            ..event(4, 9, "connection", EventKind::Started)
+        },
+    ]
+}
+
+impl Backend for FakeApp {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            taken_at_ms: NOW_MS,
+            app: "fake".into(),
+            os_pid: std::process::id(),
+            uptime_ms: 60_000,
+            process_count: 5,
+            total_messages: 2_000,
+            memory_rss_bytes: Some(10 << 20),
+            servers: servers(),
+            supervisors: vec![app_sup()],
+        }
+    }
+
+    fn tree(&self) -> ProcessTree {
+        let mut workers: Vec<TreeNode> = servers()
+            .into_iter()
+            .filter(|s| !s.system)
+            .map(|info| TreeNode::Worker { info })
+            .collect();
+        workers.push(TreeNode::Stopped {
+            child_id: "reporter".into(),
+            restart: RestartType::Transient,
+            kind: ChildKind::Worker,
+        });
+        ProcessTree {
+            roots: vec![TreeNode::Supervisor {
+                info: app_sup(),
+                children: workers,
+            }],
+        }
+    }
+
+    fn subscribe(
+        &self,
+        history_len: usize,
+    ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
+        let all = history();
+        let skip = all.len().saturating_sub(history_len);
+        (all[skip..].to_vec(), self.events.subscribe())
+    }
+
+    fn kill(
+        &self,
+        pid: Pid,
+        _reason: Option<String>,
+    ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
+        let outcome = outcome(pid);
+        Box::pin(async move { outcome })
+    }
+
+    fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
+        let outcome = outcome(pid);
+        Box::pin(async move { outcome })
+    }
+}
+
+fn outcome(pid: Pid) -> Result<ActionOutcome, ErrorBody> {
+    let server = servers()
+        .into_iter()
+        .find(|s| s.pid == pid)
+        .ok_or_else(|| {
+            ErrorBody::new(ErrorCode::NotSupervised, format!("{pid} has no supervisor"))
+        })?;
+    Ok(ActionOutcome {
+        target: ProcessRef {
+            pid,
+            name: server.name,
+            child_id: server.child_id,
+        },
+        supervisor: Some(ProcessRef {
+            pid: Pid(1),
+            name: Some("app_sup".into()),
+            child_id: None,
+        }),
+        new_pid: Some(Pid(100 + pid.id())),
+    })
+}
+
+/// A fake application's agent, listening in a private agent directory.
+struct Harness {
+    dir: PathBuf,
+    events: broadcast::Sender<LifecycleEvent>,
+    agents: Vec<AgentHandle>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Harness {
+    /// An agent named after this process's pid, so discovery finds it like a real app.
+    fn start() -> Harness {
+        Harness::with_options(|options| options)
+    }
+
+    fn with_options(configure: impl FnOnce(AgentOptions) -> AgentOptions) -> Harness {
+        let harness = Harness::empty();
+        let path = harness.dir.join(format!("{}.sock", std::process::id()));
+        harness.add_agent(&path, configure)
+    }
+
+    /// An agent directory with no agent in it.
+    fn empty() -> Harness {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "noex-cli-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        noex_agent::discovery::ensure_agent_dir(&dir).expect("agent dir");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Harness {
+            dir,
+            events: broadcast::channel(64).0,
+            agents: Vec::new(),
+            runtime,
+        }
+    }
+
+    fn add_agent(
+        mut self,
+        path: &Path,
+        configure: impl FnOnce(AgentOptions) -> AgentOptions,
+    ) -> Harness {
+        let backend = Arc::new(FakeApp {
+            events: self.events.clone(),
+        });
+        let options = configure(AgentOptions::new("fake").socket_path(path));
+        let agent = self
+            .runtime
+            .block_on(async { Agent::start(options, backend) })
+            .expect("agent starts");
+        self.agents.push(agent);
+        self
+    }
+
+    fn noex(&self) -> Command {
+        let mut command = Command::cargo_bin("noex").expect("the noex binary");
+        command
+            .env("NOEX_AGENT_DIR", &self.dir)
+            .env_remove("NO_COLOR")
+            .timeout(Duration::from_secs(20));
+        command
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.agents.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn ps_shows_the_only_application_without_flags() {
+    let app = Harness::start();
+    let output = app.noex().arg("ps").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    assert!(text.starts_with("  PID  NAME"), "{text}");
+    assert!(text.contains("worker-1"), "{text}");
+    assert!(
+        !text.contains("connection"),
+        "system processes hidden: {text}"
+    );
+    assert!(!text.contains('\u{1b}'), "no colour in a pipe: {text:?}");
+
+    let all = app.noex().args(["ps", "--all"]).output().unwrap();
+    assert!(stdout_of(&all).contains("connection"));
+}
+
+#[test]
+fn ps_json_is_an_array_of_rows_with_numeric_pids() {
+    let app = Harness::start();
+    let output = app
+        .noex()
+        .args(["ps", "--json", "--sort", "messages"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["pid"], 7, "most messages first");
+    for field in [
+        "pid",
+        "name",
+        "child_id",
+        "parent",
+        "status",
+        "messages",
+        "queue_len",
+        "restarts",
+    ] {
+        assert!(rows[0].get(field).is_some(), "missing {field}");
+    }
+}
+
+#[test]
+fn tree_draws_children_in_order_with_stopped_specs() {
+    let app = Harness::start();
+    let output = app.noex().arg("tree").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("app_sup <0.1>  supervisor one_for_one  running"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("├── worker-1 <0.5>"), "{text}");
+    assert!(
+        lines[4].starts_with("└── reporter  stopped  transient"),
+        "{text}"
+    );
+
+    let json = app.noex().args(["tree", "--json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["roots"][0]["children"][3]["kind"], "stopped");
+}
+
+#[test]
+fn kill_says_who_restarted_the_process() {
+    let app = Harness::start();
+    let output = app.noex().args(["kill", "worker-1"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        stdout_of(&output),
+        "worker-1 <0.5> killed; restarted by app_sup as <0.105>\n"
+    );
+}
+
+#[test]
+fn restart_by_pid_says_what_happened() {
+    let app = Harness::start();
+    let output = app.noex().args(["restart", "<0.7>"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        stdout_of(&output),
+        "twin <0.7> restarted by app_sup as <0.107>\n"
+    );
+
+    let json = app
+        .noex()
+        .args(["restart", "5", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["new_pid"], 105);
+    assert_eq!(doc["action"], "restart");
+}
+
+#[test]
+fn an_ambiguous_target_fails_listing_the_candidates() {
+    let app = Harness::start();
+    let output = app.noex().args(["kill", "twin"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr_of(&output);
+    let first = err.lines().next().unwrap();
+    assert!(first.starts_with("error: \"twin\" is ambiguous"), "{err}");
+    assert!(
+        first.contains("twin <0.6>") && first.contains("twin <0.7>"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn an_unknown_target_fails_with_exit_1() {
+    let app = Harness::start();
+    let output = app.noex().args(["restart", "nobody"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr_of(&output).starts_with("error: no process named \"nobody\""));
+}
+
+#[test]
+fn a_read_only_agent_refuses_kill_with_a_hint() {
+    let app = Harness::with_options(|options| options.read_only(true));
+    let output = app.noex().args(["kill", "worker-1"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr_of(&output);
+    assert!(err.starts_with("error: this agent is read-only"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+}
+
+#[test]
+fn events_prints_recent_history_without_system_events() {
+    let app = Harness::start();
+    let output = app
+        .noex()
+        .args(["events", "--history", "10", "--utc"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines().nth(1).unwrap().contains("crashed        boom"),
+        "{text}"
+    );
+
+    let json = app
+        .noex()
+        .args(["events", "--json", "--all"])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = stdout_of(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[1]["kind"], "crashed");
+    assert_eq!(lines[1]["error"], "boom");
+}
+
+#[test]
+fn events_follow_prints_live_events_and_ends_when_the_app_exits() {
+    let mut app = Harness::start();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("noex"))
+        .args(["events", "--follow", "--history", "0", "--json"])
+        .env("NOEX_AGENT_DIR", &app.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+
+    // Send until the subscriber is there and one event comes through.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.events.receiver_count() == 0 {
+        assert!(Instant::now() < deadline, "noex never subscribed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    app.events
+        .send(event(
+            10,
+            5,
+            "worker-1",
+            EventKind::Crashed {
+                error: "live".into(),
+            },
+        ))
+        .unwrap();
+    let line: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(line["error"], "live");
+
+    app.agents.clear(); // the application exits
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "noex kept following a dead app");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn list_shows_every_application() {
+    let app = Harness::start();
+    let output = app.noex().arg("list").output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let text = stdout_of(&output);
+    assert!(
+        text.contains(&format!("{}  fake", std::process::id())),
+        "{text}"
+    );
+
+    let json = app.noex().args(["list", "--json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc[0]["app"], "fake");
+    assert_eq!(doc[0]["processes"], 4);
+    assert_eq!(doc[0]["reachable"], true);
+}
+
+#[test]
+fn list_with_no_applications_succeeds_with_an_empty_array() {
+    let none = Harness::empty();
+    let json = none.noex().args(["list", "--json"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(0));
+    assert_eq!(stdout_of(&json).trim(), "[]");
+}
+
+#[test]
+fn no_application_is_exit_2_with_a_hint() {
+    let none = Harness::empty();
+    let output = none.noex().arg("ps").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr_of(&output);
+    assert!(
+        err.starts_with("error: no noex application found\nhint: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_applications_are_listed_and_exit_2() {
+    // Pid 1 always exists, so discovery takes a socket named after it as live.
+    let app = Harness::start();
+    let other = app.dir.join("1.sock");
+    let app = app.add_agent(&other, |options| options.app_name("other"));
+    let output = app.noex().arg("tree").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr_of(&output);
+    assert!(
+        err.starts_with("error: 2 noex applications are running; choose one with --pid"),
+        "{err}"
+    );
+    let rows: Vec<&str> = err.lines().map(str::trim).collect();
+    assert!(rows.contains(&"1  other"), "{err}");
+    let fake = format!("{}  fake", std::process::id());
+    assert!(rows.contains(&fake.as_str()), "{err}");
+
+    let chosen = app.noex().args(["tree", "--pid", "1"]).output().unwrap();
+    assert_eq!(chosen.status.code(), Some(0), "{}", stderr_of(&chosen));
+}
+
+#[test]
+fn a_pid_without_an_agent_is_exit_2() {
+    let none = Harness::empty();
+    let output = none
+        .noex()
+        .args(["ps", "--pid", &std::process::id().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("has no noex agent"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn a_socket_path_attaches_directly() {
+    let app = Harness::start();
+    let path = app.dir.join(format!("{}.sock", std::process::id()));
+    let output = Command::cargo_bin("noex")
+        .unwrap()
+        .env("NOEX_AGENT_DIR", "/nonexistent")
+        .args(["ps", "--socket"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+
+    let missing = app
+        .noex()
+        .args(["ps", "--socket", "/nonexistent/x.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let none = Harness::empty();
+    let output = none
+        .noex()
+        .args(["ps", "--sort", "colour"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let app = Harness::start();
+    let forced = app
+        .noex()
+        .args(["--color", "always", "kill", "worker-1"])
+        .output()
+        .unwrap();
+    assert!(stdout_of(&forced).contains('\u{1b}'));
+    let err = app
+        .noex()
+        .args(["--color", "always", "kill", "nobody"])
+        .output()
+        .unwrap();
+    assert!(stderr_of(&err).contains('\u{1b}'));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let app = Harness::start();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("noex"))
+        .args(["ps", "--all"])
+        .env("NOEX_AGENT_DIR", &app.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone, like `| head -0`
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty(), "{}", stderr_of(&output));
+}
