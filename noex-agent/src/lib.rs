@@ -6,3 +6,4 @@
 pub mod backend;
 pub mod protocol;
 pub mod types;
+pub mod tree;
