@@ -165,25 +165,23 @@ impl<S: GenServer> Process<S> {
             counters.on_dequeue();
             let started = Instant::now();
             counters.handler_started(started.duration_since(self.cell.born).as_nanos() as u64);
+            let mut reply = None;
             let handled = match envelope {
                 Envelope::Call(request, slot) => {
                     self.ctx.reply_to = Some(ReplyTo {
                         slot,
                         pid: self.cell.pid,
                     });
-                    match AssertUnwindSafe(server.handle_call(request, &mut self.ctx))
+                    let outcome = AssertUnwindSafe(server.handle_call(request, &mut self.ctx))
                         .catch_unwind()
-                        .await
-                    {
-                        Ok(reply) => {
-                            let reply_to = self.ctx.reply_to.take();
-                            if let (Reply::Now(value), Some(reply_to)) = (reply, reply_to) {
-                                reply_to.reply(value);
-                            }
-                            Ok(())
+                        .await;
+                    outcome.map(|answer| {
+                        // Unanswered and not kept by the handler: dropped, the caller gets NoReply.
+                        let reply_to = self.ctx.reply_to.take();
+                        if let (Reply::Now(value), Some(reply_to)) = (answer, reply_to) {
+                            reply = Some((reply_to, value));
                         }
-                        Err(panic) => Err(panic),
-                    }
+                    })
                 }
                 Envelope::Cast(message) => {
                     AssertUnwindSafe(server.handle_cast(message, &mut self.ctx))
@@ -200,7 +198,11 @@ impl<S: GenServer> Process<S> {
                     return reason;
                 }
             };
+            // Counted before the caller is answered, so what it sees next agrees.
             self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+            if let Some((reply_to, value)) = reply {
+                reply_to.reply(value);
+            }
             if let Err(panic) = handled {
                 return self.crash(&*panic);
             }
@@ -272,12 +274,14 @@ impl<S: GenServer> Drop for Process<S> {
             *cell.last_error.lock() = Some(reason.to_string());
         }
         rt.events.emit(cell, kind);
-        cell.exit.set(reason.clone());
+        // The parent hears first: whoever waits for this exit and then asks the
+        // supervisor finds the exit already in the supervisor's mailbox.
         if self.notify_parent
             && let Some(link) = &self.link
         {
-            (link.notify)(cell.pid, reason);
+            (link.notify)(cell.pid, reason.clone());
         }
+        cell.exit.set(reason);
     }
 }
 
