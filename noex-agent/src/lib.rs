@@ -13,3 +13,4 @@ pub mod protocol;
 pub mod server;
 pub mod target;
 pub mod types;
+pub mod tree;

@@ -1,1 +1,34 @@
+//! # noex — Erlang/OTP for Rust
+//!
+//! GenServer, Supervisor and Registry on tokio, with OTP's contract: processes own
+//! their state and handle one message at a time; a crash is contained and its
+//! supervisor decides; names are released when processes end. Every application
+//! using noex can be watched and steered from outside: an embedded agent serves the
+//! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`).
+//!
+//! - [`gen_server`]: stateful processes, `call` / `cast` / `info`.
+//! - [`supervisor`]: restart strategies and intensity.
+//! - [`registry`]: processes by name.
+//! - [`observer`] and [`events`]: what is running, and what happens to it.
+//! - [`agent`]: the embedded agent that `noex` attaches to.
 
+pub mod agent;
+pub mod error;
+pub mod events;
+mod exit;
+pub mod gen_server;
+pub mod observer;
+mod process;
+pub mod registry;
+mod runtime;
+pub mod supervisor;
+
+pub use error::{
+    AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,
+    InitializationError, MaxRestartsExceededError, NotRegisteredError, ServerNotRunningError, StartError,
+    SupervisorError,
+};
+pub use exit::ExitReason;
+pub use gen_server::{Context, GenServer, Reply, ServerRef, StartOptions};
+pub use noex_agent::types::Pid;
+pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};

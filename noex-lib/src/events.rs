@@ -1,0 +1,138 @@
+//! The lifecycle stream: one runtime-wide stream of what happens to processes.
+//!
+//! Emitting never waits: events go into a bounded ring of recent history and a
+//! broadcast channel whose slow receivers lose the oldest events (and are told how
+//! many) instead of slowing the app down.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let mut events = noex::events::subscribe();
+//! // ... start processes ...
+//! # drop(events.try_recv());
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use noex_agent::types::{EventKind, LifecycleEvent};
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+use crate::process::{ProcessCell, now_ms};
+use crate::runtime::runtime;
+
+/// Events kept for late subscribers (`noex events --history`).
+pub const HISTORY_CAPACITY: usize = 1000;
+/// Events buffered per live subscriber before it starts losing them.
+const SUBSCRIBER_CAPACITY: usize = 4096;
+
+pub(crate) struct EventHub {
+    sender: broadcast::Sender<LifecycleEvent>,
+    history: Mutex<VecDeque<LifecycleEvent>>,
+    seq: AtomicU64,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        EventHub {
+            sender: broadcast::Sender::new(SUBSCRIBER_CAPACITY),
+            history: Mutex::new(VecDeque::with_capacity(HISTORY_CAPACITY)),
+            seq: AtomicU64::new(0),
+        }
+    }
+}
+
+impl EventHub {
+    /// An event about a live process, under its current name.
+    pub(crate) fn emit(&self, cell: &ProcessCell, kind: EventKind) {
+        let name = cell.name().map(|n| n.to_string());
+        self.emit_named(cell, name, kind);
+    }
+
+    /// An event about `cell`, under `name` (the name it had, when it is being released).
+    pub(crate) fn emit_named(&self, cell: &ProcessCell, name: Option<String>, kind: EventKind) {
+        self.publish(LifecycleEvent {
+            seq: 0,
+            at_ms: now_ms(),
+            pid: cell.pid,
+            name,
+            child_id: cell.child_id.as_deref().map(str::to_string),
+            parent: cell.parent,
+            system: cell.system,
+            kind,
+        });
+    }
+
+    /// Number, record and broadcast an event; `seq` and `at_ms` are filled in here.
+    pub(crate) fn publish(&self, mut event: LifecycleEvent) {
+        event.at_ms = now_ms();
+        // Numbered under the history lock, so history and live stream agree on order.
+        let mut history = self.history.lock();
+        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        if history.len() == HISTORY_CAPACITY {
+            history.pop_front();
+        }
+        history.push_back(event.clone());
+        // Fails only when nobody listens, which is fine.
+        let _ = self.sender.send(event);
+    }
+
+    /// Up to `limit` recent events (oldest first) and a receiver for all later ones.
+    pub(crate) fn subscribe_with_history(
+        &self,
+        limit: usize,
+    ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
+        let history = self.history.lock();
+        let receiver = self.sender.subscribe();
+        let skip = history.len().saturating_sub(limit);
+        (history.iter().skip(skip).cloned().collect(), receiver)
+    }
+}
+
+/// A subscription to the lifecycle stream.
+pub struct EventStream {
+    receiver: broadcast::Receiver<LifecycleEvent>,
+}
+
+/// The subscriber fell behind and `dropped` events were skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("event subscriber lagged: {dropped} events dropped")]
+pub struct Lagged {
+    pub dropped: u64,
+}
+
+impl EventStream {
+    /// The next event; `Err(Lagged)` once after events were dropped; `None` never
+    /// happens while the runtime lives, so this waits.
+    pub async fn recv(&mut self) -> Result<LifecycleEvent, Lagged> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(event) => return Ok(event),
+                Err(broadcast::error::RecvError::Lagged(dropped)) => return Err(Lagged { dropped }),
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Result<LifecycleEvent, Lagged>> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(broadcast::error::TryRecvError::Lagged(dropped)) => Some(Err(Lagged { dropped })),
+            Err(_) => None,
+        }
+    }
+}
+
+/// Subscribe to every lifecycle event from now on.
+pub fn subscribe() -> EventStream {
+    EventStream {
+        receiver: runtime().events.sender.subscribe(),
+    }
+}
+
+/// The most recent events, oldest first (at most [`HISTORY_CAPACITY`]).
+pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
+    runtime().events.subscribe_with_history(limit).0
+}

@@ -1,0 +1,164 @@
+//! A GenServer is a process that owns its state and handles messages one at a time.
+//!
+//! Implement [`GenServer`] for your state, start it with [`start`], and talk to it
+//! through the [`ServerRef`] you get back: `call` waits for a reply, `cast` does not.
+//! Messages from one sender are handled in the order they were sent. A panic in a
+//! handler crashes the server — never the runtime — and its supervisor decides what
+//! happens next.
+//!
+//! ```
+//! use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+//!
+//! struct Counter(u64);
+//!
+//! enum Cmd { Inc }
+//!
+//! impl GenServer for Counter {
+//!     type Call = ();
+//!     type Cast = Cmd;
+//!     type Reply = u64;
+//!
+//!     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+//!         Reply::Now(self.0)
+//!     }
+//!
+//!     async fn handle_cast(&mut self, Cmd::Inc: Cmd, _: &mut Context<Self>) {
+//!         self.0 += 1;
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let counter = gen_server::start(Counter(0), StartOptions::new().name("counter")).await?;
+//! counter.cast(Cmd::Inc)?;
+//! counter.cast(Cmd::Inc)?;
+//! assert_eq!(counter.call(()).await?, 2);
+//! counter.stop(noex::ExitReason::Normal).await?;
+//! # Ok(()) }
+//! ```
+
+mod context;
+mod process;
+mod server_ref;
+
+use std::any::Any;
+use std::future::Future;
+use std::time::Duration;
+
+pub use context::{Context, ReplyTo, TimerRef};
+pub(crate) use process::{Link, SpawnOptions, Spawned, spawn};
+pub use server_ref::ServerRef;
+
+use crate::error::{BoxError, StartError};
+use crate::exit::ExitReason;
+
+/// The default `call` timeout, as in OTP.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A message that is neither a call nor a cast: timers, monitors, anything sent with
+/// [`ServerRef::send_info`]. Downcast it to the type you expect.
+pub type Info = Box<dyn Any + Send>;
+
+/// What `handle_call` answers.
+#[derive(Debug)]
+pub enum Reply<R> {
+    /// Reply now with this value.
+    Now(R),
+    /// The handler kept a [`ReplyTo`] (from [`Context::defer_reply`]) and will answer
+    /// later, possibly from another task. The server goes on with the next message.
+    Deferred,
+}
+
+/// A process with its own state that handles messages one at a time.
+///
+/// Every handler gets `&mut self` (the state) and a [`Context`] for replying later,
+/// continuing, stopping and timers. Handlers are async; while one runs, no other
+/// message of this server is handled.
+pub trait GenServer: Send + Sized + 'static {
+    /// Requests that expect a reply.
+    type Call: Send + 'static;
+    /// Fire-and-forget messages.
+    type Cast: Send + 'static;
+    /// The reply to a `Call`.
+    type Reply: Send + 'static;
+
+    /// Runs before `start` returns. An error (or panic) fails the start with
+    /// `InitializationError`, and the server never runs.
+    fn init(&mut self, ctx: &mut Context<Self>) -> impl Future<Output = Result<(), BoxError>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
+
+    fn handle_call(
+        &mut self,
+        request: Self::Call,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Reply<Self::Reply>> + Send;
+
+    fn handle_cast(&mut self, message: Self::Cast, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = (message, ctx);
+        async {}
+    }
+
+    /// Messages that are neither calls nor casts (timers, [`ServerRef::send_info`]).
+    fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async move {
+            tracing::debug!(type_name = std::any::type_name::<Self>(), ?message, "unhandled info message");
+        }
+    }
+
+    /// Runs right after the handler that asked for it with [`Context::continue_with`],
+    /// before the next message.
+    fn handle_continue(&mut self, message: Info, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = (message, ctx);
+        async {}
+    }
+
+    /// Runs when the server stops (a stop request, a handler asking to stop, or a
+    /// crash). Not run when the process is killed.
+    fn terminate(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = (reason, ctx);
+        async {}
+    }
+}
+
+/// Options for [`start`].
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) system: bool,
+}
+
+impl StartOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register the server under this name (see [`crate::registry`]) before `init`
+    /// runs; the name is released when the server ends, whatever the reason.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Mark the process as part of the infrastructure (hidden from user views by default).
+    #[doc(hidden)]
+    pub fn system(mut self, system: bool) -> Self {
+        self.system = system;
+        self
+    }
+}
+
+/// Start a server: runs `init`, then returns a reference to the running server.
+pub async fn start<S: GenServer>(server: S, options: StartOptions) -> Result<ServerRef<S>, StartError> {
+    let spawned = spawn(
+        server,
+        SpawnOptions {
+            name: options.name,
+            system: options.system,
+            ..SpawnOptions::default()
+        },
+    )
+    .await?;
+    Ok(spawned.server)
+}

@@ -1,0 +1,307 @@
+//! The server's task: init, the message loop, and the exit that always follows.
+//!
+//! Everything that must happen when a process ends — status, registry, event,
+//! waking waiters, telling the parent — lives in `Drop for Process`, so it happens
+//! on every way out: a stop, a crash, and an abort (kill), where the task's future
+//! is dropped at its await point.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use noex_agent::types::{EventKind, ProcessStatus};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::context::ReplySlot;
+use super::{Context, GenServer, Info, Reply, ReplyTo, ServerRef};
+use crate::error::{InitializationError, StartError};
+use crate::process::{CellInit, ProcessCell, ProcessKind, SupervisorView};
+use crate::runtime::runtime;
+use crate::{ExitReason, Pid};
+
+pub(crate) enum Envelope<S: GenServer> {
+    Call(S::Call, ReplySlot<S::Reply>),
+    Cast(S::Cast),
+    Info(Info),
+    Stop(ExitReason),
+}
+
+/// Tells a supervisor that one of its children ended.
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub(crate) parent: Pid,
+    pub(crate) notify: Arc<dyn Fn(Pid, ExitReason) + Send + Sync>,
+}
+
+/// Everything a supervisor (or `start`) decides about a new process.
+#[derive(Default)]
+pub(crate) struct SpawnOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) system: bool,
+    pub(crate) link: Option<Link>,
+    pub(crate) child_id: Option<Arc<str>>,
+    pub(crate) restarts: u32,
+    pub(crate) last_error: Option<String>,
+    pub(crate) supervisor: Option<SupervisorView>,
+}
+
+pub(crate) struct Spawned<S: GenServer> {
+    pub(crate) server: ServerRef<S>,
+    pub(crate) task: JoinHandle<()>,
+}
+
+pub(crate) async fn spawn<S: GenServer>(server: S, options: SpawnOptions) -> Result<Spawned<S>, StartError> {
+    let rt = runtime();
+    let kind = if options.supervisor.is_some() {
+        ProcessKind::Supervisor
+    } else {
+        ProcessKind::Server
+    };
+    let cell = Arc::new(ProcessCell::new(CellInit {
+        pid: rt.processes.next_pid(),
+        kind,
+        type_name: short_type_name::<S>(),
+        system: options.system,
+        parent: options.link.as_ref().map(|link| link.parent),
+        child_id: options.child_id,
+        restarts: options.restarts,
+        last_error: options.last_error,
+        supervisor: options.supervisor,
+    }));
+    let (sender, mailbox) = mpsc::unbounded_channel();
+    let myself = ServerRef {
+        mailbox: sender,
+        cell: cell.clone(),
+    };
+    if let Some(name) = options.name {
+        rt.registry.register_cell(&name, &cell, Arc::new(myself.clone()))?;
+    }
+    rt.processes.insert(cell.clone());
+    crate::agent::autostart();
+
+    let (init_done, init_result) = oneshot::channel();
+    let process = Process {
+        ctx: Context::new(myself.clone()),
+        cell: cell.clone(),
+        link: options.link,
+        mailbox,
+        exit: None,
+        notify_parent: false,
+    };
+    let task = tokio::spawn(run(process, server, init_done));
+    let _ = cell.abort.set(task.abort_handle());
+
+    match init_result.await {
+        Ok(Ok(())) => Ok(Spawned { server: myself, task }),
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => Err(InitializationError {
+            type_name: cell.type_name,
+            reason: "killed during init".into(),
+            source: None,
+        }
+        .into()),
+    }
+}
+
+struct Process<S: GenServer> {
+    ctx: Context<S>,
+    cell: Arc<ProcessCell>,
+    link: Option<Link>,
+    mailbox: mpsc::UnboundedReceiver<Envelope<S>>,
+    /// Set on every orderly way out; `None` when the task is aborted.
+    exit: Option<ExitReason>,
+    /// An `init` failure is reported to the starter, not to the parent as an exit.
+    notify_parent: bool,
+}
+
+async fn run<S: GenServer>(
+    mut process: Process<S>,
+    mut server: S,
+    init_done: oneshot::Sender<Result<(), InitializationError>>,
+) {
+    let init = AssertUnwindSafe(server.init(&mut process.ctx)).catch_unwind().await;
+    let failure = match init {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some((error.to_string(), Some(error))),
+        Err(panic) => Some((panic_message(&*panic), None)),
+    };
+    if let Some((reason, source)) = failure {
+        process.exit = Some(ExitReason::error(format!("init failed: {reason}")));
+        let _ = init_done.send(Err(InitializationError {
+            type_name: process.cell.type_name,
+            reason,
+            source,
+        }));
+        return;
+    }
+    process.cell.set_status(ProcessStatus::Running);
+    runtime().events.emit(&process.cell, EventKind::Started);
+    process.notify_parent = true;
+    let _ = init_done.send(Ok(()));
+
+    let reason = process.serve(&mut server).await;
+    process.cell.set_status(ProcessStatus::Stopping);
+    let terminate = AssertUnwindSafe(server.terminate(&reason, &mut process.ctx))
+        .catch_unwind()
+        .await;
+    process.exit = Some(match terminate {
+        Ok(()) => reason,
+        Err(panic) if !reason.is_abnormal() => ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic))),
+        Err(_) => reason,
+    });
+}
+
+impl<S: GenServer> Process<S> {
+    /// The message loop. Returns why the server stops.
+    async fn serve(&mut self, server: &mut S) -> ExitReason {
+        if let Some(reason) = self.take_continuations(server).await {
+            return reason;
+        }
+        while let Some(envelope) = self.mailbox.recv().await {
+            let counters = &self.cell.counters;
+            counters.on_dequeue();
+            let started = Instant::now();
+            counters.handler_started(started.duration_since(self.cell.born).as_nanos() as u64);
+            let mut reply = None;
+            let handled = match envelope {
+                Envelope::Call(request, slot) => {
+                    self.ctx.reply_to = Some(ReplyTo {
+                        slot,
+                        pid: self.cell.pid,
+                    });
+                    let outcome = AssertUnwindSafe(server.handle_call(request, &mut self.ctx))
+                        .catch_unwind()
+                        .await;
+                    outcome.map(|answer| {
+                        // Unanswered and not kept by the handler: dropped, the caller gets NoReply.
+                        let reply_to = self.ctx.reply_to.take();
+                        if let (Reply::Now(value), Some(reply_to)) = (answer, reply_to) {
+                            reply = Some((reply_to, value));
+                        }
+                    })
+                }
+                Envelope::Cast(message) => {
+                    AssertUnwindSafe(server.handle_cast(message, &mut self.ctx))
+                        .catch_unwind()
+                        .await
+                }
+                Envelope::Info(message) => {
+                    AssertUnwindSafe(server.handle_info(message, &mut self.ctx))
+                        .catch_unwind()
+                        .await
+                }
+                Envelope::Stop(reason) => {
+                    self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+                    return reason;
+                }
+            };
+            // Counted before the caller is answered, so what it sees next agrees.
+            self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+            if let Some((reply_to, value)) = reply {
+                reply_to.reply(value);
+            }
+            if let Err(panic) = handled {
+                return self.crash(&*panic);
+            }
+            if let Some(reason) = self.take_continuations(server).await {
+                return reason;
+            }
+        }
+        // Unreachable while `ctx` holds a sender to this mailbox; treat as a normal end.
+        ExitReason::Normal
+    }
+
+    /// Runs requested continuations; returns a reason if the server must stop.
+    async fn take_continuations(&mut self, server: &mut S) -> Option<ExitReason> {
+        loop {
+            if let Some(reason) = self.ctx.stop.take() {
+                return Some(reason);
+            }
+            let message = self.ctx.continuation.take()?;
+            let started = Instant::now();
+            self.cell
+                .counters
+                .handler_started(started.duration_since(self.cell.born).as_nanos() as u64);
+            let outcome = AssertUnwindSafe(server.handle_continue(message, &mut self.ctx))
+                .catch_unwind()
+                .await;
+            self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+            if let Err(panic) = outcome {
+                return Some(self.crash(&*panic));
+            }
+        }
+    }
+
+    fn crash(&mut self, panic: &(dyn Any + Send)) -> ExitReason {
+        let message = panic_message(panic);
+        tracing::warn!(pid = %self.cell.pid, type_name = self.cell.type_name, error = %message, "server crashed");
+        if let Some(reply_to) = self.ctx.reply_to.take() {
+            reply_to.fail(message.clone());
+        }
+        ExitReason::error(message)
+    }
+}
+
+impl<S: GenServer> Drop for Process<S> {
+    fn drop(&mut self) {
+        let cell = &self.cell;
+        let reason = self
+            .exit
+            .take()
+            .or_else(|| cell.kill_reason.lock().take())
+            .unwrap_or(ExitReason::Killed);
+        if let Some(reply_to) = self.ctx.reply_to.take() {
+            reply_to.fail(reason.to_string());
+        }
+        // Status first: a caller whose request is dropped with the mailbox (after this
+        // function) must already see the server as not running.
+        cell.set_status(ProcessStatus::Stopped);
+        let rt = runtime();
+        rt.processes.remove(cell.pid);
+        rt.registry.release(cell);
+        let kind = match &reason {
+            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => EventKind::Terminated {
+                reason: reason.to_string(),
+            },
+            _ => EventKind::Crashed {
+                error: reason.to_string(),
+            },
+        };
+        if reason.is_abnormal() {
+            *cell.last_error.lock() = Some(reason.to_string());
+        }
+        rt.events.emit(cell, kind);
+        // The parent hears first: whoever waits for this exit and then asks the
+        // supervisor finds the exit already in the supervisor's mailbox.
+        if self.notify_parent
+            && let Some(link) = &self.link
+        {
+            (link.notify)(cell.pid, reason.clone());
+        }
+        cell.exit.set(reason);
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` gives a `&str` or a `String`).
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = panic.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
+fn short_type_name<S>() -> &'static str {
+    let full = std::any::type_name::<S>();
+    let base_end = full.find('<').unwrap_or(full.len());
+    match full[..base_end].rfind("::") {
+        Some(at) => &full[at + 2..],
+        None => full,
+    }
+}

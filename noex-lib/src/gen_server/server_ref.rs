@@ -1,0 +1,137 @@
+//! The handle to a running server: call, cast, info, stop.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::process::Envelope;
+use super::{DEFAULT_CALL_TIMEOUT, GenServer};
+use crate::error::{CallError, CallTimeoutError, ServerNotRunningError};
+use crate::process::ProcessCell;
+use crate::{ExitReason, Pid};
+
+/// A reference to a GenServer. Cheap to clone; stays valid (and reports
+/// `ServerNotRunningError`) after the server has ended.
+pub struct ServerRef<S: GenServer> {
+    pub(crate) mailbox: mpsc::UnboundedSender<Envelope<S>>,
+    pub(crate) cell: Arc<ProcessCell>,
+}
+
+impl<S: GenServer> Clone for ServerRef<S> {
+    fn clone(&self) -> Self {
+        ServerRef {
+            mailbox: self.mailbox.clone(),
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<S: GenServer> std::fmt::Debug for ServerRef<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerRef")
+            .field("pid", &self.cell.pid)
+            .field("type", &self.cell.type_name)
+            .finish()
+    }
+}
+
+impl<S: GenServer> ServerRef<S> {
+    pub fn pid(&self) -> Pid {
+        self.cell.pid
+    }
+
+    /// The name the server is registered under, if any.
+    pub fn name(&self) -> Option<String> {
+        self.cell.name().map(|n| n.to_string())
+    }
+
+    /// Whether the server is still alive (initializing, running or stopping).
+    pub fn is_running(&self) -> bool {
+        self.cell.is_alive()
+    }
+
+    /// Send a request and wait for the reply, at most [`DEFAULT_CALL_TIMEOUT`].
+    pub async fn call(&self, request: S::Call) -> Result<S::Reply, CallError> {
+        self.call_timeout(request, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// Send a request and wait for the reply, at most `timeout`.
+    pub async fn call_timeout(&self, request: S::Call, timeout: Duration) -> Result<S::Reply, CallError> {
+        let reply = self.send_call(request)?;
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(outcome) => self.settle(outcome),
+            Err(_) => Err(CallTimeoutError {
+                pid: self.pid(),
+                timeout,
+            }
+            .into()),
+        }
+    }
+
+    /// Send a request and wait for the reply however long it takes (supervisor calls).
+    pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
+        let reply = self.send_call(request)?;
+        self.settle(reply.await)
+    }
+
+    fn send_call(&self, request: S::Call) -> Result<oneshot::Receiver<Result<S::Reply, String>>, CallError> {
+        let (slot, reply) = oneshot::channel();
+        self.send(Envelope::Call(request, slot))?;
+        Ok(reply)
+    }
+
+    fn settle(&self, outcome: Result<Result<S::Reply, String>, oneshot::error::RecvError>) -> Result<S::Reply, CallError> {
+        match outcome {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(reason)) => Err(CallError::Crashed { pid: self.pid(), reason }),
+            // The slot was dropped unanswered: by the handler, or with the mailbox of
+            // a server that ended (its status is already `stopped` by then).
+            Err(_) if self.cell.is_alive() => Err(CallError::NoReply { pid: self.pid() }),
+            Err(_) => Err(ServerNotRunningError { pid: self.pid() }.into()),
+        }
+    }
+
+    /// Send a message without waiting. Fails only if the server has ended.
+    pub fn cast(&self, message: S::Cast) -> Result<(), ServerNotRunningError> {
+        self.send(Envelope::Cast(message))
+    }
+
+    /// Send a message to [`GenServer::handle_info`].
+    pub fn send_info(&self, message: impl Any + Send) -> Result<(), ServerNotRunningError> {
+        self.send(Envelope::Info(Box::new(message)))
+    }
+
+    /// Ask the server to stop after the messages already in its mailbox; waits until
+    /// `terminate` has run and the process has ended.
+    pub async fn stop(&self, reason: ExitReason) -> Result<(), ServerNotRunningError> {
+        self.send(Envelope::Stop(reason))?;
+        self.cell.exit.wait().await;
+        Ok(())
+    }
+
+    /// Queue a stop request behind the messages already in the mailbox.
+    pub(crate) fn request_stop(&self, reason: ExitReason) {
+        let _ = self.send(Envelope::Stop(reason));
+    }
+
+    /// End the server at once, without `terminate` (OTP's `exit(Pid, kill)`).
+    pub fn kill(&self) {
+        self.cell.kill(ExitReason::Killed);
+    }
+
+    /// Wait until the server has ended, and tell why.
+    pub async fn wait(&self) -> ExitReason {
+        self.cell.exit.wait().await
+    }
+
+    #[inline]
+    fn send(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
+        if self.mailbox.send(envelope).is_err() || !self.cell.is_alive() {
+            return Err(ServerNotRunningError { pid: self.pid() });
+        }
+        self.cell.counters.on_enqueue();
+        Ok(())
+    }
+}

@@ -1,0 +1,52 @@
+//! The Observer: what the application's processes are doing, right now.
+//!
+//! [`snapshot`] reads every process's counters (atomics, no message to the
+//! processes, so a busy server cannot delay it); [`process_tree`] nests them under
+//! their supervisors; [`crate::events::subscribe`] streams lifecycle events.
+
+pub use noex_agent::types::{
+    ChildInfo, LifecycleEvent, ProcessStatus, ProcessTree, ServerInfo, Snapshot, SupervisorInfo, TreeNode,
+};
+
+use crate::process::{ProcessKind, now_ms};
+use crate::runtime::runtime;
+
+/// Everything the Observer knows now: one entry per live process.
+pub fn snapshot() -> Snapshot {
+    let rt = runtime();
+    let cells = rt.processes.cells();
+    let mut servers = Vec::with_capacity(cells.len());
+    let mut supervisors = Vec::new();
+    let mut total_messages = 0;
+    for cell in &cells {
+        match cell.kind {
+            ProcessKind::Server => {
+                let info = cell.server_info();
+                total_messages += info.messages;
+                servers.push(info);
+            }
+            ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
+        }
+    }
+    Snapshot {
+        taken_at_ms: now_ms(),
+        app: crate::agent::app_name(),
+        os_pid: std::process::id(),
+        uptime_ms: rt.started.elapsed().as_millis() as u64,
+        process_count: cells.len() as u64,
+        total_messages,
+        memory_rss_bytes: memory_stats::memory_stats().map(|m| m.physical_mem as u64),
+        servers,
+        supervisors,
+    }
+}
+
+/// The supervision tree, children in start order.
+pub fn process_tree() -> ProcessTree {
+    ProcessTree::from_snapshot(&snapshot())
+}
+
+/// How many processes are alive now.
+pub fn process_count() -> usize {
+    runtime().processes.len()
+}

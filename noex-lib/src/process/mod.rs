@@ -1,0 +1,8 @@
+//! The process table: every live GenServer and supervisor, with the counters the
+//! Observer reads. Internal to the runtime.
+
+mod cell;
+mod table;
+
+pub(crate) use cell::{CellInit, ProcessCell, ProcessKind, SupervisorView};
+pub(crate) use table::{ProcessTable, now_ms};

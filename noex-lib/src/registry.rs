@@ -1,0 +1,235 @@
+//! Named processes: find a server by name instead of passing references around.
+//!
+//! A process has at most one name, and a name at most one process. The name is
+//! released when the process ends, whatever the reason.
+//!
+//! ```
+//! use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+//! use noex::registry;
+//!
+//! struct Echo;
+//! impl GenServer for Echo {
+//!     type Call = String;
+//!     type Cast = ();
+//!     type Reply = String;
+//!     async fn handle_call(&mut self, text: String, _: &mut Context<Self>) -> Reply<String> {
+//!         Reply::Now(text)
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! gen_server::start(Echo, StartOptions::new().name("echo")).await?;
+//! let echo = registry::lookup::<Echo>("echo")?;
+//! assert_eq!(echo.call("hi".into()).await?, "hi");
+//! # Ok(()) }
+//! ```
+
+use std::any::Any;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use noex_agent::types::EventKind;
+
+use crate::Pid;
+use crate::error::{AlreadyRegisteredError, NotRegisteredError, ServerNotRunningError};
+use crate::gen_server::{GenServer, ServerRef};
+use crate::process::ProcessCell;
+use crate::runtime::runtime;
+use crate::supervisor::SupervisorRef;
+
+struct Registration {
+    pid: Pid,
+    /// A clone of the typed reference, for typed lookups.
+    handle: Arc<dyn Any + Send + Sync>,
+}
+
+#[derive(Default)]
+pub(crate) struct RegistryTable {
+    names: DashMap<Arc<str>, Registration>,
+}
+
+impl RegistryTable {
+    pub(crate) fn register_cell(
+        &self,
+        name: &str,
+        cell: &Arc<ProcessCell>,
+        handle: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), RegisterError> {
+        let name: Arc<str> = Arc::from(name);
+        {
+            let mut current = cell.name.lock();
+            if let Some(existing) = current.as_ref() {
+                // One name per process, as in OTP.
+                return Err(AlreadyRegisteredError {
+                    name: existing.to_string(),
+                    pid: cell.pid,
+                }
+                .into());
+            }
+            match self.names.entry(name.clone()) {
+                Entry::Occupied(entry) => {
+                    return Err(AlreadyRegisteredError {
+                        name: name.to_string(),
+                        pid: entry.get().pid,
+                    }
+                    .into());
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(Registration { pid: cell.pid, handle });
+                }
+            }
+            *current = Some(name.clone());
+        }
+        if !cell.is_alive() {
+            // It ended while we registered; its exit may have missed the new name.
+            self.release(cell);
+            return Err(ServerNotRunningError { pid: cell.pid }.into());
+        }
+        runtime().events.emit(cell, EventKind::Registered {
+            registered_name: name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Drop the process's name, if it has one.
+    pub(crate) fn release(&self, cell: &ProcessCell) {
+        let Some(name) = cell.name.lock().take() else {
+            return;
+        };
+        if self.names.remove_if(&name, |_, reg| reg.pid == cell.pid).is_some() {
+            let event = EventKind::Unregistered {
+                registered_name: name.to_string(),
+            };
+            runtime().events.emit_named(cell, Some(name.to_string()), event);
+        }
+    }
+}
+
+/// Something that can be registered: a [`ServerRef`] or a [`SupervisorRef`].
+pub trait Registrable: sealed::HasCell + Clone + Send + Sync + 'static {}
+
+impl<S: GenServer> Registrable for ServerRef<S> {}
+impl Registrable for SupervisorRef {}
+
+mod sealed {
+    #![allow(private_interfaces)]
+
+    use std::sync::Arc;
+
+    use crate::gen_server::{GenServer, ServerRef};
+    use crate::process::ProcessCell;
+    use crate::supervisor::SupervisorRef;
+
+    /// Keeps `Registrable` to the runtime's own process references.
+    pub trait HasCell {
+        fn cell(&self) -> &Arc<ProcessCell>;
+    }
+
+    impl<S: GenServer> HasCell for ServerRef<S> {
+        fn cell(&self) -> &Arc<ProcessCell> {
+            &self.cell
+        }
+    }
+
+    impl HasCell for SupervisorRef {
+        fn cell(&self) -> &Arc<ProcessCell> {
+            &self.server.cell
+        }
+    }
+}
+
+/// Register `process` under `name`.
+pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterError> {
+    runtime()
+        .registry
+        .register_cell(name, sealed::HasCell::cell(process), Arc::new(process.clone()))
+}
+
+/// Remove a name; the process goes on. Returns whether the name was registered.
+pub fn unregister(name: &str) -> bool {
+    let rt = runtime();
+    let Some(pid) = whereis(name) else {
+        return false;
+    };
+    match rt.processes.get(pid) {
+        Some(cell) => {
+            rt.registry.release(&cell);
+            true
+        }
+        None => rt.registry.names.remove(name).is_some(),
+    }
+}
+
+/// The typed reference registered under `name`.
+///
+/// Fails with [`LookupError::NotRegistered`] if nobody has the name, and with
+/// [`LookupError::WrongType`] if the process is not a `P`.
+pub fn lookup<S: GenServer>(name: &str) -> Result<ServerRef<S>, LookupError> {
+    lookup_as::<ServerRef<S>>(name)
+}
+
+/// The supervisor registered under `name`.
+pub fn lookup_supervisor(name: &str) -> Result<SupervisorRef, LookupError> {
+    lookup_as::<SupervisorRef>(name)
+}
+
+fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {
+    let registration = runtime()
+        .registry
+        .names
+        .get(name)
+        .ok_or_else(|| NotRegisteredError { name: name.to_string() })?;
+    registration
+        .handle
+        .downcast_ref::<P>()
+        .cloned()
+        .ok_or_else(|| LookupError::WrongType {
+            name: name.to_string(),
+            pid: registration.pid,
+            expected: std::any::type_name::<P>(),
+        })
+}
+
+/// The pid registered under `name`, if any.
+pub fn whereis(name: &str) -> Option<Pid> {
+    runtime().registry.names.get(name).map(|reg| reg.pid)
+}
+
+pub fn is_registered(name: &str) -> bool {
+    runtime().registry.names.contains_key(name)
+}
+
+/// Every registered name, sorted.
+pub fn names() -> Vec<String> {
+    let mut names: Vec<String> = runtime().registry.names.iter().map(|e| e.key().to_string()).collect();
+    names.sort();
+    names
+}
+
+pub fn count() -> usize {
+    runtime().registry.names.len()
+}
+
+/// Why a lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    NotRegistered(#[from] NotRegisteredError),
+    #[error("{name:?} is registered to {pid}, which is not a {expected}")]
+    WrongType {
+        name: String,
+        pid: Pid,
+        expected: &'static str,
+    },
+}
+
+/// Why a registration failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The name is taken, or the process already has another name.
+    #[error(transparent)]
+    AlreadyRegistered(#[from] AlreadyRegisteredError),
+    #[error(transparent)]
+    NotRunning(#[from] ServerNotRunningError),
+}

@@ -1,0 +1,357 @@
+//! The GenServer contract, one OTP rule per test.
+
+use std::time::{Duration, Instant};
+
+use noex::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
+use noex::{CallError, ExitReason, StartError};
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+struct Recorder {
+    seen: Vec<u32>,
+    terminated: Option<mpsc::UnboundedSender<ExitReason>>,
+}
+
+enum Call {
+    Seen,
+    Sleep(Duration),
+    Panic,
+    Defer(Duration),
+    DropReply,
+    ContinueThenSeen,
+    StopNormal,
+}
+
+enum Cast {
+    Push(u32),
+    Panic,
+}
+
+impl GenServer for Recorder {
+    type Call = Call;
+    type Cast = Cast;
+    type Reply = Vec<u32>;
+
+    async fn handle_call(&mut self, request: Call, ctx: &mut Context<Self>) -> Reply<Vec<u32>> {
+        match request {
+            Call::Seen => Reply::Now(self.seen.clone()),
+            Call::Sleep(duration) => {
+                tokio::time::sleep(duration).await;
+                Reply::Now(vec![1])
+            }
+            Call::Panic => panic!("boom in handle_call"),
+            Call::Defer(delay) => {
+                let reply_to = ctx.defer_reply().expect("inside a call");
+                let seen = self.seen.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    reply_to.reply(seen);
+                });
+                Reply::Deferred
+            }
+            Call::DropReply => {
+                drop(ctx.defer_reply());
+                Reply::Deferred
+            }
+            Call::ContinueThenSeen => {
+                ctx.continue_with(99u32);
+                Reply::Now(self.seen.clone())
+            }
+            Call::StopNormal => {
+                ctx.stop(ExitReason::Normal);
+                Reply::Now(Vec::new())
+            }
+        }
+    }
+
+    async fn handle_cast(&mut self, message: Cast, _: &mut Context<Self>) {
+        match message {
+            Cast::Push(n) => self.seen.push(n),
+            Cast::Panic => panic!("boom in handle_cast"),
+        }
+    }
+
+    async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
+        if let Ok(n) = message.downcast::<u32>() {
+            self.seen.push(*n);
+        }
+    }
+
+    async fn handle_continue(&mut self, message: Info, _: &mut Context<Self>) {
+        if let Ok(n) = message.downcast::<u32>() {
+            self.seen.push(*n);
+        }
+    }
+
+    async fn terminate(&mut self, reason: &ExitReason, _: &mut Context<Self>) {
+        if let Some(tx) = &self.terminated {
+            let _ = tx.send(reason.clone());
+        }
+    }
+}
+
+async fn start() -> noex::ServerRef<Recorder> {
+    gen_server::start(Recorder::default(), StartOptions::new()).await.unwrap()
+}
+
+#[tokio::test]
+async fn call_returns_the_reply_and_cast_changes_state() {
+    let server = start().await;
+    server.cast(Cast::Push(1)).unwrap();
+    server.cast(Cast::Push(2)).unwrap();
+    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![1, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_from_one_sender_are_handled_in_order() {
+    let server = start().await;
+    for n in 0..1000 {
+        server.cast(Cast::Push(n)).unwrap();
+    }
+    assert_eq!(server.call(Call::Seen).await.unwrap(), (0..1000).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn init_runs_before_start_returns_and_failure_is_initialization_error() {
+    struct FailingInit;
+    impl GenServer for FailingInit {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            Err("database unreachable".into())
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+    let error = gen_server::start(FailingInit, StartOptions::new().name("failing-init"))
+        .await
+        .unwrap_err();
+    match error {
+        StartError::Initialization(e) => {
+            assert_eq!(e.type_name, "FailingInit");
+            assert_eq!(e.reason, "database unreachable");
+        }
+        other => panic!("expected InitializationError, got {other:?}"),
+    }
+    assert!(!noex::registry::is_registered("failing-init"), "a failed init releases its name");
+}
+
+#[tokio::test]
+async fn a_panic_in_init_is_an_initialization_error() {
+    struct PanickingInit;
+    impl GenServer for PanickingInit {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            panic!("init exploded")
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+    let error = gen_server::start(PanickingInit, StartOptions::new()).await.unwrap_err();
+    assert!(error.to_string().contains("init exploded"), "{error}");
+}
+
+#[tokio::test]
+async fn call_times_out_within_its_timeout_plus_a_small_margin() {
+    let server = start().await;
+    let began = Instant::now();
+    let error = server
+        .call_timeout(Call::Sleep(Duration::from_secs(2)), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    let elapsed = began.elapsed();
+    assert_eq!(
+        error,
+        CallError::Timeout(noex::CallTimeoutError {
+            pid: server.pid(),
+            timeout: Duration::from_millis(100)
+        })
+    );
+    assert!(elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(400), "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_call_timeout_is_five_seconds() {
+    let server = start().await;
+    let error = server.call(Call::Sleep(Duration::from_secs(60))).await.unwrap_err();
+    assert!(matches!(error, CallError::Timeout(t) if t.timeout == Duration::from_secs(5)));
+}
+
+#[tokio::test]
+async fn a_late_reply_is_dropped_never_delivered_to_a_later_call() {
+    let server = start().await;
+    server.cast(Cast::Push(7)).unwrap();
+    // The deferred reply arrives after the caller gave up...
+    let error = server
+        .call_timeout(Call::Defer(Duration::from_millis(150)), Duration::from_millis(20))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Timeout(_)));
+    server.cast(Cast::Push(8)).unwrap();
+    // ...and the next call gets its own answer, not the stale one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![7, 8]);
+}
+
+#[tokio::test]
+async fn a_deferred_reply_answers_the_caller_and_the_server_goes_on() {
+    let server = start().await;
+    server.cast(Cast::Push(1)).unwrap();
+    let caller = {
+        let server = server.clone();
+        tokio::spawn(async move { server.call(Call::Defer(Duration::from_millis(50))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The server handles other messages while the deferred call waits.
+    server.cast(Cast::Push(2)).unwrap();
+    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![1, 2]);
+    assert_eq!(caller.await.unwrap().unwrap(), vec![1]);
+}
+
+#[tokio::test]
+async fn a_dropped_reply_handle_fails_the_call_with_no_reply() {
+    let server = start().await;
+    let error = server.call(Call::DropReply).await.unwrap_err();
+    assert_eq!(error, CallError::NoReply { pid: server.pid() });
+}
+
+#[tokio::test]
+async fn handle_continue_runs_before_the_next_message() {
+    let server = start().await;
+    assert_eq!(server.call(Call::ContinueThenSeen).await.unwrap(), Vec::<u32>::new());
+    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![99]);
+}
+
+#[tokio::test]
+async fn info_messages_reach_handle_info() {
+    let server = start().await;
+    server.send_info(5u32).unwrap();
+    server.send_info("ignored").unwrap();
+    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![5]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_after_delivers_a_timer_message_later() {
+    struct Ticker(Vec<&'static str>);
+    impl GenServer for Ticker {
+        type Call = ();
+        type Cast = ();
+        type Reply = Vec<&'static str>;
+        async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            ctx.send_after(Duration::from_secs(1), "tick");
+            ctx.send_after(Duration::from_secs(2), "cancelled").cancel();
+            Ok(())
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<Vec<&'static str>> {
+            Reply::Now(self.0.clone())
+        }
+        async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
+            self.0.push(*message.downcast::<&'static str>().unwrap());
+        }
+    }
+    let ticker = gen_server::start(Ticker(Vec::new()), StartOptions::new()).await.unwrap();
+    assert!(ticker.call(()).await.unwrap().is_empty());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(ticker.call(()).await.unwrap(), vec!["tick"]);
+}
+
+#[tokio::test]
+async fn a_panic_in_handle_call_fails_the_caller_at_once_with_the_panic_message() {
+    let server = start().await;
+    let error = server.call(Call::Panic).await.unwrap_err();
+    assert_eq!(
+        error,
+        CallError::Crashed {
+            pid: server.pid(),
+            reason: "boom in handle_call".into()
+        }
+    );
+    assert_eq!(server.wait().await, ExitReason::error("boom in handle_call"));
+    assert!(!server.is_running());
+}
+
+#[tokio::test]
+async fn a_call_to_a_dead_server_fails_at_once_with_server_not_running() {
+    let server = start().await;
+    server.cast(Cast::Panic).unwrap();
+    server.wait().await;
+    let began = Instant::now();
+    let error = server.call(Call::Seen).await.unwrap_err();
+    assert_eq!(error, CallError::NotRunning(noex::ServerNotRunningError { pid: server.pid() }));
+    assert!(began.elapsed() < Duration::from_millis(50));
+    assert!(server.cast(Cast::Push(1)).is_err());
+}
+
+#[tokio::test]
+async fn calls_queued_behind_a_crash_fail_instead_of_hanging() {
+    let server = start().await;
+    server.cast(Cast::Panic).unwrap();
+    let queued = server.call_timeout(Call::Seen, Duration::from_secs(3)).await.unwrap_err();
+    assert!(
+        matches!(queued, CallError::NotRunning(_)),
+        "a call behind the crash must fail fast, got {queued:?}"
+    );
+}
+
+#[tokio::test]
+async fn stop_runs_terminate_with_the_reason() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = gen_server::start(
+        Recorder {
+            terminated: Some(tx),
+            ..Recorder::default()
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
+    server.stop(ExitReason::Shutdown).await.unwrap();
+    assert_eq!(rx.recv().await, Some(ExitReason::Shutdown));
+    assert!(!server.is_running());
+    assert!(server.stop(ExitReason::Normal).await.is_err());
+}
+
+#[tokio::test]
+async fn a_handler_may_stop_its_server() {
+    let server = start().await;
+    server.call(Call::StopNormal).await.unwrap();
+    assert_eq!(server.wait().await, ExitReason::Normal);
+}
+
+#[tokio::test]
+async fn a_killed_server_skips_terminate_and_exits_killed() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let server = gen_server::start(
+        Recorder {
+            terminated: Some(tx),
+            ..Recorder::default()
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
+    let pending = {
+        let server = server.clone();
+        tokio::spawn(async move { server.call(Call::Sleep(Duration::from_secs(10))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    server.kill();
+    assert_eq!(server.wait().await, ExitReason::Killed);
+    assert!(matches!(pending.await.unwrap(), Err(CallError::Crashed { .. })));
+    assert!(rx.try_recv().is_err(), "terminate must not run on kill");
+}
+
+#[tokio::test]
+async fn a_crash_never_takes_down_the_runtime() {
+    let crashing = start().await;
+    let bystander = start().await;
+    crashing.cast(Cast::Panic).unwrap();
+    crashing.wait().await;
+    bystander.cast(Cast::Push(3)).unwrap();
+    assert_eq!(bystander.call(Call::Seen).await.unwrap(), vec![3]);
+}

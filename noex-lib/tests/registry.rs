@@ -1,0 +1,118 @@
+//! The Registry contract.
+
+use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::registry::{self, LookupError, RegisterError};
+use noex::{ExitReason, NotRegisteredError};
+
+struct Named;
+impl GenServer for Named {
+    type Call = ();
+    type Cast = ();
+    type Reply = &'static str;
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<&'static str> {
+        Reply::Now("named")
+    }
+    async fn handle_cast(&mut self, _: (), _: &mut Context<Self>) {
+        panic!("crash on cast")
+    }
+}
+
+struct Other;
+impl GenServer for Other {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+#[tokio::test]
+async fn register_lookup_whereis_unregister() {
+    let server = gen_server::start(Named, StartOptions::new()).await.unwrap();
+    registry::register("reg.basic", &server).unwrap();
+    assert!(registry::is_registered("reg.basic"));
+    assert_eq!(registry::whereis("reg.basic"), Some(server.pid()));
+    assert!(registry::names().contains(&"reg.basic".to_string()));
+    assert!(registry::count() >= 1);
+    let typed = registry::lookup::<Named>("reg.basic").unwrap();
+    assert_eq!(typed.call(()).await.unwrap(), "named");
+    assert!(registry::unregister("reg.basic"));
+    assert!(!registry::unregister("reg.basic"));
+    assert_eq!(server.name(), None);
+    assert!(server.is_running(), "unregistering does not stop the process");
+}
+
+#[tokio::test]
+async fn lookup_of_an_unknown_name_is_not_registered_error() {
+    assert_eq!(
+        registry::lookup::<Named>("reg.nobody").unwrap_err(),
+        LookupError::NotRegistered(NotRegisteredError {
+            name: "reg.nobody".into()
+        })
+    );
+    assert_eq!(registry::whereis("reg.nobody"), None);
+}
+
+#[tokio::test]
+async fn a_typed_lookup_of_another_type_is_refused() {
+    gen_server::start(Named, StartOptions::new().name("reg.typed")).await.unwrap();
+    assert!(matches!(
+        registry::lookup::<Other>("reg.typed"),
+        Err(LookupError::WrongType { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_taken_name_is_already_registered_error() {
+    let first = gen_server::start(Named, StartOptions::new().name("reg.taken")).await.unwrap();
+    let error = gen_server::start(Named, StartOptions::new().name("reg.taken")).await.unwrap_err();
+    assert!(
+        matches!(error, noex::StartError::AlreadyRegistered(ref e) if e.pid == first.pid()),
+        "{error:?}"
+    );
+    let other = gen_server::start(Other, StartOptions::new()).await.unwrap();
+    assert!(matches!(
+        registry::register("reg.taken", &other),
+        Err(RegisterError::AlreadyRegistered(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_process_has_at_most_one_name() {
+    let server = gen_server::start(Named, StartOptions::new().name("reg.one")).await.unwrap();
+    assert!(registry::register("reg.two", &server).is_err());
+    assert!(!registry::is_registered("reg.two"));
+}
+
+#[tokio::test]
+async fn a_name_is_unregistered_after_a_crash() {
+    let server = gen_server::start(Named, StartOptions::new().name("reg.crash")).await.unwrap();
+    server.cast(()).unwrap();
+    assert!(matches!(server.wait().await, ExitReason::Error(_)));
+    assert!(!registry::is_registered("reg.crash"));
+}
+
+#[tokio::test]
+async fn a_name_is_unregistered_after_a_normal_stop_and_a_kill() {
+    let stopped = gen_server::start(Named, StartOptions::new().name("reg.stop")).await.unwrap();
+    stopped.stop(ExitReason::Normal).await.unwrap();
+    assert!(!registry::is_registered("reg.stop"));
+    let killed = gen_server::start(Named, StartOptions::new().name("reg.kill")).await.unwrap();
+    killed.kill();
+    killed.wait().await;
+    assert!(!registry::is_registered("reg.kill"));
+    // The name is free again.
+    gen_server::start(Named, StartOptions::new().name("reg.kill")).await.unwrap();
+}
+
+#[tokio::test]
+async fn registering_a_dead_process_fails() {
+    let server = gen_server::start(Other, StartOptions::new()).await.unwrap();
+    server.stop(ExitReason::Normal).await.unwrap();
+    assert!(matches!(
+        registry::register("reg.dead", &server),
+        Err(RegisterError::NotRunning(_))
+    ));
+    assert!(!registry::is_registered("reg.dead"));
+}
