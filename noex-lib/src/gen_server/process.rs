@@ -8,7 +8,6 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures::FutureExt;
 use noex_agent::types::{EventKind, ProcessStatus};
@@ -26,7 +25,8 @@ pub(crate) enum Envelope<S: GenServer> {
     Call(S::Call, ReplySlot<S::Reply>),
     Cast(S::Cast),
     Info(Info),
-    Stop(ExitReason),
+    // Boxed: rare, and it would otherwise make every envelope larger.
+    Stop(Box<ExitReason>),
 }
 
 /// Tells a supervisor that one of its children ended.
@@ -160,11 +160,20 @@ impl<S: GenServer> Process<S> {
         if let Some(reason) = self.take_continuations(server).await {
             return reason;
         }
-        while let Some(envelope) = self.mailbox.recv().await {
+        loop {
+            // `now_or_never` first: when messages wait, this skips the slower path of
+            // registering a waker, and still keeps tokio's cooperative budget.
+            let envelope = match self.mailbox.recv().now_or_never() {
+                Some(Some(envelope)) => envelope,
+                Some(None) => break,
+                None => match self.mailbox.recv().await {
+                    Some(envelope) => envelope,
+                    None => break,
+                },
+            };
             let counters = &self.cell.counters;
             counters.on_dequeue();
-            let started = Instant::now();
-            counters.handler_started(started.duration_since(self.cell.born).as_nanos() as u64);
+            let started = counters.handler_started();
             let mut reply = None;
             let handled = match envelope {
                 Envelope::Call(request, slot) => {
@@ -194,19 +203,21 @@ impl<S: GenServer> Process<S> {
                         .await
                 }
                 Envelope::Stop(reason) => {
-                    self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
-                    return reason;
+                    self.cell.counters.handler_finished(started);
+                    return *reason;
                 }
             };
             // Counted before the caller is answered, so what it sees next agrees.
-            self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+            self.cell.counters.handler_finished(started);
             if let Some((reply_to, value)) = reply {
                 reply_to.reply(value);
             }
             if let Err(panic) = handled {
                 return self.crash(&*panic);
             }
-            if let Some(reason) = self.take_continuations(server).await {
+            if (self.ctx.stop.is_some() || self.ctx.continuation.is_some())
+                && let Some(reason) = self.take_continuations(server).await
+            {
                 return reason;
             }
         }
@@ -221,14 +232,11 @@ impl<S: GenServer> Process<S> {
                 return Some(reason);
             }
             let message = self.ctx.continuation.take()?;
-            let started = Instant::now();
-            self.cell
-                .counters
-                .handler_started(started.duration_since(self.cell.born).as_nanos() as u64);
+            let started = self.cell.counters.handler_started();
             let outcome = AssertUnwindSafe(server.handle_continue(message, &mut self.ctx))
                 .catch_unwind()
                 .await;
-            self.cell.counters.handler_finished(started.elapsed().as_nanos() as u64);
+            self.cell.counters.handler_finished(started);
             if let Err(panic) = outcome {
                 return Some(self.crash(&*panic));
             }

@@ -106,14 +106,14 @@ impl<S: GenServer> ServerRef<S> {
     /// Ask the server to stop after the messages already in its mailbox; waits until
     /// `terminate` has run and the process has ended.
     pub async fn stop(&self, reason: ExitReason) -> Result<(), ServerNotRunningError> {
-        self.send(Envelope::Stop(reason))?;
+        self.send(Envelope::Stop(Box::new(reason)))?;
         self.cell.exit.wait().await;
         Ok(())
     }
 
     /// Queue a stop request behind the messages already in the mailbox.
     pub(crate) fn request_stop(&self, reason: ExitReason) {
-        let _ = self.send(Envelope::Stop(reason));
+        let _ = self.send(Envelope::Stop(Box::new(reason)));
     }
 
     /// End the server at once, without `terminate` (OTP's `exit(Pid, kill)`).
@@ -128,7 +128,9 @@ impl<S: GenServer> ServerRef<S> {
 
     #[inline]
     fn send(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
-        if self.mailbox.send(envelope).is_err() || !self.cell.is_alive() {
+        // A send that races the server's exit is dropped with its mailbox (a call then
+        // fails with NotRunning), so no status check is needed here.
+        if self.mailbox.send(envelope).is_err() {
             return Err(ServerNotRunningError { pid: self.pid() });
         }
         self.cell.counters.on_enqueue();

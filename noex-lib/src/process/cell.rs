@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::Instant;
 
 use noex_agent::types::{
     ChildInfo, Intensity, ProcessStatus, ServerInfo, Strategy, SupervisorInfo,
@@ -31,7 +30,7 @@ pub(crate) struct Counters {
     enqueued: CachePadded<AtomicU64>,
     handled: CachePadded<AtomicU64>,
     busy_ns: AtomicU64,
-    /// Nanoseconds since `born` at which the running handler started, plus one; 0 when idle.
+    /// The [`clock`](super::clock) reading when the running handler started; 0 when idle.
     handler_since: AtomicU64,
 }
 
@@ -52,18 +51,29 @@ impl Counters {
         handled.store(handled.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// Called by the server's task only.
+    /// Called by the server's task only; returns the start time to pass to `handler_finished`.
     #[inline]
-    pub(crate) fn handler_started(&self, since_born_ns: u64) {
-        self.handler_since.store(since_born_ns + 1, Ordering::Relaxed);
+    pub(crate) fn handler_started(&self) -> u64 {
+        let now = super::clock::now_ns().max(1);
+        self.handler_since.store(now, Ordering::Relaxed);
+        now
     }
 
     /// Called by the server's task only.
     #[inline]
-    pub(crate) fn handler_finished(&self, elapsed_ns: u64) {
+    pub(crate) fn handler_finished(&self, started: u64) {
+        let elapsed = super::clock::now_ns().saturating_sub(started);
         self.handler_since.store(0, Ordering::Relaxed);
         let busy = self.busy_ns.load(Ordering::Relaxed);
-        self.busy_ns.store(busy + elapsed_ns, Ordering::Relaxed);
+        self.busy_ns.store(busy + elapsed, Ordering::Relaxed);
+    }
+
+    /// How long the running handler has been running; `None` when idle.
+    pub(crate) fn handler_running_ns(&self) -> Option<u64> {
+        match self.handler_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(super::clock::now_ns().saturating_sub(since)),
+        }
     }
 
     pub(crate) fn handled(&self) -> u64 {
@@ -126,7 +136,6 @@ pub(crate) struct ProcessCell {
     pub(crate) child_id: Option<Arc<str>>,
     /// Restarts of this child before this instance (carried across restarts).
     pub(crate) restarts: u32,
-    pub(crate) born: Instant,
     pub(crate) started_at_ms: u64,
     status: AtomicU8,
     pub(crate) counters: Counters,
@@ -161,7 +170,6 @@ impl ProcessCell {
             parent: init.parent,
             child_id: init.child_id,
             restarts: init.restarts,
-            born: Instant::now(),
             started_at_ms: super::now_ms(),
             status: AtomicU8::new(STATUS_INITIALIZING),
             counters: Counters::default(),
@@ -210,13 +218,6 @@ impl ProcessCell {
     }
 
     pub(crate) fn server_info(&self) -> ServerInfo {
-        let handler_running_ns = match self.counters.handler_since.load(Ordering::Relaxed) {
-            0 => None,
-            since => {
-                let now = self.born.elapsed().as_nanos() as u64;
-                Some(now.saturating_sub(since - 1))
-            }
-        };
         ServerInfo {
             pid: self.pid,
             name: self.name().map(|n| n.to_string()),
@@ -229,7 +230,7 @@ impl ProcessCell {
             started_at_ms: self.started_at_ms,
             restarts: self.restarts,
             busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
-            handler_running_ns,
+            handler_running_ns: self.counters.handler_running_ns(),
             last_error: self.last_error.lock().clone(),
             system: self.system,
         }

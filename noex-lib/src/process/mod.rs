@@ -2,6 +2,7 @@
 //! Observer reads. Internal to the runtime.
 
 mod cell;
+pub(crate) mod clock;
 mod table;
 
 pub(crate) use cell::{CellInit, ProcessCell, ProcessKind, SupervisorView};
