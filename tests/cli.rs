@@ -1,1 +1,256 @@
+//! End to end: a real demo application process, the real `noex` binary, the real
+//! socket. Output is snapshotted with the values that change between runs redacted.
 
+mod support;
+
+use serde_json::Value;
+use support::{Demo, redact_columns, redact_late_pids, run_noex};
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+/// Pids of the demo's own processes are stable (started in order); later ones are not.
+const DEMO_PIDS: u64 = 18;
+
+fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["name"] == name || row["child_id"] == name)
+        .unwrap_or_else(|| panic!("no row {name} in {rows:#}"))
+}
+
+#[test]
+fn ps_lists_every_process_of_the_app_in_pid_order() {
+    let demo = Demo::start();
+    let ps = demo.noex(&["ps"]);
+    assert_eq!(ps.code, 0, "{}", ps.stderr);
+    snapshot!(
+        "e2e_ps",
+        redact_columns(&ps.stdout, &["MSGS", "QUEUE", "BUSY", "UPTIME"])
+    );
+}
+
+#[test]
+fn ps_json_rows_carry_the_documented_fields() {
+    let demo = Demo::start();
+    let rows = demo.wait_for_ps(|rows| row(rows, "worker-1")["messages"].as_u64() > Some(0));
+    let worker = row(&rows, "worker-1");
+    for field in [
+        "pid",
+        "name",
+        "child_id",
+        "parent",
+        "status",
+        "messages",
+        "queue_len",
+        "restarts",
+    ] {
+        assert!(worker.get(field).is_some(), "missing {field} in {worker:#}");
+    }
+    assert_eq!(worker["child_id"], "worker-1");
+    assert_eq!(worker["status"], "running");
+    assert_eq!(worker["restarts"], 0);
+    assert_eq!(worker["parent"], row(&rows, "workers")["pid"]);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["system"] == false),
+        "system rows hidden"
+    );
+    let all: Value = serde_json::from_str(&demo.noex(&["ps", "--all", "--json"]).stdout).unwrap();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "noex.agent"),
+        "--all shows the agent's own processes"
+    );
+}
+
+#[test]
+fn tree_draws_supervisors_and_workers_in_child_order() {
+    let demo = Demo::start();
+    let tree = demo.noex(&["tree"]);
+    assert_eq!(tree.code, 0, "{}", tree.stderr);
+    let queue = regex_lite::Regex::new(r"  queue \d+").unwrap();
+    snapshot!("e2e_tree", queue.replace_all(&tree.stdout, "").into_owned());
+}
+
+#[test]
+fn kill_ends_a_worker_and_its_one_for_one_supervisor_restarts_it() {
+    let demo = Demo::start();
+    let before: Value = serde_json::from_str(&demo.noex(&["ps", "--json"]).stdout).unwrap();
+    let kill = demo.noex(&["kill", "worker-1"]);
+    assert_eq!(kill.code, 0, "{}", kill.stderr);
+    snapshot!("e2e_kill", redact_late_pids(&kill.stdout, DEMO_PIDS));
+    let rows = demo.wait_for_ps(|rows| row(rows, "worker-1")["restarts"] == 1);
+    let worker = row(&rows, "worker-1");
+    assert_ne!(
+        worker["pid"],
+        row(&before, "worker-1")["pid"],
+        "a new process"
+    );
+    assert_eq!(worker["last_error"], "killed");
+    assert_eq!(
+        row(&rows, "worker-2")["restarts"],
+        0,
+        "one_for_one leaves siblings alone"
+    );
+    let ps = demo.noex(&["ps"]);
+    snapshot!(
+        "e2e_ps_after_kill",
+        redact_late_pids(
+            &redact_columns(&ps.stdout, &["MSGS", "QUEUE", "BUSY", "UPTIME"]),
+            DEMO_PIDS
+        )
+    );
+}
+
+#[test]
+fn kill_with_a_reason_reports_it_as_the_crash_error() {
+    let demo = Demo::start();
+    let kill = demo.noex(&["kill", "cache", "--reason", "operator test"]);
+    assert_eq!(kill.code, 0, "{}", kill.stderr);
+    // one_for_all: config and health are restarted with the cache.
+    let rows = demo.wait_for_ps(|rows| row(rows, "config")["restarts"] == 1);
+    assert_eq!(row(&rows, "cache")["last_error"], "operator test");
+    assert_eq!(row(&rows, "cache")["restarts"], 1);
+}
+
+#[test]
+fn restart_asks_the_supervisor_and_reports_the_new_pid() {
+    let demo = Demo::start();
+    let restart = demo.noex(&["restart", "flaky"]);
+    assert_eq!(restart.code, 0, "{}", restart.stderr);
+    snapshot!("e2e_restart", redact_late_pids(&restart.stdout, DEMO_PIDS));
+    let by_pid = demo.noex(&["restart", "<0.4>"]);
+    assert_eq!(by_pid.code, 0, "{}", by_pid.stderr);
+    assert!(
+        by_pid
+            .stdout
+            .starts_with("cache <0.4> restarted by services as <0."),
+        "{}",
+        by_pid.stdout
+    );
+}
+
+#[test]
+fn events_show_history_with_the_kill_and_the_restart() {
+    let demo = Demo::start();
+    assert_eq!(demo.noex(&["kill", "worker-2"]).code, 0);
+    let events = demo.noex(&["events", "--history", "4"]);
+    assert_eq!(events.code, 0, "{}", events.stderr);
+    let time = regex_lite::Regex::new(r"^\d\d:\d\d:\d\d\.\d{3}").unwrap();
+    let lines: Vec<String> = events
+        .stdout
+        .lines()
+        .map(|line| time.replace(line, "HH:MM:SS.mmm").into_owned())
+        .collect();
+    snapshot!(
+        "e2e_events_history",
+        redact_late_pids(&lines.join("\n"), DEMO_PIDS)
+    );
+    let json = demo.noex(&["events", "--history", "50", "--json"]);
+    let kinds: Vec<Value> = json
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let restarted = kinds
+        .iter()
+        .find(|e| e["kind"] == "restarted")
+        .expect("a restarted event");
+    assert_eq!(restarted["child_id"], "worker-2");
+    assert_eq!(restarted["attempt"], 1);
+}
+
+#[test]
+fn list_shows_every_live_agent_and_forgets_stopped_ones() {
+    let mut demo = Demo::start();
+    let list = demo.noex(&["list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let agents: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(agents.as_array().unwrap().len(), 1);
+    assert_eq!(agents[0]["pid"], demo.pid());
+    assert_eq!(agents[0]["app"], "noex-demo");
+    let table = demo.noex(&["list"]);
+    snapshot!(
+        "e2e_list",
+        redact_columns(&table.stdout, &["PID", "UPTIME", "PROCS", "MSGS", "MEMORY"])
+    );
+    demo.stop();
+    assert!(!demo.socket().exists(), "a clean stop removes the socket");
+    let none = demo.noex(&["ps"]);
+    assert_eq!(none.code, 2);
+}
+
+#[test]
+fn no_agent_is_exit_code_2_with_a_hint() {
+    let empty = tempfile::tempdir().unwrap();
+    let ps = run_noex(&empty.path().join("agents"), &["ps"]);
+    assert_eq!(ps.code, 2);
+    assert!(ps.stdout.is_empty());
+    let dir = empty.path().join("agents").display().to_string();
+    snapshot!("e2e_error_no_agent", ps.stderr.replace(&dir, "[agent dir]"));
+}
+
+#[test]
+fn an_unknown_target_is_exit_code_1() {
+    let demo = Demo::start();
+    let kill = demo.noex(&["kill", "no-such-worker"]);
+    assert_eq!(kill.code, 1);
+    snapshot!("e2e_error_unknown_target", kill.stderr);
+}
+
+#[test]
+fn an_ambiguous_target_lists_the_candidates_and_is_exit_code_1() {
+    let demo = Demo::start();
+    let kill = demo.noex(&["kill", "health"]);
+    assert_eq!(kill.code, 1);
+    snapshot!("e2e_error_ambiguous_target", kill.stderr);
+    let rows: Value = serde_json::from_str(&demo.noex(&["ps", "--json"]).stdout).unwrap();
+    assert!(
+        rows.as_array().unwrap().iter().all(|r| r["restarts"] == 0),
+        "nothing was killed"
+    );
+}
+
+#[test]
+fn a_read_only_agent_refuses_kill_and_restart_with_exit_code_1() {
+    let demo = Demo::start_with(&["--read-only"]);
+    let kill = demo.noex(&["kill", "worker-1"]);
+    assert_eq!(kill.code, 1);
+    snapshot!("e2e_error_read_only", kill.stderr);
+    assert_eq!(demo.noex(&["restart", "worker-1"]).code, 1);
+    assert_eq!(demo.noex(&["ps"]).code, 0, "reading is still allowed");
+}
+
+#[test]
+fn usage_errors_are_exit_code_2() {
+    let demo = Demo::start();
+    assert_eq!(demo.noex(&["ps", "--sort", "colour"]).code, 2);
+    assert_eq!(demo.noex(&["kill"]).code, 2);
+    assert_eq!(demo.noex(&["--pid", "1", "--socket", "/x", "ps"]).code, 2);
+}
+
+#[test]
+fn an_explicit_pid_or_socket_selects_the_app() {
+    let demo = Demo::start();
+    let pid = demo.pid().to_string();
+    assert_eq!(demo.noex(&["ps", "--pid", &pid]).code, 0);
+    let socket = demo.socket();
+    assert_eq!(
+        demo.noex(&["tree", "--socket", socket.to_str().unwrap()])
+            .code,
+        0
+    );
+    let missing = demo.noex(&["ps", "--pid", "999999999"]);
+    assert_eq!(missing.code, 2);
+}

@@ -253,6 +253,18 @@ pub struct DemoArgs {
     /// Start the demo application and print its pid, without opening the dashboard
     #[arg(long)]
     pub no_ui: bool,
+
+    /// No random crashes, slow-downs or session churn (for reproducible output)
+    #[arg(long, hide = true)]
+    pub steady: bool,
+
+    /// Start the demo's agent read-only (kill and restart are refused)
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Exit when the process that started the demo has gone (set by `noex demo`)
+    #[arg(long, hide = true)]
+    pub watch_parent: bool,
 }
 
 #[cfg(test)]

@@ -56,7 +56,10 @@ fn runtimes() -> Vec<(&'static str, Runtime)> {
     vec![
         (
             "current_thread",
-            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
         ),
         (
             "multi_thread",
@@ -76,9 +79,14 @@ fn call_round_trip(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("tokio_bare", flavor), |b| {
             b.to_async(&rt).iter(|| bare_call(&bare))
         });
-        let server = rt.block_on(async { gen_server::start(Counter(0), StartOptions::new()).await.unwrap() });
+        let server = rt.block_on(async {
+            gen_server::start(Counter(0), StartOptions::new())
+                .await
+                .unwrap()
+        });
         group.bench_function(BenchmarkId::new("noex", flavor), |b| {
-            b.to_async(&rt).iter(|| async { server.call(()).await.unwrap() })
+            b.to_async(&rt)
+                .iter(|| async { server.call(()).await.unwrap() })
         });
     }
     group.finish();
@@ -97,7 +105,11 @@ fn cast_throughput(c: &mut Criterion) {
                 bare_call(&bare).await
             })
         });
-        let server = rt.block_on(async { gen_server::start(Counter(0), StartOptions::new()).await.unwrap() });
+        let server = rt.block_on(async {
+            gen_server::start(Counter(0), StartOptions::new())
+                .await
+                .unwrap()
+        });
         group.bench_function(BenchmarkId::new("noex", flavor), |b| {
             b.to_async(&rt).iter(|| async {
                 for _ in 0..CASTS {

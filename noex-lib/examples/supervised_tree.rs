@@ -33,7 +33,7 @@ impl GenServer for Flaky {
 
     async fn handle_info(&mut self, _: Info, ctx: &mut Context<Self>) {
         self.done += 1;
-        if self.done % 7 == 0 {
+        if self.done.is_multiple_of(7) {
             panic!("unit {} failed", self.done);
         }
         ctx.send_after(Duration::from_millis(100), Tick);
@@ -83,7 +83,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             EventKind::Crashed { error } => println!("{} crashed: {error}", event.pid),
             EventKind::Restarted { attempt } => {
                 restarts += 1;
-                println!("{} restarted as {} (attempt {attempt})", event.child_id.unwrap_or_default(), event.pid);
+                println!(
+                    "{} restarted as {} (attempt {attempt})",
+                    event.child_id.unwrap_or_default(),
+                    event.pid
+                );
             }
             _ => {}
         }
@@ -100,12 +104,20 @@ fn print_tree(nodes: &[observer::TreeNode], depth: usize) {
         let indent = "  ".repeat(depth);
         match node {
             observer::TreeNode::Supervisor { info, children } => {
-                let label = info.name.clone().or(info.child_id.clone()).unwrap_or_default();
+                let label = info
+                    .name
+                    .clone()
+                    .or(info.child_id.clone())
+                    .unwrap_or_default();
                 println!("{indent}{label} {} ({})", info.pid, info.strategy);
                 print_tree(children, depth + 1);
             }
             observer::TreeNode::Worker { info } => {
-                let label = info.name.clone().or(info.child_id.clone()).unwrap_or_default();
+                let label = info
+                    .name
+                    .clone()
+                    .or(info.child_id.clone())
+                    .unwrap_or_default();
                 println!("{indent}{label} {} restarts={}", info.pid, info.restarts);
             }
             other => println!("{indent}{other:?}"),

@@ -79,7 +79,9 @@ pub enum StartError {
         source: Box<StartError>,
     },
     /// A `simple_one_for_one` template was given an argument of another type.
-    #[error("child {child_id:?} was started with an argument of the wrong type (expected {expected})")]
+    #[error(
+        "child {child_id:?} was started with an argument of the wrong type (expected {expected})"
+    )]
     BadArgument {
         child_id: String,
         expected: &'static str,
@@ -136,7 +138,9 @@ impl From<CallError> for SupervisorError {
             CallError::NotRunning(e) => SupervisorError::NotRunning(e),
             CallError::Timeout(CallTimeoutError { pid, .. })
             | CallError::Crashed { pid, .. }
-            | CallError::NoReply { pid } => SupervisorError::NotRunning(ServerNotRunningError { pid }),
+            | CallError::NoReply { pid } => {
+                SupervisorError::NotRunning(ServerNotRunningError { pid })
+            }
         }
     }
 }
@@ -144,7 +148,9 @@ impl From<CallError> for SupervisorError {
 impl From<crate::registry::RegisterError> for StartError {
     fn from(error: crate::registry::RegisterError) -> Self {
         match error {
-            crate::registry::RegisterError::AlreadyRegistered(e) => StartError::AlreadyRegistered(e),
+            crate::registry::RegisterError::AlreadyRegistered(e) => {
+                StartError::AlreadyRegistered(e)
+            }
             crate::registry::RegisterError::NotRunning(e) => StartError::NotRunning(e),
         }
     }

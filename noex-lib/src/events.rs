@@ -65,15 +65,24 @@ impl EventHub {
     }
 
     /// Number, record and broadcast an event; `seq` and `at_ms` are filled in here.
+    ///
+    /// Events of system processes (the agent's connections) go to live subscribers
+    /// only: kept in the history, a `noex ps` every second would push the app's own
+    /// events out of it. They do not advance `seq` either, so a gap in `seq` still
+    /// means exactly "events were dropped".
     pub(crate) fn publish(&self, mut event: LifecycleEvent) {
         event.at_ms = now_ms();
         // Numbered under the history lock, so history and live stream agree on order.
         let mut history = self.history.lock();
-        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        if history.len() == HISTORY_CAPACITY {
-            history.pop_front();
+        if event.system {
+            event.seq = self.seq.load(Ordering::Relaxed);
+        } else {
+            event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+            if history.len() == HISTORY_CAPACITY {
+                history.pop_front();
+            }
+            history.push_back(event.clone());
         }
-        history.push_back(event.clone());
         // Fails only when nobody listens, which is fine.
         let _ = self.sender.send(event);
     }
@@ -109,7 +118,9 @@ impl EventStream {
         loop {
             match self.receiver.recv().await {
                 Ok(event) => return Ok(event),
-                Err(broadcast::error::RecvError::Lagged(dropped)) => return Err(Lagged { dropped }),
+                Err(broadcast::error::RecvError::Lagged(dropped)) => {
+                    return Err(Lagged { dropped });
+                }
                 Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
             }
         }

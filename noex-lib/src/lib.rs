@@ -25,10 +25,15 @@ pub mod supervisor;
 
 pub use error::{
     AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,
-    InitializationError, MaxRestartsExceededError, NotRegisteredError, ServerNotRunningError, StartError,
-    SupervisorError,
+    InitializationError, MaxRestartsExceededError, NotRegisteredError, ServerNotRunningError,
+    StartError, SupervisorError,
 };
 pub use exit::ExitReason;
 pub use gen_server::{Context, GenServer, Reply, ServerRef, StartOptions};
 pub use noex_agent::types::Pid;
 pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

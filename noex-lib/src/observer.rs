@@ -5,7 +5,8 @@
 //! their supervisors; [`crate::events::subscribe`] streams lifecycle events.
 
 pub use noex_agent::types::{
-    ChildInfo, LifecycleEvent, ProcessStatus, ProcessTree, ServerInfo, Snapshot, SupervisorInfo, TreeNode,
+    ChildInfo, LifecycleEvent, ProcessStatus, ProcessTree, ServerInfo, Snapshot, SupervisorInfo,
+    TreeNode,
 };
 
 use crate::process::{ProcessKind, now_ms};

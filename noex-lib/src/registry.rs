@@ -76,7 +76,10 @@ impl RegistryTable {
                     .into());
                 }
                 Entry::Vacant(entry) => {
-                    entry.insert(Registration { pid: cell.pid, handle });
+                    entry.insert(Registration {
+                        pid: cell.pid,
+                        handle,
+                    });
                 }
             }
             *current = Some(name.clone());
@@ -86,9 +89,12 @@ impl RegistryTable {
             self.release(cell);
             return Err(ServerNotRunningError { pid: cell.pid }.into());
         }
-        runtime().events.emit(cell, EventKind::Registered {
-            registered_name: name.to_string(),
-        });
+        runtime().events.emit(
+            cell,
+            EventKind::Registered {
+                registered_name: name.to_string(),
+            },
+        );
         Ok(())
     }
 
@@ -97,11 +103,17 @@ impl RegistryTable {
         let Some(name) = cell.name.lock().take() else {
             return;
         };
-        if self.names.remove_if(&name, |_, reg| reg.pid == cell.pid).is_some() {
+        if self
+            .names
+            .remove_if(&name, |_, reg| reg.pid == cell.pid)
+            .is_some()
+        {
             let event = EventKind::Unregistered {
                 registered_name: name.to_string(),
             };
-            runtime().events.emit_named(cell, Some(name.to_string()), event);
+            runtime()
+                .events
+                .emit_named(cell, Some(name.to_string()), event);
         }
     }
 }
@@ -141,9 +153,11 @@ mod sealed {
 
 /// Register `process` under `name`.
 pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterError> {
-    runtime()
-        .registry
-        .register_cell(name, sealed::HasCell::cell(process), Arc::new(process.clone()))
+    runtime().registry.register_cell(
+        name,
+        sealed::HasCell::cell(process),
+        Arc::new(process.clone()),
+    )
 }
 
 /// Remove a name; the process goes on. Returns whether the name was registered.
@@ -179,7 +193,9 @@ fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {
         .registry
         .names
         .get(name)
-        .ok_or_else(|| NotRegisteredError { name: name.to_string() })?;
+        .ok_or_else(|| NotRegisteredError {
+            name: name.to_string(),
+        })?;
     registration
         .handle
         .downcast_ref::<P>()
@@ -202,7 +218,12 @@ pub fn is_registered(name: &str) -> bool {
 
 /// Every registered name, sorted.
 pub fn names() -> Vec<String> {
-    let mut names: Vec<String> = runtime().registry.names.iter().map(|e| e.key().to_string()).collect();
+    let mut names: Vec<String> = runtime()
+        .registry
+        .names
+        .iter()
+        .map(|e| e.key().to_string())
+        .collect();
     names.sort();
     names
 }

@@ -24,8 +24,13 @@ async fn a_subscriber_that_never_reads_does_not_slow_the_app_and_learns_what_it_
         server.stop(ExitReason::Normal).await.unwrap();
     }
     let first = idle.recv().await;
-    assert!(matches!(first, Err(events::Lagged { dropped }) if dropped > 0), "{first:?}");
-    assert!(idle.recv().await.is_ok(), "then it goes on from the oldest kept event");
+    assert!(
+        matches!(first, Err(events::Lagged { dropped }) if dropped > 0),
+        "{first:?}"
+    );
+    assert!(
+        idle.recv().await.is_ok(),
+        "then it goes on from the oldest kept event"
+    );
     assert!(events::recent(10_000).len() <= events::HISTORY_CAPACITY);
 }
-

@@ -91,7 +91,9 @@ impl GenServer for Recorder {
 }
 
 async fn start() -> noex::ServerRef<Recorder> {
-    gen_server::start(Recorder::default(), StartOptions::new()).await.unwrap()
+    gen_server::start(Recorder::default(), StartOptions::new())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -108,7 +110,10 @@ async fn messages_from_one_sender_are_handled_in_order() {
     for n in 0..1000 {
         server.cast(Cast::Push(n)).unwrap();
     }
-    assert_eq!(server.call(Call::Seen).await.unwrap(), (0..1000).collect::<Vec<_>>());
+    assert_eq!(
+        server.call(Call::Seen).await.unwrap(),
+        (0..1000).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -135,7 +140,10 @@ async fn init_runs_before_start_returns_and_failure_is_initialization_error() {
         }
         other => panic!("expected InitializationError, got {other:?}"),
     }
-    assert!(!noex::registry::is_registered("failing-init"), "a failed init releases its name");
+    assert!(
+        !noex::registry::is_registered("failing-init"),
+        "a failed init releases its name"
+    );
 }
 
 #[tokio::test]
@@ -152,7 +160,9 @@ async fn a_panic_in_init_is_an_initialization_error() {
             Reply::Now(())
         }
     }
-    let error = gen_server::start(PanickingInit, StartOptions::new()).await.unwrap_err();
+    let error = gen_server::start(PanickingInit, StartOptions::new())
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("init exploded"), "{error}");
 }
 
@@ -161,7 +171,10 @@ async fn call_times_out_within_its_timeout_plus_a_small_margin() {
     let server = start().await;
     let began = Instant::now();
     let error = server
-        .call_timeout(Call::Sleep(Duration::from_secs(2)), Duration::from_millis(100))
+        .call_timeout(
+            Call::Sleep(Duration::from_secs(2)),
+            Duration::from_millis(100),
+        )
         .await
         .unwrap_err();
     let elapsed = began.elapsed();
@@ -172,13 +185,19 @@ async fn call_times_out_within_its_timeout_plus_a_small_margin() {
             timeout: Duration::from_millis(100)
         })
     );
-    assert!(elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(400), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(400),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn default_call_timeout_is_five_seconds() {
     let server = start().await;
-    let error = server.call(Call::Sleep(Duration::from_secs(60))).await.unwrap_err();
+    let error = server
+        .call(Call::Sleep(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
     assert!(matches!(error, CallError::Timeout(t) if t.timeout == Duration::from_secs(5)));
 }
 
@@ -188,7 +207,10 @@ async fn a_late_reply_is_dropped_never_delivered_to_a_later_call() {
     server.cast(Cast::Push(7)).unwrap();
     // The deferred reply arrives after the caller gave up...
     let error = server
-        .call_timeout(Call::Defer(Duration::from_millis(150)), Duration::from_millis(20))
+        .call_timeout(
+            Call::Defer(Duration::from_millis(150)),
+            Duration::from_millis(20),
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, CallError::Timeout(_)));
@@ -223,7 +245,10 @@ async fn a_dropped_reply_handle_fails_the_call_with_no_reply() {
 #[tokio::test]
 async fn handle_continue_runs_before_the_next_message() {
     let server = start().await;
-    assert_eq!(server.call(Call::ContinueThenSeen).await.unwrap(), Vec::<u32>::new());
+    assert_eq!(
+        server.call(Call::ContinueThenSeen).await.unwrap(),
+        Vec::<u32>::new()
+    );
     assert_eq!(server.call(Call::Seen).await.unwrap(), vec![99]);
 }
 
@@ -254,7 +279,9 @@ async fn send_after_delivers_a_timer_message_later() {
             self.0.push(*message.downcast::<&'static str>().unwrap());
         }
     }
-    let ticker = gen_server::start(Ticker(Vec::new()), StartOptions::new()).await.unwrap();
+    let ticker = gen_server::start(Ticker(Vec::new()), StartOptions::new())
+        .await
+        .unwrap();
     assert!(ticker.call(()).await.unwrap().is_empty());
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(ticker.call(()).await.unwrap(), vec!["tick"]);
@@ -271,7 +298,10 @@ async fn a_panic_in_handle_call_fails_the_caller_at_once_with_the_panic_message(
             reason: "boom in handle_call".into()
         }
     );
-    assert_eq!(server.wait().await, ExitReason::error("boom in handle_call"));
+    assert_eq!(
+        server.wait().await,
+        ExitReason::error("boom in handle_call")
+    );
     assert!(!server.is_running());
 }
 
@@ -282,7 +312,10 @@ async fn a_call_to_a_dead_server_fails_at_once_with_server_not_running() {
     server.wait().await;
     let began = Instant::now();
     let error = server.call(Call::Seen).await.unwrap_err();
-    assert_eq!(error, CallError::NotRunning(noex::ServerNotRunningError { pid: server.pid() }));
+    assert_eq!(
+        error,
+        CallError::NotRunning(noex::ServerNotRunningError { pid: server.pid() })
+    );
     assert!(began.elapsed() < Duration::from_millis(50));
     assert!(server.cast(Cast::Push(1)).is_err());
 }
@@ -291,7 +324,10 @@ async fn a_call_to_a_dead_server_fails_at_once_with_server_not_running() {
 async fn calls_queued_behind_a_crash_fail_instead_of_hanging() {
     let server = start().await;
     server.cast(Cast::Panic).unwrap();
-    let queued = server.call_timeout(Call::Seen, Duration::from_secs(3)).await.unwrap_err();
+    let queued = server
+        .call_timeout(Call::Seen, Duration::from_secs(3))
+        .await
+        .unwrap_err();
     assert!(
         matches!(queued, CallError::NotRunning(_)),
         "a call behind the crash must fail fast, got {queued:?}"
@@ -342,7 +378,10 @@ async fn a_killed_server_skips_terminate_and_exits_killed() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     server.kill();
     assert_eq!(server.wait().await, ExitReason::Killed);
-    assert!(matches!(pending.await.unwrap(), Err(CallError::Crashed { .. })));
+    assert!(matches!(
+        pending.await.unwrap(),
+        Err(CallError::Crashed { .. })
+    ));
     assert!(rx.try_recv().is_err(), "terminate must not run on kill");
 }
 

@@ -35,7 +35,9 @@ fn server_info(pid: Pid) -> noex::observer::ServerInfo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_counts_messages_queue_and_busy_time_without_asking_the_server() {
-    let server = gen_server::start(Busy, StartOptions::new().name("obs.busy")).await.unwrap();
+    let server = gen_server::start(Busy, StartOptions::new().name("obs.busy"))
+        .await
+        .unwrap();
     for _ in 0..10 {
         server.cast(Duration::from_millis(20)).unwrap();
     }
@@ -45,8 +47,15 @@ async fn snapshot_counts_messages_queue_and_busy_time_without_asking_the_server(
     assert_eq!(info.name.as_deref(), Some("obs.busy"));
     assert_eq!(info.type_name, "Busy");
     assert_eq!(info.status, ProcessStatus::Running);
-    assert!(info.queue_len >= 5 && info.queue_len <= 9, "queue {}", info.queue_len);
-    assert!(info.handler_running_ns.is_some(), "a handler is running now");
+    assert!(
+        info.queue_len >= 5 && info.queue_len <= 9,
+        "queue {}",
+        info.queue_len
+    );
+    assert!(
+        info.handler_running_ns.is_some(),
+        "a handler is running now"
+    );
     server.call(Duration::ZERO).await.unwrap();
     let info = server_info(server.pid());
     assert_eq!(info.messages, 11);
@@ -83,7 +92,11 @@ async fn snapshot_shows_restarts_and_last_error_across_restarts() {
     assert_eq!(info.last_error.as_deref(), Some("asked to crash"));
 
     let snapshot = observer::snapshot();
-    let sup_info = snapshot.supervisors.iter().find(|s| s.pid == sup.pid()).unwrap();
+    let sup_info = snapshot
+        .supervisors
+        .iter()
+        .find(|s| s.pid == sup.pid())
+        .unwrap();
     assert_eq!(sup_info.strategy, Strategy::OneForOne);
     assert_eq!(sup_info.restarts, 1);
     assert_eq!(sup_info.children[0].pid, Some(second.pid()));
@@ -125,11 +138,17 @@ async fn process_tree_nests_children_in_start_order() {
         })
         .collect();
     assert_eq!(ids, ["w1", "inner", "w3"]);
-    let TreeNode::Supervisor { children: inner, info } = &children[1] else {
+    let TreeNode::Supervisor {
+        children: inner,
+        info,
+    } = &children[1]
+    else {
         panic!("inner supervisor")
     };
     assert_eq!(info.strategy, Strategy::OneForAll);
-    assert!(matches!(&inner[0], TreeNode::Worker { info } if info.child_id.as_deref() == Some("w2")));
+    assert!(
+        matches!(&inner[0], TreeNode::Worker { info } if info.child_id.as_deref() == Some("w2"))
+    );
     // Children are not roots.
     assert!(!tree.roots.iter().any(|n| n.pid() == children[0].pid()));
 }
@@ -175,7 +194,10 @@ async fn lifecycle_events_report_start_crash_restart_in_order() {
         }
     };
     assert_eq!(next.kind, EventKind::Restarted { attempt: 1 });
-    assert!(seen.windows(2).all(|w| w[0].2 < w[1].2), "sequence numbers increase");
+    assert!(
+        seen.windows(2).all(|w| w[0].2 < w[1].2),
+        "sequence numbers increase"
+    );
 }
 
 #[tokio::test]

@@ -40,7 +40,10 @@ async fn register_lookup_whereis_unregister() {
     assert!(registry::unregister("reg.basic"));
     assert!(!registry::unregister("reg.basic"));
     assert_eq!(server.name(), None);
-    assert!(server.is_running(), "unregistering does not stop the process");
+    assert!(
+        server.is_running(),
+        "unregistering does not stop the process"
+    );
 }
 
 #[tokio::test]
@@ -56,7 +59,9 @@ async fn lookup_of_an_unknown_name_is_not_registered_error() {
 
 #[tokio::test]
 async fn a_typed_lookup_of_another_type_is_refused() {
-    gen_server::start(Named, StartOptions::new().name("reg.typed")).await.unwrap();
+    gen_server::start(Named, StartOptions::new().name("reg.typed"))
+        .await
+        .unwrap();
     assert!(matches!(
         registry::lookup::<Other>("reg.typed"),
         Err(LookupError::WrongType { .. })
@@ -65,8 +70,12 @@ async fn a_typed_lookup_of_another_type_is_refused() {
 
 #[tokio::test]
 async fn a_taken_name_is_already_registered_error() {
-    let first = gen_server::start(Named, StartOptions::new().name("reg.taken")).await.unwrap();
-    let error = gen_server::start(Named, StartOptions::new().name("reg.taken")).await.unwrap_err();
+    let first = gen_server::start(Named, StartOptions::new().name("reg.taken"))
+        .await
+        .unwrap();
+    let error = gen_server::start(Named, StartOptions::new().name("reg.taken"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, noex::StartError::AlreadyRegistered(ref e) if e.pid == first.pid()),
         "{error:?}"
@@ -80,14 +89,18 @@ async fn a_taken_name_is_already_registered_error() {
 
 #[tokio::test]
 async fn a_process_has_at_most_one_name() {
-    let server = gen_server::start(Named, StartOptions::new().name("reg.one")).await.unwrap();
+    let server = gen_server::start(Named, StartOptions::new().name("reg.one"))
+        .await
+        .unwrap();
     assert!(registry::register("reg.two", &server).is_err());
     assert!(!registry::is_registered("reg.two"));
 }
 
 #[tokio::test]
 async fn a_name_is_unregistered_after_a_crash() {
-    let server = gen_server::start(Named, StartOptions::new().name("reg.crash")).await.unwrap();
+    let server = gen_server::start(Named, StartOptions::new().name("reg.crash"))
+        .await
+        .unwrap();
     server.cast(()).unwrap();
     assert!(matches!(server.wait().await, ExitReason::Error(_)));
     assert!(!registry::is_registered("reg.crash"));
@@ -95,15 +108,21 @@ async fn a_name_is_unregistered_after_a_crash() {
 
 #[tokio::test]
 async fn a_name_is_unregistered_after_a_normal_stop_and_a_kill() {
-    let stopped = gen_server::start(Named, StartOptions::new().name("reg.stop")).await.unwrap();
+    let stopped = gen_server::start(Named, StartOptions::new().name("reg.stop"))
+        .await
+        .unwrap();
     stopped.stop(ExitReason::Normal).await.unwrap();
     assert!(!registry::is_registered("reg.stop"));
-    let killed = gen_server::start(Named, StartOptions::new().name("reg.kill")).await.unwrap();
+    let killed = gen_server::start(Named, StartOptions::new().name("reg.kill"))
+        .await
+        .unwrap();
     killed.kill();
     killed.wait().await;
     assert!(!registry::is_registered("reg.kill"));
     // The name is free again.
-    gen_server::start(Named, StartOptions::new().name("reg.kill")).await.unwrap();
+    gen_server::start(Named, StartOptions::new().name("reg.kill"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

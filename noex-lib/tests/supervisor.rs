@@ -59,7 +59,10 @@ impl GenServer for Worker {
     }
 
     async fn terminate(&mut self, reason: &ExitReason, _: &mut Context<Self>) {
-        self.log.lock().unwrap().push(format!("stop {} ({reason})", self.id));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("stop {} ({reason})", self.id));
     }
 }
 
@@ -87,7 +90,12 @@ fn take(log: &Log) -> Vec<String> {
 }
 
 async fn pids(sup: &SupervisorRef) -> Vec<Option<Pid>> {
-    sup.children().await.unwrap().into_iter().map(|c| c.pid).collect()
+    sup.children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.pid)
+        .collect()
 }
 
 /// Crash a child and wait until the supervisor has reacted (its pid list changed).
@@ -123,7 +131,14 @@ async fn children_start_in_order_and_stop_in_reverse_order_running_terminate() {
     .unwrap();
     assert_eq!(take(&log), ["start a", "start b", "start c"]);
     sup.stop().await.unwrap();
-    assert_eq!(take(&log), ["stop c (shutdown)", "stop b (shutdown)", "stop a (shutdown)"]);
+    assert_eq!(
+        take(&log),
+        [
+            "stop c (shutdown)",
+            "stop b (shutdown)",
+            "stop a (shutdown)"
+        ]
+    );
     assert_eq!(sup.wait().await, ExitReason::Shutdown);
 }
 
@@ -163,7 +178,10 @@ async fn one_for_all_restarts_every_sibling_in_start_order() {
     take(&log);
     crash_and_settle(&sup, "ofa", "b").await;
     let after = pids(&sup).await;
-    assert!(after.iter().zip(&before).all(|(a, b)| a != b), "every child is new");
+    assert!(
+        after.iter().zip(&before).all(|(a, b)| a != b),
+        "every child is new"
+    );
     assert_eq!(
         take(&log),
         [
@@ -195,7 +213,15 @@ async fn rest_for_one_restarts_only_the_later_children() {
     assert_eq!(after[0], before[0], "earlier child untouched");
     assert_ne!(after[1], before[1]);
     assert_ne!(after[2], before[2]);
-    assert_eq!(take(&log), ["stop b (b crashed)", "stop c (shutdown)", "start b", "start c"]);
+    assert_eq!(
+        take(&log),
+        [
+            "stop b (b crashed)",
+            "stop c (shutdown)",
+            "start b",
+            "start c"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -205,7 +231,10 @@ async fn a_permanent_child_is_restarted_even_after_a_normal_exit() {
         .await
         .unwrap();
     let before = pids(&sup).await;
-    server("perm", "a").call(Order::Exit(ExitReason::Normal)).await.unwrap();
+    server("perm", "a")
+        .call(Order::Exit(ExitReason::Normal))
+        .await
+        .unwrap();
     settle(&sup, &before).await;
     assert!(pids(&sup).await[0].is_some());
     assert_eq!(sup.children().await.unwrap().len(), 1);
@@ -215,12 +244,16 @@ async fn a_permanent_child_is_restarted_even_after_a_normal_exit() {
 async fn a_transient_child_that_exits_normally_is_not_restarted() {
     let log = log();
     let sup = supervisor::start(
-        SupervisorSpec::one_for_one().child(worker("trans-n", "a", &log).restart(RestartType::Transient)),
+        SupervisorSpec::one_for_one()
+            .child(worker("trans-n", "a", &log).restart(RestartType::Transient)),
     )
     .await
     .unwrap();
     let before = pids(&sup).await;
-    server("trans-n", "a").call(Order::Exit(ExitReason::Normal)).await.unwrap();
+    server("trans-n", "a")
+        .call(Order::Exit(ExitReason::Normal))
+        .await
+        .unwrap();
     settle(&sup, &before).await;
     assert_eq!(pids(&sup).await, vec![None], "spec kept, not running");
 }
@@ -229,7 +262,8 @@ async fn a_transient_child_that_exits_normally_is_not_restarted() {
 async fn a_transient_child_that_crashes_is_restarted() {
     let log = log();
     let sup = supervisor::start(
-        SupervisorSpec::one_for_one().child(worker("trans-c", "a", &log).restart(RestartType::Transient)),
+        SupervisorSpec::one_for_one()
+            .child(worker("trans-c", "a", &log).restart(RestartType::Transient)),
     )
     .await
     .unwrap();
@@ -251,7 +285,10 @@ async fn a_temporary_child_is_never_restarted_and_its_spec_is_removed() {
     let _ = server("temp", "a").call(Order::Crash).await;
     settle(&sup, &before).await;
     let children = sup.children().await.unwrap();
-    assert_eq!(children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(
+        children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
 }
 
 #[tokio::test]
@@ -267,8 +304,14 @@ async fn a_temporary_sibling_taken_down_by_one_for_all_is_not_restarted() {
     take(&log);
     crash_and_settle(&sup, "ofa-temp", "a").await;
     let children = sup.children().await.unwrap();
-    assert_eq!(children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["a"]);
-    assert_eq!(take(&log), ["stop a (a crashed)", "stop t (shutdown)", "start a"]);
+    assert_eq!(
+        children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(
+        take(&log),
+        ["stop a (a crashed)", "stop t (shutdown)", "start a"]
+    );
 }
 
 #[tokio::test]
@@ -320,7 +363,11 @@ async fn a_supervisor_over_its_limit_escalates_to_its_parent_as_a_crash() {
     settle(&outer, &before).await;
     let inner_after = registry::whereis("esc.inner").expect("inner supervisor restarted");
     assert_ne!(inner_after, inner_before);
-    assert_eq!(registry::whereis("esc.sibling"), Some(sibling_before), "one_for_one parent");
+    assert_eq!(
+        registry::whereis("esc.sibling"),
+        Some(sibling_before),
+        "one_for_one parent"
+    );
     let restarted = outer.child("inner").await.unwrap().unwrap();
     assert_eq!(restarted.pid, Some(inner_after));
     // The restarted inner supervisor started its worker again.
@@ -349,7 +396,8 @@ async fn a_restarted_child_starts_with_an_empty_mailbox() {
 async fn brutal_kill_shutdown_does_not_run_terminate() {
     let log = log();
     let sup = supervisor::start(
-        SupervisorSpec::one_for_one().child(worker("brutal", "a", &log).shutdown(Shutdown::BrutalKill)),
+        SupervisorSpec::one_for_one()
+            .child(worker("brutal", "a", &log).shutdown(Shutdown::BrutalKill)),
     )
     .await
     .unwrap();
@@ -362,23 +410,29 @@ async fn brutal_kill_shutdown_does_not_run_terminate() {
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_timeout_asks_then_kills_a_child_that_does_not_stop() {
     let log = log();
-    let sup = supervisor::start(
-        SupervisorSpec::one_for_one()
-            .child(worker("timeout", "a", &log).shutdown(Shutdown::Timeout(Duration::from_millis(500)))),
-    )
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(
+        worker("timeout", "a", &log).shutdown(Shutdown::Timeout(Duration::from_millis(500))),
+    ))
     .await
     .unwrap();
     let stuck = server("timeout", "a");
     let hung = {
         let stuck = stuck.clone();
-        tokio::spawn(async move { stuck.call_timeout(Order::Hang, Duration::from_secs(7200)).await })
+        tokio::spawn(async move {
+            stuck
+                .call_timeout(Order::Hang, Duration::from_secs(7200))
+                .await
+        })
     };
     tokio::task::yield_now().await;
     take(&log);
     let began = tokio::time::Instant::now();
     sup.terminate_child("a").await.unwrap();
     let waited = began.elapsed();
-    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_millis(600), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(500) && waited < Duration::from_millis(600),
+        "{waited:?}"
+    );
     assert!(take(&log).is_empty(), "killed, so terminate did not run");
     assert_eq!(stuck.wait().await, ExitReason::Killed);
     assert!(hung.await.unwrap().is_err());
@@ -398,7 +452,10 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     sup.terminate_child("b").await.unwrap();
     assert_eq!(sup.child("b").await.unwrap().unwrap().pid, None);
     let count = sup.count_children().await.unwrap();
-    assert_eq!((count.specs, count.active, count.workers, count.supervisors), (2, 1, 2, 0));
+    assert_eq!(
+        (count.specs, count.active, count.workers, count.supervisors),
+        (2, 1, 2, 0)
+    );
 
     let restarted = sup.restart_child("b").await.unwrap();
     assert_ne!(restarted, pid);
@@ -409,7 +466,10 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     assert!(!registry::is_registered("dyn.b"));
     let missing = sup.terminate_child("nope").await.unwrap_err();
     assert!(matches!(missing, SupervisorError::ChildNotFound(e) if e.id == "nope"));
-    assert!(matches!(sup.restart_child("nope").await, Err(SupervisorError::ChildNotFound(_))));
+    assert!(matches!(
+        sup.restart_child("nope").await,
+        Err(SupervisorError::ChildNotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -431,7 +491,10 @@ async fn a_child_that_fails_to_start_stops_the_ones_started_before_it() {
     .await
     .unwrap_err();
     assert!(matches!(error, StartError::Initialization(_)), "{error:?}");
-    assert!(error.to_string().contains("bad refuses to start"), "{error}");
+    assert!(
+        error.to_string().contains("bad refuses to start"),
+        "{error}"
+    );
     assert_eq!(take(&log), ["start a", "stop a (shutdown)"]);
 }
 
@@ -455,14 +518,30 @@ async fn simple_one_for_one_starts_children_from_a_template_with_arguments() {
     let first = sup.start_child_with(8080u32).await.unwrap();
     let second = sup.start_child_with(9090u32).await.unwrap();
     let children = sup.children().await.unwrap();
-    assert_eq!(children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["conn-1", "conn-2"]);
-    assert_eq!(children.iter().map(|c| c.pid).collect::<Vec<_>>(), [Some(first), Some(second)]);
+    assert_eq!(
+        children.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["conn-1", "conn-2"]
+    );
+    assert_eq!(
+        children.iter().map(|c| c.pid).collect::<Vec<_>>(),
+        [Some(first), Some(second)]
+    );
     let wrong = sup.start_child_with("not a port").await.unwrap_err();
-    assert!(matches!(wrong, SupervisorError::Start(StartError::BadArgument { .. })), "{wrong:?}");
+    assert!(
+        matches!(
+            wrong,
+            SupervisorError::Start(StartError::BadArgument { .. })
+        ),
+        "{wrong:?}"
+    );
     let unsupported = sup.restart_child("conn-1").await.unwrap_err();
     assert!(matches!(unsupported, SupervisorError::Unsupported { .. }));
     sup.terminate_child("conn-1").await.unwrap();
-    assert_eq!(sup.children().await.unwrap().len(), 1, "a terminated dynamic child is removed");
+    assert_eq!(
+        sup.children().await.unwrap().len(),
+        1,
+        "a terminated dynamic child is removed"
+    );
 }
 
 #[tokio::test]

@@ -113,8 +113,9 @@ impl Model {
         }
         let failed = self.children[index].id.clone();
         let ids: Vec<String> = group.iter().map(|&i| self.children[i].id.clone()).collect();
-        self.children
-            .retain(|c| c.id == failed || !ids.contains(&c.id) || c.restart != RestartType::Temporary);
+        self.children.retain(|c| {
+            c.id == failed || !ids.contains(&c.id) || c.restart != RestartType::Temporary
+        });
         for id in ids {
             if let Some(c) = self.children.iter_mut().find(|c| c.id == id) {
                 c.running = true;

@@ -83,7 +83,10 @@ pub trait GenServer: Send + Sized + 'static {
 
     /// Runs before `start` returns. An error (or panic) fails the start with
     /// `InitializationError`, and the server never runs.
-    fn init(&mut self, ctx: &mut Context<Self>) -> impl Future<Output = Result<(), BoxError>> + Send {
+    fn init(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = ctx;
         async { Ok(()) }
     }
@@ -94,29 +97,49 @@ pub trait GenServer: Send + Sized + 'static {
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = Reply<Self::Reply>> + Send;
 
-    fn handle_cast(&mut self, message: Self::Cast, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+    fn handle_cast(
+        &mut self,
+        message: Self::Cast,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
         async {}
     }
 
     /// Messages that are neither calls nor casts (timers, [`ServerRef::send_info`]).
-    fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+    fn handle_info(
+        &mut self,
+        message: Info,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + Send {
         let _ = ctx;
         async move {
-            tracing::debug!(type_name = std::any::type_name::<Self>(), ?message, "unhandled info message");
+            tracing::debug!(
+                type_name = std::any::type_name::<Self>(),
+                ?message,
+                "unhandled info message"
+            );
         }
     }
 
     /// Runs right after the handler that asked for it with [`Context::continue_with`],
     /// before the next message.
-    fn handle_continue(&mut self, message: Info, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+    fn handle_continue(
+        &mut self,
+        message: Info,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
         async {}
     }
 
     /// Runs when the server stops (a stop request, a handler asking to stop, or a
     /// crash). Not run when the process is killed.
-    fn terminate(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+    fn terminate(
+        &mut self,
+        reason: &ExitReason,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + Send {
         let _ = (reason, ctx);
         async {}
     }
@@ -150,7 +173,10 @@ impl StartOptions {
 }
 
 /// Start a server: runs `init`, then returns a reference to the running server.
-pub async fn start<S: GenServer>(server: S, options: StartOptions) -> Result<ServerRef<S>, StartError> {
+pub async fn start<S: GenServer>(
+    server: S,
+    options: StartOptions,
+) -> Result<ServerRef<S>, StartError> {
     let spawned = spawn(
         server,
         SpawnOptions {

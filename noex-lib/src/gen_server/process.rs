@@ -53,7 +53,10 @@ pub(crate) struct Spawned<S: GenServer> {
     pub(crate) task: JoinHandle<()>,
 }
 
-pub(crate) async fn spawn<S: GenServer>(server: S, options: SpawnOptions) -> Result<Spawned<S>, StartError> {
+pub(crate) async fn spawn<S: GenServer>(
+    server: S,
+    options: SpawnOptions,
+) -> Result<Spawned<S>, StartError> {
     let rt = runtime();
     let kind = if options.supervisor.is_some() {
         ProcessKind::Supervisor
@@ -77,7 +80,8 @@ pub(crate) async fn spawn<S: GenServer>(server: S, options: SpawnOptions) -> Res
         cell: cell.clone(),
     };
     if let Some(name) = options.name {
-        rt.registry.register_cell(&name, &cell, Arc::new(myself.clone()))?;
+        rt.registry
+            .register_cell(&name, &cell, Arc::new(myself.clone()))?;
     }
     rt.processes.insert(cell.clone());
     crate::agent::autostart();
@@ -95,7 +99,10 @@ pub(crate) async fn spawn<S: GenServer>(server: S, options: SpawnOptions) -> Res
     let _ = cell.abort.set(task.abort_handle());
 
     match init_result.await {
-        Ok(Ok(())) => Ok(Spawned { server: myself, task }),
+        Ok(Ok(())) => Ok(Spawned {
+            server: myself,
+            task,
+        }),
         Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(InitializationError {
             type_name: cell.type_name,
@@ -122,7 +129,9 @@ async fn run<S: GenServer>(
     mut server: S,
     init_done: oneshot::Sender<Result<(), InitializationError>>,
 ) {
-    let init = AssertUnwindSafe(server.init(&mut process.ctx)).catch_unwind().await;
+    let init = AssertUnwindSafe(server.init(&mut process.ctx))
+        .catch_unwind()
+        .await;
     let failure = match init {
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some((error.to_string(), Some(error))),
@@ -149,7 +158,9 @@ async fn run<S: GenServer>(
         .await;
     process.exit = Some(match terminate {
         Ok(()) => reason,
-        Err(panic) if !reason.is_abnormal() => ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic))),
+        Err(panic) if !reason.is_abnormal() => {
+            ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic)))
+        }
         Err(_) => reason,
     });
 }
@@ -271,9 +282,11 @@ impl<S: GenServer> Drop for Process<S> {
         rt.processes.remove(cell.pid);
         rt.registry.release(cell);
         let kind = match &reason {
-            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => EventKind::Terminated {
-                reason: reason.to_string(),
-            },
+            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => {
+                EventKind::Terminated {
+                    reason: reason.to_string(),
+                }
+            }
             _ => EventKind::Crashed {
                 error: reason.to_string(),
             },

@@ -58,7 +58,11 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     /// Send a request and wait for the reply, at most `timeout`.
-    pub async fn call_timeout(&self, request: S::Call, timeout: Duration) -> Result<S::Reply, CallError> {
+    pub async fn call_timeout(
+        &self,
+        request: S::Call,
+        timeout: Duration,
+    ) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
         match tokio::time::timeout(timeout, reply).await {
             Ok(outcome) => self.settle(outcome),
@@ -76,16 +80,25 @@ impl<S: GenServer> ServerRef<S> {
         self.settle(reply.await)
     }
 
-    fn send_call(&self, request: S::Call) -> Result<oneshot::Receiver<Result<S::Reply, String>>, CallError> {
+    fn send_call(
+        &self,
+        request: S::Call,
+    ) -> Result<oneshot::Receiver<Result<S::Reply, String>>, CallError> {
         let (slot, reply) = oneshot::channel();
         self.send(Envelope::Call(request, slot))?;
         Ok(reply)
     }
 
-    fn settle(&self, outcome: Result<Result<S::Reply, String>, oneshot::error::RecvError>) -> Result<S::Reply, CallError> {
+    fn settle(
+        &self,
+        outcome: Result<Result<S::Reply, String>, oneshot::error::RecvError>,
+    ) -> Result<S::Reply, CallError> {
         match outcome {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(reason)) => Err(CallError::Crashed { pid: self.pid(), reason }),
+            Ok(Err(reason)) => Err(CallError::Crashed {
+                pid: self.pid(),
+                reason,
+            }),
             // The slot was dropped unanswered: by the handler, or with the mailbox of
             // a server that ended (its status is already `stopped` by then).
             Err(_) if self.cell.is_alive() => Err(CallError::NoReply { pid: self.pid() }),

@@ -83,7 +83,10 @@ impl Counters {
     pub(crate) fn queue_len(&self) -> u64 {
         // Read `handled` first: it never passes `enqueued`, so the difference never underflows.
         let handled = self.handled.0.load(Ordering::Relaxed);
-        self.enqueued.0.load(Ordering::Relaxed).saturating_sub(handled)
+        self.enqueued
+            .0
+            .load(Ordering::Relaxed)
+            .saturating_sub(handled)
     }
 }
 

@@ -37,7 +37,8 @@ pub use noex_agent::types::{ChildInfo, ChildKind, RestartType, Strategy};
 pub(crate) use server::SupervisorServer;
 use server::{SupervisorCall, SupervisorReply};
 pub use spec::{
-    ChildSpec, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_WORKER_SHUTDOWN, Shutdown, SupervisorSpec,
+    ChildSpec, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_WORKER_SHUTDOWN, Shutdown,
+    SupervisorSpec,
 };
 
 use crate::error::{ServerNotRunningError, StartError, SupervisorError};
@@ -53,7 +54,9 @@ pub async fn start(spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
         ..SpawnOptions::default()
     };
     let spawned = SupervisorServer::spawn(spec, options).await?;
-    Ok(SupervisorRef { server: spawned.server })
+    Ok(SupervisorRef {
+        server: spawned.server,
+    })
 }
 
 /// Counts of a supervisor's children.
@@ -99,8 +102,14 @@ impl SupervisorRef {
     }
 
     /// Start a `simple_one_for_one` child from the template, with `arg`.
-    pub async fn start_child_with<A: Any + Send + Sync>(&self, arg: A) -> Result<Pid, SupervisorError> {
-        match self.ask(SupervisorCall::StartChildWith(Arc::new(arg))).await? {
+    pub async fn start_child_with<A: Any + Send + Sync>(
+        &self,
+        arg: A,
+    ) -> Result<Pid, SupervisorError> {
+        match self
+            .ask(SupervisorCall::StartChildWith(Arc::new(arg)))
+            .await?
+        {
             SupervisorReply::Started(result) => result,
             _ => unreachable!("start_child_with answers Started"),
         }
@@ -109,7 +118,10 @@ impl SupervisorRef {
     /// Stop a child by its shutdown spec. Its spec stays (restart it with
     /// `restart_child`), except for temporary and `simple_one_for_one` children.
     pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
-        match self.ask(SupervisorCall::TerminateChild(id.to_string())).await? {
+        match self
+            .ask(SupervisorCall::TerminateChild(id.to_string()))
+            .await?
+        {
             SupervisorReply::Done(result) => result,
             _ => unreachable!("terminate_child answers Done"),
         }
@@ -118,7 +130,10 @@ impl SupervisorRef {
     /// Stop (if running) and start a child again; returns the new pid. Not for
     /// `simple_one_for_one` children, as in OTP.
     pub async fn restart_child(&self, id: &str) -> Result<Pid, SupervisorError> {
-        match self.ask(SupervisorCall::RestartChild(id.to_string())).await? {
+        match self
+            .ask(SupervisorCall::RestartChild(id.to_string()))
+            .await?
+        {
             SupervisorReply::Started(result) => result,
             _ => unreachable!("restart_child answers Started"),
         }
@@ -126,7 +141,10 @@ impl SupervisorRef {
 
     /// Stop a child (if running) and forget its spec.
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
-        match self.ask(SupervisorCall::DeleteChild(id.to_string())).await? {
+        match self
+            .ask(SupervisorCall::DeleteChild(id.to_string()))
+            .await?
+        {
             SupervisorReply::Done(result) => result,
             _ => unreachable!("delete_child answers Done"),
         }
@@ -142,7 +160,11 @@ impl SupervisorRef {
 
     /// One child by id, if the supervisor has it.
     pub async fn child(&self, id: &str) -> Result<Option<ChildInfo>, SupervisorError> {
-        Ok(self.children().await?.into_iter().find(|child| child.id == id))
+        Ok(self
+            .children()
+            .await?
+            .into_iter()
+            .find(|child| child.id == id))
     }
 
     pub async fn count_children(&self) -> Result<ChildCount, SupervisorError> {

@@ -4,14 +4,17 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use noex_agent::types::{ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, Strategy};
+use noex_agent::types::{
+    ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, Strategy,
+};
 use parking_lot::Mutex;
 
 use super::intensity::RestartWindow;
 use super::spec::{ChildSpec, ChildStart, StartedChild, SupervisorSpec};
 use super::{ChildCount, SupervisorRef, live_supervisors};
 use crate::error::{
-    BoxError, ChildNotFoundError, DuplicateChildError, MaxRestartsExceededError, StartError, SupervisorError,
+    BoxError, ChildNotFoundError, DuplicateChildError, MaxRestartsExceededError, StartError,
+    SupervisorError,
 };
 use crate::gen_server::{Context, GenServer, Info, Link, Reply, SpawnOptions, spawn};
 use crate::process::{ProcessCell, SupervisorView};
@@ -113,7 +116,11 @@ impl SupervisorServer {
         state.restarts = self.total_restarts;
     }
 
-    async fn start_instance(&self, index: usize, restarts: u32) -> Result<StartedChild, StartError> {
+    async fn start_instance(
+        &self,
+        index: usize,
+        restarts: u32,
+    ) -> Result<StartedChild, StartError> {
         let (cell, link) = self.me.as_ref().expect("supervisor initialized");
         let child = &self.children[index];
         let start = ChildStart {
@@ -129,7 +136,12 @@ impl SupervisorServer {
     }
 
     /// Start a new child at the end of the list; on failure it is not kept.
-    async fn add_child(&mut self, spec: ChildSpec, id: Arc<str>, arg: Option<Arc<dyn Any + Send + Sync>>) -> Result<Pid, StartError> {
+    async fn add_child(
+        &mut self,
+        spec: ChildSpec,
+        id: Arc<str>,
+        arg: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> Result<Pid, StartError> {
         self.children.push(Child {
             spec,
             id,
@@ -204,7 +216,9 @@ impl SupervisorServer {
             RestartType::Temporary | RestartType::Unknown => false,
         };
         if !restart {
-            if child.spec.restart == RestartType::Temporary || self.spec.strategy == Strategy::SimpleOneForOne {
+            if child.spec.restart == RestartType::Temporary
+                || self.spec.strategy == Strategy::SimpleOneForOne
+            {
                 self.remove(index);
             }
             self.publish();
@@ -275,7 +289,9 @@ impl SupervisorServer {
         let cell = started.cell.clone();
         child.running = Some(started);
         self.total_restarts += 1;
-        runtime().events.emit(&cell, EventKind::Restarted { attempt });
+        runtime()
+            .events
+            .emit(&cell, EventKind::Restarted { attempt });
     }
 
     /// Too many restarts: stop every child, then this supervisor, as a crash.
@@ -313,7 +329,10 @@ impl SupervisorServer {
         Ok(pid)
     }
 
-    async fn start_child_with(&mut self, arg: Arc<dyn Any + Send + Sync>) -> Result<Pid, SupervisorError> {
+    async fn start_child_with(
+        &mut self,
+        arg: Arc<dyn Any + Send + Sync>,
+    ) -> Result<Pid, SupervisorError> {
         let Some(template) = self.spec.template.clone() else {
             return Err(SupervisorError::Unsupported {
                 operation: "start_child_with",
@@ -338,7 +357,9 @@ impl SupervisorServer {
         let index = self.find(id)?;
         self.stop_children(std::iter::once(index)).await;
         let child = &self.children[index];
-        if child.spec.restart == RestartType::Temporary || self.spec.strategy == Strategy::SimpleOneForOne {
+        if child.spec.restart == RestartType::Temporary
+            || self.spec.strategy == Strategy::SimpleOneForOne
+        {
             self.remove(index);
         }
         self.publish();
@@ -439,12 +460,24 @@ impl GenServer for SupervisorServer {
         Ok(())
     }
 
-    async fn handle_call(&mut self, request: SupervisorCall, _: &mut Context<Self>) -> Reply<SupervisorReply> {
+    async fn handle_call(
+        &mut self,
+        request: SupervisorCall,
+        _: &mut Context<Self>,
+    ) -> Reply<SupervisorReply> {
         Reply::Now(match request {
-            SupervisorCall::StartChild(spec) => SupervisorReply::Started(self.start_child(spec).await),
-            SupervisorCall::StartChildWith(arg) => SupervisorReply::Started(self.start_child_with(arg).await),
-            SupervisorCall::TerminateChild(id) => SupervisorReply::Done(self.terminate_child(&id).await),
-            SupervisorCall::RestartChild(id) => SupervisorReply::Started(self.restart_child(&id).await),
+            SupervisorCall::StartChild(spec) => {
+                SupervisorReply::Started(self.start_child(spec).await)
+            }
+            SupervisorCall::StartChildWith(arg) => {
+                SupervisorReply::Started(self.start_child_with(arg).await)
+            }
+            SupervisorCall::TerminateChild(id) => {
+                SupervisorReply::Done(self.terminate_child(&id).await)
+            }
+            SupervisorCall::RestartChild(id) => {
+                SupervisorReply::Started(self.restart_child(&id).await)
+            }
             SupervisorCall::DeleteChild(id) => SupervisorReply::Done(self.delete_child(&id).await),
             SupervisorCall::Children => SupervisorReply::Children(self.children_info()),
             SupervisorCall::CountChildren => SupervisorReply::Count(self.count()),

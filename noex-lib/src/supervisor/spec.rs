@@ -92,7 +92,8 @@ impl StartedChild {
     }
 }
 
-type StartFn = Arc<dyn Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>> + Send + Sync>;
+type StartFn =
+    Arc<dyn Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>> + Send + Sync>;
 
 /// How to start one child, and what to do when it exits.
 ///
@@ -135,13 +136,18 @@ impl ChildSpec {
         S: GenServer,
         F: Fn() -> S + Send + Sync + 'static,
     {
-        Self::with_start(id, ChildKind::Worker, DEFAULT_WORKER_SHUTDOWN, move |start| {
-            let server = factory();
-            Box::pin(async move {
-                let spawned = spawn(server, start.spawn_options()).await?;
-                Ok(StartedChild::new(spawned.server, spawned.task))
-            })
-        })
+        Self::with_start(
+            id,
+            ChildKind::Worker,
+            DEFAULT_WORKER_SHUTDOWN,
+            move |start| {
+                let server = factory();
+                Box::pin(async move {
+                    let spawned = spawn(server, start.spawn_options()).await?;
+                    Ok(StartedChild::new(spawned.server, spawned.task))
+                })
+            },
+        )
     }
 
     /// A GenServer child made from an argument: the template of a
@@ -152,39 +158,55 @@ impl ChildSpec {
         S: GenServer,
         F: Fn(&A) -> S + Send + Sync + 'static,
     {
-        Self::with_start(id, ChildKind::Worker, DEFAULT_WORKER_SHUTDOWN, move |start| {
-            let arg = start.arg.clone();
-            let server = arg.as_deref().and_then(|arg| arg.downcast_ref::<A>()).map(&factory);
-            Box::pin(async move {
-                let Some(server) = server else {
-                    return Err(StartError::BadArgument {
-                        child_id: start.child_id.to_string(),
-                        expected: std::any::type_name::<A>(),
-                    });
-                };
-                let spawned = spawn(server, start.spawn_options()).await?;
-                Ok(StartedChild::new(spawned.server, spawned.task))
-            })
-        })
+        Self::with_start(
+            id,
+            ChildKind::Worker,
+            DEFAULT_WORKER_SHUTDOWN,
+            move |start| {
+                let arg = start.arg.clone();
+                let server = arg
+                    .as_deref()
+                    .and_then(|arg| arg.downcast_ref::<A>())
+                    .map(&factory);
+                Box::pin(async move {
+                    let Some(server) = server else {
+                        return Err(StartError::BadArgument {
+                            child_id: start.child_id.to_string(),
+                            expected: std::any::type_name::<A>(),
+                        });
+                    };
+                    let spawned = spawn(server, start.spawn_options()).await?;
+                    Ok(StartedChild::new(spawned.server, spawned.task))
+                })
+            },
+        )
     }
 
     /// A nested supervisor. Its default shutdown is `Infinity`, as in OTP.
     pub fn supervisor(id: impl Into<String>, spec: SupervisorSpec) -> Self {
-        Self::with_start(id, ChildKind::Supervisor, Shutdown::Infinity, move |start| {
-            let spec = spec.clone();
-            Box::pin(async move {
-                let mut options = start.spawn_options();
-                options.name = options.name.or_else(|| spec.name.clone());
-                options.system |= spec.system;
-                let spawned = SupervisorServer::spawn(spec, options).await?;
-                Ok(StartedChild::new(spawned.server, spawned.task))
-            })
-        })
+        Self::with_start(
+            id,
+            ChildKind::Supervisor,
+            Shutdown::Infinity,
+            move |start| {
+                let spec = spec.clone();
+                Box::pin(async move {
+                    let mut options = start.spawn_options();
+                    options.name = options.name.or_else(|| spec.name.clone());
+                    options.system |= spec.system;
+                    let spawned = SupervisorServer::spawn(spec, options).await?;
+                    Ok(StartedChild::new(spawned.server, spawned.task))
+                })
+            },
+        )
     }
 
     fn with_start<F>(id: impl Into<String>, kind: ChildKind, shutdown: Shutdown, start: F) -> Self
     where
-        F: Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>> + Send + Sync + 'static,
+        F: Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>>
+            + Send
+            + Sync
+            + 'static,
     {
         ChildSpec {
             id: id.into(),

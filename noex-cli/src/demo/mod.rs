@@ -1,0 +1,122 @@
+//! `noex demo`: one command for a newcomer. It starts a demo application as a second
+//! OS process (`noex demo --no-ui`, with a supervision tree doing real work and
+//! crashing now and then), opens the dashboard on it, and stops it on the way out.
+
+mod app;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use noex_agent::discovery;
+
+use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
+use crate::commands::Context;
+
+/// How long the demo app may take to open its agent socket.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
+    if args.no_ui {
+        return app::run(&args).await;
+    }
+    let mut demo = DemoProcess::spawn(&args)?;
+    demo.wait_for_agent().await?;
+    let attached = Context {
+        target: TargetArgs {
+            pid: Some(demo.pid()),
+            socket: None,
+        },
+        ..ctx.clone()
+    };
+    let shown = crate::top::run(
+        &attached,
+        TopArgs {
+            layout: Layout::Full,
+            refresh: 1000,
+            theme: Theme::Dark,
+        },
+    )
+    .await;
+    demo.stop();
+    shown
+}
+
+/// The demo application's process; stopped (and its socket removed) when dropped.
+struct DemoProcess {
+    child: Child,
+}
+
+impl DemoProcess {
+    fn spawn(args: &DemoArgs) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("finding the noex executable")?;
+        let mut command = Command::new(exe);
+        command.args(["demo", "--no-ui", "--watch-parent"]);
+        if args.steady {
+            command.arg("--steady");
+        }
+        if args.read_only {
+            command.arg("--read-only");
+        }
+        // Its output would draw over the dashboard.
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command.spawn().context("starting the demo application")?;
+        Ok(DemoProcess { child })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn wait_for_agent(&mut self) -> anyhow::Result<()> {
+        let socket = discovery::socket_path_for_pid(self.pid());
+        let began = Instant::now();
+        while !socket_ready(&socket) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the demo application exited at start ({status})");
+            }
+            if began.elapsed() > STARTUP_TIMEOUT {
+                bail!(
+                    "the demo application did not open its agent socket within {STARTUP_TIMEOUT:?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    /// Ask it to stop (it removes its socket), then make sure it has.
+    fn stop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: signalling our own child by its pid.
+            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+            let began = Instant::now();
+            while began.elapsed() < Duration::from_secs(3) {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn socket_ready(path: &Path) -> bool {
+    path.exists()
+}

@@ -1,0 +1,177 @@
+//! The embedded agent: how `noex` attaches to this application.
+//!
+//! It starts by itself the first time the application starts a noex process (set
+//! `NOEX_AGENT=off` to prevent that), listening at `<agent dir>/<pid>.sock`; call
+//! [`start`] first to choose the options (read-only, socket path, app name). It runs
+//! on a thread and tokio runtime of its own, so it keeps serving whichever runtime
+//! the app's processes live on, and its work (building a snapshot of 100k processes)
+//! never occupies the app's workers.
+//!
+//! ```no_run
+//! use noex::agent::{self, AgentOptions};
+//!
+//! let path = agent::start(AgentOptions::new("shop").read_only(true))?;
+//! println!("attach with: noex ps --socket {}", path.display());
+//! # Ok::<(), noex::agent::AgentError>(())
+//! ```
+
+mod backend;
+mod connection;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+
+use noex_agent::server::{Agent, AgentHandle};
+pub use noex_agent::server::{AgentError, AgentOptions};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+/// The environment variable that turns the automatic start off (`NOEX_AGENT=off`).
+pub const AGENT_ENV: &str = "NOEX_AGENT";
+
+struct Running {
+    path: PathBuf,
+    app_name: String,
+    stop: oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+static AGENT: Mutex<Option<Running>> = Mutex::new(None);
+static AUTOSTART_DONE: AtomicBool = AtomicBool::new(false);
+
+/// Start (or restart with new options) the agent. Returns the socket path.
+pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
+    AUTOSTART_DONE.store(true, Ordering::Relaxed);
+    let mut agent = AGENT.lock();
+    if let Some(old) = agent.take() {
+        stop_running(old);
+    }
+    let app_name = options.app_name.clone();
+    let options = options.noex_version(env!("CARGO_PKG_VERSION"));
+    let (started, result) = std_mpsc::channel();
+    let (stop, stopped) = oneshot::channel();
+    let thread = std::thread::Builder::new()
+        .name("noex-agent".into())
+        .spawn(move || serve(options, started, stopped))
+        .map_err(|source| AgentError::Bind {
+            path: PathBuf::new(),
+            source,
+        })?;
+    match result.recv() {
+        Ok(Ok(path)) => {
+            remove_socket_at_exit(&path);
+            *agent = Some(Running {
+                path: path.clone(),
+                app_name,
+                stop,
+                thread,
+            });
+            Ok(path)
+        }
+        Ok(Err(error)) => {
+            let _ = thread.join();
+            Err(error)
+        }
+        Err(_) => Err(AgentError::NoRuntime),
+    }
+}
+
+/// Stop the agent and remove its socket. A later [`start`] may start it again.
+pub fn shutdown() {
+    if let Some(running) = AGENT.lock().take() {
+        stop_running(running);
+    }
+}
+
+/// Where the agent listens, if it is running.
+pub fn socket_path() -> Option<PathBuf> {
+    AGENT.lock().as_ref().map(|running| running.path.clone())
+}
+
+/// The application's name, as `noex list` and the dashboard show it.
+pub fn app_name() -> String {
+    match AGENT.lock().as_ref() {
+        Some(running) => running.app_name.clone(),
+        None => AgentOptions::default().app_name,
+    }
+}
+
+fn stop_running(running: Running) {
+    let _ = running.stop.send(());
+    if running.thread.thread().id() != std::thread::current().id() {
+        let _ = running.thread.join();
+    }
+}
+
+/// The agent's thread: its own runtime, serving until asked to stop.
+fn serve(
+    options: AgentOptions,
+    started: std_mpsc::Sender<Result<PathBuf, AgentError>>,
+    stopped: oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(source) => {
+            let _ = started.send(Err(AgentError::Bind {
+                path: PathBuf::new(),
+                source,
+            }));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let handle: AgentHandle = match Agent::start(options, Arc::new(backend::RuntimeBackend)) {
+            Ok(handle) => handle,
+            Err(error) => {
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
+        let _ = started.send(Ok(handle.path().to_path_buf()));
+        // Until `shutdown`, or forever if the sender is gone with the process.
+        let _ = stopped.await;
+        handle.shutdown();
+    });
+}
+
+/// Called whenever a process starts: the first one starts the agent.
+#[inline]
+pub(crate) fn autostart() {
+    if AUTOSTART_DONE.load(Ordering::Relaxed) || AUTOSTART_DONE.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    if std::env::var(AGENT_ENV).is_ok_and(|value| matches!(value.as_str(), "off" | "0" | "false")) {
+        tracing::debug!("noex agent disabled by {AGENT_ENV}");
+        return;
+    }
+    if let Err(error) = start(AgentOptions::default()) {
+        tracing::warn!(%error, "noex agent did not start; `noex` cannot attach to this process");
+    }
+}
+
+/// The socket file outlives the process unless removed: remove it at exit too.
+fn remove_socket_at_exit(path: &std::path::Path) {
+    static AT_EXIT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    *AT_EXIT.lock() = Some(path.to_path_buf());
+    #[cfg(unix)]
+    if !REGISTERED.swap(true, Ordering::Relaxed) {
+        extern "C" fn remove_socket() {
+            // Only our own socket, and only if `shutdown` has not removed it already.
+            if let Some(path) = AT_EXIT.try_lock().and_then(|mut p| p.take())
+                && AGENT
+                    .try_lock()
+                    .is_some_and(|agent| agent.as_ref().is_some_and(|a| a.path == path))
+            {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        // SAFETY: registering a plain `extern "C"` function with no arguments.
+        unsafe { libc::atexit(remove_socket) };
+    }
+}

@@ -1,0 +1,197 @@
+//! A real demo application in its own process, and the real `noex` binary to run
+//! against it, each test in a private agent directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The `noex` binary that `cargo test --workspace` builds next to the tests.
+pub fn noex_bin() -> PathBuf {
+    let path = assert_cmd::cargo::cargo_bin("noex");
+    assert!(
+        path.exists(),
+        "{} is missing: run the end-to-end tests with `cargo test --workspace`, which builds it",
+        path.display()
+    );
+    path
+}
+
+/// A demo app (`noex demo --no-ui --steady`) with its own agent directory.
+pub struct Demo {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Demo {
+    pub fn start() -> Demo {
+        Demo::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Demo {
+        let dir = tempfile::Builder::new()
+            .prefix("noex-e2e-")
+            .tempdir()
+            .unwrap();
+        Demo::start_in(dir, extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Demo {
+        let child = Command::new(noex_bin())
+            .args(["demo", "--no-ui", "--steady"])
+            .args(extra)
+            .env("NOEX_AGENT_DIR", agent_dir(dir.path()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let demo = Demo { child, dir };
+        demo.wait_for_socket();
+        demo
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn agent_dir(&self) -> PathBuf {
+        agent_dir(self.dir.path())
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.agent_dir().join(format!("{}.sock", self.pid()))
+    }
+
+    fn wait_for_socket(&self) {
+        let began = Instant::now();
+        while !self.socket().exists() {
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "demo app did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `noex ARGS` against this app's agent directory (no `--pid`: the one agent there).
+    pub fn noex(&self, args: &[&str]) -> Output {
+        run_noex(&self.agent_dir(), args)
+    }
+
+    /// Wait until `noex ps --json` satisfies `ready`.
+    pub fn wait_for_ps(&self, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let began = Instant::now();
+        loop {
+            let ps = self.noex(&["ps", "--json"]);
+            let rows: serde_json::Value = serde_json::from_str(&ps.stdout).unwrap();
+            if ready(&rows) {
+                return rows;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "never ready: {rows:#}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stop the app (SIGTERM) and wait until it has exited.
+    pub fn stop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let began = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if began.elapsed() > Duration::from_secs(5) {
+                let _ = self.child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The agent directory inside a test's temp dir (the agent creates it 0700).
+fn agent_dir(base: &Path) -> PathBuf {
+    base.join("agents")
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run_noex(agent_dir: &Path, args: &[&str]) -> Output {
+    let output = Command::cargo_bin("noex")
+        .unwrap()
+        .args(args)
+        .env("NOEX_AGENT_DIR", agent_dir)
+        .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Replace the values that change from run to run (counts, durations, times) in
+/// a whitespace-aligned table by `_`, column by column, keeping the rest.
+pub fn redact_columns(table: &str, columns: &[&str]) -> String {
+    let mut lines = table.lines();
+    let Some(header) = lines.next() else {
+        return String::new();
+    };
+    let names: Vec<&str> = header.split_whitespace().collect();
+    let redact: Vec<usize> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| columns.contains(name))
+        .map(|(i, _)| i)
+        .collect();
+    let mut out = vec![names.join(" ")];
+    for line in lines {
+        let fields: Vec<String> = line
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, field)| {
+                if redact.contains(&i) {
+                    "_".to_string()
+                } else {
+                    field.to_string()
+                }
+            })
+            .collect();
+        out.push(fields.join(" "));
+    }
+    out.join("\n")
+}
+
+/// Redact pids that depend on how many clients connected before (`<0.N>` above `limit`).
+pub fn redact_late_pids(text: &str, limit: u64) -> String {
+    let pid = regex_lite::Regex::new(r"<0\.(\d+)>").unwrap();
+    pid.replace_all(text, |caps: &regex_lite::Captures| {
+        let n: u64 = caps[1].parse().unwrap();
+        if n > limit {
+            "<0.N>".to_string()
+        } else {
+            caps[0].to_string()
+        }
+    })
+    .into_owned()
+}
