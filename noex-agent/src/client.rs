@@ -92,7 +92,10 @@ impl Client {
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
         let name = path.to_fs_name::<GenericFilePath>()?;
         let stream = ConnectOptions::new().name(name).connect_tokio().await?;
-        let mut frames = Framed::new(stream, FrameCodec::new(MAX_REPLY_FRAME));
+        let mut frames = Framed::new(
+            stream,
+            FrameCodec::with_decoder(MAX_REPLY_FRAME, crate::protocol::decode_server_frame),
+        );
         let hello = match read_frame(&mut frames).await? {
             Some(ServerFrame::Hello(hello)) => hello,
             // Refused at the door: busy, or another user.

@@ -42,14 +42,38 @@ pub struct FrameCodec<D> {
     inner: LengthDelimitedCodec,
     max_frame_length: usize,
     max_depth: usize,
+    decode: DecodeFn<D>,
     // `fn() -> D`: the codec only produces `D`s, so it is Send/Sync whatever `D` is.
     _decodes: PhantomData<fn() -> D>,
 }
 
-impl<D> FrameCodec<D> {
+/// Turns one frame's bytes into a message, refusing nesting deeper than the limit.
+pub type DecodeFn<D> = fn(&[u8], usize) -> Result<D, rmp_serde::decode::Error>;
+
+/// Plain serde decoding of a frame body.
+pub fn decode_with_serde<'a, D: serde::Deserialize<'a>>(
+    body: &'a [u8],
+    max_depth: usize,
+) -> Result<D, rmp_serde::decode::Error> {
+    let mut deserializer = rmp_serde::Deserializer::from_read_ref(body);
+    deserializer.set_max_depth(max_depth);
+    D::deserialize(&mut deserializer)
+}
+
+impl<D: DeserializeOwned> FrameCodec<D> {
     /// A codec that refuses frames (in either direction) longer than `max_frame_length`
     /// bytes, the 4-byte length prefix not counted.
     pub fn new(max_frame_length: usize) -> Self {
+        Self::with_decoder(max_frame_length, |body, depth| {
+            decode_with_serde(body, depth)
+        })
+    }
+}
+
+impl<D> FrameCodec<D> {
+    /// Like [`FrameCodec::new`], with frames decoded by `decode` (a faster path for
+    /// large frames, say).
+    pub fn with_decoder(max_frame_length: usize, decode: DecodeFn<D>) -> Self {
         let inner = LengthDelimitedCodec::builder()
             .length_field_type::<u32>()
             .big_endian()
@@ -59,6 +83,7 @@ impl<D> FrameCodec<D> {
             inner,
             max_frame_length,
             max_depth: DEFAULT_MAX_DEPTH,
+            decode,
             _decodes: PhantomData,
         }
     }
@@ -105,7 +130,7 @@ pub enum FrameEncodeError {
     TooLarge { len: usize, max: usize },
 }
 
-impl<D: DeserializeOwned> Decoder for FrameCodec<D> {
+impl<D> Decoder for FrameCodec<D> {
     type Item = Result<D, FrameDecodeError>;
     type Error = io::Error;
 
@@ -113,9 +138,7 @@ impl<D: DeserializeOwned> Decoder for FrameCodec<D> {
         let Some(body) = self.inner.decode(src)? else {
             return Ok(None);
         };
-        let mut deserializer = rmp_serde::Deserializer::from_read_ref(&body);
-        deserializer.set_max_depth(self.max_depth);
-        let decoded = D::deserialize(&mut deserializer).map_err(|source| FrameDecodeError {
+        let decoded = (self.decode)(&body, self.max_depth).map_err(|source| FrameDecodeError {
             len: body.len(),
             source,
         });

@@ -12,5 +12,5 @@ pub mod process_start;
 pub mod protocol;
 pub mod server;
 pub mod target;
-pub mod types;
 pub mod tree;
+pub mod types;

@@ -240,3 +240,147 @@ impl ErrorCode {
         }
     }
 }
+
+/// Decode a [`ServerFrame`] without serde's buffering of internally tagged enums.
+///
+/// Serde decodes an internally tagged enum by first copying the whole value into a
+/// generic tree, which more than doubles the cost of a large snapshot (100k processes
+/// is ~20 MB). The agent writes `type` first, so a first pass reads only the tags
+/// (skipping the rest without allocating) and a second pass decodes snapshot and tree
+/// replies straight into their types. Anything else takes the ordinary path.
+pub fn decode_server_frame(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<ServerFrame, rmp_serde::decode::Error> {
+    use crate::codec::decode_with_serde;
+
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        #[serde(default, borrow)]
+        body: Option<BodyHead<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct BodyHead<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+    }
+    #[derive(Deserialize)]
+    struct Reply<B> {
+        id: u64,
+        body: B,
+    }
+    #[derive(Deserialize)]
+    struct SnapshotBody {
+        snapshot: Snapshot,
+    }
+    #[derive(Deserialize)]
+    struct TreeBody {
+        tree: ProcessTree,
+    }
+
+    let head: Result<Head<'_>, _> = decode_with_serde(body, max_depth);
+    match head {
+        Ok(Head {
+            kind: "reply",
+            body: Some(BodyHead { kind: "snapshot" }),
+        }) => {
+            let reply: Reply<SnapshotBody> = decode_with_serde(body, max_depth)?;
+            Ok(ServerFrame::Reply {
+                id: reply.id,
+                body: ReplyBody::Snapshot {
+                    snapshot: reply.body.snapshot,
+                },
+            })
+        }
+        Ok(Head {
+            kind: "reply",
+            body: Some(BodyHead { kind: "tree" }),
+        }) => {
+            let reply: Reply<TreeBody> = decode_with_serde(body, max_depth)?;
+            Ok(ServerFrame::Reply {
+                id: reply.id,
+                body: ReplyBody::Tree {
+                    tree: reply.body.tree,
+                },
+            })
+        }
+        _ => decode_with_serde(body, max_depth),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_with_serde;
+    use crate::types::{ProcessStatus, ServerInfo};
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            taken_at_ms: 1,
+            app: "app".into(),
+            os_pid: 2,
+            uptime_ms: 3,
+            process_count: 1,
+            total_messages: 4,
+            memory_rss_bytes: Some(5),
+            servers: vec![ServerInfo {
+                pid: Pid(6),
+                name: Some("worker".into()),
+                child_id: None,
+                parent: None,
+                type_name: "Worker".into(),
+                status: ProcessStatus::Running,
+                messages: 7,
+                queue_len: 0,
+                started_at_ms: 8,
+                restarts: 0,
+                busy_ns: 9,
+                handler_running_ns: None,
+                last_error: None,
+                system: false,
+            }],
+            supervisors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_fast_frame_decoder_agrees_with_serde_on_every_frame_kind() {
+        let frames = vec![
+            ServerFrame::Reply {
+                id: 1,
+                body: ReplyBody::Snapshot {
+                    snapshot: snapshot(),
+                },
+            },
+            ServerFrame::Reply {
+                id: 2,
+                body: ReplyBody::Tree {
+                    tree: ProcessTree::from_snapshot(&snapshot()),
+                },
+            },
+            ServerFrame::Reply {
+                id: 3,
+                body: ReplyBody::Unsubscribed,
+            },
+            ServerFrame::Lagged { dropped: 4 },
+            ServerFrame::Error {
+                id: None,
+                error: ErrorBody::new(ErrorCode::Busy, "busy"),
+            },
+        ];
+        for frame in frames {
+            let bytes = rmp_serde::to_vec_named(&frame).unwrap();
+            let fast = decode_server_frame(&bytes, 64).unwrap();
+            let plain: ServerFrame = decode_with_serde(&bytes, 64).unwrap();
+            assert_eq!(fast, plain);
+            assert_eq!(fast, frame);
+        }
+    }
+
+    #[test]
+    fn the_fast_frame_decoder_rejects_garbage_like_serde() {
+        assert!(decode_server_frame(&[0xc1, 0x00], 64).is_err());
+    }
+}

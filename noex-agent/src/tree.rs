@@ -9,8 +9,10 @@ impl ProcessTree {
     /// Nest the snapshot's processes under their supervisors. Processes nobody
     /// supervises are roots, in pid order.
     pub fn from_snapshot(snapshot: &Snapshot) -> ProcessTree {
-        let servers: HashMap<Pid, &ServerInfo> = snapshot.servers.iter().map(|s| (s.pid, s)).collect();
-        let supervisors: HashMap<Pid, &SupervisorInfo> = snapshot.supervisors.iter().map(|s| (s.pid, s)).collect();
+        let servers: HashMap<Pid, &ServerInfo> =
+            snapshot.servers.iter().map(|s| (s.pid, s)).collect();
+        let supervisors: HashMap<Pid, &SupervisorInfo> =
+            snapshot.supervisors.iter().map(|s| (s.pid, s)).collect();
         let mut placed = HashSet::new();
         let mut roots: Vec<(Pid, TreeNode)> = Vec::new();
         let mut candidates: Vec<Pid> = snapshot
@@ -53,7 +55,9 @@ fn node_for(
             .children
             .iter()
             .filter_map(|child| match child.pid {
-                Some(child_pid) if servers.contains_key(&child_pid) || supervisors.contains_key(&child_pid) => {
+                Some(child_pid)
+                    if servers.contains_key(&child_pid) || supervisors.contains_key(&child_pid) =>
+                {
                     node_for(child_pid, servers, supervisors, placed)
                 }
                 _ => Some(TreeNode::Stopped {
@@ -68,7 +72,9 @@ fn node_for(
             children,
         });
     }
-    servers.get(&pid).map(|info| TreeNode::Worker { info: (*info).clone() })
+    servers.get(&pid).map(|info| TreeNode::Worker {
+        info: (*info).clone(),
+    })
 }
 
 impl TreeNode {

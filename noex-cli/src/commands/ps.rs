@@ -3,15 +3,19 @@
 use crate::cli::PsArgs;
 use crate::commands::{Context, write_out};
 use crate::error::CliError;
-use crate::render::table::{process_json, process_rows, process_table};
+use std::io::IsTerminal;
+
+use crate::render::table::{process_json, process_json_lines, process_rows, process_table};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
     let mut client = target::connect(&ctx.target).await?;
     let snapshot = target::request("snapshot", client.snapshot()).await?;
     let rows = process_rows(&snapshot, args.all, args.sort);
-    let text = if args.json {
+    let text = if args.json && std::io::stdout().is_terminal() {
         process_json(&rows)
+    } else if args.json {
+        process_json_lines(&rows)
     } else {
         process_table(&rows, ctx.stdout)
     };
