@@ -1,5 +1,10 @@
 //! Call round trip and cast throughput: noex against a bare tokio mpsc + oneshot
 //! loop (the floor), in one run. `cargo bench -p noex --bench messaging`.
+//!
+//! The caller is a task on the same runtime as the server (as in an application), so
+//! each measurement runs a whole batch inside one spawned task.
+
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
@@ -72,12 +77,37 @@ fn runtimes() -> Vec<(&'static str, Runtime)> {
     ]
 }
 
+/// Run `iters` rounds of `round` inside one task on `rt`, and time them.
+fn in_task<F, Fut>(rt: &Runtime, iters: u64, round: F) -> Duration
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let began = Instant::now();
+            for _ in 0..iters {
+                std::hint::black_box(round().await);
+            }
+            began.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
 fn call_round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("call_round_trip");
     for (flavor, rt) in runtimes() {
         let bare = rt.block_on(async { spawn_bare() });
         group.bench_function(BenchmarkId::new("tokio_bare", flavor), |b| {
-            b.to_async(&rt).iter(|| bare_call(&bare))
+            b.iter_custom(|iters| {
+                let bare = bare.clone();
+                in_task(&rt, iters, move || {
+                    let bare = bare.clone();
+                    async move { bare_call(&bare).await }
+                })
+            })
         });
         let server = rt.block_on(async {
             gen_server::start(Counter(0), StartOptions::new())
@@ -85,8 +115,13 @@ fn call_round_trip(c: &mut Criterion) {
                 .unwrap()
         });
         group.bench_function(BenchmarkId::new("noex", flavor), |b| {
-            b.to_async(&rt)
-                .iter(|| async { server.call(()).await.unwrap() })
+            b.iter_custom(|iters| {
+                let server = server.clone();
+                in_task(&rt, iters, move || {
+                    let server = server.clone();
+                    async move { server.call(()).await.unwrap() }
+                })
+            })
         });
     }
     group.finish();
@@ -98,11 +133,17 @@ fn cast_throughput(c: &mut Criterion) {
     for (flavor, rt) in runtimes() {
         let bare = rt.block_on(async { spawn_bare() });
         group.bench_function(BenchmarkId::new("tokio_bare", flavor), |b| {
-            b.to_async(&rt).iter(|| async {
-                for _ in 0..CASTS {
-                    bare.send(BareMessage::Cast(1)).unwrap();
-                }
-                bare_call(&bare).await
+            b.iter_custom(|iters| {
+                let bare = bare.clone();
+                in_task(&rt, iters, move || {
+                    let bare = bare.clone();
+                    async move {
+                        for _ in 0..CASTS {
+                            bare.send(BareMessage::Cast(1)).unwrap();
+                        }
+                        bare_call(&bare).await
+                    }
+                })
             })
         });
         let server = rt.block_on(async {
@@ -111,11 +152,17 @@ fn cast_throughput(c: &mut Criterion) {
                 .unwrap()
         });
         group.bench_function(BenchmarkId::new("noex", flavor), |b| {
-            b.to_async(&rt).iter(|| async {
-                for _ in 0..CASTS {
-                    server.cast(1).unwrap();
-                }
-                server.call(()).await.unwrap()
+            b.iter_custom(|iters| {
+                let server = server.clone();
+                in_task(&rt, iters, move || {
+                    let server = server.clone();
+                    async move {
+                        for _ in 0..CASTS {
+                            server.cast(1).unwrap();
+                        }
+                        server.call(()).await.unwrap()
+                    }
+                })
             })
         });
     }

@@ -1,0 +1,52 @@
+//! The agent starts by itself with the first process, where `noex` looks for it.
+#![cfg(unix)]
+//! (Its own test binary: the agent is one per OS process, and this test owns it.)
+
+use std::os::unix::fs::PermissionsExt;
+
+use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex_agent::client::Client;
+
+struct Named;
+
+impl GenServer for Named {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+#[tokio::test]
+async fn the_first_process_starts_the_agent_on_a_private_socket_named_by_pid() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("agents");
+    // SAFETY: set before any thread of this test binary reads the environment.
+    unsafe { std::env::set_var("NOEX_AGENT_DIR", &dir) };
+    assert_eq!(noex::agent::socket_path(), None, "nothing started yet");
+
+    let _server = gen_server::start(Named, StartOptions::new().name("autostart.named"))
+        .await
+        .unwrap();
+
+    let socket = dir.join(format!("{}.sock", std::process::id()));
+    assert_eq!(noex::agent::socket_path(), Some(socket.clone()));
+    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    let socket_mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
+
+    let mut client = Client::connect(&socket).await.unwrap();
+    assert_eq!(client.hello().pid, std::process::id());
+    let snapshot = client.snapshot().await.unwrap();
+    assert!(
+        snapshot
+            .servers
+            .iter()
+            .any(|s| s.name.as_deref() == Some("autostart.named"))
+    );
+
+    noex::agent::shutdown();
+    assert!(!socket.exists(), "a clean shutdown removes the socket");
+    assert_eq!(noex::agent::socket_path(), None);
+}
