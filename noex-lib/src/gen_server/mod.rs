@@ -37,6 +37,7 @@
 //! ```
 
 mod context;
+mod deadline;
 mod process;
 mod server_ref;
 

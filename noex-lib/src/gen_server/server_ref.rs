@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::deadline::{Deadline, with_deadline};
 use super::process::Envelope;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError};
@@ -63,8 +64,9 @@ impl<S: GenServer> ServerRef<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
+        let deadline = Deadline::after(timeout);
         let reply = self.send_call(request)?;
-        match tokio::time::timeout(timeout, reply).await {
+        match with_deadline(reply, deadline).await {
             Ok(outcome) => self.settle(outcome),
             Err(_) => Err(CallTimeoutError {
                 pid: self.pid(),

@@ -1,0 +1,243 @@
+//! Call timeouts that cost a lock instead of a timer.
+//!
+//! Every `call` has a timeout, but almost every call is answered long before it. A
+//! tokio timer per call (registered in the runtime's timer wheel, removed again on
+//! the reply) was half the cost of a round trip. Instead, calls whose deadlines fall
+//! in the same 10 ms window share one timer per thread: a call registers its waker in
+//! that window's bucket (an uncontended lock and a slab slot) and removes it on the
+//! reply. The bucket's timer is a tokio timer, so paused time in tests still works.
+//! A timeout fires up to one window late.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use slab::Slab;
+use tokio::time::Instant;
+
+/// The width of a deadline window.
+const WINDOW: Duration = Duration::from_millis(10);
+/// Windows each thread keeps at hand (different timeouts in use at once).
+const CACHED_WINDOWS: usize = 4;
+
+/// This thread's buckets. Windows are counted from a per-thread origin: a test
+/// runtime with paused time has a clock of its own, and runs on a thread of its own.
+struct Windows {
+    origin: Instant,
+    buckets: VecDeque<Arc<Bucket>>,
+}
+
+thread_local! {
+    static WINDOWS: RefCell<Option<Windows>> = const { RefCell::new(None) };
+}
+
+struct Bucket {
+    /// When the bucket fires: the end of its window.
+    fires_at: Instant,
+    state: Mutex<BucketState>,
+}
+
+#[derive(Default)]
+struct BucketState {
+    fired: bool,
+    waiters: Slab<Waker>,
+}
+
+impl Bucket {
+    fn fire(&self) {
+        let waiters = {
+            let mut state = self.state.lock();
+            state.fired = true;
+            std::mem::take(&mut state.waiters)
+        };
+        for (_, waker) in waiters {
+            waker.wake();
+        }
+    }
+}
+
+/// Wakes the bucket's waiters however its timer task ends (also when its runtime
+/// shuts down), so no caller waits past its deadline for a timer that is gone.
+struct FireOnDrop(Arc<Bucket>);
+
+impl Drop for FireOnDrop {
+    fn drop(&mut self) {
+        self.0.fire();
+    }
+}
+
+/// The bucket on this thread whose window holds `deadline`, with its timer started
+/// if it is new.
+fn bucket_for(deadline: Instant) -> Arc<Bucket> {
+    WINDOWS.with(|windows| {
+        let mut windows = windows.borrow_mut();
+        let windows = windows.get_or_insert_with(|| Windows {
+            origin: Instant::now(),
+            buckets: VecDeque::with_capacity(CACHED_WINDOWS),
+        });
+        let since = deadline
+            .saturating_duration_since(windows.origin)
+            .as_nanos();
+        let window = since.div_ceil(WINDOW.as_nanos());
+        let fires_at = windows.origin + Duration::from_nanos((window * WINDOW.as_nanos()) as u64);
+        if let Some(bucket) = windows.buckets.iter().find(|b| b.fires_at == fires_at) {
+            return bucket.clone();
+        }
+        let bucket = Arc::new(Bucket {
+            fires_at,
+            state: Mutex::default(),
+        });
+        let guard = FireOnDrop(bucket.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(fires_at).await;
+            drop(guard);
+        });
+        if windows.buckets.len() == CACHED_WINDOWS {
+            windows.buckets.pop_front();
+        }
+        windows.buckets.push_back(bucket.clone());
+        bucket
+    })
+}
+
+/// A deadline for one call: `poll_expired` registers the task to be woken at (or
+/// just after) the deadline and tells whether it has passed.
+pub(crate) struct Deadline {
+    at: Instant,
+    registration: Option<(Arc<Bucket>, usize)>,
+}
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Self {
+        let now = Instant::now();
+        Deadline {
+            at: now
+                .checked_add(timeout)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+            registration: None,
+        }
+    }
+
+    /// `true` once the deadline has passed; otherwise the task will be woken then.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let (bucket, key) = match &self.registration {
+            Some((bucket, key)) => (bucket.clone(), Some(*key)),
+            None => (bucket_for(self.at), None),
+        };
+        let mut state = bucket.state.lock();
+        if state.fired {
+            drop(state);
+            self.registration = None;
+            return true;
+        }
+        match key {
+            Some(key) => {
+                if let Some(waker) = state.waiters.get_mut(key)
+                    && !waker.will_wake(cx.waker())
+                {
+                    *waker = cx.waker().clone();
+                }
+            }
+            None => {
+                let key = state.waiters.insert(cx.waker().clone());
+                drop(state);
+                self.registration = Some((bucket, key));
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some((bucket, key)) = self.registration.take() {
+            let mut state = bucket.state.lock();
+            if !state.fired {
+                state.waiters.try_remove(key);
+            }
+        }
+    }
+}
+
+/// `future`, or `Err(Elapsed)` once `deadline` has passed.
+pub(crate) async fn with_deadline<F: Future>(
+    future: F,
+    mut deadline: Deadline,
+) -> Result<F::Output, Elapsed> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(output) = Pin::as_mut(&mut future).poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        if deadline.poll_expired(cx) {
+            return Poll::Ready(Err(Elapsed));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The deadline passed first.
+#[derive(Debug)]
+pub(crate) struct Elapsed;
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use super::*;
+
+    fn waiters(deadline: &Deadline) -> usize {
+        deadline
+            .registration
+            .as_ref()
+            .map(|(bucket, _)| bucket.state.lock().waiters.len())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_expires_within_one_window_after_it_passes() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut deadline = Deadline::after(Duration::from_millis(95));
+        assert!(!deadline.poll_expired(&mut cx));
+        tokio::time::sleep(Duration::from_millis(90)).await;
+        assert!(!deadline.poll_expired(&mut cx), "not yet");
+        tokio::time::sleep(Duration::from_millis(5) + WINDOW).await;
+        assert!(
+            deadline.poll_expired(&mut cx),
+            "passed, and at most one window late"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_in_the_same_window_share_a_bucket_and_leave_nothing_behind() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = Deadline::after(Duration::from_secs(5));
+        let mut second = Deadline::after(Duration::from_secs(5));
+        assert!(!first.poll_expired(&mut cx));
+        assert!(!second.poll_expired(&mut cx));
+        assert!(Arc::ptr_eq(
+            &first.registration.as_ref().unwrap().0,
+            &second.registration.as_ref().unwrap().0
+        ));
+        assert_eq!(waiters(&first), 2);
+        drop(second);
+        assert_eq!(waiters(&first), 1, "an answered call removes its waker");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_deadline_returns_the_output_or_elapsed() {
+        let quick = with_deadline(async { 7 }, Deadline::after(Duration::from_secs(1))).await;
+        assert_eq!(quick.unwrap(), 7);
+        let slow = with_deadline(
+            std::future::pending::<()>(),
+            Deadline::after(Duration::from_secs(1)),
+        )
+        .await;
+        assert!(slow.is_err());
+    }
+}
