@@ -36,7 +36,7 @@ use crate::error::{AlreadyRegisteredError, NotRegisteredError, ServerNotRunningE
 use crate::gen_server::{GenServer, ServerRef};
 use crate::process::ProcessCell;
 use crate::runtime::runtime;
-use crate::supervisor::SupervisorRef;
+use crate::supervisor::{SupervisorRef, SupervisorServer};
 
 struct Registration {
     pid: Pid,
@@ -136,17 +136,26 @@ mod sealed {
     /// Keeps `Registrable` to the runtime's own process references.
     pub trait HasCell {
         fn cell(&self) -> &Arc<ProcessCell>;
+        /// What typed lookups find: always the process's `ServerRef`, so a name given
+        /// at start (before any `SupervisorRef` exists) and one given later agree.
+        fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync>;
     }
 
     impl<S: GenServer> HasCell for ServerRef<S> {
         fn cell(&self) -> &Arc<ProcessCell> {
             &self.cell
         }
+        fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+            Arc::new(self.clone())
+        }
     }
 
     impl HasCell for SupervisorRef {
         fn cell(&self) -> &Arc<ProcessCell> {
             &self.server.cell
+        }
+        fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync> {
+            self.server.handle()
         }
     }
 }
@@ -156,7 +165,7 @@ pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterE
     runtime().registry.register_cell(
         name,
         sealed::HasCell::cell(process),
-        Arc::new(process.clone()),
+        sealed::HasCell::handle(process),
     )
 }
 
@@ -185,7 +194,7 @@ pub fn lookup<S: GenServer>(name: &str) -> Result<ServerRef<S>, LookupError> {
 
 /// The supervisor registered under `name`.
 pub fn lookup_supervisor(name: &str) -> Result<SupervisorRef, LookupError> {
-    lookup_as::<SupervisorRef>(name)
+    lookup_as::<ServerRef<SupervisorServer>>(name).map(|server| SupervisorRef { server })
 }
 
 fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {

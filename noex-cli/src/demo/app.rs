@@ -23,6 +23,17 @@ use noex::supervisor::{self, ChildSpec, RestartType, SupervisorSpec};
 use crate::cli::DemoArgs;
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    // A crash is part of the show: one line each, not a backtrace (the supervisor
+    // restarts the worker; `noex events` tells the story).
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string());
+        eprintln!("crash: {message}");
+    }));
     let socket = agent::start(AgentOptions::new("noex-demo").read_only(args.read_only))?;
     let chaos = !args.steady;
     let app = supervisor::start(app_spec(chaos)).await?;
@@ -32,17 +43,39 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         socket.display()
     );
     println!("from another terminal, try:");
-    println!("  noex ps --pid {pid}");
-    println!("  noex tree --pid {pid}");
-    println!("  noex events --pid {pid} --follow");
-    println!("  noex kill worker-1 --pid {pid}");
-    println!("  noex top --pid {pid}");
+    let noex = noex_command();
+    for command in ["ps", "tree", "events --follow", "kill worker-1", "restart flaky", "top"] {
+        println!("  {noex} {command} --pid {pid}");
+    }
     println!("stop it with Ctrl-C");
 
     wait_for_stop(args.watch_parent).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), app.stop()).await;
     agent::shutdown();
     Ok(())
+}
+
+/// How to run `noex` from another terminal: `noex` if it is on the PATH, else this
+/// executable's path (as after `cargo run`).
+fn noex_command() -> String {
+    let exe = std::env::current_exe().ok();
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            let candidate = dir.join("noex");
+            candidate.is_file() && exe.as_deref().is_none_or(|exe| same_file(&candidate, exe))
+        })
+    });
+    match exe {
+        Some(exe) if !on_path => exe.display().to_string(),
+        _ => "noex".to_string(),
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Until Ctrl-C, SIGTERM, or (with `watch_parent`) the parent going away.
