@@ -19,7 +19,7 @@ pub use noex_agent::types::{EventKind, LifecycleEvent};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
-use crate::process::{ProcessCell, now_ms};
+use crate::process::{ProcessCell, coarse_now_ms};
 use crate::runtime::runtime;
 
 /// Events kept for late subscribers (`noex events --history`).
@@ -46,15 +46,25 @@ impl Default for EventHub {
 impl EventHub {
     /// An event about a live process, under its current name.
     pub(crate) fn emit(&self, cell: &ProcessCell, kind: EventKind) {
+        self.emit_at(cell, kind, 0);
+    }
+
+    /// An event that happened at `at_ms` (a clock reading the caller already has;
+    /// 0 for now).
+    pub(crate) fn emit_at(&self, cell: &ProcessCell, kind: EventKind, at_ms: u64) {
         let name = cell.name().map(|n| n.to_string());
-        self.emit_named(cell, name, kind);
+        self.emit_named_at(cell, name, kind, at_ms);
     }
 
     /// An event about `cell`, under `name` (the name it had, when it is being released).
     pub(crate) fn emit_named(&self, cell: &ProcessCell, name: Option<String>, kind: EventKind) {
+        self.emit_named_at(cell, name, kind, 0);
+    }
+
+    fn emit_named_at(&self, cell: &ProcessCell, name: Option<String>, kind: EventKind, at_ms: u64) {
         self.publish(LifecycleEvent {
             seq: 0,
-            at_ms: now_ms(),
+            at_ms,
             pid: cell.pid,
             name,
             child_id: cell.child_id.as_deref().map(str::to_string),
@@ -64,27 +74,41 @@ impl EventHub {
         });
     }
 
-    /// Number, record and broadcast an event; `seq` and `at_ms` are filled in here.
+    /// Number, record and broadcast an event; `seq` is filled in here, and `at_ms`
+    /// if it is 0.
     ///
     /// Events of system processes (the agent's connections) go to live subscribers
     /// only: kept in the history, a `noex ps` every second would push the app's own
     /// events out of it. They do not advance `seq` either, so a gap in `seq` still
     /// means exactly "events were dropped".
     pub(crate) fn publish(&self, mut event: LifecycleEvent) {
-        event.at_ms = now_ms();
-        // Numbered under the history lock, so history and live stream agree on order.
+        if event.at_ms == 0 {
+            event.at_ms = coarse_now_ms();
+        }
+        // Numbered under the history lock, so history and live stream agree on order;
+        // subscribing takes the same lock, so nobody subscribes between the check for
+        // listeners and the send. A copy goes live only if someone listens.
         let mut history = self.history.lock();
+        let listened = self.sender.receiver_count() > 0;
         if event.system {
             event.seq = self.seq.load(Ordering::Relaxed);
-        } else {
-            event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-            if history.len() == HISTORY_CAPACITY {
-                history.pop_front();
+            if listened {
+                let _ = self.sender.send(event);
             }
-            history.push_back(event.clone());
+            return;
         }
-        // Fails only when nobody listens, which is fine.
-        let _ = self.sender.send(event);
+        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let oldest = if history.len() == HISTORY_CAPACITY {
+            history.pop_front()
+        } else {
+            None
+        };
+        if listened {
+            let _ = self.sender.send(event.clone());
+        }
+        history.push_back(event);
+        drop(history);
+        drop(oldest);
     }
 
     /// Up to `limit` recent events (oldest first) and a receiver for all later ones.
@@ -138,8 +162,11 @@ impl EventStream {
 
 /// Subscribe to every lifecycle event from now on.
 pub fn subscribe() -> EventStream {
+    let events = &runtime().events;
+    // Under the history lock, like `publish`: no event slips between the two.
+    let _history = events.history.lock();
     EventStream {
-        receiver: runtime().events.sender.subscribe(),
+        receiver: events.sender.subscribe(),
     }
 }
 

@@ -11,6 +11,8 @@
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
 //! - [`agent`]: the embedded agent that `noex` attaches to.
+//! - [`services`]: built-in services, each a GenServer: [`event_bus`], [`cache`],
+//!   [`rate_limiter`].
 
 pub mod agent;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod observer;
 mod process;
 pub mod registry;
 mod runtime;
+pub mod services;
 pub mod supervisor;
 
 pub use error::{
@@ -31,6 +34,7 @@ pub use error::{
 pub use exit::ExitReason;
 pub use gen_server::{Context, GenServer, Reply, ServerRef, StartOptions};
 pub use noex_agent::types::Pid;
+pub use services::{cache, event_bus, rate_limiter};
 pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};
 
 /// The README's examples, compiled and run as doc tests.

@@ -139,21 +139,30 @@ async fn registering_a_dead_process_fails() {
 #[tokio::test]
 async fn a_supervisor_named_at_start_or_later_is_found_by_lookup_supervisor() {
     use noex::supervisor::{self, ChildSpec, SupervisorSpec};
-    let top = supervisor::start(
-        SupervisorSpec::one_for_one()
-            .name("reg.top_sup")
-            .child(ChildSpec::supervisor("inner", SupervisorSpec::one_for_all().name("reg.inner_sup"))),
-    )
+    let top = supervisor::start(SupervisorSpec::one_for_one().name("reg.top_sup").child(
+        ChildSpec::supervisor("inner", SupervisorSpec::one_for_all().name("reg.inner_sup")),
+    ))
     .await
     .unwrap();
-    assert_eq!(registry::lookup_supervisor("reg.top_sup").unwrap().pid(), top.pid());
+    assert_eq!(
+        registry::lookup_supervisor("reg.top_sup").unwrap().pid(),
+        top.pid()
+    );
     let inner = registry::lookup_supervisor("reg.inner_sup").unwrap();
-    assert_eq!(top.child("inner").await.unwrap().unwrap().pid, Some(inner.pid()));
+    assert_eq!(
+        top.child("inner").await.unwrap().unwrap().pid,
+        Some(inner.pid())
+    );
     assert_eq!(inner.count_children().await.unwrap().specs, 0);
 
-    let later = supervisor::start(SupervisorSpec::rest_for_one()).await.unwrap();
+    let later = supervisor::start(SupervisorSpec::rest_for_one())
+        .await
+        .unwrap();
     registry::register("reg.later_sup", &later).unwrap();
-    assert_eq!(registry::lookup_supervisor("reg.later_sup").unwrap().pid(), later.pid());
+    assert_eq!(
+        registry::lookup_supervisor("reg.later_sup").unwrap().pid(),
+        later.pid()
+    );
     assert!(matches!(
         registry::lookup::<Named>("reg.later_sup"),
         Err(LookupError::WrongType { .. })

@@ -51,6 +51,11 @@ impl Demo {
             .unwrap();
         let demo = Demo { child, dir };
         demo.wait_for_socket();
+        // The agent listens before the supervision tree has started: wait for its last child.
+        demo.wait_for_ps(|rows| {
+            rows.as_array()
+                .is_some_and(|rows| rows.iter().any(|row| row["name"] == "sessions"))
+        });
         demo
     }
 

@@ -54,8 +54,8 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Kill(args) => kill::run(ctx, &args).await,
         Command::Restart(args) => restart::run(ctx, &args).await,
         Command::Events(args) => events::run(ctx, &args).await,
-        Command::Top(args) => Ok(crate::top::run(ctx, args).await?),
-        Command::Demo(args) => Ok(crate::demo::run(ctx, args).await?),
+        Command::Top(args) => crate::top::run(ctx, args).await,
+        Command::Demo(args) => crate::demo::run(ctx, args).await,
     }
 }
 

@@ -44,7 +44,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     );
     println!("from another terminal, try:");
     let noex = noex_command();
-    for command in ["ps", "tree", "events --follow", "kill worker-1", "restart flaky", "top"] {
+    for command in [
+        "ps",
+        "tree",
+        "events --follow",
+        "kill worker-1",
+        "restart flaky",
+        "top",
+    ] {
         println!("  {noex} {command} --pid {pid}");
     }
     println!("stop it with Ctrl-C");
@@ -78,7 +85,8 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-/// Until Ctrl-C, SIGTERM, or (with `watch_parent`) the parent going away.
+/// Until Ctrl-C, SIGTERM, SIGHUP (its terminal closed), or (with `watch_parent`) the
+/// parent going away.
 async fn wait_for_stop(watch_parent: bool) {
     let parent_gone = async {
         if !watch_parent {
@@ -88,12 +96,13 @@ async fn wait_for_stop(watch_parent: bool) {
     };
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
             () = parent_gone => {}
         }
     }

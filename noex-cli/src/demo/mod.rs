@@ -13,13 +13,14 @@ use noex_agent::discovery;
 
 use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
 use crate::commands::Context;
+use crate::error::CliError;
 
 /// How long the demo app may take to open its agent socket.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
     if args.no_ui {
-        return app::run(&args).await;
+        return Ok(app::run(&args).await?);
     }
     let mut demo = DemoProcess::spawn(&args)?;
     demo.wait_for_agent().await?;

@@ -17,7 +17,8 @@ pub struct Context<S: GenServer> {
     myself: ServerRef<S>,
     pub(crate) reply_to: Option<ReplyTo<S::Reply>>,
     pub(crate) continuation: Option<Info>,
-    pub(crate) stop: Option<ExitReason>,
+    /// Boxed: rare, and it would otherwise make every idle server larger.
+    pub(crate) stop: Option<Box<ExitReason>>,
 }
 
 impl<S: GenServer> Context<S> {
@@ -55,7 +56,7 @@ impl<S: GenServer> Context<S> {
 
     /// Stop the server after this handler returns (`terminate` runs with `reason`).
     pub fn stop(&mut self, reason: ExitReason) {
-        self.stop = Some(reason);
+        self.stop = Some(Box::new(reason));
     }
 
     /// Deliver `message` to [`GenServer::handle_info`] after `delay`.

@@ -7,6 +7,11 @@
 //! that window's bucket (an uncontended lock and a slab slot) and removes it on the
 //! reply. The bucket's timer is a tokio timer, so paused time in tests still works.
 //! A timeout fires up to one window late.
+//!
+//! Most calls never get that far: [`with_deadline`] sets the deadline up only for a
+//! call still unanswered at its second poll (see there), which took the deadline's
+//! cost (a clock read, a lock, a waker clone, and again on the reply) out of the
+//! common round trip.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -104,6 +109,17 @@ fn bucket_for(deadline: Instant) -> Arc<Bucket> {
     })
 }
 
+/// Drop `bucket` from this thread's cache, so no later call waits in it.
+fn forget_bucket(bucket: &Arc<Bucket>) {
+    WINDOWS.with(|windows| {
+        if let Some(windows) = windows.borrow_mut().as_mut() {
+            windows
+                .buckets
+                .retain(|cached| !Arc::ptr_eq(cached, bucket));
+        }
+    });
+}
+
 /// A deadline for one call: `poll_expired` registers the task to be woken at (or
 /// just after) the deadline and tells whether it has passed.
 pub(crate) struct Deadline {
@@ -132,6 +148,12 @@ impl Deadline {
         if state.fired {
             drop(state);
             self.registration = None;
+            if Instant::now() < self.at {
+                // Fired early: its timer's runtime is gone (a thread can run one
+                // runtime after another). Wait in a bucket of the current runtime.
+                forget_bucket(&bucket);
+                return self.poll_expired(cx);
+            }
             return true;
         }
         match key {
@@ -163,17 +185,37 @@ impl Drop for Deadline {
     }
 }
 
-/// `future`, or `Err(Elapsed)` once `deadline` has passed.
+/// `future`, or `Err(Elapsed)` once `timeout` has passed.
+///
+/// Almost every call is answered within one pass of the scheduler, so the deadline
+/// is not set up on the first poll. A pending first poll asks to be polled again
+/// once the runtime has run what is ready (tokio's `yield_now`: deferred, so unlike
+/// a task waking itself it does not call another worker in to steal the caller),
+/// and the server it just woke answers first. When the caller is polled again the
+/// reply is usually there and no deadline ever existed. Only a call still
+/// unanswered then registers its deadline, counted from that second poll: a timeout
+/// can fire that much later, never earlier.
 pub(crate) async fn with_deadline<F: Future>(
     future: F,
-    mut deadline: Deadline,
+    timeout: Duration,
 ) -> Result<F::Output, Elapsed> {
     let mut future = std::pin::pin!(future);
+    let mut deadline: Option<Deadline> = None;
+    let mut later = std::pin::pin!(tokio::task::yield_now());
+    let mut first_poll = true;
     std::future::poll_fn(move |cx| {
         if let Poll::Ready(output) = Pin::as_mut(&mut future).poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        if deadline.poll_expired(cx) {
+        if first_poll {
+            first_poll = false;
+            let _ = Pin::as_mut(&mut later).poll(cx);
+            return Poll::Pending;
+        }
+        if deadline
+            .get_or_insert_with(|| Deadline::after(timeout))
+            .poll_expired(cx)
+        {
             return Poll::Ready(Err(Elapsed));
         }
         Poll::Pending
@@ -229,15 +271,68 @@ mod tests {
         assert_eq!(waiters(&first), 1, "an answered call removes its waker");
     }
 
+    #[test]
+    fn a_bucket_whose_runtime_is_gone_does_not_expire_later_calls() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let at = runtime().block_on(async {
+            let mut first = Deadline::after(Duration::from_secs(5));
+            assert!(!first.poll_expired(&mut cx));
+            first.at
+        });
+        // The first runtime is dropped, and with it the timer of the bucket for `at`.
+        runtime().block_on(async {
+            let mut second = Deadline {
+                at,
+                registration: None,
+            };
+            assert!(
+                !second.poll_expired(&mut cx),
+                "5 s have not passed: the dead bucket must not time the call out"
+            );
+            assert!(!second.poll_expired(&mut cx));
+        });
+    }
+
     #[tokio::test(start_paused = true)]
     async fn with_deadline_returns_the_output_or_elapsed() {
-        let quick = with_deadline(async { 7 }, Deadline::after(Duration::from_secs(1))).await;
+        let quick = with_deadline(async { 7 }, Duration::from_secs(1)).await;
         assert_eq!(quick.unwrap(), 7);
-        let slow = with_deadline(
-            std::future::pending::<()>(),
-            Deadline::after(Duration::from_secs(1)),
-        )
-        .await;
+        let slow = with_deadline(std::future::pending::<()>(), Duration::from_secs(1)).await;
         assert!(slow.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_answered_before_its_second_poll_never_registers_a_deadline() {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        // The call is polled first (pending: it asks to be polled again later), then
+        // the server answers, then the call is polled again.
+        let call = tokio::spawn(with_deadline(answer, Duration::from_secs(1)));
+        let server = tokio::spawn(async move { reply.send(5).unwrap() });
+        assert_eq!(call.await.unwrap().unwrap().unwrap(), 5);
+        server.await.unwrap();
+        let buckets = WINDOWS.with(|windows| {
+            windows
+                .borrow()
+                .as_ref()
+                .map_or(0, |windows| windows.buckets.len())
+        });
+        assert_eq!(buckets, 0, "no bucket, no timer");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_still_times_out() {
+        let (_reply, answer) = tokio::sync::oneshot::channel::<()>();
+        let began = Instant::now();
+        let outcome = with_deadline(answer, Duration::from_millis(200)).await;
+        assert!(outcome.is_err());
+        let waited = began.elapsed();
+        assert!(waited >= Duration::from_millis(200), "{waited:?}");
+        assert!(waited <= Duration::from_millis(200) + WINDOW, "{waited:?}");
     }
 }

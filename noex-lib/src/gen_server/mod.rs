@@ -38,6 +38,7 @@
 
 mod context;
 mod deadline;
+mod mailbox;
 mod process;
 mod server_ref;
 
@@ -46,7 +47,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use context::{Context, ReplyTo, TimerRef};
-pub(crate) use process::{Link, SpawnOptions, Spawned, spawn};
+pub(crate) use process::{Link, SpawnOptions, Spawned, panic_message, spawn};
 pub use server_ref::ServerRef;
 
 use crate::error::{BoxError, StartError};

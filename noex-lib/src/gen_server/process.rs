@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use noex_agent::types::{EventKind, ProcessStatus};
-use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::context::ReplySlot;
+use super::mailbox::{Mailbox, mailbox};
 use super::{Context, GenServer, Info, Reply, ReplyTo, ServerRef};
 use crate::error::{InitializationError, StartError};
 use crate::process::{CellInit, ProcessCell, ProcessKind, SupervisorView};
@@ -54,7 +54,7 @@ pub(crate) struct Spawned<S: GenServer> {
 }
 
 pub(crate) async fn spawn<S: GenServer>(
-    server: S,
+    mut server: S,
     options: SpawnOptions,
 ) -> Result<Spawned<S>, StartError> {
     let rt = runtime();
@@ -66,7 +66,7 @@ pub(crate) async fn spawn<S: GenServer>(
     let cell = Arc::new(ProcessCell::new(CellInit {
         pid: rt.processes.next_pid(),
         kind,
-        type_name: short_type_name::<S>(),
+        type_name: std::any::type_name::<S>(),
         system: options.system,
         parent: options.link.as_ref().map(|link| link.parent),
         child_id: options.child_id,
@@ -74,7 +74,7 @@ pub(crate) async fn spawn<S: GenServer>(
         last_error: options.last_error,
         supervisor: options.supervisor,
     }));
-    let (sender, mailbox) = mpsc::unbounded_channel();
+    let (sender, mailbox) = mailbox();
     let myself = ServerRef {
         mailbox: sender,
         cell: cell.clone(),
@@ -86,8 +86,7 @@ pub(crate) async fn spawn<S: GenServer>(
     rt.processes.insert(cell.clone());
     crate::agent::autostart();
 
-    let (init_done, init_result) = oneshot::channel();
-    let process = Process {
+    let mut process = Process {
         ctx: Context::new(myself.clone()),
         cell: cell.clone(),
         link: options.link,
@@ -95,96 +94,118 @@ pub(crate) async fn spawn<S: GenServer>(
         exit: None,
         notify_parent: false,
     };
-    let task = tokio::spawn(run(process, server, init_done));
-    let _ = cell.abort.set(task.abort_handle());
-
-    match init_result.await {
-        Ok(Ok(())) => Ok(Spawned {
-            server: myself,
-            task,
-        }),
-        Ok(Err(error)) => Err(error.into()),
-        Err(_) => Err(InitializationError {
-            type_name: cell.type_name,
-            reason: "killed during init".into(),
-            source: None,
+    // `init` runs here, in the starter's task, which waits for it anyway: no
+    // hand-over to the server's task and back before `start` returns. A kill during
+    // `init` ends it (and a starter that gives up drops it), exactly as an abort of
+    // the server's task did; `Drop for Process` reports the exit either way.
+    let init = AssertUnwindSafe(server.init(&mut process.ctx)).catch_unwind();
+    let failure = match cell.until_killed(init).await {
+        Some(Ok(Ok(()))) => None,
+        Some(Ok(Err(error))) => Some((error.to_string(), Some(error))),
+        Some(Err(panic)) => Some((panic_message(&*panic), None)),
+        None => {
+            drop(process);
+            return Err(InitializationError {
+                type_name: cell.type_name(),
+                reason: "killed during init".into(),
+                source: None,
+            }
+            .into());
         }
-        .into()),
+    };
+    if let Some((reason, source)) = failure {
+        process.exit = Some(Box::new(ExitReason::error(format!(
+            "init failed: {reason}"
+        ))));
+        drop(process);
+        return Err(InitializationError {
+            type_name: cell.type_name(),
+            reason,
+            source,
+        }
+        .into());
     }
+    cell.set_status(ProcessStatus::Running);
+    rt.events
+        .emit_at(&cell, EventKind::Started, cell.started_at_ms);
+    process.notify_parent = true;
+    let task = tokio::spawn(run(process, server));
+    let _ = cell.abort.set(task.abort_handle());
+    if cell.kill_requested() {
+        // A kill that came after `init` and before the abort handle was set.
+        task.abort();
+    }
+    Ok(Spawned {
+        server: myself,
+        task,
+    })
 }
 
 struct Process<S: GenServer> {
     ctx: Context<S>,
     cell: Arc<ProcessCell>,
     link: Option<Link>,
-    mailbox: mpsc::UnboundedReceiver<Envelope<S>>,
-    /// Set on every orderly way out; `None` when the task is aborted.
-    exit: Option<ExitReason>,
+    mailbox: Mailbox<Envelope<S>>,
+    /// Set on every orderly way out; `None` when the task is aborted. Boxed, as
+    /// rare as it is: it would otherwise make every idle server larger.
+    exit: Option<Box<ExitReason>>,
     /// An `init` failure is reported to the starter, not to the parent as an exit.
     notify_parent: bool,
 }
 
-async fn run<S: GenServer>(
-    mut process: Process<S>,
-    mut server: S,
-    init_done: oneshot::Sender<Result<(), InitializationError>>,
-) {
-    let init = AssertUnwindSafe(server.init(&mut process.ctx))
-        .catch_unwind()
-        .await;
-    let failure = match init {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some((error.to_string(), Some(error))),
-        Err(panic) => Some((panic_message(&*panic), None)),
-    };
-    if let Some((reason, source)) = failure {
-        process.exit = Some(ExitReason::error(format!("init failed: {reason}")));
-        let _ = init_done.send(Err(InitializationError {
-            type_name: process.cell.type_name,
-            reason,
-            source,
+/// The server's task: the message loop, then `terminate`. (`init` ran in `spawn`.)
+///
+/// Not an `async fn`: one would keep its arguments twice (as arguments and as
+/// locals), and this future is most of an idle server's memory.
+#[allow(clippy::manual_async_fn)]
+fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Output = ()> + Send {
+    async move {
+        let reason = process.serve(&mut server).await;
+        process.cell.set_status(ProcessStatus::Stopping);
+        // Boxed: it runs once, and would otherwise make every idle server's task larger.
+        let terminate =
+            Box::pin(AssertUnwindSafe(server.terminate(&reason, &mut process.ctx)).catch_unwind())
+                .await;
+        process.exit = Some(Box::new(match terminate {
+            Ok(()) => reason,
+            Err(panic) if !reason.is_abnormal() => {
+                ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic)))
+            }
+            Err(_) => reason,
         }));
-        return;
+        // Its `Drop` reports the exit.
+        drop(process);
     }
-    process.cell.set_status(ProcessStatus::Running);
-    runtime().events.emit(&process.cell, EventKind::Started);
-    process.notify_parent = true;
-    let _ = init_done.send(Ok(()));
-
-    let reason = process.serve(&mut server).await;
-    process.cell.set_status(ProcessStatus::Stopping);
-    let terminate = AssertUnwindSafe(server.terminate(&reason, &mut process.ctx))
-        .catch_unwind()
-        .await;
-    process.exit = Some(match terminate {
-        Ok(()) => reason,
-        Err(panic) if !reason.is_abnormal() => {
-            ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic)))
-        }
-        Err(_) => reason,
-    });
 }
 
 impl<S: GenServer> Process<S> {
     /// The message loop. Returns why the server stops.
     async fn serve(&mut self, server: &mut S) -> ExitReason {
-        if let Some(reason) = self.take_continuations(server).await {
+        if (self.ctx.stop.is_some() || self.ctx.continuation.is_some())
+            && let Some(reason) = Box::pin(self.take_continuations(server)).await
+        {
             return reason;
         }
+        // When the previous handler ended and the next message was already waiting,
+        // that end is this handler's start: one clock reading per message in a burst.
+        let mut previous_end = None;
         loop {
-            // `now_or_never` first: when messages wait, this skips the slower path of
-            // registering a waker, and still keeps tokio's cooperative budget.
-            let envelope = match self.mailbox.recv().now_or_never() {
-                Some(Some(envelope)) => envelope,
-                Some(None) => break,
-                None => match self.mailbox.recv().await {
-                    Some(envelope) => envelope,
-                    None => break,
-                },
+            let mut waited = false;
+            let envelope = std::future::poll_fn(|cx| {
+                let poll = self.mailbox.poll_recv(cx);
+                waited |= poll.is_pending();
+                poll
+            })
+            .await;
+            let Some(envelope) = envelope else {
+                break;
             };
             let counters = &self.cell.counters;
             counters.on_dequeue();
-            let started = counters.handler_started();
+            let started = match previous_end {
+                Some(end) if !waited => counters.handler_started_at(end),
+                _ => counters.handler_started(),
+            };
             let mut reply = None;
             let handled = match envelope {
                 Envelope::Call(request, slot) => {
@@ -219,17 +240,19 @@ impl<S: GenServer> Process<S> {
                 }
             };
             // Counted before the caller is answered, so what it sees next agrees.
-            self.cell.counters.handler_finished(started);
+            previous_end = Some(self.cell.counters.handler_finished(started));
             if let Some((reply_to, value)) = reply {
                 reply_to.reply(value);
             }
             if let Err(panic) = handled {
                 return self.crash(&*panic);
             }
-            if (self.ctx.stop.is_some() || self.ctx.continuation.is_some())
-                && let Some(reason) = self.take_continuations(server).await
-            {
-                return reason;
+            if self.ctx.stop.is_some() || self.ctx.continuation.is_some() {
+                previous_end = None;
+                // Boxed: rare, and it would otherwise make every idle server larger.
+                if let Some(reason) = Box::pin(self.take_continuations(server)).await {
+                    return reason;
+                }
             }
         }
         // Unreachable while `ctx` holds a sender to this mailbox; treat as a normal end.
@@ -240,7 +263,7 @@ impl<S: GenServer> Process<S> {
     async fn take_continuations(&mut self, server: &mut S) -> Option<ExitReason> {
         loop {
             if let Some(reason) = self.ctx.stop.take() {
-                return Some(reason);
+                return Some(*reason);
             }
             let message = self.ctx.continuation.take()?;
             let started = self.cell.counters.handler_started();
@@ -256,7 +279,7 @@ impl<S: GenServer> Process<S> {
 
     fn crash(&mut self, panic: &(dyn Any + Send)) -> ExitReason {
         let message = panic_message(panic);
-        tracing::warn!(pid = %self.cell.pid, type_name = self.cell.type_name, error = %message, "server crashed");
+        tracing::warn!(pid = %self.cell.pid, type_name = self.cell.type_name(), error = %message, "server crashed");
         if let Some(reply_to) = self.ctx.reply_to.take() {
             reply_to.fail(message.clone());
         }
@@ -271,7 +294,7 @@ impl<S: GenServer> Drop for Process<S> {
             .exit
             .take()
             .or_else(|| cell.kill_reason.lock().take())
-            .unwrap_or(ExitReason::Killed);
+            .map_or(ExitReason::Killed, |reason| *reason);
         if let Some(reply_to) = self.ctx.reply_to.take() {
             reply_to.fail(reason.to_string());
         }
@@ -317,12 +340,48 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
-/// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
-fn short_type_name<S>() -> &'static str {
-    let full = std::any::type_name::<S>();
-    let base_end = full.find('<').unwrap_or(full.len());
-    match full[..base_end].rfind("::") {
-        Some(at) => &full[at + 2..],
-        None => full,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::BoxError;
+    use crate::gen_server::StartOptions;
+    use crate::registry;
+
+    struct StuckInInit;
+
+    impl GenServer for StuckInInit {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+
+        async fn init(&mut self, _: &mut Context<Self>) -> Result<(), BoxError> {
+            std::future::pending().await
+        }
+
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kill_during_init_ends_the_process_and_fails_the_start() {
+        let name = "process-test.stuck-in-init";
+        let start = tokio::spawn(super::super::start(
+            StuckInInit,
+            StartOptions::new().name(name),
+        ));
+        let pid = loop {
+            match registry::whereis(name) {
+                Some(pid) => break pid,
+                None => tokio::task::yield_now().await,
+            }
+        };
+        let cell = runtime().processes.get(pid).expect("in the process table");
+        cell.kill(ExitReason::Killed);
+        let error = start.await.unwrap().unwrap_err();
+        assert!(error.to_string().contains("killed during init"), "{error}");
+        assert_eq!(cell.exit.wait().await, ExitReason::Killed);
+        assert!(runtime().processes.get(pid).is_none());
+        assert!(registry::whereis(name).is_none());
     }
 }

@@ -4,9 +4,10 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::deadline::{Deadline, with_deadline};
+use super::deadline::with_deadline;
+use super::mailbox::MailboxSender;
 use super::process::Envelope;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError};
@@ -16,7 +17,7 @@ use crate::{ExitReason, Pid};
 /// A reference to a GenServer. Cheap to clone; stays valid (and reports
 /// `ServerNotRunningError`) after the server has ended.
 pub struct ServerRef<S: GenServer> {
-    pub(crate) mailbox: mpsc::UnboundedSender<Envelope<S>>,
+    pub(crate) mailbox: MailboxSender<Envelope<S>>,
     pub(crate) cell: Arc<ProcessCell>,
 }
 
@@ -33,7 +34,7 @@ impl<S: GenServer> std::fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerRef")
             .field("pid", &self.cell.pid)
-            .field("type", &self.cell.type_name)
+            .field("type", &self.cell.type_name())
             .finish()
     }
 }
@@ -64,9 +65,8 @@ impl<S: GenServer> ServerRef<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
-        let deadline = Deadline::after(timeout);
         let reply = self.send_call(request)?;
-        match with_deadline(reply, deadline).await {
+        match with_deadline(reply, timeout).await {
             Ok(outcome) => self.settle(outcome),
             Err(_) => Err(CallTimeoutError {
                 pid: self.pid(),
@@ -145,10 +145,13 @@ impl<S: GenServer> ServerRef<S> {
     fn send(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
         // A send that races the server's exit is dropped with its mailbox (a call then
         // fails with NotRunning), so no status check is needed here.
-        if self.mailbox.send(envelope).is_err() {
+        if self
+            .mailbox
+            .send(envelope, self.cell.counters.enqueued())
+            .is_err()
+        {
             return Err(ServerNotRunningError { pid: self.pid() });
         }
-        self.cell.counters.on_enqueue();
         Ok(())
     }
 }

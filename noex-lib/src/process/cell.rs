@@ -2,7 +2,7 @@
 //!
 //! The server's own task is the only writer of its message counters, so counting a
 //! message is a relaxed load and store (no lock, no allocation, no read-modify-write).
-//! Senders bump `enqueued` on their side; the queue length is the difference.
+//! Senders count `enqueued` under the mailbox's lock; the queue length is the difference.
 
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -23,49 +23,58 @@ pub(crate) enum ProcessKind {
     Supervisor,
 }
 
-/// Message counters, each on its own cache line: senders and the server's task
-/// write different ones, and must not slow each other down.
+/// Message counters. Senders write `enqueued`, the server's task the others: a
+/// cache line's worth of padding keeps them apart, so neither slows the other
+/// down. Padding rather than alignment: an over-aligned cell would need an aligned
+/// (slower) allocation for every process.
 #[derive(Default)]
 pub(crate) struct Counters {
-    enqueued: CachePadded<AtomicU64>,
-    handled: CachePadded<AtomicU64>,
+    enqueued: AtomicU64,
+    _apart: [u64; 7],
+    handled: AtomicU64,
     busy_ns: AtomicU64,
     /// The [`clock`](super::clock) reading when the running handler started; 0 when idle.
     handler_since: AtomicU64,
 }
 
-#[derive(Default)]
-#[repr(align(64))]
-struct CachePadded<T>(T);
-
 impl Counters {
+    /// Counted by the mailbox, under its lock, as each message is queued.
     #[inline]
-    pub(crate) fn on_enqueue(&self) {
-        self.enqueued.0.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn enqueued(&self) -> &AtomicU64 {
+        &self.enqueued
     }
 
     /// Called by the server's task only.
     #[inline]
     pub(crate) fn on_dequeue(&self) {
-        let handled = &self.handled.0;
+        let handled = &self.handled;
         handled.store(handled.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// Called by the server's task only; returns the start time to pass to `handler_finished`.
     #[inline]
     pub(crate) fn handler_started(&self) -> u64 {
-        let now = super::clock::now_ns().max(1);
+        self.handler_started_at(super::clock::now_ns())
+    }
+
+    /// A handler starts at `now`, a clock reading the caller already has (the end of
+    /// the previous handler, when the next message was waiting).
+    #[inline]
+    pub(crate) fn handler_started_at(&self, now: u64) -> u64 {
+        let now = now.max(1);
         self.handler_since.store(now, Ordering::Relaxed);
         now
     }
 
-    /// Called by the server's task only.
+    /// Called by the server's task only. Returns the clock reading it took.
     #[inline]
-    pub(crate) fn handler_finished(&self, started: u64) {
-        let elapsed = super::clock::now_ns().saturating_sub(started);
+    pub(crate) fn handler_finished(&self, started: u64) -> u64 {
+        let now = super::clock::now_ns();
         self.handler_since.store(0, Ordering::Relaxed);
         let busy = self.busy_ns.load(Ordering::Relaxed);
-        self.busy_ns.store(busy + elapsed, Ordering::Relaxed);
+        self.busy_ns
+            .store(busy + now.saturating_sub(started), Ordering::Relaxed);
+        now
     }
 
     /// How long the running handler has been running; `None` when idle.
@@ -77,14 +86,13 @@ impl Counters {
     }
 
     pub(crate) fn handled(&self) -> u64 {
-        self.handled.0.load(Ordering::Relaxed)
+        self.handled.load(Ordering::Relaxed)
     }
 
     pub(crate) fn queue_len(&self) -> u64 {
         // Read `handled` first: it never passes `enqueued`, so the difference never underflows.
-        let handled = self.handled.0.load(Ordering::Relaxed);
+        let handled = self.handled.load(Ordering::Relaxed);
         self.enqueued
-            .0
             .load(Ordering::Relaxed)
             .saturating_sub(handled)
     }
@@ -133,7 +141,8 @@ pub(crate) struct SupervisorViewState {
 pub(crate) struct ProcessCell {
     pub(crate) pid: Pid,
     pub(crate) kind: ProcessKind,
-    pub(crate) type_name: &'static str,
+    /// `std::any::type_name` of the server; shown shortened by [`Self::type_name`].
+    full_type_name: &'static str,
     pub(crate) system: bool,
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
@@ -145,10 +154,11 @@ pub(crate) struct ProcessCell {
     pub(crate) name: Mutex<Option<Arc<str>>>,
     pub(crate) last_error: Mutex<Option<String>>,
     /// Set before aborting the task, so the exit is reported with this reason.
-    pub(crate) kill_reason: Mutex<Option<ExitReason>>,
+    pub(crate) kill_reason: Mutex<Option<Box<ExitReason>>>,
     pub(crate) abort: OnceLock<AbortHandle>,
     pub(crate) exit: ExitSignal,
-    pub(crate) supervisor: Option<SupervisorView>,
+    /// Boxed: only supervisors have one, and every process would pay for it.
+    pub(crate) supervisor: Option<Box<SupervisorView>>,
 }
 
 pub(crate) struct CellInit {
@@ -168,12 +178,12 @@ impl ProcessCell {
         ProcessCell {
             pid: init.pid,
             kind: init.kind,
-            type_name: init.type_name,
+            full_type_name: init.type_name,
             system: init.system,
             parent: init.parent,
             child_id: init.child_id,
             restarts: init.restarts,
-            started_at_ms: super::now_ms(),
+            started_at_ms: super::coarse_now_ms(),
             status: AtomicU8::new(STATUS_INITIALIZING),
             counters: Counters::default(),
             name: Mutex::new(None),
@@ -181,7 +191,18 @@ impl ProcessCell {
             kill_reason: Mutex::new(None),
             abort: OnceLock::new(),
             exit: ExitSignal::default(),
-            supervisor: init.supervisor,
+            supervisor: init.supervisor.map(Box::new),
+        }
+    }
+
+    /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
+    /// Shortened when asked, not when the process starts.
+    pub(crate) fn type_name(&self) -> &'static str {
+        let full = self.full_type_name;
+        let base_end = full.find('<').unwrap_or(full.len());
+        match full[..base_end].rfind("::") {
+            Some(at) => &full[at + 2..],
+            None => full,
         }
     }
 
@@ -214,10 +235,47 @@ impl ProcessCell {
 
     /// End the process at its next await point, reporting `reason` as its exit.
     pub(crate) fn kill(&self, reason: ExitReason) {
-        self.kill_reason.lock().get_or_insert(reason);
-        if let Some(abort) = self.abort.get() {
-            abort.abort();
+        self.kill_reason
+            .lock()
+            .get_or_insert_with(|| Box::new(reason));
+        match self.abort.get() {
+            Some(abort) => abort.abort(),
+            // Still in `init`, which runs in its starter's task: wake `until_killed`
+            // (waiters for the exit just check again).
+            None => self.exit.notify.notify_waiters(),
         }
+    }
+
+    pub(crate) fn kill_requested(&self) -> bool {
+        self.kill_reason.lock().is_some()
+    }
+
+    /// `future`'s output, or `None` if the process is killed first.
+    pub(crate) async fn until_killed<F: Future>(&self, future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        // Most `init`s finish on their first poll: no need to watch for a kill then.
+        if let Some(output) = futures::FutureExt::now_or_never(future.as_mut()) {
+            return Some(output);
+        }
+        let killed = async {
+            loop {
+                let notified = self.exit.notify.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                if self.kill_requested() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let mut killed = std::pin::pin!(killed);
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Some(output));
+            }
+            killed.as_mut().poll(cx).map(|()| None)
+        })
+        .await
     }
 
     pub(crate) fn server_info(&self) -> ServerInfo {
@@ -226,7 +284,7 @@ impl ProcessCell {
             name: self.name().map(|n| n.to_string()),
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
-            type_name: self.type_name.to_string(),
+            type_name: self.type_name().to_string(),
             status: self.status(),
             messages: self.counters.handled(),
             queue_len: self.counters.queue_len(),

@@ -6,4 +6,4 @@ pub(crate) mod clock;
 mod table;
 
 pub(crate) use cell::{CellInit, ProcessCell, ProcessKind, SupervisorView};
-pub(crate) use table::{ProcessTable, now_ms};
+pub(crate) use table::{ProcessTable, coarse_now_ms, now_ms};

@@ -1,0 +1,298 @@
+//! noex side by side with a bare tokio loop (the floor), ractor, kameo and actix, in
+//! one run: `cargo bench -p noex-bench`. It ends by printing the table that goes in
+//! BENCHMARKS.md (medians of this run, ratios to this run's floor).
+//!
+//! Every workload is written once, against [`contender::Contender`]; each library's
+//! module only says how to start, call, cast to and stop its counter server. The
+//! caller is always a task on the same runtime as the servers, as in an application.
+
+mod actix;
+mod contender;
+mod floor;
+mod kameo;
+mod memory;
+mod noex;
+mod ractor;
+mod summary;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+
+use contender::{Contender, Flavor, Supervision};
+
+/// Casts per measured round (then one call, so every cast has been handled).
+const CASTS: u64 = 10_000;
+const SAMPLE_SIZE: usize = 100;
+const SNAPSHOT_SAMPLE_SIZE: usize = 10;
+
+/// A routine's measurement, recorded for the summary table as well.
+fn measured(id: &str, sample_size: usize, units: u64, elapsed: Duration) -> Duration {
+    summary::record(id, sample_size, units, elapsed);
+    elapsed
+}
+
+fn call_round_trip<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    let (rt, contender) = C::setup(flavor);
+    let server = rt.run(async move { contender.start().await });
+    let id = format!("call_round_trip/{}/{}", C::NAME, flavor.as_str());
+    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
+        b.iter_custom(|iters| {
+            let server = server.clone();
+            let elapsed = rt.run(async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    black_box(C::call(&server).await);
+                }
+                began.elapsed()
+            });
+            measured(&id, SAMPLE_SIZE, iters, elapsed)
+        })
+    });
+    rt.run(C::stop(server));
+}
+
+fn cast_throughput<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    let (rt, contender) = C::setup(flavor);
+    let server = rt.run(async move { contender.start().await });
+    let id = format!("cast_throughput/{}/{}", C::NAME, flavor.as_str());
+    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
+        b.iter_custom(|iters| {
+            let server = server.clone();
+            let elapsed = rt.run(async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    for _ in 0..CASTS {
+                        C::cast(&server, 1);
+                    }
+                    black_box(C::call(&server).await);
+                }
+                began.elapsed()
+            });
+            measured(&id, SAMPLE_SIZE, iters * CASTS, elapsed)
+        })
+    });
+    rt.run(C::stop(server));
+}
+
+/// Start `iters` servers one after the other with the library's ordinary start call;
+/// the batch ends when the last one answers a call, so every server has been polled
+/// and is parked on its mailbox (some libraries return from `start` before that).
+fn spawn<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    let (rt, contender) = C::setup(flavor);
+    let id = format!("spawn/{}/{}", C::NAME, flavor.as_str());
+    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
+        b.iter_custom(|iters| {
+            let contender = contender.clone();
+            let elapsed = rt.run(async move {
+                let mut servers = Vec::with_capacity(iters as usize);
+                let began = Instant::now();
+                for _ in 0..iters {
+                    servers.push(contender.start().await);
+                }
+                black_box(C::call(servers.last().expect("one server")).await);
+                let elapsed = began.elapsed();
+                for server in servers {
+                    C::stop(server).await;
+                }
+                elapsed
+            });
+            measured(&id, SAMPLE_SIZE, iters, elapsed)
+        })
+    });
+}
+
+fn restart<C: Supervision>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    let (rt, contender) = C::setup(flavor);
+    let child = rt.run(async move { contender.start_supervised().await });
+    let id = format!("restart/{}/{}", C::NAME, flavor.as_str());
+    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
+        b.iter_custom(|iters| {
+            let child = child.clone();
+            let elapsed = rt.run(async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    C::crash_and_recover(&child).await;
+                }
+                began.elapsed()
+            });
+            measured(&id, SAMPLE_SIZE, iters, elapsed)
+        })
+    });
+}
+
+fn messaging(c: &mut Criterion) {
+    let mut group = c.benchmark_group("call_round_trip");
+    group.sample_size(SAMPLE_SIZE);
+    for flavor in Flavor::ALL {
+        call_round_trip::<floor::Floor>(&mut group, flavor);
+        call_round_trip::<floor::Counted>(&mut group, flavor);
+        call_round_trip::<noex::Noex>(&mut group, flavor);
+        call_round_trip::<ractor::Ractor>(&mut group, flavor);
+        call_round_trip::<kameo::Kameo>(&mut group, flavor);
+        call_round_trip::<actix::Actix>(&mut group, flavor);
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("cast_throughput");
+    group.sample_size(SAMPLE_SIZE);
+    group.throughput(Throughput::Elements(CASTS));
+    for flavor in Flavor::ALL {
+        cast_throughput::<floor::Floor>(&mut group, flavor);
+        cast_throughput::<floor::Counted>(&mut group, flavor);
+        cast_throughput::<noex::Noex>(&mut group, flavor);
+        cast_throughput::<ractor::Ractor>(&mut group, flavor);
+        cast_throughput::<kameo::Kameo>(&mut group, flavor);
+        cast_throughput::<actix::Actix>(&mut group, flavor);
+    }
+    group.finish();
+}
+
+fn lifecycle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spawn");
+    group.sample_size(SAMPLE_SIZE);
+    for flavor in Flavor::ALL {
+        spawn::<floor::Floor>(&mut group, flavor);
+        spawn::<noex::Noex>(&mut group, flavor);
+        spawn::<ractor::Ractor>(&mut group, flavor);
+        spawn::<kameo::Kameo>(&mut group, flavor);
+        spawn::<actix::Actix>(&mut group, flavor);
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("restart");
+    group.sample_size(SAMPLE_SIZE);
+    for flavor in Flavor::ALL {
+        restart::<noex::Noex>(&mut group, flavor);
+        restart::<ractor::Ractor>(&mut group, flavor);
+        restart::<kameo::Kameo>(&mut group, flavor);
+        restart::<actix::Actix>(&mut group, flavor);
+    }
+    group.finish();
+}
+
+/// noex only: building the Observer's snapshot of every process.
+fn observer_snapshot(c: &mut Criterion) {
+    let mut group = c.benchmark_group("observer_snapshot");
+    group.sample_size(SNAPSHOT_SAMPLE_SIZE);
+    for servers in [10_000u64, 100_000] {
+        let id = format!("observer_snapshot/noex/{servers}");
+        let mut rt_and_servers = None;
+        group.bench_function(BenchmarkId::new("noex", servers), |b| {
+            // Started on first use, so a filter that skips this costs nothing.
+            let (rt, _) = rt_and_servers.get_or_insert_with(|| {
+                let (rt, contender) = <noex::Noex as Contender>::setup(Flavor::MultiThread);
+                let started = rt.run(async move {
+                    let mut started = Vec::with_capacity(servers as usize);
+                    for _ in 0..servers {
+                        started.push(contender.start().await);
+                    }
+                    started
+                });
+                (rt, started)
+            });
+            let _ = rt;
+            b.iter_custom(|iters| {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    black_box(::noex::observer::snapshot());
+                }
+                measured(&id, SNAPSHOT_SAMPLE_SIZE, iters, began.elapsed())
+            })
+        });
+        // Dropping the runtime ends the servers.
+        drop(rt_and_servers);
+    }
+    group.finish();
+}
+
+/// What the command line asks for, as far as the parts criterion does not run.
+struct Invocation {
+    filter: Option<String>,
+    measuring: bool,
+}
+
+impl Invocation {
+    fn from_args() -> Self {
+        // Criterion's options that take a value; whatever else is positional is the filter.
+        const WITH_VALUE: [&str; 16] = [
+            "--profile-time",
+            "--save-baseline",
+            "-s",
+            "--baseline",
+            "-b",
+            "--baseline-lenient",
+            "--load-baseline",
+            "--sample-size",
+            "--warm-up-time",
+            "--measurement-time",
+            "--nresamples",
+            "--noise-threshold",
+            "--confidence-level",
+            "--significance-level",
+            "--plotting-backend",
+            "--output-format",
+        ];
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut filter = None;
+        let mut skip_next = false;
+        for arg in &args {
+            if skip_next {
+                skip_next = false;
+            } else if WITH_VALUE.contains(&arg.as_str()) || arg == "--color" || arg == "-c" {
+                skip_next = true;
+            } else if !arg.starts_with('-') && filter.is_none() {
+                filter = Some(arg.clone());
+            }
+        }
+        let measuring = !args
+            .iter()
+            .any(|arg| matches!(arg.as_str(), "--test" | "--list" | "--profile-time"));
+        Invocation { filter, measuring }
+    }
+
+    fn wants(&self, id: &str) -> bool {
+        self.measuring
+            && self
+                .filter
+                .as_deref()
+                .is_none_or(|filter| id.contains(filter) || filter.contains(id))
+    }
+}
+
+fn main() {
+    if memory::run_probe_if_asked() {
+        return;
+    }
+    // The restart benchmark crashes servers on purpose: keep those panics quiet.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let deliberate = info
+            .payload()
+            .downcast_ref::<&str>()
+            .is_some_and(|message| message.contains("crash requested by the benchmark"));
+        if !deliberate {
+            default_hook(info);
+        }
+    }));
+
+    let invocation = Invocation::from_args();
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    messaging(&mut criterion);
+    lifecycle(&mut criterion);
+    observer_snapshot(&mut criterion);
+    let memory = if invocation.wants("idle_memory") {
+        memory::measure_all()
+    } else {
+        Vec::new()
+    };
+    criterion.final_summary();
+    if invocation.measuring {
+        println!("\n{}", summary::render(&memory));
+    }
+}

@@ -1,0 +1,318 @@
+//! `noex top`: the live dashboard an operator keeps open.
+//!
+//! Laid out like tokio-console: [`state`] holds the data and where the user is,
+//! [`input`] turns keys into state changes and commands, [`conn`] owns the socket, and
+//! [`view`] draws the state. This module sets the terminal up (and always restores it,
+//! also on a panic) and runs the event loop: keys, a refresh timer and the agent's
+//! pushes in one `select!`, drawing only after something changed, so an idle dashboard
+//! sleeps between refreshes.
+
+pub mod conn;
+pub mod input;
+pub mod state;
+pub mod view;
+
+#[cfg(test)]
+mod testing;
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use crossterm::event::EventStream;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute, terminal};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::time::MissedTickBehavior;
+
+use crate::cli::{TargetArgs, TopArgs};
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::render::action::Action;
+use conn::{Conn, Request, Update};
+use input::Command;
+use state::{App, Tone};
+
+/// How long a status line message stays.
+const MESSAGE_TTL: Duration = Duration::from_secs(8);
+
+/// Attach to the application `ctx.target` names and show the dashboard until the user
+/// quits.
+pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(
+            CliError::usage("`noex top` draws a live dashboard and needs a terminal")
+                .with_hint("in a script, use `noex ps --json` or `noex events --follow --json`"),
+        );
+    }
+    let (conn, hello, history) = Conn::attach(&ctx.target).await?;
+    let mut app = App::new(args.layout, args.theme, ctx.stdout.is_coloured());
+    app.ascii = view::styles::Styles::ascii_terminal();
+    app.system_memory = system_memory();
+    app.connected(hello, history);
+
+    let mut terminal = TerminalGuard::enter()?;
+    let refresh = Duration::from_millis(args.refresh.max(1));
+    let outcome = event_loop(&mut terminal.terminal, &mut app, conn, &ctx.target, refresh).await;
+    drop(terminal);
+    Ok(outcome?)
+}
+
+/// The event loop's side of the connection: carries out [`Command`]s and takes in
+/// [`Update`]s. Apart from the terminal, this is the whole dashboard, so a test drives
+/// it against a real agent.
+pub struct Session<'a> {
+    conn: Option<Conn>,
+    target: &'a TargetArgs,
+    snapshot_in_flight: bool,
+    /// `r` while paused: take the next snapshot even so.
+    forced: bool,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(conn: Conn, target: &'a TargetArgs) -> Session<'a> {
+        Session {
+            conn: Some(conn),
+            target,
+            snapshot_in_flight: false,
+            forced: false,
+        }
+    }
+
+    /// The connection's next update; never resolves while there is no connection.
+    pub async fn next_update(&mut self) -> Option<Update> {
+        match &mut self.conn {
+            Some(conn) => conn.next().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    pub fn request_snapshot(&mut self) {
+        if self.snapshot_in_flight {
+            return;
+        }
+        if let Some(conn) = &self.conn
+            && conn.request(Request::Snapshot)
+        {
+            self.snapshot_in_flight = true;
+        }
+    }
+
+    /// Carry out a command; `false` to quit.
+    pub fn command(&mut self, app: &mut App, command: Command) -> bool {
+        match command {
+            Command::Quit => return false,
+            Command::Refresh => {
+                self.forced = true;
+                self.request_snapshot();
+            }
+            Command::Reconnect => {
+                app.reconnecting();
+                self.snapshot_in_flight = false;
+                self.conn = Some(Conn::reconnect(self.target.clone()));
+            }
+            Command::Kill(pid) => self.action(app, Action::Kill, Request::Kill(pid)),
+            Command::Restart(pid) => self.action(app, Action::Restart, Request::Restart(pid)),
+        }
+        true
+    }
+
+    fn action(&mut self, app: &mut App, action: Action, request: Request) {
+        let sent = self.conn.as_ref().is_some_and(|c| c.request(request));
+        if !sent {
+            app.action_done(action, Err("not connected".into()));
+        }
+    }
+
+    /// Take in what the connection said.
+    pub fn update(&mut self, app: &mut App, update: Option<Update>) {
+        match update {
+            Some(Update::Connected { hello, history }) => {
+                app.connected(hello, history);
+                self.request_snapshot();
+            }
+            Some(Update::ConnectFailed(reason)) => {
+                self.conn = None;
+                app.reconnect_failed(reason);
+            }
+            Some(Update::Snapshot(snapshot)) => {
+                self.snapshot_in_flight = false;
+                if !app.paused || std::mem::take(&mut self.forced) {
+                    app.ingest(snapshot);
+                }
+            }
+            Some(Update::SnapshotFailed(reason)) => {
+                self.snapshot_in_flight = false;
+                app.set_message(Tone::Bad, format!("snapshot failed: {reason}"));
+            }
+            Some(Update::Push(push)) => app.push(push),
+            Some(Update::Action { action, result }) => {
+                app.action_done(action, result);
+                // Show the new instance now rather than at the next tick.
+                self.request_snapshot();
+            }
+            Some(Update::Closed(reason)) => {
+                self.conn = None;
+                self.snapshot_in_flight = false;
+                app.disconnected(reason);
+            }
+            None => {
+                self.conn = None;
+                self.snapshot_in_flight = false;
+                app.disconnected("the connection ended");
+            }
+        }
+    }
+}
+
+async fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    app: &mut App,
+    conn: Conn,
+    target: &TargetArgs,
+    refresh: Duration,
+) -> anyhow::Result<()> {
+    let mut keys = EventStream::new();
+    let mut ticker = tokio::time::interval(refresh);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut stop = stop_signals();
+    let mut session = Session::new(conn, target);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal.draw(|frame| view::render(frame, app))?;
+            dirty = false;
+        }
+        tokio::select! {
+            event = keys.next() => match event {
+                Some(Ok(event)) => {
+                    dirty = true;
+                    if let Some(command) = input::handle_event(app, &event)
+                        && !session.command(app, command)
+                    {
+                        return Ok(());
+                    }
+                }
+                Some(Err(error)) => return Err(anyhow::Error::new(error).context("reading the terminal")),
+                None => return Ok(()),
+            },
+            _ = ticker.tick() => {
+                let had_message = app.message.is_some();
+                app.expire_message(Instant::now(), MESSAGE_TTL);
+                dirty |= had_message && app.message.is_none();
+                if !app.paused && app.is_connected() {
+                    session.request_snapshot();
+                }
+            },
+            update = session.next_update() => {
+                dirty = true;
+                session.update(app, update);
+            },
+            _ = stop.recv() => return Ok(()),
+        }
+    }
+}
+
+/// SIGTERM and SIGHUP (the terminal went away) end the dashboard like `q`, so the
+/// terminal is restored.
+struct StopSignals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+fn stop_signals() -> StopSignals {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        StopSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+    #[cfg(not(unix))]
+    StopSignals {}
+}
+
+impl StopSignals {
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {},
+                _ = one(&mut self.hup) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}
+
+/// The terminal in raw mode on the alternate screen, restored when dropped, and by
+/// the panic hook before a panic message is printed.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        install_panic_hook();
+        terminal::enable_raw_mode()?;
+        let entered = execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)
+            .and_then(|()| Terminal::new(CrosstermBackend::new(io::stdout())));
+        match entered {
+            Ok(mut terminal) => {
+                terminal.clear()?;
+                Ok(TerminalGuard { terminal })
+            }
+            Err(error) => {
+                restore_terminal();
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Leave raw mode and the alternate screen, and show the cursor. Safe to call twice.
+fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// A panic restores the terminal first, so its message is readable and the shell
+/// usable.
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+    });
+}
+
+/// This machine's total memory, the memory gauge's scale (Linux: `/proc/meminfo`).
+fn system_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

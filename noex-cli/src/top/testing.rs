@@ -1,0 +1,145 @@
+//! A dashboard built from hand-made Observer data with fixed times, for the state,
+//! input and rendering tests.
+//!
+//! Four snapshots one second apart of the `render::fixtures` app, in which `cache` is
+//! busy and stuck in a handler, `worker-2`'s queue grows every refresh (a backlog), and
+//! `worker-1` is restarted at every refresh (a crash loop, with a new pid each time).
+
+use noex_agent::protocol::{Hello, ProtocolVersion};
+use noex_agent::types::*;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::state::App;
+use super::view;
+use crate::cli::{Layout, Theme};
+use crate::render::fixtures::{self, NOW_MS};
+use crate::render::format::TimeZone;
+
+/// `worker-1`'s pid in the last snapshot.
+pub const WORKER_1: Pid = Pid(23);
+pub const WORKER_2: Pid = Pid(6);
+pub const CACHE: Pid = Pid(2);
+
+pub fn hello(read_only: bool) -> Hello {
+    Hello {
+        protocol_version: ProtocolVersion::CURRENT,
+        noex_version: "0.1.0".into(),
+        app: "demo".into(),
+        pid: 4242,
+        started_at_ms: NOW_MS - 3_725_000,
+        read_only,
+    }
+}
+
+/// Snapshot `k` of 0..=3, taken at `NOW_MS - (3 - k) s`.
+pub fn snapshot(k: u64) -> Snapshot {
+    let back = 3 - k;
+    let mut snapshot = fixtures::snapshot();
+    snapshot.taken_at_ms = NOW_MS - back * 1_000;
+    snapshot.uptime_ms -= back * 1_000;
+    snapshot.memory_rss_bytes = Some(48_000_000 + k * 850_000);
+    let worker_1 = Pid(20 + k);
+    for server in &mut snapshot.servers {
+        match server.pid.0 {
+            2 => {
+                server.messages -= back * 1_234;
+                server.busy_ns -= back * 250_000_000;
+                if k == 3 {
+                    server.handler_running_ns = Some(2_100_000_000);
+                }
+            }
+            4 => server.messages -= back * 45,
+            6 => {
+                server.messages -= back * 10;
+                server.queue_len = 1_200 + k * 100;
+            }
+            23 => {
+                server.pid = worker_1;
+                server.restarts = k as u32;
+                server.started_at_ms = snapshot.taken_at_ms - 300;
+            }
+            _ => {}
+        }
+    }
+    for supervisor in &mut snapshot.supervisors {
+        for child in &mut supervisor.children {
+            if child.pid == Some(Pid(23)) {
+                child.pid = Some(worker_1);
+            }
+        }
+        if supervisor.pid == Pid(3) {
+            supervisor.restarts = k as u32;
+        }
+    }
+    snapshot
+}
+
+pub fn events() -> Vec<LifecycleEvent> {
+    let event = |seq: u64, pid: u64, child_id: &str, parent: Option<u64>, kind| LifecycleEvent {
+        seq,
+        at_ms: NOW_MS - 5_000 + seq * 137,
+        pid: Pid(pid),
+        name: None,
+        child_id: Some(child_id.to_string()),
+        parent: parent.map(Pid),
+        system: false,
+        kind,
+    };
+    vec![
+        event(1, 2, "cache", Some(1), EventKind::Started),
+        event(2, 6, "worker-2", Some(3), EventKind::Started),
+        event(
+            3,
+            22,
+            "worker-1",
+            Some(3),
+            EventKind::Crashed {
+                error: "panicked at src/worker.rs:42:9:\nattempt to divide by zero".into(),
+            },
+        ),
+        event(
+            4,
+            23,
+            "worker-1",
+            Some(3),
+            EventKind::Restarted { attempt: 3 },
+        ),
+        LifecycleEvent {
+            system: true,
+            ..event(5, 31, "connection", Some(9), EventKind::Started)
+        },
+        LifecycleEvent {
+            name: Some("limiter".into()),
+            ..event(
+                6,
+                4,
+                "limiter",
+                Some(1),
+                EventKind::Registered {
+                    registered_name: "limiter".into(),
+                },
+            )
+        },
+    ]
+}
+
+/// The dashboard after attaching, the four snapshots and a lag notice.
+pub fn app(layout: Layout) -> App {
+    let mut app = App::new(layout, Theme::Dark, false);
+    app.zone = TimeZone::Utc;
+    app.system_memory = Some(8 << 30);
+    app.connected(hello(false), events());
+    for k in 0..=3 {
+        app.ingest(snapshot(k));
+    }
+    app.push(noex_agent::client::Push::Lagged { dropped: 12 });
+    app
+}
+
+/// The frame `app` draws at `width` x `height`, as text.
+pub fn frame(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view::render(frame, app)).unwrap();
+    terminal.backend().to_string()
+}

@@ -1,0 +1,123 @@
+//! Every screen as text: each layout, the help, the details panel, the confirm prompt
+//! and the disconnected state, at 80x24 and 160x48.
+
+use noex_agent::types::Pid;
+
+use crate::cli::Layout;
+use crate::render::snapshot;
+use crate::top::input::handle_key;
+use crate::top::state::{Focus, Overlay};
+use crate::top::testing::{self, WORKER_1, frame};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn check(name: &str, mut app: crate::top::state::App) {
+    for (w, h) in SIZES {
+        snapshot!(format!("top_{name}_{w}x{h}"), frame(&mut app, w, h));
+    }
+}
+
+#[test]
+fn full_layout() {
+    check("full", testing::app(Layout::Full));
+}
+
+#[test]
+fn compact_layout() {
+    check("compact", testing::app(Layout::Compact));
+}
+
+#[test]
+fn minimal_layout_sorted_by_rate() {
+    let mut app = testing::app(Layout::Minimal);
+    handle_key(&mut app, key('M'));
+    check("minimal", app);
+}
+
+#[test]
+fn help() {
+    let mut app = testing::app(Layout::Full);
+    handle_key(&mut app, key('?'));
+    assert_eq!(app.overlay, Overlay::Help);
+    check("help", app);
+}
+
+#[test]
+fn details_of_a_crashing_worker() {
+    let mut app = testing::app(Layout::Full);
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(WORKER_1));
+    handle_key(&mut app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.overlay, Overlay::Details);
+    check("details", app);
+}
+
+#[test]
+fn details_of_a_supervisor() {
+    let mut app = testing::app(Layout::Compact);
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(Pid(3)));
+    handle_key(&mut app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    check("details_supervisor", app);
+}
+
+#[test]
+fn confirm_kill() {
+    let mut app = testing::app(Layout::Full);
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(WORKER_1));
+    handle_key(&mut app, key('K'));
+    assert!(matches!(app.overlay, Overlay::Confirm(_)));
+    check("confirm_kill", app);
+}
+
+#[test]
+fn disconnected_keeps_the_last_picture() {
+    let mut app = testing::app(Layout::Full);
+    app.disconnected(crate::top::conn::CLOSED);
+    check("disconnected", app);
+}
+
+#[test]
+fn filtering_and_showing_system_processes() {
+    let mut app = testing::app(Layout::Minimal);
+    handle_key(&mut app, key('a'));
+    handle_key(&mut app, key('/'));
+    for c in "work".chars() {
+        handle_key(&mut app, key(c));
+    }
+    check("filter_all", app);
+}
+
+#[test]
+fn read_only_greys_out_kill_and_restart() {
+    let mut app = testing::app(Layout::Compact);
+    app.connected(testing::hello(true), Vec::new());
+    check("read_only", app);
+}
+
+#[test]
+fn before_the_first_snapshot() {
+    let mut app = crate::top::state::App::new(Layout::Full, crate::cli::Theme::Dark, false);
+    app.connected(testing::hello(false), Vec::new());
+    snapshot!("top_waiting_80x24", frame(&mut app, 80, 24));
+}
+
+#[test]
+fn a_tiny_terminal_does_not_panic() {
+    for layout in [Layout::Full, Layout::Compact, Layout::Minimal] {
+        let mut app = testing::app(layout);
+        for (w, h) in [(1, 1), (10, 3), (20, 5), (40, 10)] {
+            frame(&mut app, w, h);
+        }
+        handle_key(&mut app, key('?'));
+        frame(&mut app, 20, 5);
+        app.overlay = Overlay::Details;
+        frame(&mut app, 20, 5);
+    }
+}

@@ -1,0 +1,266 @@
+//! `noex top` against a real noex application: the dashboard's own connection and
+//! action path (keys → confirm → kill/restart request → outcome on screen), with a
+//! supervision tree running in this process and its agent on a private socket. Only
+//! the terminal is left out: frames are drawn into ratatui's `TestBackend`.
+//!
+//! `noex` is a binary crate, so this test compiles its modules in (as the render
+//! benchmark does). It runs without the test harness (`harness = false` in
+//! Cargo.toml): built without `cfg(test)`, the unit tests inside those modules stay
+//! out of this binary.
+
+#![allow(dead_code, unused_imports)]
+
+#[path = "../src/cli.rs"]
+mod cli;
+#[path = "../src/commands/mod.rs"]
+mod commands;
+#[path = "../src/demo/mod.rs"]
+mod demo;
+#[path = "../src/error.rs"]
+mod error;
+#[path = "../src/render/mod.rs"]
+mod render;
+#[path = "../src/target.rs"]
+mod target;
+#[path = "../src/top/mod.rs"]
+mod top;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use noex::agent::{self, AgentOptions};
+use noex::gen_server::{Context, GenServer, Reply};
+use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+use noex_agent::types::{EventKind, Pid};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use cli::{Layout, TargetArgs, Theme};
+use top::conn::{Conn, Update};
+use top::input::{self, Command};
+use top::state::{App, Connection, Focus, LogEntry, Tone};
+use top::{Session, view};
+
+/// Counts what it is told; never crashes by itself.
+#[derive(Default)]
+struct Tally(u64);
+
+impl GenServer for Tally {
+    type Call = ();
+    type Cast = u64;
+    type Reply = u64;
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+        Reply::Now(self.0)
+    }
+
+    async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) {
+        self.0 += n;
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = std::env::temp_dir().join(format!("noex-top-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    noex_agent::discovery::ensure_agent_dir(&dir).expect("agent dir");
+    let result = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            dashboard_kills_and_restarts_through_a_real_agent(dir.join("app.sock")),
+        )
+        .await
+    });
+    agent::shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    result.expect("the scenario finished in time");
+    println!("test dashboard_kills_and_restarts_through_a_real_agent ... ok");
+}
+
+async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
+    agent::start(AgentOptions::new("top-e2e").socket_path(&socket)).expect("agent starts");
+    let _app_sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .name("app_sup")
+            .child(ChildSpec::worker("worker-1", Tally::default))
+            .child(ChildSpec::worker("worker-2", Tally::default)),
+    )
+    .await
+    .expect("supervisor starts");
+
+    // Attach as `noex top --socket PATH` does.
+    let target = TargetArgs {
+        pid: None,
+        socket: Some(socket.clone()),
+    };
+    let (conn, hello, history) = Conn::attach(&target).await.expect("attach");
+    assert_eq!(hello.app, "top-e2e");
+    assert!(!hello.read_only);
+    let mut app = App::new(Layout::Full, Theme::Dark, false);
+    app.connected(hello, history);
+    let mut session = Session::new(conn, &target);
+    refresh(&mut session, &mut app).await;
+
+    let worker_1 = pid_of(&app, "worker-1");
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(worker_1));
+
+    // K, then y: the dashboard sends the kill of the selection.
+    assert_eq!(key(&mut app, 'K'), None);
+    let screen = frame(&mut app);
+    assert!(
+        screen.contains(&format!("Kill worker-1 {worker_1}?")),
+        "{screen}"
+    );
+    let command = key(&mut app, 'y').expect("a command");
+    assert_eq!(command, Command::Kill(worker_1));
+    assert!(session.command(&mut app, command));
+    let outcome = action_result(&mut session, &mut app).await;
+    let expected_prefix = format!("worker-1 {worker_1} killed; restarted by app_sup as <0.");
+    assert!(outcome.starts_with(&expected_prefix), "{outcome}");
+    assert!(
+        frame(&mut app).contains(&outcome),
+        "the outcome is on screen"
+    );
+
+    // The kill asks for a snapshot: the cursor follows worker-1 to its new pid.
+    wait_for(&mut session, &mut app, |app| {
+        app.table_pid().is_some_and(|pid| pid != worker_1)
+    })
+    .await;
+    let new_worker_1 = pid_of(&app, "worker-1");
+    assert_ne!(new_worker_1, worker_1);
+    assert_eq!(app.table_pid(), Some(new_worker_1));
+    assert_eq!(app.row(new_worker_1).unwrap().process.restarts, 1);
+    // The kill and the restart came in on the event stream.
+    wait_for(&mut session, &mut app, |app| {
+        logged(app, |kind| matches!(kind, EventKind::Restarted { .. }))
+    })
+    .await;
+    assert!(
+        logged(
+            &app,
+            |kind| matches!(kind, EventKind::Terminated { reason } if reason.contains("kill"))
+        ),
+        "{:#?}",
+        app.log
+    );
+
+    // R, then y: a restart of the new instance, through its supervisor.
+    key(&mut app, 'R');
+    let command = key(&mut app, 'y').expect("a command");
+    assert_eq!(command, Command::Restart(new_worker_1));
+    assert!(session.command(&mut app, command));
+    let outcome = action_result(&mut session, &mut app).await;
+    let expected_prefix = format!("worker-1 {new_worker_1} restarted by app_sup as <0.");
+    assert!(outcome.starts_with(&expected_prefix), "{outcome}");
+
+    // A refused request is shown too: a process with no supervisor.
+    let lone = noex::gen_server::start(Tally::default(), noex::gen_server::StartOptions::new())
+        .await
+        .expect("a lone server");
+    // A snapshot already in flight may predate `lone`: wait for one that shows it.
+    let lone_pid = lone.pid();
+    session.request_snapshot();
+    wait_for(&mut session, &mut app, |app| {
+        app.rows().iter().any(|row| row.pid() == lone_pid)
+    })
+    .await;
+    assert!(app.select_table_pid(lone_pid));
+    key(&mut app, 'R');
+    let command = key(&mut app, 'y').expect("a command");
+    session.command(&mut app, command);
+    let outcome = action_result(&mut session, &mut app).await;
+    assert!(outcome.starts_with("restart failed:"), "{outcome}");
+    assert_eq!(app.message.as_ref().unwrap().tone, Tone::Bad);
+
+    // The app's agent goes away: the dashboard says so and keeps the picture.
+    agent::shutdown();
+    wait_for(&mut session, &mut app, |app| {
+        matches!(app.connection, Connection::Disconnected { .. })
+    })
+    .await;
+    assert!(app.model.is_some());
+    app.message = None;
+    let screen = frame(&mut app);
+    assert!(screen.contains("disconnected"), "{screen}");
+    assert!(
+        screen.contains("worker-1"),
+        "the last picture stays: {screen}"
+    );
+
+    // r reconnects once the agent is back.
+    agent::start(AgentOptions::new("top-e2e").socket_path(&socket)).expect("agent restarts");
+    let command = key(&mut app, 'r').expect("a command");
+    assert_eq!(command, Command::Reconnect);
+    session.command(&mut app, command);
+    wait_for(&mut session, &mut app, |app| app.is_connected()).await;
+}
+
+/// Ask for a snapshot and wait until it is in.
+async fn refresh(session: &mut Session<'_>, app: &mut App) {
+    let before = app.snapshot().map(|s| s.taken_at_ms);
+    session.request_snapshot();
+    wait_for(session, app, |app| {
+        app.snapshot().map(|s| s.taken_at_ms).is_some()
+            && app.snapshot().map(|s| s.taken_at_ms) != before
+    })
+    .await;
+}
+
+/// Feed updates to the app until `done` holds.
+async fn wait_for(session: &mut Session<'_>, app: &mut App, done: impl Fn(&App) -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done(app) {
+        let update = tokio::time::timeout_at(deadline, session.next_update())
+            .await
+            .expect("the awaited update came in time");
+        if matches!(update, Some(Update::Snapshot(_)))
+            || matches!(update, Some(Update::Action { .. }))
+        {
+            session.update(app, update);
+            // Keep snapshots coming, as the refresh timer does.
+            session.request_snapshot();
+        } else {
+            session.update(app, update);
+        }
+    }
+}
+
+/// Wait for the kill or restart to answer; its outcome as the status line shows it.
+async fn action_result(session: &mut Session<'_>, app: &mut App) -> String {
+    wait_for(session, app, |app| !app.action_in_flight).await;
+    app.message.as_ref().expect("a message").text.clone()
+}
+
+fn key(app: &mut App, c: char) -> Option<Command> {
+    input::handle_key(app, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+fn pid_of(app: &App, label: &str) -> Pid {
+    app.rows()
+        .iter()
+        .find(|row| row.label == label)
+        .unwrap_or_else(|| panic!("no {label} in the snapshot"))
+        .pid()
+}
+
+fn logged(app: &App, kind: impl Fn(&EventKind) -> bool) -> bool {
+    app.log.iter().any(|entry| {
+        matches!(entry, LogEntry::Event(event)
+            if event.child_id.as_deref() == Some("worker-1") && kind(&event.kind))
+    })
+}
+
+fn frame(app: &mut App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|frame| view::render(frame, app)).unwrap();
+    terminal.backend().to_string()
+}

@@ -1,0 +1,301 @@
+//! The EventBus contract, one rule per test.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use noex::CallError;
+use noex::services::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
+
+type Log<T> = Arc<Mutex<Vec<T>>>;
+
+fn log<T>() -> Log<T> {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn take<T>(log: &Log<T>) -> Vec<T> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+async fn bus<M: Send + Sync + 'static>() -> EventBus<M> {
+    EventBus::start(EventBusOptions::new()).await.unwrap()
+}
+
+#[tokio::test]
+async fn wildcard_patterns_match_one_segment_and_star_matches_every_topic() {
+    let bus = bus::<u32>().await;
+    let patterns = ["user.created", "user.*", "*.created", "user.*.b", "*"];
+    let seen: Log<(String, String)> = log();
+    let mut subscriptions = Vec::new();
+    for pattern in patterns {
+        let seen = seen.clone();
+        subscriptions.push(
+            bus.subscribe(pattern, move |_: &u32, topic: &str| {
+                seen.lock()
+                    .unwrap()
+                    .push((pattern.to_string(), topic.to_string()));
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    // topic -> the patterns that must receive it (every other must not).
+    let table: [(&str, &[&str]); 8] = [
+        (
+            "user.created",
+            &["user.created", "user.*", "*.created", "*"],
+        ),
+        ("user.deleted", &["user.*", "*"]),
+        ("user.a.b", &["user.*.b", "*"]),
+        ("user.a.c", &["*"]),
+        ("user", &["*"]),
+        ("order.created", &["*.created", "*"]),
+        ("created", &["*"]),
+        ("user.created.x", &["*"]),
+    ];
+    for (topic, expected) in table {
+        let delivered = bus.publish_sync(topic, 0).await.unwrap();
+        let got: BTreeSet<String> = take(&seen).into_iter().map(|(p, _)| p).collect();
+        let expected: BTreeSet<String> = expected.iter().map(|p| p.to_string()).collect();
+        assert_eq!(got, expected, "topic {topic:?}");
+        assert_eq!(delivered.handlers, expected.len(), "topic {topic:?}");
+    }
+}
+
+#[tokio::test]
+async fn publish_sync_returns_after_every_handler_and_after_earlier_publishes() {
+    let bus = bus::<u32>().await;
+    let seen: Log<(&'static str, u32)> = log();
+    let (fast, slow) = (seen.clone(), seen.clone());
+    let _fast = bus
+        .subscribe("n", move |n: &u32, _: &str| {
+            fast.lock().unwrap().push(("fast", *n))
+        })
+        .await
+        .unwrap();
+    let _slow = bus
+        .subscribe_async("n", move |event| {
+            let slow = slow.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                slow.lock().unwrap().push(("slow", *event.message()));
+            }
+        })
+        .await
+        .unwrap();
+
+    for n in 0..9 {
+        bus.publish("n", n).unwrap();
+    }
+    let delivered = bus.publish_sync("n", 9).await.unwrap();
+
+    assert_eq!(
+        delivered,
+        Delivered {
+            handlers: 2,
+            panicked: 0
+        }
+    );
+    let seen = take(&seen);
+    for who in ["fast", "slow"] {
+        let order: Vec<u32> = seen
+            .iter()
+            .filter(|(w, _)| *w == who)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(
+            order,
+            (0..10).collect::<Vec<_>>(),
+            "{who} saw every message, in order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_handler_does_not_stall_the_bus_or_other_subscriptions() {
+    let bus = bus::<u32>().await;
+    let (release, wait) = tokio::sync::watch::channel(false);
+    let _stuck = bus
+        .subscribe_async("slow.*", move |_| {
+            let mut wait = wait.clone();
+            async move {
+                let _ = wait.wait_for(|released| *released).await;
+            }
+        })
+        .await
+        .unwrap();
+    let seen: Log<u32> = log();
+    let fast = seen.clone();
+    let _fast = bus
+        .subscribe("fast", move |n: &u32, _: &str| {
+            fast.lock().unwrap().push(*n)
+        })
+        .await
+        .unwrap();
+
+    bus.publish("slow.1", 1).unwrap();
+    let delivered = bus.publish_sync("fast", 2).await.unwrap();
+
+    assert_eq!(delivered.handlers, 1);
+    assert_eq!(take(&seen), vec![2]);
+    assert_eq!(bus.subscription_count().await.unwrap(), 2);
+    release.send(true).unwrap();
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_isolated_from_the_bus_and_other_subscribers() {
+    let bus = bus::<u32>().await;
+    let seen: Log<(&'static str, u32)> = log();
+    let (before, after, flaky) = (seen.clone(), seen.clone(), seen.clone());
+    let _before = bus
+        .subscribe("n", move |n: &u32, _: &str| {
+            before.lock().unwrap().push(("before", *n))
+        })
+        .await
+        .unwrap();
+    let _flaky = bus
+        .subscribe("n", move |n: &u32, _: &str| {
+            if *n == 1 {
+                panic!("handler fails on 1");
+            }
+            flaky.lock().unwrap().push(("flaky", *n));
+        })
+        .await
+        .unwrap();
+    let _async_flaky = bus
+        .subscribe_async("n", |event| async move {
+            if *event.message() == 1 {
+                panic!("async handler fails on 1");
+            }
+        })
+        .await
+        .unwrap();
+    let _after = bus
+        .subscribe("n", move |n: &u32, _: &str| {
+            after.lock().unwrap().push(("after", *n))
+        })
+        .await
+        .unwrap();
+
+    let first = bus.publish_sync("n", 1).await.unwrap();
+    let second = bus.publish_sync("n", 2).await.unwrap();
+
+    assert_eq!(
+        first,
+        Delivered {
+            handlers: 4,
+            panicked: 2
+        }
+    );
+    assert_eq!(
+        second,
+        Delivered {
+            handlers: 4,
+            panicked: 0
+        }
+    );
+    let mut seen = take(&seen);
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("after", 1),
+            ("after", 2),
+            ("before", 1),
+            ("before", 2),
+            ("flaky", 2)
+        ],
+        "the flaky subscription goes on after its panic"
+    );
+    assert!(bus.is_running());
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery_and_dropping_a_subscription_unsubscribes() {
+    let bus = bus::<u32>().await;
+    let seen: Log<&'static str> = log();
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    let explicit = bus
+        .subscribe("t", move |_: &u32, _: &str| {
+            a.lock().unwrap().push("explicit")
+        })
+        .await
+        .unwrap();
+    let dropped = bus
+        .subscribe("t", move |_: &u32, _: &str| {
+            b.lock().unwrap().push("dropped")
+        })
+        .await
+        .unwrap();
+    bus.subscribe("t", move |_: &u32, _: &str| {
+        c.lock().unwrap().push("detached")
+    })
+    .await
+    .unwrap()
+    .detach();
+    assert_eq!(bus.subscription_count().await.unwrap(), 3);
+
+    assert!(explicit.unsubscribe().await.unwrap());
+    drop(dropped);
+    let delivered = bus.publish_sync("t", 0).await.unwrap();
+
+    assert_eq!(delivered.handlers, 1);
+    assert_eq!(take(&seen), vec!["detached"]);
+    assert_eq!(bus.subscription_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn an_untyped_bus_delivers_each_type_to_its_subscribers() {
+    let bus: EventBus<AnyMessage> = bus().await;
+    let seen: Log<String> = log();
+    let (numbers, texts) = (seen.clone(), seen.clone());
+    let _numbers = bus
+        .subscribe_to::<u32, _>("*", move |n, topic| {
+            numbers.lock().unwrap().push(format!("{topic}: {n}"));
+        })
+        .await
+        .unwrap();
+    let _texts = bus
+        .subscribe_to::<String, _>("*", move |text, topic| {
+            texts.lock().unwrap().push(format!("{topic}: {text}"));
+        })
+        .await
+        .unwrap();
+
+    bus.publish_any("a", 7u32).unwrap();
+    bus.publish_any_sync("b", "hello".to_string())
+        .await
+        .unwrap();
+
+    let mut seen = take(&seen);
+    seen.sort();
+    assert_eq!(seen, vec!["a: 7", "b: hello"]);
+}
+
+#[tokio::test]
+async fn stop_lets_handlers_finish_what_was_published() {
+    let bus = bus::<u32>().await;
+    let seen: Log<u32> = log();
+    let slow = seen.clone();
+    bus.subscribe_async("n", move |event| {
+        let slow = slow.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            slow.lock().unwrap().push(*event.message());
+        }
+    })
+    .await
+    .unwrap()
+    .detach();
+    for n in 0..5 {
+        bus.publish("n", n).unwrap();
+    }
+
+    bus.stop().await.unwrap();
+
+    assert_eq!(take(&seen), vec![0, 1, 2, 3, 4]);
+    assert!(matches!(
+        bus.publish_sync("n", 5).await,
+        Err(CallError::NotRunning(_))
+    ));
+}

@@ -1,0 +1,202 @@
+//! The built-in services under a supervisor: each is found by name, restarts with
+//! fresh state after a crash, and stops cleanly with its supervisor.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use noex::ExitReason;
+use noex::services::cache::{Cache, CacheOptions};
+use noex::services::event_bus::{EventBus, EventBusOptions};
+use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+use noex::supervisor::{self, SupervisorSpec};
+use noex::{Pid, SupervisorRef};
+
+async fn app(prefix: &str) -> SupervisorRef {
+    supervisor::start(
+        SupervisorSpec::one_for_one()
+            .child(EventBus::<String>::child_spec(
+                format!("{prefix}.bus"),
+                EventBusOptions::new(),
+            ))
+            .child(Cache::<String, u32>::child_spec(
+                "cache",
+                CacheOptions::new().name(format!("{prefix}.cache")),
+            ))
+            .child(RateLimiter::child_spec(
+                format!("{prefix}.limiter"),
+                RateLimiterOptions::new(1, Duration::from_secs(60)),
+            )),
+    )
+    .await
+    .unwrap()
+}
+
+/// Wait until the supervisor runs a new instance of child `id` (not `old`).
+async fn restarted(sup: &SupervisorRef, id: &str, old: Pid) -> Pid {
+    for _ in 0..1000 {
+        if let Some(pid) = sup.child(id).await.unwrap().and_then(|child| child.pid)
+            && pid != old
+        {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("{id} was not restarted");
+}
+
+#[tokio::test]
+async fn each_service_is_found_by_its_name_or_its_child_id() {
+    let sup = app("found").await;
+    let bus = EventBus::<String>::lookup("found.bus").unwrap();
+    let cache = Cache::<String, u32>::lookup("found.cache").unwrap();
+    let limiter = RateLimiter::lookup("found.limiter").unwrap();
+
+    let pids: Vec<Option<Pid>> = sup
+        .children()
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.pid)
+        .collect();
+    assert_eq!(
+        pids,
+        vec![Some(bus.pid()), Some(cache.pid()), Some(limiter.pid())]
+    );
+    assert!(
+        Cache::<String, String>::lookup("found.cache").is_err(),
+        "a lookup with other types is refused"
+    );
+    sup.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_event_bus_restarts_without_its_subscriptions_after_a_crash() {
+    let sup = app("bus").await;
+    let bus = EventBus::<String>::lookup("bus.bus").unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    bus.subscribe("*", move |text: &String, _: &str| {
+        log.lock().unwrap().push(text.clone())
+    })
+    .await
+    .unwrap()
+    .detach();
+    assert_eq!(
+        bus.publish_sync("a", "before".into())
+            .await
+            .unwrap()
+            .handlers,
+        1
+    );
+
+    bus.server_ref().kill();
+    restarted(&sup, "bus.bus", bus.pid()).await;
+
+    let fresh = EventBus::<String>::lookup("bus.bus").unwrap();
+    assert_ne!(fresh.pid(), bus.pid());
+    assert_eq!(fresh.subscription_count().await.unwrap(), 0);
+    assert_eq!(
+        fresh
+            .publish_sync("a", "after".into())
+            .await
+            .unwrap()
+            .handlers,
+        0
+    );
+    assert_eq!(*seen.lock().unwrap(), vec!["before".to_string()]);
+    assert!(bus.publish("a", "to the old one".into()).is_err());
+    sup.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_cache_restarts_empty_after_a_crash() {
+    let sup = app("cache").await;
+    let cache = Cache::<String, u32>::lookup("cache.cache").unwrap();
+    cache.set("k".into(), 1).await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), Some(1));
+
+    cache.server_ref().kill();
+    restarted(&sup, "cache", cache.pid()).await;
+
+    let fresh = Cache::<String, u32>::lookup("cache.cache").unwrap();
+    assert_eq!(fresh.get("k").await.unwrap(), None);
+    let stats = fresh.stats().await.unwrap();
+    assert_eq!((stats.size, stats.hits, stats.misses), (0, 0, 1));
+    sup.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_rate_limiter_restarts_with_every_key_unused_after_a_crash() {
+    let sup = app("limiter").await;
+    let limiter = RateLimiter::lookup("limiter.limiter").unwrap();
+    limiter.consume("k").await.unwrap();
+    assert!(matches!(
+        limiter.consume("k").await,
+        Err(ConsumeError::Exceeded(_))
+    ));
+
+    limiter.server_ref().kill();
+    restarted(&sup, "limiter.limiter", limiter.pid()).await;
+
+    let fresh = RateLimiter::lookup("limiter.limiter").unwrap();
+    assert_eq!(fresh.check("k").await.unwrap().remaining, 1);
+    fresh.consume("k").await.unwrap();
+    sup.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_of_the_cache_fails_its_waiting_callers_instead_of_hanging() {
+    let sup = app("waiters").await;
+    let cache = Cache::<String, u32>::lookup("waiters.cache").unwrap();
+    let (_hold, gate) = tokio::sync::watch::channel(false);
+    let computing = {
+        let (cache, mut gate) = (cache.clone(), gate.clone());
+        tokio::spawn(async move {
+            cache
+                .get_or_set("k", || async move {
+                    let _ = gate.wait_for(|open| *open).await;
+                    1
+                })
+                .await
+        })
+    };
+    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < 1 {
+        tokio::task::yield_now().await;
+    }
+    let waiter = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.get_or_set("k", || async { 2 }).await })
+    };
+    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < 2 {
+        tokio::task::yield_now().await;
+    }
+
+    cache.server_ref().kill();
+
+    assert!(waiter.await.unwrap().is_err());
+    restarted(&sup, "cache", cache.pid()).await;
+    computing.abort();
+    sup.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_services_stop_cleanly_with_their_supervisor() {
+    let sup = app("stop").await;
+    let bus = EventBus::<String>::lookup("stop.bus").unwrap();
+    let cache = Cache::<String, u32>::lookup("stop.cache").unwrap();
+    let limiter = RateLimiter::lookup("stop.limiter").unwrap();
+
+    sup.stop().await.unwrap();
+
+    for reason in [
+        bus.server_ref().wait().await,
+        cache.server_ref().wait().await,
+        limiter.server_ref().wait().await,
+    ] {
+        assert_eq!(reason, ExitReason::Shutdown);
+    }
+    assert!(
+        EventBus::<String>::lookup("stop.bus").is_err(),
+        "names are released"
+    );
+}
