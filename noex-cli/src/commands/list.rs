@@ -32,22 +32,7 @@ pub async fn run(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
 
 /// Ask one agent who it is and how big it is.
 async fn app_row(pid: u32, path: &Path) -> AppRow {
-    let mut row = AppRow {
-        pid,
-        socket: path.display().to_string(),
-        reachable: false,
-        app: None,
-        noex_version: None,
-        protocol_version: None,
-        read_only: None,
-        started_at_ms: None,
-        uptime_ms: None,
-        processes: None,
-        processes_all: None,
-        total_messages: None,
-        memory_rss_bytes: None,
-        error: None,
-    };
+    let mut row = AppRow::unreached(pid, path.display().to_string());
     let mut client = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(path)).await {
         Ok(Ok(client)) => client,
         Ok(Err(error)) => {

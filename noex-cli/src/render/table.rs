@@ -279,6 +279,28 @@ pub struct AppRow {
     pub error: Option<String>,
 }
 
+impl AppRow {
+    /// An application known only by its socket, until its agent answers.
+    pub fn unreached(pid: u32, socket: impl Into<String>) -> AppRow {
+        AppRow {
+            pid,
+            socket: socket.into(),
+            reachable: false,
+            app: None,
+            noex_version: None,
+            protocol_version: None,
+            read_only: None,
+            started_at_ms: None,
+            uptime_ms: None,
+            processes: None,
+            processes_all: None,
+            total_messages: None,
+            memory_rss_bytes: None,
+            error: None,
+        }
+    }
+}
+
 /// The `noex list` table. An agent that did not answer keeps its row, with dashes and
 /// the reason in the last column.
 pub fn app_table(rows: &[AppRow], style: Style) -> String {
@@ -500,20 +522,8 @@ mod tests {
                 error: None,
             },
             AppRow {
-                pid: 5150,
-                socket: "/run/user/1000/noex/5150.sock".into(),
-                reachable: false,
-                app: None,
-                noex_version: None,
-                protocol_version: None,
-                read_only: None,
-                started_at_ms: None,
-                uptime_ms: None,
-                processes: None,
-                processes_all: None,
-                total_messages: None,
-                memory_rss_bytes: None,
                 error: Some("timed out after 2s".into()),
+                ..AppRow::unreached(5150, "/run/user/1000/noex/5150.sock")
             },
         ]
     }
