@@ -157,6 +157,7 @@ pub(crate) fn autostart() {
 /// The socket file outlives the process unless removed: remove it at exit too.
 fn remove_socket_at_exit(path: &std::path::Path) {
     static AT_EXIT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    #[cfg(unix)]
     static REGISTERED: AtomicBool = AtomicBool::new(false);
     *AT_EXIT.lock() = Some(path.to_path_buf());
     #[cfg(unix)]
