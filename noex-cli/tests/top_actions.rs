@@ -63,6 +63,13 @@ impl GenServer for Tally {
 const WAIT: Duration = Duration::from_secs(20);
 
 fn main() {
+    // Whatever happens (a panic while a runtime shuts down, a stuck join), this test
+    // ends: a hung test would stall the whole CI run.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(120));
+        eprintln!("top_actions: gave up after 120 s");
+        std::process::exit(1);
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,6 +89,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     result.expect("the scenario finished in time");
     println!("test dashboard_kills_and_restarts_through_a_real_agent ... ok");
+    // Exit now: the runtime's shutdown has nothing left to check.
+    std::process::exit(0);
 }
 
 async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {

@@ -247,9 +247,12 @@ impl Invocation {
                 filter = Some(arg.clone());
             }
         }
-        let measuring = !args
-            .iter()
-            .any(|arg| matches!(arg.as_str(), "--test" | "--list" | "--profile-time"));
+        // `cargo bench` passes `--bench`; without it (`cargo test --benches`) criterion
+        // runs each benchmark once, as a test.
+        let measuring = args.iter().any(|arg| arg == "--bench")
+            && !args
+                .iter()
+                .any(|arg| matches!(arg.as_str(), "--test" | "--list" | "--profile-time"));
         Invocation { filter, measuring }
     }
 
