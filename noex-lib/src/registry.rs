@@ -53,12 +53,13 @@ impl RegistryTable {
     pub(crate) fn register_cell(
         &self,
         name: &str,
-        cell: &Arc<ProcessCell>,
+        cell: &ProcessCell,
         handle: Arc<dyn Any + Send + Sync>,
     ) -> Result<(), RegisterError> {
         let name: Arc<str> = Arc::from(name);
         {
-            let mut current = cell.name.lock();
+            let mut notes = cell.notes();
+            let current = &mut notes.name;
             if let Some(existing) = current.as_ref() {
                 // One name per process, as in OTP.
                 return Err(AlreadyRegisteredError {
@@ -100,7 +101,7 @@ impl RegistryTable {
 
     /// Drop the process's name, if it has one.
     pub(crate) fn release(&self, cell: &ProcessCell) {
-        let Some(name) = cell.name.lock().take() else {
+        let Some(name) = cell.notes().name.take() else {
             return;
         };
         if self
@@ -135,15 +136,15 @@ mod sealed {
 
     /// Keeps `Registrable` to the runtime's own process references.
     pub trait HasCell {
-        fn cell(&self) -> &Arc<ProcessCell>;
+        fn cell(&self) -> &ProcessCell;
         /// What typed lookups find: always the process's `ServerRef`, so a name given
         /// at start (before any `SupervisorRef` exists) and one given later agree.
         fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync>;
     }
 
     impl<S: GenServer> HasCell for ServerRef<S> {
-        fn cell(&self) -> &Arc<ProcessCell> {
-            &self.cell
+        fn cell(&self) -> &ProcessCell {
+            ServerRef::cell(self)
         }
         fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync> {
             Arc::new(self.clone())
@@ -151,8 +152,8 @@ mod sealed {
     }
 
     impl HasCell for SupervisorRef {
-        fn cell(&self) -> &Arc<ProcessCell> {
-            &self.server.cell
+        fn cell(&self) -> &ProcessCell {
+            self.server.cell()
         }
         fn handle(&self) -> Arc<dyn std::any::Any + Send + Sync> {
             self.server.handle()

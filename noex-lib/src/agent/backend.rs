@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 use crate::ExitReason;
 use crate::observer;
-use crate::process::ProcessCell;
+use crate::process::{CellRef, ProcessCell};
 use crate::runtime::runtime;
 use crate::supervisor::live_supervisors;
 
@@ -116,7 +116,7 @@ impl Backend for RuntimeBackend {
     }
 }
 
-fn live(pid: Pid) -> Result<std::sync::Arc<ProcessCell>, ErrorBody> {
+fn live(pid: Pid) -> Result<CellRef, ErrorBody> {
     runtime().processes.get(pid).ok_or_else(|| {
         ErrorBody::new(
             ErrorCode::NotFound,

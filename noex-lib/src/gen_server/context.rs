@@ -15,25 +15,36 @@ pub(crate) type ReplySlot<R> = oneshot::Sender<Result<R, String>>;
 /// The handler's view of its own process.
 pub struct Context<S: GenServer> {
     myself: ServerRef<S>,
-    pub(crate) reply_to: Option<ReplyTo<S::Reply>>,
+    /// Where the reply to the call being handled goes.
+    pub(crate) reply_slot: Option<ReplySlot<S::Reply>>,
+    /// Boxed: rare, and every idle server would otherwise carry room for them.
+    pub(crate) requests: Option<Box<Requests>>,
+}
+
+/// What a handler asked for, to happen once it returns.
+#[derive(Default)]
+pub(crate) struct Requests {
     pub(crate) continuation: Option<Info>,
-    /// Boxed: rare, and it would otherwise make every idle server larger.
-    pub(crate) stop: Option<Box<ExitReason>>,
+    /// Wins over a continuation asked for by the same handler.
+    pub(crate) stop: Option<ExitReason>,
 }
 
 impl<S: GenServer> Context<S> {
     pub(crate) fn new(myself: ServerRef<S>) -> Self {
         Context {
             myself,
-            reply_to: None,
-            continuation: None,
-            stop: None,
+            reply_slot: None,
+            requests: None,
         }
     }
 
     /// This server's pid.
     pub fn pid(&self) -> Pid {
         self.myself.pid()
+    }
+
+    pub(crate) fn myself_ref(&self) -> &ServerRef<S> {
+        &self.myself
     }
 
     /// A reference to this server, to hand to other processes.
@@ -45,18 +56,22 @@ impl<S: GenServer> Context<S> {
     /// task) with [`ReplyTo::reply`]; return [`super::Reply::Deferred`] from the
     /// handler. `None` outside `handle_call` or when already taken.
     pub fn defer_reply(&mut self) -> Option<ReplyTo<S::Reply>> {
-        self.reply_to.take()
+        let slot = self.reply_slot.take()?;
+        Some(ReplyTo {
+            slot,
+            pid: self.pid(),
+        })
     }
 
     /// Run [`GenServer::handle_continue`] with `message` right after this handler,
     /// before the next message.
     pub fn continue_with(&mut self, message: impl Any + Send) {
-        self.continuation = Some(Box::new(message));
+        self.requests.get_or_insert_default().continuation = Some(Box::new(message));
     }
 
     /// Stop the server after this handler returns (`terminate` runs with `reason`).
     pub fn stop(&mut self, reason: ExitReason) {
-        self.stop = Some(Box::new(reason));
+        self.requests.get_or_insert_default().stop = Some(reason);
     }
 
     /// Deliver `message` to [`GenServer::handle_info`] after `delay`.
@@ -98,10 +113,6 @@ impl<R> ReplyTo<R> {
     /// The server the call was made to.
     pub fn pid(&self) -> Pid {
         self.pid
-    }
-
-    pub(crate) fn fail(self, reason: String) {
-        let _ = self.slot.send(Err(reason));
     }
 }
 

@@ -3,14 +3,17 @@
 //!
 //! Why not tokio's unbounded channel: it allocates a block of 32 message slots and
 //! a cache-padded channel (about 1.2 KB) when it is created, which was most of an
-//! idle server's memory and much of its start time. Here an idle mailbox is one
-//! small allocation, and the queue grows only when messages come. A lock guards
-//! the queue; the receiver takes the whole queue at once (a swap) and then hands
-//! out messages without touching the lock, so a burst costs one lock per message
-//! sent and one per burst received.
+//! idle server's memory and much of its start time. Here the mailbox lives in the
+//! process's own allocation (next to its cell, see `gen_server::shared`), and the
+//! queue grows only when messages come. A lock guards the queue; the receiver takes
+//! the whole queue at once (a swap) into its [`Inbox`] and then hands out messages
+//! without touching the lock, so a burst costs one lock per message sent and one
+//! per burst received.
+//!
+//! Senders are counted by their owners (`ServerRef`'s `Clone` and `Drop`), so the
+//! handles themselves stay one pointer wide.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
@@ -20,9 +23,15 @@ use parking_lot::Mutex;
 /// idle server does not keep a burst's memory.
 const KEEP_CAPACITY: usize = 64;
 
-struct Shared<T> {
+/// The shared half: the queue, and what senders and the receiver tell each other.
+pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,
     senders: AtomicUsize,
+    /// Messages ever queued, counted under the lock (so a plain store does: senders
+    /// are serialized). With the server's `handled` count it gives the queue length.
+    /// Here, beside the lock senders take anyway, rather than among the counters the
+    /// server writes: no cache line is shared between the two sides.
+    enqueued: AtomicU64,
 }
 
 struct State<T> {
@@ -36,50 +45,46 @@ struct State<T> {
     closed: bool,
 }
 
-/// The sending side; cloned freely.
-pub(crate) struct MailboxSender<T> {
-    shared: Arc<Shared<T>>,
-}
-
-/// The receiving side, owned by the server's task.
-pub(crate) struct Mailbox<T> {
-    shared: Arc<Shared<T>>,
-    /// Messages taken from the shared queue, not handled yet.
+/// The receiving half, owned by the server's task: messages taken from the shared
+/// queue and not handled yet.
+pub(crate) struct Inbox<T> {
     taken: VecDeque<T>,
+    /// When the previous handler ended (a `clock` reading), kept by the server; 0
+    /// once a poll has had to wait. Kept here because the next message is the one
+    /// that knows: if it was already waiting, the previous end is its handler's
+    /// start, and a burst costs one clock reading per message.
+    pub(crate) previous_end: u64,
 }
 
-pub(crate) fn mailbox<T>() -> (MailboxSender<T>, Mailbox<T>) {
-    let shared = Arc::new(Shared {
-        state: Mutex::new(State {
-            queue: VecDeque::new(),
-            receiver: None,
-            waiting: false,
-            closed: false,
-        }),
-        senders: AtomicUsize::new(1),
-    });
-    (
-        MailboxSender {
-            shared: shared.clone(),
-        },
+impl<T> Mailbox<T> {
+    /// An open mailbox with no senders yet.
+    pub(crate) fn new() -> Self {
         Mailbox {
-            shared,
-            taken: VecDeque::new(),
-        },
-    )
-}
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                receiver: None,
+                waiting: false,
+                closed: false,
+            }),
+            senders: AtomicUsize::new(0),
+            enqueued: AtomicU64::new(0),
+        }
+    }
 
-impl<T> MailboxSender<T> {
-    /// Queue `message`, and count it in `enqueued` (under the lock, so a plain
-    /// store does: senders are serialized). Gives the message back if the receiver
-    /// is gone.
+    /// Messages ever queued.
+    pub(crate) fn enqueued(&self) -> u64 {
+        self.enqueued.load(Ordering::Relaxed)
+    }
+
+    /// Queue `message`. Gives it back if the receiver is gone.
     #[inline]
-    pub(crate) fn send(&self, message: T, enqueued: &AtomicU64) -> Result<(), T> {
-        let mut state = self.shared.state.lock();
+    pub(crate) fn send(&self, message: T) -> Result<(), T> {
+        let mut state = self.state.lock();
         if state.closed {
             return Err(message);
         }
         state.queue.push_back(message);
+        let enqueued = &self.enqueued;
         enqueued.store(enqueued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         if std::mem::take(&mut state.waiting)
             && let Some(receiver) = &state.receiver
@@ -89,42 +94,63 @@ impl<T> MailboxSender<T> {
         }
         Ok(())
     }
-}
 
-impl<T> Clone for MailboxSender<T> {
-    fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::Relaxed);
-        MailboxSender {
-            shared: self.shared.clone(),
-        }
+    /// A new sender exists.
+    #[inline]
+    pub(crate) fn add_sender(&self) {
+        self.senders.fetch_add(1, Ordering::Relaxed);
     }
-}
 
-impl<T> Drop for MailboxSender<T> {
-    fn drop(&mut self) {
-        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // The last sender: a waiting receiver must see the end.
-            let receiver = self.shared.state.lock().receiver.take();
+    /// A sender is gone; when it was the last, a waiting receiver must see the end.
+    #[inline]
+    pub(crate) fn remove_sender(&self) {
+        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let receiver = self.state.lock().receiver.take();
             if let Some(receiver) = receiver {
                 receiver.wake();
             }
         }
     }
+
+    /// The receiver is gone: later sends fail, and queued messages (and the reply
+    /// slots of queued calls, whose callers then learn the server is gone) are
+    /// dropped here, outside the lock.
+    pub(crate) fn close(&self) {
+        let queued = {
+            let mut state = self.state.lock();
+            state.closed = true;
+            state.receiver = None;
+            std::mem::take(&mut state.queue)
+        };
+        drop(queued);
+    }
 }
 
-impl<T> Mailbox<T> {
-    /// The next message; `None` once every sender is gone and the queue is empty.
-    /// Takes part in tokio's cooperative budget, as tokio's own channels do, so a
-    /// flooded server still lets its neighbours run.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+impl<T> Inbox<T> {
+    pub(crate) fn new() -> Self {
+        Inbox {
+            taken: VecDeque::new(),
+            previous_end: 0,
+        }
+    }
+
+    /// The next message of `mailbox`, whose only receiver this inbox must be;
+    /// `None` once every sender is gone and the queue is empty. Takes part in
+    /// tokio's cooperative budget, as tokio's own channels do, so a flooded server
+    /// still lets its neighbours run.
+    pub(crate) fn poll_recv(
+        &mut self,
+        mailbox: &Mailbox<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<T>> {
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         if let Some(message) = self.taken.pop_front() {
             coop.made_progress();
             return Poll::Ready(Some(message));
         }
-        let mut state = self.shared.state.lock();
+        let mut state = mailbox.state.lock();
         if state.queue.is_empty() {
-            if self.shared.senders.load(Ordering::Acquire) == 0 {
+            if mailbox.senders.load(Ordering::Acquire) == 0 {
                 return Poll::Ready(None);
             }
             match &mut state.receiver {
@@ -133,6 +159,7 @@ impl<T> Mailbox<T> {
             }
             state.waiting = true;
             drop(state);
+            self.previous_end = 0;
             if self.taken.capacity() > KEEP_CAPACITY {
                 self.taken = VecDeque::new();
             }
@@ -145,78 +172,76 @@ impl<T> Mailbox<T> {
     }
 }
 
-impl<T> Drop for Mailbox<T> {
-    fn drop(&mut self) {
-        // Later sends fail; queued messages (and the reply slots of queued calls,
-        // whose callers then learn the server is gone) are dropped here, outside
-        // the lock.
-        let queued = {
-            let mut state = self.shared.state.lock();
-            state.closed = true;
-            state.receiver = None;
-            std::mem::take(&mut state.queue)
-        };
-        drop(queued);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::task::Waker;
 
     use super::*;
 
-    fn poll<T>(mailbox: &mut Mailbox<T>) -> Poll<Option<T>> {
-        mailbox.poll_recv(&mut Context::from_waker(Waker::noop()))
+    fn poll<T>(inbox: &mut Inbox<T>, mailbox: &Mailbox<T>) -> Poll<Option<T>> {
+        inbox.poll_recv(mailbox, &mut Context::from_waker(Waker::noop()))
+    }
+
+    fn open<T>() -> (Mailbox<T>, Inbox<T>) {
+        let mailbox = Mailbox::new();
+        mailbox.add_sender();
+        (mailbox, Inbox::new())
     }
 
     #[test]
     fn messages_from_one_sender_arrive_in_order_and_are_counted() {
-        let counter = AtomicU64::new(0);
-        let (sender, mut mailbox) = mailbox();
+        let (mailbox, mut inbox) = open();
         for n in 0..100 {
-            sender.send(n, &counter).unwrap();
+            mailbox.send(n).unwrap();
         }
-        assert_eq!(counter.load(Ordering::Relaxed), 100);
+        assert_eq!(mailbox.enqueued(), 100);
         for n in 0..100 {
-            assert_eq!(poll(&mut mailbox), Poll::Ready(Some(n)));
+            assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(Some(n)));
         }
-        assert_eq!(poll(&mut mailbox), Poll::Pending);
+        inbox.previous_end = 1;
+        assert_eq!(poll(&mut inbox, &mailbox), Poll::Pending);
+        assert_eq!(inbox.previous_end, 0, "a wait forgets the previous end");
     }
 
     #[test]
     fn the_end_comes_when_every_sender_is_gone() {
-        let (sender, mut mailbox) = mailbox::<u8>();
-        let other = sender.clone();
-        drop(sender);
-        assert_eq!(poll(&mut mailbox), Poll::Pending);
-        other.send(1, &AtomicU64::new(0)).unwrap();
-        drop(other);
-        assert_eq!(poll(&mut mailbox), Poll::Ready(Some(1)));
-        assert_eq!(poll(&mut mailbox), Poll::Ready(None));
+        let (mailbox, mut inbox) = open::<u8>();
+        mailbox.add_sender();
+        mailbox.remove_sender();
+        assert_eq!(poll(&mut inbox, &mailbox), Poll::Pending);
+        mailbox.send(1).unwrap();
+        mailbox.remove_sender();
+        assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(Some(1)));
+        assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(None));
     }
 
     #[test]
     fn sends_fail_and_queued_messages_are_dropped_once_the_receiver_is_gone() {
-        let (sender, mailbox) = mailbox();
+        let (mailbox, _inbox) = open();
         let queued = Arc::new(());
-        sender.send(queued.clone(), &AtomicU64::new(0)).unwrap();
-        drop(mailbox);
+        mailbox.send(queued.clone()).unwrap();
+        mailbox.close();
         assert_eq!(
             Arc::strong_count(&queued),
             1,
             "the queued message was dropped"
         );
-        assert!(sender.send(queued, &AtomicU64::new(0)).is_err());
+        assert!(mailbox.send(queued).is_err());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_receiver_is_woken_by_a_send_from_another_thread() {
-        let (sender, mut mailbox) = mailbox();
-        let receiver =
-            tokio::spawn(async move { std::future::poll_fn(|cx| mailbox.poll_recv(cx)).await });
+        let mailbox = Arc::new(Mailbox::new());
+        mailbox.add_sender();
+        let receiving = mailbox.clone();
+        let receiver = tokio::spawn(async move {
+            let mut inbox = Inbox::new();
+            std::future::poll_fn(|cx| inbox.poll_recv(&receiving, cx)).await
+        });
         tokio::task::yield_now().await;
-        std::thread::spawn(move || sender.send(7, &AtomicU64::new(0)).unwrap())
+        let sending = mailbox.clone();
+        std::thread::spawn(move || sending.send(7).unwrap())
             .join()
             .unwrap();
         assert_eq!(receiver.await.unwrap(), Some(7));
@@ -224,11 +249,11 @@ mod tests {
 
     #[test]
     fn a_burst_s_memory_is_given_back_when_it_drains() {
-        let (sender, mut mailbox) = mailbox();
+        let (mailbox, mut inbox) = open();
         for n in 0..1000 {
-            sender.send(n, &AtomicU64::new(0)).unwrap();
+            mailbox.send(n).unwrap();
         }
-        while let Poll::Ready(Some(_)) = poll(&mut mailbox) {}
-        assert!(mailbox.taken.capacity() <= KEEP_CAPACITY);
+        while let Poll::Ready(Some(_)) = poll(&mut inbox, &mailbox) {}
+        assert!(inbox.taken.capacity() <= KEEP_CAPACITY);
     }
 }

@@ -41,6 +41,7 @@ mod deadline;
 mod mailbox;
 mod process;
 mod server_ref;
+mod shared;
 
 use std::any::Any;
 use std::future::Future;

@@ -10,14 +10,16 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use futures::future::Either;
 use noex_agent::types::{EventKind, ProcessStatus};
 use tokio::task::JoinHandle;
 
 use super::context::ReplySlot;
-use super::mailbox::{Mailbox, mailbox};
-use super::{Context, GenServer, Info, Reply, ReplyTo, ServerRef};
+use super::mailbox::{Inbox, Mailbox};
+use super::shared::Shared;
+use super::{Context, GenServer, Info, Reply, ServerRef};
 use crate::error::{InitializationError, StartError};
-use crate::process::{CellInit, ProcessCell, ProcessKind, SupervisorView};
+use crate::process::{CellInit, NotifyExit, ProcessCell, ProcessKind, SupervisorView};
 use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
@@ -33,7 +35,7 @@ pub(crate) enum Envelope<S: GenServer> {
 #[derive(Clone)]
 pub(crate) struct Link {
     pub(crate) parent: Pid,
-    pub(crate) notify: Arc<dyn Fn(Pid, ExitReason) + Send + Sync>,
+    pub(crate) notify: NotifyExit,
 }
 
 /// Everything a supervisor (or `start`) decides about a new process.
@@ -63,36 +65,32 @@ pub(crate) async fn spawn<S: GenServer>(
     } else {
         ProcessKind::Server
     };
-    let cell = Arc::new(ProcessCell::new(CellInit {
-        pid: rt.processes.next_pid(),
-        kind,
-        type_name: std::any::type_name::<S>(),
-        system: options.system,
-        parent: options.link.as_ref().map(|link| link.parent),
-        child_id: options.child_id,
-        restarts: options.restarts,
-        last_error: options.last_error,
-        supervisor: options.supervisor,
+    let myself = ServerRef::new(Arc::new(Shared {
+        mailbox: Mailbox::new(),
+        cell: ProcessCell::new(CellInit {
+            pid: rt.processes.next_pid(),
+            kind,
+            type_name: std::any::type_name::<S>,
+            system: options.system,
+            parent: options.link.as_ref().map(|link| link.parent),
+            link: options.link.map(|link| link.notify),
+            child_id: options.child_id,
+            restarts: options.restarts,
+            last_error: options.last_error,
+            supervisor: options.supervisor,
+        }),
     }));
-    let (sender, mailbox) = mailbox();
-    let myself = ServerRef {
-        mailbox: sender,
-        cell: cell.clone(),
-    };
+    let cell = myself.cell();
     if let Some(name) = options.name {
         rt.registry
-            .register_cell(&name, &cell, Arc::new(myself.clone()))?;
+            .register_cell(&name, cell, Arc::new(myself.clone()))?;
     }
-    rt.processes.insert(cell.clone());
+    rt.processes.insert(myself.cell_ref());
     crate::agent::autostart();
 
     let mut process = Process {
         ctx: Context::new(myself.clone()),
-        cell: cell.clone(),
-        link: options.link,
-        mailbox,
-        exit: None,
-        notify_parent: false,
+        inbox: Inbox::new(),
     };
     // `init` runs here, in the starter's task, which waits for it anyway: no
     // hand-over to the server's task and back before `start` returns. A kill during
@@ -114,9 +112,7 @@ pub(crate) async fn spawn<S: GenServer>(
         }
     };
     if let Some((reason, source)) = failure {
-        process.exit = Some(Box::new(ExitReason::error(format!(
-            "init failed: {reason}"
-        ))));
+        process.set_exit_reason(ExitReason::error(format!("init failed: {reason}")));
         drop(process);
         return Err(InitializationError {
             type_name: cell.type_name(),
@@ -127,11 +123,14 @@ pub(crate) async fn spawn<S: GenServer>(
     }
     cell.set_status(ProcessStatus::Running);
     rt.events
-        .emit_at(&cell, EventKind::Started, cell.started_at_ms);
-    process.notify_parent = true;
+        .emit_at(cell, EventKind::Started, cell.started_at_ms);
     let task = tokio::spawn(run(process, server));
-    let _ = cell.abort.set(task.abort_handle());
-    if cell.kill_requested() {
+    let kill_requested = {
+        let mut notes = cell.notes();
+        notes.abort = Some(task.abort_handle());
+        notes.exit_reason.is_some()
+    };
+    if kill_requested {
         // A kill that came after `init` and before the abort handle was set.
         task.abort();
     }
@@ -142,146 +141,131 @@ pub(crate) async fn spawn<S: GenServer>(
 }
 
 struct Process<S: GenServer> {
+    /// Holds the server's own `ServerRef`, and through it the cell and the mailbox.
     ctx: Context<S>,
-    cell: Arc<ProcessCell>,
-    link: Option<Link>,
-    mailbox: Mailbox<Envelope<S>>,
-    /// Set on every orderly way out; `None` when the task is aborted. Boxed, as
-    /// rare as it is: it would otherwise make every idle server larger.
-    exit: Option<Box<ExitReason>>,
-    /// An `init` failure is reported to the starter, not to the parent as an exit.
-    notify_parent: bool,
+    inbox: Inbox<Envelope<S>>,
 }
 
 /// The server's task: the message loop, then `terminate`. (`init` ran in `spawn`.)
 ///
-/// Not an `async fn`: one would keep its arguments twice (as arguments and as
-/// locals), and this future is most of an idle server's memory.
+/// This future is most of an idle server's memory, and tokio sizes tasks in steps
+/// of 128 bytes, so it is written to keep little across its awaits: not an
+/// `async fn` (which would keep its arguments twice), the loop not a future of its
+/// own (which would keep references to both), the envelope taken apart in a scope
+/// that ends before the handler runs, a handler's start kept in the counters, and
+/// the rare paths (continuations, `terminate`) boxed.
 #[allow(clippy::manual_async_fn)]
 fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Output = ()> + Send {
     async move {
-        let reason = process.serve(&mut server).await;
-        process.cell.set_status(ProcessStatus::Stopping);
-        // Boxed: it runs once, and would otherwise make every idle server's task larger.
-        let terminate =
-            Box::pin(AssertUnwindSafe(server.terminate(&reason, &mut process.ctx)).catch_unwind())
-                .await;
-        process.exit = Some(Box::new(match terminate {
+        let reason = 'serve: loop {
+            if process.ctx.requests.is_some() {
+                process.inbox.previous_end = 0;
+                if let Some(reason) = Box::pin(process.take_continuations(&mut server)).await {
+                    break 'serve reason;
+                }
+            }
+            let handler = {
+                let mailbox = &process.ctx.myself_ref().shared().mailbox;
+                let inbox = &mut process.inbox;
+                let Some(envelope) = std::future::poll_fn(|cx| inbox.poll_recv(mailbox, cx)).await
+                else {
+                    // Unreachable while `ctx` holds a sender to this mailbox.
+                    break 'serve ExitReason::Normal;
+                };
+                let counters = &process.ctx.myself_ref().cell().counters;
+                counters.on_dequeue();
+                counters.handler_started(process.inbox.previous_end);
+                let ctx = &mut process.ctx;
+                // One await for every kind of handler: room for the largest, not for each.
+                match envelope {
+                    Envelope::Call(request, slot) => {
+                        ctx.reply_slot = Some(slot);
+                        Either::Left(server.handle_call(request, ctx).map(Some))
+                    }
+                    Envelope::Cast(message) => Either::Right(Either::Left(
+                        server.handle_cast(message, ctx).map(|()| None),
+                    )),
+                    Envelope::Info(message) => Either::Right(Either::Right(
+                        server.handle_info(message, ctx).map(|()| None),
+                    )),
+                    Envelope::Stop(reason) => {
+                        process.cell().counters.handler_finished();
+                        break 'serve *reason;
+                    }
+                }
+            };
+            let handled = AssertUnwindSafe(handler).catch_unwind().await;
+            // Counted before the caller is answered, so what it sees next agrees.
+            process.inbox.previous_end = process.cell().counters.handler_finished();
+            match handled {
+                Ok(Some(Reply::Now(value))) => {
+                    if let Some(slot) = process.ctx.reply_slot.take() {
+                        let _ = slot.send(Ok(value));
+                    }
+                }
+                // Deferred, or not a call. A slot the handler neither answered nor
+                // kept is dropped: the caller gets NoReply.
+                Ok(_) => process.ctx.reply_slot = None,
+                Err(panic) => break 'serve process.crash(&*panic),
+            }
+        };
+        Box::pin(process.terminate(server, reason)).await;
+    }
+}
+
+impl<S: GenServer> Process<S> {
+    fn cell(&self) -> &ProcessCell {
+        self.ctx.myself_ref().cell()
+    }
+
+    /// Set on every orderly way out (in the cell: the task keeps no room for it);
+    /// when the task is aborted instead, the kill's reason is reported.
+    fn set_exit_reason(&self, reason: ExitReason) {
+        self.cell().notes().exit_reason = Some(Box::new(reason));
+    }
+
+    /// `terminate`, then the exit (reported by `Drop`).
+    async fn terminate(mut self, mut server: S, reason: ExitReason) {
+        self.cell().set_status(ProcessStatus::Stopping);
+        let terminate = AssertUnwindSafe(server.terminate(&reason, &mut self.ctx))
+            .catch_unwind()
+            .await;
+        self.set_exit_reason(match terminate {
             Ok(()) => reason,
             Err(panic) if !reason.is_abnormal() => {
                 ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic)))
             }
             Err(_) => reason,
-        }));
-        // Its `Drop` reports the exit.
-        drop(process);
-    }
-}
-
-impl<S: GenServer> Process<S> {
-    /// The message loop. Returns why the server stops.
-    async fn serve(&mut self, server: &mut S) -> ExitReason {
-        if (self.ctx.stop.is_some() || self.ctx.continuation.is_some())
-            && let Some(reason) = Box::pin(self.take_continuations(server)).await
-        {
-            return reason;
-        }
-        // When the previous handler ended and the next message was already waiting,
-        // that end is this handler's start: one clock reading per message in a burst.
-        let mut previous_end = None;
-        loop {
-            let mut waited = false;
-            let envelope = std::future::poll_fn(|cx| {
-                let poll = self.mailbox.poll_recv(cx);
-                waited |= poll.is_pending();
-                poll
-            })
-            .await;
-            let Some(envelope) = envelope else {
-                break;
-            };
-            let counters = &self.cell.counters;
-            counters.on_dequeue();
-            let started = match previous_end {
-                Some(end) if !waited => counters.handler_started_at(end),
-                _ => counters.handler_started(),
-            };
-            let mut reply = None;
-            let handled = match envelope {
-                Envelope::Call(request, slot) => {
-                    self.ctx.reply_to = Some(ReplyTo {
-                        slot,
-                        pid: self.cell.pid,
-                    });
-                    let outcome = AssertUnwindSafe(server.handle_call(request, &mut self.ctx))
-                        .catch_unwind()
-                        .await;
-                    outcome.map(|answer| {
-                        // Unanswered and not kept by the handler: dropped, the caller gets NoReply.
-                        let reply_to = self.ctx.reply_to.take();
-                        if let (Reply::Now(value), Some(reply_to)) = (answer, reply_to) {
-                            reply = Some((reply_to, value));
-                        }
-                    })
-                }
-                Envelope::Cast(message) => {
-                    AssertUnwindSafe(server.handle_cast(message, &mut self.ctx))
-                        .catch_unwind()
-                        .await
-                }
-                Envelope::Info(message) => {
-                    AssertUnwindSafe(server.handle_info(message, &mut self.ctx))
-                        .catch_unwind()
-                        .await
-                }
-                Envelope::Stop(reason) => {
-                    self.cell.counters.handler_finished(started);
-                    return *reason;
-                }
-            };
-            // Counted before the caller is answered, so what it sees next agrees.
-            previous_end = Some(self.cell.counters.handler_finished(started));
-            if let Some((reply_to, value)) = reply {
-                reply_to.reply(value);
-            }
-            if let Err(panic) = handled {
-                return self.crash(&*panic);
-            }
-            if self.ctx.stop.is_some() || self.ctx.continuation.is_some() {
-                previous_end = None;
-                // Boxed: rare, and it would otherwise make every idle server larger.
-                if let Some(reason) = Box::pin(self.take_continuations(server)).await {
-                    return reason;
-                }
-            }
-        }
-        // Unreachable while `ctx` holds a sender to this mailbox; treat as a normal end.
-        ExitReason::Normal
+        });
     }
 
     /// Runs requested continuations; returns a reason if the server must stop.
     async fn take_continuations(&mut self, server: &mut S) -> Option<ExitReason> {
-        loop {
-            if let Some(reason) = self.ctx.stop.take() {
-                return Some(*reason);
+        // The handler below may ask for more: a new box each time.
+        while let Some(requests) = self.ctx.requests.take() {
+            if let Some(reason) = requests.stop {
+                return Some(reason);
             }
-            let message = self.ctx.continuation.take()?;
-            let started = self.cell.counters.handler_started();
+            let Some(message) = requests.continuation else {
+                continue;
+            };
+            self.cell().counters.handler_started(0);
             let outcome = AssertUnwindSafe(server.handle_continue(message, &mut self.ctx))
                 .catch_unwind()
                 .await;
-            self.cell.counters.handler_finished(started);
+            self.cell().counters.handler_finished();
             if let Err(panic) = outcome {
                 return Some(self.crash(&*panic));
             }
         }
+        None
     }
 
     fn crash(&mut self, panic: &(dyn Any + Send)) -> ExitReason {
         let message = panic_message(panic);
-        tracing::warn!(pid = %self.cell.pid, type_name = self.cell.type_name(), error = %message, "server crashed");
-        if let Some(reply_to) = self.ctx.reply_to.take() {
-            reply_to.fail(message.clone());
+        tracing::warn!(pid = %self.cell().pid, type_name = self.cell().type_name(), error = %message, "server crashed");
+        if let Some(slot) = self.ctx.reply_slot.take() {
+            let _ = slot.send(Err(message.clone()));
         }
         ExitReason::error(message)
     }
@@ -289,17 +273,19 @@ impl<S: GenServer> Process<S> {
 
 impl<S: GenServer> Drop for Process<S> {
     fn drop(&mut self) {
-        let cell = &self.cell;
-        let reason = self
-            .exit
+        let reply_slot = self.ctx.reply_slot.take();
+        let cell = self.cell();
+        let reason = cell
+            .notes()
+            .exit_reason
             .take()
-            .or_else(|| cell.kill_reason.lock().take())
             .map_or(ExitReason::Killed, |reason| *reason);
-        if let Some(reply_to) = self.ctx.reply_to.take() {
-            reply_to.fail(reason.to_string());
+        if let Some(slot) = reply_slot {
+            let _ = slot.send(Err(reason.to_string()));
         }
-        // Status first: a caller whose request is dropped with the mailbox (after this
-        // function) must already see the server as not running.
+        let notify_parent = cell.link_to_notify().cloned();
+        // Status first: a caller whose request is dropped with the mailbox (at the
+        // end) must already see the server as not running.
         cell.set_status(ProcessStatus::Stopped);
         let rt = runtime();
         rt.processes.remove(cell.pid);
@@ -315,17 +301,16 @@ impl<S: GenServer> Drop for Process<S> {
             },
         };
         if reason.is_abnormal() {
-            *cell.last_error.lock() = Some(reason.to_string());
+            cell.notes().last_error = Some(reason.to_string());
         }
         rt.events.emit(cell, kind);
         // The parent hears first: whoever waits for this exit and then asks the
         // supervisor finds the exit already in the supervisor's mailbox.
-        if self.notify_parent
-            && let Some(link) = &self.link
-        {
-            (link.notify)(cell.pid, reason.clone());
+        if let Some(notify_parent) = notify_parent {
+            notify_parent(cell.pid, reason.clone());
         }
         cell.exit.set(reason);
+        self.ctx.myself_ref().shared().mailbox.close();
     }
 }
 
@@ -383,5 +368,60 @@ mod tests {
         assert_eq!(cell.exit.wait().await, ExitReason::Killed);
         assert!(runtime().processes.get(pid).is_none());
         assert!(registry::whereis(name).is_none());
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    struct Counter(u64);
+
+    impl GenServer for Counter {
+        type Call = ();
+        type Cast = u64;
+        type Reply = u64;
+
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+            Reply::Now(self.0)
+        }
+
+        async fn handle_cast(&mut self, amount: u64, _: &mut Context<Self>) {
+            self.0 += amount;
+        }
+    }
+
+    fn size_of_future<F: Future>(_: &F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// tokio adds about 240 bytes to a task's future and rounds up to 128: a small
+    /// server's loop up to 144 bytes makes a 384-byte task, one byte more a 512-byte
+    /// one. BENCHMARKS.md's idle-memory row depends on it.
+    #[tokio::test]
+    async fn a_small_server_s_task_fits_tokio_s_384_byte_tasks() {
+        let myself = ServerRef::new(Arc::new(Shared {
+            mailbox: Mailbox::new(),
+            cell: ProcessCell::new(CellInit {
+                pid: Pid(u64::MAX),
+                kind: ProcessKind::Server,
+                type_name: std::any::type_name::<Counter>,
+                system: false,
+                parent: None,
+                child_id: None,
+                link: None,
+                restarts: 0,
+                last_error: None,
+                supervisor: None,
+            }),
+        }));
+        let process = Process {
+            ctx: Context::new(myself),
+            inbox: Inbox::new(),
+        };
+        let task = run(process, Counter(0));
+        assert!(size_of_future(&task) <= 144, "{}", size_of_future(&task));
+        // Not dropped: its exit would be reported (an event) for a process that
+        // never was.
+        std::mem::forget(task);
     }
 }

@@ -7,51 +7,72 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::deadline::with_deadline;
-use super::mailbox::MailboxSender;
 use super::process::Envelope;
+use super::shared::Shared;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError};
-use crate::process::ProcessCell;
+use crate::process::{CellRef, ProcessCell};
 use crate::{ExitReason, Pid};
 
 /// A reference to a GenServer. Cheap to clone; stays valid (and reports
 /// `ServerNotRunningError`) after the server has ended.
 pub struct ServerRef<S: GenServer> {
-    pub(crate) mailbox: MailboxSender<Envelope<S>>,
-    pub(crate) cell: Arc<ProcessCell>,
+    shared: Arc<Shared<S>>,
 }
 
 impl<S: GenServer> Clone for ServerRef<S> {
     fn clone(&self) -> Self {
-        ServerRef {
-            mailbox: self.mailbox.clone(),
-            cell: self.cell.clone(),
-        }
+        ServerRef::new(self.shared.clone())
+    }
+}
+
+impl<S: GenServer> Drop for ServerRef<S> {
+    fn drop(&mut self) {
+        self.shared.mailbox.remove_sender();
     }
 }
 
 impl<S: GenServer> std::fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerRef")
-            .field("pid", &self.cell.pid)
-            .field("type", &self.cell.type_name())
+            .field("pid", &self.cell().pid)
+            .field("type", &self.cell().type_name())
             .finish()
     }
 }
 
 impl<S: GenServer> ServerRef<S> {
+    /// A new sender to the server's mailbox.
+    pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
+        shared.mailbox.add_sender();
+        ServerRef { shared }
+    }
+
+    pub(crate) fn cell(&self) -> &ProcessCell {
+        &self.shared.cell
+    }
+
+    pub(crate) fn shared(&self) -> &Shared<S> {
+        &self.shared
+    }
+
+    /// The cell, as the process table, supervisors and the Observer hold it.
+    pub(crate) fn cell_ref(&self) -> CellRef {
+        CellRef::new(self.shared.clone())
+    }
+
     pub fn pid(&self) -> Pid {
-        self.cell.pid
+        self.cell().pid
     }
 
     /// The name the server is registered under, if any.
     pub fn name(&self) -> Option<String> {
-        self.cell.name().map(|n| n.to_string())
+        self.cell().name().map(|n| n.to_string())
     }
 
     /// Whether the server is still alive (initializing, running or stopping).
     pub fn is_running(&self) -> bool {
-        self.cell.is_alive()
+        self.cell().is_alive()
     }
 
     /// Send a request and wait for the reply, at most [`DEFAULT_CALL_TIMEOUT`].
@@ -103,7 +124,7 @@ impl<S: GenServer> ServerRef<S> {
             }),
             // The slot was dropped unanswered: by the handler, or with the mailbox of
             // a server that ended (its status is already `stopped` by then).
-            Err(_) if self.cell.is_alive() => Err(CallError::NoReply { pid: self.pid() }),
+            Err(_) if self.cell().is_alive() => Err(CallError::NoReply { pid: self.pid() }),
             Err(_) => Err(ServerNotRunningError { pid: self.pid() }.into()),
         }
     }
@@ -122,7 +143,7 @@ impl<S: GenServer> ServerRef<S> {
     /// `terminate` has run and the process has ended.
     pub async fn stop(&self, reason: ExitReason) -> Result<(), ServerNotRunningError> {
         self.send(Envelope::Stop(Box::new(reason)))?;
-        self.cell.exit.wait().await;
+        self.cell().exit.wait().await;
         Ok(())
     }
 
@@ -133,23 +154,19 @@ impl<S: GenServer> ServerRef<S> {
 
     /// End the server at once, without `terminate` (OTP's `exit(Pid, kill)`).
     pub fn kill(&self) {
-        self.cell.kill(ExitReason::Killed);
+        self.cell().kill(ExitReason::Killed);
     }
 
     /// Wait until the server has ended, and tell why.
     pub async fn wait(&self) -> ExitReason {
-        self.cell.exit.wait().await
+        self.cell().exit.wait().await
     }
 
     #[inline]
     fn send(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
         // A send that races the server's exit is dropped with its mailbox (a call then
         // fails with NotRunning), so no status check is needed here.
-        if self
-            .mailbox
-            .send(envelope, self.cell.counters.enqueued())
-            .is_err()
-        {
+        if self.shared.mailbox.send(envelope).is_err() {
             return Err(ServerNotRunningError { pid: self.pid() });
         }
         Ok(())

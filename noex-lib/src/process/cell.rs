@@ -2,8 +2,13 @@
 //!
 //! The server's own task is the only writer of its message counters, so counting a
 //! message is a relaxed load and store (no lock, no allocation, no read-modify-write).
-//! Senders count `enqueued` under the mailbox's lock; the queue length is the difference.
+//! Senders count `enqueued` in the mailbox, under its lock; the queue length is the
+//! difference.
+//!
+//! A cell shares one allocation with its server's mailbox (`gen_server::shared`);
+//! what is not the server's own handle holds it as a [`CellRef`].
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -23,14 +28,10 @@ pub(crate) enum ProcessKind {
     Supervisor,
 }
 
-/// Message counters. Senders write `enqueued`, the server's task the others: a
-/// cache line's worth of padding keeps them apart, so neither slows the other
-/// down. Padding rather than alignment: an over-aligned cell would need an aligned
-/// (slower) allocation for every process.
+/// Message counters, written by the server's task only. (Senders count in the
+/// mailbox, so the two sides never write to one cache line.)
 #[derive(Default)]
 pub(crate) struct Counters {
-    enqueued: AtomicU64,
-    _apart: [u64; 7],
     handled: AtomicU64,
     busy_ns: AtomicU64,
     /// The [`clock`](super::clock) reading when the running handler started; 0 when idle.
@@ -38,12 +39,6 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// Counted by the mailbox, under its lock, as each message is queued.
-    #[inline]
-    pub(crate) fn enqueued(&self) -> &AtomicU64 {
-        &self.enqueued
-    }
-
     /// Called by the server's task only.
     #[inline]
     pub(crate) fn on_dequeue(&self) {
@@ -51,25 +46,22 @@ impl Counters {
         handled.store(handled.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// Called by the server's task only; returns the start time to pass to `handler_finished`.
+    /// Called by the server's task only. `at` is a clock reading the caller already
+    /// has (the end of the previous handler, when the next message was waiting), or
+    /// 0 to read the clock.
     #[inline]
-    pub(crate) fn handler_started(&self) -> u64 {
-        self.handler_started_at(super::clock::now_ns())
+    pub(crate) fn handler_started(&self, at: u64) {
+        let at = if at == 0 { super::clock::now_ns() } else { at };
+        self.handler_since.store(at.max(1), Ordering::Relaxed);
     }
 
-    /// A handler starts at `now`, a clock reading the caller already has (the end of
-    /// the previous handler, when the next message was waiting).
+    /// Called by the server's task only. Returns the clock reading it took. The
+    /// start is read back from `handler_since`, so the server's task need not keep
+    /// it across the handler.
     #[inline]
-    pub(crate) fn handler_started_at(&self, now: u64) -> u64 {
-        let now = now.max(1);
-        self.handler_since.store(now, Ordering::Relaxed);
-        now
-    }
-
-    /// Called by the server's task only. Returns the clock reading it took.
-    #[inline]
-    pub(crate) fn handler_finished(&self, started: u64) -> u64 {
+    pub(crate) fn handler_finished(&self) -> u64 {
         let now = super::clock::now_ns();
+        let started = self.handler_since.load(Ordering::Relaxed);
         self.handler_since.store(0, Ordering::Relaxed);
         let busy = self.busy_ns.load(Ordering::Relaxed);
         self.busy_ns
@@ -88,26 +80,19 @@ impl Counters {
     pub(crate) fn handled(&self) -> u64 {
         self.handled.load(Ordering::Relaxed)
     }
-
-    pub(crate) fn queue_len(&self) -> u64 {
-        // Read `handled` first: it never passes `enqueued`, so the difference never underflows.
-        let handled = self.handled.load(Ordering::Relaxed);
-        self.enqueued
-            .load(Ordering::Relaxed)
-            .saturating_sub(handled)
-    }
 }
 
 /// Set once when the process exits; waiters are woken.
 #[derive(Default)]
 pub(crate) struct ExitSignal {
-    reason: OnceLock<ExitReason>,
+    /// Boxed: set once, at the end, and every live process would carry room for it.
+    reason: OnceLock<Box<ExitReason>>,
     notify: Notify,
 }
 
 impl ExitSignal {
     pub(crate) fn set(&self, reason: ExitReason) {
-        let _ = self.reason.set(reason);
+        let _ = self.reason.set(Box::new(reason));
         self.notify.notify_waiters();
     }
 
@@ -117,7 +102,7 @@ impl ExitSignal {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(reason) = self.reason.get() {
-                return reason.clone();
+                return ExitReason::clone(reason);
             }
             notified.await;
         }
@@ -138,36 +123,56 @@ pub(crate) struct SupervisorViewState {
     pub(crate) restarts: u32,
 }
 
+/// Tells a supervisor that one of its children ended.
+pub(crate) type NotifyExit = Arc<dyn Fn(Pid, ExitReason) + Send + Sync>;
+
+/// `repr(C)`, with the counters last: the mailbox sits before the cell in their
+/// shared allocation, so the whole cell lies between the lock senders take and the
+/// counters the server writes. Every idle server carries one, so what is rarely
+/// needed is boxed and what changes after the start shares one lock.
+#[repr(C)]
 pub(crate) struct ProcessCell {
     pub(crate) pid: Pid,
-    pub(crate) kind: ProcessKind,
+    pub(crate) started_at_ms: u64,
     /// `std::any::type_name` of the server; shown shortened by [`Self::type_name`].
-    full_type_name: &'static str,
-    pub(crate) system: bool,
+    full_type_name: fn() -> &'static str,
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
-    /// Restarts of this child before this instance (carried across restarts).
-    pub(crate) restarts: u32,
-    pub(crate) started_at_ms: u64,
-    status: AtomicU8,
-    pub(crate) counters: Counters,
-    pub(crate) name: Mutex<Option<Arc<str>>>,
-    pub(crate) last_error: Mutex<Option<String>>,
-    /// Set before aborting the task, so the exit is reported with this reason.
-    pub(crate) kill_reason: Mutex<Option<Box<ExitReason>>>,
-    pub(crate) abort: OnceLock<AbortHandle>,
-    pub(crate) exit: ExitSignal,
+    /// Tells the parent of the exit, if `init` succeeded (an `init` failure is the
+    /// starter's to report).
+    link: Option<NotifyExit>,
     /// Boxed: only supervisors have one, and every process would pay for it.
     pub(crate) supervisor: Option<Box<SupervisorView>>,
+    notes: Mutex<Notes>,
+    pub(crate) exit: ExitSignal,
+    /// Restarts of this child before this instance (carried across restarts).
+    pub(crate) restarts: u32,
+    pub(crate) kind: ProcessKind,
+    pub(crate) system: bool,
+    status: AtomicU8,
+    pub(crate) counters: Counters,
+}
+
+/// What may change after the start, under one lock.
+#[derive(Default)]
+pub(crate) struct Notes {
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) last_error: Option<String>,
+    /// The reason to report when the process ends: set by a kill before it aborts
+    /// the task, and by the task itself on an orderly way out (which wins).
+    pub(crate) exit_reason: Option<Box<ExitReason>>,
+    /// Set once the server's task runs; a kill before that wakes `until_killed`.
+    pub(crate) abort: Option<AbortHandle>,
 }
 
 pub(crate) struct CellInit {
     pub(crate) pid: Pid,
     pub(crate) kind: ProcessKind,
-    pub(crate) type_name: &'static str,
+    pub(crate) type_name: fn() -> &'static str,
     pub(crate) system: bool,
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
+    pub(crate) link: Option<NotifyExit>,
     pub(crate) restarts: u32,
     pub(crate) last_error: Option<String>,
     pub(crate) supervisor: Option<SupervisorView>,
@@ -177,28 +182,42 @@ impl ProcessCell {
     pub(crate) fn new(init: CellInit) -> Self {
         ProcessCell {
             pid: init.pid,
-            kind: init.kind,
+            started_at_ms: super::coarse_now_ms(),
             full_type_name: init.type_name,
-            system: init.system,
             parent: init.parent,
             child_id: init.child_id,
+            link: init.link,
+            supervisor: init.supervisor.map(Box::new),
+            notes: Mutex::new(Notes {
+                last_error: init.last_error,
+                ..Notes::default()
+            }),
+            exit: ExitSignal::default(),
             restarts: init.restarts,
-            started_at_ms: super::coarse_now_ms(),
+            kind: init.kind,
+            system: init.system,
             status: AtomicU8::new(STATUS_INITIALIZING),
             counters: Counters::default(),
-            name: Mutex::new(None),
-            last_error: Mutex::new(init.last_error),
-            kill_reason: Mutex::new(None),
-            abort: OnceLock::new(),
-            exit: ExitSignal::default(),
-            supervisor: init.supervisor.map(Box::new),
+        }
+    }
+
+    pub(crate) fn notes(&self) -> parking_lot::MutexGuard<'_, Notes> {
+        self.notes.lock()
+    }
+
+    /// The parent's link, if it is to hear of this exit: only a process whose
+    /// `init` succeeded has started, as far as its parent knows.
+    pub(crate) fn link_to_notify(&self) -> Option<&NotifyExit> {
+        match self.status() {
+            ProcessStatus::Initializing => None,
+            _ => self.link.as_ref(),
         }
     }
 
     /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
     /// Shortened when asked, not when the process starts.
     pub(crate) fn type_name(&self) -> &'static str {
-        let full = self.full_type_name;
+        let full = (self.full_type_name)();
         let base_end = full.find('<').unwrap_or(full.len());
         match full[..base_end].rfind("::") {
             Some(at) => &full[at + 2..],
@@ -230,15 +249,18 @@ impl ProcessCell {
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
-        self.name.lock().clone()
+        self.notes().name.clone()
     }
 
     /// End the process at its next await point, reporting `reason` as its exit.
     pub(crate) fn kill(&self, reason: ExitReason) {
-        self.kill_reason
-            .lock()
-            .get_or_insert_with(|| Box::new(reason));
-        match self.abort.get() {
+        let abort = {
+            let mut notes = self.notes();
+            notes.exit_reason.get_or_insert_with(|| Box::new(reason));
+            notes.abort.clone()
+        };
+        // Outside the lock: an abort may drop the task, and its exit takes the lock.
+        match abort {
             Some(abort) => abort.abort(),
             // Still in `init`, which runs in its starter's task: wake `until_killed`
             // (waiters for the exit just check again).
@@ -246,8 +268,9 @@ impl ProcessCell {
         }
     }
 
+    /// Whether an exit reason is set: by a kill, as long as the task has not ended.
     pub(crate) fn kill_requested(&self) -> bool {
-        self.kill_reason.lock().is_some()
+        self.notes().exit_reason.is_some()
     }
 
     /// `future`'s output, or `None` if the process is killed first.
@@ -278,7 +301,7 @@ impl ProcessCell {
         .await
     }
 
-    pub(crate) fn server_info(&self) -> ServerInfo {
+    fn server_info(&self, queue_len: u64) -> ServerInfo {
         ServerInfo {
             pid: self.pid,
             name: self.name().map(|n| n.to_string()),
@@ -287,12 +310,12 @@ impl ProcessCell {
             type_name: self.type_name().to_string(),
             status: self.status(),
             messages: self.counters.handled(),
-            queue_len: self.counters.queue_len(),
+            queue_len,
             started_at_ms: self.started_at_ms,
             restarts: self.restarts,
             busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
             handler_running_ns: self.counters.handler_running_ns(),
-            last_error: self.last_error.lock().clone(),
+            last_error: self.notes().last_error.clone(),
             system: self.system,
         }
     }
@@ -312,9 +335,50 @@ impl ProcessCell {
             restarts: state.restarts,
             restarted: self.restarts,
             started_at_ms: self.started_at_ms,
-            last_error: self.last_error.lock().clone(),
+            last_error: self.notes().last_error.clone(),
             system: self.system,
         })
+    }
+}
+
+/// Whatever holds a cell: its server's shared allocation.
+pub(crate) trait ProcessRecord: Send + Sync + 'static {
+    fn cell(&self) -> &ProcessCell;
+    /// Messages ever queued in the process's mailbox.
+    fn enqueued(&self) -> u64;
+}
+
+/// A process's cell, held apart from the server's typed handle: by the process
+/// table, supervisors and the Observer.
+#[derive(Clone)]
+pub(crate) struct CellRef(Arc<dyn ProcessRecord>);
+
+impl CellRef {
+    pub(crate) fn new(record: Arc<dyn ProcessRecord>) -> Self {
+        CellRef(record)
+    }
+
+    /// Messages queued and not yet taken by the server.
+    pub(crate) fn queue_len(&self) -> u64 {
+        // `handled` first: it never passes `enqueued`, so the difference never underflows.
+        let handled = self.counters.handled();
+        self.0.enqueued().saturating_sub(handled)
+    }
+
+    pub(crate) fn server_info(&self) -> ServerInfo {
+        self.cell().server_info(self.queue_len())
+    }
+
+    fn cell(&self) -> &ProcessCell {
+        self.0.cell()
+    }
+}
+
+impl Deref for CellRef {
+    type Target = ProcessCell;
+
+    fn deref(&self) -> &ProcessCell {
+        self.cell()
     }
 }
 

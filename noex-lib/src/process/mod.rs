@@ -5,5 +5,7 @@ mod cell;
 pub(crate) mod clock;
 mod table;
 
-pub(crate) use cell::{CellInit, ProcessCell, ProcessKind, SupervisorView};
+pub(crate) use cell::{
+    CellInit, CellRef, NotifyExit, ProcessCell, ProcessKind, ProcessRecord, SupervisorView,
+};
 pub(crate) use table::{ProcessTable, coarse_now_ms, now_ms};

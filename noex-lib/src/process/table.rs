@@ -1,13 +1,12 @@
 //! The runtime-wide table of live processes, keyed by pid.
 
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dashmap::DashMap;
 
-use super::ProcessCell;
+use super::CellRef;
 use crate::Pid;
 
 /// Sharded, so starting and stopping processes on many threads does not contend
@@ -15,7 +14,7 @@ use crate::Pid;
 #[derive(Default)]
 pub(crate) struct ProcessTable {
     next_pid: AtomicU64,
-    cells: DashMap<Pid, Arc<ProcessCell>, BuildHasherDefault<PidHasher>>,
+    cells: DashMap<Pid, CellRef, BuildHasherDefault<PidHasher>>,
 }
 
 /// Pids are ours, sequential and never chosen by an attacker: one multiplication
@@ -45,7 +44,7 @@ impl ProcessTable {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
-    pub(crate) fn insert(&self, cell: Arc<ProcessCell>) {
+    pub(crate) fn insert(&self, cell: CellRef) {
         self.cells.insert(cell.pid, cell);
     }
 
@@ -53,7 +52,7 @@ impl ProcessTable {
         self.cells.remove(&pid);
     }
 
-    pub(crate) fn get(&self, pid: Pid) -> Option<Arc<ProcessCell>> {
+    pub(crate) fn get(&self, pid: Pid) -> Option<CellRef> {
         self.cells.get(&pid).map(|entry| entry.value().clone())
     }
 
@@ -62,7 +61,7 @@ impl ProcessTable {
     }
 
     /// Every live cell, in pid order.
-    pub(crate) fn cells(&self) -> Vec<Arc<ProcessCell>> {
+    pub(crate) fn cells(&self) -> Vec<CellRef> {
         let mut cells: Vec<_> = self.cells.iter().map(|e| e.value().clone()).collect();
         cells.sort_unstable_by_key(|cell| cell.pid);
         cells

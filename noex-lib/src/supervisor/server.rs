@@ -17,7 +17,7 @@ use crate::error::{
     SupervisorError,
 };
 use crate::gen_server::{Context, GenServer, Info, Link, Reply, SpawnOptions, spawn};
-use crate::process::{ProcessCell, SupervisorView};
+use crate::process::{CellRef, SupervisorView};
 use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
@@ -28,7 +28,7 @@ pub(crate) struct SupervisorServer {
     total_restarts: u32,
     next_dynamic_id: u64,
     /// Set in `init`: this supervisor's own cell and the link its children report to.
-    me: Option<(Arc<ProcessCell>, Link)>,
+    me: Option<(CellRef, Link)>,
 }
 
 struct Child {
@@ -89,7 +89,7 @@ impl SupervisorServer {
         spawn(server, options).await
     }
 
-    fn cell(&self) -> &Arc<ProcessCell> {
+    fn cell(&self) -> &CellRef {
         &self.me.as_ref().expect("supervisor initialized").0
     }
 
@@ -439,7 +439,7 @@ impl GenServer for SupervisorServer {
                 let _ = reporter.send_info(ChildExit { pid, reason });
             }),
         };
-        self.me = Some((myself.cell.clone(), link));
+        self.me = Some((myself.cell_ref(), link));
         live_supervisors().insert(myself.pid(), SupervisorRef { server: myself });
         for spec in std::mem::take(&mut self.spec.children) {
             let id: Arc<str> = Arc::from(spec.id.as_str());

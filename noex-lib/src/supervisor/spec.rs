@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::server::SupervisorServer;
 use crate::error::StartError;
 use crate::gen_server::{GenServer, Link, ServerRef, SpawnOptions, spawn};
-use crate::process::ProcessCell;
+use crate::process::CellRef;
 use crate::{ExitReason, Pid};
 
 /// How a child is stopped: OTP's shutdown spec.
@@ -56,7 +56,7 @@ impl ChildStart {
 
 /// A running child, type-erased.
 pub(crate) struct StartedChild {
-    pub(crate) cell: Arc<ProcessCell>,
+    pub(crate) cell: CellRef,
     pub(crate) task: JoinHandle<()>,
     /// Queues a stop request in the child's mailbox.
     pub(crate) request_stop: Box<dyn Fn(ExitReason) + Send + Sync>,
@@ -69,7 +69,7 @@ impl StartedChild {
 
     fn new<S: GenServer>(server: ServerRef<S>, task: JoinHandle<()>) -> Self {
         StartedChild {
-            cell: server.cell.clone(),
+            cell: server.cell_ref(),
             task,
             request_stop: Box::new(move |reason| server.request_stop(reason)),
         }
