@@ -13,7 +13,6 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use noex_agent::types::{EventKind, LifecycleEvent};
 use parking_lot::Mutex;
@@ -29,16 +28,28 @@ const SUBSCRIBER_CAPACITY: usize = 4096;
 
 pub(crate) struct EventHub {
     sender: broadcast::Sender<LifecycleEvent>,
-    history: Mutex<VecDeque<LifecycleEvent>>,
-    seq: AtomicU64,
+    history: Mutex<History>,
+}
+
+struct History {
+    events: VecDeque<LifecycleEvent>,
+    /// The last `seq` given; numbered under the same lock as the history is kept.
+    seq: u64,
+    /// Someone may be subscribed: set by every subscription (under this lock),
+    /// cleared by a send that found nobody. Asking the channel instead takes its
+    /// lock on every event, and almost always nobody listens.
+    maybe_listened: bool,
 }
 
 impl Default for EventHub {
     fn default() -> Self {
         EventHub {
             sender: broadcast::Sender::new(SUBSCRIBER_CAPACITY),
-            history: Mutex::new(VecDeque::with_capacity(HISTORY_CAPACITY)),
-            seq: AtomicU64::new(0),
+            history: Mutex::new(History {
+                events: VecDeque::with_capacity(HISTORY_CAPACITY),
+                seq: 0,
+                maybe_listened: false,
+            }),
         }
     }
 }
@@ -46,14 +57,8 @@ impl Default for EventHub {
 impl EventHub {
     /// An event about a live process, under its current name.
     pub(crate) fn emit(&self, cell: &ProcessCell, kind: EventKind) {
-        self.emit_at(cell, kind, 0);
-    }
-
-    /// An event that happened at `at_ms` (a clock reading the caller already has;
-    /// 0 for now).
-    pub(crate) fn emit_at(&self, cell: &ProcessCell, kind: EventKind, at_ms: u64) {
         let name = cell.name().map(|n| n.to_string());
-        self.emit_named_at(cell, name, kind, at_ms);
+        self.emit_named_at(cell, name, kind, 0);
     }
 
     /// An event about `cell`, under `name` (the name it had, when it is being released).
@@ -61,7 +66,15 @@ impl EventHub {
         self.emit_named_at(cell, name, kind, 0);
     }
 
-    fn emit_named_at(&self, cell: &ProcessCell, name: Option<String>, kind: EventKind, at_ms: u64) {
+    /// An event under `name`, that happened at `at_ms` (a clock reading the caller
+    /// already has; 0 for now).
+    pub(crate) fn emit_named_at(
+        &self,
+        cell: &ProcessCell,
+        name: Option<String>,
+        kind: EventKind,
+        at_ms: u64,
+    ) {
         self.publish(LifecycleEvent {
             seq: 0,
             at_ms,
@@ -87,26 +100,26 @@ impl EventHub {
         }
         // Numbered under the history lock, so history and live stream agree on order;
         // subscribing takes the same lock, so nobody subscribes between the check for
-        // listeners and the send. A copy goes live only if someone listens.
+        // listeners and the send. A copy goes live only if someone may listen.
         let mut history = self.history.lock();
-        let listened = self.sender.receiver_count() > 0;
         if event.system {
-            event.seq = self.seq.load(Ordering::Relaxed);
-            if listened {
-                let _ = self.sender.send(event);
+            event.seq = history.seq;
+            if history.maybe_listened && self.sender.send(event).is_err() {
+                history.maybe_listened = false;
             }
             return;
         }
-        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let oldest = if history.len() == HISTORY_CAPACITY {
-            history.pop_front()
+        history.seq += 1;
+        event.seq = history.seq;
+        let oldest = if history.events.len() == HISTORY_CAPACITY {
+            history.events.pop_front()
         } else {
             None
         };
-        if listened {
-            let _ = self.sender.send(event.clone());
+        if history.maybe_listened && self.sender.send(event.clone()).is_err() {
+            history.maybe_listened = false;
         }
-        history.push_back(event);
+        history.events.push_back(event);
         drop(history);
         drop(oldest);
     }
@@ -116,10 +129,14 @@ impl EventHub {
         &self,
         limit: usize,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
-        let history = self.history.lock();
+        let mut history = self.history.lock();
+        history.maybe_listened = true;
         let receiver = self.sender.subscribe();
-        let skip = history.len().saturating_sub(limit);
-        (history.iter().skip(skip).cloned().collect(), receiver)
+        let skip = history.events.len().saturating_sub(limit);
+        (
+            history.events.iter().skip(skip).cloned().collect(),
+            receiver,
+        )
     }
 }
 
@@ -164,7 +181,8 @@ impl EventStream {
 pub fn subscribe() -> EventStream {
     let events = &runtime().events;
     // Under the history lock, like `publish`: no event slips between the two.
-    let _history = events.history.lock();
+    let mut history = events.history.lock();
+    history.maybe_listened = true;
     EventStream {
         receiver: events.sender.subscribe(),
     }

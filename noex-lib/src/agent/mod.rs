@@ -80,7 +80,11 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
 
 /// Stop the agent and remove its socket. A later [`start`] may start it again.
 pub fn shutdown() {
-    if let Some(running) = AGENT.lock().take() {
+    // Taken in a statement of its own: an `if let` would hold the lock while the
+    // agent's thread is joined, and a snapshot still being built there asks for
+    // it (`app_name`), so the two would wait for each other.
+    let running = AGENT.lock().take();
+    if let Some(running) = running {
         stop_running(running);
     }
 }

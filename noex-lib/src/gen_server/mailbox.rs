@@ -95,6 +95,11 @@ impl<T> Mailbox<T> {
         Ok(())
     }
 
+    /// Before the mailbox is shared: how many senders there are to begin with.
+    pub(crate) fn set_senders(&self, senders: usize) {
+        self.senders.store(senders, Ordering::Relaxed);
+    }
+
     /// A new sender exists.
     #[inline]
     pub(crate) fn add_sender(&self) {

@@ -48,7 +48,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use context::{Context, ReplyTo, TimerRef};
-pub(crate) use process::{Link, SpawnOptions, Spawned, panic_message, spawn};
+pub(crate) use process::{Link, SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;
 
 use crate::error::{BoxError, StartError};
@@ -180,7 +180,7 @@ pub async fn start<S: GenServer>(
     server: S,
     options: StartOptions,
 ) -> Result<ServerRef<S>, StartError> {
-    let spawned = spawn(
+    spawn(
         server,
         SpawnOptions {
             name: options.name,
@@ -188,6 +188,5 @@ pub async fn start<S: GenServer>(
             ..SpawnOptions::default()
         },
     )
-    .await?;
-    Ok(spawned.server)
+    .await
 }

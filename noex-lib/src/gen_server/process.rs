@@ -12,7 +12,6 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::Either;
 use noex_agent::types::{EventKind, ProcessStatus};
-use tokio::task::JoinHandle;
 
 use super::context::ReplySlot;
 use super::mailbox::{Inbox, Mailbox};
@@ -50,22 +49,17 @@ pub(crate) struct SpawnOptions {
     pub(crate) supervisor: Option<SupervisorView>,
 }
 
-pub(crate) struct Spawned<S: GenServer> {
-    pub(crate) server: ServerRef<S>,
-    pub(crate) task: JoinHandle<()>,
-}
-
 pub(crate) async fn spawn<S: GenServer>(
     mut server: S,
     options: SpawnOptions,
-) -> Result<Spawned<S>, StartError> {
+) -> Result<ServerRef<S>, StartError> {
     let rt = runtime();
     let kind = if options.supervisor.is_some() {
         ProcessKind::Supervisor
     } else {
         ProcessKind::Server
     };
-    let myself = ServerRef::new(Arc::new(Shared {
+    let (myself, own) = ServerRef::first_two(Shared {
         mailbox: Mailbox::new(),
         cell: ProcessCell::new(CellInit {
             pid: rt.processes.next_pid(),
@@ -79,17 +73,17 @@ pub(crate) async fn spawn<S: GenServer>(
             last_error: options.last_error,
             supervisor: options.supervisor,
         }),
-    }));
+    });
     let cell = myself.cell();
-    if let Some(name) = options.name {
+    if let Some(name) = &options.name {
         rt.registry
-            .register_cell(&name, cell, Arc::new(myself.clone()))?;
+            .register_cell(name, cell, Arc::new(myself.clone()))?;
     }
     rt.processes.insert(myself.cell_ref());
     crate::agent::autostart();
 
     let mut process = Process {
-        ctx: Context::new(myself.clone()),
+        ctx: Context::new(own),
         inbox: Inbox::new(),
     };
     // `init` runs here, in the starter's task, which waits for it anyway: no
@@ -122,22 +116,22 @@ pub(crate) async fn spawn<S: GenServer>(
         .into());
     }
     cell.set_status(ProcessStatus::Running);
+    // Under the name it was given, without asking the cell for it again.
     rt.events
-        .emit_at(cell, EventKind::Started, cell.started_at_ms);
+        .emit_named_at(cell, options.name, EventKind::Started, cell.started_at_ms);
     let task = tokio::spawn(run(process, server));
-    let kill_requested = {
+    let abort_now = {
         let mut notes = cell.notes();
-        notes.abort = Some(task.abort_handle());
-        notes.exit_reason.is_some()
+        // A kill that came after `init` and before the task could be aborted.
+        let killed = notes.exit_reason.is_some();
+        let task = notes.task.insert(task);
+        killed.then(|| task.abort_handle())
     };
-    if kill_requested {
-        // A kill that came after `init` and before the abort handle was set.
-        task.abort();
+    // Outside the lock: an abort may drop the task, and its exit takes the lock.
+    if let Some(abort) = abort_now {
+        abort.abort();
     }
-    Ok(Spawned {
-        server: myself,
-        task,
-    })
+    Ok(myself)
 }
 
 struct Process<S: GenServer> {

@@ -48,6 +48,19 @@ impl<S: GenServer> ServerRef<S> {
         ServerRef { shared }
     }
 
+    /// The first two references to a new server (the starter's and the server's
+    /// own), counted as senders before the mailbox is shared: no atomic updates.
+    pub(crate) fn first_two(shared: Shared<S>) -> (Self, Self) {
+        shared.mailbox.set_senders(2);
+        let shared = Arc::new(shared);
+        (
+            ServerRef {
+                shared: shared.clone(),
+            },
+            ServerRef { shared },
+        )
+    }
+
     pub(crate) fn cell(&self) -> &ProcessCell {
         &self.shared.cell
     }

@@ -18,7 +18,7 @@ use noex_agent::types::{
 };
 use parking_lot::Mutex;
 use tokio::sync::Notify;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 use crate::{ExitReason, Pid};
 
@@ -161,8 +161,9 @@ pub(crate) struct Notes {
     /// The reason to report when the process ends: set by a kill before it aborts
     /// the task, and by the task itself on an orderly way out (which wins).
     pub(crate) exit_reason: Option<Box<ExitReason>>,
-    /// Set once the server's task runs; a kill before that wakes `until_killed`.
-    pub(crate) abort: Option<AbortHandle>,
+    /// Set once the server's task runs (a kill before that wakes `until_killed`);
+    /// kept to abort it.
+    pub(crate) task: Option<JoinHandle<()>>,
 }
 
 pub(crate) struct CellInit {
@@ -257,7 +258,7 @@ impl ProcessCell {
         let abort = {
             let mut notes = self.notes();
             notes.exit_reason.get_or_insert_with(|| Box::new(reason));
-            notes.abort.clone()
+            notes.task.as_ref().map(JoinHandle::abort_handle)
         };
         // Outside the lock: an abort may drop the task, and its exit takes the lock.
         match abort {

@@ -53,10 +53,8 @@ pub async fn start(spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
         system: spec.system,
         ..SpawnOptions::default()
     };
-    let spawned = SupervisorServer::spawn(spec, options).await?;
-    Ok(SupervisorRef {
-        server: spawned.server,
-    })
+    let server = SupervisorServer::spawn(spec, options).await?;
+    Ok(SupervisorRef { server })
 }
 
 /// Counts of a supervisor's children.

@@ -69,7 +69,7 @@ impl SupervisorServer {
     pub(crate) async fn spawn(
         spec: SupervisorSpec,
         mut options: SpawnOptions,
-    ) -> Result<crate::gen_server::Spawned<SupervisorServer>, StartError> {
+    ) -> Result<crate::ServerRef<SupervisorServer>, StartError> {
         options.supervisor = Some(SupervisorView {
             strategy: spec.strategy,
             intensity: Intensity {

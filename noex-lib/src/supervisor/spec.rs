@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use noex_agent::types::{ChildKind, RestartType, Strategy};
-use tokio::task::JoinHandle;
 
 use super::server::SupervisorServer;
 use crate::error::StartError;
@@ -57,7 +56,6 @@ impl ChildStart {
 /// A running child, type-erased.
 pub(crate) struct StartedChild {
     pub(crate) cell: CellRef,
-    pub(crate) task: JoinHandle<()>,
     /// Queues a stop request in the child's mailbox.
     pub(crate) request_stop: Box<dyn Fn(ExitReason) + Send + Sync>,
 }
@@ -67,28 +65,30 @@ impl StartedChild {
         self.cell.pid
     }
 
-    fn new<S: GenServer>(server: ServerRef<S>, task: JoinHandle<()>) -> Self {
+    fn new<S: GenServer>(server: ServerRef<S>) -> Self {
         StartedChild {
             cell: server.cell_ref(),
-            task,
             request_stop: Box::new(move |reason| server.request_stop(reason)),
         }
     }
 
     /// Stop the child by its shutdown spec and wait until it has ended.
-    pub(crate) async fn shutdown(mut self, shutdown: Shutdown) {
+    pub(crate) async fn shutdown(self, shutdown: Shutdown) {
         match shutdown {
             Shutdown::BrutalKill => self.cell.kill(ExitReason::Killed),
             Shutdown::Timeout(limit) => {
                 (self.request_stop)(ExitReason::Shutdown);
-                if tokio::time::timeout(limit, &mut self.task).await.is_ok() {
+                if tokio::time::timeout(limit, self.cell.exit.wait())
+                    .await
+                    .is_ok()
+                {
                     return;
                 }
                 self.cell.kill(ExitReason::Killed);
             }
             Shutdown::Infinity => (self.request_stop)(ExitReason::Shutdown),
         }
-        let _ = self.task.await;
+        self.cell.exit.wait().await;
     }
 }
 
@@ -143,8 +143,8 @@ impl ChildSpec {
             move |start| {
                 let server = factory();
                 Box::pin(async move {
-                    let spawned = spawn(server, start.spawn_options()).await?;
-                    Ok(StartedChild::new(spawned.server, spawned.task))
+                    let server = spawn(server, start.spawn_options()).await?;
+                    Ok(StartedChild::new(server))
                 })
             },
         )
@@ -175,8 +175,8 @@ impl ChildSpec {
                             expected: std::any::type_name::<A>(),
                         });
                     };
-                    let spawned = spawn(server, start.spawn_options()).await?;
-                    Ok(StartedChild::new(spawned.server, spawned.task))
+                    let server = spawn(server, start.spawn_options()).await?;
+                    Ok(StartedChild::new(server))
                 })
             },
         )
@@ -194,8 +194,8 @@ impl ChildSpec {
                     let mut options = start.spawn_options();
                     options.name = options.name.or_else(|| spec.name.clone());
                     options.system |= spec.system;
-                    let spawned = SupervisorServer::spawn(spec, options).await?;
-                    Ok(StartedChild::new(spawned.server, spawned.task))
+                    let server = SupervisorServer::spawn(spec, options).await?;
+                    Ok(StartedChild::new(server))
                 })
             },
         )
