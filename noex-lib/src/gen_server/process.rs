@@ -106,7 +106,9 @@ pub(crate) async fn spawn<S: GenServer>(
         }
     };
     if let Some((reason, source)) = failure {
-        process.set_exit_reason(ExitReason::error(format!("init failed: {reason}")));
+        process.set_exit_reason(Box::new(ExitReason::error(format!(
+            "init failed: {reason}"
+        ))));
         drop(process);
         return Err(InitializationError {
             type_name: cell.type_name(),
@@ -155,7 +157,7 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
             if process.ctx.requests.is_some() {
                 process.inbox.previous_end = 0;
                 if let Some(reason) = Box::pin(process.take_continuations(&mut server)).await {
-                    break 'serve reason;
+                    break 'serve Box::new(reason);
                 }
             }
             let handler = {
@@ -164,7 +166,7 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
                 let Some(envelope) = std::future::poll_fn(|cx| inbox.poll_recv(mailbox, cx)).await
                 else {
                     // Unreachable while `ctx` holds a sender to this mailbox.
-                    break 'serve ExitReason::Normal;
+                    break 'serve Box::new(ExitReason::Normal);
                 };
                 let counters = &process.ctx.myself_ref().cell().counters;
                 counters.on_dequeue();
@@ -184,7 +186,7 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
                     )),
                     Envelope::Stop(reason) => {
                         process.cell().counters.handler_finished();
-                        break 'serve *reason;
+                        break 'serve reason;
                     }
                 }
             };
@@ -200,7 +202,7 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
                 // Deferred, or not a call. A slot the handler neither answered nor
                 // kept is dropped: the caller gets NoReply.
                 Ok(_) => process.ctx.reply_slot = None,
-                Err(panic) => break 'serve process.crash(&*panic),
+                Err(panic) => break 'serve Box::new(process.crash(&*panic)),
             }
         };
         Box::pin(process.terminate(server, reason)).await;
@@ -213,22 +215,24 @@ impl<S: GenServer> Process<S> {
     }
 
     /// Set on every orderly way out (in the cell: the task keeps no room for it);
-    /// when the task is aborted instead, the kill's reason is reported.
-    fn set_exit_reason(&self, reason: ExitReason) {
-        self.cell().notes().exit_reason = Some(Box::new(reason));
+    /// when the task is aborted instead, the kill's reason is reported. Boxed from
+    /// the stop request to the exit signal: one allocation per exit.
+    fn set_exit_reason(&self, reason: Box<ExitReason>) {
+        self.cell().notes().exit_reason = Some(reason);
     }
 
     /// `terminate`, then the exit (reported by `Drop`).
-    async fn terminate(mut self, mut server: S, reason: ExitReason) {
+    async fn terminate(mut self, mut server: S, reason: Box<ExitReason>) {
         self.cell().set_status(ProcessStatus::Stopping);
         let terminate = AssertUnwindSafe(server.terminate(&reason, &mut self.ctx))
             .catch_unwind()
             .await;
         self.set_exit_reason(match terminate {
             Ok(()) => reason,
-            Err(panic) if !reason.is_abnormal() => {
-                ExitReason::error(format!("terminate panicked: {}", panic_message(&*panic)))
-            }
+            Err(panic) if !reason.is_abnormal() => Box::new(ExitReason::error(format!(
+                "terminate panicked: {}",
+                panic_message(&*panic)
+            ))),
             Err(_) => reason,
         });
     }
@@ -273,7 +277,7 @@ impl<S: GenServer> Drop for Process<S> {
             .notes()
             .exit_reason
             .take()
-            .map_or(ExitReason::Killed, |reason| *reason);
+            .unwrap_or_else(|| Box::new(ExitReason::Killed));
         if let Some(slot) = reply_slot {
             let _ = slot.send(Err(reason.to_string()));
         }
@@ -284,7 +288,7 @@ impl<S: GenServer> Drop for Process<S> {
         let rt = runtime();
         rt.processes.remove(cell.pid);
         rt.registry.release(cell);
-        let kind = match &reason {
+        let kind = match &*reason {
             ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => {
                 EventKind::Terminated {
                     reason: reason.to_string(),
@@ -297,11 +301,12 @@ impl<S: GenServer> Drop for Process<S> {
         if reason.is_abnormal() {
             cell.notes().last_error = Some(reason.to_string());
         }
-        rt.events.emit(cell, kind);
+        // Without a name: `release` has just taken it.
+        rt.events.emit_named_at(cell, None, kind, 0);
         // The parent hears first: whoever waits for this exit and then asks the
         // supervisor finds the exit already in the supervisor's mailbox.
         if let Some(notify_parent) = notify_parent {
-            notify_parent(cell.pid, reason.clone());
+            notify_parent(cell.pid, ExitReason::clone(&reason));
         }
         cell.exit.set(reason);
         self.ctx.myself_ref().shared().mailbox.close();

@@ -91,8 +91,8 @@ pub(crate) struct ExitSignal {
 }
 
 impl ExitSignal {
-    pub(crate) fn set(&self, reason: ExitReason) {
-        let _ = self.reason.set(Box::new(reason));
+    pub(crate) fn set(&self, reason: Box<ExitReason>) {
+        let _ = self.reason.set(reason);
         self.notify.notify_waiters();
     }
 
