@@ -105,6 +105,9 @@ const ROWS: [Row; 8] = [
     },
 ];
 
+/// Marks actix's restart figures, which time a different operation.
+const IN_PLACE: &str = "†";
+
 fn time(ns: f64) -> String {
     if ns >= 1_000_000.0 {
         format!("{:.2} ms", ns / 1_000_000.0)
@@ -136,6 +139,7 @@ pub fn render(memory: &[MemoryRow]) -> String {
             .replace("tokio_bare", "tokio bare (floor)")
     );
     let _ = writeln!(out, "|---|{}", "---|".repeat(LIBRARIES.len()));
+    let mut marked = false;
     for row in &ROWS {
         let id = |library: &str| format!("{}/{}/{}", row.group, library, row.flavor);
         let floor = median(&id("tokio_bare"));
@@ -147,7 +151,16 @@ pub fn render(memory: &[MemoryRow]) -> String {
         }
         let cells: Vec<String> = LIBRARIES
             .iter()
-            .map(|library| cell(median(&id(library)), floor, time))
+            .map(|library| {
+                let shown = cell(median(&id(library)), floor, time);
+                match (row.group, *library) {
+                    ("restart", "actix") if shown != "—" => {
+                        marked = true;
+                        format!("{shown} {IN_PLACE}")
+                    }
+                    _ => shown,
+                }
+            })
             .collect();
         let _ = writeln!(out, "| {} | {} |", row.label, cells.join(" | "));
     }
@@ -171,6 +184,15 @@ pub fn render(memory: &[MemoryRow]) -> String {
             "| idle memory (per server, {}k servers) | {} |",
             memory[0].servers / 1000,
             cells.join(" | ")
+        );
+    }
+
+    if marked {
+        let _ = writeln!(
+            out,
+            "\n{IN_PLACE} actix cannot restart after a crash (a panic is not caught); its figure is \
+         an actor that stops itself and is restarted in place, same value and same mailbox: \
+         not the operation the other columns time."
         );
     }
 
