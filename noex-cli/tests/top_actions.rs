@@ -211,6 +211,45 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
     assert_eq!(command, Command::Reconnect);
     session.command(&mut app, command);
     wait_for(&mut session, &mut app, |app| app.is_connected()).await;
+
+    // Gone again, and back: this time the dashboard reattaches by itself, as the
+    // refresh timer's tick tries again (the target is a socket, not a pid).
+    agent::shutdown();
+    wait_for(&mut session, &mut app, |app| {
+        matches!(app.connection, Connection::Disconnected { .. })
+    })
+    .await;
+    let now = std::time::Instant::now();
+    session.tick(&mut app, now);
+    assert!(app.retrying);
+    // Nobody there yet: the attempt fails quietly, and the next waits its turn.
+    wait_for(&mut session, &mut app, |app| {
+        matches!(&app.connection, Connection::Disconnected { reason } if reason != top::conn::CLOSED)
+    })
+    .await;
+    assert!(app.message.is_none(), "{:?}", app.message);
+    let reconnects = |app: &App| {
+        app.log
+            .iter()
+            .filter(|entry| matches!(entry, LogEntry::Note(note) if note == "reconnected"))
+            .count()
+    };
+    let before = reconnects(&app);
+    // Another application on the socket: not reattached to by itself.
+    agent::start(AgentOptions::new("someone-else").socket_path(&socket)).expect("agent starts");
+    session.tick(&mut app, now + Duration::from_millis(100));
+    assert!(!app.is_connected(), "no retry before its time");
+    session.tick(&mut app, now + top::RETRY_EVERY);
+    wait_for(&mut session, &mut app, |app| {
+        matches!(&app.connection, Connection::Disconnected { reason } if reason.contains("someone-else"))
+    })
+    .await;
+    assert_eq!(app.hello.as_ref().unwrap().app, "top-e2e");
+    agent::shutdown();
+    agent::start(AgentOptions::new("top-e2e").socket_path(&socket)).expect("agent restarts");
+    session.tick(&mut app, now + top::RETRY_EVERY * 2);
+    wait_for(&mut session, &mut app, |app| app.is_connected()).await;
+    assert_eq!(reconnects(&app), before + 1, "{:#?}", app.log);
 }
 
 /// Ask for a snapshot and wait until it is in.

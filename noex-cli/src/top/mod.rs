@@ -33,10 +33,12 @@ use crate::error::CliError;
 use crate::render::action::Action;
 use conn::{Conn, Request, Update};
 use input::Command;
-use state::{App, Tone};
+use state::{App, Connection, Tone};
 
 /// How long a status line message stays.
 const MESSAGE_TTL: Duration = Duration::from_secs(8);
+/// How often a disconnected dashboard tries again by itself.
+pub const RETRY_EVERY: Duration = Duration::from_secs(2);
 
 /// Attach to the application `ctx.target` names and show the dashboard until the user
 /// quits.
@@ -69,6 +71,10 @@ pub struct Session<'a> {
     snapshot_in_flight: bool,
     /// `r` while paused: take the next snapshot even so.
     forced: bool,
+    /// The connection being made was started by [`Session::tick`], not by `r`.
+    automatic: bool,
+    /// When [`Session::tick`] may try again.
+    next_retry: Option<Instant>,
 }
 
 impl<'a> Session<'a> {
@@ -78,7 +84,32 @@ impl<'a> Session<'a> {
             target,
             snapshot_in_flight: false,
             forced: false,
+            automatic: false,
+            next_retry: None,
         }
+    }
+
+    /// Called by the refresh timer: while disconnected, try again every
+    /// [`RETRY_EVERY`]. Only a target that can come back is retried: an application
+    /// restarted under a supervisor (systemd, a container) has a new pid, so a
+    /// `--pid` never reappears, but `noex top` without one, or a `--socket`, finds it
+    /// again. The dashboard reattaches by itself only to an application of the same
+    /// name; `r` attaches to whatever the target names now.
+    pub fn tick(&mut self, app: &mut App, now: Instant) {
+        app.retrying = self.target.pid.is_none();
+        if !app.retrying
+            || self.conn.is_some()
+            || !matches!(app.connection, Connection::Disconnected { .. })
+        {
+            return;
+        }
+        if self.next_retry.is_some_and(|at| now < at) {
+            return;
+        }
+        self.next_retry = Some(now + RETRY_EVERY);
+        self.automatic = true;
+        self.snapshot_in_flight = false;
+        self.conn = Some(Conn::reconnect(self.target.clone()));
     }
 
     /// The connection's next update; never resolves while there is no connection.
@@ -110,6 +141,7 @@ impl<'a> Session<'a> {
             }
             Command::Reconnect => {
                 app.reconnecting();
+                self.automatic = false;
                 self.snapshot_in_flight = false;
                 self.conn = Some(Conn::reconnect(self.target.clone()));
             }
@@ -130,12 +162,25 @@ impl<'a> Session<'a> {
     pub fn update(&mut self, app: &mut App, update: Option<Update>) {
         match update {
             Some(Update::Connected { hello, history }) => {
+                let other_app = app.hello.as_ref().is_some_and(|h| h.app != hello.app);
+                if std::mem::take(&mut self.automatic) && other_app {
+                    self.conn = None;
+                    app.retry_failed(format!(
+                        "{} (pid {}) is there now; r attaches to it",
+                        hello.app, hello.pid
+                    ));
+                    return;
+                }
                 app.connected(hello, history);
                 self.request_snapshot();
             }
             Some(Update::ConnectFailed(reason)) => {
                 self.conn = None;
-                app.reconnect_failed(reason);
+                if std::mem::take(&mut self.automatic) {
+                    app.retry_failed(reason);
+                } else {
+                    app.reconnect_failed(reason);
+                }
             }
             Some(Update::Snapshot(snapshot)) => {
                 self.snapshot_in_flight = false;
@@ -205,6 +250,9 @@ async fn event_loop(
                 if !app.paused && app.is_connected() {
                     session.request_snapshot();
                 }
+                let was = app.connection.clone();
+                session.tick(app, Instant::now());
+                dirty |= app.connection != was;
             },
             update = session.next_update() => {
                 dirty = true;

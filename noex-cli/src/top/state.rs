@@ -388,6 +388,9 @@ pub struct App {
 
     // The agent.
     pub connection: Connection,
+    /// While disconnected, the dashboard tries again by itself (the target is not a
+    /// pid, which never comes back).
+    pub retrying: bool,
     pub hello: Option<Hello>,
     pub model: Option<Model>,
     tracking: Tracking,
@@ -436,6 +439,7 @@ impl App {
             zone: TimeZone::Local,
             system_memory: None,
             connection: Connection::Connecting,
+            retrying: false,
             hello: None,
             model: None,
             tracking: Tracking::default(),
@@ -571,6 +575,14 @@ impl App {
 
     pub fn reconnecting(&mut self) {
         self.connection = Connection::Connecting;
+    }
+
+    /// An automatic attempt failed: still disconnected, for the new reason, and
+    /// quietly (the status line already says it keeps trying).
+    pub fn retry_failed(&mut self, reason: impl Into<String>) {
+        self.connection = Connection::Disconnected {
+            reason: reason.into(),
+        };
     }
 
     /// A reconnect failed: still disconnected, for the new reason.

@@ -69,7 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
         ),
         (
             "r".into(),
-            "refresh now; reconnect after the app went away".into(),
+            "refresh now; reconnect at once after the app went away".into(),
         ),
         ("K R".into(), actions.into()),
         ("1 2 3".into(), "layout: full, compact, minimal".into()),

@@ -96,6 +96,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     let mut connection = vec![match &app.connection {
         Connection::Connected => Span::styled("● connected", styles.good()),
         Connection::Connecting => Span::styled("… connecting", styles.warn()),
+        Connection::Disconnected { .. } if app.retrying => {
+            Span::styled("○ disconnected (retrying)", styles.bad())
+        }
         Connection::Disconnected { .. } => {
             Span::styled("○ disconnected (r reconnects)", styles.bad())
         }
@@ -218,13 +221,25 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
                 )
             })
             .unwrap_or_default();
+        let retrying = if app.retrying {
+            format!("; retrying every {}s", super::RETRY_EVERY.as_secs())
+        } else {
+            String::new()
+        };
         Line::from(vec![
             Span::raw(" "),
             Span::styled("r", styles.key()),
-            Span::raw(" reconnect  "),
+            Span::raw(if app.retrying {
+                " retry now  "
+            } else {
+                " reconnect  "
+            }),
             Span::styled("q", styles.key()),
             Span::raw(" quit  "),
-            Span::styled(format!("disconnected: {reason}{last}"), styles.bad()),
+            Span::styled(
+                format!("disconnected: {reason}{retrying}{last}"),
+                styles.bad(),
+            ),
         ])
     } else {
         key_hints(app, styles)

@@ -84,6 +84,15 @@ fn disconnected_keeps_the_last_picture() {
 }
 
 #[test]
+fn a_disconnected_dashboard_that_retries_says_so() {
+    let mut app = testing::app(Layout::Full);
+    app.disconnected(crate::top::conn::CLOSED);
+    app.retrying = true;
+    app.retry_failed("no agent at /run/noex/app.sock");
+    check("disconnected_retrying", app);
+}
+
+#[test]
 fn filtering_and_showing_system_processes() {
     let mut app = testing::app(Layout::Minimal);
     handle_key(&mut app, key('a'));
