@@ -5,25 +5,6 @@
 //! - `frame_10k`: a frame between snapshots (what every key press and event costs).
 //! - `snapshot_and_frame_10k`: taking in a new snapshot (rates, warnings, sorting, the
 //!   tree) and drawing the frame after it, which rebuilds the tree widget's items.
-//!
-//! `noex` is a binary crate, so its modules are compiled in here.
-
-#![allow(dead_code, unused_imports)]
-
-#[path = "../src/cli.rs"]
-mod cli;
-#[path = "../src/commands/mod.rs"]
-mod commands;
-#[path = "../src/demo/mod.rs"]
-mod demo;
-#[path = "../src/error.rs"]
-mod error;
-#[path = "../src/render/mod.rs"]
-mod render;
-#[path = "../src/target.rs"]
-mod target;
-#[path = "../src/top/mod.rs"]
-mod top;
 
 use std::hint::black_box;
 
@@ -33,10 +14,10 @@ use noex_agent::types::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use cli::{Layout, Theme};
-use render::format::TimeZone;
-use top::state::{App, Column};
-use top::view;
+use noex_cli::cli::{Layout, Theme};
+use noex_cli::render::format::TimeZone;
+use noex_cli::top::state::{App, Column};
+use noex_cli::top::view;
 
 const POOLS: u64 = 100;
 const WORKERS_PER_POOL: u64 = 100;

@@ -3,17 +3,10 @@
 //!
 //! Parse, run, map the outcome to an exit code; everything else lives in the modules.
 
-mod cli;
-mod commands;
-mod demo;
-mod error;
-mod render;
-mod target;
-mod top;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use noex_cli::{cli, commands};
 
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits 2; --help and --version exit 0.

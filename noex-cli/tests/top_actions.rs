@@ -3,27 +3,8 @@
 //! supervision tree running in this process and its agent on a private socket. Only
 //! the terminal is left out: frames are drawn into ratatui's `TestBackend`.
 //!
-//! `noex` is a binary crate, so this test compiles its modules in (as the render
-//! benchmark does). It runs without the test harness (`harness = false` in
-//! Cargo.toml): built without `cfg(test)`, the unit tests inside those modules stay
-//! out of this binary.
-
-#![allow(dead_code, unused_imports)]
-
-#[path = "../src/cli.rs"]
-mod cli;
-#[path = "../src/commands/mod.rs"]
-mod commands;
-#[path = "../src/demo/mod.rs"]
-mod demo;
-#[path = "../src/error.rs"]
-mod error;
-#[path = "../src/render/mod.rs"]
-mod render;
-#[path = "../src/target.rs"]
-mod target;
-#[path = "../src/top/mod.rs"]
-mod top;
+//! It runs without the test harness (`harness = false` in Cargo.toml), under a
+//! watchdog of its own: see `main`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,7 +17,8 @@ use noex_agent::types::{EventKind, Pid};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use cli::{Layout, TargetArgs, Theme};
+use noex_cli::cli::{Layout, TargetArgs, Theme};
+use noex_cli::top;
 use top::conn::{Conn, Update};
 use top::input::{self, Command};
 use top::state::{App, Connection, Focus, LogEntry, Tone};
