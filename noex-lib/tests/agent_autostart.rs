@@ -4,19 +4,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::gen_server::{self, StartOptions};
 use noex_agent::client::Client;
 
-struct Named;
-
-impl GenServer for Named {
-    type Call = ();
-    type Cast = ();
-    type Reply = ();
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
-        Reply::Now(())
-    }
-}
+mod support;
+use support::Idle;
 
 #[tokio::test]
 async fn the_first_process_starts_the_agent_on_a_private_socket_named_by_pid() {
@@ -26,7 +18,7 @@ async fn the_first_process_starts_the_agent_on_a_private_socket_named_by_pid() {
     unsafe { std::env::set_var("NOEX_AGENT_DIR", &dir) };
     assert_eq!(noex::agent::socket_path(), None, "nothing started yet");
 
-    let _server = gen_server::start(Named, StartOptions::new().name("autostart.named"))
+    let _server = gen_server::start(Idle, StartOptions::new().name("autostart.named"))
         .await
         .unwrap();
 

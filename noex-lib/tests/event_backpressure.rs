@@ -3,17 +3,10 @@
 
 use noex::ExitReason;
 use noex::events;
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::gen_server::{self, StartOptions};
 
-struct Idle;
-impl GenServer for Idle {
-    type Call = ();
-    type Cast = ();
-    type Reply = ();
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
-        Reply::Now(())
-    }
-}
+mod support;
+use support::Idle;
 
 #[tokio::test]
 async fn a_subscriber_that_never_reads_does_not_slow_the_app_and_learns_what_it_lost() {

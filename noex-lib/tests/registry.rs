@@ -4,6 +4,9 @@ use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::registry::{self, LookupError, RegisterError};
 use noex::{ExitReason, NotRegisteredError};
 
+mod support;
+use support::Idle;
+
 struct Named;
 impl GenServer for Named {
     type Call = ();
@@ -14,16 +17,6 @@ impl GenServer for Named {
     }
     async fn handle_cast(&mut self, _: (), _: &mut Context<Self>) {
         panic!("crash on cast")
-    }
-}
-
-struct Other;
-impl GenServer for Other {
-    type Call = ();
-    type Cast = ();
-    type Reply = ();
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
-        Reply::Now(())
     }
 }
 
@@ -63,7 +56,7 @@ async fn a_typed_lookup_of_another_type_is_refused() {
         .await
         .unwrap();
     assert!(matches!(
-        registry::lookup::<Other>("reg.typed"),
+        registry::lookup::<Idle>("reg.typed"),
         Err(LookupError::WrongType { .. })
     ));
 }
@@ -80,7 +73,7 @@ async fn a_taken_name_is_already_registered_error() {
         matches!(error, noex::StartError::AlreadyRegistered(ref e) if e.pid == first.pid()),
         "{error:?}"
     );
-    let other = gen_server::start(Other, StartOptions::new()).await.unwrap();
+    let other = gen_server::start(Idle, StartOptions::new()).await.unwrap();
     assert!(matches!(
         registry::register("reg.taken", &other),
         Err(RegisterError::AlreadyRegistered(_))
@@ -127,7 +120,7 @@ async fn a_name_is_unregistered_after_a_normal_stop_and_a_kill() {
 
 #[tokio::test]
 async fn registering_a_dead_process_fails() {
-    let server = gen_server::start(Other, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Idle, StartOptions::new()).await.unwrap();
     server.stop(ExitReason::Normal).await.unwrap();
     assert!(matches!(
         registry::register("reg.dead", &server),
