@@ -123,54 +123,77 @@ fn restart<C: Supervision>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Fla
     });
 }
 
-fn messaging(c: &mut Criterion) {
-    let mut group = c.benchmark_group("call_round_trip");
-    group.sample_size(SAMPLE_SIZE);
-    for flavor in Flavor::ALL {
-        call_round_trip::<floor::Floor>(&mut group, flavor);
-        call_round_trip::<floor::Counted>(&mut group, flavor);
-        call_round_trip::<noex::Noex>(&mut group, flavor);
-        call_round_trip::<ractor::Ractor>(&mut group, flavor);
-        call_round_trip::<kameo::Kameo>(&mut group, flavor);
-        call_round_trip::<actix::Actix>(&mut group, flavor);
-    }
-    group.finish();
+/// Runs `$workload` for each contender listed, on each runtime flavour.
+macro_rules! for_each_contender {
+    ($workload:ident, $group:expr, [$($contender:ty),+ $(,)?]) => {
+        for flavor in Flavor::ALL {
+            $($workload::<$contender>($group, flavor);)+
+        }
+    };
+}
 
-    let mut group = c.benchmark_group("cast_throughput");
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
     group.sample_size(SAMPLE_SIZE);
-    group.throughput(Throughput::Elements(CASTS));
-    for flavor in Flavor::ALL {
-        cast_throughput::<floor::Floor>(&mut group, flavor);
-        cast_throughput::<floor::Counted>(&mut group, flavor);
-        cast_throughput::<noex::Noex>(&mut group, flavor);
-        cast_throughput::<ractor::Ractor>(&mut group, flavor);
-        cast_throughput::<kameo::Kameo>(&mut group, flavor);
-        cast_throughput::<actix::Actix>(&mut group, flavor);
-    }
-    group.finish();
+    group
+}
+
+fn messaging(c: &mut Criterion) {
+    let mut calls = group(c, "call_round_trip");
+    for_each_contender!(
+        call_round_trip,
+        &mut calls,
+        [
+            floor::Floor,
+            floor::Counted,
+            noex::Noex,
+            ractor::Ractor,
+            kameo::Kameo,
+            actix::Actix
+        ]
+    );
+    calls.finish();
+
+    let mut casts = group(c, "cast_throughput");
+    casts.throughput(Throughput::Elements(CASTS));
+    for_each_contender!(
+        cast_throughput,
+        &mut casts,
+        [
+            floor::Floor,
+            floor::Counted,
+            noex::Noex,
+            ractor::Ractor,
+            kameo::Kameo,
+            actix::Actix
+        ]
+    );
+    casts.finish();
 }
 
 fn lifecycle(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spawn");
-    group.sample_size(SAMPLE_SIZE);
-    for flavor in Flavor::ALL {
-        spawn::<floor::Floor>(&mut group, flavor);
-        spawn::<noex::Noex>(&mut group, flavor);
-        spawn::<ractor::Ractor>(&mut group, flavor);
-        spawn::<kameo::Kameo>(&mut group, flavor);
-        spawn::<actix::Actix>(&mut group, flavor);
-    }
-    group.finish();
+    let mut spawns = group(c, "spawn");
+    for_each_contender!(
+        spawn,
+        &mut spawns,
+        [
+            floor::Floor,
+            noex::Noex,
+            ractor::Ractor,
+            kameo::Kameo,
+            actix::Actix
+        ]
+    );
+    spawns.finish();
 
-    let mut group = c.benchmark_group("restart");
-    group.sample_size(SAMPLE_SIZE);
-    for flavor in Flavor::ALL {
-        restart::<noex::Noex>(&mut group, flavor);
-        restart::<ractor::Ractor>(&mut group, flavor);
-        restart::<kameo::Kameo>(&mut group, flavor);
-        restart::<actix::Actix>(&mut group, flavor);
-    }
-    group.finish();
+    // The floor has no supervision.
+    let mut restarts = group(c, "restart");
+    for_each_contender!(
+        restart,
+        &mut restarts,
+        [noex::Noex, ractor::Ractor, kameo::Kameo, actix::Actix]
+    );
+    restarts.finish();
 }
 
 /// noex only: building the Observer's snapshot of every process.
