@@ -96,7 +96,7 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
     assert!(!hello.read_only);
     let mut app = App::new(Layout::Full, Theme::Dark, false);
     app.connected(hello, history);
-    let mut session = Session::new(conn, &target);
+    let mut session = Session::new(conn, &target, &mut app);
     refresh(&mut session, &mut app).await;
 
     let worker_1 = pid_of(&app, "worker-1");

@@ -61,11 +61,6 @@ impl EventHub {
         self.emit_named_at(cell, name, kind, 0);
     }
 
-    /// An event about `cell`, under `name` (the name it had, when it is being released).
-    pub(crate) fn emit_named(&self, cell: &ProcessCell, name: Option<String>, kind: EventKind) {
-        self.emit_named_at(cell, name, kind, 0);
-    }
-
     /// An event under `name`, that happened at `at_ms` (a clock reading the caller
     /// already has; 0 for now).
     pub(crate) fn emit_named_at(

@@ -114,7 +114,7 @@ impl RegistryTable {
             };
             runtime()
                 .events
-                .emit_named(cell, Some(name.to_string()), event);
+                .emit_named_at(cell, Some(name.to_string()), event, 0);
         }
     }
 }

@@ -78,7 +78,9 @@ pub struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    pub fn new(conn: Conn, target: &'a TargetArgs) -> Session<'a> {
+    /// Also tells `app` whether it will retry by itself (see [`Session::tick`]).
+    pub fn new(conn: Conn, target: &'a TargetArgs, app: &mut App) -> Session<'a> {
+        app.retrying = target.pid.is_none();
         Session {
             conn: Some(conn),
             target,
@@ -96,7 +98,6 @@ impl<'a> Session<'a> {
     /// again. The dashboard reattaches by itself only to an application of the same
     /// name; `r` attaches to whatever the target names now.
     pub fn tick(&mut self, app: &mut App, now: Instant) {
-        app.retrying = self.target.pid.is_none();
         if !app.retrying
             || self.conn.is_some()
             || !matches!(app.connection, Connection::Disconnected { .. })
@@ -223,7 +224,7 @@ async fn event_loop(
     let mut ticker = tokio::time::interval(refresh);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut stop = stop_signals();
-    let mut session = Session::new(conn, target);
+    let mut session = Session::new(conn, target, app);
     let mut dirty = true;
     loop {
         if dirty {

@@ -278,8 +278,9 @@ impl<S: GenServer> Drop for Process<S> {
             .exit_reason
             .take()
             .unwrap_or_else(|| Box::new(ExitReason::Killed));
+        let text = reason.to_string();
         if let Some(slot) = reply_slot {
-            let _ = slot.send(Err(reason.to_string()));
+            let _ = slot.send(Err(text.clone()));
         }
         let notify_parent = cell.link_to_notify().cloned();
         // Status first: a caller whose request is dropped with the mailbox (at the
@@ -288,19 +289,15 @@ impl<S: GenServer> Drop for Process<S> {
         let rt = runtime();
         rt.processes.remove(cell.pid);
         rt.registry.release(cell);
+        if reason.is_abnormal() {
+            cell.notes().last_error = Some(text.clone());
+        }
         let kind = match &*reason {
             ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => {
-                EventKind::Terminated {
-                    reason: reason.to_string(),
-                }
+                EventKind::Terminated { reason: text }
             }
-            _ => EventKind::Crashed {
-                error: reason.to_string(),
-            },
+            _ => EventKind::Crashed { error: text },
         };
-        if reason.is_abnormal() {
-            cell.notes().last_error = Some(reason.to_string());
-        }
         // Without a name: `release` has just taken it.
         rt.events.emit_named_at(cell, None, kind, 0);
         // The parent hears first: whoever waits for this exit and then asks the
