@@ -132,6 +132,24 @@ macro_rules! for_each_contender {
     };
 }
 
+/// Messaging runs every contender, and the floor with noex's counters on its loop.
+macro_rules! messaging_contenders {
+    ($workload:ident, $group:expr) => {
+        for_each_contender!(
+            $workload,
+            $group,
+            [
+                floor::Floor,
+                floor::Counted,
+                noex::Noex,
+                ractor::Ractor,
+                kameo::Kameo,
+                actix::Actix
+            ]
+        )
+    };
+}
+
 fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
     let mut group = c.benchmark_group(name);
     group.sample_size(SAMPLE_SIZE);
@@ -140,34 +158,12 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
 
 fn messaging(c: &mut Criterion) {
     let mut calls = group(c, "call_round_trip");
-    for_each_contender!(
-        call_round_trip,
-        &mut calls,
-        [
-            floor::Floor,
-            floor::Counted,
-            noex::Noex,
-            ractor::Ractor,
-            kameo::Kameo,
-            actix::Actix
-        ]
-    );
+    messaging_contenders!(call_round_trip, &mut calls);
     calls.finish();
 
     let mut casts = group(c, "cast_throughput");
     casts.throughput(Throughput::Elements(CASTS));
-    for_each_contender!(
-        cast_throughput,
-        &mut casts,
-        [
-            floor::Floor,
-            floor::Counted,
-            noex::Noex,
-            ractor::Ractor,
-            kameo::Kameo,
-            actix::Actix
-        ]
-    );
+    messaging_contenders!(cast_throughput, &mut casts);
     casts.finish();
 }
 
