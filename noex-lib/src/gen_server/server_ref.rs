@@ -4,8 +4,6 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::deadline::with_deadline;
 use super::process::Envelope;
 use super::shared::Shared;
@@ -127,7 +125,7 @@ impl<S: GenServer> ServerRef<S> {
 
     fn settle(
         &self,
-        outcome: Result<Result<S::Reply, String>, oneshot::error::RecvError>,
+        outcome: Result<Result<S::Reply, String>, oneshot::RecvError>,
     ) -> Result<S::Reply, CallError> {
         match outcome {
             Ok(Ok(reply)) => Ok(reply),
