@@ -105,7 +105,8 @@ const ROWS: [Row; 8] = [
     },
 ];
 
-/// Marks actix's restart figures, which time a different operation.
+/// Marks actix's restart cells: it cannot restart after a crash, and what it can do
+/// instead is given under the table, not in it.
 const IN_PLACE: &str = "†";
 
 fn time(ns: f64) -> String {
@@ -139,7 +140,8 @@ pub fn render(memory: &[MemoryRow]) -> String {
             .replace("tokio_bare", "tokio bare (floor)")
     );
     let _ = writeln!(out, "|---|{}", "---|".repeat(LIBRARIES.len()));
-    let mut marked = false;
+    // actix's restart-in-place figures, by row label.
+    let mut in_place: Vec<(&str, String)> = Vec::new();
     for row in &ROWS {
         let id = |library: &str| format!("{}/{}/{}", row.group, library, row.flavor);
         let floor = median(&id("tokio_bare"));
@@ -155,8 +157,8 @@ pub fn render(memory: &[MemoryRow]) -> String {
                 let shown = cell(median(&id(library)), floor, time);
                 match (row.group, *library) {
                     ("restart", "actix") if shown != "—" => {
-                        marked = true;
-                        format!("{shown} {IN_PLACE}")
+                        in_place.push((row.label, shown));
+                        format!("n/a {IN_PLACE}")
                     }
                     _ => shown,
                 }
@@ -187,12 +189,23 @@ pub fn render(memory: &[MemoryRow]) -> String {
         );
     }
 
-    if marked {
+    if !in_place.is_empty() {
+        let figures: Vec<String> = in_place
+            .iter()
+            .map(|(label, shown)| {
+                format!(
+                    "{shown} ({})",
+                    label.trim_start_matches("restart latency, ")
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "\n{IN_PLACE} actix cannot restart after a crash (a panic is not caught); its figure is \
-         an actor that stops itself and is restarted in place, same value and same mailbox: \
-         not the operation the other columns time."
+            "\n{IN_PLACE} actix cannot restart after a crash (a panic is not caught), so this row \
+             has no figure for it. What it can do instead, an actor that stops itself and is \
+             restarted in place (same value, same mailbox), takes {}: not the operation the \
+             other columns time.",
+            figures.join(" and ")
         );
     }
 
