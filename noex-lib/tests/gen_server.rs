@@ -394,3 +394,44 @@ async fn a_crash_never_takes_down_the_runtime() {
     bystander.cast(Cast::Push(3)).unwrap();
     assert_eq!(bystander.call(Call::Seen).await.unwrap(), vec![3]);
 }
+
+/// Answers with the request itself, at once or from another task.
+struct Echo;
+
+impl GenServer for Echo {
+    type Call = (u64, bool);
+    type Cast = ();
+    type Reply = u64;
+
+    async fn handle_call(
+        &mut self,
+        (n, later): (u64, bool),
+        ctx: &mut Context<Self>,
+    ) -> Reply<u64> {
+        if !later {
+            return Reply::Now(n);
+        }
+        let reply = ctx.defer_reply().expect("a call");
+        tokio::spawn(async move { reply.reply(n) });
+        Reply::Deferred
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_caller_gets_its_own_reply_across_threads() {
+    let server = gen_server::start(Echo, StartOptions::new()).await.unwrap();
+    let callers: Vec<_> = (0..4u64)
+        .map(|caller| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                for round in 0..1000u64 {
+                    let n = caller * 1_000_000 + round;
+                    assert_eq!(server.call((n, round % 2 == 1)).await.unwrap(), n);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+}
