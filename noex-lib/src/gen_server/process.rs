@@ -397,18 +397,10 @@ mod size_tests {
     async fn a_small_server_s_task_fits_tokio_s_384_byte_tasks() {
         let myself = ServerRef::new(Arc::new(Shared {
             mailbox: Mailbox::new(),
-            cell: ProcessCell::new(CellInit {
-                pid: Pid(u64::MAX),
-                kind: ProcessKind::Server,
-                type_name: std::any::type_name::<Counter>,
-                system: false,
-                parent: None,
-                child_id: None,
-                link: None,
-                restarts: 0,
-                last_error: None,
-                supervisor: None,
-            }),
+            cell: ProcessCell::new(CellInit::bare(
+                Pid(u64::MAX),
+                std::any::type_name::<Counter>,
+            )),
         }));
         let process = Process {
             ctx: Context::new(myself),

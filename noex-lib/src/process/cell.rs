@@ -179,6 +179,25 @@ pub(crate) struct CellInit {
     pub(crate) supervisor: Option<SupervisorView>,
 }
 
+#[cfg(test)]
+impl CellInit {
+    /// A plain server with no parent, link, name or history: for unit tests.
+    pub(crate) fn bare(pid: Pid, type_name: fn() -> &'static str) -> Self {
+        CellInit {
+            pid,
+            kind: ProcessKind::Server,
+            type_name,
+            system: false,
+            parent: None,
+            child_id: None,
+            link: None,
+            restarts: 0,
+            last_error: None,
+            supervisor: None,
+        }
+    }
+}
+
 impl ProcessCell {
     pub(crate) fn new(init: CellInit) -> Self {
         ProcessCell {

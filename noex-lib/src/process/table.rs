@@ -183,7 +183,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::process::{CellInit, ProcessCell, ProcessKind, ProcessRecord};
+    use crate::process::{CellInit, ProcessCell, ProcessRecord};
 
     struct Record(ProcessCell);
 
@@ -202,18 +202,10 @@ mod tests {
     }
 
     fn record(pid: u64) -> Arc<Record> {
-        Arc::new(Record(ProcessCell::new(CellInit {
-            pid: Pid(pid),
-            kind: ProcessKind::Server,
-            type_name: || "test",
-            system: false,
-            parent: None,
-            child_id: None,
-            link: None,
-            restarts: 0,
-            last_error: None,
-            supervisor: None,
-        })))
+        Arc::new(Record(ProcessCell::new(CellInit::bare(
+            Pid(pid),
+            || "test",
+        ))))
     }
 
     fn pages(table: &ProcessTable) -> usize {
