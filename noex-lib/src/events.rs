@@ -125,13 +125,28 @@ impl EventHub {
         limit: usize,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
         let mut history = self.history.lock();
+        let receiver = self.subscribe_locked(&mut history);
+        (history.recent(limit), receiver)
+    }
+
+    /// A receiver for every later event.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.subscribe_locked(&mut self.history.lock())
+    }
+
+    /// Under the history lock, like `publish`: nobody subscribes between its check
+    /// for listeners and its send.
+    fn subscribe_locked(&self, history: &mut History) -> broadcast::Receiver<LifecycleEvent> {
         history.maybe_listened = true;
-        let receiver = self.sender.subscribe();
-        let skip = history.events.len().saturating_sub(limit);
-        (
-            history.events.iter().skip(skip).cloned().collect(),
-            receiver,
-        )
+        self.sender.subscribe()
+    }
+}
+
+impl History {
+    /// Up to `limit` recent events, oldest first.
+    fn recent(&self, limit: usize) -> Vec<LifecycleEvent> {
+        let skip = self.events.len().saturating_sub(limit);
+        self.events.iter().skip(skip).cloned().collect()
     }
 }
 
@@ -174,16 +189,12 @@ impl EventStream {
 
 /// Subscribe to every lifecycle event from now on.
 pub fn subscribe() -> EventStream {
-    let events = &runtime().events;
-    // Under the history lock, like `publish`: no event slips between the two.
-    let mut history = events.history.lock();
-    history.maybe_listened = true;
     EventStream {
-        receiver: events.sender.subscribe(),
+        receiver: runtime().events.subscribe(),
     }
 }
 
 /// The most recent events, oldest first (at most [`HISTORY_CAPACITY`]).
 pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
-    runtime().events.subscribe_with_history(limit).0
+    runtime().events.history.lock().recent(limit)
 }

@@ -45,7 +45,7 @@ impl Backend for RuntimeBackend {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
             // Subscribed before the kill, so the restart cannot slip by unseen.
-            let mut events = runtime().events.subscribe_with_history(0).1;
+            let mut events = runtime().events.subscribe();
             cell.kill(reason.map(ExitReason::error).unwrap_or(ExitReason::Killed));
             let Some(parent) = cell.parent else {
                 return Ok(outcome);
