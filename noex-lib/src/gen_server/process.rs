@@ -273,12 +273,18 @@ impl<S: GenServer> Drop for Process<S> {
     fn drop(&mut self) {
         let reply_slot = self.ctx.reply_slot.take();
         let cell = self.cell();
-        let reason = cell
-            .notes()
-            .exit_reason
-            .take()
-            .unwrap_or_else(|| Box::new(ExitReason::Killed));
-        let text = reason.to_string();
+        let (reason, text) = {
+            let mut notes = cell.notes();
+            let reason = notes
+                .exit_reason
+                .take()
+                .unwrap_or_else(|| Box::new(ExitReason::Killed));
+            let text = reason.to_string();
+            if reason.is_abnormal() {
+                notes.last_error = Some(text.clone());
+            }
+            (reason, text)
+        };
         if let Some(slot) = reply_slot {
             let _ = slot.send(Err(text.clone()));
         }
@@ -289,9 +295,6 @@ impl<S: GenServer> Drop for Process<S> {
         let rt = runtime();
         rt.processes.remove(cell.pid);
         rt.registry.release(cell);
-        if reason.is_abnormal() {
-            cell.notes().last_error = Some(text.clone());
-        }
         let kind = match &*reason {
             ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => {
                 EventKind::Terminated { reason: text }

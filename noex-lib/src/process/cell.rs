@@ -321,10 +321,20 @@ impl ProcessCell {
         .await
     }
 
+    /// The name and the last error, as the Observer shows them: one lock for both.
+    fn shown_notes(&self) -> (Option<String>, Option<String>) {
+        let notes = self.notes();
+        (
+            notes.name.as_deref().map(str::to_string),
+            notes.last_error.clone(),
+        )
+    }
+
     fn server_info(&self, queue_len: u64) -> ServerInfo {
+        let (name, last_error) = self.shown_notes();
         ServerInfo {
             pid: self.pid,
-            name: self.name().map(|n| n.to_string()),
+            name,
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
             type_name: self.type_name().to_string(),
@@ -335,17 +345,18 @@ impl ProcessCell {
             restarts: self.restarts,
             busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
             handler_running_ns: self.counters.handler_running_ns(),
-            last_error: self.notes().last_error.clone(),
+            last_error,
             system: self.system,
         }
     }
 
     pub(crate) fn supervisor_info(&self) -> Option<SupervisorInfo> {
         let view = self.supervisor.as_ref()?;
+        let (name, last_error) = self.shown_notes();
         let state = view.state.lock();
         Some(SupervisorInfo {
             pid: self.pid,
-            name: self.name().map(|n| n.to_string()),
+            name,
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
             status: self.status(),
@@ -355,7 +366,7 @@ impl ProcessCell {
             restarts: state.restarts,
             restarted: self.restarts,
             started_at_ms: self.started_at_ms,
-            last_error: self.notes().last_error.clone(),
+            last_error,
             system: self.system,
         })
     }
