@@ -239,8 +239,8 @@ async fn refresh(session: &mut Session<'_>, app: &mut App) {
     let before = app.snapshot().map(|s| s.taken_at_ms);
     session.request_snapshot();
     wait_for(session, app, |app| {
-        app.snapshot().map(|s| s.taken_at_ms).is_some()
-            && app.snapshot().map(|s| s.taken_at_ms) != before
+        let taken_at = app.snapshot().map(|s| s.taken_at_ms);
+        taken_at.is_some() && taken_at != before
     })
     .await;
 }
@@ -252,14 +252,11 @@ async fn wait_for(session: &mut Session<'_>, app: &mut App, done: impl Fn(&App) 
         let update = tokio::time::timeout_at(deadline, session.next_update())
             .await
             .expect("the awaited update came in time");
-        if matches!(update, Some(Update::Snapshot(_)))
-            || matches!(update, Some(Update::Action { .. }))
-        {
-            session.update(app, update);
+        let answered = matches!(update, Some(Update::Snapshot(_) | Update::Action { .. }));
+        session.update(app, update);
+        if answered {
             // Keep snapshots coming, as the refresh timer does.
             session.request_snapshot();
-        } else {
-            session.update(app, update);
         }
     }
 }

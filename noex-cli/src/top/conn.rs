@@ -70,61 +70,48 @@ impl Conn {
     pub async fn attach(
         target: &TargetArgs,
     ) -> Result<(Conn, Hello, Vec<LifecycleEvent>), CliError> {
-        let mut client = target::connect(target).await?;
-        let history = bounded(client.subscribe(HISTORY_ON_ATTACH))
-            .await
-            .map_err(from_client)?;
+        let (client, history) = subscribed(target).await?;
         let hello = client.hello().clone();
         Ok((Conn::serve(client), hello, history))
     }
 
     /// Start serving an already connected (and subscribed) client.
     pub fn serve(client: Client) -> Conn {
-        let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
-        let (update_tx, updates) = mpsc::channel(UPDATE_QUEUE);
-        let task = tokio::spawn(run(client, request_rx, update_tx));
-        Conn {
-            requests,
-            updates,
-            task,
-        }
+        Conn::spawn(|requests, updates| run(client, requests, updates))
     }
 
     /// Connect again in the background; the first update says how it went.
     pub fn reconnect(target: TargetArgs) -> Conn {
-        let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
-        let (update_tx, updates) = mpsc::channel(UPDATE_QUEUE);
-        let task = tokio::spawn(async move {
-            let attached = async {
-                let mut client = target::connect(&target).await?;
-                let history = bounded(client.subscribe(HISTORY_ON_ATTACH))
-                    .await
-                    .map_err(from_client)?;
-                Ok::<_, CliError>((client, history))
-            }
-            .await;
-            match attached {
+        Conn::spawn(|requests, updates| async move {
+            match subscribed(&target).await {
                 Ok((client, history)) => {
                     let hello = client.hello().clone();
-                    if update_tx
+                    if updates
                         .send(Update::Connected { hello, history })
                         .await
                         .is_ok()
                     {
-                        run(client, request_rx, update_tx).await;
+                        run(client, requests, updates).await;
                     }
                 }
                 Err(error) => {
-                    let _ = update_tx
-                        .send(Update::ConnectFailed(one_line(&error)))
-                        .await;
+                    let _ = updates.send(Update::ConnectFailed(one_line(&error))).await;
                 }
             }
-        });
+        })
+    }
+
+    /// The channels, and `task` on them.
+    fn spawn<F>(task: impl FnOnce(mpsc::Receiver<Request>, mpsc::Sender<Update>) -> F) -> Conn
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (requests, request_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (update_tx, updates) = mpsc::channel(UPDATE_QUEUE);
         Conn {
             requests,
             updates,
-            task,
+            task: tokio::spawn(task(request_rx, update_tx)),
         }
     }
 
@@ -144,6 +131,14 @@ impl Drop for Conn {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Connect to the application `target` names and subscribe to its events, as
+/// `noex events` does.
+async fn subscribed(target: &TargetArgs) -> Result<(Client, Vec<LifecycleEvent>), CliError> {
+    let mut client = target::connect(target).await?;
+    let history = target::request("subscribe", client.subscribe(HISTORY_ON_ATTACH)).await?;
+    Ok((client, history))
 }
 
 /// Serve requests and forward pushes until the agent or the event loop goes away.

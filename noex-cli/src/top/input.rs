@@ -5,7 +5,7 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use noex_agent::types::Pid;
 
-use super::state::{App, Column, Connection, Focus, Overlay, Tone};
+use super::state::{App, Column, Connection, Focus, Overlay, Tone, verb};
 use crate::cli::Layout;
 use crate::render::action::Action;
 
@@ -25,6 +25,9 @@ pub enum Command {
 
 /// Lines PageUp and PageDown move.
 const PAGE: isize = 10;
+
+/// Why K, R or the confirming `y` did nothing while disconnected.
+const NOT_CONNECTED: &str = "not connected: press r to reconnect";
 
 /// One terminal event. Resizes need no state change: the next frame is drawn at the
 /// new size.
@@ -47,7 +50,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         let verb = verb(pending.action);
         if matches!(key.code, KeyCode::Char('y' | 'Y')) {
             if !app.is_connected() {
-                app.set_message(Tone::Bad, "not connected: press r to reconnect");
+                app.set_message(Tone::Bad, NOT_CONNECTED);
                 return None;
             }
             app.action_in_flight = true;
@@ -191,7 +194,7 @@ fn ask(app: &mut App, action: Action) {
         return;
     }
     if !app.is_connected() {
-        app.set_message(Tone::Bad, "not connected: press r to reconnect");
+        app.set_message(Tone::Bad, NOT_CONNECTED);
         return;
     }
     if app.action_in_flight {
@@ -204,13 +207,6 @@ fn ask(app: &mut App, action: Action) {
     match app.pending(action) {
         Ok(pending) => app.overlay = Overlay::Confirm(pending),
         Err(why) => app.set_message(Tone::Bad, format!("cannot {verb}: {why}")),
-    }
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Kill => "kill",
-        Action::Restart => "restart",
     }
 }
 

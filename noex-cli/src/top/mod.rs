@@ -108,7 +108,12 @@ impl<'a> Session<'a> {
             return;
         }
         self.next_retry = Some(now + RETRY_EVERY);
-        self.automatic = true;
+        self.reconnect(true);
+    }
+
+    /// Start connecting again; `automatic` when [`Session::tick`] asked, not `r`.
+    fn reconnect(&mut self, automatic: bool) {
+        self.automatic = automatic;
         self.snapshot_in_flight = false;
         self.conn = Some(Conn::reconnect(self.target.clone()));
     }
@@ -142,9 +147,7 @@ impl<'a> Session<'a> {
             }
             Command::Reconnect => {
                 app.reconnecting();
-                self.automatic = false;
-                self.snapshot_in_flight = false;
-                self.conn = Some(Conn::reconnect(self.target.clone()));
+                self.reconnect(false);
             }
             Command::Kill(pid) => self.action(app, Action::Kill, Request::Kill(pid)),
             Command::Restart(pid) => self.action(app, Action::Restart, Request::Restart(pid)),
@@ -161,8 +164,10 @@ impl<'a> Session<'a> {
 
     /// Take in what the connection said.
     pub fn update(&mut self, app: &mut App, update: Option<Update>) {
+        // A task that ended without a word closed the connection all the same.
+        let update = update.unwrap_or_else(|| Update::Closed("the connection ended".into()));
         match update {
-            Some(Update::Connected { hello, history }) => {
+            Update::Connected { hello, history } => {
                 let other_app = app.hello.as_ref().is_some_and(|h| h.app != hello.app);
                 if std::mem::take(&mut self.automatic) && other_app {
                     self.conn = None;
@@ -175,7 +180,7 @@ impl<'a> Session<'a> {
                 app.connected(hello, history);
                 self.request_snapshot();
             }
-            Some(Update::ConnectFailed(reason)) => {
+            Update::ConnectFailed(reason) => {
                 self.conn = None;
                 if std::mem::take(&mut self.automatic) {
                     app.retry_failed(reason);
@@ -183,31 +188,26 @@ impl<'a> Session<'a> {
                     app.reconnect_failed(reason);
                 }
             }
-            Some(Update::Snapshot(snapshot)) => {
+            Update::Snapshot(snapshot) => {
                 self.snapshot_in_flight = false;
                 if !app.paused || std::mem::take(&mut self.forced) {
                     app.ingest(snapshot);
                 }
             }
-            Some(Update::SnapshotFailed(reason)) => {
+            Update::SnapshotFailed(reason) => {
                 self.snapshot_in_flight = false;
                 app.set_message(Tone::Bad, format!("snapshot failed: {reason}"));
             }
-            Some(Update::Push(push)) => app.push(push),
-            Some(Update::Action { action, result }) => {
+            Update::Push(push) => app.push(push),
+            Update::Action { action, result } => {
                 app.action_done(action, result);
                 // Show the new instance now rather than at the next tick.
                 self.request_snapshot();
             }
-            Some(Update::Closed(reason)) => {
+            Update::Closed(reason) => {
                 self.conn = None;
                 self.snapshot_in_flight = false;
                 app.disconnected(reason);
-            }
-            None => {
-                self.conn = None;
-                self.snapshot_in_flight = false;
-                app.disconnected("the connection ended");
             }
         }
     }

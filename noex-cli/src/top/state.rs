@@ -186,6 +186,8 @@ pub enum Tone {
 pub struct Message {
     pub text: String,
     pub tone: Tone,
+    /// When it was set, so it can expire.
+    pub since: Instant,
 }
 
 /// Things an operator would otherwise miss, for one process.
@@ -424,7 +426,6 @@ pub struct App {
     /// Event log lines scrolled back from the newest (0 follows new events).
     pub log_scroll: usize,
     pub message: Option<Message>,
-    pub message_since: Option<Instant>,
     /// A kill or restart is on its way; another waits for it.
     pub action_in_flight: bool,
 }
@@ -467,7 +468,6 @@ impl App {
             tree_dirty: true,
             log_scroll: 0,
             message: None,
-            message_since: None,
             action_in_flight: false,
         }
     }
@@ -511,18 +511,18 @@ impl App {
         self.message = Some(Message {
             text: text.into(),
             tone,
+            since: Instant::now(),
         });
-        self.message_since = Some(Instant::now());
     }
 
     /// Forget a message shown for longer than `ttl`.
     pub fn expire_message(&mut self, now: Instant, ttl: std::time::Duration) {
         if self
-            .message_since
-            .is_some_and(|since| now.duration_since(since) >= ttl)
+            .message
+            .as_ref()
+            .is_some_and(|m| now.duration_since(m.since) >= ttl)
         {
             self.message = None;
-            self.message_since = None;
         }
     }
 
@@ -668,10 +668,10 @@ impl App {
         let mut rows = Vec::with_capacity(snapshot.servers.len() + snapshot.supervisors.len());
         let mut app_rate = dt_ms.map(|_| 0.0);
         for server in &snapshot.servers {
-            let (rate, busy_pct) = match (dt_ms, counters.get(&server.pid)) {
-                (Some(dt), Some(&(messages, busy))) => rates(server, messages, busy, dt),
-                _ => (None, None),
-            };
+            let (rate, busy_pct) = dt_ms
+                .zip(counters.get(&server.pid))
+                .map(|(dt, &(messages, busy))| rates(server, messages, busy, dt))
+                .unzip();
             if let (Some(total), Some(rate), false) = (app_rate.as_mut(), rate, server.system) {
                 *total += rate;
             }
@@ -741,7 +741,7 @@ impl App {
         }
         if before_tree.is_empty() {
             self.select_first_tree_node();
-        } else if !self.tree_path_exists(&before_tree) {
+        } else if self.node_at(&before_tree).is_none() {
             match self.follow(
                 before_tree.last().and_then(|k| k.pid()),
                 before_tree_identity,
@@ -938,35 +938,14 @@ impl App {
         }
     }
 
-    fn tree_path_exists(&self, path: &[NodeKey]) -> bool {
-        let Some(model) = &self.model else {
-            return false;
-        };
-        let mut nodes = model.tree.roots.as_slice();
-        for (depth, key) in path.iter().enumerate() {
-            let Some(node) = nodes
-                .iter()
-                .enumerate()
-                .find(|(i, n)| NodeKey::of(n, *i) == *key)
-                .map(|(_, n)| n)
-            else {
-                return false;
-            };
-            if depth + 1 == path.len() {
-                return true;
-            }
-            match node {
-                TreeNode::Supervisor { children, .. } => nodes = children,
-                _ => return false,
-            }
-        }
-        false
-    }
-
     /// The tree node under the tree's selection.
     pub fn tree_node(&self) -> Option<(&TreeNode, Option<&SupervisorInfo>)> {
+        self.node_at(self.tree_state.selected())
+    }
+
+    /// The tree node at `path`, with its supervisor.
+    fn node_at(&self, path: &[NodeKey]) -> Option<(&TreeNode, Option<&SupervisorInfo>)> {
         let model = self.model.as_ref()?;
-        let path = self.tree_state.selected();
         let mut nodes = model.tree.roots.as_slice();
         let mut parent = None;
         for (depth, key) in path.iter().enumerate() {
@@ -1215,13 +1194,17 @@ impl App {
                 self.set_message(Tone::Good, text);
             }
             Err(error) => {
-                let verb = match action {
-                    Action::Kill => "kill",
-                    Action::Restart => "restart",
-                };
-                self.set_message(Tone::Bad, format!("{verb} failed: {error}"));
+                self.set_message(Tone::Bad, format!("{} failed: {error}", verb(action)));
             }
         }
+    }
+}
+
+/// `kill` or `restart`, as the status line says it.
+pub fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Kill => "kill",
+        Action::Restart => "restart",
     }
 }
 
@@ -1234,16 +1217,12 @@ pub fn describe(row: &Row) -> String {
     }
 }
 
-fn rates(
-    server: &ServerInfo,
-    messages: u64,
-    busy_ns: u64,
-    dt_ms: u64,
-) -> (Option<f64>, Option<f64>) {
+/// Messages per second and busy percent since the previous snapshot's counters.
+fn rates(server: &ServerInfo, messages: u64, busy_ns: u64, dt_ms: u64) -> (f64, f64) {
     let dt = dt_ms as f64;
     let rate = server.messages.saturating_sub(messages) as f64 * 1_000.0 / dt;
     let busy = server.busy_ns.saturating_sub(busy_ns) as f64 / (dt * 1_000_000.0) * 100.0;
-    (Some(rate), Some(busy.min(100.0)))
+    (rate, busy.min(100.0))
 }
 
 fn new_row(process: ProcessRow, rate: Option<f64>, busy_pct: Option<f64>) -> Row {

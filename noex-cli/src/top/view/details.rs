@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::styles::Styles;
+use super::table::{restarts_style, warning_text};
 use super::{centered, panel, percent_text, rate_text, spark_text};
 use crate::render::format;
-use crate::top::state::{App, Focus, Row, describe};
-use crate::top::view::table::warning_text;
+use crate::top::state::{App, Focus, LOOP_WINDOW_MS, Row, describe};
 
 /// Width of the key column.
 const KEY: usize = 15;
@@ -21,7 +21,6 @@ const CHILDREN_LISTED: usize = 8;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     let (title, lines, history) = content(app, styles);
-    // Room for the lines (a long error wraps: leave a few spare), the trend and borders.
     // The lines, a spare one for a long error that wraps, the trend, the borders.
     let trend_height = if history.is_some() { 2 } else { 0 };
     let height = lines.len() as u16 + 1 + trend_height + 2;
@@ -337,23 +336,16 @@ fn restarts_text(n: u32) -> String {
     }
 }
 
-fn restarts_style(row: &Row, styles: &Styles) -> Style {
-    if row.warnings.crash_loop.is_some() {
-        styles.bad()
-    } else if row.process.restarts > 0 {
-        styles.warn()
-    } else {
-        Style::new()
-    }
-}
-
 fn warnings_text(row: &Row) -> String {
     if !row.warnings.any() {
         return "none".to_string();
     }
     let mut parts = vec![warning_text(&row.warnings)];
     if let Some(n) = row.warnings.crash_loop {
-        parts.push(format!("{n} restarts in the last 30s"));
+        parts.push(format!(
+            "{n} restarts in the last {}s",
+            LOOP_WINDOW_MS / 1_000
+        ));
     }
     if let Some(streak) = row.warnings.backlog {
         parts.push(format!("queue grew {streak} refreshes in a row"));

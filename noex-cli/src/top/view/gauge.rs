@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph, Sparkline};
 
 use super::styles::Styles;
-use super::{panel, rate_text};
+use super::{WAITING, app_rate_text, panel, rate_text};
 use crate::render::format;
 use crate::top::state::App;
 
@@ -29,7 +29,7 @@ fn draw_memory(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
         let text = if app.snapshot().is_some() {
             " not reported on this platform"
         } else {
-            " waiting for the first snapshot…"
+            WAITING
         };
         frame.render_widget(
             Paragraph::new(Span::styled(text, styles.dim())).block(block),
@@ -68,11 +68,7 @@ fn draw_memory(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
 }
 
 fn draw_rate(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
-    let now = app
-        .model
-        .as_ref()
-        .and_then(|m| m.app_rate)
-        .map_or_else(|| "-".to_string(), rate_text);
+    let now = app_rate_text(app);
     let peak = app.app_rates().iter().copied().max().unwrap_or(0);
     let title = format!(" Messages/s {now} (peak {}) ", rate_text(peak as f64));
     let block = panel(Line::from(title), false, styles);

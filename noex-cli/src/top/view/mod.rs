@@ -25,6 +25,9 @@ use crate::cli::Layout;
 use crate::render::format;
 use styles::Styles;
 
+/// What an empty panel says until the first snapshot is in.
+pub const WAITING: &str = " waiting for the first snapshot…";
+
 /// The dashboard's look for this state.
 pub fn styles(app: &App) -> Styles {
     let mut styles = Styles::new(app.theme, app.colour);
@@ -163,12 +166,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
                 )],
             ));
         }
-        let rate = app
-            .model
-            .as_ref()
-            .and_then(|m| m.app_rate)
-            .map_or_else(|| "-".to_string(), rate_text);
-        parts.push((1, vec![Span::raw(format!("{rate} msg/s"))]));
+        parts.push((1, vec![Span::raw(format!("{} msg/s", app_rate_text(app)))]));
     }
     let sep = styles.symbols.separator;
     let width = |parts: &[(u8, Vec<Span>)]| -> usize {
@@ -301,6 +299,14 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
         width,
         height,
     }
+}
+
+/// The app's messages per second now, `-` before there are two snapshots.
+pub fn app_rate_text(app: &App) -> String {
+    app.model
+        .as_ref()
+        .and_then(|m| m.app_rate)
+        .map_or_else(|| "-".to_string(), rate_text)
 }
 
 /// Messages per second: `0`, `2.5`, `87`, `1.2k`.

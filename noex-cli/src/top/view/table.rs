@@ -11,10 +11,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, HighlightSpacing, Paragraph, Row as TableRow, Table, TableState};
 
 use super::styles::Styles;
-use super::{panel, percent_text, rate_text, spark_text};
+use super::{WAITING, panel, percent_text, rate_text, spark_text};
 use crate::render::format;
 use crate::render::style::Role;
-use crate::top::state::{App, Column, Focus, Row, Warnings};
+use crate::top::state::{App, Column, Focus, Row, Sort, Warnings};
 
 /// A column as drawn: one of the sortable ones, or the rate sparkline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,30 +43,13 @@ const PRIORITY: [Shown; 10] = [
     Shown::Trend,
 ];
 
-/// Left to right.
-const ORDER: [Shown; 10] = [
-    Shown::Data(Column::Name),
-    Shown::Data(Column::Pid),
-    Shown::Data(Column::Status),
-    Shown::Data(Column::Rate),
-    Shown::Data(Column::Queue),
-    Shown::Data(Column::Restarts),
-    Shown::Data(Column::Busy),
-    Shown::Data(Column::Uptime),
-    Shown::Data(Column::Warnings),
-    Shown::Trend,
-];
-
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, styles: &Styles) {
     let focused = app.focus == Focus::Table;
     let block = panel(title(app, styles), focused, styles);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(model) = &app.model else {
-        let text = Paragraph::new(Span::styled(
-            " waiting for the first snapshot…",
-            styles.dim(),
-        ));
+        let text = Paragraph::new(Span::styled(WAITING, styles.dim()));
         frame.render_widget(text, inner);
         return;
     };
@@ -103,12 +86,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, styles: &Styles) {
         std::iter::once(Cell::from("")).chain(shown.iter().map(|col| {
             let text = match col {
                 Shown::Data(column) => {
-                    let arrow = if sort.column != *column {
-                        ""
-                    } else if sort.descending {
-                        styles.symbols.descending
+                    let arrow = if sort.column == *column {
+                        arrow(sort, styles)
                     } else {
-                        styles.symbols.ascending
+                        ""
                     };
                     format!("{}{arrow}", column.header())
                 }
@@ -166,12 +147,11 @@ fn title(app: &App, styles: &Styles) -> Line<'static> {
     if !app.filter.is_empty() {
         text.push_str(&format!(" of {}", app.totals.processes));
     }
-    let arrow = if app.sort.descending {
-        styles.symbols.descending
-    } else {
-        styles.symbols.ascending
-    };
-    text.push_str(&format!(" · by {}{arrow}", app.sort.column.header()));
+    text.push_str(&format!(
+        " · by {}{}",
+        app.sort.column.header(),
+        arrow(app.sort, styles)
+    ));
     if !app.filter.is_empty() {
         text.push_str(&format!(" · filter \"{}\"", app.filter));
     }
@@ -180,6 +160,15 @@ fn title(app: &App, styles: &Styles) -> Line<'static> {
     }
     text.push(' ');
     Line::from(text)
+}
+
+/// `▼` or `▲`: which way the table is sorted.
+fn arrow(sort: Sort, styles: &Styles) -> &'static str {
+    if sort.descending {
+        styles.symbols.descending
+    } else {
+        styles.symbols.ascending
+    }
 }
 
 /// The columns that fit in `width`, left to right, and their widths.
@@ -213,9 +202,15 @@ fn fit(width: u16, pid_width: u16, status_width: u16, label_width: u16) -> (Vec<
             chosen.push(col);
         }
     }
+    // Left to right: the columns in their usual order, then the trend.
+    let shown: Vec<Shown> = Column::ALL
+        .into_iter()
+        .map(Shown::Data)
+        .chain([Shown::Trend])
+        .filter(|c| chosen.contains(c))
+        .collect();
     // Spare room widens the name as far as the longest name needs, then the trend,
     // then the name again.
-    let shown: Vec<Shown> = ORDER.into_iter().filter(|c| chosen.contains(c)).collect();
     let mut spare = width.saturating_sub(used);
     let mut name = NAME_MIN + spare.min(label_width.clamp(NAME_MIN, NAME_MAX) - NAME_MIN);
     spare -= name - NAME_MIN;
@@ -249,12 +244,7 @@ fn marker(warnings: &Warnings, styles: &Styles) -> Cell<'static> {
     if !warnings.any() {
         return Cell::from("");
     }
-    let style = if warnings.crash_loop.is_some() || warnings.stuck_ns.is_some() {
-        styles.bad()
-    } else {
-        styles.warn()
-    };
-    Cell::from(Span::styled("!", style))
+    Cell::from(Span::styled("!", warning_style(warnings, styles)))
 }
 
 fn cell(
@@ -279,26 +269,13 @@ fn cell(
             };
             (p.queue_len.map_or_else(dash, format::count), style)
         }
-        Shown::Data(Column::Restarts) => {
-            let style = if row.warnings.crash_loop.is_some() {
-                styles.bad()
-            } else if p.restarts > 0 {
-                styles.warn()
-            } else {
-                Style::new()
-            };
-            (p.restarts.to_string(), style)
-        }
+        Shown::Data(Column::Restarts) => (p.restarts.to_string(), restarts_style(row, styles)),
         Shown::Data(Column::Busy) => (row.busy_pct.map_or_else(dash, percent_text), Style::new()),
         Shown::Data(Column::Uptime) => (format::duration_ms(p.uptime_ms), Style::new()),
-        Shown::Data(Column::Warnings) => {
-            let style = if row.warnings.crash_loop.is_some() || row.warnings.stuck_ns.is_some() {
-                styles.bad()
-            } else {
-                styles.warn()
-            };
-            (warning_text(&row.warnings), style)
-        }
+        Shown::Data(Column::Warnings) => (
+            warning_text(&row.warnings),
+            warning_style(&row.warnings, styles),
+        ),
         Shown::Trend => (
             history.map_or_else(String::new, |h| {
                 spark_text(h.iter().copied(), trend_width, styles)
@@ -322,4 +299,24 @@ pub fn warning_text(warnings: &Warnings) -> String {
         parts.push("backlog".to_string());
     }
     parts.join(", ")
+}
+
+/// A crash loop or a stuck handler is bad; a backlog only a warning.
+pub fn warning_style(warnings: &Warnings, styles: &Styles) -> Style {
+    if warnings.crash_loop.is_some() || warnings.stuck_ns.is_some() {
+        styles.bad()
+    } else {
+        styles.warn()
+    }
+}
+
+/// Restarts stand out, and more so in a crash loop.
+pub fn restarts_style(row: &Row, styles: &Styles) -> Style {
+    if row.warnings.crash_loop.is_some() {
+        styles.bad()
+    } else if row.process.restarts > 0 {
+        styles.warn()
+    } else {
+        Style::new()
+    }
 }

@@ -11,9 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tui_tree_widget::{Tree, TreeItem};
 
-use super::panel;
 use super::styles::Styles;
-use super::table::warning_text;
+use super::table::{warning_style, warning_text};
+use super::{WAITING, panel};
 use crate::top::state::{App, Focus, NodeKey, Row};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, styles: &Styles) {
@@ -26,13 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App, styles: &Styles) {
     if app.model.is_none() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        frame.render_widget(
-            Paragraph::new(Span::styled(
-                " waiting for the first snapshot…",
-                styles.dim(),
-            )),
-            inner,
-        );
+        frame.render_widget(Paragraph::new(Span::styled(WAITING, styles.dim())), inner);
         return;
     }
     let symbols = styles.symbols;
@@ -145,14 +139,9 @@ fn status_and_more(spans: &mut Vec<Span<'static>>, row: &Row, styles: &Styles) {
         n => spans.push(Span::styled(format!(" {n} restarts"), styles.warn())),
     }
     if row.warnings.any() {
-        let style = if row.warnings.crash_loop.is_some() || row.warnings.stuck_ns.is_some() {
-            styles.bad()
-        } else {
-            styles.warn()
-        };
         spans.push(Span::styled(
             format!(" ! {}", warning_text(&row.warnings)),
-            style,
+            warning_style(&row.warnings, styles),
         ));
     }
 }
