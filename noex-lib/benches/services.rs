@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Bencher, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::services::cache::{Cache, CacheOptions};
@@ -37,23 +37,30 @@ fn runtime() -> Runtime {
         .unwrap()
 }
 
-/// Run `iters` rounds of `round` inside one task on `rt`, and time them.
-fn in_task<F, Fut>(rt: &Runtime, iters: u64, round: F) -> Duration
+/// A benchmark of `round(&state, i)`: each batch of rounds runs inside one task on
+/// `rt`, and is timed there. A round that awaits clones what it needs from `state`.
+fn rounds<S, F, Fut>(rt: &Runtime, state: S, round: F) -> impl FnMut(&mut Bencher<'_>) + '_
 where
-    F: Fn(u64) -> Fut + Send + 'static,
+    S: Clone + Send + 'static,
+    F: Fn(&S, u64) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let began = Instant::now();
-            for i in 0..iters {
-                round(i).await;
-            }
-            began.elapsed()
+    move |b| {
+        b.iter_custom(|iters| {
+            let (state, round) = (state.clone(), round.clone());
+            rt.block_on(async move {
+                tokio::spawn(async move {
+                    let began = Instant::now();
+                    for i in 0..iters {
+                        round(&state, i).await;
+                    }
+                    began.elapsed()
+                })
+                .await
+                .unwrap()
+            })
         })
-        .await
-        .unwrap()
-    })
+    }
 }
 
 /// A GenServer that answers at once: the floor under every service operation,
@@ -75,17 +82,15 @@ fn floor(c: &mut Criterion) {
     let echo = rt.block_on(async { gen_server::start(Echo, StartOptions::new()).await.unwrap() });
     let mut group = c.benchmark_group("floor");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("noex_call", |b| {
-        b.iter_custom(|iters| {
+    group.bench_function(
+        "noex_call",
+        rounds(&rt, echo, |echo, i| {
             let echo = echo.clone();
-            in_task(&rt, iters, move |i| {
-                let echo = echo.clone();
-                async move {
-                    std::hint::black_box(echo.call(i).await.unwrap());
-                }
-            })
-        })
-    });
+            async move {
+                std::hint::black_box(echo.call(i).await.unwrap());
+            }
+        }),
+    );
     group.finish();
 }
 
@@ -115,86 +120,70 @@ fn cache(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("cache_get");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("noex", |b| {
-        b.iter_custom(|iters| {
-            let cache = noex.clone();
-            in_task(&rt, iters, move |i| {
-                let cache = cache.clone();
-                async move {
-                    std::hint::black_box(cache.get(&(i % KEYS)).await.unwrap());
-                }
-            })
-        })
-    });
-    group.bench_function("moka_sync", |b| {
-        b.iter_custom(|iters| {
-            let cache = moka_sync.clone();
-            in_task(&rt, iters, move |i| {
-                std::hint::black_box(cache.get(&(i % KEYS)));
-                std::future::ready(())
-            })
-        })
-    });
-    group.bench_function("moka_future", |b| {
-        b.iter_custom(|iters| {
-            let cache = moka_future.clone();
-            in_task(&rt, iters, move |i| {
-                let cache = cache.clone();
-                async move {
-                    std::hint::black_box(cache.get(&(i % KEYS)).await);
-                }
-            })
-        })
-    });
-    group.bench_function("mutex_lru", |b| {
-        b.iter_custom(|iters| {
-            let cache = mutex_lru.clone();
-            in_task(&rt, iters, move |i| {
-                std::hint::black_box(cache.lock().unwrap().get(&(i % KEYS)).copied());
-                std::future::ready(())
-            })
-        })
-    });
+    group.bench_function(
+        "noex",
+        rounds(&rt, noex.clone(), |cache, i| {
+            let cache = cache.clone();
+            async move {
+                std::hint::black_box(cache.get(&(i % KEYS)).await.unwrap());
+            }
+        }),
+    );
+    group.bench_function(
+        "moka_sync",
+        rounds(&rt, moka_sync.clone(), |cache, i| {
+            std::hint::black_box(cache.get(&(i % KEYS)));
+            std::future::ready(())
+        }),
+    );
+    group.bench_function(
+        "moka_future",
+        rounds(&rt, moka_future.clone(), |cache, i| {
+            let cache = cache.clone();
+            async move {
+                std::hint::black_box(cache.get(&(i % KEYS)).await);
+            }
+        }),
+    );
+    group.bench_function(
+        "mutex_lru",
+        rounds(&rt, mutex_lru.clone(), |cache, i| {
+            std::hint::black_box(cache.lock().unwrap().get(&(i % KEYS)).copied());
+            std::future::ready(())
+        }),
+    );
     group.finish();
 
     let mut group = c.benchmark_group("cache_set");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("noex", |b| {
-        b.iter_custom(|iters| {
-            let cache = noex.clone();
-            in_task(&rt, iters, move |i| {
-                let cache = cache.clone();
-                async move { cache.set(i % KEYS, i).await.unwrap() }
-            })
-        })
-    });
-    group.bench_function("moka_sync", |b| {
-        b.iter_custom(|iters| {
-            let cache = moka_sync.clone();
-            in_task(&rt, iters, move |i| {
-                cache.insert(i % KEYS, i);
-                std::future::ready(())
-            })
-        })
-    });
-    group.bench_function("moka_future", |b| {
-        b.iter_custom(|iters| {
-            let cache = moka_future.clone();
-            in_task(&rt, iters, move |i| {
-                let cache = cache.clone();
-                async move { cache.insert(i % KEYS, i).await }
-            })
-        })
-    });
-    group.bench_function("mutex_lru", |b| {
-        b.iter_custom(|iters| {
-            let cache = mutex_lru.clone();
-            in_task(&rt, iters, move |i| {
-                cache.lock().unwrap().put(i % KEYS, i);
-                std::future::ready(())
-            })
-        })
-    });
+    group.bench_function(
+        "noex",
+        rounds(&rt, noex, |cache, i| {
+            let cache = cache.clone();
+            async move { cache.set(i % KEYS, i).await.unwrap() }
+        }),
+    );
+    group.bench_function(
+        "moka_sync",
+        rounds(&rt, moka_sync, |cache, i| {
+            cache.insert(i % KEYS, i);
+            std::future::ready(())
+        }),
+    );
+    group.bench_function(
+        "moka_future",
+        rounds(&rt, moka_future, |cache, i| {
+            let cache = cache.clone();
+            async move { cache.insert(i % KEYS, i).await }
+        }),
+    );
+    group.bench_function(
+        "mutex_lru",
+        rounds(&rt, mutex_lru, |cache, i| {
+            cache.lock().unwrap().put(i % KEYS, i);
+            std::future::ready(())
+        }),
+    );
     group.finish();
 }
 
@@ -250,18 +239,17 @@ fn event_bus(c: &mut Criterion) {
             }
             (bus, subscriptions)
         });
-        group.bench_function(BenchmarkId::new("noex_publish_sync", subscribers), |b| {
-            b.iter_custom(|iters| {
+        let id = BenchmarkId::new("noex_publish_sync", subscribers);
+        group.bench_function(
+            id,
+            rounds(&rt, bus.clone(), move |bus, i| {
                 let bus = bus.clone();
-                in_task(&rt, iters, move |i| {
-                    let bus = bus.clone();
-                    async move {
-                        let delivered = bus.publish_sync("bench.tick", i).await.unwrap();
-                        assert_eq!(delivered.handlers, subscribers);
-                    }
-                })
-            })
-        });
+                async move {
+                    let delivered = bus.publish_sync("bench.tick", i).await.unwrap();
+                    assert_eq!(delivered.handlers, subscribers);
+                }
+            }),
+        );
         rt.block_on(async {
             drop(subscriptions);
             bus.stop().await.unwrap();
@@ -281,19 +269,19 @@ fn event_bus(c: &mut Criterion) {
                 })
             })
             .collect();
-        group.bench_function(BenchmarkId::new("tokio_broadcast", subscribers), |b| {
-            b.iter_custom(|iters| {
+        let id = BenchmarkId::new("tokio_broadcast", subscribers);
+        let state = (sender.clone(), countdown);
+        group.bench_function(
+            id,
+            rounds(&rt, state, move |(sender, countdown), i| {
                 let (sender, countdown) = (sender.clone(), countdown.clone());
-                in_task(&rt, iters, move |i| {
-                    let (sender, countdown) = (sender.clone(), countdown.clone());
-                    async move {
-                        countdown.arm(subscribers);
-                        sender.send(i).unwrap();
-                        countdown.done.notified().await;
-                    }
-                })
-            })
-        });
+                async move {
+                    countdown.arm(subscribers);
+                    sender.send(i).unwrap();
+                    countdown.done.notified().await;
+                }
+            }),
+        );
         drop(sender);
         rt.block_on(async {
             for receiver in receivers {
@@ -355,50 +343,45 @@ fn rate_limiter(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("rate_limiter");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("noex_check", |b| {
-        b.iter_custom(|iters| {
-            let (limiter, keys) = (noex.clone(), keys.clone());
-            in_task(&rt, iters, move |i| {
-                let (limiter, keys) = (limiter.clone(), keys.clone());
-                async move {
-                    let key = &keys[(i % KEYS) as usize];
-                    std::hint::black_box(limiter.check(key).await.unwrap());
-                }
-            })
-        })
-    });
-    group.bench_function("noex_consume", |b| {
-        b.iter_custom(|iters| {
-            let (limiter, keys) = (noex.clone(), keys.clone());
-            in_task(&rt, iters, move |i| {
-                let (limiter, keys) = (limiter.clone(), keys.clone());
-                async move {
-                    let key = &keys[(i % KEYS) as usize];
-                    std::hint::black_box(limiter.consume(key).await.unwrap());
-                }
-            })
-        })
-    });
-    group.bench_function("governor_check_key", |b| {
-        b.iter_custom(|iters| {
-            let (limiter, keys) = (governor.clone(), keys.clone());
-            in_task(&rt, iters, move |i| {
+    let state = (noex, keys.clone());
+    group.bench_function(
+        "noex_check",
+        rounds(&rt, state.clone(), |(limiter, keys), i| {
+            let (limiter, keys) = (limiter.clone(), keys.clone());
+            async move {
                 let key = &keys[(i % KEYS) as usize];
-                assert!(limiter.check_key(key).is_ok());
-                std::future::ready(())
-            })
-        })
-    });
-    group.bench_function("mutex_sliding_window", |b| {
-        b.iter_custom(|iters| {
-            let (limiter, keys) = (mutex.clone(), keys.clone());
-            in_task(&rt, iters, move |i| {
+                std::hint::black_box(limiter.check(key).await.unwrap());
+            }
+        }),
+    );
+    group.bench_function(
+        "noex_consume",
+        rounds(&rt, state, |(limiter, keys), i| {
+            let (limiter, keys) = (limiter.clone(), keys.clone());
+            async move {
                 let key = &keys[(i % KEYS) as usize];
-                assert!(limiter.consume(key));
-                std::future::ready(())
-            })
-        })
-    });
+                std::hint::black_box(limiter.consume(key).await.unwrap());
+            }
+        }),
+    );
+    let state = (governor, keys.clone());
+    group.bench_function(
+        "governor_check_key",
+        rounds(&rt, state, |(limiter, keys), i| {
+            let key = &keys[(i % KEYS) as usize];
+            assert!(limiter.check_key(key).is_ok());
+            std::future::ready(())
+        }),
+    );
+    let state = (mutex, keys);
+    group.bench_function(
+        "mutex_sliding_window",
+        rounds(&rt, state, |(limiter, keys), i| {
+            let key = &keys[(i % KEYS) as usize];
+            assert!(limiter.consume(key));
+            std::future::ready(())
+        }),
+    );
     group.finish();
 }
 

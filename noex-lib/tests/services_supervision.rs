@@ -44,6 +44,13 @@ async fn restarted(sup: &SupervisorRef, id: &str, old: Pid) -> Pid {
     panic!("{id} was not restarted");
 }
 
+/// Wait until the cache has counted `lookups` lookups (hits and misses).
+async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
+    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < lookups {
+        tokio::task::yield_now().await;
+    }
+}
+
 #[tokio::test]
 async fn each_service_is_found_by_its_name_or_its_child_id() {
     let sup = app("found").await;
@@ -160,16 +167,12 @@ async fn a_crash_of_the_cache_fails_its_waiting_callers_instead_of_hanging() {
                 .await
         })
     };
-    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < 1 {
-        tokio::task::yield_now().await;
-    }
+    wait_for_lookups(&cache, 1).await;
     let waiter = {
         let cache = cache.clone();
         tokio::spawn(async move { cache.get_or_set("k", || async { 2 }).await })
     };
-    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < 2 {
-        tokio::task::yield_now().await;
-    }
+    wait_for_lookups(&cache, 2).await;
 
     cache.server_ref().kill();
 

@@ -57,9 +57,8 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use self::protocol::{CacheCall, CacheCast, CacheReply, FillGuard, Ttl};
-use super::named_child;
 use crate::error::{BoxError, CallError, ServerNotRunningError, StartError};
-use crate::gen_server::{self, Context, GenServer, Info, Reply, ReplyTo, ServerRef, StartOptions};
+use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, ServerRef};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
 use crate::{ExitReason, Pid};
@@ -201,23 +200,16 @@ where
     /// Start a cache (registered under the options' name, if any). Fails with an
     /// `InitializationError` if `max_size` is 0.
     pub async fn start(options: CacheOptions) -> Result<Self, StartError> {
-        let mut start = StartOptions::new();
-        if let Some(name) = &options.name {
-            start = start.name(name.clone());
-        }
-        let server = gen_server::start(CacheServer::new(options), start).await?;
+        let server = super::start(CacheServer::new(&options), options.name.as_deref()).await?;
         Ok(Cache { server })
     }
 
     /// A supervisor child that runs a cache, registered under the options' name, or
     /// under `id` when the options have none; find it with [`Cache::lookup`].
     pub fn child_spec(id: impl Into<String>, options: CacheOptions) -> ChildSpec {
-        let id = id.into();
-        let name = options.name.clone();
-        let spec = ChildSpec::worker(id.clone(), move || {
-            CacheServer::<K, V>::new(options.clone())
-        });
-        named_child(spec, &id, name.as_deref())
+        super::child_spec(id, options.name.clone(), move || {
+            CacheServer::<K, V>::new(&options)
+        })
     }
 
     /// The cache registered under `name`.
@@ -422,7 +414,7 @@ where
     K: Hash + Eq + Clone + Send + 'static,
     V: Clone + Send + 'static,
 {
-    fn new(options: CacheOptions) -> Self {
+    fn new(options: &CacheOptions) -> Self {
         // `sparse`: the map grows with use instead of reserving `max_size` at start.
         let capacity = NonZeroUsize::new(options.max_size).unwrap_or(NonZeroUsize::MIN);
         CacheServer {
@@ -462,19 +454,6 @@ where
         value
     }
 
-    /// [`lookup`](Self::lookup) for `get_or_set`: a caller that will wait for
-    /// another caller's computation is served without computing, so it counts as a
-    /// hit (as in Guava); only the caller that computes counts as a miss.
-    fn lookup_or_wait(&mut self, key: &K, now: Instant) -> Option<V> {
-        let value = self.find(key, now);
-        if value.is_some() || self.pending.contains_key(key) {
-            self.hits += 1;
-        } else {
-            self.misses += 1;
-        }
-        value
-    }
-
     /// Whether `key` holds a live value, without marking it as used.
     fn contains(&mut self, key: &K, now: Instant) -> bool {
         match self.entries.peek(key).map(|entry| entry.is_expired(now)) {
@@ -502,16 +481,14 @@ where
             *current = entry;
             return;
         }
-        if self.entries.len() >= self.max_size
-            && let Some((_, evicted)) = self.entries.pop_lru()
-        {
+        // A new key in a full cache pushes out the least recently used entry.
+        if let Some((_, evicted)) = self.entries.push(key, entry) {
             if evicted.is_expired(now) {
                 self.expirations += 1;
             } else {
                 self.evictions += 1;
             }
         }
-        self.entries.put(key, entry);
     }
 
     fn purge(&mut self, now: Instant) -> usize {
@@ -539,40 +516,24 @@ where
         }
     }
 
-    fn guard(&mut self, key: K, ctx: &Context<Self>) -> (u64, FillGuard<K, V>) {
-        self.next_token += 1;
-        let token = self.next_token;
-        (token, FillGuard::new(ctx.myself(), key, token))
-    }
-
     /// The computing caller gave up: hand the computation to the next waiter that
     /// is still there, or forget the key if nobody waits.
     fn hand_over(&mut self, key: K, token: u64, ctx: &Context<Self>) {
-        let Some(pending) = self.pending.get(&key) else {
+        // A stale token is from a computation already handed over (e.g. to a waiter
+        // that had left).
+        let Some(pending) = self.pending.get_mut(&key).filter(|p| p.token == token) else {
             return;
         };
-        if pending.token != token {
-            // From a computation already handed over (e.g. a waiter that had left).
-            return;
-        }
-        loop {
-            let Some(waiter) = self
-                .pending
-                .get_mut(&key)
-                .and_then(|p| p.waiters.pop_front())
-            else {
-                self.pending.remove(&key);
-                return;
-            };
-            let (token, guard) = self.guard(key.clone(), ctx);
-            if let Some(pending) = self.pending.get_mut(&key) {
-                pending.token = token;
-            }
+        while let Some(waiter) = pending.waiters.pop_front() {
+            self.next_token += 1;
+            pending.token = self.next_token;
+            let guard = FillGuard::new(ctx.myself(), key.clone(), pending.token);
             // A waiter that has left drops the guard, whose stale token is ignored.
             if waiter.reply(CacheReply::Compute(guard)) {
                 return;
             }
         }
+        self.pending.remove(&key);
     }
 }
 
@@ -622,23 +583,24 @@ where
             CacheCall::Stats => CacheReply::Stats(self.stats()),
             CacheCall::Purge => CacheReply::Purged(self.purge(now)),
             CacheCall::GetOrSet(key) => {
-                if let Some(value) = self.lookup_or_wait(&key, now) {
+                if let Some(value) = self.find(&key, now) {
+                    self.hits += 1;
                     CacheReply::Hit(value)
                 } else if let Some(pending) = self.pending.get_mut(&key) {
+                    // Served by another caller's computation without computing: a
+                    // hit (as in Guava); only the caller that computes is a miss.
+                    self.hits += 1;
                     if let Some(waiter) = ctx.defer_reply() {
                         pending.waiters.push_back(waiter);
                     }
                     return Reply::Deferred;
                 } else {
-                    let (token, guard) = self.guard(key.clone(), ctx);
-                    self.pending.insert(
-                        key,
-                        Pending {
-                            token,
-                            waiters: VecDeque::new(),
-                        },
-                    );
-                    CacheReply::Compute(guard)
+                    self.misses += 1;
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    let waiters = VecDeque::new();
+                    self.pending.insert(key.clone(), Pending { token, waiters });
+                    CacheReply::Compute(FillGuard::new(ctx.myself(), key, token))
                 }
             }
         };

@@ -41,11 +41,31 @@ pub mod cache;
 pub mod event_bus;
 pub mod rate_limiter;
 
-pub(crate) use crate::gen_server::panic_message;
+use crate::error::StartError;
+use crate::gen_server::{self, GenServer, ServerRef, StartOptions};
 use crate::supervisor::ChildSpec;
 
-/// Register a supervised service under its own name, or under its child id when it
-/// has none, so that `lookup` can find every instance the supervisor starts.
-pub(crate) fn named_child(spec: ChildSpec, id: &str, name: Option<&str>) -> ChildSpec {
-    spec.name(name.unwrap_or(id))
+/// Start a service's process, registered under `name` when it has one.
+pub(crate) async fn start<S: GenServer>(
+    server: S,
+    name: Option<&str>,
+) -> Result<ServerRef<S>, StartError> {
+    let mut options = StartOptions::new();
+    if let Some(name) = name {
+        options = options.name(name);
+    }
+    gen_server::start(server, options).await
+}
+
+/// A supervisor child that runs a fresh `server()` at every (re)start, registered
+/// under its own name, or under its child id when it has none, so that `lookup`
+/// finds every instance the supervisor starts.
+pub(crate) fn child_spec<S, F>(id: impl Into<String>, name: Option<String>, server: F) -> ChildSpec
+where
+    S: GenServer,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    let id = id.into();
+    let name = name.unwrap_or_else(|| id.clone());
+    ChildSpec::worker(id, server).name(name)
 }

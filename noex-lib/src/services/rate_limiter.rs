@@ -43,9 +43,8 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use self::protocol::{LimiterCall, LimiterReply};
-use super::named_child;
 use crate::error::{BoxError, CallError, ServerNotRunningError, StartError};
-use crate::gen_server::{self, Context, GenServer, Info, Reply, ServerRef, StartOptions};
+use crate::gen_server::{Context, GenServer, Info, Reply, ServerRef};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
 use crate::{ExitReason, Pid};
@@ -139,21 +138,17 @@ impl RateLimiter {
     /// Start a limiter (registered under the options' name, if any). Fails with an
     /// `InitializationError` if `max_requests` or `window` is zero.
     pub async fn start(options: RateLimiterOptions) -> Result<Self, StartError> {
-        let mut start = StartOptions::new();
-        if let Some(name) = &options.name {
-            start = start.name(name.clone());
-        }
-        let server = gen_server::start(RateLimiterServer::new(options), start).await?;
+        let server =
+            super::start(RateLimiterServer::new(&options), options.name.as_deref()).await?;
         Ok(RateLimiter { server })
     }
 
     /// A supervisor child that runs a limiter, registered under the options' name,
     /// or under `id` when the options have none; find it with [`RateLimiter::lookup`].
     pub fn child_spec(id: impl Into<String>, options: RateLimiterOptions) -> ChildSpec {
-        let id = id.into();
-        let name = options.name.clone();
-        let spec = ChildSpec::worker(id.clone(), move || RateLimiterServer::new(options.clone()));
-        named_child(spec, &id, name.as_deref())
+        super::child_spec(id, options.name.clone(), move || {
+            RateLimiterServer::new(&options)
+        })
     }
 
     /// The limiter registered under `name`.
@@ -264,7 +259,7 @@ impl Log {
 struct ForgetIdle;
 
 impl RateLimiterServer {
-    fn new(options: RateLimiterOptions) -> Self {
+    fn new(options: &RateLimiterOptions) -> Self {
         RateLimiterServer {
             limit: options.max_requests,
             window: options.window,
@@ -301,10 +296,6 @@ impl RateLimiterServer {
         }
     }
 
-    fn status(&self, log: Option<&Log>, now: u64) -> RateLimitStatus {
-        standing(self.limit, self.window_nanos(), log, now)
-    }
-
     fn check(&mut self, key: &str) -> RateLimitStatus {
         let now = self.now();
         self.forget_idle(now);
@@ -322,23 +313,26 @@ impl RateLimiterServer {
         let now = self.now();
         self.forget_idle(now);
         let cutoff = self.cutoff(now);
-        let (limit, window) = (self.limit, self.window);
+        let (limit, window) = (self.limit, self.window_nanos());
         let Some(log) = self.keys.peek_mut(&*key) else {
-            self.keys.put(key.clone(), Log(VecDeque::from([now])));
-            return LimiterReply::Status(self.status(self.keys.peek(&*key), now));
+            let log = Log(VecDeque::from([now]));
+            let status = standing(limit, window, Some(&log), now);
+            self.keys.put(key, log);
+            return LimiterReply::Status(status);
         };
         log.prune(cutoff);
         if log.0.len() as u32 >= limit {
             return LimiterReply::Exceeded {
                 limit,
-                window,
-                retry_after: until_expiry(log.oldest(), nanos(window), now),
+                window: self.window,
+                retry_after: until_expiry(log.oldest(), window, now),
             };
         }
         log.0.push_back(now);
+        let status = standing(limit, window, Some(log), now);
         // Only a request moves a key to the back: the front stays the most idle.
         self.keys.promote(&*key);
-        LimiterReply::Status(self.status(self.keys.peek(&*key), now))
+        LimiterReply::Status(status)
     }
 }
 

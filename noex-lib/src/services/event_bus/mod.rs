@@ -83,9 +83,8 @@ use tokio::task::JoinHandle;
 use self::pattern::Pattern;
 pub use self::pattern::topic_matches;
 use self::protocol::{BusCall, BusCast, BusReply, Completion, Published, Subscriber};
-use super::{named_child, panic_message};
 use crate::error::{CallError, ServerNotRunningError, StartError};
-use crate::gen_server::{self, Context, GenServer, Reply, ServerRef, StartOptions};
+use crate::gen_server::{self, Context, GenServer, Reply, ServerRef, panic_message};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
 use crate::{ExitReason, Pid};
@@ -226,23 +225,16 @@ impl<M: Send + Sync + 'static> From<ServerRef<EventBusServer<M>>> for EventBus<M
 impl<M: Send + Sync + 'static> EventBus<M> {
     /// Start a bus (registered under the options' name, if any).
     pub async fn start(options: EventBusOptions) -> Result<Self, StartError> {
-        let mut start = StartOptions::new();
-        if let Some(name) = &options.name {
-            start = start.name(name.clone());
-        }
-        let server = gen_server::start(EventBusServer::new(options), start).await?;
+        let server = super::start(EventBusServer::new(&options), options.name.as_deref()).await?;
         Ok(EventBus { server })
     }
 
     /// A supervisor child that runs a bus, registered under the options' name, or
     /// under `id` when the options have none; find it with [`EventBus::lookup`].
     pub fn child_spec(id: impl Into<String>, options: EventBusOptions) -> ChildSpec {
-        let id = id.into();
-        let name = options.name.clone();
-        let spec = ChildSpec::worker(id.clone(), move || {
-            EventBusServer::<M>::new(options.clone())
-        });
-        named_child(spec, &id, name.as_deref())
+        super::child_spec(id, options.name.clone(), move || {
+            EventBusServer::<M>::new(&options)
+        })
     }
 
     /// The bus registered under `name`.
@@ -564,7 +556,7 @@ struct Slot {
 }
 
 impl<M: Send + Sync + 'static> EventBusServer<M> {
-    fn new(options: EventBusOptions) -> Self {
+    fn new(options: &EventBusOptions) -> Self {
         EventBusServer {
             exact: HashMap::new(),
             wildcards: Vec::new(),
@@ -587,17 +579,14 @@ impl<M: Send + Sync + 'static> EventBusServer<M> {
                 exact: true,
             },
             pattern => {
-                let at = match self.wildcards.iter().position(|g| g.text == text) {
-                    Some(at) => at,
-                    None => {
-                        self.wildcards.push(WildcardGroup {
-                            text: text.clone(),
-                            pattern,
-                            subscribers: Slab::new(),
-                        });
-                        self.wildcards.len() - 1
-                    }
-                };
+                let at = self.wildcard_group(&text).unwrap_or_else(|| {
+                    self.wildcards.push(WildcardGroup {
+                        text: text.clone(),
+                        pattern,
+                        subscribers: Slab::new(),
+                    });
+                    self.wildcards.len() - 1
+                });
                 Slot {
                     key: self.wildcards[at].subscribers.insert(subscriber),
                     pattern: text,
@@ -606,6 +595,13 @@ impl<M: Send + Sync + 'static> EventBusServer<M> {
             }
         };
         self.index.insert(id, slot);
+    }
+
+    /// Where the group of subscriptions on wildcard `pattern` is, if it has any.
+    fn wildcard_group(&self, pattern: &str) -> Option<usize> {
+        self.wildcards
+            .iter()
+            .position(|group| *group.text == *pattern)
     }
 
     /// Remove a subscription; its task finishes what is queued and ends.
@@ -620,7 +616,7 @@ impl<M: Send + Sync + 'static> EventBusServer<M> {
                     self.exact.remove(&slot.pattern);
                 }
             }
-        } else if let Some(at) = self.wildcards.iter().position(|g| g.text == slot.pattern) {
+        } else if let Some(at) = self.wildcard_group(&slot.pattern) {
             let group = &mut self.wildcards[at];
             group.subscribers.try_remove(slot.key);
             if group.subscribers.is_empty() {
