@@ -22,6 +22,16 @@ impl Flavor {
         }
     }
 
+    /// A name for a registered server on this flavour's runtime. noex's and ractor's
+    /// registries are process-wide, and a name may still be taken when the other
+    /// flavour's runtime starts: each flavour has its own.
+    pub fn registered_name(self) -> &'static str {
+        match self {
+            Flavor::CurrentThread => "bench-child-ct",
+            Flavor::MultiThread => "bench-child-mt",
+        }
+    }
+
     pub fn tokio(self) -> tokio::runtime::Runtime {
         let mut builder = match self {
             Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
@@ -75,6 +85,10 @@ impl Drop for Runtime {
         }
     }
 }
+
+/// The payload of a deliberate crash (`panic_any`, so it stays a `&str` for the
+/// panic hook in `main`, which keeps these quiet).
+pub const CRASH_MESSAGE: &str = "crash requested by the benchmark";
 
 /// One library's counter server: `call` answers the count, `cast` adds to it.
 pub trait Contender: Clone + Send + Sync + 'static {

@@ -11,18 +11,26 @@ use kameo::error::Infallible;
 use kameo::mailbox;
 use kameo::message::{Context, Message};
 
-use crate::contender::{Contender, Flavor, Runtime, Supervision};
+use crate::contender::{CRASH_MESSAGE, Contender, Flavor, Runtime, Supervision};
+
+/// Implements `Actor` for actors that are spawned with their initial state (what
+/// kameo's derive does, without its macros feature).
+macro_rules! started_with_state {
+    ($($actor:ty),+) => {$(
+        impl Actor for $actor {
+            type Args = Self;
+            type Error = Infallible;
+
+            async fn on_start(state: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
+                Ok(state)
+            }
+        }
+    )+};
+}
+
+started_with_state!(Counter, Crashy, Restarter);
 
 pub struct Counter(u64);
-
-impl Actor for Counter {
-    type Args = Self;
-    type Error = Infallible;
-
-    async fn on_start(state: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(state)
-    }
-}
 
 pub struct Get;
 pub struct Add(u64);
@@ -59,14 +67,11 @@ impl Contender for Kameo {
     }
 
     async fn call(server: &Self::Server) -> u64 {
-        match server.ask(Get).await {
-            Ok(count) => count,
-            Err(_) => panic!("kameo ask failed"),
-        }
+        server.ask(Get).await.expect("answered")
     }
 
     fn cast(server: &Self::Server, amount: u64) {
-        assert!(server.tell(Add(amount)).try_send().is_ok(), "running");
+        server.tell(Add(amount)).try_send().expect("running");
     }
 
     async fn stop(server: Self::Server) {
@@ -78,15 +83,6 @@ impl Contender for Kameo {
 /// A child that panics when told to.
 #[derive(Clone)]
 pub struct Crashy;
-
-impl Actor for Crashy {
-    type Args = Self;
-    type Error = Infallible;
-
-    async fn on_start(state: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(state)
-    }
-}
 
 pub struct Ping;
 pub struct Crash;
@@ -103,21 +99,12 @@ impl Message<Crash> for Crashy {
     type Reply = ();
 
     async fn handle(&mut self, _: Crash, _: &mut Context<Self, ()>) {
-        panic!("crash requested by the benchmark");
+        std::panic::panic_any(CRASH_MESSAGE);
     }
 }
 
 /// A one-for-one supervisor (kameo's default strategy).
 pub struct Restarter;
-
-impl Actor for Restarter {
-    type Args = Self;
-    type Error = Infallible;
-
-    async fn on_start(state: Self, _: ActorRef<Self>) -> Result<Self, Infallible> {
-        Ok(state)
-    }
-}
 
 #[derive(Clone)]
 pub struct SupervisedChild {
@@ -145,10 +132,7 @@ impl Supervision for Kameo {
     /// behind the crash and is answered by the new instance.
     async fn crash_and_recover(supervised: &SupervisedChild) {
         let child = &supervised.child;
-        assert!(child.tell(Crash).try_send().is_ok(), "running");
-        match child.ask(Ping).await {
-            Ok(_) => {}
-            Err(_) => panic!("kameo child did not answer after its restart"),
-        }
+        child.tell(Crash).try_send().expect("running");
+        child.ask(Ping).await.expect("answered after the restart");
     }
 }

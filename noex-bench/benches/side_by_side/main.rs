@@ -15,18 +15,21 @@ mod noex;
 mod ractor;
 mod summary;
 
+use std::future::Future;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
-use contender::{Contender, Flavor, Supervision};
+use contender::{Contender, Flavor, Runtime, Supervision};
 
 /// Casts per measured round (then one call, so every cast has been handled).
 const CASTS: u64 = 10_000;
 const SAMPLE_SIZE: usize = 100;
 const SNAPSHOT_SAMPLE_SIZE: usize = 10;
+/// How many servers the Observer's snapshot is taken of.
+const SNAPSHOT_SERVERS: [u64; 2] = [10_000, 100_000];
 
 /// A routine's measurement, recorded for the summary table as well.
 fn measured(id: &str, sample_size: usize, units: u64, elapsed: Duration) -> Duration {
@@ -34,22 +37,39 @@ fn measured(id: &str, sample_size: usize, units: u64, elapsed: Duration) -> Dura
     elapsed
 }
 
+/// Benchmarks `batch` as `workload/C::NAME/flavor`: each routine call runs
+/// `batch(iters)` as one task on `rt` and returns the time it measured, recorded for
+/// the summary table (`units` units of work per iteration).
+fn bench<C, B, F>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workload: &str,
+    flavor: Flavor,
+    rt: &Runtime,
+    units: u64,
+    batch: B,
+) where
+    C: Contender,
+    B: Fn(u64) -> F,
+    F: Future<Output = Duration> + Send + 'static,
+{
+    let id = summary::id(workload, C::NAME, flavor.as_str());
+    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
+        b.iter_custom(|iters| measured(&id, SAMPLE_SIZE, iters * units, rt.run(batch(iters))))
+    });
+}
+
 fn call_round_trip<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
     let (rt, contender) = C::setup(flavor);
     let server = rt.run(async move { contender.start().await });
-    let id = format!("call_round_trip/{}/{}", C::NAME, flavor.as_str());
-    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
-        b.iter_custom(|iters| {
-            let server = server.clone();
-            let elapsed = rt.run(async move {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    black_box(C::call(&server).await);
-                }
-                began.elapsed()
-            });
-            measured(&id, SAMPLE_SIZE, iters, elapsed)
-        })
+    bench::<C, _, _>(group, "call_round_trip", flavor, &rt, 1, |iters| {
+        let server = server.clone();
+        async move {
+            let began = Instant::now();
+            for _ in 0..iters {
+                black_box(C::call(&server).await);
+            }
+            began.elapsed()
+        }
     });
     rt.run(C::stop(server));
 }
@@ -57,22 +77,18 @@ fn call_round_trip<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavo
 fn cast_throughput<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
     let (rt, contender) = C::setup(flavor);
     let server = rt.run(async move { contender.start().await });
-    let id = format!("cast_throughput/{}/{}", C::NAME, flavor.as_str());
-    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
-        b.iter_custom(|iters| {
-            let server = server.clone();
-            let elapsed = rt.run(async move {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    for _ in 0..CASTS {
-                        C::cast(&server, 1);
-                    }
-                    black_box(C::call(&server).await);
+    bench::<C, _, _>(group, "cast_throughput", flavor, &rt, CASTS, |iters| {
+        let server = server.clone();
+        async move {
+            let began = Instant::now();
+            for _ in 0..iters {
+                for _ in 0..CASTS {
+                    C::cast(&server, 1);
                 }
-                began.elapsed()
-            });
-            measured(&id, SAMPLE_SIZE, iters * CASTS, elapsed)
-        })
+                black_box(C::call(&server).await);
+            }
+            began.elapsed()
+        }
     });
     rt.run(C::stop(server));
 }
@@ -82,44 +98,36 @@ fn cast_throughput<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavo
 /// and is parked on its mailbox (some libraries return from `start` before that).
 fn spawn<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
     let (rt, contender) = C::setup(flavor);
-    let id = format!("spawn/{}/{}", C::NAME, flavor.as_str());
-    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
-        b.iter_custom(|iters| {
-            let contender = contender.clone();
-            let elapsed = rt.run(async move {
-                let mut servers = Vec::with_capacity(iters as usize);
-                let began = Instant::now();
-                for _ in 0..iters {
-                    servers.push(contender.start().await);
-                }
-                black_box(C::call(servers.last().expect("one server")).await);
-                let elapsed = began.elapsed();
-                for server in servers {
-                    C::stop(server).await;
-                }
-                elapsed
-            });
-            measured(&id, SAMPLE_SIZE, iters, elapsed)
-        })
+    bench::<C, _, _>(group, "spawn", flavor, &rt, 1, |iters| {
+        let contender = contender.clone();
+        async move {
+            let mut servers = Vec::with_capacity(iters as usize);
+            let began = Instant::now();
+            for _ in 0..iters {
+                servers.push(contender.start().await);
+            }
+            black_box(C::call(servers.last().expect("one server")).await);
+            let elapsed = began.elapsed();
+            for server in servers {
+                C::stop(server).await;
+            }
+            elapsed
+        }
     });
 }
 
 fn restart<C: Supervision>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
     let (rt, contender) = C::setup(flavor);
     let child = rt.run(async move { contender.start_supervised().await });
-    let id = format!("restart/{}/{}", C::NAME, flavor.as_str());
-    group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
-        b.iter_custom(|iters| {
-            let child = child.clone();
-            let elapsed = rt.run(async move {
-                let began = Instant::now();
-                for _ in 0..iters {
-                    C::crash_and_recover(&child).await;
-                }
-                began.elapsed()
-            });
-            measured(&id, SAMPLE_SIZE, iters, elapsed)
-        })
+    bench::<C, _, _>(group, "restart", flavor, &rt, 1, |iters| {
+        let child = child.clone();
+        async move {
+            let began = Instant::now();
+            for _ in 0..iters {
+                C::crash_and_recover(&child).await;
+            }
+            began.elapsed()
+        }
     });
 }
 
@@ -196,12 +204,12 @@ fn lifecycle(c: &mut Criterion) {
 fn observer_snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("observer_snapshot");
     group.sample_size(SNAPSHOT_SAMPLE_SIZE);
-    for servers in [10_000u64, 100_000] {
-        let id = format!("observer_snapshot/noex/{servers}");
+    for servers in SNAPSHOT_SERVERS {
+        let id = summary::id("observer_snapshot", "noex", servers);
         let mut rt_and_servers = None;
         group.bench_function(BenchmarkId::new("noex", servers), |b| {
             // Started on first use, so a filter that skips this costs nothing.
-            let (rt, _) = rt_and_servers.get_or_insert_with(|| {
+            rt_and_servers.get_or_insert_with(|| {
                 let (rt, contender) = <noex::Noex as Contender>::setup(Flavor::MultiThread);
                 let started = rt.run(async move {
                     let mut started = Vec::with_capacity(servers as usize);
@@ -212,7 +220,6 @@ fn observer_snapshot(c: &mut Criterion) {
                 });
                 (rt, started)
             });
-            let _ = rt;
             b.iter_custom(|iters| {
                 let began = Instant::now();
                 for _ in 0..iters {
@@ -236,7 +243,9 @@ struct Invocation {
 impl Invocation {
     fn from_args() -> Self {
         // Criterion's options that take a value; whatever else is positional is the filter.
-        const WITH_VALUE: [&str; 16] = [
+        const WITH_VALUE: [&str; 18] = [
+            "--color",
+            "-c",
             "--profile-time",
             "--save-baseline",
             "-s",
@@ -260,7 +269,7 @@ impl Invocation {
         for arg in &args {
             if skip_next {
                 skip_next = false;
-            } else if WITH_VALUE.contains(&arg.as_str()) || arg == "--color" || arg == "-c" {
+            } else if WITH_VALUE.contains(&arg.as_str()) {
                 skip_next = true;
             } else if !arg.starts_with('-') && filter.is_none() {
                 filter = Some(arg.clone());
@@ -291,11 +300,7 @@ fn main() {
     // The restart benchmark crashes servers on purpose: keep those panics quiet.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let deliberate = info
-            .payload()
-            .downcast_ref::<&str>()
-            .is_some_and(|message| message.contains("crash requested by the benchmark"));
-        if !deliberate {
+        if info.payload().downcast_ref::<&str>() != Some(&contender::CRASH_MESSAGE) {
             default_hook(info);
         }
     }));

@@ -7,7 +7,7 @@ use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex::{ExitReason, ServerRef, registry};
 
-use crate::contender::{Contender, Flavor, Runtime, Supervision};
+use crate::contender::{CRASH_MESSAGE, Contender, Flavor, Runtime, Supervision};
 
 pub struct Counter(u64);
 
@@ -27,7 +27,7 @@ impl GenServer for Counter {
 
 #[derive(Clone)]
 pub struct Noex {
-    /// Registered names are runtime-wide: each flavour's supervised child has its own.
+    /// The supervised child's registered name.
     child_name: &'static str,
 }
 
@@ -36,10 +36,7 @@ impl Contender for Noex {
     type Server = ServerRef<Counter>;
 
     fn setup(flavor: Flavor) -> (Runtime, Self) {
-        let child_name = match flavor {
-            Flavor::CurrentThread => "bench-child-ct",
-            Flavor::MultiThread => "bench-child-mt",
-        };
+        let child_name = flavor.registered_name();
         (Runtime::Tokio(flavor.tokio()), Noex { child_name })
     }
 
@@ -77,7 +74,7 @@ impl GenServer for Crashy {
     }
 
     async fn handle_cast(&mut self, _: Crash, _: &mut Context<Self>) {
-        panic!("crash requested by the benchmark");
+        std::panic::panic_any(CRASH_MESSAGE);
     }
 }
 

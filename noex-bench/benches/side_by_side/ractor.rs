@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, call, registry};
 use tokio::sync::Notify;
 
-use crate::contender::{Contender, Flavor, Runtime, Supervision};
+use crate::contender::{CRASH_MESSAGE, Contender, Flavor, Runtime, Supervision};
 
 pub struct Counter;
 
@@ -51,10 +51,7 @@ impl Contender for Ractor {
     type Server = ActorRef<CounterMsg>;
 
     fn setup(flavor: Flavor) -> (Runtime, Self) {
-        let child_name = match flavor {
-            Flavor::CurrentThread => "bench-child-ct",
-            Flavor::MultiThread => "bench-child-mt",
-        };
+        let child_name = flavor.registered_name();
         (Runtime::Tokio(flavor.tokio()), Ractor { child_name })
     }
 
@@ -102,7 +99,7 @@ impl Actor for Crashy {
             CrashyMsg::Ping(reply) => {
                 let _ = reply.send(1);
             }
-            CrashyMsg::Crash => panic!("crash requested by the benchmark"),
+            CrashyMsg::Crash => std::panic::panic_any(CRASH_MESSAGE),
         }
         Ok(())
     }

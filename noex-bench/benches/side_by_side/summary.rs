@@ -6,10 +6,11 @@
 //! records are exactly criterion's samples, and their median is criterion's median.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::contender::Flavor;
 use crate::memory::MemoryRow;
 
 struct Samples {
@@ -53,57 +54,45 @@ pub fn median(id: &str) -> Option<f64> {
     })
 }
 
-pub const LIBRARIES: [&str; 5] = ["tokio_bare", "noex", "ractor", "kameo", "actix"];
+/// The floor, what every other figure is a ratio to.
+const FLOOR: &str = "tokio_bare";
+pub const LIBRARIES: [&str; 5] = [FLOOR, "noex", "ractor", "kameo", "actix"];
 
-/// One workload's row: the benchmark id prefix and how to show its unit.
-struct Row {
-    label: &'static str,
-    group: &'static str,
-    flavor: &'static str,
+/// A benchmark's id, as criterion shows it and as it is recorded here:
+/// `call_round_trip/noex/current_thread`.
+pub fn id(workload: &str, library: &str, case: impl Display) -> String {
+    format!("{workload}/{library}/{case}")
 }
 
-const ROWS: [Row; 8] = [
-    Row {
-        label: "call round trip, current-thread",
-        group: "call_round_trip",
-        flavor: "current_thread",
-    },
-    Row {
-        label: "call round trip, multi-thread",
-        group: "call_round_trip",
-        flavor: "multi_thread",
-    },
-    Row {
-        label: "cast (per message), current-thread",
-        group: "cast_throughput",
-        flavor: "current_thread",
-    },
-    Row {
-        label: "cast (per message), multi-thread",
-        group: "cast_throughput",
-        flavor: "multi_thread",
-    },
-    Row {
-        label: "spawn (per server), current-thread",
-        group: "spawn",
-        flavor: "current_thread",
-    },
-    Row {
-        label: "spawn (per server), multi-thread",
-        group: "spawn",
-        flavor: "multi_thread",
-    },
-    Row {
-        label: "restart latency, current-thread",
-        group: "restart",
-        flavor: "current_thread",
-    },
-    Row {
-        label: "restart latency, multi-thread",
-        group: "restart",
-        flavor: "multi_thread",
-    },
+/// The timed workloads, in the table's order: the label of their rows, and their
+/// benchmark group. Each has a row per runtime flavour.
+const WORKLOADS: [(&str, &str); 4] = [
+    ("call round trip", "call_round_trip"),
+    ("cast (per message)", "cast_throughput"),
+    ("spawn (per server)", "spawn"),
+    ("restart latency", "restart"),
 ];
+
+/// The workloads the Observer's share is shown for: messaging, where it counts.
+const OBSERVED: [&str; 2] = ["call_round_trip", "cast_throughput"];
+
+/// A flavour as a row label shows it: `current-thread`.
+fn flavor_label(flavor: Flavor) -> String {
+    flavor.as_str().replace('_', "-")
+}
+
+/// Every row of the timed workloads, in order: its label, benchmark group and flavour.
+fn rows() -> impl Iterator<Item = (String, &'static str, Flavor)> {
+    WORKLOADS.into_iter().flat_map(|(workload, group)| {
+        Flavor::ALL.map(move |flavor| {
+            (
+                format!("{workload}, {}", flavor_label(flavor)),
+                group,
+                flavor,
+            )
+        })
+    })
+}
 
 /// Marks actix's restart cells: it cannot restart after a crash, and what it can do
 /// instead is given under the table, not in it.
@@ -135,51 +124,43 @@ pub fn render(memory: &[MemoryRow]) -> String {
     let _ = writeln!(
         out,
         "| workload | {} |",
-        LIBRARIES
-            .join(" | ")
-            .replace("tokio_bare", "tokio bare (floor)")
+        LIBRARIES.join(" | ").replace(FLOOR, "tokio bare (floor)")
     );
     let _ = writeln!(out, "|---|{}", "---|".repeat(LIBRARIES.len()));
-    // actix's restart-in-place figures, by row label.
-    let mut in_place: Vec<(&str, String)> = Vec::new();
-    for row in &ROWS {
-        let id = |library: &str| format!("{}/{}/{}", row.group, library, row.flavor);
-        let floor = median(&id("tokio_bare"));
-        if LIBRARIES
-            .iter()
-            .all(|library| median(&id(library)).is_none())
-        {
+    // actix's restart-in-place figures, one per flavour.
+    let mut in_place: Vec<String> = Vec::new();
+    for (label, group, flavor) in rows() {
+        let medians = LIBRARIES.map(|library| median(&id(group, library, flavor.as_str())));
+        if medians.iter().all(Option::is_none) {
             continue;
         }
+        let floor = median(&id(group, FLOOR, flavor.as_str()));
         let cells: Vec<String> = LIBRARIES
             .iter()
-            .map(|library| {
-                let shown = cell(median(&id(library)), floor, time);
-                match (row.group, *library) {
-                    ("restart", "actix") if shown != "—" => {
-                        in_place.push((row.label, shown));
-                        format!("n/a {IN_PLACE}")
-                    }
-                    _ => shown,
+            .zip(medians)
+            .map(|(library, value)| {
+                let shown = cell(value, floor, time);
+                if group == "restart" && *library == "actix" && value.is_some() {
+                    in_place.push(format!("{shown} ({})", flavor_label(flavor)));
+                    format!("n/a {IN_PLACE}")
+                } else {
+                    shown
                 }
             })
             .collect();
-        let _ = writeln!(out, "| {} | {} |", row.label, cells.join(" | "));
+        let _ = writeln!(out, "| {label} | {} |", cells.join(" | "));
     }
     if !memory.is_empty() {
-        let floor = memory
-            .iter()
-            .find(|row| row.library == "tokio_bare")
-            .map(|row| row.bytes_per_server);
+        let bytes = |library: &str| {
+            memory
+                .iter()
+                .find(|row| row.library == library)
+                .map(|row| row.bytes_per_server)
+        };
+        let floor = bytes(FLOOR);
         let cells: Vec<String> = LIBRARIES
             .iter()
-            .map(|library| {
-                let bytes = memory
-                    .iter()
-                    .find(|row| row.library == *library)
-                    .map(|row| row.bytes_per_server);
-                cell(bytes, floor, |b| format!("{b:.0} B"))
-            })
+            .map(|library| cell(bytes(library), floor, |b| format!("{b:.0} B")))
             .collect();
         let _ = writeln!(
             out,
@@ -190,50 +171,23 @@ pub fn render(memory: &[MemoryRow]) -> String {
     }
 
     if !in_place.is_empty() {
-        let figures: Vec<String> = in_place
-            .iter()
-            .map(|(label, shown)| {
-                format!(
-                    "{shown} ({})",
-                    label.trim_start_matches("restart latency, ")
-                )
-            })
-            .collect();
         let _ = writeln!(
             out,
             "\n{IN_PLACE} actix cannot restart after a crash (a panic is not caught), so this row \
              has no figure for it. What it can do instead, an actor that stops itself and is \
              restarted in place (same value, same mailbox), takes {}: not the operation the \
              other columns time.",
-            figures.join(" and ")
+            in_place.join(" and ")
         );
     }
 
-    let observer: Vec<(&str, &str)> = vec![
-        (
-            "call round trip, current-thread",
-            "call_round_trip/{}/current_thread",
-        ),
-        (
-            "call round trip, multi-thread",
-            "call_round_trip/{}/multi_thread",
-        ),
-        (
-            "cast (per message), current-thread",
-            "cast_throughput/{}/current_thread",
-        ),
-        (
-            "cast (per message), multi-thread",
-            "cast_throughput/{}/multi_thread",
-        ),
-    ];
-    let rows: Vec<String> = observer
-        .iter()
-        .filter_map(|(label, pattern)| {
-            let id = |library: &str| pattern.replace("{}", library);
-            let floor = median(&id("tokio_bare"));
-            let counted = median(&id("tokio_bare_counted"))?;
-            let noex = median(&id("noex"));
+    let rows: Vec<String> = rows()
+        .filter(|(_, group, _)| OBSERVED.contains(group))
+        .filter_map(|(label, group, flavor)| {
+            let median_of = |library: &str| median(&id(group, library, flavor.as_str()));
+            let floor = median_of(FLOOR);
+            let counted = median_of("tokio_bare_counted")?;
+            let noex = median_of("noex");
             Some(format!(
                 "| {label} | {} | {} | {} |",
                 cell(floor, floor, time),
@@ -254,10 +208,10 @@ pub fn render(memory: &[MemoryRow]) -> String {
         }
     }
 
-    let snapshots: Vec<String> = [10_000u64, 100_000]
+    let snapshots: Vec<String> = crate::SNAPSHOT_SERVERS
         .iter()
         .filter_map(|servers| {
-            let ns = median(&format!("observer_snapshot/noex/{servers}"))?;
+            let ns = median(&id("observer_snapshot", "noex", servers))?;
             Some(format!(
                 "| `noex::observer::snapshot()`, {}k servers | {} | {:.0} ns per server |",
                 servers / 1000,
