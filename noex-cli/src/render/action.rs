@@ -15,6 +15,16 @@ pub enum Action {
     Restart,
 }
 
+impl Action {
+    /// The command's name: `kill`, `restart`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Kill => "kill",
+            Action::Restart => "restart",
+        }
+    }
+}
+
 /// `worker-1 <0.17> killed; restarted by app_sup <0.1> as <0.23>`, and its variants when
 /// there was no supervisor or no new instance yet.
 pub fn outcome_line(action: Action, outcome: &ActionOutcome, style: Style) -> String {

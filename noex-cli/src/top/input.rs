@@ -5,7 +5,7 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use noex_agent::types::Pid;
 
-use super::state::{App, Column, Connection, Focus, Overlay, Tone, verb};
+use super::state::{App, Column, Connection, Focus, Overlay, Tone};
 use crate::cli::Layout;
 use crate::render::action::Action;
 
@@ -47,7 +47,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         // Only an explicit yes sends anything; every other key is a no.
         let pending = pending.clone();
         app.overlay = Overlay::None;
-        let verb = verb(pending.action);
+        let verb = pending.action.verb();
         if matches!(key.code, KeyCode::Char('y' | 'Y')) {
             if !app.is_connected() {
                 app.set_message(Tone::Bad, NOT_CONNECTED);
@@ -185,7 +185,7 @@ fn move_by(app: &mut App, delta: isize) {
 
 /// K or R: ask for confirmation, or say why not.
 fn ask(app: &mut App, action: Action) {
-    let verb = verb(action);
+    let verb = action.verb();
     if app.read_only() {
         app.set_message(
             Tone::Bad,

@@ -1194,17 +1194,9 @@ impl App {
                 self.set_message(Tone::Good, text);
             }
             Err(error) => {
-                self.set_message(Tone::Bad, format!("{} failed: {error}", verb(action)));
+                self.set_message(Tone::Bad, format!("{} failed: {error}", action.verb()));
             }
         }
-    }
-}
-
-/// `kill` or `restart`, as the status line says it.
-pub fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Kill => "kill",
-        Action::Restart => "restart",
     }
 }
 

@@ -11,33 +11,29 @@ use crate::render::action::Action;
 use crate::top::state::Pending;
 
 pub fn draw(frame: &mut Frame, area: Rect, pending: &Pending, styles: &Styles) {
-    let (verb, what) = match (pending.action, &pending.supervisor) {
-        (Action::Kill, Some(sup)) => (
-            "Kill",
-            format!(
-                "It exits abnormally (killed); its supervisor {sup} applies its restart policy."
-            ),
+    let what = match (pending.action, &pending.supervisor) {
+        (Action::Kill, Some(sup)) => format!(
+            "It exits abnormally (killed); its supervisor {sup} applies its restart policy."
         ),
-        (Action::Kill, None) => (
-            "Kill",
+        (Action::Kill, None) => {
             "It exits abnormally (killed). It has no supervisor: nothing will restart it."
-                .to_string(),
-        ),
-        (Action::Restart, Some(sup)) => (
-            "Restart",
-            format!("Its supervisor {sup} stops it and starts a new instance (empty mailbox)."),
-        ),
-        (Action::Restart, None) => (
-            "Restart",
-            "It has no supervisor, so the agent will refuse to restart it.".to_string(),
-        ),
+                .to_string()
+        }
+        (Action::Restart, Some(sup)) => {
+            format!("Its supervisor {sup} stops it and starts a new instance (empty mailbox).")
+        }
+        (Action::Restart, None) => {
+            "It has no supervisor, so the agent will refuse to restart it.".to_string()
+        }
     };
+    let verb = pending.action.verb();
+    let (initial, rest) = verb.split_at(1);
     let lines = vec![
         Line::from(format!(" {what}")),
         Line::from(""),
         Line::from(vec![
             Span::styled(" y", styles.key()),
-            Span::raw(format!(" {}   ", verb.to_lowercase())),
+            Span::raw(format!(" {verb}   ")),
             Span::styled("n", styles.key()),
             Span::raw(" or any other key: cancel (the default)"),
         ]),
@@ -45,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pending: &Pending, styles: &Styles) {
     let popup = centered(area, 68, 7);
     frame.render_widget(Clear, popup);
     let title = Line::from(vec![
-        Span::raw(format!(" {verb} ")),
+        Span::raw(format!(" {}{rest} ", initial.to_uppercase())),
         Span::styled(pending.label.clone(), styles.bold()),
         Span::raw("? "),
     ]);
