@@ -254,3 +254,94 @@ fn an_explicit_pid_or_socket_selects_the_app() {
     let missing = demo.noex(&["ps", "--pid", "999999999"]);
     assert_eq!(missing.code, 2);
 }
+
+/// The tree's shape: every node's kind, child id, name and restart type, in child
+/// order — what must come back after a kill (pids and counters may change).
+fn shape(node: &Value) -> Value {
+    let mut shaped = serde_json::json!({
+        "kind": node["kind"],
+        "child_id": node["child_id"],
+        "name": node["name"],
+        "restart": node["restart"],
+        "status": node["status"],
+    });
+    if let Some(children) = node["children"].as_array() {
+        shaped["children"] = children.iter().map(shape).collect();
+    }
+    shaped
+}
+
+fn tree_shape(demo: &Demo) -> Value {
+    let tree: Value = serde_json::from_str(&demo.noex(&["tree", "--json"]).stdout).unwrap();
+    tree["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(shape)
+        .collect()
+}
+
+/// OTP's shutdown takes a supervisor's children down before its exit is signalled
+/// to its parent: so a parent restarting it never meets the old children, whose
+/// names are free again.
+#[test]
+fn killing_any_supervisor_brings_its_tree_back_in_the_same_shape() {
+    let demo = Demo::start();
+    let original = tree_shape(&demo);
+    for supervisor in ["pipeline", "services", "workers", "sessions"] {
+        let kill = demo.noex(&["kill", supervisor]);
+        assert_eq!(kill.code, 0, "{supervisor}: {}", kill.stderr);
+        assert!(
+            kill.stdout.contains("restarted by app_sup as <0."),
+            "{supervisor}: {}",
+            kill.stdout
+        );
+        let rows = demo.wait_for_ps(|rows| {
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .all(|row| row["status"] == "running")
+                && row(rows, supervisor)["restarts"] == 1
+        });
+        assert_eq!(row(&rows, supervisor)["last_error"], "killed");
+        assert_eq!(tree_shape(&demo), original, "after killing {supervisor}");
+    }
+    let rows: Value = serde_json::from_str(&demo.noex(&["ps", "--json"]).stdout).unwrap();
+    assert_eq!(row(&rows, "app_sup")["child_restarts"], 4);
+}
+
+/// A root supervisor has nobody to restart it: a kill is refused unless forced,
+/// and once forced, the application learns its tree is gone and exits non-zero
+/// instead of running on empty.
+#[test]
+fn killing_the_root_supervisor_needs_force_and_then_ends_the_application() {
+    let mut demo = Demo::start();
+    let refused = demo.noex(&["kill", "app_sup"]);
+    assert_eq!(refused.code, 1);
+    snapshot!("e2e_error_kill_root", refused.stderr);
+    let restart = demo.noex(&["restart", "app_sup"]);
+    assert_eq!(restart.code, 1);
+    assert!(
+        restart.stderr.contains("has no supervisor to restart it"),
+        "{}",
+        restart.stderr
+    );
+    let rows: Value = serde_json::from_str(&demo.noex(&["ps", "--json"]).stdout).unwrap();
+    assert!(
+        rows.as_array().unwrap().iter().all(|r| r["restarts"] == 0),
+        "nothing was killed"
+    );
+
+    let forced = demo.noex(&["kill", "app_sup", "--force"]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert_eq!(
+        forced.stdout,
+        "app_sup <0.1> killed; it has no supervisor, so nothing restarts it\n"
+    );
+    let (code, stderr) = demo.wait_for_exit();
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        stderr.lines().last(),
+        Some("error: the application stopped: its root supervisor app_sup exited (killed)")
+    );
+}

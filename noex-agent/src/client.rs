@@ -206,15 +206,18 @@ impl Client {
     }
 
     /// Kills the process `target` names (registered name, child id or pid) with an
-    /// abnormal reason, so its supervisor applies its policy.
+    /// abnormal reason, so its supervisor applies its policy. A process that nothing
+    /// would restart (a root, a temporary child) is refused unless `force`.
     pub async fn kill(
         &mut self,
         target: &str,
         reason: Option<&str>,
+        force: bool,
     ) -> Result<ActionOutcome, ClientError> {
         let request = RequestKind::Kill {
             target: target.to_string(),
             reason: reason.map(str::to_string),
+            force,
         };
         match self.request(request).await? {
             ReplyBody::Killed { outcome } => Ok(outcome),

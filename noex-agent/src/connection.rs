@@ -216,15 +216,17 @@ impl Handler<'_> {
                 })
             }
             RequestKind::Unsubscribe => self.push(Outgoing::Unsubscribe { id }),
-            RequestKind::Kill { target, reason } => {
-                match self.act(Action::Kill { reason }, &target).await {
-                    Ok(outcome) => self.reply(id, ReplyBody::Killed { outcome }),
-                    Err(error) => self.send(ServerFrame::Error {
-                        id: Some(id),
-                        error,
-                    }),
-                }
-            }
+            RequestKind::Kill {
+                target,
+                reason,
+                force,
+            } => match self.act(Action::Kill { reason, force }, &target).await {
+                Ok(outcome) => self.reply(id, ReplyBody::Killed { outcome }),
+                Err(error) => self.send(ServerFrame::Error {
+                    id: Some(id),
+                    error,
+                }),
+            },
             RequestKind::Restart { target } => match self.act(Action::Restart, &target).await {
                 Ok(outcome) => self.reply(id, ReplyBody::Restarted { outcome }),
                 Err(error) => self.send(ServerFrame::Error {
@@ -268,10 +270,15 @@ impl Handler<'_> {
         }
         let snapshot = self.blocking("snapshot", |b| b.snapshot()).await?;
         let process = target::resolve(&snapshot, target)?;
+        if let Action::Kill { force: false, .. } = action
+            && let Some(why) = target::nothing_restarts(&snapshot, &process)
+        {
+            return Err(ErrorBody::new(ErrorCode::NotSupervised, why));
+        }
         let backend = &self.context.backend;
         let verb = action.verb();
         let done = match action {
-            Action::Kill { reason } => backend.kill(process.pid, reason),
+            Action::Kill { reason, .. } => backend.kill(process.pid, reason),
             Action::Restart => backend.restart(process.pid),
         };
         // A panicking backend fails this request, not the connection.
@@ -316,7 +323,7 @@ impl Handler<'_> {
 }
 
 enum Action {
-    Kill { reason: Option<String> },
+    Kill { reason: Option<String>, force: bool },
     Restart,
 }
 

@@ -10,7 +10,7 @@ use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
 /// Major version: a client with another major is refused. Minor: additions only.
 pub const PROTOCOL_MAJOR: u32 = 1;
-pub const PROTOCOL_MINOR: u32 = 0;
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
@@ -73,10 +73,14 @@ pub enum RequestKind {
     },
     Unsubscribe,
     /// End a process with an abnormal reason; its supervisor applies its policy.
+    /// A process that nothing would restart (a root, a temporary child) is killed
+    /// only with `force` (since 1.1).
     Kill {
         target: String,
         #[serde(default)]
         reason: Option<String>,
+        #[serde(default)]
+        force: bool,
     },
     /// Ask a process's supervisor to restart it.
     Restart {
@@ -210,7 +214,8 @@ pub enum ErrorCode {
     AmbiguousTarget,
     /// The agent is read-only: kill and restart are refused.
     ReadOnly,
-    /// The process has no supervisor to restart it.
+    /// The process has no supervisor to restart it: `restart` is refused, and so is
+    /// `kill` without `force`.
     NotSupervised,
     /// The peer is another user.
     PermissionDenied,

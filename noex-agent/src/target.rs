@@ -15,7 +15,7 @@
 //! ```
 
 use crate::protocol::{ErrorBody, ErrorCode, ProcessRef};
-use crate::types::{Pid, Snapshot};
+use crate::types::{Pid, RestartType, Snapshot};
 
 /// The one process `target` names in `snapshot`.
 ///
@@ -64,6 +64,47 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBod
             candidates: found,
         }),
     }
+}
+
+/// Why nothing would start `process` again if it were killed, if so: it has no
+/// supervisor (a root), or its supervisor forgets it (a temporary child). A kill of
+/// such a process needs `force`.
+pub fn nothing_restarts(snapshot: &Snapshot, process: &ProcessRef) -> Option<String> {
+    let parent = snapshot
+        .servers
+        .iter()
+        .find(|s| s.pid == process.pid)
+        .map(|s| s.parent)
+        .or_else(|| {
+            snapshot
+                .supervisors
+                .iter()
+                .find(|s| s.pid == process.pid)
+                .map(|s| s.parent)
+        })
+        .flatten();
+    let label = format!("{} {}", process.label(), process.pid);
+    let Some(parent) = parent else {
+        let what = if snapshot.supervisors.iter().any(|s| s.pid == process.pid) {
+            "a root supervisor"
+        } else {
+            "not supervised"
+        };
+        return Some(format!("{label} is {what}: nothing would restart it"));
+    };
+    let supervisor = snapshot.supervisors.iter().find(|s| s.pid == parent)?;
+    let temporary = supervisor
+        .children
+        .iter()
+        .any(|child| child.pid == Some(process.pid) && child.restart == RestartType::Temporary);
+    temporary.then(|| {
+        let supervisor_label = supervisor
+            .name
+            .clone()
+            .or_else(|| supervisor.child_id.clone())
+            .unwrap_or_else(|| parent.to_string());
+        format!("{label} is a temporary child of {supervisor_label}: nothing would restart it")
+    })
 }
 
 #[cfg(test)]
@@ -244,6 +285,47 @@ mod tests {
         assert_eq!(
             resolve(&sample(), "CACHE").unwrap_err().code,
             ErrorCode::NotFound
+        );
+    }
+
+    #[test]
+    fn nothing_restarts_a_root_or_a_temporary_child_but_a_permanent_child_comes_back() {
+        use crate::types::{ChildInfo, ChildKind};
+        let mut root = supervisor(1, Some("app_sup"), None);
+        let mut pool = supervisor(2, Some("sessions"), Some("sessions"));
+        pool.parent = Some(Pid(1));
+        let child = |id: &str, pid: u64, restart| ChildInfo {
+            id: id.into(),
+            pid: Some(Pid(pid)),
+            restart,
+            kind: ChildKind::Worker,
+        };
+        root.children = vec![child("worker", 3, RestartType::Permanent)];
+        pool.children = vec![child("session-1", 4, RestartType::Temporary)];
+        let mut worker = server(3, Some("worker"), Some("worker"));
+        worker.parent = Some(Pid(1));
+        let mut session = server(4, None, Some("session-1"));
+        session.parent = Some(Pid(2));
+        let lone = server(5, Some("lone"), None);
+        let snapshot = snapshot(vec![worker, session, lone], vec![root, pool]);
+        let why = |target: &str| nothing_restarts(&snapshot, &resolve(&snapshot, target).unwrap());
+        assert_eq!(
+            why("app_sup").as_deref(),
+            Some("app_sup <0.1> is a root supervisor: nothing would restart it")
+        );
+        assert_eq!(
+            why("lone").as_deref(),
+            Some("lone <0.5> is not supervised: nothing would restart it")
+        );
+        assert_eq!(
+            why("session-1").as_deref(),
+            Some("session-1 <0.4> is a temporary child of sessions: nothing would restart it")
+        );
+        assert_eq!(why("worker"), None);
+        assert_eq!(
+            why("sessions"),
+            None,
+            "a permanent child supervisor comes back"
         );
     }
 }

@@ -608,6 +608,7 @@ async fn frame_at_the_request_limit_is_read_not_refused() {
             request: RequestKind::Kill {
                 target: "nope".into(),
                 reason: Some(reason.into()),
+                force: false,
             },
         })
         .unwrap()
@@ -776,7 +777,7 @@ async fn read_only_agent_refuses_kill_and_restart() {
     assert!(client.hello().read_only);
 
     for result in [
-        client.kill("cache", Some("test")).await,
+        client.kill("cache", Some("test"), false).await,
         client.restart("cache").await,
     ] {
         match result {
@@ -800,7 +801,7 @@ async fn ambiguous_target_is_refused_with_its_candidates() {
     let mut client = Client::connect(agent.path()).await.unwrap();
 
     // "worker" is the child id of <0.4> and the registered name of <0.7>.
-    let Err(ClientError::Agent(error)) = client.kill("worker", None).await else {
+    let Err(ClientError::Agent(error)) = client.kill("worker", None, false).await else {
         panic!("an ambiguous target must be refused");
     };
     assert_eq!(error.code, ErrorCode::AmbiguousTarget);
@@ -838,11 +839,11 @@ async fn kill_and_restart_reach_the_backend_with_the_resolved_pid() {
     let agent = start(&dir, &fake, options(&dir));
     let mut client = Client::connect(agent.path()).await.unwrap();
 
-    let killed = client.kill("cache", Some("testing")).await.unwrap();
+    let killed = client.kill("cache", Some("testing"), false).await.unwrap();
     assert_eq!(killed, Fake::outcome(Pid(3)));
     let restarted = client.restart("<0.42>").await.unwrap();
     assert_eq!(restarted.new_pid, Some(Pid(142)));
-    client.kill("w2", None).await.unwrap();
+    client.kill("w2", None, false).await.unwrap();
     assert_eq!(
         fake.actions(),
         vec![
@@ -851,6 +852,28 @@ async fn kill_and_restart_reach_the_backend_with_the_resolved_pid() {
             Action::Kill(Pid(7), None),
         ]
     );
+}
+
+/// A root has no supervisor to bring it back (and takes its tree with it): a kill
+/// without `force` is refused before anything reaches the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_of_a_process_nothing_would_restart_needs_force() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let Err(ClientError::Agent(error)) = client.kill("root", None, false).await else {
+        panic!("a root must not be killed without force");
+    };
+    assert_eq!(error.code, ErrorCode::NotSupervised);
+    assert_eq!(
+        error.message,
+        "root <0.1> is a root supervisor: nothing would restart it"
+    );
+    assert!(fake.actions().is_empty(), "nothing reached the app");
+    client.kill("root", None, true).await.unwrap();
+    assert_eq!(fake.actions(), vec![Action::Kill(Pid(1), None)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,8 +66,17 @@ fn requests_carry_an_id_and_a_tagged_request() {
             RequestKind::Kill {
                 target: "worker-1".into(),
                 reason: Some("stuck".into()),
+                force: false,
             },
-            json!({ "type": "kill", "target": "worker-1", "reason": "stuck" }),
+            json!({ "type": "kill", "target": "worker-1", "reason": "stuck", "force": false }),
+        ),
+        (
+            RequestKind::Kill {
+                target: "app_sup".into(),
+                reason: None,
+                force: true,
+            },
+            json!({ "type": "kill", "target": "app_sup", "reason": null, "force": true }),
         ),
         (
             RequestKind::Restart {
@@ -93,7 +102,8 @@ fn optional_request_fields_may_be_left_out() {
         kill.request,
         RequestKind::Kill {
             target: "x".into(),
-            reason: None
+            reason: None,
+            force: false
         }
     );
     let subscribe: Request = from_wire(json!({ "id": 2, "request": { "type": "subscribe" } }));

@@ -175,6 +175,10 @@ pub struct KillArgs {
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 
+    /// Kill it even if nothing would restart it (a root supervisor, a temporary child)
+    #[arg(long)]
+    pub force: bool,
+
     /// Print the outcome as a JSON object
     #[arg(long)]
     pub json: bool,

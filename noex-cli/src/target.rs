@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use noex_agent::client::{Client, ClientError};
 use noex_agent::discovery;
-use noex_agent::protocol::Hello;
+use noex_agent::protocol::{ErrorCode, Hello};
 
 use crate::cli::TargetArgs;
 use crate::error::{CliError, EXIT_USAGE, from_client};
@@ -136,6 +136,11 @@ pub async fn request<T>(
     future: impl Future<Output = Result<T, ClientError>>,
 ) -> Result<T, CliError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, future).await {
+        Ok(Err(ClientError::Agent(body)))
+            if what == "kill" && body.code == ErrorCode::NotSupervised =>
+        {
+            Err(CliError::failed(body.message.clone()).with_hint("add --force to kill it anyway"))
+        }
         Ok(result) => result.map_err(from_client),
         Err(_) => Err(CliError::failed(format!(
             "the agent did not answer the {what} request within {}s",

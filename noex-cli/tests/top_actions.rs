@@ -111,7 +111,13 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
         "{screen}"
     );
     let command = key(&mut app, 'y').expect("a command");
-    assert_eq!(command, Command::Kill(worker_1));
+    assert_eq!(
+        command,
+        Command::Kill {
+            pid: worker_1,
+            force: false
+        }
+    );
     assert!(session.command(&mut app, command));
     let outcome = action_result(&mut session, &mut app).await;
     let expected_prefix = format!("worker-1 {worker_1} killed; restarted by app_sup as <0.");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Pid;
+use crate::{ExitReason, Pid};
 
 /// Boxed error returned by `init` and carried by [`InitializationError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -27,14 +27,28 @@ pub struct ServerNotRunningError {
 pub enum CallError {
     #[error(transparent)]
     Timeout(#[from] CallTimeoutError),
+    /// The server was not running when the call was made (OTP's `noproc`).
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
-    /// The handler panicked (or the server was killed) while handling this call.
-    #[error("server {pid} crashed while handling the call: {reason}")]
-    Crashed { pid: Pid, reason: String },
-    /// The server dropped the reply handle without answering.
+    /// The server exited before it replied: it crashed handling this call, or the
+    /// call was still queued, or its reply was deferred. The caller learns it the
+    /// moment the server exits, as OTP's caller does through its monitor.
+    #[error("server {pid} exited before replying: {reason}")]
+    Exited { pid: Pid, reason: ExitReason },
+    /// The server dropped the reply handle without answering, and lives on.
     #[error("server {pid} dropped the call without replying")]
     NoReply { pid: Pid },
+}
+
+/// Why a `stop` did not end the server with the reason asked for.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StopError {
+    #[error(transparent)]
+    NotRunning(#[from] ServerNotRunningError),
+    /// The server ended, but with another reason than the one asked for (its
+    /// `terminate` panicked, or it was killed meanwhile), as OTP's `stop/3` reports.
+    #[error("server {pid} exited with another reason: {reason}")]
+    Exited { pid: Pid, reason: ExitReason },
 }
 
 /// `init` failed (returned an error or panicked); the server never ran.
@@ -86,6 +100,28 @@ pub enum StartError {
         child_id: String,
         expected: &'static str,
     },
+    /// `init` returned [`Ignore`](crate::gen_server::Ignore): the server chose not to
+    /// run, and is not an error for a supervisor (OTP's `ignore`).
+    #[error("{type_name} chose not to start (init returned Ignore)")]
+    Ignored { type_name: &'static str },
+    /// The supervisor's spec is not valid; nothing was started.
+    #[error(transparent)]
+    InvalidSpec(#[from] SpecError),
+}
+
+/// Why a supervisor spec was refused at start, as OTP's `init` checks do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// Two children share an id (OTP `{duplicate_child_name, Id}`).
+    #[error(transparent)]
+    DuplicateChild(#[from] DuplicateChildError),
+    /// The restart window must be longer than zero (OTP `{invalid_period, 0}`).
+    #[error("the restart window must be longer than zero")]
+    ZeroPeriod,
+    /// A `simple_one_for_one` supervisor has exactly one child spec, its template
+    /// (OTP `{bad_start_spec, ...}`).
+    #[error("a simple_one_for_one supervisor takes its template only, not other children")]
+    SimpleOneForOneWithChildren,
 }
 
 /// A child with this id already exists under the supervisor.
@@ -103,21 +139,41 @@ pub struct ChildNotFoundError {
 }
 
 /// More than `max_restarts` restarts happened within `within`: the supervisor
-/// stopped every child and then itself, and its parent sees a crash.
+/// stopped every child and then itself, with this as its (shutdown) reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("max restarts exceeded: more than {max_restarts} restarts in {within:?}")]
+#[error(
+    "max restarts exceeded: more than {max_restarts} restart{s} in {within:?}",
+    s = if *max_restarts == 1 { "" } else { "s" }
+)]
 pub struct MaxRestartsExceededError {
     pub max_restarts: u32,
     pub within: Duration,
 }
 
-/// Why a supervisor operation failed.
+/// Why a supervisor operation failed. The variants are OTP's `{error, ...}` answers.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
     #[error(transparent)]
-    DuplicateChild(#[from] DuplicateChildError),
-    #[error(transparent)]
     ChildNotFound(#[from] ChildNotFoundError),
+    /// `start_child` with the id of a running child (OTP `{already_started, Pid}`).
+    #[error("child {id:?} is already started as {pid}")]
+    AlreadyStarted { id: String, pid: Pid },
+    /// `start_child` with the id of a child that is not running; restart it with
+    /// `restart_child`, or delete it first (OTP `already_present`).
+    #[error("child {id:?} is already present (not running)")]
+    AlreadyPresent { id: String },
+    /// `restart_child` or `delete_child` of a running child (OTP `running`).
+    #[error("child {id:?} is running")]
+    Running { id: String },
+    /// `restart_child` or `delete_child` of a child whose restart failed and will be
+    /// tried again (OTP `restarting`).
+    #[error("child {id:?} is being restarted")]
+    Restarting { id: String },
+    /// The child's `init` returned `Ignore`: it is not running. Its spec is kept,
+    /// except in a `simple_one_for_one` supervisor and for a temporary child (OTP
+    /// answers `{ok, undefined}`).
+    #[error("child {id:?} chose not to start (init returned Ignore)")]
+    Ignored { id: String },
     #[error(transparent)]
     Start(#[from] StartError),
     #[error(transparent)]
@@ -137,7 +193,7 @@ impl From<CallError> for SupervisorError {
         match error {
             CallError::NotRunning(e) => SupervisorError::NotRunning(e),
             CallError::Timeout(CallTimeoutError { pid, .. })
-            | CallError::Crashed { pid, .. }
+            | CallError::Exited { pid, .. }
             | CallError::NoReply { pid } => {
                 SupervisorError::NotRunning(ServerNotRunningError { pid })
             }

@@ -7,20 +7,30 @@ use crate::error::MaxRestartsExceededError;
 
 /// The reason a process exited.
 ///
-/// `Normal` and `Shutdown` are clean exits: a `transient` child is not restarted
-/// after them. Every other reason is abnormal, i.e. a crash.
+/// `Normal`, `Shutdown`, `ShutdownWith` and `MaxRestartsExceeded` are clean exits:
+/// a `transient` child is not restarted after them, and they are reported as
+/// `terminated`, not `crashed`. Every other reason is abnormal, i.e. a crash.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExitReason {
     /// The process finished its work.
     Normal,
     /// Its supervisor (or whoever started it) asked it to stop.
     Shutdown,
-    /// It was killed without running `terminate` (brutal kill, or `noex kill`).
+    /// OTP's `{shutdown, Term}`: a clean stop that says why.
+    ShutdownWith(Arc<str>),
+    /// It was killed without running `terminate` (brutal kill, `noex kill`, or the
+    /// exit of a process it was linked to).
     Killed,
     /// It crashed: a panic in a handler, or a stop with an error.
     Error(Arc<str>),
-    /// A supervisor gave up after too many restarts.
+    /// A supervisor gave up after too many restarts. OTP's supervisor exits with
+    /// `shutdown` then; this is that shutdown, saying why, and every rule treats it
+    /// as `Shutdown`.
     MaxRestartsExceeded(MaxRestartsExceededError),
+    /// Not a way to exit: the process was not alive when it was monitored or linked
+    /// (OTP's `noproc`), as a [`Down`](crate::process::Down) or
+    /// [`Exit`](crate::process::Exit) message tells.
+    NoProc,
 }
 
 impl ExitReason {
@@ -29,9 +39,22 @@ impl ExitReason {
         ExitReason::Error(Arc::from(message.into()))
     }
 
+    /// A clean stop that says why (OTP's `{shutdown, Term}`).
+    pub fn shutdown_with(why: impl Into<String>) -> Self {
+        ExitReason::ShutdownWith(Arc::from(why.into()))
+    }
+
+    /// `Shutdown` in any of its forms.
+    pub fn is_shutdown(&self) -> bool {
+        matches!(
+            self,
+            ExitReason::Shutdown | ExitReason::ShutdownWith(_) | ExitReason::MaxRestartsExceeded(_)
+        )
+    }
+
     /// Abnormal exits are crashes: supervisors restart `transient` children after them.
     pub fn is_abnormal(&self) -> bool {
-        !matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+        !(matches!(self, ExitReason::Normal) || self.is_shutdown())
     }
 }
 
@@ -40,9 +63,46 @@ impl fmt::Display for ExitReason {
         match self {
             ExitReason::Normal => f.write_str("normal"),
             ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::ShutdownWith(why) => write!(f, "shutdown: {why}"),
             ExitReason::Killed => f.write_str("killed"),
             ExitReason::Error(message) => f.write_str(message),
-            ExitReason::MaxRestartsExceeded(error) => write!(f, "{error}"),
+            ExitReason::MaxRestartsExceeded(error) => write!(f, "shutdown: {error}"),
+            ExitReason::NoProc => f.write_str("noproc"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn normal_and_every_shutdown_are_clean_everything_else_is_a_crash() {
+        let gave_up = ExitReason::MaxRestartsExceeded(MaxRestartsExceededError {
+            max_restarts: 1,
+            within: Duration::from_secs(5),
+        });
+        for clean in [
+            ExitReason::Normal,
+            ExitReason::Shutdown,
+            ExitReason::shutdown_with("draining"),
+            gave_up.clone(),
+        ] {
+            assert!(!clean.is_abnormal(), "{clean}");
+        }
+        for crash in [
+            ExitReason::Killed,
+            ExitReason::error("boom"),
+            ExitReason::NoProc,
+        ] {
+            assert!(crash.is_abnormal(), "{crash}");
+            assert!(!crash.is_shutdown(), "{crash}");
+        }
+        assert_eq!(
+            gave_up.to_string(),
+            "shutdown: max restarts exceeded: more than 1 restart in 5s"
+        );
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! - [`gen_server`]: stateful processes, `call` / `cast` / `info`.
 //! - [`supervisor`]: restart strategies and intensity.
+//! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
 //! - [`agent`]: the embedded agent that `noex` attaches to.
@@ -20,7 +21,7 @@ pub mod events;
 mod exit;
 pub mod gen_server;
 pub mod observer;
-mod process;
+pub mod process;
 pub mod registry;
 mod runtime;
 pub mod services;
@@ -29,7 +30,7 @@ pub mod supervisor;
 pub use error::{
     AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,
     InitializationError, MaxRestartsExceededError, NotRegisteredError, ServerNotRunningError,
-    StartError, SupervisorError,
+    SpecError, StartError, StopError, SupervisorError,
 };
 pub use exit::ExitReason;
 pub use gen_server::{Context, GenServer, Reply, ServerRef, StartOptions};

@@ -293,9 +293,9 @@ async fn a_panic_in_handle_call_fails_the_caller_at_once_with_the_panic_message(
     let error = server.call(Call::Panic).await.unwrap_err();
     assert_eq!(
         error,
-        CallError::Crashed {
+        CallError::Exited {
             pid: server.pid(),
-            reason: "boom in handle_call".into()
+            reason: ExitReason::error("boom in handle_call")
         }
     );
     assert_eq!(
@@ -321,16 +321,19 @@ async fn a_call_to_a_dead_server_fails_at_once_with_server_not_running() {
 }
 
 #[tokio::test]
-async fn calls_queued_behind_a_crash_fail_instead_of_hanging() {
+async fn calls_queued_behind_a_crash_fail_with_the_exit_reason_instead_of_hanging() {
     let server = start().await;
     server.cast(Cast::Panic).unwrap();
     let queued = server
-        .call_timeout(Call::Seen, Duration::from_secs(3))
+        .call_timeout(Call::Seen, Duration::from_secs(3600))
         .await
         .unwrap_err();
-    assert!(
-        matches!(queued, CallError::NotRunning(_)),
-        "a call behind the crash must fail fast, got {queued:?}"
+    assert_eq!(
+        queued,
+        CallError::Exited {
+            pid: server.pid(),
+            reason: ExitReason::error("boom in handle_cast")
+        }
     );
 }
 
@@ -378,10 +381,13 @@ async fn a_killed_server_skips_terminate_and_exits_killed() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     server.kill();
     assert_eq!(server.wait().await, ExitReason::Killed);
-    assert!(matches!(
+    assert_eq!(
         pending.await.unwrap(),
-        Err(CallError::Crashed { .. })
-    ));
+        Err(CallError::Exited {
+            pid: server.pid(),
+            reason: ExitReason::Killed
+        })
+    );
     assert!(rx.try_recv().is_err(), "terminate must not run on kill");
 }
 
@@ -434,4 +440,194 @@ async fn every_caller_gets_its_own_reply_across_threads() {
     for caller in callers {
         caller.await.unwrap();
     }
+}
+
+/// Keeps what it is given: reply handles it will never answer, and a log of
+/// `terminate`.
+#[derive(Default)]
+struct Keeper {
+    kept: Vec<noex::gen_server::ReplyTo<&'static str>>,
+    log: Option<mpsc::UnboundedSender<&'static str>>,
+}
+
+enum KeeperCall {
+    /// Defer the reply to a handle kept in another task, never answered.
+    DeferElsewhere(mpsc::UnboundedSender<noex::gen_server::ReplyTo<&'static str>>),
+    /// Stop without replying (OTP `{stop, Reason, State}`).
+    StopWithoutReply(ExitReason),
+    /// Reply and stop (OTP `{stop, Reason, Reply, State}`).
+    ReplyAndStop,
+    PanicInTerminate,
+}
+
+impl GenServer for Keeper {
+    type Call = KeeperCall;
+    type Cast = ();
+    type Reply = &'static str;
+
+    async fn handle_call(
+        &mut self,
+        call: KeeperCall,
+        ctx: &mut Context<Self>,
+    ) -> Reply<&'static str> {
+        match call {
+            KeeperCall::DeferElsewhere(holder) => {
+                let _ = holder.send(ctx.defer_reply().unwrap());
+                Reply::Deferred
+            }
+            KeeperCall::StopWithoutReply(reason) => {
+                ctx.stop(reason);
+                Reply::Deferred
+            }
+            KeeperCall::ReplyAndStop => {
+                ctx.stop(ExitReason::Normal);
+                Reply::Now("bye")
+            }
+            KeeperCall::PanicInTerminate => {
+                self.log = None;
+                self.kept.clear();
+                Reply::Now("armed")
+            }
+        }
+    }
+
+    async fn handle_cast(&mut self, _: (), _: &mut Context<Self>) {
+        panic!("crash on cast");
+    }
+
+    async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
+        match &self.log {
+            Some(log) => {
+                let _ = log.send("terminate ran");
+            }
+            None => panic!("terminate failed"),
+        }
+    }
+}
+
+async fn keeper() -> (
+    noex::ServerRef<Keeper>,
+    mpsc::UnboundedReceiver<&'static str>,
+) {
+    let (log, logged) = mpsc::unbounded_channel();
+    let server = gen_server::start(
+        Keeper {
+            log: Some(log),
+            ..Keeper::default()
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
+    (server, logged)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_whose_reply_was_deferred_gets_the_exit_reason_when_the_server_exits() {
+    let (server, _) = keeper().await;
+    let (holder, mut held) = mpsc::unbounded_channel();
+    let caller = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            server
+                .call_timeout(
+                    KeeperCall::DeferElsewhere(holder),
+                    Duration::from_secs(3600),
+                )
+                .await
+        })
+    };
+    // The reply handle lives on in this test, unanswered, while the server crashes.
+    let _reply_to = held.recv().await.unwrap();
+    server.cast(()).unwrap();
+    assert_eq!(
+        caller.await.unwrap(),
+        Err(CallError::Exited {
+            pid: server.pid(),
+            reason: ExitReason::error("crash on cast")
+        }),
+        "told at the exit, not at the timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_handler_that_stops_without_replying_gives_its_caller_the_reason() {
+    let (server, _) = keeper().await;
+    let error = server
+        .call(KeeperCall::StopWithoutReply(ExitReason::Shutdown))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        CallError::Exited {
+            pid: server.pid(),
+            reason: ExitReason::Shutdown
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_reply_given_with_a_stop_arrives_after_terminate_ran() {
+    let (server, mut logged) = keeper().await;
+    assert_eq!(server.call(KeeperCall::ReplyAndStop).await, Ok("bye"));
+    assert_eq!(
+        logged.try_recv(),
+        Ok("terminate ran"),
+        "terminate ran before the reply"
+    );
+    assert_eq!(server.wait().await, ExitReason::Normal);
+}
+
+#[tokio::test]
+async fn a_panic_in_terminate_becomes_the_exit_reason_and_stop_reports_it() {
+    let (server, _) = keeper().await;
+    server.call(KeeperCall::PanicInTerminate).await.unwrap();
+    let error = server.stop(ExitReason::Normal).await.unwrap_err();
+    let crash = ExitReason::error("terminate panicked: terminate failed");
+    assert_eq!(
+        error,
+        noex::StopError::Exited {
+            pid: server.pid(),
+            reason: crash.clone()
+        }
+    );
+    assert_eq!(server.wait().await, crash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_stop_returns_the_server_accepts_nothing() {
+    for _ in 0..200 {
+        let server = start().await;
+        server.stop(ExitReason::Normal).await.unwrap();
+        assert!(server.cast(Cast::Push(1)).is_err());
+        assert!(matches!(
+            server.stop(ExitReason::Normal).await,
+            Err(noex::StopError::NotRunning(_))
+        ));
+        assert!(matches!(
+            server.call(Call::Seen).await,
+            Err(CallError::NotRunning(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn init_returning_ignore_does_not_start_the_server() {
+    struct Declines;
+    impl GenServer for Declines {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            Err(gen_server::Ignore.into())
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+    let error = gen_server::start(Declines, StartOptions::new().name("gs.declines"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StartError::Ignored { .. }), "{error:?}");
+    assert!(!noex::registry::is_registered("gs.declines"));
 }

@@ -447,7 +447,10 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     let pid = sup.start_child(worker("dyn", "b", &log)).await.unwrap();
     assert_eq!(registry::whereis("dyn.b"), Some(pid));
     let duplicate = sup.start_child(worker("dyn", "b", &log)).await.unwrap_err();
-    assert!(matches!(duplicate, SupervisorError::DuplicateChild(e) if e.id == "b"));
+    assert!(
+        matches!(duplicate, SupervisorError::AlreadyStarted { ref id, pid: running } if id == "b" && running == pid),
+        "{duplicate:?}"
+    );
 
     sup.terminate_child("b").await.unwrap();
     assert_eq!(sup.child("b").await.unwrap().unwrap().pid, None);
@@ -461,6 +464,11 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     assert_ne!(restarted, pid);
     assert_eq!(registry::whereis("dyn.b"), Some(restarted));
 
+    assert!(matches!(
+        sup.delete_child("b").await,
+        Err(SupervisorError::Running { .. })
+    ));
+    sup.terminate_child("b").await.unwrap();
     sup.delete_child("b").await.unwrap();
     assert!(sup.child("b").await.unwrap().is_none());
     assert!(!registry::is_registered("dyn.b"));

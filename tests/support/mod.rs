@@ -40,13 +40,14 @@ impl Demo {
     }
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Demo {
+        let stderr = std::fs::File::create(dir.path().join("demo.stderr")).unwrap();
         let child = Command::new(noex_bin())
             .args(["demo", "--no-ui", "--steady"])
             .args(extra)
             .env("NOEX_AGENT_DIR", agent_dir(dir.path()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let demo = Demo { child, dir };
@@ -102,6 +103,23 @@ impl Demo {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Wait until the app exits by itself; its exit code and what it wrote on stderr.
+    pub fn wait_for_exit(&mut self) -> (Option<i32>, String) {
+        let began = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(20),
+                "the demo app did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stderr = std::fs::read_to_string(self.dir.path().join("demo.stderr")).unwrap();
+        (status.code(), stderr)
     }
 
     /// Stop the app (SIGTERM) and wait until it has exited.

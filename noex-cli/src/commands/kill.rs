@@ -8,8 +8,8 @@ use crate::target;
 
 pub async fn run(ctx: &Context, args: &KillArgs) -> Result<(), CliError> {
     let mut client = target::connect(&ctx.target).await?;
-    let outcome =
-        target::request("kill", client.kill(&args.target, args.reason.as_deref())).await?;
+    let kill = client.kill(&args.target, args.reason.as_deref(), args.force);
+    let outcome = target::request("kill", kill).await?;
     let text = if args.json {
         outcome_json(Action::Kill, &outcome)
     } else {

@@ -56,10 +56,22 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     }
     println!("stop it with Ctrl-C");
 
-    wait_for_stop(args.watch_parent).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), app.stop()).await;
+    // Stopped from outside, or the tree gave up (or was killed with --force): an
+    // application whose root supervisor is gone has nothing left to run.
+    let gave_up = tokio::select! {
+        () = wait_for_stop(args.watch_parent) => None,
+        reason = app.wait() => Some(reason),
+    };
+    if gave_up.is_none() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), app.stop()).await;
+    }
     agent::shutdown();
-    Ok(())
+    match gave_up {
+        None => Ok(()),
+        Some(reason) => Err(anyhow::anyhow!(
+            "the application stopped: its root supervisor app_sup exited ({reason})"
+        )),
+    }
 }
 
 /// How to run `noex` from another terminal: `noex` if it is on the PATH, else this
@@ -131,13 +143,17 @@ async fn parent_exit() {
     std::future::pending().await
 }
 
+/// OTP's default intensity (1 restart in 5 s) is strict for a demo that invites
+/// `noex kill`: each supervisor here allows a few.
 fn app_spec(chaos: bool) -> SupervisorSpec {
     let mut app = SupervisorSpec::one_for_one()
         .name("app_sup")
+        .max_restarts(10, Duration::from_secs(30))
         .child(ChildSpec::supervisor(
             "services",
             SupervisorSpec::one_for_all()
                 .name("services")
+                .max_restarts(3, Duration::from_secs(5))
                 .child(ChildSpec::worker("config", Config::default).name("config"))
                 .child(ChildSpec::worker("cache", Cache::default).name("cache"))
                 .child(ChildSpec::worker("health", Health::default)),
@@ -157,6 +173,7 @@ fn app_spec(chaos: bool) -> SupervisorSpec {
             "pipeline",
             SupervisorSpec::rest_for_one()
                 .name("pipeline")
+                .max_restarts(3, Duration::from_secs(5))
                 .child(ChildSpec::worker("ingest", || Ingest { produced: 0 }).name("ingest"))
                 .child(ChildSpec::worker("parse", || Parse).name("parse"))
                 .child(ChildSpec::worker("store", move || Store::new(chaos)).name("store"))

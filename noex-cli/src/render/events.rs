@@ -65,7 +65,8 @@ fn details(event: &LifecycleEvent) -> String {
             max_restarts,
             within_ms,
         } => format!(
-            "more than {max_restarts} restarts within {}; giving up",
+            "more than {max_restarts} restart{} within {}; giving up",
+            if *max_restarts == 1 { "" } else { "s" },
             format::duration_ms(*within_ms)
         ),
         EventKind::Registered { registered_name } => format!("as {registered_name:?}"),

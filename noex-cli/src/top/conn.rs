@@ -22,7 +22,7 @@ use crate::target::{self, REQUEST_TIMEOUT};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Snapshot,
-    Kill(Pid),
+    Kill { pid: Pid, force: bool },
     Restart(Pid),
 }
 
@@ -173,8 +173,8 @@ async fn perform(client: &mut Client, request: Request) -> Update {
             Err(error) if is_fatal(&error) => Update::Closed(closed_reason(error)),
             Err(error) => Update::SnapshotFailed(one_line(&from_client(error))),
         },
-        Request::Kill(pid) => {
-            let result = bounded(client.kill(&pid.to_string(), None)).await;
+        Request::Kill { pid, force } => {
+            let result = bounded(client.kill(&pid.to_string(), None, force)).await;
             action_update(Action::Kill, result)
         }
         Request::Restart(pid) => {

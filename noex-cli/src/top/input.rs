@@ -17,8 +17,11 @@ pub enum Command {
     Refresh,
     /// Connect again (after the app went away).
     Reconnect,
-    /// The user confirmed: kill this process.
-    Kill(Pid),
+    /// The user confirmed: kill this process (`force`: knowing nothing restarts it).
+    Kill {
+        pid: Pid,
+        force: bool,
+    },
     /// The user confirmed: have its supervisor restart this process.
     Restart(Pid),
 }
@@ -56,7 +59,11 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             app.action_in_flight = true;
             app.set_message(Tone::Info, format!("{}ing {}…", verb, pending.label));
             return Some(match pending.action {
-                Action::Kill => Command::Kill(pending.pid),
+                // The prompt said nothing would restart it, and the answer was yes.
+                Action::Kill => Command::Kill {
+                    pid: pending.pid,
+                    force: pending.nothing_restarts.is_some(),
+                },
                 Action::Restart => Command::Restart(pending.pid),
             });
         }
@@ -267,7 +274,13 @@ mod tests {
         assert_eq!(pending.pid, WORKER_1);
         assert_eq!(pending.label, "worker-1 <0.23>");
         assert_eq!(pending.supervisor.as_deref(), Some("workers"));
-        assert_eq!(char(&mut app, 'y'), Some(Command::Kill(WORKER_1)));
+        assert_eq!(
+            char(&mut app, 'y'),
+            Some(Command::Kill {
+                pid: WORKER_1,
+                force: false
+            })
+        );
         assert_eq!(app.overlay, Overlay::None);
         assert!(app.action_in_flight);
         assert_eq!(
@@ -308,7 +321,13 @@ mod tests {
         assert!(app.select_tree_pid(Pid(4)));
         app.focus = Focus::Tree;
         char(&mut app, 'K');
-        assert_eq!(char(&mut app, 'y'), Some(Command::Kill(Pid(4))));
+        assert_eq!(
+            char(&mut app, 'y'),
+            Some(Command::Kill {
+                pid: Pid(4),
+                force: false
+            })
+        );
     }
 
     #[test]

@@ -149,7 +149,9 @@ impl<'a> Session<'a> {
                 app.reconnecting();
                 self.reconnect(false);
             }
-            Command::Kill(pid) => self.action(app, Action::Kill, Request::Kill(pid)),
+            Command::Kill { pid, force } => {
+                self.action(app, Action::Kill, Request::Kill { pid, force })
+            }
             Command::Restart(pid) => self.action(app, Action::Restart, Request::Restart(pid)),
         }
         true

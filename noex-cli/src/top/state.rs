@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use noex_agent::client::Push;
-use noex_agent::protocol::{ActionOutcome, Hello};
+use noex_agent::protocol::{ActionOutcome, Hello, ProcessRef};
 use noex_agent::types::{
     LifecycleEvent, Pid, ProcessTree, ServerInfo, Snapshot, SupervisorInfo, TreeNode,
 };
@@ -164,6 +164,9 @@ pub struct Pending {
     pub label: String,
     /// The supervisor's label, to say who will restart it.
     pub supervisor: Option<String>,
+    /// Why nothing would restart it, if so: the prompt says it, and a yes is sent
+    /// with `force`.
+    pub nothing_restarts: Option<String>,
 }
 
 /// Where the dashboard stands with the agent.
@@ -1177,11 +1180,20 @@ impl App {
             .parent
             .and_then(|p| self.row(Pid(p)))
             .map(|s| s.label.clone());
+        let target = ProcessRef {
+            pid,
+            name: row.process.name.clone(),
+            child_id: row.process.child_id.clone(),
+        };
+        let nothing_restarts = self
+            .snapshot()
+            .and_then(|snapshot| noex_agent::target::nothing_restarts(snapshot, &target));
         Ok(Pending {
             action,
             pid,
             label: describe(row),
             supervisor,
+            nothing_restarts,
         })
     }
 

@@ -10,10 +10,11 @@ use noex_agent::types::{EventKind, LifecycleEvent, Pid, ProcessTree, Snapshot};
 use tokio::sync::broadcast;
 
 use crate::ExitReason;
+use crate::error::SupervisorError;
 use crate::observer;
 use crate::process::{CellRef, ProcessCell};
 use crate::runtime::runtime;
-use crate::supervisor::live_supervisors;
+use crate::supervisor::{Strategy, supervisor_at};
 
 /// How long `kill` waits to report the new pid of the restarted process.
 const RESTART_WAIT: Duration = Duration::from_secs(3);
@@ -80,29 +81,52 @@ impl Backend for RuntimeBackend {
         .boxed()
     }
 
+    /// OTP has no "restart a running child": it is `terminate_child`, then
+    /// `restart_child` (which starts it with a fresh state and an empty mailbox).
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
         async move {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
+            let label = outcome.target.label();
             let (Some(parent), Some(child_id)) = (cell.parent, cell.child_id.clone()) else {
                 return Err(ErrorBody::new(
                     ErrorCode::NotSupervised,
-                    format!("{} has no supervisor to restart it", outcome.target.label()),
+                    format!("{label} has no supervisor to restart it"),
                 ));
             };
-            let supervisor = live_supervisors()
-                .get(&parent)
-                .map(|entry| entry.value().clone())
-                .ok_or_else(|| {
-                    ErrorBody::new(
-                        ErrorCode::NotSupervised,
-                        format!("its supervisor {parent} has ended"),
-                    )
-                })?;
-            let new_pid = supervisor
-                .restart_child(&child_id)
+            let supervisor = supervisor_at(parent).ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::NotSupervised,
+                    format!("its supervisor {parent} has ended"),
+                )
+            })?;
+            if let Some(why) = cannot_restart_in_place(&supervisor_view(parent), &child_id) {
+                return Err(ErrorBody::new(
+                    ErrorCode::NotSupervised,
+                    format!("{label} {why}"),
+                ));
+            }
+            let failed =
+                |error: SupervisorError| ErrorBody::new(ErrorCode::Failed, error.to_string());
+            supervisor
+                .terminate_child(&*child_id)
                 .await
-                .map_err(|error| ErrorBody::new(ErrorCode::Failed, error.to_string()))?;
+                .map_err(failed)?;
+            let new_pid = match supervisor.restart_child(&child_id).await {
+                Ok(pid) => pid,
+                // A sibling's group restart started it again in between.
+                Err(SupervisorError::Running { .. }) => supervisor
+                    .child(&child_id)
+                    .await
+                    .map_err(failed)?
+                    .and_then(|child| child.pid)
+                    .ok_or_else(|| {
+                        failed(SupervisorError::Restarting {
+                            id: child_id.to_string(),
+                        })
+                    })?,
+                Err(error) => return Err(failed(error)),
+            };
             Ok(ActionOutcome {
                 new_pid: Some(new_pid),
                 ..outcome
@@ -114,6 +138,30 @@ impl Backend for RuntimeBackend {
     fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {
         super::connection::spawn(connection);
     }
+}
+
+/// The strategy of supervisor `pid` and its children's restart types, as published.
+fn supervisor_view(pid: Pid) -> Option<noex_agent::types::SupervisorInfo> {
+    runtime().processes.get(pid)?.supervisor_info()
+}
+
+/// Why a child cannot be restarted in place, if it cannot: its supervisor forgets
+/// it once it stops (temporary), or restarts only by its policy (dynamic).
+fn cannot_restart_in_place(
+    supervisor: &Option<noex_agent::types::SupervisorInfo>,
+    child_id: &str,
+) -> Option<&'static str> {
+    let supervisor = supervisor.as_ref()?;
+    if supervisor.strategy == Strategy::SimpleOneForOne {
+        return Some(
+            "is a dynamic child (simple_one_for_one): it cannot be restarted in place; \
+             kill it and its supervisor applies its restart type",
+        );
+    }
+    let temporary = supervisor.children.iter().any(|child| {
+        child.id == child_id && child.restart == noex_agent::types::RestartType::Temporary
+    });
+    temporary.then_some("is a temporary child: once stopped, its supervisor forgets it")
 }
 
 fn live(pid: Pid) -> Result<CellRef, ErrorBody> {

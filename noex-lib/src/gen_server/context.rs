@@ -1,4 +1,5 @@
-//! What a handler can do besides changing state: reply later, continue, stop, set timers.
+//! What a handler can do besides changing state: reply later, continue, stop, set
+//! timers, and watch other processes (monitors, links, trapping exits).
 
 use std::any::Any;
 use std::time::Duration;
@@ -6,14 +7,18 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 
 use super::{GenServer, Info, ServerRef};
+use crate::error::ServerNotRunningError;
+use crate::process::{self, MonitorRef, Watcher};
+use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
-/// The outcome delivered to a caller: the reply, or the reason the server crashed.
+/// The outcome delivered to a caller: the reply, or the reason the server exited
+/// before it replied.
 ///
 /// The `oneshot` crate's channel rather than tokio's: its two ends share one state
 /// word and no reference counts, so a reply costs about half the atomic operations
 /// (a tenth of a round trip, measured on the call benchmark).
-pub(crate) type ReplySlot<R> = oneshot::Sender<Result<R, String>>;
+pub(crate) type ReplySlot<R> = oneshot::Sender<Result<R, ExitReason>>;
 
 /// The handler's view of its own process.
 pub struct Context<S: GenServer> {
@@ -30,6 +35,9 @@ pub(crate) struct Requests {
     pub(crate) continuation: Option<Info>,
     /// Wins over a continuation asked for by the same handler.
     pub(crate) stop: Option<ExitReason>,
+    /// The reply of a call whose handler also asked to stop: sent once `terminate`
+    /// has run, as OTP's `{stop, Reason, Reply, State}` does.
+    pub(crate) reply_after_terminate: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<S: GenServer> Context<S> {
@@ -73,8 +81,77 @@ impl<S: GenServer> Context<S> {
     }
 
     /// Stop the server after this handler returns (`terminate` runs with `reason`).
+    /// A call being handled gets its reply once `terminate` has run, or, if it is
+    /// not answered, the reason as its error.
     pub fn stop(&mut self, reason: ExitReason) {
         self.requests.get_or_insert_default().stop = Some(reason);
+    }
+
+    /// Answer the call being handled: now, or after `terminate` if this handler
+    /// also asked to stop.
+    pub(crate) fn reply(&mut self, slot: ReplySlot<S::Reply>, value: S::Reply) {
+        match self
+            .requests
+            .as_mut()
+            .filter(|requests| requests.stop.is_some())
+        {
+            Some(requests) => {
+                requests.reply_after_terminate = Some(Box::new(move || {
+                    let _ = slot.send(Ok(value));
+                }));
+            }
+            None => {
+                let _ = slot.send(Ok(value));
+            }
+        }
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.requests
+            .as_ref()
+            .is_some_and(|requests| requests.stop.is_some())
+    }
+
+    /// Monitor `pid`: one [`Down`](crate::process::Down) reaches `handle_info` when
+    /// it ends — at once, with [`ExitReason::NoProc`], if it is not alive.
+    pub fn monitor(&self, pid: Pid) -> MonitorRef {
+        let me = self.myself.cell();
+        process::add_monitor(pid, Watcher::Process(me.pid), Some(me))
+    }
+
+    /// Take a monitor back. Its `Down`, if already on its way, is not delivered.
+    /// Returns whether the monitor was still active (the process had not ended).
+    pub fn demonitor(&self, monitor: MonitorRef) -> bool {
+        process::remove_monitor(monitor, Some(self.myself.cell()))
+    }
+
+    /// Link this process with `pid`, both ways: when either exits, the other gets
+    /// an exit signal (see [`crate::process`]). If `pid` is not alive, as OTP's
+    /// `link/1`: a process that traps exits gets an [`Exit`](crate::process::Exit)
+    /// with [`ExitReason::NoProc`], and one that does not gets this error.
+    pub fn link(&self, pid: Pid) -> Result<(), ServerNotRunningError> {
+        process::link(&self.myself.cell_ref(), pid)
+    }
+
+    /// Remove the link with `pid`, if any.
+    pub fn unlink(&self, pid: Pid) {
+        process::unlink(self.myself.cell(), pid);
+    }
+
+    /// Trap exits: exit signals from links arrive in `handle_info` as
+    /// [`Exit`](crate::process::Exit) messages instead of ending this process.
+    pub fn trap_exit(&self, trap: bool) {
+        self.myself.cell().set_trap_exit(trap);
+    }
+
+    /// Send `pid` an exit signal from this process, as OTP's `exit/2`: a process
+    /// that traps exits gets an [`Exit`](crate::process::Exit) message; one that
+    /// does not ends with `reason` (`terminate` does not run), unless `reason` is
+    /// `Normal`. `Killed` cannot be trapped (OTP's `kill`).
+    pub fn exit(&self, pid: Pid, reason: ExitReason) {
+        if let Some(target) = runtime().processes.get(pid) {
+            process::exit_signal(&target, self.pid(), &reason, process::Sent::ByExit);
+        }
     }
 
     /// Deliver `message` to [`GenServer::handle_info`] after `delay`.

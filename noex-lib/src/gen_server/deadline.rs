@@ -185,7 +185,7 @@ impl Drop for Deadline {
     }
 }
 
-/// `future`, or `Err(Elapsed)` once `timeout` has passed.
+/// `future`, or `Err(Elapsed)` once `timeout` (if any) has passed.
 ///
 /// Almost every call is answered within one pass of the scheduler, so the deadline
 /// is not set up on the first poll. A pending first poll asks to be polled again
@@ -194,10 +194,11 @@ impl Drop for Deadline {
 /// and the server it just woke answers first. When the caller is polled again the
 /// reply is usually there and no deadline ever existed. Only a call still
 /// unanswered then registers its deadline, counted from that second poll: a timeout
-/// can fire that much later, never earlier.
+/// can fire that much later, never earlier. `future` is always polled twice, which
+/// it may count on to set up its own slow path (see `ServerRef`'s exit watch).
 pub(crate) async fn with_deadline<F: Future>(
     future: F,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<F::Output, Elapsed> {
     let mut future = std::pin::pin!(future);
     let mut deadline: Option<Deadline> = None;
@@ -212,9 +213,10 @@ pub(crate) async fn with_deadline<F: Future>(
             let _ = Pin::as_mut(&mut later).poll(cx);
             return Poll::Pending;
         }
-        if deadline
-            .get_or_insert_with(|| Deadline::after(timeout))
-            .poll_expired(cx)
+        if let Some(timeout) = timeout
+            && deadline
+                .get_or_insert_with(|| Deadline::after(timeout))
+                .poll_expired(cx)
         {
             return Poll::Ready(Err(Elapsed));
         }
@@ -301,9 +303,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_deadline_returns_the_output_or_elapsed() {
-        let quick = with_deadline(async { 7 }, Duration::from_secs(1)).await;
+        let quick = with_deadline(async { 7 }, Some(Duration::from_secs(1))).await;
         assert_eq!(quick.unwrap(), 7);
-        let slow = with_deadline(std::future::pending::<()>(), Duration::from_secs(1)).await;
+        let slow = with_deadline(std::future::pending::<()>(), Some(Duration::from_secs(1))).await;
         assert!(slow.is_err());
     }
 
@@ -312,7 +314,7 @@ mod tests {
         let (reply, answer) = tokio::sync::oneshot::channel();
         // The call is polled first (pending: it asks to be polled again later), then
         // the server answers, then the call is polled again.
-        let call = tokio::spawn(with_deadline(answer, Duration::from_secs(1)));
+        let call = tokio::spawn(with_deadline(answer, Some(Duration::from_secs(1))));
         let server = tokio::spawn(async move { reply.send(5).unwrap() });
         assert_eq!(call.await.unwrap().unwrap().unwrap(), 5);
         server.await.unwrap();
@@ -329,7 +331,7 @@ mod tests {
     async fn a_slow_call_still_times_out() {
         let (_reply, answer) = tokio::sync::oneshot::channel::<()>();
         let began = Instant::now();
-        let outcome = with_deadline(answer, Duration::from_millis(200)).await;
+        let outcome = with_deadline(answer, Some(Duration::from_millis(200))).await;
         assert!(outcome.is_err());
         let waited = began.elapsed();
         assert!(waited >= Duration::from_millis(200), "{waited:?}");

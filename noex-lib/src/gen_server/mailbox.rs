@@ -117,17 +117,13 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// The receiver is gone: later sends fail, and queued messages (and the reply
-    /// slots of queued calls, whose callers then learn the server is gone) are
-    /// dropped here, outside the lock.
-    pub(crate) fn close(&self) {
-        let queued = {
-            let mut state = self.state.lock();
-            state.closed = true;
-            state.receiver = None;
-            std::mem::take(&mut state.queue)
-        };
-        drop(queued);
+    /// The receiver is gone: later sends fail. Returns the messages still queued,
+    /// taken out under the lock and handed back to be dealt with outside it.
+    pub(crate) fn close(&self) -> VecDeque<T> {
+        let mut state = self.state.lock();
+        state.closed = true;
+        state.receiver = None;
+        std::mem::take(&mut state.queue)
     }
 }
 
@@ -137,6 +133,11 @@ impl<T> Inbox<T> {
             taken: VecDeque::new(),
             previous_end: 0,
         }
+    }
+
+    /// The messages taken from the mailbox and not handled yet.
+    pub(crate) fn take_all(&mut self) -> VecDeque<T> {
+        std::mem::take(&mut self.taken)
     }
 
     /// The next message of `mailbox`, whose only receiver this inbox must be;
@@ -222,17 +223,13 @@ mod tests {
     }
 
     #[test]
-    fn sends_fail_and_queued_messages_are_dropped_once_the_receiver_is_gone() {
+    fn closing_hands_back_the_queued_messages_and_later_sends_fail() {
         let (mailbox, _inbox) = open();
-        let queued = Arc::new(());
-        mailbox.send(queued.clone()).unwrap();
-        mailbox.close();
-        assert_eq!(
-            Arc::strong_count(&queued),
-            1,
-            "the queued message was dropped"
-        );
-        assert!(mailbox.send(queued).is_err());
+        mailbox.send(1).unwrap();
+        mailbox.send(2).unwrap();
+        assert_eq!(mailbox.close(), [1, 2]);
+        assert_eq!(mailbox.send(3), Err(3));
+        assert!(mailbox.close().is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

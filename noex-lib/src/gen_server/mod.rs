@@ -48,8 +48,9 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use context::{Context, ReplyTo, TimerRef};
-pub(crate) use process::{Link, SpawnOptions, panic_message, spawn};
+pub(crate) use process::{SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;
+pub(crate) use shared::Shared;
 
 use crate::error::{BoxError, StartError};
 use crate::exit::ExitReason;
@@ -60,6 +61,21 @@ pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A message that is neither a call nor a cast: timers, monitors, anything sent with
 /// [`ServerRef::send_info`]. Downcast it to the type you expect.
 pub type Info = Box<dyn Any + Send>;
+
+/// Returned by `init` (as `Err(Ignore.into())`) to decline to start without
+/// failing: OTP's `ignore`. `start` then fails with
+/// [`StartError::Ignored`](crate::StartError::Ignored); a supervisor keeps the child's
+/// spec, not running, and goes on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ignore;
+
+impl std::fmt::Display for Ignore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("init returned Ignore")
+    }
+}
+
+impl std::error::Error for Ignore {}
 
 /// What `handle_call` answers.
 #[derive(Debug)]
@@ -85,7 +101,8 @@ pub trait GenServer: Send + Sized + 'static {
     type Reply: Send + 'static;
 
     /// Runs before `start` returns. An error (or panic) fails the start with
-    /// `InitializationError`, and the server never runs.
+    /// `InitializationError`, and the server never runs; [`Ignore`] declines to
+    /// start without an error.
     fn init(
         &mut self,
         ctx: &mut Context<Self>,
@@ -137,7 +154,8 @@ pub trait GenServer: Send + Sized + 'static {
     }
 
     /// Runs when the server stops (a stop request, a handler asking to stop, or a
-    /// crash). Not run when the process is killed.
+    /// crash). Not run when the process is killed. A panic here becomes the exit
+    /// reason, as in OTP.
     fn terminate(
         &mut self,
         reason: &ExitReason,

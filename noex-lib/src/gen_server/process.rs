@@ -1,9 +1,10 @@
 //! The server's task: init, the message loop, and the exit that always follows.
 //!
-//! Everything that must happen when a process ends — status, registry, event,
-//! waking waiters, telling the parent — lives in `Drop for Process`, so it happens
-//! on every way out: a stop, a crash, and an abort (kill), where the task's future
-//! is dropped at its await point.
+//! What must happen when a process ends — answering every caller still waiting,
+//! then the exit itself (`process::finish`: children, status, registry, event,
+//! links and monitors, waking waiters) — starts in `Drop for Process`, so it
+//! happens on every way out: a stop, a crash, and an abort (kill), where the task's
+//! future is dropped at its await point.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -16,11 +17,11 @@ use noex_agent::types::{EventKind, ProcessStatus};
 use super::context::ReplySlot;
 use super::mailbox::{Inbox, Mailbox};
 use super::shared::Shared;
-use super::{Context, GenServer, Info, Reply, ServerRef};
-use crate::error::{InitializationError, StartError};
-use crate::process::{CellInit, NotifyExit, ProcessCell, ProcessKind, SupervisorView};
+use super::{Context, GenServer, Ignore, Info, Reply, ServerRef};
+use crate::ExitReason;
+use crate::error::{InitializationError, ServerNotRunningError, StartError};
+use crate::process::{self, CellInit, CellRef, Down, ProcessCell, ProcessKind, SupervisorView};
 use crate::runtime::runtime;
-use crate::{ExitReason, Pid};
 
 pub(crate) enum Envelope<S: GenServer> {
     Call(S::Call, ReplySlot<S::Reply>),
@@ -30,19 +31,13 @@ pub(crate) enum Envelope<S: GenServer> {
     Stop(Box<ExitReason>),
 }
 
-/// Tells a supervisor that one of its children ended.
-#[derive(Clone)]
-pub(crate) struct Link {
-    pub(crate) parent: Pid,
-    pub(crate) notify: NotifyExit,
-}
-
 /// Everything a supervisor (or `start`) decides about a new process.
 #[derive(Default)]
 pub(crate) struct SpawnOptions {
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
-    pub(crate) link: Option<Link>,
+    /// The supervisor starting it: the new process is linked to it.
+    pub(crate) parent: Option<CellRef>,
     pub(crate) child_id: Option<Arc<str>>,
     pub(crate) restarts: u32,
     pub(crate) last_error: Option<String>,
@@ -50,7 +45,7 @@ pub(crate) struct SpawnOptions {
 }
 
 pub(crate) async fn spawn<S: GenServer>(
-    mut server: S,
+    server: S,
     options: SpawnOptions,
 ) -> Result<ServerRef<S>, StartError> {
     let rt = runtime();
@@ -66,8 +61,7 @@ pub(crate) async fn spawn<S: GenServer>(
             kind,
             type_name: std::any::type_name::<S>,
             system: options.system,
-            parent: options.link.as_ref().map(|link| link.parent),
-            link: options.link.map(|link| link.notify),
+            parent: options.parent.as_ref().map(|parent| parent.pid),
             child_id: options.child_id,
             restarts: options.restarts,
             last_error: options.last_error,
@@ -75,9 +69,22 @@ pub(crate) async fn spawn<S: GenServer>(
         }),
     });
     let cell = myself.cell();
-    if let Some(name) = &options.name {
-        rt.registry
-            .register_cell(name, cell, Arc::new(myself.clone()))?;
+    // Linked before anyone else can see it (OTP's spawn_link): its parent's exit
+    // cannot slip between its start and the link.
+    if let Some(parent) = &options.parent
+        && !process::link_child(cell, parent)
+    {
+        return Err(ServerNotRunningError { pid: parent.pid }.into());
+    }
+    if let Some(name) = &options.name
+        && let Err(error) = rt
+            .registry
+            .register_cell(name, cell, Arc::new(myself.clone()))
+    {
+        if let Some(parent) = &options.parent {
+            process::unlink(cell, parent.pid);
+        }
+        return Err(error.into());
     }
     rt.processes.insert(myself.cell_ref());
     crate::agent::autostart();
@@ -85,14 +92,22 @@ pub(crate) async fn spawn<S: GenServer>(
     let mut process = Process {
         ctx: Context::new(own),
         inbox: Inbox::new(),
+        server,
     };
     // `init` runs here, in the starter's task, which waits for it anyway: no
     // hand-over to the server's task and back before `start` returns. A kill during
     // `init` ends it (and a starter that gives up drops it), exactly as an abort of
     // the server's task did; `Drop for Process` reports the exit either way.
-    let init = AssertUnwindSafe(server.init(&mut process.ctx)).catch_unwind();
+    let init = AssertUnwindSafe(process.server.init(&mut process.ctx)).catch_unwind();
     let failure = match cell.until_killed(init).await {
         Some(Ok(Ok(()))) => None,
+        Some(Ok(Err(error))) if error.is::<Ignore>() => {
+            process.set_exit_reason(Box::new(ExitReason::Normal));
+            drop(process);
+            return Err(StartError::Ignored {
+                type_name: cell.type_name(),
+            });
+        }
         Some(Ok(Err(error))) => Some((error.to_string(), Some(error))),
         Some(Err(panic)) => Some((panic_message(&*panic), None)),
         None => {
@@ -121,7 +136,7 @@ pub(crate) async fn spawn<S: GenServer>(
     // Under the name it was given, without asking the cell for it again.
     rt.events
         .emit_named_at(cell, options.name, EventKind::Started, cell.started_at_ms);
-    let task = tokio::spawn(run(process, server));
+    let task = tokio::spawn(run(process));
     let abort_now = {
         let mut notes = cell.notes();
         // A kill that came after `init` and before the task could be aborted.
@@ -136,27 +151,33 @@ pub(crate) async fn spawn<S: GenServer>(
     Ok(myself)
 }
 
+/// A running server: its state, its context and what it has taken from its mailbox.
+///
+/// The state comes last, so it is dropped after `Drop for Process` has reported the
+/// exit: a reply handle kept in the state and dropped with it finds the exit
+/// already known, and its caller is told why.
 struct Process<S: GenServer> {
     /// Holds the server's own `ServerRef`, and through it the cell and the mailbox.
     ctx: Context<S>,
     inbox: Inbox<Envelope<S>>,
+    server: S,
 }
 
 /// The server's task: the message loop, then `terminate`. (`init` ran in `spawn`.)
 ///
 /// This future is most of an idle server's memory, and tokio sizes tasks in steps
 /// of 128 bytes, so it is written to keep little across its awaits: not an
-/// `async fn` (which would keep its arguments twice), the loop not a future of its
-/// own (which would keep references to both), the envelope taken apart in a scope
-/// that ends before the handler runs, a handler's start kept in the counters, and
-/// the rare paths (continuations, `terminate`) boxed.
+/// `async fn` (which would keep its argument twice), the loop not a future of its
+/// own (which would keep references to its parts), the envelope taken apart in a
+/// scope that ends before the handler runs, a handler's start kept in the counters,
+/// and the rare paths (continuations, `terminate`) boxed.
 #[allow(clippy::manual_async_fn)]
-fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Output = ()> + Send {
+fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send {
     async move {
         let reason = 'serve: loop {
             if process.ctx.requests.is_some() {
                 process.inbox.previous_end = 0;
-                if let Some(reason) = Box::pin(process.take_continuations(&mut server)).await {
+                if let Some(reason) = Box::pin(process.take_continuations()).await {
                     break 'serve Box::new(reason);
                 }
             }
@@ -168,10 +189,14 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
                     // Unreachable while `ctx` holds a sender to this mailbox.
                     break 'serve Box::new(ExitReason::Normal);
                 };
-                let counters = &process.ctx.myself_ref().cell().counters;
-                counters.on_dequeue();
-                counters.handler_started(process.inbox.previous_end);
+                let cell = process.ctx.myself_ref().cell();
+                cell.counters.on_dequeue();
+                if matches!(&envelope, Envelope::Info(message) if is_flushed(cell, message)) {
+                    continue 'serve;
+                }
+                cell.counters.handler_started(process.inbox.previous_end);
                 let ctx = &mut process.ctx;
+                let server = &mut process.server;
                 // One await for every kind of handler: room for the largest, not for each.
                 match envelope {
                     Envelope::Call(request, slot) => {
@@ -196,17 +221,30 @@ fn run<S: GenServer>(mut process: Process<S>, mut server: S) -> impl Future<Outp
             match handled {
                 Ok(Some(Reply::Now(value))) => {
                     if let Some(slot) = process.ctx.reply_slot.take() {
-                        let _ = slot.send(Ok(value));
+                        process.ctx.reply(slot, value);
                     }
                 }
                 // Deferred, or not a call. A slot the handler neither answered nor
-                // kept is dropped: the caller gets NoReply.
-                Ok(_) => process.ctx.reply_slot = None,
+                // kept is dropped (the caller gets NoReply), unless the server is
+                // stopping: then its caller is told the exit reason (OTP's
+                // `{stop, Reason, State}` from `handle_call`).
+                Ok(_) => {
+                    if !process.ctx.stop_requested() {
+                        process.ctx.reply_slot = None;
+                    }
+                }
                 Err(panic) => break 'serve Box::new(process.crash(&*panic)),
             }
         };
-        Box::pin(process.terminate(server, reason)).await;
+        Box::pin(process.terminate(reason)).await;
     }
+}
+
+/// A `Down` for a monitor taken back with its message already queued.
+fn is_flushed(cell: &ProcessCell, message: &Info) -> bool {
+    message
+        .downcast_ref::<Down>()
+        .is_some_and(|down| cell.take_flushed(&down.monitor))
 }
 
 impl<S: GenServer> Process<S> {
@@ -221,34 +259,45 @@ impl<S: GenServer> Process<S> {
         self.cell().notes().exit_reason = Some(reason);
     }
 
-    /// `terminate`, then the exit (reported by `Drop`).
-    async fn terminate(mut self, mut server: S, reason: Box<ExitReason>) {
+    /// `terminate`; the exit is reported by `Drop`. A panic in `terminate` becomes
+    /// the exit reason, as in OTP; a reply held back for `terminate` is sent either
+    /// way.
+    async fn terminate(&mut self, reason: Box<ExitReason>) {
         self.cell().set_status(ProcessStatus::Stopping);
-        let terminate = AssertUnwindSafe(server.terminate(&reason, &mut self.ctx))
+        let held_reply = self
+            .ctx
+            .requests
+            .take()
+            .and_then(|requests| requests.reply_after_terminate);
+        let terminate = AssertUnwindSafe(self.server.terminate(&reason, &mut self.ctx))
             .catch_unwind()
             .await;
+        if let Some(reply) = held_reply {
+            reply();
+        }
         self.set_exit_reason(match terminate {
             Ok(()) => reason,
-            Err(panic) if !reason.is_abnormal() => Box::new(ExitReason::error(format!(
+            Err(panic) => Box::new(ExitReason::error(format!(
                 "terminate panicked: {}",
                 panic_message(&*panic)
             ))),
-            Err(_) => reason,
         });
     }
 
     /// Runs requested continuations; returns a reason if the server must stop.
-    async fn take_continuations(&mut self, server: &mut S) -> Option<ExitReason> {
+    async fn take_continuations(&mut self) -> Option<ExitReason> {
         // The handler below may ask for more: a new box each time.
-        while let Some(requests) = self.ctx.requests.take() {
-            if let Some(reason) = requests.stop {
+        while let Some(mut requests) = self.ctx.requests.take() {
+            if let Some(reason) = requests.stop.take() {
+                // Kept for `terminate`, with the reply it may hold back.
+                self.ctx.requests = Some(requests);
                 return Some(reason);
             }
             let Some(message) = requests.continuation else {
                 continue;
             };
             self.cell().counters.handler_started(0);
-            let outcome = AssertUnwindSafe(server.handle_continue(message, &mut self.ctx))
+            let outcome = AssertUnwindSafe(self.server.handle_continue(message, &mut self.ctx))
                 .catch_unwind()
                 .await;
             self.cell().counters.handler_finished();
@@ -262,54 +311,48 @@ impl<S: GenServer> Process<S> {
     fn crash(&mut self, panic: &(dyn Any + Send)) -> ExitReason {
         let message = panic_message(panic);
         tracing::warn!(pid = %self.cell().pid, type_name = self.cell().type_name(), error = %message, "server crashed");
+        let reason = ExitReason::error(message);
         if let Some(slot) = self.ctx.reply_slot.take() {
-            let _ = slot.send(Err(message.clone()));
+            let _ = slot.send(Err(reason.clone()));
         }
-        ExitReason::error(message)
+        reason
     }
 }
 
 impl<S: GenServer> Drop for Process<S> {
     fn drop(&mut self) {
-        let reply_slot = self.ctx.reply_slot.take();
         let cell = self.cell();
-        let (reason, text) = {
+        let started = cell.status() != ProcessStatus::Initializing;
+        // Not running any more: a caller whose reply handle is dropped from now on
+        // waits for the exit reason instead of reporting NoReply.
+        cell.set_status(ProcessStatus::Stopping);
+        let reason = {
             let mut notes = cell.notes();
             let reason = notes
                 .exit_reason
                 .take()
                 .unwrap_or_else(|| Box::new(ExitReason::Killed));
-            let text = reason.to_string();
             if reason.is_abnormal() {
-                notes.last_error = Some(text.clone());
+                notes.last_error = Some(reason.to_string());
             }
-            (reason, text)
+            reason
         };
-        if let Some(slot) = reply_slot {
-            let _ = slot.send(Err(text.clone()));
+        // Every caller still waiting hears why now: the call being handled and the
+        // calls queued behind it. The mailbox closes first, so once `stop` or `wait`
+        // returns, nothing sent to this server is accepted any more.
+        let queued = self.ctx.myself_ref().shared().mailbox.close();
+        let answer = |slot: ReplySlot<S::Reply>| {
+            let _ = slot.send(Err(ExitReason::clone(&reason)));
+        };
+        if let Some(slot) = self.ctx.reply_slot.take() {
+            answer(slot);
         }
-        let notify_parent = cell.link_to_notify().cloned();
-        // Status first: a caller whose request is dropped with the mailbox (at the
-        // end) must already see the server as not running.
-        cell.set_status(ProcessStatus::Stopped);
-        let rt = runtime();
-        rt.processes.remove(cell.pid);
-        rt.registry.release(cell);
-        let kind = match &*reason {
-            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed => {
-                EventKind::Terminated { reason: text }
+        for envelope in self.inbox.take_all().into_iter().chain(queued) {
+            if let Envelope::Call(_, slot) = envelope {
+                answer(slot);
             }
-            _ => EventKind::Crashed { error: text },
-        };
-        // Without a name: `release` has just taken it.
-        rt.events.emit_named_at(cell, None, kind, 0);
-        // The parent hears first: whoever waits for this exit and then asks the
-        // supervisor finds the exit already in the supervisor's mailbox.
-        if let Some(notify_parent) = notify_parent {
-            notify_parent(cell.pid, ExitReason::clone(&reason));
         }
-        cell.exit.set(reason);
-        self.ctx.myself_ref().shared().mailbox.close();
+        process::finish(self.ctx.myself_ref().cell_ref(), reason, started);
     }
 }
 
@@ -372,6 +415,7 @@ mod tests {
 #[cfg(test)]
 mod size_tests {
     use super::*;
+    use crate::Pid;
 
     struct Counter(u64);
 
@@ -408,8 +452,9 @@ mod size_tests {
         let process = Process {
             ctx: Context::new(myself),
             inbox: Inbox::new(),
+            server: Counter(0),
         };
-        let task = run(process, Counter(0));
+        let task = run(process);
         assert!(size_of_future(&task) <= 144, "{}", size_of_future(&task));
         // Not dropped: its exit would be reported (an event) for a process that
         // never was.

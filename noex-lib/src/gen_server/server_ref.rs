@@ -1,16 +1,23 @@
 //! The handle to a running server: call, cast, info, stop.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
+
+use noex_agent::types::ProcessStatus;
 
 use super::deadline::with_deadline;
 use super::process::Envelope;
 use super::shared::Shared;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer};
-use crate::error::{CallError, CallTimeoutError, ServerNotRunningError};
+use crate::error::{CallError, CallTimeoutError, ServerNotRunningError, StopError};
 use crate::process::{CellRef, ProcessCell};
 use crate::{ExitReason, Pid};
+
+type ReplyReceiver<R> = oneshot::Receiver<Result<R, ExitReason>>;
 
 /// A reference to a GenServer. Cheap to clone; stays valid (and reports
 /// `ServerNotRunningError`) after the server has ended.
@@ -92,14 +99,19 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     /// Send a request and wait for the reply, at most `timeout`.
+    ///
+    /// Fails at once with `NotRunning` if the server is not running, and with
+    /// `Exited` (carrying the exit reason) the moment the server exits without
+    /// replying — while the call is queued, while it is handled, or after its reply
+    /// was deferred.
     pub async fn call_timeout(
         &self,
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
-        match with_deadline(reply, timeout).await {
-            Ok(outcome) => self.settle(outcome),
+        match with_deadline(self.reply_or_exit(reply), Some(timeout)).await {
+            Ok(outcome) => outcome,
             Err(_) => Err(CallTimeoutError {
                 pid: self.pid(),
                 timeout,
@@ -111,32 +123,62 @@ impl<S: GenServer> ServerRef<S> {
     /// Send a request and wait for the reply however long it takes (supervisor calls).
     pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
-        self.settle(reply.await)
+        match with_deadline(self.reply_or_exit(reply), None).await {
+            Ok(outcome) => outcome,
+            Err(_) => unreachable!("no deadline, so it never elapses"),
+        }
     }
 
-    fn send_call(
-        &self,
-        request: S::Call,
-    ) -> Result<oneshot::Receiver<Result<S::Reply, String>>, CallError> {
+    fn send_call(&self, request: S::Call) -> Result<ReplyReceiver<S::Reply>, CallError> {
         let (slot, reply) = oneshot::channel();
         self.send(Envelope::Call(request, slot))?;
         Ok(reply)
     }
 
-    fn settle(
+    /// The reply, or the server's exit, whichever comes first.
+    ///
+    /// The exit is watched from the second poll on (`with_deadline` always polls
+    /// twice): the first almost always finds the reply on its way, and watching
+    /// costs a lock. Every caller the server knows of (the call it handles, the ones
+    /// queued) is answered with the exit reason when it exits; the watch is for a
+    /// reply deferred to a handle the server no longer owns.
+    async fn reply_or_exit(
         &self,
-        outcome: Result<Result<S::Reply, String>, oneshot::RecvError>,
+        mut reply: ReplyReceiver<S::Reply>,
     ) -> Result<S::Reply, CallError> {
+        let cell = self.cell();
+        let mut exit = None;
+        let mut first_poll = true;
+        let outcome = std::future::poll_fn(|cx| {
+            if let Poll::Ready(outcome) = Pin::new(&mut reply).poll(cx) {
+                return Poll::Ready(Ok(outcome));
+            }
+            if std::mem::take(&mut first_poll) {
+                return Poll::Pending;
+            }
+            let exit = exit.get_or_insert_with(|| Box::pin(cell.exit.wait()));
+            exit.as_mut().poll(cx).map(Err)
+        })
+        .await;
+        let exited = |reason| CallError::Exited {
+            pid: self.pid(),
+            reason,
+        };
         match outcome {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(reason)) => Err(CallError::Crashed {
-                pid: self.pid(),
-                reason,
-            }),
-            // The slot was dropped unanswered: by the handler, or with the mailbox of
-            // a server that ended (its status is already `stopped` by then).
-            Err(_) if self.cell().is_alive() => Err(CallError::NoReply { pid: self.pid() }),
-            Err(_) => Err(ServerNotRunningError { pid: self.pid() }.into()),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(reason))) => Err(exited(reason)),
+            // The reply handle was dropped unanswered: by a live server (NoReply), or
+            // with a server on its way out, whose reason is then waited for.
+            Ok(Err(_)) if cell.status() == ProcessStatus::Running => {
+                Err(CallError::NoReply { pid: self.pid() })
+            }
+            Ok(Err(_)) => Err(exited(cell.exit.wait().await)),
+            // A reply sent just before the exit still wins.
+            Err(reason) => match reply.try_recv() {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(reason)) => Err(exited(reason)),
+                Err(_) => Err(exited(reason)),
+            },
         }
     }
 
@@ -151,16 +193,20 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     /// Ask the server to stop after the messages already in its mailbox; waits until
-    /// `terminate` has run and the process has ended.
-    pub async fn stop(&self, reason: ExitReason) -> Result<(), ServerNotRunningError> {
-        self.send(Envelope::Stop(Box::new(reason)))?;
-        self.cell().exit.wait().await;
-        Ok(())
-    }
-
-    /// Queue a stop request behind the messages already in the mailbox.
-    pub(crate) fn request_stop(&self, reason: ExitReason) {
-        let _ = self.send(Envelope::Stop(Box::new(reason)));
+    /// `terminate` has run and the process has ended. As OTP's `stop/3`: an error if
+    /// the server is not running, or if it ended with another reason (its
+    /// `terminate` panicked, or it was killed meanwhile).
+    pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
+        self.send(Envelope::Stop(Box::new(reason.clone())))?;
+        let exited = self.cell().exit.wait().await;
+        if exited == reason {
+            Ok(())
+        } else {
+            Err(StopError::Exited {
+                pid: self.pid(),
+                reason: exited,
+            })
+        }
     }
 
     /// End the server at once, without `terminate` (OTP's `exit(Pid, kill)`).

@@ -2,9 +2,13 @@
 //! status, counters) and its mailbox. One allocation per process instead of two,
 //! and a `ServerRef` one pointer wide.
 
-use super::GenServer;
+use std::any::Any;
+use std::sync::Arc;
+
 use super::mailbox::Mailbox;
 use super::process::Envelope;
+use super::{GenServer, Info};
+use crate::ExitReason;
 use crate::process::{ProcessCell, ProcessRecord};
 
 /// `repr(C)`, mailbox first: see [`ProcessCell`] on why the cell's counters come last.
@@ -21,5 +25,17 @@ impl<S: GenServer> ProcessRecord for Shared<S> {
 
     fn enqueued(&self) -> u64 {
         self.mailbox.enqueued()
+    }
+
+    fn send_info(&self, message: Info) -> bool {
+        self.mailbox.send(Envelope::Info(message)).is_ok()
+    }
+
+    fn request_stop(&self, reason: ExitReason) {
+        let _ = self.mailbox.send(Envelope::Stop(Box::new(reason)));
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }

@@ -8,10 +8,11 @@
 //! A cell shares one allocation with its server's mailbox (`gen_server::shared`);
 //! what is not the server's own handle holds it as a [`CellRef`].
 
+use std::any::Any;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use noex_agent::types::{
     ChildInfo, Intensity, ProcessStatus, ServerInfo, Strategy, SupervisorInfo,
@@ -20,6 +21,8 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::signals::Signals;
+use crate::gen_server::Info;
 use crate::{ExitReason, Pid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,9 +126,6 @@ pub(crate) struct SupervisorViewState {
     pub(crate) restarts: u32,
 }
 
-/// Tells a supervisor that one of its children ended.
-pub(crate) type NotifyExit = Arc<dyn Fn(Pid, ExitReason) + Send + Sync>;
-
 /// `repr(C)`, with the counters last: the mailbox sits before the cell in their
 /// shared allocation, so the whole cell lies between the lock senders take and the
 /// counters the server writes. Every idle server carries one, so what is rarely
@@ -136,11 +136,9 @@ pub(crate) struct ProcessCell {
     pub(crate) started_at_ms: u64,
     /// `std::any::type_name` of the server; shown shortened by [`Self::type_name`].
     full_type_name: fn() -> &'static str,
+    /// The supervisor that started it (and is linked to it).
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
-    /// Tells the parent of the exit, if `init` succeeded (an `init` failure is the
-    /// starter's to report).
-    link: Option<NotifyExit>,
     /// Boxed: only supervisors have one, and every process would pay for it.
     pub(crate) supervisor: Option<Box<SupervisorView>>,
     notes: Mutex<Notes>,
@@ -150,6 +148,8 @@ pub(crate) struct ProcessCell {
     pub(crate) kind: ProcessKind,
     pub(crate) system: bool,
     status: AtomicU8,
+    /// Exit signals from links arrive as `Exit` messages instead of ending it.
+    trap_exit: AtomicBool,
     pub(crate) counters: Counters,
 }
 
@@ -164,6 +164,11 @@ pub(crate) struct Notes {
     /// Set once the server's task runs (a kill before that wakes `until_killed`);
     /// kept to abort it.
     pub(crate) task: Option<JoinHandle<()>>,
+    /// Links and monitors; boxed, and made at the first one (most have none).
+    pub(crate) signals: Option<Box<Signals>>,
+    /// Its exit has been delivered to its links and monitors: later ones are told
+    /// at once instead.
+    pub(crate) exited: bool,
 }
 
 pub(crate) struct CellInit {
@@ -173,7 +178,6 @@ pub(crate) struct CellInit {
     pub(crate) system: bool,
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
-    pub(crate) link: Option<NotifyExit>,
     pub(crate) restarts: u32,
     pub(crate) last_error: Option<String>,
     pub(crate) supervisor: Option<SupervisorView>,
@@ -190,7 +194,6 @@ impl CellInit {
             system: false,
             parent: None,
             child_id: None,
-            link: None,
             restarts: 0,
             last_error: None,
             supervisor: None,
@@ -206,7 +209,6 @@ impl ProcessCell {
             full_type_name: init.type_name,
             parent: init.parent,
             child_id: init.child_id,
-            link: init.link,
             supervisor: init.supervisor.map(Box::new),
             notes: Mutex::new(Notes {
                 last_error: init.last_error,
@@ -217,6 +219,7 @@ impl ProcessCell {
             kind: init.kind,
             system: init.system,
             status: AtomicU8::new(STATUS_INITIALIZING),
+            trap_exit: AtomicBool::new(false),
             counters: Counters::default(),
         }
     }
@@ -225,13 +228,12 @@ impl ProcessCell {
         self.notes.lock()
     }
 
-    /// The parent's link, if it is to hear of this exit: only a process whose
-    /// `init` succeeded has started, as far as its parent knows.
-    pub(crate) fn link_to_notify(&self) -> Option<&NotifyExit> {
-        match self.status() {
-            ProcessStatus::Initializing => None,
-            _ => self.link.as_ref(),
-        }
+    pub(crate) fn traps_exits(&self) -> bool {
+        self.trap_exit.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_trap_exit(&self, trap: bool) {
+        self.trap_exit.store(trap, Ordering::Relaxed);
     }
 
     /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
@@ -377,6 +379,12 @@ pub(crate) trait ProcessRecord: Send + Sync + 'static {
     fn cell(&self) -> &ProcessCell;
     /// Messages ever queued in the process's mailbox.
     fn enqueued(&self) -> u64;
+    /// Queue a message for `handle_info`; `false` if the process has exited.
+    fn send_info(&self, message: Info) -> bool;
+    /// Queue a stop request behind the messages already in the mailbox.
+    fn request_stop(&self, reason: ExitReason);
+    /// The record itself, to find the typed server behind a cell.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 /// A process's cell, held apart from the server's typed handle: by the process
@@ -398,6 +406,21 @@ impl CellRef {
 
     pub(crate) fn server_info(&self) -> ServerInfo {
         self.cell().server_info(self.queue_len())
+    }
+
+    /// Queue a message for `handle_info`; `false` if the process has exited.
+    pub(crate) fn send_info(&self, message: Info) -> bool {
+        self.0.send_info(message)
+    }
+
+    /// Queue a stop request behind the messages already in the mailbox.
+    pub(crate) fn request_stop(&self, reason: ExitReason) {
+        self.0.request_stop(reason);
+    }
+
+    /// The typed record behind the cell, if it is an `R`.
+    pub(crate) fn downcast<R: Send + Sync + 'static>(&self) -> Option<Arc<R>> {
+        self.0.clone().into_any().downcast::<R>().ok()
     }
 
     fn cell(&self) -> &ProcessCell {

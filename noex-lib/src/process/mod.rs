@@ -1,11 +1,72 @@
-//! The process table: every live GenServer and supervisor, with the counters the
-//! Observer reads. Internal to the runtime.
+//! Processes: pids, links, monitors and exit signals, as in OTP.
+//!
+//! Every GenServer and supervisor is a process with a [`Pid`](crate::Pid). Processes
+//! learn of each other's exits in two ways:
+//!
+//! - **Monitors** are one-way: [`Context::monitor`](crate::gen_server::Context::monitor)
+//!   delivers one [`Down`] to `handle_info` when the process ends — at once, with
+//!   [`ExitReason::NoProc`](crate::ExitReason::NoProc), if it is not alive.
+//!   [`monitor`] does the same for code outside any process.
+//! - **Links** are two-way: [`Context::link`](crate::gen_server::Context::link). When
+//!   either end exits, the other gets an exit signal with the reason. A process that
+//!   traps exits ([`Context::trap_exit`](crate::gen_server::Context::trap_exit))
+//!   receives it as an [`Exit`] message; one that does not dies of it, unless the
+//!   reason is `Normal`. `Killed` from [`Context::exit`](crate::gen_server::Context::exit)
+//!   cannot be trapped (OTP's `kill`).
+//!
+//! Supervisors are built on these: every child is linked to its supervisor, which
+//! traps exits and turns each `Exit` into its restart decision.
+//!
+//! ```
+//! use noex::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
+//! use noex::process::Down;
+//! use noex::{ExitReason, Pid};
+//!
+//! /// Watches a process and remembers how it ended.
+//! #[derive(Default)]
+//! struct Watcher(Option<ExitReason>);
+//!
+//! impl GenServer for Watcher {
+//!     type Call = Option<Pid>; // Some: watch it; None: how did it end?
+//!     type Cast = ();
+//!     type Reply = Option<ExitReason>;
+//!
+//!     async fn handle_call(&mut self, watch: Option<Pid>, ctx: &mut Context<Self>) -> Reply<Self::Reply> {
+//!         if let Some(pid) = watch {
+//!             ctx.monitor(pid);
+//!         }
+//!         Reply::Now(self.0.clone())
+//!     }
+//!
+//!     async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
+//!         if let Some(down) = message.downcast_ref::<Down>() {
+//!             self.0 = Some(down.reason.clone());
+//!         }
+//!     }
+//! }
+//! # struct Worker;
+//! # impl GenServer for Worker { type Call = (); type Cast = (); type Reply = ();
+//! #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let watcher = gen_server::start(Watcher::default(), StartOptions::new()).await?;
+//! let worker = gen_server::start(Worker, StartOptions::new()).await?;
+//! watcher.call(Some(worker.pid())).await?;
+//! worker.stop(ExitReason::shutdown_with("draining")).await?;
+//! assert_eq!(watcher.call(None).await?, Some(ExitReason::shutdown_with("draining")));
+//! # Ok(()) }
+//! ```
 
 mod cell;
 pub(crate) mod clock;
+mod signals;
 mod table;
+mod teardown;
 
-pub(crate) use cell::{
-    CellInit, CellRef, NotifyExit, ProcessCell, ProcessKind, ProcessRecord, SupervisorView,
+pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
+pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
+pub(crate) use signals::{
+    Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };
 pub(crate) use table::{ProcessTable, coarse_now_ms, now_ms};
+pub(crate) use teardown::finish;

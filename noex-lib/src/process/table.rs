@@ -39,7 +39,7 @@ struct Shard(Mutex<Pages>);
 
 #[derive(Default)]
 struct Pages {
-    by_number: HashMap<u64, Box<Page>, BuildHasherDefault<PageHasher>>,
+    by_number: HashMap<u64, Box<Page>, BuildHasherDefault<PidHasher>>,
     live: usize,
 }
 
@@ -48,12 +48,12 @@ struct Page {
     slots: [Option<CellRef>; PAGE_SLOTS],
 }
 
-/// Page numbers are ours and sequential: the number is its own hash (hashbrown
-/// takes its tag from the top bits, so they are mixed in there).
+/// Page numbers and pids are ours and sequential: the number is its own hash
+/// (hashbrown takes its tag from the top bits, so they are mixed in there).
 #[derive(Default)]
-struct PageHasher(u64);
+pub(crate) struct PidHasher(u64);
 
-impl Hasher for PageHasher {
+impl Hasher for PidHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -194,6 +194,16 @@ mod tests {
 
         fn enqueued(&self) -> u64 {
             0
+        }
+
+        fn send_info(&self, _: crate::gen_server::Info) -> bool {
+            false
+        }
+
+        fn request_stop(&self, _: crate::ExitReason) {}
+
+        fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+            self
         }
     }
 

@@ -57,7 +57,7 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use self::protocol::{CacheCall, CacheCast, CacheReply, FillGuard, Ttl};
-use crate::error::{BoxError, CallError, ServerNotRunningError, StartError};
+use crate::error::{BoxError, CallError, StartError, StopError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, ServerRef};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
@@ -361,7 +361,7 @@ where
     }
 
     /// Stop the cache; its entries are dropped.
-    pub async fn stop(&self) -> Result<(), ServerNotRunningError> {
+    pub async fn stop(&self) -> Result<(), StopError> {
         self.server.stop(ExitReason::Normal).await
     }
 }

@@ -43,7 +43,7 @@ use lru::LruCache;
 use tokio::time::Instant;
 
 use self::protocol::{LimiterCall, LimiterReply};
-use crate::error::{BoxError, CallError, ServerNotRunningError, StartError};
+use crate::error::{BoxError, CallError, StartError, StopError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ServerRef};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
@@ -214,7 +214,7 @@ impl RateLimiter {
     }
 
     /// Stop the limiter; its counts are dropped.
-    pub async fn stop(&self) -> Result<(), ServerNotRunningError> {
+    pub async fn stop(&self) -> Result<(), StopError> {
         self.server.stop(ExitReason::Normal).await
     }
 }

@@ -1,10 +1,15 @@
-//! A supervisor restarts its children by a strategy, and gives up — escalating to
-//! its own supervisor — when they crash too often.
+//! A supervisor restarts its children by a strategy, and gives up — stopping, so
+//! that its own supervisor decides — when they crash too often.
 //!
 //! Children start in order and stop in reverse order. Strategies: `one_for_one`,
 //! `one_for_all`, `rest_for_one`, `simple_one_for_one`; restart types `permanent`,
 //! `transient`, `temporary`; restart intensity: more than `max_restarts` within a
-//! window stops every child and then the supervisor, with `MaxRestartsExceeded`.
+//! window (by default OTP's, 1 in 5 s) stops every child and then the supervisor,
+//! with a shutdown reason that says why
+//! ([`ExitReason::MaxRestartsExceeded`](crate::ExitReason::MaxRestartsExceeded)).
+//!
+//! It follows OTP's `supervisor` rule for rule; the few differences are listed,
+//! each with its reason and its test, in [`otp_differences`].
 //!
 //! ```
 //! use noex::supervisor::{self, ChildSpec, SupervisorSpec};
@@ -26,13 +31,13 @@
 //! ```
 
 mod intensity;
+pub mod otp_differences;
 mod server;
 mod spec;
 
 use std::any::Any;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use dashmap::DashMap;
 pub use noex_agent::types::{ChildInfo, ChildKind, RestartType, Strategy};
 pub(crate) use server::SupervisorServer;
 use server::{SupervisorCall, SupervisorReply};
@@ -41,8 +46,9 @@ pub use spec::{
     SupervisorSpec,
 };
 
-use crate::error::{ServerNotRunningError, StartError, SupervisorError};
+use crate::error::{StartError, StopError, SupervisorError};
 use crate::gen_server::{ServerRef, SpawnOptions};
+use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
 /// Start a supervisor and its children (in order). Fails if any child fails to start;
@@ -57,15 +63,44 @@ pub async fn start(spec: SupervisorSpec) -> Result<SupervisorRef, StartError> {
     Ok(SupervisorRef { server })
 }
 
-/// Counts of a supervisor's children.
+/// Counts of a supervisor's children (OTP's `count_children`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChildCount {
-    /// Child specs, running or not.
+    /// Child specs, running or not; 1 (the template) for `simple_one_for_one`.
     pub specs: usize,
     /// Children running now.
     pub active: usize,
+    /// Child specs of supervisors, running or not (for `simple_one_for_one`: its
+    /// children, when the template is a supervisor).
     pub supervisors: usize,
+    /// Child specs of workers, running or not (likewise).
     pub workers: usize,
+}
+
+/// A child, by the id of its spec or by its pid: what `terminate_child` takes
+/// (OTP's `Id` or `Pid`). A `&str` or a [`Pid`] converts into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildRef {
+    Id(String),
+    Pid(Pid),
+}
+
+impl From<&str> for ChildRef {
+    fn from(id: &str) -> Self {
+        ChildRef::Id(id.to_string())
+    }
+}
+
+impl From<String> for ChildRef {
+    fn from(id: String) -> Self {
+        ChildRef::Id(id)
+    }
+}
+
+impl From<Pid> for ChildRef {
+    fn from(pid: Pid) -> Self {
+        ChildRef::Pid(pid)
+    }
 }
 
 /// A reference to a running supervisor.
@@ -91,7 +126,9 @@ impl SupervisorRef {
         Ok(self.server.call_untimed(request).await?)
     }
 
-    /// Add and start a child. `DuplicateChildError` if the id is taken.
+    /// Add and start a child. An id already in use is refused: `AlreadyStarted`
+    /// (with its pid) if that child runs, `AlreadyPresent` if not. If its `init`
+    /// returns `Ignore`: `Ignored`, the spec kept unless the child is temporary.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Pid, SupervisorError> {
         match self.ask(SupervisorCall::StartChild(spec)).await? {
             SupervisorReply::Started(result) => result,
@@ -99,7 +136,8 @@ impl SupervisorRef {
         }
     }
 
-    /// Start a `simple_one_for_one` child from the template, with `arg`.
+    /// Start a `simple_one_for_one` child from the template, with `arg`. Its id is
+    /// the template's, numbered (`session-7`).
     pub async fn start_child_with<A: Any + Send + Sync>(
         &self,
         arg: A,
@@ -113,11 +151,12 @@ impl SupervisorRef {
         }
     }
 
-    /// Stop a child by its shutdown spec. Its spec stays (restart it with
-    /// `restart_child`), except for temporary and `simple_one_for_one` children.
-    pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
+    /// Stop a child, by id or pid, by its shutdown spec. Its spec stays (restart it
+    /// with `restart_child`), except for temporary and `simple_one_for_one`
+    /// children. A `simple_one_for_one` child that has already ended is no error.
+    pub async fn terminate_child(&self, child: impl Into<ChildRef>) -> Result<(), SupervisorError> {
         match self
-            .ask(SupervisorCall::TerminateChild(id.to_string()))
+            .ask(SupervisorCall::TerminateChild(child.into()))
             .await?
         {
             SupervisorReply::Done(result) => result,
@@ -125,8 +164,11 @@ impl SupervisorRef {
         }
     }
 
-    /// Stop (if running) and start a child again; returns the new pid. Not for
-    /// `simple_one_for_one` children, as in OTP.
+    /// Start a stopped child again (one stopped by `terminate_child`, or a
+    /// transient one that ended); returns the new pid. As in OTP, a running child
+    /// is an error (`Running`: terminate it first), as are a child whose restart is
+    /// pending (`Restarting`) and every `simple_one_for_one` child. Does not count
+    /// toward the restart intensity.
     pub async fn restart_child(&self, id: &str) -> Result<Pid, SupervisorError> {
         match self
             .ask(SupervisorCall::RestartChild(id.to_string()))
@@ -137,7 +179,8 @@ impl SupervisorRef {
         }
     }
 
-    /// Stop a child (if running) and forget its spec.
+    /// Forget the spec of a stopped child. As in OTP, a running child is an error
+    /// (`Running`: terminate it first), and so is any `simple_one_for_one` child.
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
         match self
             .ask(SupervisorCall::DeleteChild(id.to_string()))
@@ -173,18 +216,31 @@ impl SupervisorRef {
     }
 
     /// Stop every child in reverse start order, then the supervisor.
-    pub async fn stop(&self) -> Result<(), ServerNotRunningError> {
+    pub async fn stop(&self) -> Result<(), StopError> {
         self.server.stop(ExitReason::Shutdown).await
     }
 
-    /// Wait until the supervisor has ended, and tell why.
+    /// End the supervisor at once (OTP's `exit(Sup, kill)`). Its children are killed
+    /// too, and its exit is reported once they are gone.
+    pub fn kill(&self) {
+        self.server.kill();
+    }
+
+    /// Wait until the supervisor has ended, and tell why: an application that
+    /// waits on its root supervisor learns here that the tree gave up
+    /// ([`ExitReason::MaxRestartsExceeded`]).
     pub async fn wait(&self) -> ExitReason {
         self.server.wait().await
     }
 }
 
-/// Live supervisors by pid, so the agent can ask a child's supervisor to restart it.
-pub(crate) fn live_supervisors() -> &'static DashMap<Pid, SupervisorRef> {
-    static LIVE: LazyLock<DashMap<Pid, SupervisorRef>> = LazyLock::new(DashMap::new);
-    &LIVE
+/// The live supervisor with this pid, if there is one.
+pub(crate) fn supervisor_at(pid: Pid) -> Option<SupervisorRef> {
+    let shared = runtime()
+        .processes
+        .get(pid)?
+        .downcast::<crate::gen_server::Shared<SupervisorServer>>()?;
+    Some(SupervisorRef {
+        server: ServerRef::new(shared),
+    })
 }

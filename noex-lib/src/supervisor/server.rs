@@ -1,5 +1,8 @@
-//! The supervisor process: a GenServer that starts its children, watches them
-//! exit, and applies its strategy and restart intensity.
+//! The supervisor process: a GenServer that traps exits, starts its children linked
+//! to it, and turns each child's exit into a restart decision — the rules of OTP's
+//! `supervisor.erl`, function for function where it matters (`do_restart`,
+//! `restart/2`, `restart_multiple_children`, `try_again_restart`, the
+//! `handle_call` clauses and their errors).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -10,48 +13,65 @@ use noex_agent::types::{
 use parking_lot::Mutex;
 
 use super::intensity::RestartWindow;
-use super::spec::{ChildSpec, ChildStart, StartedChild, SupervisorSpec};
-use super::{ChildCount, SupervisorRef, live_supervisors};
+use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children};
+use super::{ChildCount, ChildRef};
 use crate::error::{
-    BoxError, ChildNotFoundError, DuplicateChildError, MaxRestartsExceededError, StartError,
-    SupervisorError,
+    BoxError, ChildNotFoundError, MaxRestartsExceededError, StartError, SupervisorError,
 };
-use crate::gen_server::{Context, GenServer, Info, Link, Reply, SpawnOptions, spawn};
-use crate::process::{CellRef, SupervisorView};
+use crate::gen_server::{Context, GenServer, Info, Reply, SpawnOptions, spawn};
+use crate::process::{CellRef, Exit, SupervisorView, is_alive};
 use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
 pub(crate) struct SupervisorServer {
     spec: SupervisorSpec,
+    /// In start order.
     children: Vec<Child>,
     window: RestartWindow,
     total_restarts: u32,
     next_dynamic_id: u64,
-    /// Set in `init`: this supervisor's own cell and the link its children report to.
-    me: Option<(CellRef, Link)>,
+    /// Set in `init`: this supervisor's own cell.
+    me: Option<CellRef>,
 }
 
 struct Child {
     spec: ChildSpec,
     id: Arc<str>,
-    running: Option<StartedChild>,
+    state: ChildState,
     /// The pid of the latest instance, running or not.
     last_pid: Option<Pid>,
+    /// Restarts of this child so far (each attempt counts).
     restarts: u32,
     last_error: Option<String>,
     arg: Option<Arc<dyn Any + Send + Sync>>,
 }
 
-/// A child ended (sent by the child's exit, through its link).
-struct ChildExit {
-    pid: Pid,
-    reason: ExitReason,
+/// OTP's child `pid` field: a pid, `{restarting, _}`, or `undefined`.
+enum ChildState {
+    Running(CellRef),
+    /// A restart failed; it is tried again through the mailbox.
+    Restarting,
+    Stopped,
 }
+
+impl Child {
+    fn running(&self) -> Option<&CellRef> {
+        match &self.state {
+            ChildState::Running(cell) => Some(cell),
+            _ => None,
+        }
+    }
+}
+
+/// A restart to try again, sent by the supervisor to itself (OTP's
+/// `{try_again_restart, Id}` cast), so the requests that came meanwhile are
+/// served between attempts.
+struct TryAgain(Arc<str>);
 
 pub(crate) enum SupervisorCall {
     StartChild(ChildSpec),
     StartChildWith(Arc<dyn Any + Send + Sync>),
-    TerminateChild(String),
+    TerminateChild(ChildRef),
     RestartChild(String),
     DeleteChild(String),
     Children,
@@ -65,11 +85,18 @@ pub(crate) enum SupervisorReply {
     Count(ChildCount),
 }
 
+/// How a start ended, for the caller's bookkeeping.
+enum Started {
+    Running(Pid),
+    Ignored,
+}
+
 impl SupervisorServer {
     pub(crate) async fn spawn(
         spec: SupervisorSpec,
         mut options: SpawnOptions,
     ) -> Result<crate::ServerRef<SupervisorServer>, StartError> {
+        spec.validate()?;
         options.supervisor = Some(SupervisorView {
             strategy: spec.strategy,
             intensity: Intensity {
@@ -90,11 +117,18 @@ impl SupervisorServer {
     }
 
     fn cell(&self) -> &CellRef {
-        &self.me.as_ref().expect("supervisor initialized").0
+        self.me.as_ref().expect("supervisor initialized")
     }
 
-    fn strategy_name(&self) -> &'static str {
-        self.spec.strategy.as_str()
+    fn is_simple(&self) -> bool {
+        self.spec.strategy == Strategy::SimpleOneForOne
+    }
+
+    fn unsupported(&self, operation: &'static str) -> SupervisorError {
+        SupervisorError::Unsupported {
+            operation,
+            strategy: self.spec.strategy.as_str(),
+        }
     }
 
     /// Publish the children list for the Observer.
@@ -108,7 +142,7 @@ impl SupervisorServer {
             .iter()
             .map(|child| ChildInfo {
                 id: child.id.to_string(),
-                pid: child.running.as_ref().map(StartedChild::pid),
+                pid: child.running().map(|cell| cell.pid),
                 restart: child.spec.restart,
                 kind: child.spec.kind,
             })
@@ -116,54 +150,71 @@ impl SupervisorServer {
         state.restarts = self.total_restarts;
     }
 
-    async fn start_instance(
-        &self,
-        index: usize,
-        restarts: u32,
-    ) -> Result<StartedChild, StartError> {
-        let (cell, link) = self.me.as_ref().expect("supervisor initialized");
+    /// Start a new instance of child `index`, linked to this supervisor.
+    async fn start_instance(&self, index: usize, restarts: u32) -> Result<CellRef, StartError> {
+        let me = self.cell();
         let child = &self.children[index];
         let start = ChildStart {
-            link: link.clone(),
+            parent: me.clone(),
             child_id: child.id.clone(),
             restarts,
             last_error: child.last_error.clone(),
             name: child.spec.name.clone(),
-            system: child.spec.system || cell.system,
+            system: child.spec.system || me.system,
             arg: child.arg.clone(),
         };
         (child.spec.start)(start).await
     }
 
-    /// Start a new child at the end of the list; on failure it is not kept.
+    /// OTP's `do_start_child`: start child `index` (as restart number `restarts`).
+    /// `Ignore` leaves it stopped; an error leaves its state as it was.
+    async fn start_child_at(&mut self, index: usize, restarts: u32) -> Result<Started, StartError> {
+        match self.start_instance(index, restarts).await {
+            Ok(cell) => {
+                let pid = cell.pid;
+                let child = &mut self.children[index];
+                child.last_pid = Some(pid);
+                child.state = ChildState::Running(cell);
+                Ok(Started::Running(pid))
+            }
+            Err(StartError::Ignored { .. }) => {
+                self.children[index].state = ChildState::Stopped;
+                Ok(Started::Ignored)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Add a child at the end and start it; kept unless it failed, or ignored the
+    /// start and is temporary or dynamic.
     async fn add_child(
         &mut self,
         spec: ChildSpec,
         id: Arc<str>,
         arg: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> Result<Pid, StartError> {
+    ) -> Result<Started, StartError> {
         self.children.push(Child {
             spec,
             id,
-            running: None,
+            state: ChildState::Stopped,
             last_pid: None,
             restarts: 0,
             last_error: None,
             arg,
         });
         let index = self.children.len() - 1;
-        match self.start_instance(index, 0).await {
-            Ok(started) => {
-                let pid = started.pid();
-                self.children[index].last_pid = Some(pid);
-                self.children[index].running = Some(started);
-                Ok(pid)
+        let started = self.start_child_at(index, 0).await;
+        let keep = match &started {
+            Ok(Started::Running(_)) => true,
+            Ok(Started::Ignored) => {
+                !self.is_simple() && self.children[index].spec.restart != RestartType::Temporary
             }
-            Err(error) => {
-                self.children.pop();
-                Err(error)
-            }
+            Err(_) => false,
+        };
+        if !keep {
+            self.children.pop();
         }
+        started
     }
 
     fn find(&self, id: &str) -> Result<usize, ChildNotFoundError> {
@@ -171,6 +222,23 @@ impl SupervisorServer {
             .iter()
             .position(|child| &*child.id == id)
             .ok_or_else(|| ChildNotFoundError { id: id.to_string() })
+    }
+
+    fn find_running(&self, pid: Pid) -> Option<usize> {
+        self.children
+            .iter()
+            .position(|child| child.running().is_some_and(|cell| cell.pid == pid))
+    }
+
+    /// OTP's `del_child`: a temporary or dynamic child is forgotten, any other is
+    /// kept, stopped.
+    fn del_child(&mut self, index: usize) {
+        let child = &self.children[index];
+        if child.spec.restart == RestartType::Temporary || self.is_simple() {
+            self.remove(index);
+        } else {
+            self.children[index].state = ChildState::Stopped;
+        }
     }
 
     fn remove(&mut self, index: usize) {
@@ -188,25 +256,25 @@ impl SupervisorServer {
         });
     }
 
-    /// Stop the running children at `indices`, in the order given.
-    async fn stop_children(&mut self, indices: impl Iterator<Item = usize>) {
-        for index in indices {
-            if let Some(running) = self.children[index].running.take() {
-                running.shutdown(self.children[index].spec.shutdown).await;
-            }
+    /// Stop child `index` by its shutdown spec, if it is running (OTP's
+    /// `do_terminate`); it is left stopped.
+    async fn terminate_at(&mut self, index: usize) {
+        let state = std::mem::replace(&mut self.children[index].state, ChildState::Stopped);
+        if let ChildState::Running(cell) = state {
+            shutdown_child(&cell, self.children[index].spec.shutdown).await;
         }
     }
 
-    async fn on_child_exit(&mut self, exit: ChildExit, ctx: &mut Context<Self>) {
-        let Some(index) = self
-            .children
-            .iter()
-            .position(|child| child.running.as_ref().map(StartedChild::pid) == Some(exit.pid))
-        else {
-            return; // An exit we caused (terminate/restart), already handled.
+    /// A child exited (its link's exit signal, trapped): OTP's `restart_child` and
+    /// `do_restart`.
+    async fn on_exit(&mut self, exit: Exit, ctx: &mut Context<Self>) {
+        // Not a running child: an exit this supervisor caused, or of a process
+        // linked to it that it does not supervise.
+        let Some(index) = self.find_running(exit.pid) else {
+            return;
         };
         let child = &mut self.children[index];
-        child.running = None;
+        child.state = ChildState::Stopped;
         if exit.reason.is_abnormal() {
             child.last_error = Some(exit.reason.to_string());
         }
@@ -215,87 +283,118 @@ impl SupervisorServer {
             RestartType::Transient => exit.reason.is_abnormal(),
             RestartType::Temporary | RestartType::Unknown => false,
         };
-        if !restart {
-            if child.spec.restart == RestartType::Temporary
-                || self.spec.strategy == Strategy::SimpleOneForOne
-            {
-                self.remove(index);
-            }
-            self.publish();
-            return;
-        }
-        if self.window.record(tokio::time::Instant::now()) {
-            self.escalate(ctx).await;
-            return;
-        }
-        // The group to restart, in start order; the others in it stop first, in reverse.
-        let group: Vec<usize> = match self.spec.strategy {
-            Strategy::OneForAll => (0..self.children.len()).collect(),
-            Strategy::RestForOne => (index..self.children.len()).collect(),
-            _ => vec![index],
-        };
-        let group: Vec<usize> = group
-            .into_iter()
-            .filter(|&i| i == index || self.children[i].running.is_some())
-            .collect();
-        self.stop_children(group.iter().rev().copied()).await;
-        // Temporary children taken down with a sibling are not restarted, as in OTP.
-        let failed = self.children[index].id.clone();
-        let ids: Vec<Arc<str>> = group.iter().map(|&i| self.children[i].id.clone()).collect();
-        for id in ids.iter().rev() {
-            if let Ok(at) = self.find(id)
-                && *id != failed
-                && self.children[at].spec.restart == RestartType::Temporary
-            {
-                self.remove(at);
-            }
-        }
-        self.restart_children(ids, ctx).await;
-    }
-
-    /// Start new instances of the children `ids`, in order. A start that fails
-    /// counts as another restart, until the intensity runs out.
-    async fn restart_children(&mut self, ids: Vec<Arc<str>>, ctx: &mut Context<Self>) {
-        for id in ids {
-            let Ok(index) = self.find(&id) else {
-                continue; // a temporary child, removed
-            };
-            loop {
-                let attempt = self.children[index].restarts + 1;
-                match self.start_instance(index, attempt).await {
-                    Ok(started) => {
-                        self.record_restart(index, started, attempt);
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::warn!(child = %id, %error, "restart failed");
-                        self.children[index].restarts = attempt;
-                        self.children[index].last_error = Some(error.to_string());
-                        if self.window.record(tokio::time::Instant::now()) {
-                            self.escalate(ctx).await;
-                            return;
-                        }
-                    }
-                }
-            }
+        if restart {
+            let id = child.id.clone();
+            self.restart(id, ctx).await;
+        } else {
+            self.del_child(index);
         }
         self.publish();
     }
 
-    fn record_restart(&mut self, index: usize, started: StartedChild, attempt: u32) {
-        let child = &mut self.children[index];
-        child.restarts = attempt;
-        child.last_pid = Some(started.pid());
-        let cell = started.cell.clone();
-        child.running = Some(started);
-        self.total_restarts += 1;
-        runtime()
-            .events
-            .emit(&cell, EventKind::Restarted { attempt });
+    /// OTP's `restart/2`: count the restart against the intensity, then restart by
+    /// the strategy; a start that fails is tried again through the mailbox.
+    async fn restart(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
+        if self.window.record(tokio::time::Instant::now()) {
+            if let Ok(index) = self.find(&id) {
+                self.del_child(index);
+            }
+            self.give_up(ctx);
+            return;
+        }
+        let Ok(index) = self.find(&id) else {
+            return;
+        };
+        let failed = match self.spec.strategy {
+            Strategy::OneForAll => self.restart_group(0).await,
+            Strategy::RestForOne => self.restart_group(index).await,
+            _ => self.restart_one(index).await,
+        };
+        if let Some(failed) = failed {
+            let _ = ctx.myself().send_info(TryAgain(failed));
+        }
     }
 
-    /// Too many restarts: stop every child, then this supervisor, as a crash.
-    async fn escalate(&mut self, ctx: &mut Context<Self>) {
+    /// One child (one_for_one, simple_one_for_one). Returns the id to try again.
+    async fn restart_one(&mut self, index: usize) -> Option<Arc<str>> {
+        let attempt = self.children[index].restarts + 1;
+        self.children[index].restarts = attempt;
+        match self.start_child_at(index, attempt).await {
+            Ok(Started::Running(_)) => {
+                self.restarted(index, attempt);
+                None
+            }
+            // A dynamic child that ignores its restart is dropped, as in OTP.
+            Ok(Started::Ignored) => {
+                if self.is_simple() {
+                    self.remove(index);
+                }
+                None
+            }
+            Err(error) => Some(self.restart_failed(index, &error)),
+        }
+    }
+
+    /// OTP's `restart_multiple_children`: stop the children from `from` on (in
+    /// reverse start order; temporary ones are dropped), then start every one left
+    /// in start order, until one fails. Returns the id of the one that failed.
+    async fn restart_group(&mut self, from: usize) -> Option<Arc<str>> {
+        for index in (from..self.children.len()).rev() {
+            self.terminate_at(index).await;
+            if self.children[index].spec.restart == RestartType::Temporary {
+                self.remove(index);
+            }
+        }
+        let mut index = from;
+        while index < self.children.len() {
+            let attempt = self.children[index].restarts + 1;
+            self.children[index].restarts = attempt;
+            match self.start_child_at(index, attempt).await {
+                Ok(Started::Running(_)) => self.restarted(index, attempt),
+                Ok(Started::Ignored)
+                    if self.children[index].spec.restart == RestartType::Temporary =>
+                {
+                    self.remove(index);
+                    continue;
+                }
+                Ok(Started::Ignored) => {}
+                Err(error) => return Some(self.restart_failed(index, &error)),
+            }
+            index += 1;
+        }
+        None
+    }
+
+    fn restart_failed(&mut self, index: usize, error: &StartError) -> Arc<str> {
+        let child = &mut self.children[index];
+        tracing::warn!(child = %child.id, %error, "restart failed; trying again");
+        child.state = ChildState::Restarting;
+        child.last_error = Some(error.to_string());
+        child.id.clone()
+    }
+
+    fn restarted(&mut self, index: usize, attempt: u32) {
+        self.total_restarts += 1;
+        if let Some(cell) = self.children[index].running() {
+            runtime()
+                .events
+                .emit(cell, EventKind::Restarted { attempt });
+        }
+    }
+
+    /// OTP's `try_again_restart`: only if the child is still waiting for it.
+    async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
+        if let Ok(index) = self.find(&id)
+            && matches!(self.children[index].state, ChildState::Restarting)
+        {
+            self.restart(id, ctx).await;
+            self.publish();
+        }
+    }
+
+    /// Too many restarts: stop with a shutdown that says why. `terminate` stops
+    /// the children, and the parent acts by this supervisor's restart type.
+    fn give_up(&mut self, ctx: &mut Context<Self>) {
         let error = MaxRestartsExceededError {
             max_restarts: self.spec.max_restarts,
             within: self.spec.within,
@@ -308,25 +407,50 @@ impl SupervisorServer {
                 within_ms: error.within.as_millis() as u64,
             },
         );
-        self.stop_children((0..self.children.len()).rev()).await;
-        self.publish();
         ctx.stop(ExitReason::MaxRestartsExceeded(error));
     }
 
+    /// Stop every child: in reverse start order, each by its shutdown spec; the
+    /// dynamic children of a `simple_one_for_one` supervisor all at once.
+    async fn terminate_children(&mut self) {
+        if self.is_simple() {
+            let running: Vec<CellRef> = self
+                .children
+                .iter_mut()
+                .filter_map(|child| {
+                    match std::mem::replace(&mut child.state, ChildState::Stopped) {
+                        ChildState::Running(cell) => Some(cell),
+                        _ => None,
+                    }
+                })
+                .collect();
+            if let Some(template) = &self.spec.template {
+                shutdown_children(&running, template.shutdown).await;
+            }
+            return;
+        }
+        for index in (0..self.children.len()).rev() {
+            self.terminate_at(index).await;
+        }
+    }
+
     async fn start_child(&mut self, spec: ChildSpec) -> Result<Pid, SupervisorError> {
-        if self.spec.strategy == Strategy::SimpleOneForOne {
-            return Err(SupervisorError::Unsupported {
-                operation: "start_child with a spec (use start_child_with)",
-                strategy: self.strategy_name(),
+        if self.is_simple() {
+            return Err(self.unsupported("start_child with a spec (use start_child_with)"));
+        }
+        if let Ok(index) = self.find(&spec.id) {
+            let child = &self.children[index];
+            return Err(match child.running() {
+                Some(cell) => SupervisorError::AlreadyStarted {
+                    id: spec.id,
+                    pid: cell.pid,
+                },
+                None => SupervisorError::AlreadyPresent { id: spec.id },
             });
         }
-        if self.children.iter().any(|child| *child.id == *spec.id) {
-            return Err(DuplicateChildError { id: spec.id }.into());
-        }
         let id: Arc<str> = Arc::from(spec.id.as_str());
-        let pid = self.add_child(spec, id, None).await?;
-        self.child_added(pid);
-        Ok(pid)
+        let started = self.add_child(spec, id.clone(), None).await;
+        self.added(&id, started)
     }
 
     async fn start_child_with(
@@ -334,57 +458,76 @@ impl SupervisorServer {
         arg: Arc<dyn Any + Send + Sync>,
     ) -> Result<Pid, SupervisorError> {
         let Some(template) = self.spec.template.clone() else {
-            return Err(SupervisorError::Unsupported {
-                operation: "start_child_with",
-                strategy: self.strategy_name(),
-            });
+            return Err(self.unsupported("start_child_with"));
         };
         self.next_dynamic_id += 1;
         let id: Arc<str> = Arc::from(format!("{}-{}", template.id, self.next_dynamic_id));
-        let pid = self.add_child(template, id, Some(arg)).await?;
-        self.child_added(pid);
-        Ok(pid)
+        let started = self.add_child(template, id.clone(), Some(arg)).await;
+        self.added(&id, started)
     }
 
-    fn child_added(&self, pid: Pid) {
-        if let Some(cell) = runtime().processes.get(pid) {
-            runtime().events.emit(&cell, EventKind::ChildAdded);
-        }
+    fn added(
+        &self,
+        id: &str,
+        started: Result<Started, StartError>,
+    ) -> Result<Pid, SupervisorError> {
         self.publish();
+        match started? {
+            Started::Running(pid) => {
+                if let Some(cell) = runtime().processes.get(pid) {
+                    runtime().events.emit(&cell, EventKind::ChildAdded);
+                }
+                Ok(pid)
+            }
+            Started::Ignored => Err(SupervisorError::Ignored { id: id.to_string() }),
+        }
     }
 
-    async fn terminate_child(&mut self, id: &str) -> Result<(), SupervisorError> {
-        let index = self.find(id)?;
-        self.stop_children(std::iter::once(index)).await;
-        let child = &self.children[index];
-        if child.spec.restart == RestartType::Temporary
-            || self.spec.strategy == Strategy::SimpleOneForOne
-        {
-            self.remove(index);
-        }
+    async fn terminate_child(&mut self, child: ChildRef) -> Result<(), SupervisorError> {
+        let index = match child {
+            ChildRef::Id(id) => self.find(&id)?,
+            ChildRef::Pid(pid) => match self.find_running(pid) {
+                Some(index) => index,
+                // A dynamic child that has already ended has nothing left to stop
+                // (OTP's `find_child` for simple_one_for_one).
+                None if self.is_simple() && !is_alive(pid) => return Ok(()),
+                None => {
+                    return Err(ChildNotFoundError {
+                        id: pid.to_string(),
+                    }
+                    .into());
+                }
+            },
+        };
+        self.terminate_at(index).await;
+        self.del_child(index);
         self.publish();
         Ok(())
     }
 
-    /// Restart a child now, running or not (a manual restart does not count toward
-    /// the intensity).
+    /// Start a stopped child again; a manual restart does not count toward the
+    /// intensity. As OTP: a running or restarting child is an error.
     async fn restart_child(&mut self, id: &str) -> Result<Pid, SupervisorError> {
-        if self.spec.strategy == Strategy::SimpleOneForOne {
-            return Err(SupervisorError::Unsupported {
-                operation: "restart_child",
-                strategy: self.strategy_name(),
-            });
+        if self.is_simple() {
+            return Err(self.unsupported("restart_child"));
         }
         let index = self.find(id)?;
-        self.stop_children(std::iter::once(index)).await;
+        match self.children[index].state {
+            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
+            ChildState::Restarting => {
+                return Err(SupervisorError::Restarting { id: id.into() });
+            }
+            ChildState::Stopped => {}
+        }
         let attempt = self.children[index].restarts + 1;
-        let started = self.start_instance(index, attempt).await;
+        let started = self.start_child_at(index, attempt).await;
         let result = match started {
-            Ok(started) => {
-                let pid = started.pid();
-                self.record_restart(index, started, attempt);
+            Ok(Started::Running(pid)) => {
+                self.children[index].restarts = attempt;
+                self.restarted(index, attempt);
                 Ok(pid)
             }
+            Ok(Started::Ignored) => Err(SupervisorError::Ignored { id: id.into() }),
             Err(error) => Err(error.into()),
         };
         self.publish();
@@ -392,8 +535,17 @@ impl SupervisorServer {
     }
 
     async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
+        if self.is_simple() {
+            return Err(self.unsupported("delete_child"));
+        }
         let index = self.find(id)?;
-        self.stop_children(std::iter::once(index)).await;
+        match self.children[index].state {
+            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
+            ChildState::Restarting => {
+                return Err(SupervisorError::Restarting { id: id.into() });
+            }
+            ChildState::Stopped => {}
+        }
         self.remove(index);
         self.publish();
         Ok(())
@@ -407,15 +559,28 @@ impl SupervisorServer {
             .unwrap_or_default()
     }
 
+    /// OTP's `count_children`: a `simple_one_for_one` supervisor has one spec, its
+    /// template, and counts its children by the template's kind.
     fn count(&self) -> ChildCount {
+        let active = self
+            .children
+            .iter()
+            .filter(|child| child.running().is_some())
+            .count();
         let mut count = ChildCount {
             specs: self.children.len(),
+            active,
             ..ChildCount::default()
         };
-        for child in &self.children {
-            if child.running.is_some() {
-                count.active += 1;
+        if let Some(template) = self.spec.template.as_ref().filter(|_| self.is_simple()) {
+            count.specs = 1;
+            match template.kind {
+                ChildKind::Supervisor => count.supervisors = self.children.len(),
+                _ => count.workers = self.children.len(),
             }
+            return count;
+        }
+        for child in &self.children {
             match child.spec.kind {
                 ChildKind::Supervisor => count.supervisors += 1,
                 _ => count.workers += 1,
@@ -430,26 +595,15 @@ impl GenServer for SupervisorServer {
     type Cast = ();
     type Reply = SupervisorReply;
 
+    /// OTP's `init_children`: trap exits, then start the children in order; if one
+    /// fails, stop the ones started (in reverse) and fail.
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
-        let myself = ctx.myself();
-        let reporter = myself.clone();
-        let link = Link {
-            parent: myself.pid(),
-            notify: Arc::new(move |pid, reason| {
-                let _ = reporter.send_info(ChildExit { pid, reason });
-            }),
-        };
-        self.me = Some((myself.cell_ref(), link));
-        live_supervisors().insert(myself.pid(), SupervisorRef { server: myself });
+        ctx.trap_exit(true);
+        self.me = Some(ctx.myself().cell_ref());
         for spec in std::mem::take(&mut self.spec.children) {
             let id: Arc<str> = Arc::from(spec.id.as_str());
-            if self.children.iter().any(|child| child.id == id) {
-                self.stop_children((0..self.children.len()).rev()).await;
-                return Err(Box::new(DuplicateChildError { id: id.to_string() }));
-            }
             if let Err(error) = self.add_child(spec, id.clone(), None).await {
-                // Children already started stop again, in reverse order.
-                self.stop_children((0..self.children.len()).rev()).await;
+                self.terminate_children().await;
                 return Err(Box::new(StartError::Child {
                     child_id: id.to_string(),
                     source: Box::new(error),
@@ -472,8 +626,8 @@ impl GenServer for SupervisorServer {
             SupervisorCall::StartChildWith(arg) => {
                 SupervisorReply::Started(self.start_child_with(arg).await)
             }
-            SupervisorCall::TerminateChild(id) => {
-                SupervisorReply::Done(self.terminate_child(&id).await)
+            SupervisorCall::TerminateChild(child) => {
+                SupervisorReply::Done(self.terminate_child(child).await)
             }
             SupervisorCall::RestartChild(id) => {
                 SupervisorReply::Started(self.restart_child(&id).await)
@@ -485,27 +639,17 @@ impl GenServer for SupervisorServer {
     }
 
     async fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) {
-        if let Ok(exit) = message.downcast::<ChildExit>() {
-            self.on_child_exit(*exit, ctx).await;
+        let message = match message.downcast::<Exit>() {
+            Ok(exit) => return self.on_exit(*exit, ctx).await,
+            Err(message) => message,
+        };
+        if let Ok(again) = message.downcast::<TryAgain>() {
+            self.try_again(again.0, ctx).await;
         }
     }
 
     async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
-        self.stop_children((0..self.children.len()).rev()).await;
+        self.terminate_children().await;
         self.publish();
-    }
-}
-
-impl Drop for SupervisorServer {
-    fn drop(&mut self) {
-        // Killed without `terminate`: its children must not outlive it (OTP links).
-        for child in self.children.iter_mut().rev() {
-            if let Some(running) = child.running.take() {
-                running.cell.kill(ExitReason::Shutdown);
-            }
-        }
-        if let Some((cell, _)) = &self.me {
-            live_supervisors().remove(&cell.pid);
-        }
     }
 }

@@ -8,10 +8,10 @@ use futures::future::BoxFuture;
 use noex_agent::types::{ChildKind, RestartType, Strategy};
 
 use super::server::SupervisorServer;
-use crate::error::StartError;
-use crate::gen_server::{GenServer, Link, ServerRef, SpawnOptions, spawn};
+use crate::ExitReason;
+use crate::error::{DuplicateChildError, SpecError, StartError};
+use crate::gen_server::{GenServer, SpawnOptions, spawn};
 use crate::process::CellRef;
-use crate::{ExitReason, Pid};
 
 /// How a child is stopped: OTP's shutdown spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +29,8 @@ pub const DEFAULT_WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_s
 
 /// What a supervisor passes to a child's start function.
 pub(crate) struct ChildStart {
-    pub(crate) link: Link,
+    /// The supervisor: the child is linked to it.
+    pub(crate) parent: CellRef,
     pub(crate) child_id: Arc<str>,
     pub(crate) restarts: u32,
     pub(crate) last_error: Option<String>,
@@ -44,7 +45,7 @@ impl ChildStart {
         SpawnOptions {
             name: self.name,
             system: self.system,
-            link: Some(self.link),
+            parent: Some(self.parent),
             child_id: Some(self.child_id),
             restarts: self.restarts,
             last_error: self.last_error,
@@ -53,47 +54,47 @@ impl ChildStart {
     }
 }
 
-/// A running child, type-erased.
-pub(crate) struct StartedChild {
-    pub(crate) cell: CellRef,
-    /// Queues a stop request in the child's mailbox.
-    pub(crate) request_stop: Box<dyn Fn(ExitReason) + Send + Sync>,
+/// Stop a child by its shutdown spec and wait until it has ended (OTP's
+/// `shutdown/1`: ask, wait, then kill). `terminate` runs unless it is killed.
+pub(crate) async fn shutdown_child(child: &CellRef, shutdown: Shutdown) {
+    match shutdown {
+        Shutdown::BrutalKill => child.kill(ExitReason::Killed),
+        Shutdown::Timeout(limit) => {
+            child.request_stop(ExitReason::Shutdown);
+            if tokio::time::timeout(limit, child.exit.wait()).await.is_ok() {
+                return;
+            }
+            child.kill(ExitReason::Killed);
+        }
+        Shutdown::Infinity => child.request_stop(ExitReason::Shutdown),
+    }
+    child.exit.wait().await;
 }
 
-impl StartedChild {
-    pub(crate) fn pid(&self) -> Pid {
-        self.cell.pid
-    }
-
-    fn new<S: GenServer>(server: ServerRef<S>) -> Self {
-        StartedChild {
-            cell: server.cell_ref(),
-            request_stop: Box::new(move |reason| server.request_stop(reason)),
-        }
-    }
-
-    /// Stop the child by its shutdown spec and wait until it has ended.
-    pub(crate) async fn shutdown(self, shutdown: Shutdown) {
-        match shutdown {
-            Shutdown::BrutalKill => self.cell.kill(ExitReason::Killed),
-            Shutdown::Timeout(limit) => {
-                (self.request_stop)(ExitReason::Shutdown);
-                if tokio::time::timeout(limit, self.cell.exit.wait())
-                    .await
-                    .is_ok()
-                {
-                    return;
-                }
-                self.cell.kill(ExitReason::Killed);
+/// Stop many children at once by one shutdown spec, as OTP stops the children of
+/// a `simple_one_for_one` supervisor: all asked together, one shared timeout.
+pub(crate) async fn shutdown_children(children: &[CellRef], shutdown: Shutdown) {
+    let all_ended = || futures::future::join_all(children.iter().map(|child| child.exit.wait()));
+    match shutdown {
+        Shutdown::BrutalKill => children.iter().for_each(|c| c.kill(ExitReason::Killed)),
+        Shutdown::Timeout(limit) => {
+            children
+                .iter()
+                .for_each(|c| c.request_stop(ExitReason::Shutdown));
+            if tokio::time::timeout(limit, all_ended()).await.is_ok() {
+                return;
             }
-            Shutdown::Infinity => (self.request_stop)(ExitReason::Shutdown),
+            children.iter().for_each(|c| c.kill(ExitReason::Killed));
         }
-        self.cell.exit.wait().await;
+        Shutdown::Infinity => children
+            .iter()
+            .for_each(|c| c.request_stop(ExitReason::Shutdown)),
     }
+    all_ended().await;
 }
 
 type StartFn =
-    Arc<dyn Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>> + Send + Sync>;
+    Arc<dyn Fn(ChildStart) -> BoxFuture<'static, Result<CellRef, StartError>> + Send + Sync>;
 
 /// How to start one child, and what to do when it exits.
 ///
@@ -144,7 +145,7 @@ impl ChildSpec {
                 let server = factory();
                 Box::pin(async move {
                     let server = spawn(server, start.spawn_options()).await?;
-                    Ok(StartedChild::new(server))
+                    Ok(server.cell_ref())
                 })
             },
         )
@@ -176,7 +177,7 @@ impl ChildSpec {
                         });
                     };
                     let server = spawn(server, start.spawn_options()).await?;
-                    Ok(StartedChild::new(server))
+                    Ok(server.cell_ref())
                 })
             },
         )
@@ -195,7 +196,7 @@ impl ChildSpec {
                     options.name = options.name.or_else(|| spec.name.clone());
                     options.system |= spec.system;
                     let server = SupervisorServer::spawn(spec, options).await?;
-                    Ok(StartedChild::new(server))
+                    Ok(server.cell_ref())
                 })
             },
         )
@@ -203,7 +204,7 @@ impl ChildSpec {
 
     fn with_start<F>(id: impl Into<String>, kind: ChildKind, shutdown: Shutdown, start: F) -> Self
     where
-        F: Fn(ChildStart) -> BoxFuture<'static, Result<StartedChild, StartError>>
+        F: Fn(ChildStart) -> BoxFuture<'static, Result<CellRef, StartError>>
             + Send
             + Sync
             + 'static,
@@ -259,9 +260,9 @@ pub struct SupervisorSpec {
     pub(crate) system: bool,
 }
 
-/// The default restart intensity: 3 restarts within 5 seconds. OTP's own default
-/// is 1 in 5 s; 3 tolerates a short burst of crashes before escalating.
-pub const DEFAULT_MAX_RESTARTS: u32 = 3;
+/// The default restart intensity, OTP's: one restart within 5 seconds. An
+/// application sets its own where it expects more.
+pub const DEFAULT_MAX_RESTARTS: u32 = 1;
 pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(5);
 
 impl SupervisorSpec {
@@ -300,7 +301,8 @@ impl SupervisorSpec {
         }
     }
 
-    /// More than `max_restarts` restarts within `within` stops the supervisor.
+    /// More than `max_restarts` restarts within `within` stops the supervisor. The
+    /// window must be longer than zero (checked at start).
     pub fn max_restarts(mut self, max_restarts: u32, within: Duration) -> Self {
         self.max_restarts = max_restarts;
         self.within = within;
@@ -332,5 +334,25 @@ impl SupervisorSpec {
 
     pub fn strategy(&self) -> Strategy {
         self.strategy
+    }
+
+    /// OTP's checks of a supervisor's flags and start spec, before anything starts.
+    pub(crate) fn validate(&self) -> Result<(), SpecError> {
+        if self.within.is_zero() {
+            return Err(SpecError::ZeroPeriod);
+        }
+        if self.strategy == Strategy::SimpleOneForOne && !self.children.is_empty() {
+            return Err(SpecError::SimpleOneForOneWithChildren);
+        }
+        let mut ids = std::collections::HashSet::new();
+        for child in &self.children {
+            if !ids.insert(child.id.as_str()) {
+                return Err(DuplicateChildError {
+                    id: child.id.clone(),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 }

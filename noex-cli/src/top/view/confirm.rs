@@ -12,6 +12,10 @@ use crate::top::state::Pending;
 
 pub fn draw(frame: &mut Frame, area: Rect, pending: &Pending, styles: &Styles) {
     let what = match (pending.action, &pending.supervisor) {
+        (Action::Kill, _) if pending.nothing_restarts.is_some() => format!(
+            "It exits abnormally (killed), and {} is gone for good: nothing will restart it.",
+            pending.label
+        ),
         (Action::Kill, Some(sup)) => format!(
             "It exits abnormally (killed); its supervisor {sup} applies its restart policy."
         ),

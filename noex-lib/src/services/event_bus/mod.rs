@@ -83,7 +83,7 @@ use tokio::task::JoinHandle;
 use self::pattern::Pattern;
 pub use self::pattern::topic_matches;
 use self::protocol::{BusCall, BusCast, BusReply, Completion, Published, Subscriber};
-use crate::error::{CallError, ServerNotRunningError, StartError};
+use crate::error::{CallError, ServerNotRunningError, StartError, StopError};
 use crate::gen_server::{self, Context, GenServer, Reply, ServerRef, panic_message};
 use crate::registry::{self, LookupError};
 use crate::supervisor::ChildSpec;
@@ -360,7 +360,7 @@ impl<M: Send + Sync + 'static> EventBus<M> {
 
     /// Stop the bus; returns once its subscriptions have finished what was
     /// published to them (or the drain timeout has passed).
-    pub async fn stop(&self) -> Result<(), ServerNotRunningError> {
+    pub async fn stop(&self) -> Result<(), StopError> {
         self.server.stop(ExitReason::Normal).await
     }
 }

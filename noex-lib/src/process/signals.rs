@@ -1,0 +1,397 @@
+//! Links, monitors and exit signals: how processes learn of each other's exits.
+//!
+//! As in OTP: a link is two-way, and the exit of either end sends the other an exit
+//! signal with the exit reason; a process that traps exits receives it as an
+//! [`Exit`] message, one that does not dies of it (unless the reason is `normal`). A
+//! monitor is one-way and delivers one [`Down`] message. Supervisors are built on
+//! these: each child is linked to its supervisor, which traps exits.
+//!
+//! Each process keeps its links and monitors in a box of its own, made at the first
+//! link or monitor (most processes have none). Two processes' boxes are never
+//! locked at once, so signals cannot deadlock.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::hash::BuildHasherDefault;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use super::table::PidHasher;
+use super::{CellRef, ProcessCell};
+use crate::error::ServerNotRunningError;
+use crate::runtime::runtime;
+use crate::{ExitReason, Pid};
+
+type PidSet = HashSet<Pid, BuildHasherDefault<PidHasher>>;
+
+/// A monitor, as [`monitor`] and [`Context::monitor`](crate::gen_server::Context::monitor)
+/// return it; every [`Down`] names the monitor it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MonitorRef {
+    id: u64,
+    target: Pid,
+}
+
+impl MonitorRef {
+    fn new(target: Pid) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        MonitorRef {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            target,
+        }
+    }
+
+    /// The monitored process.
+    pub fn target(&self) -> Pid {
+        self.target
+    }
+}
+
+impl fmt::Display for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#Ref<{}>", self.id)
+    }
+}
+
+/// A monitored process ended, or was not alive when the monitor was set
+/// (`reason` is then [`ExitReason::NoProc`]). Delivered once per monitor, to
+/// `handle_info` of the process that set it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Down {
+    pub monitor: MonitorRef,
+    pub pid: Pid,
+    pub reason: ExitReason,
+}
+
+/// A linked process exited: what a process that traps exits receives in
+/// `handle_info` instead of dying (OTP's `{'EXIT', Pid, Reason}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    pub pid: Pid,
+    pub reason: ExitReason,
+}
+
+/// Who is told when a monitored process ends.
+pub(crate) enum Watcher {
+    /// A process: a [`Down`] message in its mailbox.
+    Process(Pid),
+    /// Code outside any process, awaiting a [`Monitor`].
+    Channel(oneshot::Sender<Down>),
+}
+
+/// A process's links and monitors.
+#[derive(Default)]
+pub(crate) struct Signals {
+    links: PidSet,
+    /// Monitors others hold on this process, by monitor id.
+    monitors: HashMap<u64, Watcher>,
+    /// Monitors this process holds on others: taken back when it exits, so a
+    /// long-lived process does not collect the monitors of the dead.
+    watching: HashMap<u64, Pid>,
+    /// Monitors taken back while their `Down` may already be queued: such a `Down`
+    /// is dropped on arrival (OTP's `demonitor(Ref, [flush])`).
+    flushed: HashSet<u64>,
+}
+
+impl ProcessCell {
+    /// Run `f` on this process's signals, made if need be; `None` once it has exited.
+    fn with_signals<R>(&self, f: impl FnOnce(&mut Signals) -> R) -> Option<R> {
+        let mut notes = self.notes();
+        if notes.exited {
+            return None;
+        }
+        Some(f(notes.signals.get_or_insert_default()))
+    }
+
+    /// Run `f` on this process's signals if it has any.
+    fn with_existing_signals<R>(&self, f: impl FnOnce(&mut Signals) -> R) -> Option<R> {
+        self.notes().signals.as_deref_mut().map(f)
+    }
+
+    /// Its signals, for the last time: later links and monitors see it as exited.
+    pub(crate) fn close_signals(&self) -> Option<Box<Signals>> {
+        let mut notes = self.notes();
+        notes.exited = true;
+        notes.signals.take()
+    }
+
+    /// The pids linked to this process.
+    pub(crate) fn links(&self) -> Vec<Pid> {
+        self.with_existing_signals(|signals| signals.links.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a `Down` for `monitor` is to be dropped; forgets it either way.
+    pub(crate) fn take_flushed(&self, monitor: &MonitorRef) -> bool {
+        self.with_existing_signals(|signals| signals.flushed.remove(&monitor.id))
+            .unwrap_or(false)
+    }
+}
+
+/// Link `me` and `other` both ways. If `other` is not alive, as OTP's `link/1`:
+/// a process that traps exits gets an `Exit` with `noproc`, one that does not gets
+/// the error (OTP raises `noproc` in the caller then).
+pub(crate) fn link(me: &CellRef, other: Pid) -> Result<(), ServerNotRunningError> {
+    if other == me.pid {
+        return Ok(());
+    }
+    let linked = runtime()
+        .processes
+        .get(other)
+        .and_then(|target| target.with_signals(|signals| signals.links.insert(me.pid)));
+    if linked.is_none() {
+        if !me.traps_exits() {
+            return Err(ServerNotRunningError { pid: other });
+        }
+        exit_signal(me, other, &ExitReason::NoProc, Sent::ByLink);
+        return Ok(());
+    }
+    if me
+        .with_signals(|signals| signals.links.insert(other))
+        .is_none()
+    {
+        // `me` exited meanwhile; its exit did not see this link.
+        unlink_one_way(other, me.pid);
+    }
+    Ok(())
+}
+
+/// Remove the link between `me` and `other`, if there is one.
+pub(crate) fn unlink(me: &ProcessCell, other: Pid) {
+    me.with_existing_signals(|signals| signals.links.remove(&other));
+    unlink_one_way(other, me.pid);
+}
+
+fn unlink_one_way(from: Pid, to: Pid) {
+    if let Some(cell) = runtime().processes.get(from) {
+        cell.with_existing_signals(|signals| signals.links.remove(&to));
+    }
+}
+
+/// Link a new child to its supervisor, before anyone else can see the child.
+pub(crate) fn link_child(child: &ProcessCell, parent: &ProcessCell) -> bool {
+    if parent
+        .with_signals(|signals| signals.links.insert(child.pid))
+        .is_none()
+    {
+        return false;
+    }
+    child.with_signals(|signals| signals.links.insert(parent.pid));
+    true
+}
+
+/// Monitor `target` for `watcher`. A target that is not alive is reported at once.
+pub(crate) fn add_monitor(
+    target: Pid,
+    watcher: Watcher,
+    watcher_cell: Option<&ProcessCell>,
+) -> MonitorRef {
+    let monitor = MonitorRef::new(target);
+    if let Some(cell) = watcher_cell {
+        cell.with_signals(|signals| signals.watching.insert(monitor.id, target));
+    }
+    let watcher = match runtime().processes.get(target) {
+        Some(cell) => {
+            let mut watcher = Some(watcher);
+            let set = cell.with_signals(|signals| {
+                signals
+                    .monitors
+                    .insert(monitor.id, watcher.take().expect("once"));
+            });
+            match set {
+                Some(()) => return monitor,
+                None => watcher.expect("not taken when the target had exited"),
+            }
+        }
+        None => watcher,
+    };
+    deliver_down(
+        watcher,
+        Down {
+            monitor,
+            pid: target,
+            reason: ExitReason::NoProc,
+        },
+    );
+    monitor
+}
+
+/// Take a monitor back. Returns whether it was still active; if not, its `Down`
+/// may be queued already, and is dropped when it arrives.
+pub(crate) fn remove_monitor(monitor: MonitorRef, watcher_cell: Option<&ProcessCell>) -> bool {
+    let removed = runtime()
+        .processes
+        .get(monitor.target)
+        .and_then(|cell| cell.with_existing_signals(|signals| signals.monitors.remove(&monitor.id)))
+        .flatten()
+        .is_some();
+    if let Some(cell) = watcher_cell {
+        cell.with_existing_signals(|signals| {
+            signals.watching.remove(&monitor.id);
+            if !removed {
+                signals.flushed.insert(monitor.id);
+            }
+        });
+    }
+    removed
+}
+
+/// How an exit signal came: from a link (the exit of a linked process), or sent
+/// on purpose with `exit/2`, where `Killed` is OTP's untrappable `kill`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    ByLink,
+    ByExit,
+}
+
+/// Send `target` an exit signal from `from`, as OTP delivers one.
+///
+/// A process that traps exits gets an [`Exit`] message, and one that does not dies
+/// of any reason but `Normal`. `Killed` sent with `exit/2` (OTP's `kill`) cannot be
+/// trapped; `killed` that a link passes on can.
+pub(crate) fn exit_signal(target: &CellRef, from: Pid, reason: &ExitReason, sent: Sent) {
+    if !target.is_alive() {
+        return;
+    }
+    if sent == Sent::ByExit && *reason == ExitReason::Killed {
+        target.kill(ExitReason::Killed);
+    } else if target.traps_exits() {
+        target.send_info(Box::new(Exit {
+            pid: from,
+            reason: reason.clone(),
+        }));
+    } else if *reason != ExitReason::Normal {
+        target.kill(reason.clone());
+    }
+}
+
+impl Signals {
+    /// Tell everyone linked to or monitoring `cell` that it exited with `reason`.
+    /// `tell_parent` is false when `init` failed: the starter reports that.
+    pub(crate) fn deliver(self, cell: &ProcessCell, reason: &ExitReason, tell_parent: bool) {
+        let rt = runtime();
+        for pid in self.links {
+            let Some(other) = rt.processes.get(pid) else {
+                continue;
+            };
+            other.with_existing_signals(|signals| signals.links.remove(&cell.pid));
+            if tell_parent || cell.parent != Some(pid) {
+                exit_signal(&other, cell.pid, reason, Sent::ByLink);
+            }
+        }
+        for (id, watcher) in self.monitors {
+            let monitor = MonitorRef {
+                id,
+                target: cell.pid,
+            };
+            deliver_down(
+                watcher,
+                Down {
+                    monitor,
+                    pid: cell.pid,
+                    reason: reason.clone(),
+                },
+            );
+        }
+        for (id, target) in self.watching {
+            if let Some(target) = rt.processes.get(target) {
+                target.with_existing_signals(|signals| signals.monitors.remove(&id));
+            }
+        }
+    }
+}
+
+fn deliver_down(watcher: Watcher, down: Down) {
+    match watcher {
+        Watcher::Process(pid) => {
+            if let Some(cell) = runtime().processes.get(pid) {
+                cell.send_info(Box::new(down));
+            }
+        }
+        Watcher::Channel(sender) => {
+            let _ = sender.send(down);
+        }
+    }
+}
+
+/// A monitor set from outside any process: resolves with the [`Down`] once the
+/// process ends (at once if it is not alive). Dropping it takes the monitor back.
+pub struct Monitor {
+    monitor: MonitorRef,
+    down: oneshot::Receiver<Down>,
+    settled: bool,
+}
+
+impl Monitor {
+    pub fn monitor_ref(&self) -> MonitorRef {
+        self.monitor
+    }
+}
+
+impl Future for Monitor {
+    type Output = Down;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Down> {
+        match Pin::new(&mut self.down).poll(cx) {
+            Poll::Ready(Ok(down)) => {
+                self.settled = true;
+                Poll::Ready(down)
+            }
+            // Every exit delivers its monitors; should a sender still be lost, the
+            // target is gone, and waiting would be forever.
+            Poll::Ready(Err(_)) => {
+                self.settled = true;
+                Poll::Ready(Down {
+                    monitor: self.monitor,
+                    pid: self.monitor.target,
+                    reason: ExitReason::NoProc,
+                })
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if !self.settled {
+            remove_monitor(self.monitor, None);
+        }
+    }
+}
+
+/// Monitor `pid` from outside any process (from a process, use
+/// [`Context::monitor`](crate::gen_server::Context::monitor)).
+///
+/// ```
+/// use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+/// use noex::{ExitReason, process};
+/// # struct Worker;
+/// # impl GenServer for Worker { type Call = (); type Cast = (); type Reply = ();
+/// #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = gen_server::start(Worker, StartOptions::new()).await?;
+/// let down = process::monitor(worker.pid());
+/// worker.stop(ExitReason::Normal).await?;
+/// assert_eq!(down.await.reason, ExitReason::Normal);
+/// # Ok(()) }
+/// ```
+pub fn monitor(pid: Pid) -> Monitor {
+    let (sender, down) = oneshot::channel();
+    let monitor = add_monitor(pid, Watcher::Channel(sender), None);
+    Monitor {
+        monitor,
+        down,
+        settled: false,
+    }
+}
+
+/// Whether the process is alive (initializing, running or stopping).
+pub fn is_alive(pid: Pid) -> bool {
+    runtime()
+        .processes
+        .get(pid)
+        .is_some_and(|cell| cell.is_alive())
+}

@@ -1,0 +1,102 @@
+//! The end of a process, in the order others may rely on.
+//!
+//! A process that exits first takes its children down, then reports: its status,
+//! the process table, its name, its event, its links and monitors, and last the
+//! exit signal that `stop` and `wait` wait for. A supervisor's children are gone
+//! before its parent hears of its exit or its name is free, so a restarted
+//! supervisor never meets its old children (OTP's shutdown does the same when it
+//! stops a supervisor; noex keeps the promise when one is killed too).
+
+use noex_agent::types::{EventKind, ProcessStatus};
+
+use super::CellRef;
+use crate::ExitReason;
+use crate::runtime::runtime;
+
+/// The process behind `cell` has stopped running (its task ended, or `init`
+/// failed); report its exit with `reason`. Its mailbox is closed already.
+/// `started`: whether its `init` had succeeded (if not, its starter reports the
+/// failure, and its parent is not sent an exit signal).
+pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, started: bool) {
+    let children = live_children(&cell);
+    if children.is_empty() {
+        complete(&cell, reason, started);
+        return;
+    }
+    // Only a killed supervisor gets here: one that stops in order has stopped its
+    // children already. Its children are killed, as links would kill them.
+    cell.set_status(ProcessStatus::Stopping);
+    for child in &children {
+        child.kill(ExitReason::Killed);
+    }
+    let teardown = Teardown {
+        cell,
+        reason: Some(reason),
+        started,
+        children,
+    };
+    match tokio::runtime::Handle::try_current() {
+        // A runtime shutting down drops the task unpolled: `Drop` completes then.
+        Ok(runtime) => drop(runtime.spawn(teardown.wait_for_children())),
+        Err(_) => drop(teardown),
+    }
+}
+
+/// The children of `cell` still alive: the processes linked to it that it started.
+fn live_children(cell: &CellRef) -> Vec<CellRef> {
+    let processes = &runtime().processes;
+    cell.links()
+        .into_iter()
+        .filter_map(|pid| processes.get(pid))
+        .filter(|child| child.parent == Some(cell.pid) && child.is_alive())
+        .collect()
+}
+
+/// A killed process waiting for its children to end before it reports its exit.
+struct Teardown {
+    cell: CellRef,
+    /// Taken when the exit is reported.
+    reason: Option<Box<ExitReason>>,
+    started: bool,
+    children: Vec<CellRef>,
+}
+
+impl Teardown {
+    async fn wait_for_children(self) {
+        for child in &self.children {
+            child.exit.wait().await;
+        }
+        // Reported by `Drop`, which also covers a runtime that drops this task.
+    }
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if let Some(reason) = self.reason.take() {
+            complete(&self.cell, reason, self.started);
+        }
+    }
+}
+
+fn complete(cell: &CellRef, reason: Box<ExitReason>, started: bool) {
+    let signals = cell.close_signals();
+    cell.set_status(ProcessStatus::Stopped);
+    let rt = runtime();
+    rt.processes.remove(cell.pid);
+    rt.registry.release(cell);
+    let text = reason.to_string();
+    // A crash is an error of its own; a kill or a shutdown ends a process that did
+    // nothing wrong.
+    let kind = match *reason {
+        ExitReason::Error(_) => EventKind::Crashed { error: text },
+        _ => EventKind::Terminated { reason: text },
+    };
+    // Without a name: `release` has just taken it.
+    rt.events.emit_named_at(cell, None, kind, 0);
+    // Links and monitors hear before `wait` returns: whoever waits for this exit and
+    // then asks the supervisor finds the exit already in the supervisor's mailbox.
+    if let Some(signals) = signals {
+        signals.deliver(cell, &reason, started);
+    }
+    cell.exit.set(reason);
+}
