@@ -38,6 +38,11 @@ pub enum CallError {
     /// The server dropped the reply handle without answering, and lives on.
     #[error("server {pid} dropped the call without replying")]
     NoReply { pid: Pid },
+    /// A server called itself from its own handler — or a child called the
+    /// supervisor starting it, from its `init`, which runs in the supervisor's task:
+    /// the call could never be answered, so it fails at once (OTP's `calling_self`).
+    #[error("server {pid} called itself: the call could never be answered")]
+    CallingSelf { pid: Pid },
 }
 
 /// Why a `stop` did not end the server with the reason asked for.
@@ -194,7 +199,8 @@ impl From<CallError> for SupervisorError {
             CallError::NotRunning(e) => SupervisorError::NotRunning(e),
             CallError::Timeout(CallTimeoutError { pid, .. })
             | CallError::Exited { pid, .. }
-            | CallError::NoReply { pid } => {
+            | CallError::NoReply { pid }
+            | CallError::CallingSelf { pid } => {
                 SupervisorError::NotRunning(ServerNotRunningError { pid })
             }
         }

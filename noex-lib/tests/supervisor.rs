@@ -343,7 +343,9 @@ async fn exceeding_intensity_stops_every_child_then_the_supervisor() {
 }
 
 #[tokio::test]
-async fn a_supervisor_over_its_limit_escalates_to_its_parent_as_a_crash() {
+/// OTP: a supervisor that reaches its intensity exits with `shutdown`, and its
+/// parent acts by that child's restart type: a permanent one is restarted.
+async fn a_supervisor_over_its_limit_escalates_to_its_parent_as_a_shutdown() {
     let log = log();
     let inner = SupervisorSpec::one_for_one()
         .max_restarts(0, Duration::from_secs(5))
@@ -372,6 +374,48 @@ async fn a_supervisor_over_its_limit_escalates_to_its_parent_as_a_crash() {
     assert_eq!(restarted.pid, Some(inner_after));
     // The restarted inner supervisor started its worker again.
     assert!(server("esc", "a").is_running());
+}
+
+/// The same shutdown is a normal exit for a transient child supervisor: its parent
+/// does not restart it (OTP's `do_restart(shutdown, ...)`), and nothing crashed.
+#[tokio::test]
+async fn a_transient_supervisor_that_gives_up_is_not_restarted_by_its_parent() {
+    let log = log();
+    let inner = SupervisorSpec::one_for_one()
+        .max_restarts(0, Duration::from_secs(5))
+        .name("esc-t.inner")
+        .child(worker("esc-t", "a", &log));
+    let outer = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .child(ChildSpec::supervisor("inner", inner).restart(RestartType::Transient)),
+    )
+    .await
+    .unwrap();
+    let inner = registry::lookup_supervisor("esc-t.inner").unwrap();
+    let mut events = noex::events::subscribe();
+    let _ = server("esc-t", "a").call(Order::Crash).await;
+    let reason = inner.wait().await;
+    assert!(reason.is_shutdown() && !reason.is_abnormal(), "{reason:?}");
+    assert_eq!(pids(&outer).await, vec![None], "kept, not restarted");
+    assert!(outer.is_running());
+    let inner_exit = loop {
+        let event = events.recv().await.unwrap();
+        if event.pid == inner.pid()
+            && matches!(
+                event.kind,
+                noex::events::EventKind::Terminated { .. }
+                    | noex::events::EventKind::Crashed { .. }
+            )
+        {
+            break event.kind;
+        }
+    };
+    assert_eq!(
+        inner_exit,
+        noex::events::EventKind::Terminated {
+            reason: "shutdown: max restarts exceeded: more than 0 restarts in 5s".into()
+        }
+    );
 }
 
 #[tokio::test]
@@ -563,4 +607,148 @@ async fn a_registered_name_follows_the_child_across_restarts() {
     let new = registry::whereis("rename.a").unwrap();
     assert_ne!(old, new);
     assert_eq!(pids(&sup).await, vec![Some(new)]);
+}
+
+/// A worker whose next `fails` starts fail in `init`.
+struct Fragile {
+    fails: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl GenServer for Fragile {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+        let left = self.fails.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fails
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err("not yet".into());
+        }
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+fn fragile(name: &str, fails: &Arc<std::sync::atomic::AtomicU32>) -> ChildSpec {
+    let fails = fails.clone();
+    ChildSpec::worker("a", move || Fragile {
+        fails: fails.clone(),
+    })
+    .name(name)
+}
+
+/// Kill the running instance registered as `name`; returns once it has ended.
+async fn kill_named(name: &str) {
+    let server = registry::lookup::<Fragile>(name).unwrap();
+    server.kill();
+    server.wait().await;
+}
+
+/// OTP's `try_again_restart`: a restart whose start fails counts toward the
+/// intensity and is tried again through the supervisor's own mailbox, so a request
+/// that came meanwhile is answered between attempts, and sees the child restarting.
+#[tokio::test(start_paused = true)]
+async fn try_again_a_failed_restart_is_retried_through_the_mailbox() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(10, Duration::from_secs(60))
+            .child(fragile("try-again.retried", &fails)),
+    )
+    .await
+    .unwrap();
+    let mut events = noex::events::subscribe();
+    fails.store(5, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.retried").await;
+    // The Exit is queued before this call: the first attempt has failed when it is
+    // answered, and the retry is queued behind it.
+    assert_eq!(sup.children().await.unwrap()[0].pid, None, "restarting");
+    assert!(matches!(
+        sup.restart_child("a").await,
+        Err(SupervisorError::Restarting { ref id }) if id == "a"
+    ));
+    assert!(matches!(
+        sup.delete_child("a").await,
+        Err(SupervisorError::Restarting { .. })
+    ));
+    // Attempts 1 to 5 fail; the 6th starts it.
+    let restarted = loop {
+        let event = events.recv().await.unwrap();
+        if event.parent == Some(sup.pid())
+            && matches!(event.kind, noex::events::EventKind::Restarted { .. })
+        {
+            break event;
+        }
+    };
+    assert!(matches!(
+        restarted.kind,
+        noex::events::EventKind::Restarted { attempt: 6 }
+    ));
+    assert_eq!(pids(&sup).await, vec![Some(restarted.pid)]);
+    assert!(sup.is_running());
+}
+
+/// Each failed attempt counts toward the intensity: a child that never starts
+/// exhausts it, and the supervisor gives up instead of looping.
+#[tokio::test(start_paused = true)]
+async fn try_again_attempts_count_toward_the_intensity() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(3, Duration::from_secs(60))
+            .child(fragile("try-again.counted", &fails)),
+    )
+    .await
+    .unwrap();
+    fails.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.counted").await;
+    assert_eq!(
+        sup.wait().await,
+        ExitReason::MaxRestartsExceeded(noex::MaxRestartsExceededError {
+            max_restarts: 3,
+            within: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(
+        fails.load(std::sync::atomic::Ordering::SeqCst),
+        u32::MAX - 3,
+        "three attempts, then the fourth restart exceeded the intensity"
+    );
+}
+
+/// A child terminated while its restart is pending is left alone by the retry.
+#[tokio::test(start_paused = true)]
+async fn try_again_stops_once_the_child_is_terminated() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(100, Duration::from_secs(60))
+            .child(fragile("try-again.terminated", &fails)),
+    )
+    .await
+    .unwrap();
+    fails.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.terminated").await;
+    sup.terminate_child("a").await.unwrap();
+    let attempts = u32::MAX - fails.load(std::sync::atomic::Ordering::SeqCst);
+    // Let any retry already queued run: none starts another attempt.
+    for _ in 0..10 {
+        sup.count_children().await.unwrap();
+    }
+    assert_eq!(
+        u32::MAX - fails.load(std::sync::atomic::Ordering::SeqCst),
+        attempts
+    );
+    assert_eq!(pids(&sup).await, vec![None]);
+    assert!(sup.is_running());
+    fails.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sup.restart_child("a").await.is_ok(),
+        "stopped, so restartable"
+    );
 }

@@ -117,40 +117,44 @@ pub trait GenServer: Send + Sized + 'static {
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = Reply<Self::Reply>> + Send;
 
+    /// A server that is sent casts implements this; without it, a cast crashes the
+    /// server, as a cast to an OTP `gen_server` without `handle_cast` does (`undef`).
     fn handle_cast(
         &mut self,
         message: Self::Cast,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
-        async {}
+        async { undefined_callback::<Self>("handle_cast") }
     }
 
-    /// Messages that are neither calls nor casts (timers, [`ServerRef::send_info`]).
+    /// Messages that are neither calls nor casts (timers, [`ServerRef::send_info`],
+    /// monitors' `Down`, trapped `Exit`s). Without it they are dropped with a
+    /// warning, as OTP's `gen_server` does.
     fn handle_info(
         &mut self,
         message: Info,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = ()> + Send {
-        let _ = ctx;
+        let _ = (message, ctx);
         async move {
-            tracing::debug!(
+            tracing::warn!(
                 type_name = std::any::type_name::<Self>(),
-                ?message,
-                "unhandled info message"
+                "undefined handle_info: a message was dropped"
             );
         }
     }
 
     /// Runs right after the handler that asked for it with [`Context::continue_with`],
-    /// before the next message.
+    /// before the next message. A server that asks for a continuation implements
+    /// it; without it the continuation crashes the server (OTP's `undef`).
     fn handle_continue(
         &mut self,
         message: Info,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
-        async {}
+        async { undefined_callback::<Self>("handle_continue") }
     }
 
     /// Runs when the server stops (a stop request, a handler asking to stop, or a
@@ -164,6 +168,15 @@ pub trait GenServer: Send + Sized + 'static {
         let _ = (reason, ctx);
         async {}
     }
+}
+
+/// A message came for a callback the server does not implement: a crash, as a
+/// call to an undefined function is in OTP.
+fn undefined_callback<S>(callback: &str) {
+    panic!(
+        "undef: {} does not implement {callback}",
+        std::any::type_name::<S>()
+    )
 }
 
 /// Options for [`start`].

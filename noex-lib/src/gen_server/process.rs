@@ -137,6 +137,7 @@ pub(crate) async fn spawn<S: GenServer>(
     rt.events
         .emit_named_at(cell, options.name, EventKind::Started, cell.started_at_ms);
     let task = tokio::spawn(run(process));
+    cell.set_task(task.id());
     let abort_now = {
         let mut notes = cell.notes();
         // A kill that came after `init` and before the task could be aborted.

@@ -130,6 +130,9 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     fn send_call(&self, request: S::Call) -> Result<ReplyReceiver<S::Reply>, CallError> {
+        if self.cell().is_current_task() {
+            return Err(CallError::CallingSelf { pid: self.pid() });
+        }
         let (slot, reply) = oneshot::channel();
         self.send(Envelope::Call(request, slot))?;
         Ok(reply)

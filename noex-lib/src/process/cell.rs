@@ -150,6 +150,9 @@ pub(crate) struct ProcessCell {
     status: AtomicU8,
     /// Exit signals from links arrive as `Exit` messages instead of ending it.
     trap_exit: AtomicBool,
+    /// The tokio task running the server (its number; 0 before it runs), to tell a
+    /// server calling itself.
+    task_number: AtomicU64,
     pub(crate) counters: Counters,
 }
 
@@ -220,12 +223,24 @@ impl ProcessCell {
             system: init.system,
             status: AtomicU8::new(STATUS_INITIALIZING),
             trap_exit: AtomicBool::new(false),
+            task_number: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
 
     pub(crate) fn notes(&self) -> parking_lot::MutexGuard<'_, Notes> {
         self.notes.lock()
+    }
+
+    /// Remember the task that runs the server.
+    pub(crate) fn set_task(&self, id: tokio::task::Id) {
+        self.task_number.store(task_number(id), Ordering::Relaxed);
+    }
+
+    /// Whether the code asking runs in this server's own task (one of its handlers).
+    pub(crate) fn is_current_task(&self) -> bool {
+        tokio::task::try_id()
+            .is_some_and(|id| task_number(id) == self.task_number.load(Ordering::Relaxed))
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
@@ -434,6 +449,28 @@ impl Deref for CellRef {
     fn deref(&self) -> &ProcessCell {
         self.cell()
     }
+}
+
+/// The number inside a tokio task id: its `Hash` writes just that number.
+fn task_number(id: tokio::task::Id) -> u64 {
+    #[derive(Default)]
+    struct Number(u64);
+    impl std::hash::Hasher for Number {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &byte in bytes {
+                self.0 = (self.0 << 8) | u64::from(byte);
+            }
+        }
+        fn write_u64(&mut self, value: u64) {
+            self.0 = value;
+        }
+    }
+    let mut number = Number::default();
+    std::hash::Hash::hash(&id, &mut number);
+    number.0
 }
 
 const STATUS_INITIALIZING: u8 = 0;

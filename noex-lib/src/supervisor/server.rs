@@ -383,7 +383,13 @@ impl SupervisorServer {
     }
 
     /// OTP's `try_again_restart`: only if the child is still waiting for it.
+    ///
+    /// It yields first: an Erlang supervisor retrying a failing start shares its
+    /// scheduler with the processes that may want to stop it, and so must this one,
+    /// or a start that fails at once would spend the intensity before anyone else
+    /// could run.
     async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
+        tokio::task::yield_now().await;
         if let Ok(index) = self.find(&id)
             && matches!(self.children[index].state, ChildState::Restarting)
         {
