@@ -136,8 +136,8 @@ impl<T> Inbox<T> {
     }
 
     /// The messages taken from the mailbox and not handled yet.
-    pub(crate) fn take_all(&mut self) -> VecDeque<T> {
-        std::mem::take(&mut self.taken)
+    pub(crate) fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, T> {
+        self.taken.drain(..)
     }
 
     /// The next message of `mailbox`, whose only receiver this inbox must be;

@@ -40,6 +40,7 @@ mod context;
 mod deadline;
 mod mailbox;
 mod process;
+mod reply;
 mod server_ref;
 mod shared;
 

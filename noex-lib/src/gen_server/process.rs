@@ -327,16 +327,17 @@ impl<S: GenServer> Drop for Process<S> {
         // Not running any more: a caller whose reply handle is dropped from now on
         // waits for the exit reason instead of reporting NoReply.
         cell.set_status(ProcessStatus::Stopping);
-        let reason = {
+        let (reason, text) = {
             let mut notes = cell.notes();
             let reason = notes
                 .exit_reason
                 .take()
                 .unwrap_or_else(|| Box::new(ExitReason::Killed));
+            let text = reason.to_string();
             if reason.is_abnormal() {
-                notes.last_error = Some(reason.to_string());
+                notes.last_error = Some(text.clone());
             }
-            reason
+            (reason, text)
         };
         // Every caller still waiting hears why now: the call being handled and the
         // calls queued behind it. The mailbox closes first, so once `stop` or `wait`
@@ -348,12 +349,12 @@ impl<S: GenServer> Drop for Process<S> {
         if let Some(slot) = self.ctx.reply_slot.take() {
             answer(slot);
         }
-        for envelope in self.inbox.take_all().into_iter().chain(queued) {
+        for envelope in self.inbox.drain().chain(queued) {
             if let Envelope::Call(_, slot) = envelope {
                 answer(slot);
             }
         }
-        process::finish(self.ctx.myself_ref().cell_ref(), reason, started);
+        process::finish(self.ctx.myself_ref().cell_ref(), reason, text, started);
     }
 }
 

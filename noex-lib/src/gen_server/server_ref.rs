@@ -1,23 +1,17 @@
 //! The handle to a running server: call, cast, info, stop.
 
 use std::any::Any;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
-
-use noex_agent::types::ProcessStatus;
 
 use super::deadline::with_deadline;
 use super::process::Envelope;
+use super::reply::{ReplyOrExit, ReplyReceiver};
 use super::shared::Shared;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError, StopError};
 use crate::process::{CellRef, ProcessCell};
 use crate::{ExitReason, Pid};
-
-type ReplyReceiver<R> = oneshot::Receiver<Result<R, ExitReason>>;
 
 /// A reference to a GenServer. Cheap to clone; stays valid (and reports
 /// `ServerNotRunningError`) after the server has ended.
@@ -110,7 +104,7 @@ impl<S: GenServer> ServerRef<S> {
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
-        match with_deadline(self.reply_or_exit(reply), Some(timeout)).await {
+        match with_deadline(ReplyOrExit::new(self.cell(), reply), Some(timeout)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(CallTimeoutError {
                 pid: self.pid(),
@@ -123,7 +117,7 @@ impl<S: GenServer> ServerRef<S> {
     /// Send a request and wait for the reply however long it takes (supervisor calls).
     pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
-        match with_deadline(self.reply_or_exit(reply), None).await {
+        match with_deadline(ReplyOrExit::new(self.cell(), reply), None).await {
             Ok(outcome) => outcome,
             Err(_) => unreachable!("no deadline, so it never elapses"),
         }
@@ -136,53 +130,6 @@ impl<S: GenServer> ServerRef<S> {
         let (slot, reply) = oneshot::channel();
         self.send(Envelope::Call(request, slot))?;
         Ok(reply)
-    }
-
-    /// The reply, or the server's exit, whichever comes first.
-    ///
-    /// The exit is watched from the second poll on (`with_deadline` always polls
-    /// twice): the first almost always finds the reply on its way, and watching
-    /// costs a lock. Every caller the server knows of (the call it handles, the ones
-    /// queued) is answered with the exit reason when it exits; the watch is for a
-    /// reply deferred to a handle the server no longer owns.
-    async fn reply_or_exit(
-        &self,
-        mut reply: ReplyReceiver<S::Reply>,
-    ) -> Result<S::Reply, CallError> {
-        let cell = self.cell();
-        let mut exit = None;
-        let mut first_poll = true;
-        let outcome = std::future::poll_fn(|cx| {
-            if let Poll::Ready(outcome) = Pin::new(&mut reply).poll(cx) {
-                return Poll::Ready(Ok(outcome));
-            }
-            if std::mem::take(&mut first_poll) {
-                return Poll::Pending;
-            }
-            let exit = exit.get_or_insert_with(|| Box::pin(cell.exit.wait()));
-            exit.as_mut().poll(cx).map(Err)
-        })
-        .await;
-        let exited = |reason| CallError::Exited {
-            pid: self.pid(),
-            reason,
-        };
-        match outcome {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(reason))) => Err(exited(reason)),
-            // The reply handle was dropped unanswered: by a live server (NoReply), or
-            // with a server on its way out, whose reason is then waited for.
-            Ok(Err(_)) if cell.status() == ProcessStatus::Running => {
-                Err(CallError::NoReply { pid: self.pid() })
-            }
-            Ok(Err(_)) => Err(exited(cell.exit.wait().await)),
-            // A reply sent just before the exit still wins.
-            Err(reason) => match reply.try_recv() {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(reason)) => Err(exited(reason)),
-                Err(_) => Err(exited(reason)),
-            },
-        }
     }
 
     /// Send a message without waiting. Fails only if the server has ended.

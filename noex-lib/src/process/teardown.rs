@@ -9,18 +9,22 @@
 
 use noex_agent::types::{EventKind, ProcessStatus};
 
-use super::CellRef;
+use super::{CellRef, ProcessKind};
 use crate::ExitReason;
 use crate::runtime::runtime;
 
 /// The process behind `cell` has stopped running (its task ended, or `init`
-/// failed); report its exit with `reason`. Its mailbox is closed already.
+/// failed); report its exit with `reason` (`text`: as it is shown). Its mailbox is
+/// closed already.
 /// `started`: whether its `init` had succeeded (if not, its starter reports the
 /// failure, and its parent is not sent an exit signal).
-pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, started: bool) {
-    let children = live_children(&cell);
+pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, text: String, started: bool) {
+    let children = match cell.kind {
+        ProcessKind::Supervisor => live_children(&cell),
+        ProcessKind::Server => Vec::new(),
+    };
     if children.is_empty() {
-        complete(&cell, reason, started);
+        complete(&cell, reason, text, started);
         return;
     }
     // Only a killed supervisor gets here: one that stops in order has stopped its
@@ -31,7 +35,7 @@ pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, started: bool) {
     }
     let teardown = Teardown {
         cell,
-        reason: Some(reason),
+        reason: Some((reason, text)),
         started,
         children,
     };
@@ -56,7 +60,7 @@ fn live_children(cell: &CellRef) -> Vec<CellRef> {
 struct Teardown {
     cell: CellRef,
     /// Taken when the exit is reported.
-    reason: Option<Box<ExitReason>>,
+    reason: Option<(Box<ExitReason>, String)>,
     started: bool,
     children: Vec<CellRef>,
 }
@@ -72,19 +76,18 @@ impl Teardown {
 
 impl Drop for Teardown {
     fn drop(&mut self) {
-        if let Some(reason) = self.reason.take() {
-            complete(&self.cell, reason, self.started);
+        if let Some((reason, text)) = self.reason.take() {
+            complete(&self.cell, reason, text, self.started);
         }
     }
 }
 
-fn complete(cell: &CellRef, reason: Box<ExitReason>, started: bool) {
+fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool) {
     let signals = cell.close_signals();
     cell.set_status(ProcessStatus::Stopped);
     let rt = runtime();
     rt.processes.remove(cell.pid);
     rt.registry.release(cell);
-    let text = reason.to_string();
     // A crash is an error of its own; a kill or a shutdown ends a process that did
     // nothing wrong.
     let kind = match *reason {

@@ -77,8 +77,8 @@ pub struct ChildCount {
     pub workers: usize,
 }
 
-/// A child, by the id of its spec or by its pid: what `terminate_child` takes
-/// (OTP's `Id` or `Pid`). A `&str` or a [`Pid`] converts into it.
+/// A child, by the id of its spec or (in a `simple_one_for_one` supervisor) by its
+/// pid: what `terminate_child` takes. A `&str` or a [`Pid`] converts into it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildRef {
     Id(String),
@@ -151,9 +151,10 @@ impl SupervisorRef {
         }
     }
 
-    /// Stop a child, by id or pid, by its shutdown spec. Its spec stays (restart it
-    /// with `restart_child`), except for temporary and `simple_one_for_one`
-    /// children. A `simple_one_for_one` child that has already ended is no error.
+    /// Stop a child by its shutdown spec: by id, or — a `simple_one_for_one` child —
+    /// by pid too, as in OTP. Its spec stays (restart it with `restart_child`),
+    /// except for temporary and `simple_one_for_one` children. A
+    /// `simple_one_for_one` child that has already ended is no error.
     pub async fn terminate_child(&self, child: impl Into<ChildRef>) -> Result<(), SupervisorError> {
         match self
             .ask(SupervisorCall::TerminateChild(child.into()))

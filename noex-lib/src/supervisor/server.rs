@@ -492,23 +492,30 @@ impl SupervisorServer {
     async fn terminate_child(&mut self, child: ChildRef) -> Result<(), SupervisorError> {
         let index = match child {
             ChildRef::Id(id) => self.find(&id)?,
-            ChildRef::Pid(pid) => match self.find_running(pid) {
+            // By pid: only the children of a simple_one_for_one supervisor (OTP's
+            // `find_child`), whose pid is their only name there.
+            ChildRef::Pid(pid) if self.is_simple() => match self.find_dynamic(pid) {
                 Some(index) => index,
-                // A dynamic child that has already ended has nothing left to stop
-                // (OTP's `find_child` for simple_one_for_one).
-                None if self.is_simple() && !is_alive(pid) => return Ok(()),
-                None => {
-                    return Err(ChildNotFoundError {
-                        id: pid.to_string(),
-                    }
-                    .into());
-                }
+                // One that has already ended has nothing left to stop.
+                None if !is_alive(pid) => return Ok(()),
+                None => return Err(not_found(pid)),
             },
+            ChildRef::Pid(pid) => return Err(not_found(pid)),
         };
         self.terminate_at(index).await;
         self.del_child(index);
         self.publish();
         Ok(())
+    }
+
+    /// A dynamic child by its pid: the running one, or one whose restart from that
+    /// pid is pending (OTP's `{restarting, Pid}`).
+    fn find_dynamic(&self, pid: Pid) -> Option<usize> {
+        self.find_running(pid).or_else(|| {
+            self.children.iter().position(|child| {
+                matches!(child.state, ChildState::Restarting) && child.last_pid == Some(pid)
+            })
+        })
     }
 
     /// Start a stopped child again; a manual restart does not count toward the
@@ -594,6 +601,13 @@ impl SupervisorServer {
         }
         count
     }
+}
+
+fn not_found(pid: Pid) -> SupervisorError {
+    ChildNotFoundError {
+        id: pid.to_string(),
+    }
+    .into()
 }
 
 impl GenServer for SupervisorServer {

@@ -1,0 +1,90 @@
+//! Waiting for a call's reply: the reply, or the server's exit, whichever comes first.
+//!
+//! Every caller the server knows of (the call it handles, the calls queued) is
+//! answered with the exit reason when it exits. What is left is a reply deferred to
+//! a handle the server no longer owns: for that, the caller also watches the exit.
+//! It starts watching only at its second poll (`with_deadline` always polls twice):
+//! the first almost always finds the reply on its way, and watching costs a lock.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use noex_agent::types::ProcessStatus;
+
+use crate::ExitReason;
+use crate::error::CallError;
+use crate::process::ProcessCell;
+
+pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, ExitReason>>;
+
+type ExitWatch<'a> = Pin<Box<dyn Future<Output = ExitReason> + Send + 'a>>;
+
+/// A hand-written future rather than an `async fn`: it stays small (a pointer or
+/// two besides the receiver), and every call moves it.
+pub(crate) struct ReplyOrExit<'a, R> {
+    cell: &'a ProcessCell,
+    reply: ReplyReceiver<R>,
+    exit: Option<ExitWatch<'a>>,
+    polled: bool,
+    /// The reply handle was dropped with the server on its way out: only its exit
+    /// reason is left to wait for.
+    reply_dropped: bool,
+}
+
+impl<'a, R> ReplyOrExit<'a, R> {
+    pub(crate) fn new(cell: &'a ProcessCell, reply: ReplyReceiver<R>) -> Self {
+        ReplyOrExit {
+            cell,
+            reply,
+            exit: None,
+            polled: false,
+            reply_dropped: false,
+        }
+    }
+
+    fn exited(&self, reason: ExitReason) -> CallError {
+        CallError::Exited {
+            pid: self.cell.pid,
+            reason,
+        }
+    }
+}
+
+impl<R> Future for ReplyOrExit<'_, R> {
+    type Output = Result<R, CallError>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if !this.reply_dropped {
+            match Pin::new(&mut this.reply).poll(cx) {
+                Poll::Ready(Ok(Ok(value))) => return Poll::Ready(Ok(value)),
+                Poll::Ready(Ok(Err(reason))) => return Poll::Ready(Err(this.exited(reason))),
+                // Dropped unanswered by a live server: NoReply. By a server on its way
+                // out: its reason comes with its exit.
+                Poll::Ready(Err(_)) if this.cell.status() == ProcessStatus::Running => {
+                    return Poll::Ready(Err(CallError::NoReply { pid: this.cell.pid }));
+                }
+                Poll::Ready(Err(_)) => this.reply_dropped = true,
+                Poll::Pending if !this.polled => {
+                    this.polled = true;
+                    return Poll::Pending;
+                }
+                Poll::Pending => {}
+            }
+        }
+        let cell = this.cell;
+        let exit = this.exit.get_or_insert_with(|| Box::pin(cell.exit.wait()));
+        let Poll::Ready(reason) = exit.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        // A reply sent just before the exit still wins.
+        if !this.reply_dropped
+            && let Ok(outcome) = this.reply.try_recv()
+        {
+            return Poll::Ready(outcome.map_err(|reason| this.exited(reason)));
+        }
+        Poll::Ready(Err(this.exited(reason)))
+    }
+}
