@@ -89,7 +89,17 @@ impl<S: GenServer> Context<S> {
 
     /// Answer the call being handled: now, or after `terminate` if this handler
     /// also asked to stop.
+    #[inline]
     pub(crate) fn reply(&mut self, slot: ReplySlot<S::Reply>, value: S::Reply) {
+        if self.requests.is_none() {
+            let _ = slot.send(Ok(value));
+            return;
+        }
+        self.reply_after_requests(slot, value);
+    }
+
+    #[cold]
+    fn reply_after_requests(&mut self, slot: ReplySlot<S::Reply>, value: S::Reply) {
         match self
             .requests
             .as_mut()
