@@ -3,8 +3,8 @@
 //! supervision tree running in this process and its agent on a private socket. Only
 //! the terminal is left out: frames are drawn into ratatui's `TestBackend`.
 //!
-//! It runs without the test harness (`harness = false` in Cargo.toml), under a
-//! watchdog of its own: see `main`.
+//! It runs without the test harness (`harness = false` in Cargo.toml): `main` builds
+//! the multi-thread runtime itself, and drops it at the end like an application does.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,13 +45,6 @@ impl GenServer for Tally {
 const WAIT: Duration = Duration::from_secs(20);
 
 fn main() {
-    // Whatever happens (a panic while a runtime shuts down, a stuck join), this test
-    // ends: a hung test would stall the whole CI run.
-    std::thread::spawn(|| {
-        std::thread::sleep(Duration::from_secs(120));
-        eprintln!("top_actions: gave up after 120 s");
-        std::process::exit(1);
-    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -71,8 +64,8 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     result.expect("the scenario finished in time");
     println!("test dashboard_kills_and_restarts_through_a_real_agent ... ok");
-    // Exit now: the runtime's shutdown has nothing left to check.
-    std::process::exit(0);
+    // Dropped here, as an application's runtime is: its shutdown is part of the test.
+    drop(runtime);
 }
 
 async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {

@@ -18,7 +18,7 @@ use noex::ExitReason;
 use noex::agent::{self, AgentOptions};
 use noex::gen_server::{Context, GenServer, Info, Reply};
 use noex::registry;
-use noex::supervisor::{self, ChildSpec, RestartType, SupervisorSpec};
+use noex::supervisor::{self, ChildSpec, RestartType, Shutdown, SupervisorSpec};
 
 use crate::cli::DemoArgs;
 
@@ -34,6 +34,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "panic".to_string());
         eprintln!("crash: {message}");
     }));
+    let stop = stop_requested(args.watch_parent);
     let socket = agent::start(AgentOptions::new("noex-demo").read_only(args.read_only))?;
     let chaos = !args.steady;
     let app = supervisor::start(app_spec(chaos)).await?;
@@ -59,7 +60,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // Stopped from outside, or the tree gave up (or was killed with --force): an
     // application whose root supervisor is gone has nothing left to run.
     let gave_up = tokio::select! {
-        () = wait_for_stop(args.watch_parent) => None,
+        () = stop => None,
         reason = app.wait() => Some(reason),
     };
     if gave_up.is_none() {
@@ -98,9 +99,11 @@ fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
 }
 
 /// Until Ctrl-C, SIGTERM, SIGHUP (its terminal closed), or (with `watch_parent`) the
-/// parent going away.
-async fn wait_for_stop(watch_parent: bool) {
-    let parent_gone = async {
+/// parent going away. The signal handlers are in place when this returns, before
+/// the future is first polled: a signal that comes while the app starts stops it in
+/// order instead of killing it (and leaving its socket behind).
+fn stop_requested(watch_parent: bool) -> impl Future<Output = ()> {
+    let parent_gone = async move {
         if !watch_parent {
             return std::future::pending().await;
         }
@@ -109,19 +112,24 @@ async fn wait_for_stop(watch_parent: bool) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
         let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut hangup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
-            _ = hangup.recv() => {}
-            () = parent_gone => {}
+        async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+                _ = hangup.recv() => {}
+                () = parent_gone => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = parent_gone => {}
+    async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = parent_gone => {}
+        }
     }
 }
 
@@ -176,7 +184,13 @@ fn app_spec(chaos: bool) -> SupervisorSpec {
                 .max_restarts(3, Duration::from_secs(5))
                 .child(ChildSpec::worker("ingest", || Ingest { produced: 0 }).name("ingest"))
                 .child(ChildSpec::worker("parse", || Parse).name("parse"))
-                .child(ChildSpec::worker("store", move || Store::new(chaos)).name("store"))
+                .child(
+                    ChildSpec::worker("store", move || Store::new(chaos))
+                        .name("store")
+                        // Its stop request queues behind a slow spell's backlog (120 ms
+                        // a record): wait briefly, then kill, so the demo stops at once.
+                        .shutdown(Shutdown::Timeout(STORE_SHUTDOWN)),
+                )
                 .child(ChildSpec::worker("health", Health::default)),
         ))
         .child(ChildSpec::worker("metrics", Metrics::default).name("metrics"))
@@ -196,6 +210,9 @@ fn app_spec(chaos: bool) -> SupervisorSpec {
     }
     app
 }
+
+/// How long the store may take to stop before it is killed (its backlog is lost).
+const STORE_SHUTDOWN: Duration = Duration::from_millis(250);
 
 /// A message sent to oneself on a timer.
 struct Tick;

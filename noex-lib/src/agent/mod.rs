@@ -38,16 +38,27 @@ struct Running {
     thread: std::thread::JoinHandle<()>,
 }
 
+/// The running agent. Never held while an agent's thread is joined: a snapshot still
+/// being built there asks for it (`app_name`), so the two would wait for each other.
 static AGENT: Mutex<Option<Running>> = Mutex::new(None);
+/// One `start` or `shutdown` at a time. Held across the join of the old agent's thread
+/// and the start of the new one; nothing on an agent's thread takes it.
+static LIFECYCLE: Mutex<()> = Mutex::new(());
 static AUTOSTART_DONE: AtomicBool = AtomicBool::new(false);
 
 /// Start (or restart with new options) the agent. Returns the socket path.
 pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
     AUTOSTART_DONE.store(true, Ordering::Relaxed);
-    let mut agent = AGENT.lock();
-    if let Some(old) = agent.take() {
+    let _lifecycle = LIFECYCLE.lock();
+    // Taken in a statement of its own, and the lock let go before the old agent's
+    // thread is joined: see `AGENT`.
+    let old = AGENT.lock().take();
+    if let Some(old) = old {
         stop_running(old);
     }
+    // Held until the new agent is in place: its first snapshots wait here for its name.
+    // Its thread takes no lock of ours before it is in place, so nothing waits back.
+    let mut agent = AGENT.lock();
     let app_name = options.app_name.clone();
     let options = options.noex_version(env!("CARGO_PKG_VERSION"));
     let (started, result) = std_mpsc::channel();
@@ -80,6 +91,7 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
 
 /// Stop the agent and remove its socket. A later [`start`] may start it again.
 pub fn shutdown() {
+    let _lifecycle = LIFECYCLE.lock();
     // Taken in a statement of its own: an `if let` would hold the lock while the
     // agent's thread is joined, and a snapshot still being built there asks for
     // it (`app_name`), so the two would wait for each other.
