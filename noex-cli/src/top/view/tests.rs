@@ -76,6 +76,36 @@ fn confirm_kill() {
     check("confirm_kill", app);
 }
 
+/// A root supervisor: the prompt says nothing will bring it back, and a yes kills it
+/// with `force` (the agent refuses such a kill without it).
+#[test]
+fn confirm_kill_of_a_process_nothing_restarts() {
+    let mut app = testing::app(Layout::Full);
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(Pid(1)));
+    handle_key(&mut app, key('K'));
+    let Overlay::Confirm(pending) = &app.overlay else {
+        panic!("no prompt: {:?}", app.overlay)
+    };
+    assert_eq!(
+        pending.nothing_restarts.as_deref(),
+        Some("app_sup <0.1> is a root supervisor: nothing would restart it")
+    );
+    for (w, h) in SIZES {
+        snapshot!(
+            format!("top_confirm_kill_unrestarted_{w}x{h}"),
+            frame(&mut app, w, h)
+        );
+    }
+    assert_eq!(
+        handle_key(&mut app, key('y')),
+        Some(crate::top::input::Command::Kill {
+            pid: Pid(1),
+            force: true
+        })
+    );
+}
+
 #[test]
 fn disconnected_keeps_the_last_picture() {
     let mut app = testing::app(Layout::Full);
