@@ -13,7 +13,7 @@ use crate::top::state::Pending;
 pub fn draw(frame: &mut Frame, area: Rect, pending: &Pending, styles: &Styles) {
     let what = match (pending.action, &pending.supervisor) {
         (Action::Kill, _) if let Some(why) = &pending.nothing_restarts => {
-            format!("{why}: it stops for good (a supervisor takes its children with it).")
+            format!("{why}, so it stops for good (a supervisor takes its children with it).")
         }
         (Action::Kill, Some(sup)) => format!(
             "It exits abnormally (killed); its supervisor {sup} applies its restart policy."
