@@ -40,13 +40,23 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
         },
     )
     .await;
+    // An application whose tree gave up (or whose root was killed) has exited with
+    // the reason on its stderr: that is this command's outcome too.
+    let gave_up = demo.exit_error();
     demo.stop();
-    shown
+    shown?;
+    match gave_up {
+        Some(reason) => Err(CliError::failed(reason)),
+        None => Ok(()),
+    }
 }
 
 /// The demo application's process; stopped (and its socket removed) when dropped.
 struct DemoProcess {
     child: Child,
+    /// Its stderr (crash lines, and why it stopped if it stopped by itself): a file,
+    /// not a pipe that nobody reads while the dashboard runs.
+    stderr: tempfile::NamedTempFile,
 }
 
 impl DemoProcess {
@@ -61,12 +71,28 @@ impl DemoProcess {
             command.arg("--read-only");
         }
         // Its output would draw over the dashboard.
+        let stderr = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(stderr.reopen().context("opening the demo's log file")?);
         let child = command.spawn().context("starting the demo application")?;
-        Ok(DemoProcess { child })
+        Ok(DemoProcess { child, stderr })
+    }
+
+    /// If the application exited by itself with a failure: the error it reported.
+    fn exit_error(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        if status.success() {
+            return None;
+        }
+        let log = std::fs::read_to_string(self.stderr.path()).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("error: "))
+            .map(str::to_string);
+        Some(last.unwrap_or_else(|| format!("the demo application exited ({status})")))
     }
 
     fn pid(&self) -> u32 {
