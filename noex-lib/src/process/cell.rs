@@ -453,24 +453,9 @@ impl Deref for CellRef {
 
 /// The number inside a tokio task id: its `Hash` writes just that number.
 fn task_number(id: tokio::task::Id) -> u64 {
-    #[derive(Default)]
-    struct Number(u64);
-    impl std::hash::Hasher for Number {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &byte in bytes {
-                self.0 = (self.0 << 8) | u64::from(byte);
-            }
-        }
-        fn write_u64(&mut self, value: u64) {
-            self.0 = value;
-        }
-    }
-    let mut number = Number::default();
+    let mut number = super::table::NumberHasher::default();
     std::hash::Hash::hash(&id, &mut number);
-    number.0
+    std::hash::Hasher::finish(&number)
 }
 
 const STATUS_INITIALIZING: u8 = 0;

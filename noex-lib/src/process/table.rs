@@ -51,9 +51,28 @@ struct Page {
 /// Page numbers and pids are ours and sequential: the number is its own hash
 /// (hashbrown takes its tag from the top bits, so they are mixed in there).
 #[derive(Default)]
-pub(crate) struct PidHasher(u64);
+pub(crate) struct PidHasher(NumberHasher);
 
 impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(bytes);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0.0 = value ^ value.wrapping_mul(0x517c_c1b7_2722_0a95) & (0x7f << 57);
+    }
+}
+
+/// A "hash" that is the number written into it: reads back the number inside a
+/// type whose `Hash` writes one (a pid, a tokio task id).
+#[derive(Default)]
+pub(crate) struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -65,7 +84,7 @@ impl Hasher for PidHasher {
     }
 
     fn write_u64(&mut self, value: u64) {
-        self.0 = value ^ value.wrapping_mul(0x517c_c1b7_2722_0a95) & (0x7f << 57);
+        self.0 = value;
     }
 }
 
