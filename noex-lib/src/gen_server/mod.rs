@@ -44,7 +44,6 @@ mod reply;
 mod server_ref;
 mod shared;
 
-use std::any::Any;
 use std::future::Future;
 use std::time::Duration;
 
@@ -59,13 +58,11 @@ use crate::exit::ExitReason;
 /// The default `call` timeout, as in OTP.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A message that is neither a call nor a cast: timers, monitors, anything sent with
-/// [`ServerRef::send_info`]. Downcast it to the type you expect.
-pub type Info = Box<dyn Any + Send>;
+pub use crate::process::Info;
 
 /// Returned by `init` (as `Err(Ignore.into())`) to decline to start without
 /// failing: OTP's `ignore`. `start` then fails with
-/// [`StartError::Ignored`](crate::StartError::Ignored); a supervisor keeps the child's
+/// [`StartError::Ignored`]; a supervisor keeps the child's
 /// spec, not running, and goes on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Ignore;

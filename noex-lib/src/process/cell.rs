@@ -21,8 +21,8 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::Info;
 use super::signals::Signals;
-use crate::gen_server::Info;
 use crate::{ExitReason, Pid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -63,6 +63,12 @@ mod signals;
 mod table;
 mod teardown;
 
+/// A message that is neither a call nor a cast: timers, monitors' [`Down`], trapped
+/// [`Exit`]s, anything sent with
+/// [`ServerRef::send_info`](crate::gen_server::ServerRef::send_info). Downcast it to
+/// the type you expect.
+pub type Info = Box<dyn std::any::Any + Send>;
+
 pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
 pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
 pub(crate) use signals::{

@@ -215,7 +215,7 @@ mod tests {
             0
         }
 
-        fn send_info(&self, _: crate::gen_server::Info) -> bool {
+        fn send_info(&self, _: crate::process::Info) -> bool {
             false
         }
 

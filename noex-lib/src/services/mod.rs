@@ -1,7 +1,7 @@
 //! Built-in services: the processes most applications need, ready to start or to
 //! put under a supervisor.
 //!
-//! Each service is a [`GenServer`](crate::GenServer) behind a small typed handle, so it
+//! Each service is a [`GenServer`] behind a small typed handle, so it
 //! shows up in `noex ps` and `noex tree` like any other process, stops cleanly, and
 //! after a crash its supervisor restarts it with fresh state.
 //!

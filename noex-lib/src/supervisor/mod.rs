@@ -6,7 +6,7 @@
 //! `transient`, `temporary`; restart intensity: more than `max_restarts` within a
 //! window (by default OTP's, 1 in 5 s) stops every child and then the supervisor,
 //! with a shutdown reason that says why
-//! ([`ExitReason::MaxRestartsExceeded`](crate::ExitReason::MaxRestartsExceeded)).
+//! ([`ExitReason::MaxRestartsExceeded`]).
 //!
 //! It follows OTP's `supervisor` rule for rule; the few differences are listed,
 //! each with its reason and its test, in [`otp_differences`].

@@ -1,0 +1,71 @@
+//! Instruction counts of noex's hot paths, for `valgrind --tool=callgrind`, which
+//! counts the same on a busy machine as on an idle one (criterion's times do not).
+//!
+//! ```text
+//! cargo build --release -p noex-bench --bin costs
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/costs call 10000
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/costs call 20000
+//! ```
+//!
+//! The difference of the two totals over the difference of the counts is the cost of
+//! one operation, the start-up and the runtime's shutdown cancelled out. Operations:
+//! `call` (a round trip on a current-thread runtime), `cast` (a cast, handled),
+//! `spawn` (a start, and the exit at the runtime's shutdown).
+
+use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+
+struct Counter(u64);
+
+impl GenServer for Counter {
+    type Call = ();
+    type Cast = u64;
+    type Reply = u64;
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+        Reply::Now(self.0)
+    }
+
+    async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) {
+        self.0 += n;
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let operation = args.next().unwrap_or_default();
+    let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    // SAFETY: set before any thread of ours exists.
+    unsafe { std::env::set_var(noex::agent::AGENT_ENV, "off") };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async move {
+        let server = gen_server::start(Counter(0), StartOptions::new())
+            .await
+            .expect("a server");
+        match operation.as_str() {
+            "call" => {
+                for _ in 0..count {
+                    std::hint::black_box(server.call(()).await.expect("a reply"));
+                }
+            }
+            "cast" => {
+                for _ in 0..count {
+                    server.cast(1).expect("a running server");
+                }
+                server.call(()).await.expect("a reply");
+            }
+            "spawn" => {
+                for _ in 0..count {
+                    let started = gen_server::start(Counter(0), StartOptions::new()).await;
+                    std::hint::black_box(started.expect("a server"));
+                }
+            }
+            other => {
+                eprintln!("costs: unknown operation {other:?} (call, cast or spawn)");
+                std::process::exit(2);
+            }
+        }
+    });
+}
