@@ -8,6 +8,9 @@ use noex::registry;
 use noex::supervisor::{self, ChildSpec, RestartType, Shutdown, SupervisorSpec};
 use noex::{ExitReason, Pid, ServerRef, StartError, SupervisorError, SupervisorRef};
 
+mod support;
+use support::Idle;
+
 type Log = Arc<Mutex<Vec<String>>>;
 
 /// A worker that logs its start and terminate, and crashes or exits on request.
@@ -750,5 +753,170 @@ async fn try_again_stops_once_the_child_is_terminated() {
     assert!(
         sup.restart_child("a").await.is_ok(),
         "stopped, so restartable"
+    );
+}
+
+/// OTP's `start_child` on a known id: `{error, {already_started, Pid}}` while it
+/// runs, `{error, already_present}` once it does not.
+#[tokio::test]
+async fn start_child_of_a_known_id_is_already_started_or_already_present() {
+    let log = log();
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(worker("known", "a", &log)))
+        .await
+        .unwrap();
+    let running = registry::whereis("known.a").unwrap();
+    assert!(matches!(
+        sup.start_child(worker("known", "a", &log)).await,
+        Err(SupervisorError::AlreadyStarted { id, pid }) if id == "a" && pid == running
+    ));
+    sup.terminate_child("a").await.unwrap();
+    assert!(matches!(
+        sup.start_child(worker("known", "a", &log)).await,
+        Err(SupervisorError::AlreadyPresent { id }) if id == "a"
+    ));
+}
+
+/// OTP: `delete_child` and `restart_child` of a running child answer
+/// `{error, running}`; the child goes on running.
+#[tokio::test]
+async fn delete_child_running_and_restart_child_running_are_errors() {
+    let log = log();
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(worker("running", "a", &log)))
+        .await
+        .unwrap();
+    let pid = registry::whereis("running.a").unwrap();
+    assert!(matches!(
+        sup.delete_child("a").await,
+        Err(SupervisorError::Running { id }) if id == "a"
+    ));
+    assert!(matches!(
+        sup.restart_child("a").await,
+        Err(SupervisorError::Running { id }) if id == "a"
+    ));
+    assert_eq!(pids(&sup).await, vec![Some(pid)], "untouched");
+}
+
+/// OTP: `delete_child`, `restart_child` and a `start_child` with a spec are not for
+/// a simple_one_for_one supervisor (`{error, simple_one_for_one}`).
+#[tokio::test]
+async fn simple_one_for_one_refuses_delete_child_restart_child_and_specs() {
+    let sup = supervisor::start(SupervisorSpec::simple_one_for_one(ChildSpec::worker_with(
+        "dyn",
+        |_: &()| Idle,
+    )))
+    .await
+    .unwrap();
+    sup.start_child_with(()).await.unwrap();
+    for refused in [
+        sup.delete_child("dyn-1").await.map(|_| ()),
+        sup.restart_child("dyn-1").await.map(|_| ()),
+        sup.start_child(ChildSpec::worker("x", || Idle))
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                refused,
+                Err(SupervisorError::Unsupported {
+                    strategy: "simple_one_for_one",
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(sup.count_children().await.unwrap().active, 1);
+}
+
+/// OTP's defaults: intensity 1 in 5 s; a worker's shutdown 5 s, a supervisor's
+/// infinity.
+#[test]
+fn defaults_are_otps_intensity_one_in_five_seconds_and_shutdown_five_seconds_or_infinity() {
+    assert_eq!(supervisor::DEFAULT_MAX_RESTARTS, 1);
+    assert_eq!(supervisor::DEFAULT_RESTART_WINDOW, Duration::from_secs(5));
+    assert_eq!(
+        supervisor::DEFAULT_WORKER_SHUTDOWN,
+        Shutdown::Timeout(Duration::from_secs(5))
+    );
+    let worker = format!("{:?}", ChildSpec::worker("w", || Idle));
+    assert!(worker.contains("shutdown: Timeout(5s)"), "{worker}");
+    let nested = format!(
+        "{:?}",
+        ChildSpec::supervisor("s", SupervisorSpec::one_for_one())
+    );
+    assert!(nested.contains("shutdown: Infinity"), "{nested}");
+}
+
+/// A second restart within 5 s exceeds the default intensity.
+#[tokio::test(start_paused = true)]
+async fn the_default_intensity_gives_up_at_the_second_restart_within_five_seconds() {
+    let log = log();
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(worker("dflt", "a", &log)))
+        .await
+        .unwrap();
+    crash_and_settle(&sup, "dflt", "a").await;
+    assert!(sup.is_running(), "one restart is allowed");
+    tokio::time::advance(Duration::from_secs(6)).await;
+    crash_and_settle(&sup, "dflt", "a").await;
+    assert!(sup.is_running(), "the first restart left the window");
+    let _ = server("dflt", "a").call(Order::Crash).await;
+    assert!(matches!(
+        sup.wait().await,
+        ExitReason::MaxRestartsExceeded(noex::MaxRestartsExceededError {
+            max_restarts: 1,
+            ..
+        })
+    ));
+}
+
+/// OTP's `do_restart({shutdown, _}, ...)`: a transient child that stops with a
+/// shutdown that says why is not restarted; its spec is kept.
+#[tokio::test]
+async fn a_transient_child_stopping_with_a_shutdown_payload_is_not_restarted() {
+    let log = log();
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .child(worker("trans-sw", "a", &log).restart(RestartType::Transient)),
+    )
+    .await
+    .unwrap();
+    let child = server("trans-sw", "a");
+    let _ = child
+        .call(Order::Exit(ExitReason::shutdown_with("draining")))
+        .await;
+    assert_eq!(child.wait().await, ExitReason::shutdown_with("draining"));
+    assert_eq!(pids(&sup).await, vec![None]);
+    assert_eq!(sup.children().await.unwrap().len(), 1);
+}
+
+/// OTP's `restart_multiple_children`: a group restart starts every non-temporary
+/// child of the group, one stopped with `terminate_child` too.
+#[tokio::test]
+async fn one_for_all_restarts_every_non_temporary_child_even_one_that_was_stopped() {
+    let log = log();
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_all()
+            .child(worker("ofa-all", "a", &log))
+            .child(worker("ofa-all", "b", &log))
+            .child(worker("ofa-all", "c", &log)),
+    )
+    .await
+    .unwrap();
+    sup.terminate_child("c").await.unwrap();
+    take(&log);
+    crash_and_settle(&sup, "ofa-all", "a").await;
+    assert!(
+        pids(&sup).await.iter().all(Option::is_some),
+        "c was started again"
+    );
+    assert_eq!(
+        take(&log),
+        [
+            "stop a (a crashed)",
+            "stop b (shutdown)",
+            "start a",
+            "start b",
+            "start c"
+        ]
     );
 }
