@@ -87,12 +87,13 @@ pub(crate) struct Signals {
     links: PidSet,
     /// Monitors others hold on this process, by monitor id.
     monitors: HashMap<u64, Watcher>,
-    /// Monitors this process holds on others: taken back when it exits, so a
-    /// long-lived process does not collect the monitors of the dead.
+    /// Monitors this process holds on others, until their `Down` is sent or they
+    /// are taken back: what its exit takes back.
     watching: HashMap<u64, Pid>,
-    /// Monitors taken back while their `Down` may already be queued: such a `Down`
-    /// is dropped on arrival (OTP's `demonitor(Ref, [flush])`).
-    flushed: HashSet<u64>,
+    /// `Down`s sent to this process and not yet taken from its mailbox, each with
+    /// whether it was taken back meanwhile (then it is dropped on arrival: OTP's
+    /// `demonitor(Ref, [flush])`). Each entry lives only while its `Down` is queued.
+    queued_downs: HashMap<u64, bool>,
 }
 
 impl ProcessCell {
@@ -123,9 +124,11 @@ impl ProcessCell {
             .unwrap_or_default()
     }
 
-    /// Whether a `Down` for `monitor` is to be dropped; forgets it either way.
+    /// A `Down` for `monitor` is taken from the mailbox: whether to drop it (its
+    /// monitor was taken back while it was queued).
     pub(crate) fn take_flushed(&self, monitor: &MonitorRef) -> bool {
-        self.with_existing_signals(|signals| signals.flushed.remove(&monitor.id))
+        self.with_existing_signals(|signals| signals.queued_downs.remove(&monitor.id))
+            .flatten()
             .unwrap_or(false)
     }
 }
@@ -230,8 +233,8 @@ pub(crate) fn remove_monitor(monitor: MonitorRef, watcher_cell: Option<&ProcessC
     if let Some(cell) = watcher_cell {
         cell.with_existing_signals(|signals| {
             signals.watching.remove(&monitor.id);
-            if !removed {
-                signals.flushed.insert(monitor.id);
+            if let Some(flushed) = signals.queued_downs.get_mut(&monitor.id) {
+                *flushed = true;
             }
         });
     }
@@ -306,9 +309,16 @@ impl Signals {
 fn deliver_down(watcher: Watcher, down: Down) {
     match watcher {
         Watcher::Process(pid) => {
-            if let Some(cell) = runtime().processes.get(pid) {
-                cell.send_info(Box::new(down));
-            }
+            let Some(cell) = runtime().processes.get(pid) else {
+                return;
+            };
+            // Recorded before it is sent, so it is there when the `Down` is taken.
+            let id = down.monitor.id;
+            cell.with_existing_signals(|signals| {
+                signals.watching.remove(&id);
+                signals.queued_downs.insert(id, false);
+            });
+            cell.send_info(Box::new(down));
         }
         Watcher::Channel(sender) => {
             let _ = sender.send(down);
@@ -394,4 +404,53 @@ pub fn is_alive(pid: Pid) -> bool {
         .processes
         .get(pid)
         .is_some_and(|cell| cell.is_alive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
+
+    /// Handles every message; answers calls with nothing.
+    struct Sink;
+
+    impl GenServer for Sink {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+
+        async fn handle_info(&mut self, _: Info, _: &mut Context<Self>) {}
+    }
+
+    fn sizes(cell: &ProcessCell) -> (usize, usize, usize) {
+        cell.with_existing_signals(|s| (s.watching.len(), s.queued_downs.len(), s.monitors.len()))
+            .unwrap_or_default()
+    }
+
+    /// A long-lived process that monitors many short-lived ones keeps nothing of
+    /// them once their `Down`s are handled, and a monitor taken back after its
+    /// `Down` was handled leaves nothing behind either.
+    #[tokio::test]
+    async fn monitors_of_the_dead_leave_nothing_behind_in_the_watcher() {
+        let watcher = gen_server::start(Sink, StartOptions::new()).await.unwrap();
+        let cell = runtime().processes.get(watcher.pid()).unwrap();
+        let mut monitors = Vec::new();
+        for _ in 0..100 {
+            let target = gen_server::start(Sink, StartOptions::new()).await.unwrap();
+            let watched = Watcher::Process(watcher.pid());
+            monitors.push(add_monitor(target.pid(), watched, Some(&cell)));
+            target.stop(ExitReason::Normal).await.unwrap();
+        }
+        // Queued behind every Down: they are all handled when it is answered.
+        watcher.call(()).await.unwrap();
+        assert_eq!(sizes(&cell), (0, 0, 0));
+        for monitor in monitors {
+            assert!(!remove_monitor(monitor, Some(&cell)));
+        }
+        assert_eq!(sizes(&cell), (0, 0, 0));
+    }
 }
