@@ -451,6 +451,8 @@ struct Keeper {
 }
 
 enum KeeperCall {
+    /// Defer the reply to a handle kept in the server's state, never answered.
+    DeferKept,
     /// Defer the reply to a handle kept in another task, never answered.
     DeferElsewhere(mpsc::UnboundedSender<noex::gen_server::ReplyTo<&'static str>>),
     /// Stop without replying (OTP `{stop, Reason, State}`).
@@ -471,6 +473,10 @@ impl GenServer for Keeper {
         ctx: &mut Context<Self>,
     ) -> Reply<&'static str> {
         match call {
+            KeeperCall::DeferKept => {
+                self.kept.push(ctx.defer_reply().unwrap());
+                Reply::Deferred
+            }
             KeeperCall::DeferElsewhere(holder) => {
                 let _ = holder.send(ctx.defer_reply().unwrap());
                 Reply::Deferred
@@ -547,6 +553,32 @@ async fn a_caller_whose_reply_was_deferred_gets_the_exit_reason_when_the_server_
             reason: ExitReason::error("crash on cast")
         }),
         "told at the exit, not at the timeout"
+    );
+}
+
+/// A reply handle dropped with the state of a server that crashed is not a
+/// `NoReply` from a live server: the caller gets the exit reason.
+#[tokio::test(start_paused = true)]
+async fn a_reply_handle_dropped_with_a_crashed_server_s_state_gives_the_exit_reason() {
+    let (server, _) = keeper().await;
+    let caller = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            server
+                .call_timeout(KeeperCall::DeferKept, Duration::from_secs(3600))
+                .await
+        })
+    };
+    // The caller's call goes first (this runtime runs one task at a time, in turn):
+    // the handle is kept when the crash comes.
+    tokio::task::yield_now().await;
+    server.cast(()).unwrap();
+    assert_eq!(
+        caller.await.unwrap(),
+        Err(CallError::Exited {
+            pid: server.pid(),
+            reason: ExitReason::error("crash on cast")
+        })
     );
 }
 

@@ -79,12 +79,11 @@ impl<R> Future for ReplyOrExit<'_, R> {
         let Poll::Ready(reason) = exit.as_mut().poll(cx) else {
             return Poll::Pending;
         };
-        // A reply sent just before the exit still wins.
-        if !this.reply_dropped
-            && let Ok(outcome) = this.reply.try_recv()
-        {
-            return Poll::Ready(outcome.map_err(|reason| this.exited(reason)));
+        // A reply sent just before the exit still wins (on a dropped handle this
+        // finds nothing, and the exit reason stands).
+        match this.reply.try_recv() {
+            Ok(outcome) => Poll::Ready(outcome.map_err(|reason| this.exited(reason))),
+            Err(_) => Poll::Ready(Err(this.exited(reason))),
         }
-        Poll::Ready(Err(this.exited(reason)))
     }
 }
