@@ -1,0 +1,193 @@
+//! The requests a supervisor answers (`start_child`, `terminate_child`,
+//! `restart_child`, `delete_child`, `which_children`, `count_children`), with OTP's
+//! answers and errors.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use noex_agent::types::{ChildInfo, ChildKind, EventKind};
+
+use super::{ChildState, Started, SupervisorServer};
+use crate::Pid;
+use crate::error::{ChildNotFoundError, StartError, SupervisorError};
+use crate::process::is_alive;
+use crate::runtime::runtime;
+use crate::supervisor::{ChildCount, ChildRef, ChildSpec};
+
+impl SupervisorServer {
+    pub(super) fn unsupported(&self, operation: &'static str) -> SupervisorError {
+        SupervisorError::Unsupported {
+            operation,
+            strategy: self.spec.strategy.as_str(),
+        }
+    }
+
+    pub(super) async fn start_child(&mut self, spec: ChildSpec) -> Result<Pid, SupervisorError> {
+        if self.is_simple() {
+            return Err(self.unsupported("start_child with a spec (use start_child_with)"));
+        }
+        if let Ok(index) = self.find(&spec.id) {
+            let child = &self.children[index];
+            return Err(match child.running() {
+                Some(cell) => SupervisorError::AlreadyStarted {
+                    id: spec.id,
+                    pid: cell.pid,
+                },
+                None => SupervisorError::AlreadyPresent { id: spec.id },
+            });
+        }
+        let id: Arc<str> = Arc::from(spec.id.as_str());
+        let started = self.add_child(spec, id.clone(), None).await;
+        self.added(&id, started)
+    }
+
+    pub(super) async fn start_child_with(
+        &mut self,
+        arg: Arc<dyn Any + Send + Sync>,
+    ) -> Result<Pid, SupervisorError> {
+        let Some(template) = self.spec.template.clone() else {
+            return Err(self.unsupported("start_child_with"));
+        };
+        self.next_dynamic_id += 1;
+        let id: Arc<str> = Arc::from(format!("{}-{}", template.id, self.next_dynamic_id));
+        let started = self.add_child(template, id.clone(), Some(arg)).await;
+        self.added(&id, started)
+    }
+
+    pub(super) fn added(
+        &self,
+        id: &str,
+        started: Result<Started, StartError>,
+    ) -> Result<Pid, SupervisorError> {
+        self.publish();
+        match started? {
+            Started::Running(pid) => {
+                if let Some(cell) = runtime().processes.get(pid) {
+                    runtime().events.emit(&cell, EventKind::ChildAdded);
+                }
+                Ok(pid)
+            }
+            Started::Ignored => Err(SupervisorError::Ignored { id: id.to_string() }),
+        }
+    }
+
+    pub(super) async fn terminate_child(&mut self, child: ChildRef) -> Result<(), SupervisorError> {
+        let index = match child {
+            ChildRef::Id(id) => self.find(&id)?,
+            // By pid: only the children of a simple_one_for_one supervisor (OTP's
+            // `find_child`), whose pid is their only name there.
+            ChildRef::Pid(pid) if self.is_simple() => match self.find_dynamic(pid) {
+                Some(index) => index,
+                // One that has already ended has nothing left to stop.
+                None if !is_alive(pid) => return Ok(()),
+                None => return Err(not_found(pid)),
+            },
+            ChildRef::Pid(pid) => return Err(not_found(pid)),
+        };
+        self.terminate_at(index).await;
+        self.del_child(index);
+        self.publish();
+        Ok(())
+    }
+
+    /// A dynamic child by its pid: the running one, or one whose restart from that
+    /// pid is pending (OTP's `{restarting, Pid}`).
+    pub(super) fn find_dynamic(&self, pid: Pid) -> Option<usize> {
+        self.find_running(pid).or_else(|| {
+            self.children.iter().position(|child| {
+                matches!(child.state, ChildState::Restarting) && child.last_pid == Some(pid)
+            })
+        })
+    }
+
+    /// Start a stopped child again; a manual restart does not count toward the
+    /// intensity. As OTP: a running or restarting child is an error.
+    pub(super) async fn restart_child(&mut self, id: &str) -> Result<Pid, SupervisorError> {
+        if self.is_simple() {
+            return Err(self.unsupported("restart_child"));
+        }
+        let index = self.find(id)?;
+        match self.children[index].state {
+            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
+            ChildState::Restarting => {
+                return Err(SupervisorError::Restarting { id: id.into() });
+            }
+            ChildState::Stopped => {}
+        }
+        let attempt = self.children[index].restarts + 1;
+        let started = self.start_child_at(index, attempt).await;
+        let result = match started {
+            Ok(Started::Running(pid)) => {
+                self.children[index].restarts = attempt;
+                self.restarted(index, attempt);
+                Ok(pid)
+            }
+            Ok(Started::Ignored) => Err(SupervisorError::Ignored { id: id.into() }),
+            Err(error) => Err(error.into()),
+        };
+        self.publish();
+        result
+    }
+
+    pub(super) async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
+        if self.is_simple() {
+            return Err(self.unsupported("delete_child"));
+        }
+        let index = self.find(id)?;
+        match self.children[index].state {
+            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
+            ChildState::Restarting => {
+                return Err(SupervisorError::Restarting { id: id.into() });
+            }
+            ChildState::Stopped => {}
+        }
+        self.remove(index);
+        self.publish();
+        Ok(())
+    }
+
+    pub(super) fn children_info(&self) -> Vec<ChildInfo> {
+        self.cell()
+            .supervisor
+            .as_ref()
+            .map(|view| view.state.lock().children.clone())
+            .unwrap_or_default()
+    }
+
+    /// OTP's `count_children`: a `simple_one_for_one` supervisor has one spec, its
+    /// template, and counts its children by the template's kind.
+    pub(super) fn count(&self) -> ChildCount {
+        let active = self
+            .children
+            .iter()
+            .filter(|child| child.running().is_some())
+            .count();
+        let mut count = ChildCount {
+            specs: self.children.len(),
+            active,
+            ..ChildCount::default()
+        };
+        if let Some(template) = self.spec.template.as_ref().filter(|_| self.is_simple()) {
+            count.specs = 1;
+            match template.kind {
+                ChildKind::Supervisor => count.supervisors = self.children.len(),
+                _ => count.workers = self.children.len(),
+            }
+            return count;
+        }
+        for child in &self.children {
+            match child.spec.kind {
+                ChildKind::Supervisor => count.supervisors += 1,
+                _ => count.workers += 1,
+            }
+        }
+        count
+    }
+}
+
+fn not_found(pid: Pid) -> SupervisorError {
+    ChildNotFoundError {
+        id: pid.to_string(),
+    }
+    .into()
+}

@@ -1,0 +1,171 @@
+//! Restarts: what a supervisor does when a child exits (OTP's `restart_child`,
+//! `do_restart`, `restart/2`, `restart_multiple_children`, `try_again_restart`).
+
+use std::sync::Arc;
+
+use noex_agent::types::{EventKind, RestartType, Strategy};
+
+use super::{ChildState, Started, SupervisorServer};
+use crate::ExitReason;
+use crate::error::{MaxRestartsExceededError, StartError};
+use crate::gen_server::Context;
+use crate::process::Exit;
+use crate::runtime::runtime;
+
+/// A restart to try again, sent by the supervisor to itself (OTP's
+/// `{try_again_restart, Id}` cast), so the requests that came meanwhile are
+/// served between attempts.
+pub(super) struct TryAgain(pub(super) Arc<str>);
+
+impl SupervisorServer {
+    /// A child exited (its link's exit signal, trapped): OTP's `restart_child` and
+    /// `do_restart`.
+    pub(super) async fn on_exit(&mut self, exit: Exit, ctx: &mut Context<Self>) {
+        // Not a running child: an exit this supervisor caused, or of a process
+        // linked to it that it does not supervise.
+        let Some(index) = self.find_running(exit.pid) else {
+            return;
+        };
+        let child = &mut self.children[index];
+        child.state = ChildState::Stopped;
+        if exit.reason.is_abnormal() {
+            child.last_error = Some(exit.reason.to_string());
+        }
+        let restart = match child.spec.restart {
+            RestartType::Permanent => true,
+            RestartType::Transient => exit.reason.is_abnormal(),
+            RestartType::Temporary | RestartType::Unknown => false,
+        };
+        if restart {
+            let id = child.id.clone();
+            self.restart(id, ctx).await;
+        } else {
+            self.del_child(index);
+        }
+        self.publish();
+    }
+
+    /// OTP's `restart/2`: count the restart against the intensity, then restart by
+    /// the strategy; a start that fails is tried again through the mailbox.
+    pub(super) async fn restart(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
+        if self.window.record(tokio::time::Instant::now()) {
+            if let Ok(index) = self.find(&id) {
+                self.del_child(index);
+            }
+            self.give_up(ctx);
+            return;
+        }
+        let Ok(index) = self.find(&id) else {
+            return;
+        };
+        let failed = match self.spec.strategy {
+            Strategy::OneForAll => self.restart_group(0).await,
+            Strategy::RestForOne => self.restart_group(index).await,
+            _ => self.restart_one(index).await,
+        };
+        if let Some(failed) = failed {
+            let _ = ctx.myself().send_info(TryAgain(failed));
+        }
+    }
+
+    /// One child (one_for_one, simple_one_for_one). Returns the id to try again.
+    pub(super) async fn restart_one(&mut self, index: usize) -> Option<Arc<str>> {
+        let attempt = self.children[index].restarts + 1;
+        self.children[index].restarts = attempt;
+        match self.start_child_at(index, attempt).await {
+            Ok(Started::Running(_)) => {
+                self.restarted(index, attempt);
+                None
+            }
+            // A dynamic child that ignores its restart is dropped, as in OTP.
+            Ok(Started::Ignored) => {
+                if self.is_simple() {
+                    self.remove(index);
+                }
+                None
+            }
+            Err(error) => Some(self.restart_failed(index, &error)),
+        }
+    }
+
+    /// OTP's `restart_multiple_children`: stop the children from `from` on (in
+    /// reverse start order; temporary ones are dropped), then start every one left
+    /// in start order, until one fails. Returns the id of the one that failed.
+    pub(super) async fn restart_group(&mut self, from: usize) -> Option<Arc<str>> {
+        for index in (from..self.children.len()).rev() {
+            self.terminate_at(index).await;
+            if self.children[index].spec.restart == RestartType::Temporary {
+                self.remove(index);
+            }
+        }
+        let mut index = from;
+        while index < self.children.len() {
+            let attempt = self.children[index].restarts + 1;
+            self.children[index].restarts = attempt;
+            match self.start_child_at(index, attempt).await {
+                Ok(Started::Running(_)) => self.restarted(index, attempt),
+                Ok(Started::Ignored)
+                    if self.children[index].spec.restart == RestartType::Temporary =>
+                {
+                    self.remove(index);
+                    continue;
+                }
+                Ok(Started::Ignored) => {}
+                Err(error) => return Some(self.restart_failed(index, &error)),
+            }
+            index += 1;
+        }
+        None
+    }
+
+    pub(super) fn restart_failed(&mut self, index: usize, error: &StartError) -> Arc<str> {
+        let child = &mut self.children[index];
+        tracing::warn!(child = %child.id, %error, "restart failed; trying again");
+        child.state = ChildState::Restarting;
+        child.last_error = Some(error.to_string());
+        child.id.clone()
+    }
+
+    pub(super) fn restarted(&mut self, index: usize, attempt: u32) {
+        self.total_restarts += 1;
+        if let Some(cell) = self.children[index].running() {
+            runtime()
+                .events
+                .emit(cell, EventKind::Restarted { attempt });
+        }
+    }
+
+    /// OTP's `try_again_restart`: only if the child is still waiting for it.
+    ///
+    /// It yields first: an Erlang supervisor retrying a failing start shares its
+    /// scheduler with the processes that may want to stop it, and so must this one,
+    /// or a start that fails at once would spend the intensity before anyone else
+    /// could run.
+    pub(super) async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
+        tokio::task::yield_now().await;
+        if let Ok(index) = self.find(&id)
+            && matches!(self.children[index].state, ChildState::Restarting)
+        {
+            self.restart(id, ctx).await;
+            self.publish();
+        }
+    }
+
+    /// Too many restarts: stop with a shutdown that says why. `terminate` stops
+    /// the children, and the parent acts by this supervisor's restart type.
+    pub(super) fn give_up(&mut self, ctx: &mut Context<Self>) {
+        let error = MaxRestartsExceededError {
+            max_restarts: self.spec.max_restarts,
+            within: self.spec.within,
+        };
+        tracing::error!(supervisor = %self.cell().pid, %error, "supervisor giving up");
+        runtime().events.emit(
+            self.cell(),
+            EventKind::MaxRestartsExceeded {
+                max_restarts: error.max_restarts,
+                within_ms: error.within.as_millis() as u64,
+            },
+        );
+        ctx.stop(ExitReason::MaxRestartsExceeded(error));
+    }
+}
