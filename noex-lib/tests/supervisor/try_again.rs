@@ -1,0 +1,156 @@
+//! OTP's `try_again_restart`: a restart whose start fails is tried again through
+//! the supervisor's mailbox, and every attempt counts toward the intensity.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use noex::gen_server::{Context, GenServer, Reply};
+use noex::registry;
+use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+use noex::{ExitReason, SupervisorError};
+
+use crate::worker::*;
+
+/// A worker whose next `fails` starts fail in `init`.
+struct Fragile {
+    fails: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl GenServer for Fragile {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+        let left = self.fails.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fails
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err("not yet".into());
+        }
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+fn fragile(name: &str, fails: &Arc<std::sync::atomic::AtomicU32>) -> ChildSpec {
+    let fails = fails.clone();
+    ChildSpec::worker("a", move || Fragile {
+        fails: fails.clone(),
+    })
+    .name(name)
+}
+
+/// Kill the running instance registered as `name`; returns once it has ended.
+async fn kill_named(name: &str) {
+    let server = registry::lookup::<Fragile>(name).unwrap();
+    server.kill();
+    server.wait().await;
+}
+
+/// OTP's `try_again_restart`: a restart whose start fails counts toward the
+/// intensity and is tried again through the supervisor's own mailbox, so a request
+/// that came meanwhile is answered between attempts, and sees the child restarting.
+#[tokio::test(start_paused = true)]
+async fn try_again_a_failed_restart_is_retried_through_the_mailbox() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(10, Duration::from_secs(60))
+            .child(fragile("try-again.retried", &fails)),
+    )
+    .await
+    .unwrap();
+    let mut events = noex::events::subscribe();
+    fails.store(5, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.retried").await;
+    // The Exit is queued before this call: the first attempt has failed when it is
+    // answered, and the retry is queued behind it.
+    assert_eq!(sup.children().await.unwrap()[0].pid, None, "restarting");
+    assert!(matches!(
+        sup.restart_child("a").await,
+        Err(SupervisorError::Restarting { ref id }) if id == "a"
+    ));
+    assert!(matches!(
+        sup.delete_child("a").await,
+        Err(SupervisorError::Restarting { .. })
+    ));
+    // Attempts 1 to 5 fail; the 6th starts it.
+    let restarted = loop {
+        let event = events.recv().await.unwrap();
+        if event.parent == Some(sup.pid())
+            && matches!(event.kind, noex::events::EventKind::Restarted { .. })
+        {
+            break event;
+        }
+    };
+    assert!(matches!(
+        restarted.kind,
+        noex::events::EventKind::Restarted { attempt: 6 }
+    ));
+    assert_eq!(pids(&sup).await, vec![Some(restarted.pid)]);
+    assert!(sup.is_running());
+}
+
+/// Each failed attempt counts toward the intensity: a child that never starts
+/// exhausts it, and the supervisor gives up instead of looping.
+#[tokio::test(start_paused = true)]
+async fn try_again_attempts_count_toward_the_intensity() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(3, Duration::from_secs(60))
+            .child(fragile("try-again.counted", &fails)),
+    )
+    .await
+    .unwrap();
+    fails.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.counted").await;
+    assert_eq!(
+        sup.wait().await,
+        ExitReason::MaxRestartsExceeded(noex::MaxRestartsExceededError {
+            max_restarts: 3,
+            within: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(
+        fails.load(std::sync::atomic::Ordering::SeqCst),
+        u32::MAX - 3,
+        "three attempts, then the fourth restart exceeded the intensity"
+    );
+}
+
+/// A child terminated while its restart is pending is left alone by the retry.
+#[tokio::test(start_paused = true)]
+async fn try_again_stops_once_the_child_is_terminated() {
+    let fails = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .max_restarts(100, Duration::from_secs(60))
+            .child(fragile("try-again.terminated", &fails)),
+    )
+    .await
+    .unwrap();
+    fails.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    kill_named("try-again.terminated").await;
+    sup.terminate_child("a").await.unwrap();
+    let attempts = u32::MAX - fails.load(std::sync::atomic::Ordering::SeqCst);
+    // Let any retry already queued run: none starts another attempt.
+    for _ in 0..10 {
+        sup.count_children().await.unwrap();
+    }
+    assert_eq!(
+        u32::MAX - fails.load(std::sync::atomic::Ordering::SeqCst),
+        attempts
+    );
+    assert_eq!(pids(&sup).await, vec![None]);
+    assert!(sup.is_running());
+    fails.store(0, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sup.restart_child("a").await.is_ok(),
+        "stopped, so restartable"
+    );
+}
