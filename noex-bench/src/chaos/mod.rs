@@ -34,7 +34,7 @@
 //!
 //! Restart intensities are set so that the kills alone can never exceed them (see
 //! [`Config::intensity`]): the soak checks recovery, not escalation, which
-//! `noex-lib/tests/supervisor.rs` covers rule by rule. An escalation is counted, and
+//! `noex-lib/tests/supervisor/` covers rule by rule. An escalation is counted, and
 //! fails the soak.
 
 mod check;
