@@ -132,7 +132,10 @@ async fn monitor_delivers_one_down_with_the_exit_reason() {
     let monitor = monitor(&watcher, target.pid()).await;
     assert_eq!(monitor.target(), target.pid());
     let shown = monitor.to_string();
-    assert!(shown.starts_with("#Ref<") && shown.ends_with('>'), "{shown}");
+    assert!(
+        shown.starts_with("#Ref<") && shown.ends_with('>'),
+        "{shown}"
+    );
     target
         .stop(ExitReason::shutdown_with("draining"))
         .await
