@@ -348,6 +348,40 @@ async fn link_to_a_process_that_is_not_alive_is_noproc() {
     assert_eq!(seen(&not_trapping).await, []);
 }
 
+/// A process whose `init` fails was never started as far as its supervisor knows
+/// (the starter gets the error instead), but a process it linked to in `init` is
+/// told of its exit.
+#[tokio::test]
+async fn a_failed_init_signals_the_processes_it_linked_to() {
+    struct LinksThenFails(Pid);
+    impl GenServer for LinksThenFails {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            ctx.link(self.0)?;
+            Err("no".into())
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+    let trapping = watcher().await;
+    ask(&trapping, Order::TrapExit(true)).await;
+    let failed = gen_server::start(LinksThenFails(trapping.pid()), StartOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failed, noex::StartError::Initialization(_)),
+        "{failed:?}"
+    );
+    let seen = seen(&trapping).await;
+    assert!(
+        matches!(&seen[..], [Seen::Exit(Exit { reason, .. })] if *reason == ExitReason::error("init failed: no")),
+        "{seen:?}"
+    );
+}
+
 #[tokio::test]
 async fn exit_killed_cannot_be_trapped() {
     let sender = watcher().await;

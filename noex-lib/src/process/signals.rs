@@ -431,6 +431,18 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// A monitor from outside any process, dropped before its `Down`, is taken
+    /// back: the target keeps nothing of it.
+    #[tokio::test]
+    async fn a_dropped_monitor_is_taken_back() {
+        let target = gen_server::start(Sink, StartOptions::new()).await.unwrap();
+        let cell = runtime().processes.get(target.pid()).unwrap();
+        let watching = monitor(target.pid());
+        assert_eq!(sizes(&cell).2, 1);
+        drop(watching);
+        assert_eq!(sizes(&cell).2, 0);
+    }
+
     /// A long-lived process that monitors many short-lived ones keeps nothing of
     /// them once their `Down`s are handled, and a monitor taken back after its
     /// `Down` was handled leaves nothing behind either.
