@@ -115,16 +115,8 @@ impl Walk<'_> {
                     };
                     return self.shape(format!("{path}: supervisor {pid} {what}"));
                 };
-                self.common(
-                    path,
-                    pid,
-                    node,
-                    parent,
-                    Seen::of(&info.name, &info.child_id, info.parent),
-                );
-                if info.status != ProcessStatus::Running {
-                    self.shape(format!("{path}: supervisor {pid} is {}", info.status));
-                }
+                let seen = Seen::of(&info.name, &info.child_id, info.parent);
+                self.running(path, pid, node, parent, seen, "supervisor", info.status);
                 self.name_conflict(pid, &info.last_error);
                 if info.strategy != *strategy {
                     self.shape(format!(
@@ -157,18 +149,28 @@ impl Walk<'_> {
                     };
                     return self.shape(format!("{path}: worker {pid} {what}"));
                 };
-                self.common(
-                    path,
-                    pid,
-                    node,
-                    parent,
-                    Seen::of(&info.name, &info.child_id, info.parent),
-                );
-                if info.status != ProcessStatus::Running {
-                    self.shape(format!("{path}: worker {pid} is {}", info.status));
-                }
+                let seen = Seen::of(&info.name, &info.child_id, info.parent);
+                self.running(path, pid, node, parent, seen, "worker", info.status);
                 self.name_conflict(pid, &info.last_error);
             }
+        }
+    }
+
+    /// What every process of the tree must be: where it belongs, and running.
+    #[allow(clippy::too_many_arguments)]
+    fn running(
+        &mut self,
+        path: &str,
+        pid: Pid,
+        node: &Node,
+        parent: Option<Pid>,
+        seen: Seen<'_>,
+        kind: &str,
+        status: ProcessStatus,
+    ) {
+        self.common(path, pid, node, parent, seen);
+        if status != ProcessStatus::Running {
+            self.shape(format!("{path}: {kind} {pid} is {status}"));
         }
     }
 

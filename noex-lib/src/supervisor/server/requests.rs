@@ -103,17 +103,7 @@ impl SupervisorServer {
     /// Start a stopped child again; a manual restart does not count toward the
     /// intensity. As OTP: a running or restarting child is an error.
     pub(super) async fn restart_child(&mut self, id: &str) -> Result<Pid, SupervisorError> {
-        if self.is_simple() {
-            return Err(self.unsupported("restart_child"));
-        }
-        let index = self.find(id)?;
-        match self.children[index].state {
-            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
-            ChildState::Restarting => {
-                return Err(SupervisorError::Restarting { id: id.into() });
-            }
-            ChildState::Stopped => {}
-        }
+        let index = self.stopped_child(id, "restart_child")?;
         let attempt = self.children[index].restarts + 1;
         let started = self.start_child_at(index, attempt).await;
         let result = match started {
@@ -129,18 +119,23 @@ impl SupervisorServer {
         result
     }
 
-    pub(super) async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
+    /// The child `id` for `restart_child` and `delete_child`, which act on a stopped
+    /// child only: OTP's `running`, `restarting`, `not_found` and (for
+    /// simple_one_for_one) `simple_one_for_one` answers otherwise.
+    fn stopped_child(&self, id: &str, operation: &'static str) -> Result<usize, SupervisorError> {
         if self.is_simple() {
-            return Err(self.unsupported("delete_child"));
+            return Err(self.unsupported(operation));
         }
         let index = self.find(id)?;
         match self.children[index].state {
-            ChildState::Running(_) => return Err(SupervisorError::Running { id: id.into() }),
-            ChildState::Restarting => {
-                return Err(SupervisorError::Restarting { id: id.into() });
-            }
-            ChildState::Stopped => {}
+            ChildState::Running(_) => Err(SupervisorError::Running { id: id.into() }),
+            ChildState::Restarting => Err(SupervisorError::Restarting { id: id.into() }),
+            ChildState::Stopped => Ok(index),
         }
+    }
+
+    pub(super) async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
+        let index = self.stopped_child(id, "delete_child")?;
         self.remove(index);
         self.publish();
         Ok(())
