@@ -199,3 +199,41 @@ async fn one_for_all_restarts_every_non_temporary_child_even_one_that_was_stoppe
         ]
     );
 }
+
+/// OTP's `start_children` in a group restart: a child that returns `ignore` is
+/// dropped if temporary, and otherwise kept, not running.
+#[tokio::test]
+async fn a_group_restart_keeps_a_permanent_child_that_ignores_its_start() {
+    /// Starts the first time, then declines (`Ignore`).
+    struct OnceOnly(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl GenServer for OnceOnly {
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+            if self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(noex::gen_server::Ignore.into());
+            }
+            Ok(())
+        }
+        async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+            Reply::Now(())
+        }
+    }
+    let log = log();
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_all()
+            .child(worker("ofa-ignore", "a", &log))
+            .child(ChildSpec::worker("once", move || OnceOnly(started.clone()))),
+    )
+    .await
+    .unwrap();
+    crash_and_settle(&sup, "ofa-ignore", "a").await;
+    let children = sup.children().await.unwrap();
+    let shown: Vec<(&str, bool)> = children
+        .iter()
+        .map(|child| (child.id.as_str(), child.pid.is_some()))
+        .collect();
+    assert_eq!(shown, [("a", true), ("once", false)], "kept, not running");
+}
