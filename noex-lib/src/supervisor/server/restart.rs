@@ -98,22 +98,16 @@ impl SupervisorServer {
                 self.remove(index);
             }
         }
-        let mut index = from;
-        while index < self.children.len() {
+        // No temporary child is left to start: a child that ignores its start stays
+        // stopped (OTP's `start_children` drops only temporary ones).
+        for index in from..self.children.len() {
             let attempt = self.children[index].restarts + 1;
             self.children[index].restarts = attempt;
             match self.start_child_at(index, attempt).await {
                 Ok(Started::Running(_)) => self.restarted(index, attempt),
-                Ok(Started::Ignored)
-                    if self.children[index].spec.restart == RestartType::Temporary =>
-                {
-                    self.remove(index);
-                    continue;
-                }
                 Ok(Started::Ignored) => {}
                 Err(error) => return Some(self.restart_failed(index, &error)),
             }
-            index += 1;
         }
         None
     }
