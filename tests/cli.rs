@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{Demo, redact_columns, redact_late_pids, run_noex};
+use support::{DEMO_PIDS, Demo, redact_columns, redact_late_pids, run_noex};
 
 macro_rules! snapshot {
     ($name:expr, $value:expr) => {
@@ -13,9 +13,6 @@ macro_rules! snapshot {
         })
     };
 }
-
-/// Pids of the demo's own processes are stable (started in order); later ones are not.
-const DEMO_PIDS: u64 = 18;
 
 fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
     rows.as_array()

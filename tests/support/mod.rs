@@ -20,6 +20,14 @@ pub fn noex_bin() -> PathBuf {
     path
 }
 
+/// What `noex demo --no-ui` prints once its supervision tree has started.
+const RUNNING: &str = "noex demo is running as pid";
+
+/// The demo's own processes, `<0.1>`..=`<0.17>`, started in order before any client
+/// connects (see [`Demo::wait_until_running`]); later pids (the agent's connections, a
+/// restarted worker) depend on how many clients came before.
+pub const DEMO_PIDS: u64 = 17;
+
 /// A demo app (`noex demo --no-ui --steady`) with its own agent directory.
 pub struct Demo {
     child: Child,
@@ -40,23 +48,19 @@ impl Demo {
     }
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Demo {
+        let stdout = std::fs::File::create(dir.path().join("demo.stdout")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("demo.stderr")).unwrap();
         let child = Command::new(noex_bin())
             .args(["demo", "--no-ui", "--steady"])
             .args(extra)
             .env("NOEX_AGENT_DIR", agent_dir(dir.path()))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let demo = Demo { child, dir };
-        demo.wait_for_socket();
-        // The agent listens before the supervision tree has started: wait for its last child.
-        demo.wait_for_ps(|rows| {
-            rows.as_array()
-                .is_some_and(|rows| rows.iter().any(|row| row["name"] == "sessions"))
-        });
+        let mut demo = Demo { child, dir };
+        demo.wait_until_running();
         demo
     }
 
@@ -72,15 +76,30 @@ impl Demo {
         self.agent_dir().join(format!("{}.sock", self.pid()))
     }
 
-    fn wait_for_socket(&self) {
+    /// Wait until the app says it is running, which it does once its whole supervision
+    /// tree has started, before any client has connected. The agent listens earlier,
+    /// and every connection starts processes of the agent's own: a client connecting
+    /// while the tree starts would take pids from the middle of it. Waiting keeps the
+    /// demo's pids `<0.1>`..=`<0.DEMO_PIDS>` in start order, run after run.
+    fn wait_until_running(&mut self) {
         let began = Instant::now();
-        while !self.socket().exists() {
+        loop {
+            let stdout = std::fs::read_to_string(self.dir.path().join("demo.stdout")).unwrap();
+            if stdout.contains(RUNNING) {
+                break;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let stderr = std::fs::read_to_string(self.dir.path().join("demo.stderr"));
+                panic!("the demo app exited at start ({status}): {stderr:?}");
+            }
+            // Only against a hang: the app starts in well under a second.
             assert!(
-                began.elapsed() < Duration::from_secs(20),
-                "demo app did not start"
+                began.elapsed() < Duration::from_secs(60),
+                "the demo app never said it was running"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        assert!(self.socket().exists(), "its agent listens before it runs");
     }
 
     /// `noex ARGS` against this app's agent directory (no `--pid`: the one agent there).
@@ -98,7 +117,7 @@ impl Demo {
                 return rows;
             }
             assert!(
-                began.elapsed() < Duration::from_secs(10),
+                began.elapsed() < Duration::from_secs(30),
                 "never ready: {rows:#}"
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -22,6 +22,9 @@ use noex::supervisor::{self, ChildSpec, RestartType, Shutdown, SupervisorSpec};
 
 use crate::cli::DemoArgs;
 
+/// The first words the demo application prints, once its supervision tree has started.
+pub const RUNNING: &str = "noex demo is running as pid";
+
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // A crash is part of the show: one line each, not a backtrace (the supervisor
     // restarts the worker; `noex events` tells the story).
@@ -39,10 +42,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let chaos = !args.steady;
     let app = supervisor::start(app_spec(chaos)).await?;
     let pid = std::process::id();
-    println!(
-        "noex demo is running as pid {pid} (agent socket {})",
-        socket.display()
-    );
+    // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
+    // for it before attaching, so no client's connection takes a pid in the middle of
+    // the tree and its pids read <0.1>, <0.2>, ... in start order.
+    println!("{RUNNING} {pid} (agent socket {})", socket.display());
     println!("from another terminal, try:");
     let noex = noex_command();
     for command in [

@@ -15,7 +15,7 @@ use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
 use crate::commands::Context;
 use crate::error::CliError;
 
-/// How long the demo app may take to open its agent socket.
+/// How long the demo app may take to start its tree and open its agent socket.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
@@ -54,8 +54,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
 /// The demo application's process; stopped (and its socket removed) when dropped.
 struct DemoProcess {
     child: Child,
-    /// Its stderr (crash lines, and why it stopped if it stopped by itself): a file,
-    /// not a pipe that nobody reads while the dashboard runs.
+    /// Its stdout (the line saying it runs, see [`app::RUNNING`]) and its stderr (crash
+    /// lines, and why it stopped if it stopped by itself): files, not pipes that nobody
+    /// reads while the dashboard runs.
+    stdout: tempfile::NamedTempFile,
     stderr: tempfile::NamedTempFile,
 }
 
@@ -71,13 +73,18 @@ impl DemoProcess {
             command.arg("--read-only");
         }
         // Its output would draw over the dashboard.
+        let stdout = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
         let stderr = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
         command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout.reopen().context("opening the demo's log file")?)
             .stderr(stderr.reopen().context("opening the demo's log file")?);
         let child = command.spawn().context("starting the demo application")?;
-        Ok(DemoProcess { child, stderr })
+        Ok(DemoProcess {
+            child,
+            stdout,
+            stderr,
+        })
     }
 
     /// If the application exited by itself with a failure: the error it reported.
@@ -95,21 +102,27 @@ impl DemoProcess {
         Some(last.unwrap_or_else(|| format!("the demo application exited ({status})")))
     }
 
+    /// Whether it has said that it runs.
+    fn running(&self) -> bool {
+        std::fs::read_to_string(self.stdout.path()).is_ok_and(|out| out.contains(app::RUNNING))
+    }
+
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// Until its agent listens and its whole tree has started: attaching earlier would
+    /// start the agent's connection process in the middle of the tree, and the tree's
+    /// pids would no longer follow its start order.
     async fn wait_for_agent(&mut self) -> anyhow::Result<()> {
         let socket = discovery::socket_path_for_pid(self.pid());
         let began = Instant::now();
-        while !socket_ready(&socket) {
+        while !(self.running() && socket_ready(&socket)) {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the demo application exited at start ({status})");
             }
             if began.elapsed() > STARTUP_TIMEOUT {
-                bail!(
-                    "the demo application did not open its agent socket within {STARTUP_TIMEOUT:?}"
-                );
+                bail!("the demo application did not start within {STARTUP_TIMEOUT:?}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
