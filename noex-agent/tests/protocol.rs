@@ -32,6 +32,10 @@ use tokio::sync::broadcast;
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
 
+/// This binary's private agent directory (`$NOEX_AGENT_DIR`), as every test binary's.
+#[path = "../../noex-lib/tests/support/sandbox.rs"]
+mod sandbox;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------
@@ -48,7 +52,7 @@ impl TempDir {
             .unwrap()
             .subsec_nanos();
         // Short: a socket path must fit in 108 bytes.
-        let dir = PathBuf::from(format!("/tmp/noex-t-{}-{n}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("noex-t-{}-{n}-{nanos}", std::process::id()));
         discovery::ensure_agent_dir(&dir).unwrap();
         TempDir(dir)
     }

@@ -10,6 +10,11 @@ use noex_agent::types::{EventKind, LifecycleEvent, Pid};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// This binary's private agent directory (`$NOEX_AGENT_DIR`), as every test binary's.
+#[cfg(unix)]
+#[path = "../../noex-lib/tests/support/sandbox.rs"]
+mod sandbox;
+
 /// What the MessagePack encoding of `value` holds, as JSON.
 fn wire<T: Serialize>(value: &T) -> Value {
     let bytes = rmp_serde::to_vec_named(value).unwrap();

@@ -42,3 +42,8 @@ pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The unit tests' private agent directory, as every test binary has one.
+#[cfg(all(test, unix))]
+#[path = "../tests/support/sandbox.rs"]
+mod test_sandbox;

@@ -18,6 +18,8 @@
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! gen_server::start(Echo, StartOptions::new().name("echo")).await?;
 //! let echo = registry::lookup::<Echo>("echo")?;
 //! assert_eq!(echo.call("hi".into()).await?, "hi");

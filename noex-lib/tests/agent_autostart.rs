@@ -12,10 +12,9 @@ use support::Idle;
 
 #[tokio::test]
 async fn the_first_process_starts_the_agent_on_a_private_socket_named_by_pid() {
-    let base = tempfile::tempdir().unwrap();
-    let dir = base.path().join("agents");
-    // SAFETY: set before any thread of this test binary reads the environment.
-    unsafe { std::env::set_var("NOEX_AGENT_DIR", &dir) };
+    // `$NOEX_AGENT_DIR`, which `support` set to a directory of this binary's own.
+    let dir = support::sandbox::agent_dir();
+    assert!(!dir.exists(), "made by the agent, not before");
     assert_eq!(noex::agent::socket_path(), None, "nothing started yet");
 
     let _server = gen_server::start(Idle, StartOptions::new().name("autostart.named"))
@@ -24,7 +23,7 @@ async fn the_first_process_starts_the_agent_on_a_private_socket_named_by_pid() {
 
     let socket = dir.join(format!("{}.sock", std::process::id()));
     assert_eq!(noex::agent::socket_path(), Some(socket.clone()));
-    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    let dir_mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
     let socket_mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!((dir_mode, socket_mode), (0o700, 0o600));
 

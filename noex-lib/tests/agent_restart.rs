@@ -10,6 +10,8 @@ use std::time::Duration;
 use noex::agent::{self, AgentOptions};
 use noex_agent::client::Client;
 
+mod support;
+
 #[test]
 fn a_restart_with_snapshots_in_flight_always_ends() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,8 @@ use noex::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
 use noex::{CallError, ExitReason, StartError};
 use tokio::sync::mpsc;
 
+mod support;
+
 #[derive(Default)]
 struct Recorder {
     seen: Vec<u32>,

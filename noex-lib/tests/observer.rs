@@ -8,6 +8,8 @@ use noex::observer::{self, ProcessStatus, TreeNode};
 use noex::supervisor::{self, ChildSpec, Strategy, SupervisorSpec};
 use noex::{ExitReason, Pid};
 
+mod support;
+
 struct Busy;
 impl GenServer for Busy {
     type Call = Duration;

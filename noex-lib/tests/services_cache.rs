@@ -9,6 +9,8 @@ use noex::StartError;
 use noex::services::cache::{Cache, CacheOptions, GetOrSetError};
 use tokio::time::advance;
 
+mod support;
+
 async fn start(options: CacheOptions) -> Cache<String, u32> {
     Cache::start(options).await.unwrap()
 }

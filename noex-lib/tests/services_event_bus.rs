@@ -7,6 +7,8 @@ use std::time::Duration;
 use noex::CallError;
 use noex::services::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
 
+mod support;
+
 type Log<T> = Arc<Mutex<Vec<T>>>;
 
 fn log<T>() -> Log<T> {

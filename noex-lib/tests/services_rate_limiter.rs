@@ -9,6 +9,8 @@ use noex::services::rate_limiter::{
 };
 use tokio::time::advance;
 
+mod support;
+
 const WINDOW: Duration = Duration::from_secs(10);
 const NS: Duration = Duration::from_nanos(1);
 

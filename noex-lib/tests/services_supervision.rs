@@ -11,6 +11,8 @@ use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions
 use noex::supervisor::{self, SupervisorSpec};
 use noex::{Pid, SupervisorRef};
 
+mod support;
+
 async fn app(prefix: &str) -> SupervisorRef {
     supervisor::start(
         SupervisorSpec::one_for_one()

@@ -28,6 +28,8 @@
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let counter = gen_server::start(Counter(0), StartOptions::new().name("counter")).await?;
 //! counter.cast(Cmd::Inc)?;
 //! counter.cast(Cmd::Inc)?;

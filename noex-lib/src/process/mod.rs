@@ -49,6 +49,8 @@
 //! #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let watcher = gen_server::start(Watcher::default(), StartOptions::new()).await?;
 //! let worker = gen_server::start(Worker, StartOptions::new()).await?;
 //! watcher.call(Some(worker.pid())).await?;

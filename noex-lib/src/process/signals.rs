@@ -382,6 +382,8 @@ impl Drop for Monitor {
 /// # impl GenServer for Worker { type Call = (); type Cast = (); type Reply = ();
 /// #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+/// # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 /// let worker = gen_server::start(Worker, StartOptions::new()).await?;
 /// let down = process::monitor(worker.pid());
 /// worker.stop(ExitReason::Normal).await?;

@@ -6,6 +6,8 @@
 //! use noex::services::cache::{Cache, CacheOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let cache = Cache::<String, String>::start(
 //!     CacheOptions::new().max_size(1_000).default_ttl(Duration::from_secs(60)).name("users"),
 //! )

@@ -20,6 +20,8 @@
 //! use noex::supervisor::{self, SupervisorSpec};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let app = supervisor::start(
 //!     SupervisorSpec::one_for_one()
 //!         .child(Cache::<String, u64>::child_spec("sessions", CacheOptions::new().max_size(1_000)))

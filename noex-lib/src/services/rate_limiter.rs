@@ -6,6 +6,8 @@
 //! use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let limiter = RateLimiter::start(RateLimiterOptions::new(2, Duration::from_secs(60))).await?;
 //!
 //! let status = limiter.check("user:123").await?; // does not consume

@@ -97,6 +97,9 @@
 //! does not compile), maps here: `GenServer::handle_cast` has a default, so a
 //! server can be written without one, and OTP's answer for that server is a crash.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod oc_server;
 mod server;
 mod test_process;

@@ -101,6 +101,10 @@
 //! | 92 | `which_children` | `which_child/2` is `SupervisorRef::child(id)`; `modules` does not exist. |
 //! | 93 | `which_children_simple_one_for_one` | `which_child/2` by pid and its `simple_one_for_one` error (noex's dynamic children have ids). |
 
+/// The binary's private agent directory (what every test binary includes).
+#[path = "../support/mod.rs"]
+mod shared;
+
 #[macro_use]
 mod support;
 mod child;

@@ -65,6 +65,9 @@
 //! clock auto-advances only then), so the tree is quiescent; the model adds that
 //! 1 ms to its own clock, and the test checks both clocks agree.
 
+#[path = "../support/mod.rs"]
+mod support;
+
 mod case;
 mod harness;
 mod model;

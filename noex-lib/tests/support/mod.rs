@@ -1,4 +1,10 @@
-//! What several test binaries share.
+//! What every test binary shares. Each one declares this module (`mod support;`, or
+//! with a `#[path]` from a folder): that alone gives the binary an agent directory
+//! of its own (see [`sandbox`]), so no test leaves anything in the user's.
+
+#![allow(dead_code)]
+
+pub mod sandbox;
 
 use noex::gen_server::{Context, GenServer, Reply};
 

@@ -13,6 +13,8 @@
 //! enum UserEvent { Created { id: u32 }, Deleted { id: u32 } }
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let bus = EventBus::<UserEvent>::start(EventBusOptions::new().name("user-events")).await?;
 //! let audit = bus
 //!     .subscribe("user.*", |event: &UserEvent, topic: &str| {
