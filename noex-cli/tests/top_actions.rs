@@ -50,18 +50,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let dir = std::env::temp_dir().join(format!("noex-top-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    noex_agent::discovery::ensure_agent_dir(&dir).expect("agent dir");
+    // Removed when dropped, also when the scenario panics.
+    let dir = tempfile::Builder::new()
+        .prefix("noex-top-e2e-")
+        .tempdir()
+        .expect("temp dir");
+    let agents = dir.path().join("agents");
+    noex_agent::discovery::ensure_agent_dir(&agents).expect("agent dir");
     let result = runtime.block_on(async {
+        // Only against a hang: every step waits for what it needs.
         tokio::time::timeout(
-            Duration::from_secs(60),
-            dashboard_kills_and_restarts_through_a_real_agent(dir.join("app.sock")),
+            Duration::from_secs(120),
+            dashboard_kills_and_restarts_through_a_real_agent(agents.join("app.sock")),
         )
         .await
     });
     agent::shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
     result.expect("the scenario finished in time");
     println!("test dashboard_kills_and_restarts_through_a_real_agent ... ok");
     // Dropped here, as an application's runtime is: its shutdown is part of the test.
@@ -200,15 +205,18 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
         matches!(app.connection, Connection::Disconnected { .. })
     })
     .await;
+    assert!(!session.has_connection());
     let now = std::time::Instant::now();
     session.tick(&mut app, now);
     assert!(app.retrying);
+    assert!(session.has_connection(), "the first tick tries at once");
     // Nobody there yet: the attempt fails quietly, and the next waits its turn.
     wait_for(&mut session, &mut app, |app| {
         matches!(&app.connection, Connection::Disconnected { reason } if reason != top::conn::CLOSED)
     })
     .await;
     assert!(app.message.is_none(), "{:?}", app.message);
+    assert!(!session.has_connection());
     let reconnects = |app: &App| {
         app.log
             .iter()
@@ -219,8 +227,10 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
     // Another application on the socket: not reattached to by itself.
     agent::start(AgentOptions::new("someone-else").socket_path(&socket)).expect("agent starts");
     session.tick(&mut app, now + Duration::from_millis(100));
-    assert!(!app.is_connected(), "no retry before its time");
+    assert!(!session.has_connection(), "no retry before its time");
+    assert!(!app.is_connected());
     session.tick(&mut app, now + top::RETRY_EVERY);
+    assert!(session.has_connection(), "a retry once its time has come");
     wait_for(&mut session, &mut app, |app| {
         matches!(&app.connection, Connection::Disconnected { reason } if reason.contains("someone-else"))
     })

@@ -111,6 +111,12 @@ impl<'a> Session<'a> {
         self.reconnect(true);
     }
 
+    /// Whether a connection is open or being made: false from the moment one ends
+    /// until `r` or [`Session::tick`] tries again.
+    pub fn has_connection(&self) -> bool {
+        self.conn.is_some()
+    }
+
     /// Start connecting again; `automatic` when [`Session::tick`] asked, not `r`.
     fn reconnect(&mut self, automatic: bool) {
         self.automatic = automatic;
