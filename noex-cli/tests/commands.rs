@@ -593,8 +593,10 @@ fn usage_errors_are_exit_2() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// `--color always` colours even a pipe, and wins over `NO_COLOR`, as no-color.org
+/// wants of an explicit flag.
 #[test]
-fn colour_follows_the_flag_and_no_color() {
+fn colour_is_forced_by_the_flag_even_with_no_color() {
     let app = Harness::start();
     let forced = app
         .noex()
@@ -608,6 +610,117 @@ fn colour_follows_the_flag_and_no_color() {
         .output()
         .unwrap();
     assert!(stderr_of(&err).contains('\u{1b}'));
+    let flag_wins = app
+        .noex()
+        .env("NO_COLOR", "1")
+        .args(["--color", "always", "kill", "worker-1"])
+        .output()
+        .unwrap();
+    assert!(stdout_of(&flag_wins).contains('\u{1b}'));
+}
+
+/// On a terminal, output is coloured by default; `NO_COLOR` (any value but empty),
+/// `TERM=dumb` and `--color never` turn it off, on stdout and on stderr alike.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_a_terminal_colour_is_on_unless_no_color() {
+    const KILLED: &str = "worker-1 <0.5> killed; restarted by app_sup as <0.105>\n";
+    let app = Harness::start();
+    let kill = |env: &[(&str, &str)], args: &[&str]| {
+        let mut command = StdCommand::new(assert_cmd::cargo::cargo_bin("noex"));
+        command
+            .env("NOEX_AGENT_DIR", &app.dir)
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm-256color")
+            .envs(env.iter().copied())
+            .args(args);
+        on_a_terminal(command)
+    };
+
+    // Coloured by default: so the plain output below is NO_COLOR's doing, not a
+    // terminal that went unnoticed.
+    let (code, coloured) = kill(&[], &["kill", "worker-1"]);
+    assert_eq!(code, 0, "{coloured}");
+    assert!(coloured.contains('\u{1b}'), "{coloured:?}");
+    let (_, error) = kill(&[], &["kill", "nobody"]);
+    assert!(error.contains('\u{1b}'), "{error:?}");
+
+    for (env, args) in [
+        (&[("NO_COLOR", "1")][..], &["kill", "worker-1"][..]),
+        (&[("NO_COLOR", "0")], &["kill", "worker-1"]),
+        (&[("TERM", "dumb")], &["kill", "worker-1"]),
+        (&[], &["--color", "never", "kill", "worker-1"]),
+    ] {
+        let (code, plain) = kill(env, args);
+        assert_eq!(code, 0, "{plain}");
+        assert_eq!(plain, KILLED, "{env:?} {args:?}");
+    }
+    let (code, error) = kill(&[("NO_COLOR", "1")], &["kill", "nobody"]);
+    assert_eq!(code, 1, "{error}");
+    assert!(error.starts_with("error: no process named"), "{error:?}");
+    assert!(!error.contains('\u{1b}'), "{error:?}");
+
+    // An empty NO_COLOR does not count (no-color.org).
+    let (_, coloured) = kill(&[("NO_COLOR", "")], &["kill", "worker-1"]);
+    assert!(coloured.contains('\u{1b}'), "{coloured:?}");
+}
+
+/// Run `command` with a pseudo-terminal as its stdout and stderr (stdin empty): its
+/// exit code and everything it wrote, with the terminal's `\r\n` read as `\n`.
+#[cfg(target_os = "linux")]
+fn on_a_terminal(mut command: StdCommand) -> (i32, String) {
+    use std::ffi::CStr;
+    use std::fs::File;
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    // SAFETY: plain libc calls on a descriptor this function owns; `name` is a
+    // NUL-terminated buffer that ptsname_r fills.
+    let (mut terminal, name) = unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let terminal = File::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0, "grantpt");
+        assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        let name = CStr::from_ptr(name.as_ptr()).to_str().unwrap().to_string();
+        (terminal, name)
+    };
+    let open_side = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&name)
+            .expect("the terminal's other side")
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(open_side())
+        .stderr(open_side())
+        .spawn()
+        .unwrap();
+    // Our copies of the child's side: closed, so the read ends when the child exits.
+    drop(command);
+    let (sender, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Linux reports the closed side as EIO rather than end of file.
+        while let Ok(n @ 1..) = terminal.read(&mut buf) {
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        let _ = sender.send(bytes);
+    });
+    // Only against a hang: the command answers at once.
+    let bytes = output
+        .recv_timeout(Duration::from_secs(30))
+        .expect("noex ended on a terminal");
+    let status = child.wait().unwrap();
+    let text = String::from_utf8(bytes).unwrap().replace("\r\n", "\n");
+    (status.code().unwrap_or(-1), text)
 }
 
 #[test]
