@@ -328,6 +328,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn calls_alternating_between_recent_windows_reuse_their_buckets() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut deadlines: Vec<Deadline> = Vec::new();
+        // Two timeouts in use at once, asked for in turn: one timer each, not one
+        // per call.
+        for _ in 0..3 {
+            for timeout in [Duration::from_secs(5), Duration::from_secs(6)] {
+                let mut deadline = Deadline::after(timeout);
+                assert!(!deadline.poll_expired(&mut cx));
+                deadlines.push(deadline);
+            }
+        }
+        let bucket = |i: usize| &deadlines[i].registration.as_ref().unwrap().0;
+        for i in 2..deadlines.len() {
+            assert!(Arc::ptr_eq(bucket(i), bucket(i % 2)), "call {i}");
+        }
+        assert!(!Arc::ptr_eq(bucket(0), bucket(1)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timeout_too_large_to_add_waits_at_least_a_year() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut deadline = Deadline::after(Duration::MAX);
+        assert!(!deadline.poll_expired(&mut cx));
+        tokio::time::sleep(Duration::from_secs(86_400 * 364)).await;
+        assert!(!deadline.poll_expired(&mut cx), "364 days: not yet");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_slow_call_still_times_out() {
         let (_reply, answer) = tokio::sync::oneshot::channel::<()>();
         let began = Instant::now();
