@@ -21,8 +21,10 @@ enum Call {
     Seen,
     Sleep(Duration),
     Panic,
-    Defer(Duration),
+    /// Defer the reply and hand its handle to the test.
+    DeferTo(mpsc::UnboundedSender<ReplyTo<Vec<u32>>>),
     DropReply,
+    /// Queue `Push(1)` to itself, then ask to continue with 99, and reply.
     ContinueThenSeen,
     StopNormal,
 }
@@ -45,13 +47,8 @@ impl GenServer for Recorder {
                 Reply::Now(vec![1])
             }
             Call::Panic => panic!("boom in handle_call"),
-            Call::Defer(delay) => {
-                let reply_to = ctx.defer_reply().expect("inside a call");
-                let seen = self.seen.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    reply_to.reply(seen);
-                });
+            Call::DeferTo(test) => {
+                let _ = test.send(ctx.defer_reply().expect("inside a call"));
                 Reply::Deferred
             }
             Call::DropReply => {
@@ -59,6 +56,7 @@ impl GenServer for Recorder {
                 Reply::Deferred
             }
             Call::ContinueThenSeen => {
+                ctx.myself().cast(Cast::Push(1)).unwrap();
                 ctx.continue_with(99u32);
                 Reply::Now(self.seen.clone())
             }
@@ -217,38 +215,82 @@ async fn default_call_timeout_is_five_seconds() {
     assert!(matches!(error, CallError::Timeout(t) if t.timeout == Duration::from_secs(5)));
 }
 
-#[tokio::test]
-async fn a_late_reply_is_dropped_never_delivered_to_a_later_call() {
+/// OTP's gen_server:call (since OTP 24, through an alias): a reply that comes
+/// after the caller's timeout is discarded. It reaches neither the caller that gave
+/// up nor a later call, and whoever replies learns that nobody was waiting.
+#[tokio::test(start_paused = true)]
+async fn a_reply_after_the_caller_s_timeout_is_discarded_not_delivered_to_a_later_call() {
     let server = start().await;
     server.cast(Cast::Push(7)).unwrap();
-    // The deferred reply arrives after the caller gave up...
+    let (hand_over, mut handed) = mpsc::unbounded_channel();
     let error = server
-        .call_timeout(
-            Call::Defer(Duration::from_millis(150)),
-            Duration::from_millis(20),
-        )
+        .call_timeout(Call::DeferTo(hand_over), Duration::from_millis(20))
         .await
         .unwrap_err();
-    assert!(matches!(error, CallError::Timeout(_)));
+    assert_eq!(
+        error,
+        CallError::Timeout(CallTimeoutError {
+            pid: server.pid(),
+            timeout: Duration::from_millis(20)
+        })
+    );
+    let late = handed
+        .try_recv()
+        .expect("the call was handled before it timed out");
+    assert!(
+        !late.reply(vec![666]),
+        "the caller gave up: the late reply is discarded"
+    );
     server.cast(Cast::Push(8)).unwrap();
-    // ...and the next call gets its own answer, not the stale one.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![7, 8]);
+    assert_eq!(
+        server.call(Call::Seen).await,
+        Ok(vec![7, 8]),
+        "the next call gets its own answer, not the stale one"
+    );
 }
 
-#[tokio::test]
-async fn a_deferred_reply_answers_the_caller_and_the_server_goes_on() {
+/// OTP's `{noreply, State}` and `gen_server:reply/2`: the caller of a deferred call
+/// waits for exactly the reply it is given, however late, while the server handles
+/// other messages meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_deferred_reply_reaches_its_caller_when_given_and_the_server_goes_on_meanwhile() {
     let server = start().await;
     server.cast(Cast::Push(1)).unwrap();
-    let caller = {
+    let (hand_over, mut handed) = mpsc::unbounded_channel();
+    let mut caller = {
         let server = server.clone();
-        tokio::spawn(async move { server.call(Call::Defer(Duration::from_millis(50))).await })
+        tokio::spawn(async move {
+            server
+                .call_timeout(Call::DeferTo(hand_over), Duration::from_secs(3600))
+                .await
+        })
     };
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    // The server handles other messages while the deferred call waits.
+    let reply_to = within("the deferred call is handled", handed.recv())
+        .await
+        .unwrap();
     server.cast(Cast::Push(2)).unwrap();
-    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![1, 2]);
-    assert_eq!(caller.await.unwrap().unwrap(), vec![1]);
+    assert_eq!(
+        within(
+            "a call while another's reply is deferred",
+            server.call(Call::Seen)
+        )
+        .await,
+        Ok(vec![1, 2]),
+        "the server goes on while the deferred call waits"
+    );
+    // A minute of the paused clock with nothing else to do: a caller that had been
+    // answered (or had given up) would have finished by then.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), &mut caller)
+            .await
+            .is_err(),
+        "the caller still waits: nothing was replied yet"
+    );
+    assert!(reply_to.reply(vec![42]), "the caller was waiting");
+    assert_eq!(
+        within("the deferred reply arrives", caller).await.unwrap(),
+        Ok(vec![42])
+    );
 }
 
 #[tokio::test]
@@ -258,14 +300,18 @@ async fn a_dropped_reply_handle_fails_the_call_with_no_reply() {
     assert_eq!(error, CallError::NoReply { pid: server.pid() });
 }
 
+/// OTP: after `{reply, R, State, {continue, C}}`, `handle_continue(C, State)` runs
+/// before any other message — also one already in the mailbox (here `Push(1)`,
+/// which the handler sent itself before asking to continue).
 #[tokio::test]
-async fn handle_continue_runs_before_the_next_message() {
+async fn handle_continue_runs_before_any_message_already_queued() {
     let server = start().await;
     assert_eq!(
-        server.call(Call::ContinueThenSeen).await.unwrap(),
-        Vec::<u32>::new()
+        server.call(Call::ContinueThenSeen).await,
+        Ok(Vec::new()),
+        "the reply comes from the handler, before the continuation"
     );
-    assert_eq!(server.call(Call::Seen).await.unwrap(), vec![99]);
+    assert_eq!(server.call(Call::Seen).await, Ok(vec![99, 1]));
 }
 
 #[tokio::test]
