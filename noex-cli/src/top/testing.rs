@@ -4,11 +4,20 @@
 //! Four snapshots one second apart of the `render::fixtures` app, in which `cache` is
 //! busy and stuck in a handler, `worker-2`'s queue grows every refresh (a backlog), and
 //! `worker-1` is restarted at every refresh (a crash loop, with a new pid each time).
+//!
+//! [`frame`] gives a frame as text; [`styled_frame`] gives it with its styles, for the
+//! screens where the style is what the user is told (a greyed-out key, the selected
+//! row, a warning).
+
+use std::fmt::Write as _;
 
 use noex_agent::protocol::{Hello, ProtocolVersion};
 use noex_agent::types::*;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::{Buffer, Cell};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::Span;
 
 use super::state::App;
 use super::view;
@@ -142,4 +151,104 @@ pub fn frame(app: &mut App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|frame| view::render(frame, app)).unwrap();
     terminal.backend().to_string()
+}
+
+/// The frame `app` draws at `width` x `height`, with its styles: see [`styled`].
+pub fn styled_frame(app: &mut App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view::render(frame, app)).unwrap();
+    styled(terminal.backend().buffer())
+}
+
+/// A buffer as text with its styles: each run of cells that look alike is written
+/// `[style]text[/]`, where the style lists the modifiers, then the foreground colour,
+/// then `on-` the background (`[dim crossed]K kill[/]`, `[bold red]crashed[/]`);
+/// unstyled text stays bare, and the spaces that end a line are left out.
+pub fn styled(buffer: &Buffer) -> String {
+    let mut out = String::new();
+    for row in buffer.content.chunks(usize::from(buffer.area.width)) {
+        let mut line = String::new();
+        let mut run: Option<(String, String)> = None;
+        let mut hidden = 0;
+        for cell in row {
+            // The cells a wide symbol covers.
+            if hidden > 0 {
+                hidden -= 1;
+                continue;
+            }
+            let symbol = cell.symbol();
+            hidden = Span::raw(symbol).width().saturating_sub(1);
+            let style = markup(cell);
+            match &mut run {
+                Some((current, text)) if *current == style => text.push_str(symbol),
+                _ => {
+                    push_run(&mut line, run.take());
+                    run = Some((style, symbol.to_string()));
+                }
+            }
+        }
+        push_run(&mut line, run);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn push_run(line: &mut String, run: Option<(String, String)>) {
+    match run {
+        Some((style, text)) if style.is_empty() => line.push_str(&text),
+        Some((style, text)) => write!(line, "[{style}]{text}[/]").unwrap(),
+        None => {}
+    }
+}
+
+fn markup(cell: &Cell) -> String {
+    const MODIFIERS: [(Modifier, &str); 8] = [
+        (Modifier::BOLD, "bold"),
+        (Modifier::DIM, "dim"),
+        (Modifier::ITALIC, "italic"),
+        (Modifier::UNDERLINED, "underlined"),
+        (Modifier::SLOW_BLINK, "blink"),
+        (Modifier::REVERSED, "reversed"),
+        (Modifier::HIDDEN, "hidden"),
+        (Modifier::CROSSED_OUT, "crossed"),
+    ];
+    let mut parts: Vec<String> = MODIFIERS
+        .iter()
+        .filter(|(modifier, _)| cell.modifier.contains(*modifier))
+        .map(|(_, name)| name.to_string())
+        .collect();
+    let colour = |colour: Color| colour.to_string().to_lowercase();
+    if cell.fg != Color::Reset {
+        parts.push(colour(cell.fg));
+    }
+    if cell.bg != Color::Reset {
+        parts.push(format!("on-{}", colour(cell.bg)));
+    }
+    parts.join(" ")
+}
+
+mod tests {
+    use ratatui::layout::Rect;
+    use ratatui::style::Style;
+    use ratatui::text::Line;
+    use ratatui::widgets::Widget;
+
+    use super::*;
+
+    #[test]
+    fn styled_marks_each_run_of_alike_cells_and_skips_what_wide_symbols_cover() {
+        let mut buffer = Buffer::empty(Rect::new(0, 0, 24, 2));
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled("K kill", Style::new().dim().crossed_out()),
+            Span::styled(" 漢", Style::new().red().on_blue().bold()),
+            Span::raw("x"),
+        ])
+        .render(buffer.area, &mut buffer);
+        assert_eq!(
+            styled(&buffer),
+            " [dim crossed]K kill[/][bold red on-blue] 漢[/]x\n\n"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use crate::cli::Layout;
 use crate::render::snapshot;
 use crate::top::input::handle_key;
 use crate::top::state::{Focus, Overlay};
-use crate::top::testing::{self, WORKER_1, frame};
+use crate::top::testing::{self, WORKER_1, frame, styled_frame};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
@@ -138,6 +138,51 @@ fn read_only_greys_out_kill_and_restart() {
     let mut app = testing::app(Layout::Compact);
     app.connected(testing::hello(true), Vec::new());
     check("read_only", app);
+}
+
+/// Read-only is said by style: the header's `read-only` stands out, and the footer's
+/// `K kill` and `R restart` (and their line in the help) are greyed out and struck
+/// through, where a read-write dashboard shows them as keys like the others.
+#[test]
+fn read_only_greys_out_kill_and_restart_styled() {
+    let (w, h) = (160, 48);
+    let header_and_footer = |app: &mut crate::top::state::App| {
+        let styled = styled_frame(app, w, h);
+        let lines: Vec<&str> = styled.lines().collect();
+        format!("{}\n{}\n", lines[0], lines[usize::from(h) - 1])
+    };
+    let mut read_write = testing::app(Layout::Compact);
+    let mut read_only = testing::app(Layout::Compact);
+    read_only.connected(testing::hello(true), Vec::new());
+    let mut text = String::from("read-write:\n");
+    text.push_str(&header_and_footer(&mut read_write));
+    text.push_str("read-only:\n");
+    text.push_str(&header_and_footer(&mut read_only));
+    handle_key(&mut read_only, key('?'));
+    let help = styled_frame(&mut read_only, w, h);
+    let actions = help.lines().find(|line| line.contains("K R")).unwrap();
+    text.push_str("read-only help:\n");
+    text.push_str(actions.trim_matches(['│', ' ']));
+    text.push('\n');
+    snapshot!("top_read_only_styled_160x48", text);
+}
+
+/// Where the style carries the meaning: the focused panel's border and selected row
+/// (reversed), the unfocused panel's selected row (bold), the rows with a warning and
+/// the header's warning count, crashes and restarts in the event log. Without colour
+/// (`NO_COLOR`), as a modifier each; with colour, in the theme's colours.
+#[test]
+fn styles_show_the_focus_the_selection_and_the_warnings() {
+    for (colour, name) in [
+        (false, "top_full_styled_80x24"),
+        (true, "top_full_colour_styled_80x24"),
+    ] {
+        let mut app = testing::app(Layout::Full);
+        app.colour = colour;
+        app.focus = Focus::Table;
+        assert!(app.select_table_pid(WORKER_1));
+        snapshot!(name, styled_frame(&mut app, 80, 24));
+    }
 }
 
 #[test]
