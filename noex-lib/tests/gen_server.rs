@@ -376,7 +376,7 @@ async fn a_call_to_a_dead_server_fails_at_once_with_server_not_running() {
     // At once: the call is answered the first time it is polled, without waiting.
     assert_eq!(
         server.call(Call::Seen).now_or_never(),
-        Some(Err(CallError::NotRunning(not_running.clone())))
+        Some(Err(CallError::NotRunning(not_running)))
     );
     assert_eq!(server.cast(Cast::Push(1)), Err(not_running));
 }
@@ -713,10 +713,10 @@ async fn once_stop_returns_the_server_accepts_nothing() {
         let server = start().await;
         server.stop(ExitReason::Normal).await.unwrap();
         let not_running = ServerNotRunningError { pid: server.pid() };
-        assert_eq!(server.cast(Cast::Push(1)), Err(not_running.clone()));
+        assert_eq!(server.cast(Cast::Push(1)), Err(not_running));
         assert_eq!(
             server.stop(ExitReason::Normal).await,
-            Err(StopError::NotRunning(not_running.clone()))
+            Err(StopError::NotRunning(not_running))
         );
         assert_eq!(
             server.call(Call::Seen).await,
