@@ -1,29 +1,45 @@
 //! The Observer and the lifecycle stream: what a user (or `noex`) sees.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use noex::events::{self, EventKind};
+use noex::events::{self, EventKind, HISTORY_CAPACITY};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::observer::{self, ProcessStatus, TreeNode};
 use noex::supervisor::{self, ChildSpec, Strategy, SupervisorSpec};
 use noex::{ExitReason, Pid};
+use tokio::sync::oneshot;
 
 mod support;
+use support::{eventually, within};
 
 struct Busy;
+
+enum Work {
+    Crash,
+    /// Say the handler has begun, then wait to be released.
+    Hold {
+        begun: oneshot::Sender<()>,
+        release: oneshot::Receiver<()>,
+    },
+    Quick,
+}
+
 impl GenServer for Busy {
-    type Call = Duration;
-    type Cast = Duration;
+    type Call = ();
+    type Cast = Work;
     type Reply = ();
-    async fn handle_call(&mut self, sleep: Duration, _: &mut Context<Self>) -> Reply<()> {
-        tokio::time::sleep(sleep).await;
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
         Reply::Now(())
     }
-    async fn handle_cast(&mut self, sleep: Duration, _: &mut Context<Self>) {
-        if sleep.is_zero() {
-            panic!("asked to crash");
+    async fn handle_cast(&mut self, work: Work, _: &mut Context<Self>) {
+        match work {
+            Work::Crash => panic!("asked to crash"),
+            Work::Hold { begun, release } => {
+                let _ = begun.send(());
+                let _ = release.await;
+            }
+            Work::Quick => {}
         }
-        tokio::time::sleep(sleep).await;
     }
 }
 
@@ -35,34 +51,63 @@ fn server_info(pid: Pid) -> noex::observer::ServerInfo {
         .expect("server in snapshot")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn snapshot_counts_messages_queue_and_busy_time_without_asking_the_server() {
     let server = gen_server::start(Busy, StartOptions::new().name("obs.busy"))
         .await
         .unwrap();
-    for _ in 0..10 {
-        server.cast(Duration::from_millis(20)).unwrap();
+    let (begun, has_begun) = oneshot::channel();
+    let (release, released) = oneshot::channel();
+    server
+        .cast(Work::Hold {
+            begun,
+            release: released,
+        })
+        .unwrap();
+    for _ in 0..9 {
+        server.cast(Work::Quick).unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    // The server is busy with its backlog: the snapshot must not wait for it.
-    let info = server_info(server.pid());
+    within("the first handler begins", has_begun).await.unwrap();
+    let held_since = Instant::now();
+    // The server is held in a handler with 9 messages behind it: a snapshot that
+    // asked the server would never be answered.
+    let info = within(
+        "a snapshot while the server is busy",
+        tokio::task::spawn_blocking({
+            let pid = server.pid();
+            move || server_info(pid)
+        }),
+    )
+    .await
+    .unwrap();
     assert_eq!(info.name.as_deref(), Some("obs.busy"));
     assert_eq!(info.type_name, "Busy");
     assert_eq!(info.status, ProcessStatus::Running);
-    assert!(
-        info.queue_len >= 5 && info.queue_len <= 9,
-        "queue {}",
-        info.queue_len
+    assert_eq!(
+        (info.messages, info.queue_len),
+        (1, 9),
+        "one taken, nine queued"
     );
     assert!(
         info.handler_running_ns.is_some(),
         "a handler is running now"
     );
-    server.call(Duration::ZERO).await.unwrap();
+    // Real time for the handler to be busy: how much is measured, not assumed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let held = held_since.elapsed();
+    release.send(()).unwrap();
+    server.call(()).await.unwrap();
     let info = server_info(server.pid());
     assert_eq!(info.messages, 11);
     assert_eq!(info.queue_len, 0);
-    assert!(info.busy_ns >= 200_000_000, "busy {}ns", info.busy_ns);
+    // The handler ran at least `held`; the coarse clock it is timed with may lose
+    // up to a tick (10 ms at most) at each end.
+    let floor = held.saturating_sub(Duration::from_millis(20)).as_nanos() as u64;
+    assert!(
+        info.busy_ns >= floor,
+        "busy {}ns, held {held:?}",
+        info.busy_ns
+    );
     assert_eq!(info.handler_running_ns, None, "idle");
 }
 
@@ -76,17 +121,13 @@ async fn snapshot_shows_restarts_and_last_error_across_restarts() {
     .await
     .unwrap();
     let first = noex::registry::lookup::<Busy>("obs.crashy").unwrap();
-    first.cast(Duration::ZERO).unwrap();
-    first.wait().await;
-    let mut second = None;
-    for _ in 0..200 {
-        if let Ok(s) = noex::registry::lookup::<Busy>("obs.crashy") {
-            second = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let second = second.expect("restarted");
+    first.cast(Work::Crash).unwrap();
+    within("the crash", first.wait()).await;
+    let second = eventually("the restart", || async {
+        noex::registry::lookup::<Busy>("obs.crashy").ok()
+    })
+    .await;
+    assert_ne!(second.pid(), first.pid());
     let info = server_info(second.pid());
     assert_eq!(info.restarts, 1);
     assert_eq!(info.child_id.as_deref(), Some("crashy"));
@@ -167,12 +208,11 @@ async fn lifecycle_events_report_start_crash_restart_in_order() {
     .await
     .unwrap();
     let worker = noex::registry::lookup::<Busy>("events.worker").unwrap();
-    worker.cast(Duration::ZERO).unwrap();
+    worker.cast(Work::Crash).unwrap();
     let mut seen = Vec::new();
     while seen.len() < 7 {
-        let event = tokio::time::timeout(Duration::from_secs(2), stream.recv())
+        let event = within("the next event", stream.recv())
             .await
-            .expect("event in time")
             .expect("no lag");
         let ours = event.pid == sup.pid() || event.parent == Some(sup.pid());
         if ours {
@@ -192,12 +232,15 @@ async fn lifecycle_events_report_start_crash_restart_in_order() {
             ("started", Some("ev")),
         ]
     );
-    let next = loop {
-        let event = stream.recv().await.unwrap();
-        if event.parent == Some(sup.pid()) {
-            break event;
+    let next = within("the restarted event", async {
+        loop {
+            let event = stream.recv().await.expect("no lag");
+            if event.parent == Some(sup.pid()) {
+                break event;
+            }
         }
-    };
+    })
+    .await;
     assert_eq!(next.kind, EventKind::Restarted { attempt: 1 });
     assert!(
         seen.windows(2).all(|w| w[0].2 < w[1].2),
@@ -205,16 +248,48 @@ async fn lifecycle_events_report_start_crash_restart_in_order() {
     );
 }
 
+/// The history keeps the last `HISTORY_CAPACITY` events, oldest first, none
+/// missing; `recent(n)` is its newest `n`. (Other tests of this binary add events
+/// meanwhile: only what holds whatever they add is asserted.)
 #[tokio::test]
-async fn recent_events_keep_a_bounded_history_oldest_first() {
-    let server = gen_server::start(Busy, StartOptions::new()).await.unwrap();
-    server.stop(ExitReason::Normal).await.unwrap();
-    let recent = events::recent(50);
-    assert!(recent.len() <= 50);
-    assert!(recent.windows(2).all(|w| w[0].seq < w[1].seq));
+async fn recent_events_keep_the_newest_history_capacity_events_oldest_first() {
+    // Two events each (started, terminated): more than the history keeps.
+    let mut servers = Vec::new();
+    for _ in 0..HISTORY_CAPACITY / 2 + 10 {
+        let server = gen_server::start(Busy, StartOptions::new()).await.unwrap();
+        server.stop(ExitReason::Normal).await.unwrap();
+        servers.push(server.pid());
+    }
+    let all = events::recent(usize::MAX);
+    assert_eq!(all.len(), HISTORY_CAPACITY, "bounded");
     assert!(
-        recent
-            .iter()
-            .any(|e| e.pid == server.pid() && matches!(e.kind, EventKind::Terminated { .. }))
+        all.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "oldest first, none missing"
+    );
+    assert!(
+        !all.iter().any(|e| e.pid == servers[0]),
+        "the oldest events were dropped"
+    );
+    let last = *servers.last().unwrap();
+    let ours: Vec<_> = all
+        .iter()
+        .filter(|e| e.pid == last)
+        .map(|e| &e.kind)
+        .collect();
+    assert_eq!(
+        ours,
+        [
+            &EventKind::Started,
+            &EventKind::Terminated {
+                reason: "normal".into()
+            }
+        ]
+    );
+    let newest = events::recent(50);
+    assert_eq!(newest.len(), 50);
+    assert!(newest.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    assert!(
+        newest.last().unwrap().seq >= all.last().unwrap().seq,
+        "the newest 50, not the oldest"
     );
 }
