@@ -289,10 +289,20 @@ pub fn panel<'a>(title: Line<'a>, focused: bool, styles: &Styles) -> Block<'a> {
         .title(title.style(styles.title(focused)))
 }
 
-/// A box of at most `width` x `height` in the middle of `area`.
+/// A box of at most `width` x `height` in the middle of `area`. One that would leave a
+/// single row (or column) of `area` uncovered takes that too: the strip would show only
+/// a border of the panel beneath, which reads as a second border of the box, as if the
+/// box had lost a row.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
+    let fit = |wanted: u16, room: u16| {
+        if wanted.saturating_add(1) >= room {
+            room
+        } else {
+            wanted
+        }
+    };
+    let width = fit(width, area.width);
+    let height = fit(height, area.height);
     Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
