@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use noex::supervisor::{self, ChildSpec, Shutdown, SupervisorSpec};
-use noex::{ExitReason, StartError};
+use noex::{CallError, ExitReason, StartError};
 
+use crate::support::within;
 use crate::worker::*;
 
 #[tokio::test]
@@ -41,9 +42,14 @@ async fn brutal_kill_shutdown_does_not_run_terminate() {
     )
     .await
     .unwrap();
+    let child = server("brutal", "a");
     take(&log);
     sup.terminate_child("a").await.unwrap();
-    assert!(take(&log).is_empty());
+    assert_eq!(
+        within("the child's end", child.wait()).await,
+        ExitReason::Killed
+    );
+    assert!(take(&log).is_empty(), "killed, so terminate did not run");
     assert_eq!(pids(&sup).await, vec![None]);
 }
 
@@ -75,7 +81,14 @@ async fn a_shutdown_timeout_asks_then_kills_a_child_that_does_not_stop() {
     );
     assert!(take(&log).is_empty(), "killed, so terminate did not run");
     assert_eq!(stuck.wait().await, ExitReason::Killed);
-    assert!(hung.await.unwrap().is_err());
+    assert_eq!(
+        hung.await.unwrap(),
+        Err(CallError::Exited {
+            pid: stuck.pid(),
+            reason: ExitReason::Killed
+        }),
+        "the call it was stuck in is told why"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use noex::registry;
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex::{ExitReason, SupervisorError};
 
+use crate::support::within;
 use crate::worker::*;
 
 /// A worker whose next `fails` starts fail in `init`.
@@ -79,14 +80,17 @@ async fn try_again_a_failed_restart_is_retried_through_the_mailbox() {
         Err(SupervisorError::Restarting { .. })
     ));
     // Attempts 1 to 5 fail; the 6th starts it.
-    let restarted = loop {
-        let event = events.recv().await.unwrap();
-        if event.parent == Some(sup.pid())
-            && matches!(event.kind, noex::events::EventKind::Restarted { .. })
-        {
-            break event;
+    let restarted = within("the restart", async {
+        loop {
+            let event = events.recv().await.expect("no lag");
+            if event.parent == Some(sup.pid())
+                && matches!(event.kind, noex::events::EventKind::Restarted { .. })
+            {
+                break event;
+            }
         }
-    };
+    })
+    .await;
     assert!(matches!(
         restarted.kind,
         noex::events::EventKind::Restarted { attempt: 6 }
@@ -110,7 +114,7 @@ async fn try_again_attempts_count_toward_the_intensity() {
     fails.store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
     kill_named("try-again.counted").await;
     assert_eq!(
-        sup.wait().await,
+        within("the supervisor gives up", sup.wait()).await,
         ExitReason::MaxRestartsExceeded(noex::MaxRestartsExceededError {
             max_restarts: 3,
             within: Duration::from_secs(60)
@@ -149,8 +153,9 @@ async fn try_again_stops_once_the_child_is_terminated() {
     assert_eq!(pids(&sup).await, vec![None]);
     assert!(sup.is_running());
     fails.store(0, std::sync::atomic::Ordering::SeqCst);
-    assert!(
-        sup.restart_child("a").await.is_ok(),
-        "stopped, so restartable"
-    );
+    let pid = sup
+        .restart_child("a")
+        .await
+        .expect("stopped, so restartable");
+    assert_eq!(registry::whereis("try-again.terminated"), Some(pid));
 }

@@ -9,6 +9,8 @@ use noex::registry;
 use noex::supervisor::ChildSpec;
 use noex::{ExitReason, Pid, ServerRef, SupervisorRef};
 
+use crate::support::eventually;
+
 pub(crate) type Log = Arc<Mutex<Vec<String>>>;
 
 /// A worker that logs its start and terminate, and crashes or exits on request.
@@ -106,15 +108,17 @@ pub(crate) async fn crash_and_settle(sup: &SupervisorRef, prefix: &str, id: &str
     settle(sup, &before).await;
 }
 
+/// Wait until the supervisor has reacted: its pid list differs from `before`, or it
+/// has ended.
 pub(crate) async fn settle(sup: &SupervisorRef, before: &[Option<Pid>]) {
-    for _ in 0..400 {
-        if sup.is_running() && pids(sup).await.as_slice() != before {
-            return;
+    eventually("the supervisor reacts", || async {
+        match sup.children().await {
+            Ok(children) => {
+                let now: Vec<_> = children.into_iter().map(|c| c.pid).collect();
+                (now.as_slice() != before).then_some(())
+            }
+            Err(_) => Some(()),
         }
-        if !sup.is_running() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("supervisor did not react");
+    })
+    .await
 }
