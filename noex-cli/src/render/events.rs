@@ -32,11 +32,30 @@ pub fn event_line(event: &LifecycleEvent, format: EventFormat) -> String {
         label(event.name.as_deref(), event.child_id.as_deref()).unwrap_or_else(|| "-".into());
     let kind = style.paint_opt(
         event_role(&event.kind),
-        &format!("{:<KIND_WIDTH$}", event.kind.label()),
+        &format!("{:<KIND_WIDTH$}", kind_label(&event.kind)),
     );
     let details = details(event);
     let line = format!("{time}  {pid}  {name:<NAME_WIDTH$}  {kind}  {details}");
     line.trim_end().to_string()
+}
+
+/// Whether an exit reason is a normal one. OTP has three: `normal`, `shutdown` and
+/// `{shutdown, Term}` (written `shutdown: why`, also when a supervisor gives up after
+/// too many restarts). Any other reason, `killed` among them, is abnormal: a crash, after
+/// which a supervisor restarts even a transient child.
+pub fn is_normal_exit(reason: &str) -> bool {
+    reason == "normal" || reason == "shutdown" || reason.starts_with("shutdown: ")
+}
+
+/// An event's kind in words: its label, except for a termination for an abnormal
+/// reason, which must not read as a clean one: `killed` for a kill, `crashed` for any
+/// other abnormal reason.
+pub fn kind_label(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Terminated { reason } if reason == "killed" => "killed",
+        EventKind::Terminated { reason } if !is_normal_exit(reason) => "crashed",
+        kind => kind.label(),
+    }
 }
 
 /// What else there is to say about an event, in words.
@@ -47,6 +66,10 @@ fn details(event: &LifecycleEvent) -> String {
             Some(parent) => format!("under {parent}"),
             None => String::new(),
         },
+        EventKind::Terminated { reason } if reason == "killed" => "abnormal exit".to_string(),
+        EventKind::Terminated { reason } if !is_normal_exit(reason) => {
+            format!("abnormal exit: {}", one_line(reason))
+        }
         EventKind::Terminated { reason } => format!("reason: {}", one_line(reason)),
         EventKind::Crashed { error } => one_line(error),
         EventKind::Restarted { attempt } => match parent {
@@ -278,6 +301,36 @@ mod tests {
                 None,
                 EventKind::Unknown,
             ),
+            event(
+                12,
+                23,
+                None,
+                Some("worker-1"),
+                Some(3),
+                EventKind::Terminated {
+                    reason: "killed".into(),
+                },
+            ),
+            event(
+                13,
+                41,
+                None,
+                Some("job-8"),
+                Some(3),
+                EventKind::Terminated {
+                    reason: "shutdown: draining".into(),
+                },
+            ),
+            event(
+                14,
+                42,
+                None,
+                Some("job-9"),
+                Some(3),
+                EventKind::Terminated {
+                    reason: "noproc".into(),
+                },
+            ),
         ]
     }
 
@@ -304,6 +357,33 @@ mod tests {
         text.push_str(&lagged_json_line(12));
         text.push('\n');
         crate::render::snapshot!("event_json_lines", text);
+    }
+
+    #[test]
+    fn only_normal_and_shutdown_are_normal_exits() {
+        for normal in ["normal", "shutdown", "shutdown: draining"] {
+            assert!(is_normal_exit(normal), "{normal}");
+        }
+        for abnormal in ["killed", "noproc", "boom", "shutdownish", "normal: no"] {
+            assert!(!is_normal_exit(abnormal), "{abnormal}");
+        }
+    }
+
+    /// A kill is an abnormal exit (OTP): it reads, and is coloured, as one.
+    #[test]
+    fn a_killed_process_reads_as_killed_in_the_crash_colour() {
+        let format = EventFormat {
+            style: Style::COLOURED,
+            zone: TimeZone::Utc,
+        };
+        let killed = events()
+            .into_iter()
+            .find(|e| matches!(&e.kind, EventKind::Terminated { reason } if reason == "killed"))
+            .unwrap();
+        let line = event_line(&killed, format);
+        assert!(line.contains("\u{1b}[31"), "{line:?}");
+        assert!(line.contains("killed"), "{line:?}");
+        assert!(!line.contains("terminated"), "{line:?}");
     }
 
     #[test]

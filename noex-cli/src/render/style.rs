@@ -10,6 +10,7 @@ use noex_agent::types::{EventKind, ProcessStatus};
 use owo_colors::OwoColorize;
 
 use crate::cli::ColorChoice;
+use crate::render::events::is_normal_exit;
 
 /// What a piece of text is, so it gets the same colour everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,10 +130,12 @@ pub fn status_role(status: ProcessStatus) -> Option<Role> {
     }
 }
 
-/// The role an event is shown in: crashes red, restarts yellow, the rest plain.
+/// The role an event is shown in: crashes (and kills, and any other abnormal exit)
+/// red, restarts yellow, the rest plain.
 pub fn event_role(kind: &EventKind) -> Option<Role> {
     match kind {
         EventKind::Crashed { .. } | EventKind::MaxRestartsExceeded { .. } => Some(Role::Bad),
+        EventKind::Terminated { reason } if !is_normal_exit(reason) => Some(Role::Bad),
         EventKind::Restarted { .. } => Some(Role::Warn),
         EventKind::Started => Some(Role::Good),
         EventKind::Terminated { .. }

@@ -205,3 +205,43 @@ fn a_tiny_terminal_does_not_panic() {
         frame(&mut app, 20, 5);
     }
 }
+
+/// A kill is an abnormal exit (OTP's `kill`; only `normal` and `shutdown` are normal):
+/// the event log shows it as `killed`, styled as a crash, not as a clean `terminated`.
+#[test]
+fn the_event_log_shows_a_kill_as_an_abnormal_exit() {
+    use noex_agent::types::{EventKind, LifecycleEvent};
+
+    let exit = |seq: u64, pid: u64, child_id: &str, reason: &str| LifecycleEvent {
+        seq,
+        at_ms: crate::render::fixtures::NOW_MS - 900 + seq,
+        pid: Pid(pid),
+        name: None,
+        child_id: Some(child_id.into()),
+        parent: Some(Pid(3)),
+        system: false,
+        kind: EventKind::Terminated {
+            reason: reason.into(),
+        },
+    };
+    let mut text = String::new();
+    for colour in [false, true] {
+        let mut app = testing::app(Layout::Full);
+        app.colour = colour;
+        app.push_event(exit(7, 23, "worker-1", "killed"));
+        app.push_event(exit(8, 6, "worker-2", "shutdown"));
+        let styled = styled_frame(&mut app, 80, 24);
+        let log: Vec<&str> = styled
+            .lines()
+            .skip_while(|line| !line.contains(" Events "))
+            .skip(1)
+            .take_while(|line| !line.contains('└'))
+            .collect();
+        text.push_str(if colour { "colour:\n" } else { "no colour:\n" });
+        for line in log.iter().rev().take(3).rev() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    snapshot!("top_event_log_kill_styled_80x24", text);
+}
