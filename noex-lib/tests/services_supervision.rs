@@ -4,14 +4,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::ExitReason;
+use noex::registry::LookupError;
 use noex::services::cache::{Cache, CacheOptions};
 use noex::services::event_bus::{EventBus, EventBusOptions};
 use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 use noex::supervisor::{self, SupervisorSpec};
-use noex::{Pid, SupervisorRef};
+use noex::{CallError, ExitReason, NotRegisteredError, Pid, ServerNotRunningError, SupervisorRef};
 
 mod support;
+use support::{eventually, within};
 
 async fn app(prefix: &str) -> SupervisorRef {
     supervisor::start(
@@ -35,22 +36,23 @@ async fn app(prefix: &str) -> SupervisorRef {
 
 /// Wait until the supervisor runs a new instance of child `id` (not `old`).
 async fn restarted(sup: &SupervisorRef, id: &str, old: Pid) -> Pid {
-    for _ in 0..1000 {
-        if let Some(pid) = sup.child(id).await.unwrap().and_then(|child| child.pid)
-            && pid != old
-        {
-            return pid;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("{id} was not restarted");
+    eventually(&format!("{id} is restarted"), || async {
+        sup.child(id)
+            .await
+            .unwrap()
+            .and_then(|child| child.pid)
+            .filter(|pid| *pid != old)
+    })
+    .await
 }
 
 /// Wait until the cache has counted `lookups` lookups (hits and misses).
 async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
-    while cache.stats().await.map(|s| s.hits + s.misses).unwrap() < lookups {
-        tokio::task::yield_now().await;
-    }
+    eventually(&format!("{lookups} lookups reach the cache"), || async {
+        let stats = cache.stats().await.unwrap();
+        (stats.hits + stats.misses >= lookups).then_some(())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -72,7 +74,10 @@ async fn each_service_is_found_by_its_name_or_its_child_id() {
         vec![Some(bus.pid()), Some(cache.pid()), Some(limiter.pid())]
     );
     assert!(
-        Cache::<String, String>::lookup("found.cache").is_err(),
+        matches!(
+            Cache::<String, String>::lookup("found.cache"),
+            Err(LookupError::WrongType { pid, .. }) if pid == cache.pid()
+        ),
         "a lookup with other types is refused"
     );
     sup.stop().await.unwrap();
@@ -113,7 +118,10 @@ async fn the_event_bus_restarts_without_its_subscriptions_after_a_crash() {
         0
     );
     assert_eq!(*seen.lock().unwrap(), vec!["before".to_string()]);
-    assert!(bus.publish("a", "to the old one".into()).is_err());
+    assert_eq!(
+        bus.publish("a", "to the old one".into()),
+        Err(ServerNotRunningError { pid: bus.pid() })
+    );
     sup.stop().await.unwrap();
 }
 
@@ -178,7 +186,14 @@ async fn a_crash_of_the_cache_fails_its_waiting_callers_instead_of_hanging() {
 
     cache.server_ref().kill();
 
-    assert!(waiter.await.unwrap().is_err());
+    assert_eq!(
+        within("the waiting caller's answer", waiter).await.unwrap(),
+        Err(CallError::Exited {
+            pid: cache.pid(),
+            reason: ExitReason::Killed
+        }),
+        "the waiting caller is told why, at once"
+    );
     restarted(&sup, "cache", cache.pid()).await;
     computing.abort();
     sup.stop().await.unwrap();
@@ -200,8 +215,11 @@ async fn the_services_stop_cleanly_with_their_supervisor() {
     ] {
         assert_eq!(reason, ExitReason::Shutdown);
     }
-    assert!(
-        EventBus::<String>::lookup("stop.bus").is_err(),
+    assert_eq!(
+        EventBus::<String>::lookup("stop.bus").map(|bus| bus.pid()),
+        Err(LookupError::NotRegistered(NotRegisteredError {
+            name: "stop.bus".into()
+        })),
         "names are released"
     );
 }
