@@ -2,10 +2,10 @@
 
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::registry::{self, LookupError, RegisterError};
-use noex::{ExitReason, NotRegisteredError};
+use noex::{AlreadyRegisteredError, ExitReason, NotRegisteredError};
 
 mod support;
-use support::Idle;
+use support::{Idle, within};
 
 struct Named;
 impl GenServer for Named {
@@ -85,8 +85,15 @@ async fn a_process_has_at_most_one_name() {
     let server = gen_server::start(Named, StartOptions::new().name("reg.one"))
         .await
         .unwrap();
-    assert!(registry::register("reg.two", &server).is_err());
+    assert!(
+        matches!(
+            registry::register("reg.two", &server),
+            Err(RegisterError::AlreadyRegistered(AlreadyRegisteredError { pid, .. })) if pid == server.pid()
+        ),
+        "it already has a name"
+    );
     assert!(!registry::is_registered("reg.two"));
+    assert_eq!(registry::whereis("reg.one"), Some(server.pid()));
 }
 
 #[tokio::test]
@@ -95,7 +102,10 @@ async fn a_name_is_unregistered_after_a_crash() {
         .await
         .unwrap();
     server.cast(()).unwrap();
-    assert!(matches!(server.wait().await, ExitReason::Error(_)));
+    assert_eq!(
+        within("the crash", server.wait()).await,
+        ExitReason::error("crash on cast")
+    );
     assert!(!registry::is_registered("reg.crash"));
 }
 
@@ -110,7 +120,7 @@ async fn a_name_is_unregistered_after_a_normal_stop_and_a_kill() {
         .await
         .unwrap();
     killed.kill();
-    killed.wait().await;
+    within("the kill", killed.wait()).await;
     assert!(!registry::is_registered("reg.kill"));
     // The name is free again.
     gen_server::start(Named, StartOptions::new().name("reg.kill"))

@@ -9,10 +9,10 @@ use noex::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
 use noex::process::{self, Down, Exit, MonitorRef};
 use noex::registry;
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
-use noex::{ExitReason, Pid, ServerRef};
+use noex::{ExitReason, Pid, ServerNotRunningError, ServerRef, SupervisorError};
 
 mod support;
-use support::Idle;
+use support::{Idle, within};
 
 /// A process that watches others and records what reaches its `handle_info`.
 #[derive(Default)]
@@ -175,7 +175,7 @@ async fn two_monitors_on_one_process_each_deliver_their_own_down() {
     let second = monitor(&watcher, target.pid()).await;
     assert_ne!(first, second);
     target.kill();
-    target.wait().await;
+    within("the kill", target.wait()).await;
     let downs: Vec<MonitorRef> = seen(&watcher)
         .await
         .into_iter()
@@ -221,7 +221,7 @@ async fn a_monitor_from_outside_any_process_resolves_with_the_down() {
     let monitor = down.monitor_ref();
     target.kill();
     assert_eq!(
-        down.await,
+        within("the Down", down).await,
         Down {
             monitor,
             pid: target.pid(),
@@ -239,7 +239,7 @@ async fn a_linked_process_that_crashes_takes_a_non_trapping_process_with_it() {
     ask(&watcher, Order::Link(target.pid())).await;
     target.kill();
     assert_eq!(
-        watcher.wait().await,
+        within("the linked process's end", watcher.wait()).await,
         ExitReason::Killed,
         "the exit signal carries the reason"
     );
@@ -251,7 +251,10 @@ async fn link_is_bidirectional() {
     let target = idle().await;
     ask(&watcher, Order::Link(target.pid())).await;
     watcher.kill();
-    assert_eq!(target.wait().await, ExitReason::Killed);
+    assert_eq!(
+        within("the linked process's end", target.wait()).await,
+        ExitReason::Killed
+    );
 }
 
 #[tokio::test]
@@ -270,7 +273,10 @@ async fn a_shutdown_of_a_linked_process_ends_a_non_trapping_one() {
     let target = idle().await;
     ask(&watcher, Order::Link(target.pid())).await;
     target.stop(ExitReason::Shutdown).await.unwrap();
-    assert_eq!(watcher.wait().await, ExitReason::Shutdown);
+    assert_eq!(
+        within("the linked process's end", watcher.wait()).await,
+        ExitReason::Shutdown
+    );
 }
 
 #[tokio::test]
@@ -388,7 +394,10 @@ async fn exit_killed_cannot_be_trapped() {
     let target = watcher().await;
     ask(&target, Order::TrapExit(true)).await;
     ask(&sender, Order::Exit(target.pid(), ExitReason::Killed)).await;
-    assert_eq!(target.wait().await, ExitReason::Killed);
+    assert_eq!(
+        within("the killed process's end", target.wait()).await,
+        ExitReason::Killed
+    );
 }
 
 #[tokio::test]
@@ -421,7 +430,10 @@ async fn exit_normal_to_a_non_trapping_process_is_ignored_any_other_reason_ends_
         Order::Exit(target.pid(), ExitReason::error("go away")),
     )
     .await;
-    assert_eq!(target.wait().await, ExitReason::error("go away"));
+    assert_eq!(
+        within("the signalled process's end", target.wait()).await,
+        ExitReason::error("go away")
+    );
 }
 
 /// A worker with nothing to do but exist under a registered name.
@@ -467,7 +479,7 @@ async fn a_killed_supervisor_reports_its_exit_only_after_its_children_are_gone()
     let mut events = events::subscribe();
     let down = process::monitor(sup.pid());
     sup.kill();
-    let down = down.await;
+    let down = within("the supervisor's Down", down).await;
     assert_eq!(down.reason, ExitReason::Killed);
     // When its exit is known, everything below it is gone, names included.
     for pid in &children {
@@ -519,14 +531,18 @@ async fn a_killed_supervisor_is_restarted_with_its_named_children() {
     let old_a = registry::whereis("sig.restart.a").unwrap();
     let mut events = events::subscribe();
     old_inner.kill();
-    let new_inner = loop {
-        let event = events.recv().await.unwrap();
-        if matches!(event.kind, EventKind::Restarted { attempt: 1 })
-            && event.child_id.as_deref() == Some("inner")
-        {
-            break event.pid;
+    let new_inner = within("the restart of the killed supervisor", async {
+        loop {
+            let event = events.recv().await.expect("no lag");
+            if event.parent == Some(sup.pid()) && matches!(event.kind, EventKind::Restarted { .. })
+            {
+                assert_eq!(event.kind, EventKind::Restarted { attempt: 1 });
+                assert_eq!(event.child_id.as_deref(), Some("inner"));
+                break event.pid;
+            }
         }
-    };
+    })
+    .await;
     assert_ne!(new_inner, old_inner.pid());
     assert_eq!(registry::whereis("sig.restart.inner"), Some(new_inner));
     let new_a = registry::whereis("sig.restart.a").expect("its children started again");
@@ -578,9 +594,23 @@ async fn a_supervisor_killed_during_a_child_shutdown_still_takes_that_child_down
         tokio::spawn(async move { sup.terminate_child("stubborn").await })
     };
     // The supervisor now waits for its child's `terminate`, without end.
-    terminating.recv().await.unwrap();
+    within("the child's terminate begins", terminating.recv())
+        .await
+        .unwrap();
     sup.kill();
-    assert_eq!(child.wait().await, ExitReason::Killed);
+    // On the paused clock: a child left in its hour-long terminate would let the
+    // guard's 10 s pass at once.
+    assert_eq!(
+        within("the child's end", child.wait()).await,
+        ExitReason::Killed
+    );
     assert_eq!(sup.wait().await, ExitReason::Killed);
-    assert!(terminate_child.await.unwrap().is_err());
+    let outcome = terminate_child.await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Err(SupervisorError::NotRunning(ServerNotRunningError { pid })) if pid == sup.pid()
+        ),
+        "the call to the killed supervisor is told it ended: {outcome:?}"
+    );
 }
