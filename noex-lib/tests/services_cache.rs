@@ -10,6 +10,7 @@ use noex::services::cache::{Cache, CacheOptions, GetOrSetError};
 use tokio::time::advance;
 
 mod support;
+use support::{eventually, within};
 
 async fn start(options: CacheOptions) -> Cache<String, u32> {
     Cache::start(options).await.unwrap()
@@ -200,10 +201,13 @@ async fn a_failed_or_cancelled_computation_hands_over_to_a_waiting_caller() {
     release.send(true).unwrap();
 
     assert!(matches!(
-        failing.await.unwrap(),
+        within("the failing computation", failing).await.unwrap(),
         Err(GetOrSetError::Compute("database down"))
     ));
-    assert_eq!(third.await.unwrap().unwrap(), 3);
+    assert_eq!(
+        within("the third caller takes over", third).await.unwrap(),
+        Ok(3)
+    );
     assert_eq!(cache.get("k").await.unwrap(), Some(3));
 }
 
@@ -226,9 +230,14 @@ async fn a_panicking_computation_releases_the_waiters() {
         let cache = cache.clone();
         tokio::spawn(async move { cache.get_or_set("k", || async { 7 }).await })
     };
+    // The waiter is queued behind the computation before it panics.
+    wait_for_lookups(&cache, 2).await;
 
     assert!(panicking.await.unwrap_err().is_panic());
-    assert_eq!(waiter.await.unwrap().unwrap(), 7);
+    assert_eq!(
+        within("the waiter is released", waiter).await.unwrap(),
+        Ok(7)
+    );
     assert!(cache.is_running());
 }
 
@@ -242,13 +251,9 @@ async fn a_cache_of_size_zero_does_not_start() {
 
 /// Wait until `lookups` get/get_or_set calls have reached the cache.
 async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
-    while cache
-        .stats()
-        .await
-        .map(|stats| stats.hits + stats.misses)
-        .unwrap()
-        < lookups
-    {
-        tokio::task::yield_now().await;
-    }
+    eventually(&format!("{lookups} lookups reach the cache"), || async {
+        let stats = cache.stats().await.unwrap();
+        (stats.hits + stats.misses >= lookups).then_some(())
+    })
+    .await
 }

@@ -64,7 +64,9 @@ async fn wildcard_patterns_match_one_segment_and_star_matches_every_topic() {
     }
 }
 
-#[tokio::test]
+/// On tokio's paused clock, the slow handler's sleep ends only while the test
+/// waits: had `publish_sync` returned before it, its messages would be missing.
+#[tokio::test(start_paused = true)]
 async fn publish_sync_returns_after_every_handler_and_after_earlier_publishes() {
     let bus = bus::<u32>().await;
     let seen: Log<(&'static str, u32)> = log();
@@ -274,7 +276,8 @@ async fn an_untyped_bus_delivers_each_type_to_its_subscribers() {
     assert_eq!(seen, vec!["a: 7", "b: hello"]);
 }
 
-#[tokio::test]
+/// On tokio's paused clock, as above: the handlers finish only while `stop` waits.
+#[tokio::test(start_paused = true)]
 async fn stop_lets_handlers_finish_what_was_published() {
     let bus = bus::<u32>().await;
     let seen: Log<u32> = log();
