@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -198,7 +197,9 @@ fn outcome(pid: Pid) -> Result<ActionOutcome, ErrorBody> {
 
 /// A fake application's agent, listening in a private agent directory.
 struct Harness {
+    /// The agent directory, inside `_temp`, which removes it with everything in it.
     dir: PathBuf,
+    _temp: tempfile::TempDir,
     events: broadcast::Sender<LifecycleEvent>,
     agents: Vec<AgentHandle>,
     runtime: tokio::runtime::Runtime,
@@ -218,13 +219,12 @@ impl Harness {
 
     /// An agent directory with no agent in it.
     fn empty() -> Harness {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "noex-cli-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = tempfile::Builder::new()
+            .prefix("noex-cli-test-")
+            .tempdir()
+            .expect("temp dir");
+        // The agent's own rules for its directory: 0700, ours.
+        let dir = temp.path().join("agents");
         noex_agent::discovery::ensure_agent_dir(&dir).expect("agent dir");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -233,6 +233,7 @@ impl Harness {
             .expect("runtime");
         Harness {
             dir,
+            _temp: temp,
             events: broadcast::channel(64).0,
             agents: Vec::new(),
             runtime,
@@ -268,8 +269,8 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        // The agents first (they remove their sockets), then the directory.
         self.agents.clear();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
