@@ -295,6 +295,15 @@ fn ps_shows_the_only_application_without_flags() {
         "system processes hidden: {text}"
     );
     assert!(!text.contains('\u{1b}'), "no colour in a pipe: {text:?}");
+    assert_eq!(
+        text,
+        "  PID  NAME      TYPE        PARENT  STATUS   MSGS  QUEUE  RESTARTS  BUSY  UPTIME  LAST ERROR
+<0.1>  app_sup   supervisor       -  running     -      -         0     -  1m 00s
+<0.5>  worker-1  Worker       <0.1>  running   500      0         0   1ms  1m 00s
+<0.6>  twin      Worker       <0.1>  running   600      0         0   1ms  1m 00s
+<0.7>  twin      Worker       <0.1>  running   700      0         0   1ms  1m 00s
+"
+    );
 
     let all = app.noex().args(["ps", "--all"]).output().unwrap();
     assert!(stdout_of(&all).contains("connection"));
@@ -342,6 +351,15 @@ fn tree_draws_children_in_order_with_stopped_specs() {
     assert!(
         lines[4].starts_with("└── reporter  stopped  transient"),
         "{text}"
+    );
+    assert_eq!(
+        text,
+        "app_sup <0.1>  supervisor one_for_one  running  1 child restart
+├── worker-1 <0.5>  Worker  running
+├── twin <0.6>  Worker  running
+├── twin <0.7>  Worker  running
+└── reporter  stopped  transient
+"
     );
 
     let json = app.noex().args(["tree", "--json"]).output().unwrap();
@@ -429,6 +447,13 @@ fn events_prints_recent_history_without_system_events() {
         text.lines().nth(1).unwrap().contains("crashed        boom"),
         "{text}"
     );
+    assert_eq!(
+        text,
+        "14:03:27.513    <0.5>  worker-1        started        under <0.1>
+14:03:27.514    <0.5>  worker-1        crashed        boom
+14:03:27.515    <0.8>  worker-1        restarted      by <0.1>, attempt 1
+"
+    );
 
     let json = app
         .noex()
@@ -454,10 +479,22 @@ fn events_follow_prints_live_events_and_ends_when_the_app_exits() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Lines as they come, read on a thread so that a silent noex fails the test
+    // instead of hanging it.
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            if sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    // Only against a hang: each wait below is for something that comes at once.
+    let guard = Duration::from_secs(30);
 
-    // Send until the subscriber is there and one event comes through.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Wait until noex has subscribed, then publish one event.
+    let deadline = Instant::now() + guard;
     while app.events.receiver_count() == 0 {
         assert!(Instant::now() < deadline, "noex never subscribed");
         std::thread::sleep(Duration::from_millis(20));
@@ -472,10 +509,14 @@ fn events_follow_prints_live_events_and_ends_when_the_app_exits() {
             },
         ))
         .unwrap();
-    let line: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let line = lines.recv_timeout(guard).expect("the live event, printed");
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["kind"], "crashed", "{line}");
+    assert_eq!(line["seq"], 10, "no history before it: {line}");
     assert_eq!(line["error"], "live");
 
     app.agents.clear(); // the application exits
+    let deadline = Instant::now() + guard;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
@@ -484,6 +525,16 @@ fn events_follow_prints_live_events_and_ends_when_the_app_exits() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+    assert!(
+        lines.recv_timeout(guard).is_err(),
+        "nothing more on stdout once the app is gone"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "the application closed the connection (it has probably exited)\n"
+    );
 }
 
 #[test]
@@ -727,15 +778,16 @@ fn on_a_terminal(mut command: StdCommand) -> (i32, String) {
 #[test]
 fn a_closed_pipe_is_not_an_error() {
     let app = Harness::start();
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("noex"))
+    // The reader is gone before noex starts, like `| head -0`: its first write fails.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = StdCommand::new(assert_cmd::cargo::cargo_bin("noex"))
         .args(["ps", "--all"])
         .env("NOEX_AGENT_DIR", &app.dir)
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take()); // the reader is gone, like `| head -0`
-    let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert!(output.stderr.is_empty(), "{}", stderr_of(&output));
 }
