@@ -347,6 +347,29 @@ mod tests {
         assert!(!Arc::ptr_eq(bucket(0), bucket(1)));
     }
 
+    /// A waker that counts its wakes.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_polled_from_another_task_is_woken_there_when_it_expires() {
+        let first = Arc::new(Counting(Default::default()));
+        let second = Arc::new(Counting(Default::default()));
+        let mut deadline = Deadline::after(Duration::from_millis(50));
+        let first_waker = Waker::from(first.clone());
+        assert!(!deadline.poll_expired(&mut Context::from_waker(&first_waker)));
+        let second_waker = Waker::from(second.clone());
+        assert!(!deadline.poll_expired(&mut Context::from_waker(&second_waker)));
+        tokio::time::sleep(Duration::from_millis(50) + WINDOW).await;
+        assert_eq!(second.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(first.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_timeout_too_large_to_add_waits_at_least_a_year() {
         let mut cx = Context::from_waker(Waker::noop());

@@ -223,6 +223,27 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_receiver_is_woken_by_the_last_sender_leaving_and_only_by_it() {
+        struct Counting(AtomicUsize);
+        impl std::task::Wake for Counting {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let (mailbox, mut inbox) = open::<u8>();
+        mailbox.add_sender();
+        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(inbox.poll_recv(&mailbox, &mut cx), Poll::Pending);
+        mailbox.remove_sender();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "one sender is left");
+        mailbox.remove_sender();
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the end is news");
+        assert_eq!(inbox.poll_recv(&mailbox, &mut cx), Poll::Ready(None));
+    }
+
+    #[test]
     fn closing_hands_back_the_queued_messages_and_later_sends_fail() {
         let (mailbox, _inbox) = open();
         mailbox.send(1).unwrap();
