@@ -13,10 +13,8 @@
 //! first time it starts; nothing else is made. `.ci/check-sandbox` checks that a
 //! whole `cargo test --workspace` leaves the real directories alone.
 //!
-//! A constructor rather than a call at the top of each test: a test that forgot the
-//! call would leak only when it happened to run first. Rust has no constructors of
-//! its own; a function pointer in the platform's initializer section (what the
-//! `ctor` crate does) is run by the loader before `main`.
+//! A constructor (the `ctor` crate) rather than a call at the top of each test: a
+//! test that forgot the call would leak only when it happened to run first.
 
 #![cfg(unix)]
 
@@ -31,43 +29,21 @@ pub fn agent_dir() -> &'static Path {
     DIR.get().expect("set before main")
 }
 
-extern "C" fn sandbox() {
+#[ctor::ctor]
+unsafe fn sandbox() {
     let dir = std::env::temp_dir().join(format!("noex-test-{}", std::process::id()));
     // Named by our pid, so anything already there was left by a dead process.
     let _ = std::fs::remove_dir_all(&dir);
     // SAFETY: this runs before `main`, while the process has a single thread, so
     // nothing reads the environment at the same time.
     unsafe { std::env::set_var("NOEX_AGENT_DIR", &dir) };
-    if DIR.set(dir).is_ok() {
-        // SAFETY: registering a plain `extern "C"` function with no arguments. It
-        // runs after the agent's own handler (registered later), which removes the
-        // socket.
-        unsafe { libc::atexit(remove) };
-    }
+    let _ = DIR.set(dir);
 }
 
-extern "C" fn remove() {
+/// After `main` and the agent's own exit handler (which removes the socket).
+#[ctor::dtor]
+unsafe fn remove() {
     if let Some(dir) = DIR.get() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
-
-#[used]
-#[cfg_attr(
-    any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly",
-        target_os = "illumos",
-        target_os = "solaris"
-    ),
-    unsafe(link_section = ".init_array")
-)]
-#[cfg_attr(
-    target_vendor = "apple",
-    unsafe(link_section = "__DATA,__mod_init_func")
-)]
-static SANDBOX: extern "C" fn() = sandbox;
