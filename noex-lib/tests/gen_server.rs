@@ -24,6 +24,8 @@ enum Call {
     /// Defer the reply and hand its handle to the test.
     DeferTo(mpsc::UnboundedSender<ReplyTo<Vec<u32>>>),
     DropReply,
+    /// Answer `Deferred` without ever taking the reply handle.
+    DeferNothing,
     /// Queue `Push(1)` to itself, then ask to continue with 99, and reply.
     ContinueThenSeen,
     StopNormal,
@@ -55,6 +57,7 @@ impl GenServer for Recorder {
                 drop(ctx.defer_reply());
                 Reply::Deferred
             }
+            Call::DeferNothing => Reply::Deferred,
             Call::ContinueThenSeen => {
                 ctx.myself().cast(Cast::Push(1)).unwrap();
                 ctx.continue_with(99u32);
@@ -298,6 +301,19 @@ async fn a_dropped_reply_handle_fails_the_call_with_no_reply() {
     let server = start().await;
     let error = server.call(Call::DropReply).await.unwrap_err();
     assert_eq!(error, CallError::NoReply { pid: server.pid() });
+}
+
+/// `Deferred` with no handle taken: nobody can answer, so the caller is told at once
+/// (on the paused clock it would otherwise wait its whole timeout), and the server
+/// lives on.
+#[tokio::test(start_paused = true)]
+async fn a_deferred_call_whose_handle_was_never_taken_fails_with_no_reply_at_once() {
+    let server = start().await;
+    let began = Instant::now();
+    let error = server.call(Call::DeferNothing).await.unwrap_err();
+    assert_eq!(error, CallError::NoReply { pid: server.pid() });
+    assert_eq!(began.elapsed(), Duration::ZERO, "not after a timeout");
+    assert_eq!(server.call(Call::Seen).await, Ok(vec![]));
 }
 
 /// OTP: after `{reply, R, State, {continue, C}}`, `handle_continue(C, State)` runs
@@ -744,4 +760,53 @@ async fn init_returning_ignore_does_not_start_the_server() {
         .unwrap_err();
     assert!(matches!(error, StartError::Ignored { .. }), "{error:?}");
     assert!(!noex::registry::is_registered("gs.declines"));
+    assert_eq!(gen_server::Ignore.to_string(), "init returned Ignore");
+}
+
+#[tokio::test]
+async fn a_reference_tells_its_server_s_name_and_shows_its_pid_when_debugged() {
+    let named = gen_server::start(Recorder::default(), StartOptions::new().name("gs.named"))
+        .await
+        .unwrap();
+    assert_eq!(named.name().as_deref(), Some("gs.named"));
+    assert_eq!(start().await.name(), None);
+    let debugged = format!("{named:?}");
+    assert!(
+        debugged.contains(&format!("{:?}", named.pid())),
+        "{debugged}"
+    );
+
+    let (hand_over, mut handed) = mpsc::unbounded_channel();
+    let caller = tokio::spawn({
+        let named = named.clone();
+        async move { named.call(Call::DeferTo(hand_over)).await }
+    });
+    let reply_to = within("the deferred call is handled", handed.recv())
+        .await
+        .unwrap();
+    assert_eq!(
+        format!("{reply_to:?}"),
+        format!("ReplyTo {{ pid: {:?} }}", named.pid())
+    );
+    reply_to.reply(vec![]);
+    assert_eq!(caller.await.unwrap(), Ok(vec![]));
+}
+
+/// The agent's own processes are started as `system`: views hide them by default.
+#[tokio::test]
+async fn a_server_started_as_system_is_marked_so_in_the_snapshot() {
+    let system = gen_server::start(Recorder::default(), StartOptions::new().system(true))
+        .await
+        .unwrap();
+    let user = start().await;
+    let snapshot = noex::observer::snapshot();
+    let marked = |pid| {
+        snapshot
+            .servers
+            .iter()
+            .find(|server| server.pid == pid)
+            .map(|server| server.system)
+    };
+    assert_eq!(marked(system.pid()), Some(true));
+    assert_eq!(marked(user.pid()), Some(false));
 }
