@@ -10,11 +10,12 @@
 //! without touching the lock, so a burst costs one lock per message sent and one
 //! per burst received.
 //!
-//! Senders are counted by their owners (`ServerRef`'s `Clone` and `Drop`), so the
-//! handles themselves stay one pointer wide.
+//! Senders are not counted: the server's own context holds a reference to its
+//! mailbox for as long as it runs, so "every sender is gone" could never happen. The
+//! mailbox ends when the server closes it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
 use parking_lot::Mutex;
@@ -26,7 +27,6 @@ const KEEP_CAPACITY: usize = 64;
 /// The shared half: the queue, and what senders and the receiver tell each other.
 pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,
-    senders: AtomicUsize,
     /// Messages ever queued, counted under the lock (so a plain store does: senders
     /// are serialized). With the server's `handled` count it gives the queue length.
     /// Here, beside the lock senders take anyway, rather than among the counters the
@@ -57,7 +57,7 @@ pub(crate) struct Inbox<T> {
 }
 
 impl<T> Mailbox<T> {
-    /// An open mailbox with no senders yet.
+    /// An open, empty mailbox.
     pub(crate) fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
@@ -66,7 +66,6 @@ impl<T> Mailbox<T> {
                 waiting: false,
                 closed: false,
             }),
-            senders: AtomicUsize::new(0),
             enqueued: AtomicU64::new(0),
         }
     }
@@ -95,28 +94,6 @@ impl<T> Mailbox<T> {
         Ok(())
     }
 
-    /// Before the mailbox is shared: how many senders there are to begin with.
-    pub(crate) fn set_senders(&self, senders: usize) {
-        self.senders.store(senders, Ordering::Relaxed);
-    }
-
-    /// A new sender exists.
-    #[inline]
-    pub(crate) fn add_sender(&self) {
-        self.senders.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A sender is gone; when it was the last, a waiting receiver must see the end.
-    #[inline]
-    pub(crate) fn remove_sender(&self) {
-        if self.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let receiver = self.state.lock().receiver.take();
-            if let Some(receiver) = receiver {
-                receiver.wake();
-            }
-        }
-    }
-
     /// The receiver is gone: later sends fail. Returns the messages still queued,
     /// taken out under the lock and handed back to be dealt with outside it.
     pub(crate) fn close(&self) -> VecDeque<T> {
@@ -140,41 +117,34 @@ impl<T> Inbox<T> {
         self.taken.drain(..)
     }
 
-    /// The next message of `mailbox`, whose only receiver this inbox must be;
-    /// `None` once every sender is gone and the queue is empty. Takes part in
-    /// tokio's cooperative budget, as tokio's own channels do, so a flooded server
-    /// still lets its neighbours run.
-    pub(crate) fn poll_recv(
-        &mut self,
-        mailbox: &Mailbox<T>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<T>> {
+    /// The next message of `mailbox`, whose only receiver this inbox must be. Takes
+    /// part in tokio's cooperative budget, as tokio's own channels do, so a flooded
+    /// server still lets its neighbours run.
+    pub(crate) fn poll_recv(&mut self, mailbox: &Mailbox<T>, cx: &mut Context<'_>) -> Poll<T> {
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         if let Some(message) = self.taken.pop_front() {
             coop.made_progress();
-            return Poll::Ready(Some(message));
+            return Poll::Ready(message);
         }
         let mut state = mailbox.state.lock();
-        if state.queue.is_empty() {
-            if mailbox.senders.load(Ordering::Acquire) == 0 {
-                return Poll::Ready(None);
-            }
-            match &mut state.receiver {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                slot => *slot = Some(cx.waker().clone()),
-            }
-            state.waiting = true;
+        if let Some(message) = state.queue.pop_front() {
+            // The rest of the burst comes along, to be handed out without the lock.
+            std::mem::swap(&mut state.queue, &mut self.taken);
             drop(state);
-            self.previous_end = 0;
-            if self.taken.capacity() > KEEP_CAPACITY {
-                self.taken = VecDeque::new();
-            }
-            return Poll::Pending;
+            coop.made_progress();
+            return Poll::Ready(message);
         }
-        std::mem::swap(&mut state.queue, &mut self.taken);
+        match &mut state.receiver {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        state.waiting = true;
         drop(state);
-        coop.made_progress();
-        Poll::Ready(self.taken.pop_front())
+        self.previous_end = 0;
+        if self.taken.capacity() > KEEP_CAPACITY {
+            self.taken = VecDeque::new();
+        }
+        Poll::Pending
     }
 }
 
@@ -185,14 +155,12 @@ mod tests {
 
     use super::*;
 
-    fn poll<T>(inbox: &mut Inbox<T>, mailbox: &Mailbox<T>) -> Poll<Option<T>> {
+    fn poll<T>(inbox: &mut Inbox<T>, mailbox: &Mailbox<T>) -> Poll<T> {
         inbox.poll_recv(mailbox, &mut Context::from_waker(Waker::noop()))
     }
 
     fn open<T>() -> (Mailbox<T>, Inbox<T>) {
-        let mailbox = Mailbox::new();
-        mailbox.add_sender();
-        (mailbox, Inbox::new())
+        (Mailbox::new(), Inbox::new())
     }
 
     #[test]
@@ -203,44 +171,11 @@ mod tests {
         }
         assert_eq!(mailbox.enqueued(), 100);
         for n in 0..100 {
-            assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(Some(n)));
+            assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(n));
         }
         inbox.previous_end = 1;
         assert_eq!(poll(&mut inbox, &mailbox), Poll::Pending);
         assert_eq!(inbox.previous_end, 0, "a wait forgets the previous end");
-    }
-
-    #[test]
-    fn the_end_comes_when_every_sender_is_gone() {
-        let (mailbox, mut inbox) = open::<u8>();
-        mailbox.add_sender();
-        mailbox.remove_sender();
-        assert_eq!(poll(&mut inbox, &mailbox), Poll::Pending);
-        mailbox.send(1).unwrap();
-        mailbox.remove_sender();
-        assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(Some(1)));
-        assert_eq!(poll(&mut inbox, &mailbox), Poll::Ready(None));
-    }
-
-    #[test]
-    fn a_waiting_receiver_is_woken_by_the_last_sender_leaving_and_only_by_it() {
-        struct Counting(AtomicUsize);
-        impl std::task::Wake for Counting {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let (mailbox, mut inbox) = open::<u8>();
-        mailbox.add_sender();
-        let wakes = Arc::new(Counting(AtomicUsize::new(0)));
-        let waker = Waker::from(wakes.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(inbox.poll_recv(&mailbox, &mut cx), Poll::Pending);
-        mailbox.remove_sender();
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 0, "one sender is left");
-        mailbox.remove_sender();
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the end is news");
-        assert_eq!(inbox.poll_recv(&mailbox, &mut cx), Poll::Ready(None));
     }
 
     #[test]
@@ -256,7 +191,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_receiver_is_woken_by_a_send_from_another_thread() {
         let mailbox = Arc::new(Mailbox::new());
-        mailbox.add_sender();
         let receiving = mailbox.clone();
         let receiver = tokio::spawn(async move {
             let mut inbox = Inbox::new();
@@ -267,7 +201,7 @@ mod tests {
         std::thread::spawn(move || sending.send(7).unwrap())
             .join()
             .unwrap();
-        assert_eq!(receiver.await.unwrap(), Some(7));
+        assert_eq!(receiver.await.unwrap(), 7);
     }
 
     #[test]
@@ -276,7 +210,7 @@ mod tests {
         for n in 0..1000 {
             mailbox.send(n).unwrap();
         }
-        while let Poll::Ready(Some(_)) = poll(&mut inbox, &mailbox) {}
+        while poll(&mut inbox, &mailbox).is_ready() {}
         assert!(inbox.taken.capacity() <= KEEP_CAPACITY);
     }
 }

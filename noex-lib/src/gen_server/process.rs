@@ -54,7 +54,7 @@ pub(crate) async fn spawn<S: GenServer>(
     } else {
         ProcessKind::Server
     };
-    let (myself, own) = ServerRef::first_two(Shared {
+    let myself = ServerRef::new(Arc::new(Shared {
         mailbox: Mailbox::new(),
         cell: ProcessCell::new(CellInit {
             pid: rt.processes.next_pid(),
@@ -67,7 +67,8 @@ pub(crate) async fn spawn<S: GenServer>(
             last_error: options.last_error,
             supervisor: options.supervisor,
         }),
-    });
+    }));
+    let own = myself.clone();
     let cell = myself.cell();
     // Linked before anyone else can see it (OTP's spawn_link): its parent's exit
     // cannot slip between its start and the link.
@@ -185,11 +186,7 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
             let handler = {
                 let mailbox = &process.ctx.myself_ref().shared().mailbox;
                 let inbox = &mut process.inbox;
-                let Some(envelope) = std::future::poll_fn(|cx| inbox.poll_recv(mailbox, cx)).await
-                else {
-                    // Unreachable while `ctx` holds a sender to this mailbox.
-                    break 'serve Box::new(ExitReason::Normal);
-                };
+                let envelope = std::future::poll_fn(|cx| inbox.poll_recv(mailbox, cx)).await;
                 let cell = process.ctx.myself_ref().cell();
                 cell.counters.on_dequeue();
                 if matches!(&envelope, Envelope::Info(message) if is_flushed(cell, message)) {

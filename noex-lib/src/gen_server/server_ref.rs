@@ -21,13 +21,9 @@ pub struct ServerRef<S: GenServer> {
 
 impl<S: GenServer> Clone for ServerRef<S> {
     fn clone(&self) -> Self {
-        ServerRef::new(self.shared.clone())
-    }
-}
-
-impl<S: GenServer> Drop for ServerRef<S> {
-    fn drop(&mut self) {
-        self.shared.mailbox.remove_sender();
+        ServerRef {
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -41,23 +37,8 @@ impl<S: GenServer> std::fmt::Debug for ServerRef<S> {
 }
 
 impl<S: GenServer> ServerRef<S> {
-    /// A new sender to the server's mailbox.
     pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
-        shared.mailbox.add_sender();
         ServerRef { shared }
-    }
-
-    /// The first two references to a new server (the starter's and the server's
-    /// own), counted as senders before the mailbox is shared: no atomic updates.
-    pub(crate) fn first_two(shared: Shared<S>) -> (Self, Self) {
-        shared.mailbox.set_senders(2);
-        let shared = Arc::new(shared);
-        (
-            ServerRef {
-                shared: shared.clone(),
-            },
-            ServerRef { shared },
-        )
     }
 
     pub(crate) fn cell(&self) -> &ProcessCell {
