@@ -116,3 +116,25 @@ async fn a_child_that_fails_to_start_stops_the_ones_started_before_it() {
     );
     assert_eq!(take(&log), ["start a", "stop a (shutdown)"]);
 }
+
+#[tokio::test]
+async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so() {
+    let named = supervisor::start(SupervisorSpec::one_for_one().name("sup.named"))
+        .await
+        .unwrap();
+    assert_eq!(named.name().as_deref(), Some("sup.named"));
+    let system = supervisor::start(SupervisorSpec::one_for_one().system(true))
+        .await
+        .unwrap();
+    assert_eq!(system.name(), None);
+    let snapshot = noex::observer::snapshot();
+    let marked = |pid| {
+        snapshot
+            .supervisors
+            .iter()
+            .find(|supervisor| supervisor.pid == pid)
+            .map(|supervisor| supervisor.system)
+    };
+    assert_eq!(marked(system.pid()), Some(true));
+    assert_eq!(marked(named.pid()), Some(false));
+}
