@@ -219,7 +219,13 @@ mod tests {
         let mut buf = BytesMut::from(&whole[..whole.len() - 1]);
         assert!(codec.decode(&mut buf).unwrap().is_none());
         buf.extend_from_slice(&whole[whole.len() - 1..]);
-        assert!(codec.decode(&mut buf).unwrap().unwrap().is_ok());
+        assert_eq!(
+            codec.decode(&mut buf).unwrap().unwrap().unwrap(),
+            Point {
+                x: 1,
+                label: Some("a".into()),
+            }
+        );
     }
 
     #[test]
