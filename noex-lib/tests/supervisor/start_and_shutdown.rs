@@ -118,14 +118,18 @@ async fn a_child_that_fails_to_start_stops_the_ones_started_before_it() {
 }
 
 #[tokio::test]
-async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so() {
+async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so_with_its_children() {
     let named = supervisor::start(SupervisorSpec::one_for_one().name("sup.named"))
         .await
         .unwrap();
     assert_eq!(named.name().as_deref(), Some("sup.named"));
-    let system = supervisor::start(SupervisorSpec::one_for_one().system(true))
-        .await
-        .unwrap();
+    let system = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .system(true)
+            .child(ChildSpec::worker("sys.child", || crate::support::Idle)),
+    )
+    .await
+    .unwrap();
     assert_eq!(system.name(), None);
     let snapshot = noex::observer::snapshot();
     let marked = |pid| {
@@ -137,4 +141,13 @@ async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so() {
     };
     assert_eq!(marked(system.pid()), Some(true));
     assert_eq!(marked(named.pid()), Some(false));
+    let child = snapshot
+        .servers
+        .iter()
+        .find(|server| server.child_id.as_deref() == Some("sys.child"))
+        .unwrap();
+    assert!(
+        child.system,
+        "a system supervisor's children are system too"
+    );
 }
