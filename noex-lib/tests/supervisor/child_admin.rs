@@ -32,6 +32,13 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     let restarted = sup.restart_child("b").await.unwrap();
     assert_ne!(restarted, pid);
     assert_eq!(registry::whereis("dyn.b"), Some(restarted));
+    // Counted on the child as its first restart (though not toward the intensity).
+    let restarts = noex::observer::snapshot()
+        .servers
+        .iter()
+        .find(|server| server.pid == restarted)
+        .map(|server| server.restarts);
+    assert_eq!(restarts, Some(1));
 
     assert!(matches!(
         sup.delete_child("b").await,

@@ -119,9 +119,11 @@ async fn a_child_that_fails_to_start_stops_the_ones_started_before_it() {
 
 #[tokio::test]
 async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so_with_its_children() {
-    let named = supervisor::start(SupervisorSpec::one_for_one().name("sup.named"))
-        .await
-        .unwrap();
+    let named = supervisor::start(SupervisorSpec::one_for_one().name("sup.named").child(
+        ChildSpec::supervisor("sys.inner", SupervisorSpec::one_for_one().system(true)),
+    ))
+    .await
+    .unwrap();
     assert_eq!(named.name().as_deref(), Some("sup.named"));
     let system = supervisor::start(
         SupervisorSpec::one_for_one()
@@ -141,6 +143,12 @@ async fn a_supervisor_tells_its_name_and_a_system_one_is_marked_so_with_its_chil
     };
     assert_eq!(marked(system.pid()), Some(true));
     assert_eq!(marked(named.pid()), Some(false));
+    let inner = snapshot
+        .supervisors
+        .iter()
+        .find(|supervisor| supervisor.child_id.as_deref() == Some("sys.inner"))
+        .unwrap();
+    assert!(inner.system, "a child supervisor whose spec says system");
     let child = snapshot
         .servers
         .iter()

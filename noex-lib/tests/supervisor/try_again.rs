@@ -159,3 +159,77 @@ async fn try_again_stops_once_the_child_is_terminated() {
         .expect("stopped, so restartable");
     assert_eq!(registry::whereis("try-again.terminated"), Some(pid));
 }
+
+/// A dynamic child that registers itself under the name it is given, fails its next
+/// `fails` starts, and crashes when called.
+struct Dynamic {
+    name: String,
+    fails: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl GenServer for Dynamic {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+        let left = self.fails.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.fails
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err("not yet".into());
+        }
+        registry::register(&self.name, &ctx.myself())?;
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        panic!("crash on call");
+    }
+}
+
+/// OTP's `terminate_child(Sup, Pid)` in a simple_one_for_one supervisor finds a
+/// running child by its pid, or one whose restart from that pid is pending
+/// (`{restarting, Pid}`); any other live pid is `not_found`, even while a child
+/// restarts.
+#[tokio::test(start_paused = true)]
+async fn try_again_a_restarting_dynamic_child_is_found_by_its_old_pid_only() {
+    type Arg = (String, Arc<std::sync::atomic::AtomicU32>);
+    let sup = supervisor::start(
+        SupervisorSpec::simple_one_for_one(ChildSpec::worker_with("d", |(name, fails): &Arg| {
+            Dynamic {
+                name: name.clone(),
+                fails: fails.clone(),
+            }
+        }))
+        .max_restarts(100, Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
+    let steady: Arg = ("try-again.steady".into(), Arc::default());
+    let failing: Arg = ("try-again.failing".into(), Arc::default());
+    let steady_pid = sup.start_child_with(steady).await.unwrap();
+    let failing_pid = sup.start_child_with(failing.clone()).await.unwrap();
+
+    failing
+        .1
+        .store(u32::MAX, std::sync::atomic::Ordering::SeqCst);
+    let crashing = registry::lookup::<Dynamic>("try-again.failing").unwrap();
+    let _ = crashing.call(()).await;
+    within("the crash", crashing.wait()).await;
+    assert_eq!(pids(&sup).await, vec![Some(steady_pid), None], "restarting");
+
+    // A live process that is not its child: not_found. (A dead pid would be `ok`:
+    // OTP's find_child takes it for a child that has already ended.)
+    let outsider = noex::gen_server::start(crate::support::Idle, Default::default())
+        .await
+        .unwrap();
+    let outcome = sup.terminate_child(outsider.pid()).await;
+    assert!(
+        matches!(outcome, Err(SupervisorError::ChildNotFound(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(pids(&sup).await, vec![Some(steady_pid), None]);
+    sup.terminate_child(failing_pid).await.unwrap();
+    assert_eq!(pids(&sup).await, vec![Some(steady_pid)]);
+}
