@@ -293,3 +293,44 @@ async fn recent_events_keep_the_newest_history_capacity_events_oldest_first() {
         "the newest 50, not the oldest"
     );
 }
+
+/// Events carry the wall-clock time they happened at (milliseconds since the Unix
+/// epoch, from a clock that may lag a tick behind): a start, and a child added.
+#[tokio::test]
+async fn lifecycle_events_are_stamped_with_the_time_they_happened() {
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    };
+    let mut events = events::subscribe();
+    let before = now_ms();
+    let sup = supervisor::start(SupervisorSpec::one_for_one())
+        .await
+        .unwrap();
+    let child = sup
+        .start_child(ChildSpec::worker("stamped", || support::Idle))
+        .await
+        .unwrap();
+    let after = now_ms();
+    let mut seen = Vec::new();
+    within("the started and child_added events", async {
+        while seen.len() < 2 {
+            let event = events.recv().await.unwrap();
+            if event.pid == child {
+                seen.push(event);
+            }
+        }
+    })
+    .await;
+    assert!(matches!(seen[0].kind, EventKind::Started), "{seen:?}");
+    assert!(matches!(seen[1].kind, EventKind::ChildAdded), "{seen:?}");
+    for event in &seen {
+        // The coarse clock is at most a few ticks behind the precise one.
+        assert!(
+            (before.saturating_sub(100)..=after).contains(&event.at_ms),
+            "{event:?} not within {before}..={after}"
+        );
+    }
+}
