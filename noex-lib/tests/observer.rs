@@ -334,3 +334,29 @@ async fn lifecycle_events_are_stamped_with_the_time_they_happened() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_snapshot_s_totals_agree_with_its_rows() {
+    let servers: Vec<_> = futures::future::join_all(
+        (0..3).map(|_| gen_server::start(support::Idle, StartOptions::new())),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    for server in &servers {
+        server.call(()).await.unwrap();
+    }
+    // Other tests of this binary run beside this one: at least these three.
+    assert!(
+        observer::process_count() >= 3,
+        "{}",
+        observer::process_count()
+    );
+    let snapshot = observer::snapshot();
+    let rows = snapshot.servers.len() + snapshot.supervisors.len();
+    assert_eq!(snapshot.process_count, rows as u64);
+    let messages: u64 = snapshot.servers.iter().map(|server| server.messages).sum();
+    assert!(messages >= 3);
+    assert_eq!(snapshot.total_messages, messages);
+}

@@ -171,3 +171,20 @@ async fn a_supervisor_named_at_start_or_later_is_found_by_lookup_supervisor() {
         Err(LookupError::WrongType { .. })
     ));
 }
+
+#[tokio::test]
+async fn names_and_count_include_every_registered_name() {
+    let first = gen_server::start(Idle, StartOptions::new().name("reg.count.a"))
+        .await
+        .unwrap();
+    let _second = gen_server::start(Idle, StartOptions::new().name("reg.count.b"))
+        .await
+        .unwrap();
+    let names = registry::names();
+    assert!(names.contains(&"reg.count.a".to_string()), "{names:?}");
+    assert!(names.contains(&"reg.count.b".to_string()), "{names:?}");
+    // Other tests of this binary may hold names too: at least these two.
+    assert!(registry::count() >= 2, "{}", registry::count());
+    first.stop(ExitReason::Normal).await.unwrap();
+    assert!(!registry::names().contains(&"reg.count.a".to_string()));
+}
