@@ -327,6 +327,14 @@ pub struct LifecycleEvent {
     pub kind: EventKind,
 }
 
+/// Whether an exit reason, as events carry it, is a normal one. OTP has three: `normal`, `shutdown` and
+/// `{shutdown, Term}` (written `shutdown: why`, also when a supervisor gives up after
+/// too many restarts). Any other reason, `killed` among them, is abnormal: a crash, after
+/// which a supervisor restarts even a transient child.
+pub fn is_normal_exit(reason: &str) -> bool {
+    reason == "normal" || reason == "shutdown" || reason.starts_with("shutdown: ")
+}
+
 /// What happened to a process.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -379,6 +387,16 @@ impl EventKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_normal_and_shutdown_are_normal_exits() {
+        for normal in ["normal", "shutdown", "shutdown: draining"] {
+            assert!(is_normal_exit(normal), "{normal}");
+        }
+        for abnormal in ["killed", "noproc", "boom", "shutdownish", "normal: no"] {
+            assert!(!is_normal_exit(abnormal), "{abnormal}");
+        }
+    }
 
     #[test]
     fn pid_displays_and_parses_both_forms() {

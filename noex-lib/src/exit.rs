@@ -91,6 +91,11 @@ mod tests {
             gave_up.clone(),
         ] {
             assert!(!clean.is_abnormal(), "{clean}");
+            // What `noex events` and the dashboard read from the text on the wire.
+            assert!(
+                noex_agent::types::is_normal_exit(&clean.to_string()),
+                "{clean}"
+            );
         }
         for crash in [
             ExitReason::Killed,
@@ -99,6 +104,10 @@ mod tests {
         ] {
             assert!(crash.is_abnormal(), "{crash}");
             assert!(!crash.is_shutdown(), "{crash}");
+            assert!(
+                !noex_agent::types::is_normal_exit(&crash.to_string()),
+                "{crash}"
+            );
         }
         assert_eq!(
             gave_up.to_string(),

@@ -4,7 +4,7 @@
 //! Lines are written as events arrive, so columns have fixed minimum widths instead of
 //! being measured; a longer name just pushes the rest of its line right.
 
-use noex_agent::types::{EventKind, LifecycleEvent};
+use noex_agent::types::{EventKind, LifecycleEvent, is_normal_exit};
 use serde::Serialize;
 
 use super::format::{self, TimeZone};
@@ -37,14 +37,6 @@ pub fn event_line(event: &LifecycleEvent, format: EventFormat) -> String {
     let details = details(event);
     let line = format!("{time}  {pid}  {name:<NAME_WIDTH$}  {kind}  {details}");
     line.trim_end().to_string()
-}
-
-/// Whether an exit reason is a normal one. OTP has three: `normal`, `shutdown` and
-/// `{shutdown, Term}` (written `shutdown: why`, also when a supervisor gives up after
-/// too many restarts). Any other reason, `killed` among them, is abnormal: a crash, after
-/// which a supervisor restarts even a transient child.
-pub fn is_normal_exit(reason: &str) -> bool {
-    reason == "normal" || reason == "shutdown" || reason.starts_with("shutdown: ")
 }
 
 /// An event's kind in words: its label, except for a termination for an abnormal
@@ -357,16 +349,6 @@ mod tests {
         text.push_str(&lagged_json_line(12));
         text.push('\n');
         crate::render::snapshot!("event_json_lines", text);
-    }
-
-    #[test]
-    fn only_normal_and_shutdown_are_normal_exits() {
-        for normal in ["normal", "shutdown", "shutdown: draining"] {
-            assert!(is_normal_exit(normal), "{normal}");
-        }
-        for abnormal in ["killed", "noproc", "boom", "shutdownish", "normal: no"] {
-            assert!(!is_normal_exit(abnormal), "{abnormal}");
-        }
     }
 
     /// A kill is an abnormal exit (OTP): it reads, and is coloured, as one.

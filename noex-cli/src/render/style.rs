@@ -6,11 +6,10 @@
 
 use std::io::IsTerminal;
 
-use noex_agent::types::{EventKind, ProcessStatus};
+use noex_agent::types::{EventKind, ProcessStatus, is_normal_exit};
 use owo_colors::OwoColorize;
 
 use crate::cli::ColorChoice;
-use crate::render::events::is_normal_exit;
 
 /// What a piece of text is, so it gets the same colour everywhere.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
