@@ -526,16 +526,20 @@ async fn a_subscriber_that_never_reads_gets_lagged_and_never_blocks_the_app_or_o
 
     // Now the slow client reads: every event is either delivered or counted as dropped.
     let (mut delivered, mut dropped, mut notices) = (0u64, 0u64, 0u64);
-    let mut last_seq = None;
+    let mut next_seq = 0;
     while delivered + dropped < SENT {
         match read(&mut slow).await {
             ServerFrame::Event { event } => {
-                assert!(last_seq < Some(event.seq), "events stay in order");
-                last_seq = Some(event.seq);
+                assert_eq!(
+                    event.seq, next_seq,
+                    "in order, and every gap told by a Lagged just before it"
+                );
+                next_seq += 1;
                 delivered += 1;
             }
             ServerFrame::Lagged { dropped: n } => {
                 assert!(n > 0);
+                next_seq += n;
                 dropped += n;
                 notices += 1;
             }
