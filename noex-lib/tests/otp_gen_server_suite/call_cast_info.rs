@@ -9,6 +9,7 @@ use noex::{CallError, CallTimeoutError};
 use tokio::sync::mpsc;
 
 use crate::server::*;
+use crate::support::within;
 use crate::test_process::*;
 
 /// OTP `gen_server_SUITE:call/1`.
@@ -97,7 +98,10 @@ async fn cast_is_handled_and_a_cast_stop_runs_terminate_with_its_reason() {
 
     assert_eq!(cast(CastMsg::Stop(mailbox.me())), Ok(()));
     assert_eq!(mailbox.recv().await, Msg::Sent(pid, Tag::Stopped));
-    assert_eq!(server.wait().await, from_stopped());
+    assert_eq!(
+        within("the server's exit", server.wait()).await,
+        from_stopped()
+    );
 }
 
 /// OTP `gen_server_SUITE:info/1`: the same as `cast` with plain messages to
@@ -122,7 +126,10 @@ async fn info_is_handled_and_an_info_stop_runs_terminate_with_its_reason() {
 
     server.send_info(InfoMsg::Stop(mailbox.me())).unwrap();
     assert_eq!(mailbox.recv().await, Msg::Sent(pid, Tag::StoppedInfo));
-    assert_eq!(server.wait().await, from_stopped_info());
+    assert_eq!(
+        within("the server's exit", server.wait()).await,
+        from_stopped_info()
+    );
 }
 
 /// Calls itself from a handler, with the default timeout and with an
@@ -164,7 +171,9 @@ async fn calling_self_fails_at_once_instead_of_deadlocking() {
         .unwrap();
     let (to, mut results) = mpsc::unbounded_channel();
     server.cast(to).unwrap();
-    let results = results.recv().await.unwrap();
+    let results = within("the self-calls' results", results.recv())
+        .await
+        .unwrap();
     let calling_self = (
         Err(CallError::CallingSelf { pid: server.pid() }),
         Duration::ZERO,

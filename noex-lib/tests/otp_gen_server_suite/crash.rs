@@ -6,6 +6,7 @@ use noex::process::{self, Exit};
 use noex::{CallError, ExitReason, StopError};
 
 use crate::server::*;
+use crate::support::within;
 use crate::test_process::*;
 
 /// OTP `gen_server_SUITE:crash/1`.
@@ -77,7 +78,10 @@ async fn crash_caller_and_linked_process_get_the_exit_reason() {
             reason: ExitReason::error("crashed")
         })
     );
-    assert_eq!(pid4.wait().await, ExitReason::error("crashed"));
+    assert_eq!(
+        within("the crashed server's exit", pid4.wait()).await,
+        ExitReason::error("crashed")
+    );
     pids.push(pid4.pid());
 
     let mut reports = Vec::new();
@@ -139,7 +143,7 @@ async fn terminate_crash_format_a_crash_in_terminate_replaces_the_stop_reason() 
             reason: crash.clone()
         })
     );
-    assert_eq!(down.await.reason, crash);
+    assert_eq!(within("the server's exit", down).await.reason, crash);
 }
 
 /// OTP `gen_server_SUITE:undef_in_terminate/1`: when `terminate/2` crashes,
@@ -150,7 +154,7 @@ async fn terminate_crash_format_a_crash_in_terminate_replaces_the_stop_reason() 
 async fn undef_in_terminate_a_crash_in_terminate_fails_stop() {
     let server = start(Init::State(State::UndefInTerminate)).await;
     assert_eq!(
-        server.stop(ExitReason::Normal).await,
+        within("the server's stop", server.stop(ExitReason::Normal)).await,
         Err(StopError::Exited {
             pid: server.pid(),
             reason: ExitReason::error("terminate panicked: undef: oc_server:terminate/0")
@@ -167,7 +171,7 @@ async fn undef_in_handle_info_a_crash_in_handle_info_kills_the_server() {
     let down = process::monitor(server.pid());
     server.send_info(InfoMsg::CallUndefFun).unwrap();
     assert_eq!(
-        down.await.reason,
+        within("the crashed server's exit", down).await.reason,
         ExitReason::error("undef: gen_server_SUITE:handle_info/0")
     );
 }

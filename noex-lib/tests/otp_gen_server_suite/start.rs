@@ -9,6 +9,7 @@ use noex::registry;
 use noex::{CallError, ExitReason, ServerNotRunningError, StartError};
 
 use crate::server::*;
+use crate::support::within;
 use crate::test_process::*;
 
 /// OTP `gen_server_SUITE:start/1`.
@@ -31,7 +32,10 @@ async fn start_returns_ok_ignore_error_and_already_started() {
     let pid0 = start(Init::Empty).await;
     assert_eq!(pid0.call(Request::StartedP).await, Ok(Answer::Ok));
     assert_eq!(pid0.call(Request::Stop).await, Ok(Answer::Ok));
-    assert_eq!(pid0.wait().await, stopped());
+    assert_eq!(
+        within("the stopped server's exit", pid0.wait()).await,
+        stopped()
+    );
     assert_eq!(
         pid0.call_timeout(Request::StartedP, Duration::from_millis(1))
             .await,
@@ -71,7 +75,7 @@ async fn start_returns_ok_ignore_error_and_already_started() {
     assert_eq!(pid1b.call(Request::StartedP).await, Ok(Answer::Ok));
     assert_eq!(pid1b.call(Request::Stop).await, Ok(Answer::Ok));
     assert_eq!(
-        mon1b.await,
+        within("the monitored server's exit", mon1b).await,
         Down {
             monitor: mon1b_ref,
             pid: pid1b.pid(),
@@ -86,7 +90,7 @@ async fn start_returns_ok_ignore_error_and_already_started() {
     let again = start_named(name, Init::Empty).await.unwrap_err();
     assert!(already_registered(name, pid2.pid())(&again), "{again:?}");
     assert_eq!(call_name(name, Request::Stop).await, Ok(Answer::Ok));
-    pid2.wait().await;
+    within("the named server's exit", pid2.wait()).await;
     assert_eq!(
         pid2.call_timeout(Request::StartedP, Duration::from_millis(10))
             .await,
@@ -119,7 +123,7 @@ async fn start_returns_ok_ignore_error_and_already_started() {
     assert!(already_registered(name, pid3b.pid())(&again), "{again:?}");
     assert_eq!(call_name(name, Request::Stop).await, Ok(Answer::Ok));
     assert_eq!(
-        mon3b.await,
+        within("the monitored named server's exit", mon3b).await,
         Down {
             monitor: mon3b_ref,
             pid: pid3b.pid(),
@@ -243,5 +247,7 @@ async fn otp_7669_a_failed_init_has_released_the_name_when_start_returns() {
     }
     let server = start_named(name, Init::Empty).await.unwrap();
     assert_eq!(registry::whereis(name), Some(server.pid()));
-    server.stop(ExitReason::Normal).await.unwrap();
+    within("the server's stop", server.stop(ExitReason::Normal))
+        .await
+        .unwrap();
 }

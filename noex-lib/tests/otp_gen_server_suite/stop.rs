@@ -5,6 +5,7 @@ use noex::registry::{self, LookupError};
 use noex::{ExitReason, NotRegisteredError, ServerNotRunningError, StopError};
 
 use crate::server::*;
+use crate::support::within;
 
 /// OTP `gen_server_SUITE:stop1/1`: `stop(Pid)` returns `ok` once the server is
 /// gone (not alive right after), and a second `stop` fails with `noproc`. Ported
@@ -12,7 +13,10 @@ use crate::server::*;
 #[tokio::test(start_paused = true)]
 async fn stop1_stop_normal_returns_once_dead_then_noproc() {
     let server = start(Init::Empty).await;
-    assert_eq!(server.stop(ExitReason::Normal).await, Ok(()));
+    assert_eq!(
+        within("the server's stop", server.stop(ExitReason::Normal)).await,
+        Ok(())
+    );
     assert!(!process::is_alive(server.pid()));
     assert!(!server.is_running());
     assert_eq!(
@@ -30,9 +34,19 @@ async fn stop1_stop_normal_returns_once_dead_then_noproc() {
 #[tokio::test(start_paused = true)]
 async fn stop2_stop_with_another_reason_is_ok() {
     let server = start(Init::Empty).await;
-    assert_eq!(server.stop(ExitReason::error("other_reason")).await, Ok(()));
+    assert_eq!(
+        within(
+            "the server's stop",
+            server.stop(ExitReason::error("other_reason"))
+        )
+        .await,
+        Ok(())
+    );
     assert!(!process::is_alive(server.pid()));
-    assert_eq!(server.wait().await, ExitReason::error("other_reason"));
+    assert_eq!(
+        within("the server's exit", server.wait()).await,
+        ExitReason::error("other_reason")
+    );
 }
 
 /// OTP `gen_server_SUITE:stop4/1`: `stop(to_stop)` by registered name returns
@@ -44,7 +58,10 @@ async fn stop4_stop_by_registered_name_then_noproc() {
     let name = "otp.gs.stop4.to_stop";
     let server = start_named(name, Init::Empty).await.unwrap();
     let by_name = registry::lookup::<Suite>(name).unwrap();
-    assert_eq!(by_name.stop(ExitReason::Normal).await, Ok(()));
+    assert_eq!(
+        within("the server's stop", by_name.stop(ExitReason::Normal)).await,
+        Ok(())
+    );
     assert!(!process::is_alive(server.pid()));
     assert_eq!(
         registry::lookup::<Suite>(name).map(|s| s.pid()),

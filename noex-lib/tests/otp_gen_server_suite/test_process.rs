@@ -7,6 +7,7 @@ use noex::{Pid, ServerNotRunningError, ServerRef, StartError};
 use tokio::sync::mpsc;
 
 use crate::oc_server::UndefInit;
+use crate::support::within;
 
 /// What the OTP test process receives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +56,9 @@ impl Mailbox {
     }
 
     pub(crate) async fn recv(&mut self) -> Msg {
-        self.rx.recv().await.expect("the mailbox keeps a sender")
+        within("a message to the test process", self.rx.recv())
+            .await
+            .expect("the mailbox keeps a sender")
     }
 
     pub(crate) fn try_recv(&mut self) -> Option<Msg> {

@@ -8,6 +8,7 @@ use noex::process;
 use noex::{CallError, ExitReason, StartError};
 
 use crate::oc_server::*;
+use crate::support::within;
 use crate::test_process::*;
 
 /// OTP `gen_server_SUITE:undef_handle_cast/1`: a cast to a server whose module has
@@ -29,7 +30,12 @@ async fn undef_handle_cast_a_cast_without_handle_cast_crashes_the_server() {
         matches!(&after, Err(CallError::Exited { reason, .. }) if reason.is_abnormal()),
         "OTP: the server crashes with undef on the cast; noex answered the next call with {after:?}"
     );
-    assert!(down.await.reason.is_abnormal());
+    assert!(
+        within("the crashed server's exit", down)
+            .await
+            .reason
+            .is_abnormal()
+    );
 }
 
 /// Every tracing event on this thread: level and fields.
@@ -106,7 +112,12 @@ async fn undef_handle_continue_a_continue_without_handle_continue_crashes_the_se
         matches!(&after, Err(CallError::Exited { reason, .. }) if reason.is_abnormal()),
         "OTP: the server crashes with undef in the continue; noex answered the next call with {after:?}"
     );
-    assert!(down.await.reason.is_abnormal());
+    assert!(
+        within("the crashed server's exit", down)
+            .await
+            .reason
+            .is_abnormal()
+    );
 }
 
 /// OTP `gen_server_SUITE:undef_init/1`: starting a module whose `init/1` is an
@@ -146,8 +157,14 @@ async fn undef_terminate1_default_terminate_stop_normal() {
         .await
         .unwrap();
     let down = process::monitor(server.pid());
-    assert_eq!(server.stop(ExitReason::Normal).await, Ok(()));
-    assert_eq!(down.await.reason, ExitReason::Normal);
+    assert_eq!(
+        within("the server's stop", server.stop(ExitReason::Normal)).await,
+        Ok(())
+    );
+    assert_eq!(
+        within("the server's exit", down).await.reason,
+        ExitReason::Normal
+    );
 }
 
 /// OTP `gen_server_SUITE:undef_terminate2/1`: with no `terminate/2`,
@@ -160,6 +177,9 @@ async fn undef_terminate2_default_terminate_stop_with_a_reason() {
         .unwrap();
     let down = process::monitor(server.pid());
     let reason = ExitReason::error("{error,test}");
-    assert_eq!(server.stop(reason.clone()).await, Ok(()));
-    assert_eq!(down.await.reason, reason);
+    assert_eq!(
+        within("the server's stop", server.stop(reason.clone())).await,
+        Ok(())
+    );
+    assert_eq!(within("the server's exit", down).await.reason, reason);
 }

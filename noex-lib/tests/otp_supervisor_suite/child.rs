@@ -328,7 +328,9 @@ pub(crate) async fn signaller() -> ServerRef<Signaller> {
 pub(crate) async fn exit_signal(pid: Pid, reason: ExitReason) {
     let signaller = signaller().await;
     signaller.call((pid, reason)).await.expect("exit/2");
-    signaller.stop(ExitReason::Normal).await.expect("stops");
+    within("the signaller's stop", signaller.stop(ExitReason::Normal))
+        .await
+        .expect("stops");
 }
 
 /// How OTP's `terminate(Sup, Pid, Id, How)` ends a child (all but `supervisor`,

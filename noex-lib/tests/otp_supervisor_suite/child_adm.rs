@@ -57,10 +57,17 @@ async fn child_adm_start_terminate_restart_delete_by_id_and_their_errors() {
     );
     assert_noproc(gone.terminate_child("child1").await);
 
-    sup.terminate_child("child1").await.unwrap();
-    assert_eq!(down.await.reason, ExitReason::Shutdown);
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("child1's exit", down).await.reason,
+        ExitReason::Shutdown
+    );
     assert_only_child1(&sup, None).await;
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
 
     assert_matches!(
         sup.start_child(child()).await,
@@ -84,7 +91,9 @@ async fn child_adm_start_terminate_restart_delete_by_id_and_their_errors() {
     );
     assert_noproc(gone.delete_child("child1").await);
 
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     sup.delete_child("child1").await.unwrap();
     assert_not_found(sup.restart_child("child1").await);
     assert_children(&sup, &[], count(0, 0, 0, 0)).await;
@@ -135,11 +144,15 @@ async fn child_adm_simple_dynamic_children_are_added_and_terminated_by_pid() {
     assert_not_found(sup.terminate_child("child1").await);
     assert_eq!(counts(&sup).await, count(1, 2, 0, 2));
 
-    sup.terminate_child(cpid1).await.unwrap();
+    within("terminate_child", sup.terminate_child(cpid1))
+        .await
+        .unwrap();
     assert_eq!(pids(&sup).await, [Some(cpid2)]);
     assert_eq!(counts(&sup).await, count(1, 1, 0, 1));
     assert!(!process::is_alive(cpid1));
-    sup.terminate_child(cpid1).await.unwrap();
+    within("terminate_child", sup.terminate_child(cpid1))
+        .await
+        .unwrap();
     assert_eq!(pids(&sup).await, [Some(cpid2)]);
     assert_eq!(counts(&sup).await, count(1, 1, 0, 1));
 
@@ -183,15 +196,24 @@ async fn extra_return_administration_of_a_child_started_with_the_supervisor() {
     );
     assert_only_child1(&sup, Some(cpid)).await;
 
-    sup.terminate_child("child1").await.unwrap();
-    assert_eq!(down.await.reason, ExitReason::Shutdown);
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("child1's exit", down).await.reason,
+        ExitReason::Shutdown
+    );
     assert_only_child1(&sup, None).await;
 
     let cpid2 = sup.restart_child("child1").await.unwrap();
     assert_only_child1(&sup, Some(cpid2)).await;
 
-    sup.terminate_child("child1").await.unwrap();
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     sup.delete_child("child1").await.unwrap();
     assert_not_found(sup.restart_child("child1").await);
     assert_children(&sup, &[], count(0, 0, 0, 0)).await;

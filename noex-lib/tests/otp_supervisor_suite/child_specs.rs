@@ -136,7 +136,9 @@ async fn multiple_restarts_spaced_beyond_the_period_never_exceed_the_intensity()
         end(pid, How::Abnormal).await;
     }
     assert_ne!(pid_of(&sup, "child1").await, pid, "restarted");
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     sup.delete_child("child1").await.unwrap();
     assert!(sup.is_running());
     sup.kill();

@@ -41,7 +41,10 @@ async fn dynamic_children_are_counted(template: ChildSpec, kind: ChildKind) {
         let pid = pid.expect("running");
         let down = process::monitor(pid);
         signaller.call((pid, ExitReason::Killed)).await.unwrap();
-        assert_eq!(down.await.reason, ExitReason::Killed);
+        assert_eq!(
+            within("the killed child's exit", down).await.reason,
+            ExitReason::Killed
+        );
     }
     assert_eq!(counts(&sup).await, active(0));
     stop_sup(&sup).await;
@@ -114,13 +117,19 @@ async fn count_restarting_children_are_not_active_but_still_counted() {
     }
     assert_eq!(counts(&sup).await, count(1, 3, 0, 3));
 
-    sup.terminate_child(second[2]).await.unwrap();
+    within("terminate_child", sup.terminate_child(second[2]))
+        .await
+        .unwrap();
     assert_eq!(counts(&sup).await, count(1, 2, 0, 2));
     let rest: Vec<Pid> = pids(&sup).await.into_iter().map(Option::unwrap).collect();
     assert_eq!(rest.len(), 2);
-    sup.terminate_child(rest[0]).await.unwrap();
+    within("terminate_child", sup.terminate_child(rest[0]))
+        .await
+        .unwrap();
     assert_eq!(counts(&sup).await, count(1, 1, 0, 1));
-    sup.terminate_child(rest[1]).await.unwrap();
+    within("terminate_child", sup.terminate_child(rest[1]))
+        .await
+        .unwrap();
     assert_eq!(counts(&sup).await, count(1, 0, 0, 0));
     stop_sup(&sup).await;
 }

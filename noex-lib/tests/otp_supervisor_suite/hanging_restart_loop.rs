@@ -63,7 +63,9 @@ async fn hanging_restart_loop_a_supervisor_in_a_restart_loop_serves_requests_and
     assert_restarting(&sup, deadlock.child("child1")).await;
     assert_only_child1(&sup, None).await;
 
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     assert_eq!(which(&sup).await, rows(&[("child1", None, W)]));
 
     deadlock.let_starts_succeed();
@@ -103,7 +105,9 @@ async fn hanging_restart_loop_rest_for_one_a_supervisor_in_a_restart_loop_serves
     ];
     assert_children(&sup, &child2_down, count(3, 1, 0, 3)).await;
 
-    sup.terminate_child("child2").await.unwrap();
+    within("terminate_child", sup.terminate_child("child2"))
+        .await
+        .unwrap();
     assert_eq!(which(&sup).await, rows(&child2_down));
 
     deadlock.let_starts_succeed();
@@ -142,7 +146,9 @@ async fn hanging_restart_loop_simple_terminate_child_by_old_pid_ends_the_restart
     assert_eq!(pids(&sup).await, [None]);
     assert_eq!(counts(&sup).await, count(1, 0, 0, 1));
 
-    sup.terminate_child(cpid1).await.unwrap();
+    within("terminate_child", sup.terminate_child(cpid1))
+        .await
+        .unwrap();
     assert_eq!(
         which(&sup).await,
         [],

@@ -101,7 +101,8 @@
 //! | 92 | `which_children` | `which_child/2` is `SupervisorRef::child(id)`; `modules` does not exist. |
 //! | 93 | `which_children_simple_one_for_one` | `which_child/2` by pid and its `simple_one_for_one` error (noex's dynamic children have ids). |
 
-/// The binary's private agent directory (what every test binary includes).
+/// What every test binary includes: its private agent directory, and the hang
+/// guard `within` (which `support` passes on).
 #[path = "../support/mod.rs"]
 mod shared;
 

@@ -56,8 +56,14 @@ async fn order_of_children_stop_in_reverse_start_order_and_restart_in_start_orde
 
     let (down4, down5) = (process::monitor(first[3]), process::monitor(first[4]));
     end(first[2], How::Abnormal).await;
-    assert_eq!(down4.await.reason, ExitReason::Shutdown);
-    assert_eq!(down5.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("ch2's exit", down4).await.reason,
+        ExitReason::Shutdown
+    );
+    assert_eq!(
+        within("ch5's exit", down5).await.reason,
+        ExitReason::Shutdown
+    );
     assert_eq!(
         take(&log),
         [
@@ -100,7 +106,9 @@ async fn scale_start_stop_many_children_start_and_terminate_by_id() {
     }
     assert_eq!(counts(&sup).await, count(1000, 1000, 0, 1000));
     for id in &ids {
-        sup.terminate_child(id.as_str()).await.unwrap();
+        within("terminate_child", sup.terminate_child(id.as_str()))
+            .await
+            .unwrap();
     }
     assert_eq!(counts(&sup).await, count(1000, 0, 0, 1000));
     assert_matches!(
@@ -129,5 +137,7 @@ async fn already_started_outside_supervisor_the_error_names_the_process_and_no_s
     );
     assert_eq!(which(&sup).await, []);
     stop_sup(&sup).await;
-    outsider.stop(ExitReason::Normal).await.unwrap();
+    within("the outsider's stop", outsider.stop(ExitReason::Normal))
+        .await
+        .unwrap();
 }

@@ -161,7 +161,9 @@ async fn sup_start_restart_child_returns_error_the_spec_stays_not_running() {
             .child(sup1_starting("child1", Start::error_after_first())),
     )
     .await;
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     assert_start_failed(sup.restart_child("child1").await, "function_clause");
     assert_eq!(which(&sup).await, rows(&[("child1", None, W)]));
     stop_sup(&sup).await;

@@ -12,12 +12,29 @@ use crate::support::*;
 
 /// `terminate_child(id)` once `hung` (child `id` itself, or a process it waits
 /// for) has become unresponsive: how long the call took, and how child `id` ended.
+///
+/// The call runs in a task of its own, so that the hang guard can start a tick of
+/// the paused clock after it: child3's termination lasts 10 s, as long as the
+/// guard, and must end first.
 async fn terminate_hung_child(sup: &SupervisorRef, id: &str, hung: Pid) -> (Duration, ExitReason) {
     let down = process::monitor(pid_of(sup, id).await);
     handle(hung).cast(Cmd::Hang).unwrap();
-    let t0 = Instant::now();
-    sup.terminate_child(id).await.unwrap();
-    (t0.elapsed(), down.await.reason)
+    let terminating = tokio::spawn({
+        let (sup, id) = (sup.clone(), id.to_string());
+        async move {
+            let t0 = Instant::now();
+            sup.terminate_child(id.as_str()).await.unwrap();
+            t0.elapsed()
+        }
+    });
+    tokio::time::sleep(ms(1)).await;
+    let took = within("terminate_child", terminating)
+        .await
+        .expect("terminate_child answers ok");
+    (
+        took,
+        within("the terminated child's exit", down).await.reason,
+    )
 }
 
 /// OTP `sup_start_map` (in part): a child spec given only an id and a start is

@@ -151,11 +151,21 @@ async fn sup_stop_race_children_exiting_during_the_shutdown_do_not_block_it() {
     });
     stop_sup(&sup).await;
     stopper.await.unwrap();
-    assert_eq!(down_z.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child_z's exit", down_z).await.reason,
+        ExitReason::Shutdown
+    );
     for (pid, reason, down) in racers {
-        assert_eq!(down.await.reason, reason, "{pid}");
+        assert_eq!(
+            within("a racing child's exit", down).await.reason,
+            reason,
+            "{pid}"
+        );
     }
-    assert_eq!(down_a.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child_a's exit", down_a).await.reason,
+        ExitReason::Shutdown
+    );
 }
 
 /// OTP `sup_stop_non_shutdown_exit_dynamic` (in part): for each restart type, a

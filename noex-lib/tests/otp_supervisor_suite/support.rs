@@ -4,7 +4,6 @@
 //! shutdown)` do.
 
 use std::fmt::Debug;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -72,7 +71,7 @@ pub(crate) type Row = (String, Option<Pid>, ChildKind);
 
 /// OTP's `which_children`, in noex's start order: (id, pid, kind).
 pub(crate) async fn which(sup: &SupervisorRef) -> Vec<Row> {
-    sup.children()
+    within("which_children", sup.children())
         .await
         .expect("which_children")
         .into_iter()
@@ -97,7 +96,7 @@ pub(crate) async fn pids(sup: &SupervisorRef) -> Vec<Option<Pid>> {
 
 /// The pid of child `id`, which must be running.
 pub(crate) async fn pid_of(sup: &SupervisorRef, id: &str) -> Pid {
-    sup.child(id)
+    within("which_child", sup.child(id))
         .await
         .expect("which_children")
         .unwrap_or_else(|| panic!("no child {id}"))
@@ -106,7 +105,9 @@ pub(crate) async fn pid_of(sup: &SupervisorRef, id: &str) -> Pid {
 }
 
 pub(crate) async fn counts(sup: &SupervisorRef) -> ChildCount {
-    sup.count_children().await.expect("count_children")
+    within("count_children", sup.count_children())
+        .await
+        .expect("count_children")
 }
 
 /// OTP's `which_children` and `get_child_counts` at once: the rows (in start
@@ -154,16 +155,12 @@ pub(crate) fn assert_simple_one_for_one_error<T: Debug>(result: Result<T, Superv
     );
 }
 
-/// Await `future`, failing the test (OTP's timetrap) if it has not happened after a
-/// long while of the paused clock.
-pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(secs(600), future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: still waiting after 600 s"))
-}
+/// Await something the code under test must make happen, failing the test (OTP's
+/// timetrap) instead of hanging it: the binary's shared guard.
+pub(crate) use crate::shared::within;
 
 pub(crate) async fn start_sup(spec: SupervisorSpec) -> SupervisorRef {
-    supervisor::start(spec)
+    within("the supervisor's start", supervisor::start(spec))
         .await
         .expect("the supervisor starts")
 }
@@ -173,7 +170,10 @@ pub(crate) async fn stop_sup(sup: &SupervisorRef) {
     within("the supervisor's shutdown", sup.stop())
         .await
         .expect("the supervisor ends with reason shutdown");
-    assert_eq!(sup.wait().await, ExitReason::Shutdown);
+    assert_eq!(
+        within("the supervisor's exit", sup.wait()).await,
+        ExitReason::Shutdown
+    );
 }
 
 /// Shut the supervisor down as `stop_sup` does (it must end with `shutdown`) and

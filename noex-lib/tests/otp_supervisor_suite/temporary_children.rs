@@ -28,7 +28,9 @@ async fn do_not_save_child_specs_for_temporary_children_only_their_spec_is_forgo
             Ending::Kill => end(pid, How::Kill).await,
             Ending::Normal => end(pid, How::Normal).await,
             Ending::Abnormal => end(pid, How::Abnormal).await,
-            Ending::Supervisor => sup.terminate_child(id).await.unwrap(),
+            Ending::Supervisor => within("terminate_child", sup.terminate_child(id))
+                .await
+                .unwrap(),
         }
     }
     /// Start `spec`, end the child as `ending` says, and start `spec` again:
@@ -109,7 +111,9 @@ async fn simple_one_for_one_scale_many_temporary_children_are_each_terminated_by
     }
     assert_eq!(counts(&sup).await, count(1, 1000, 0, 1000));
     for pid in started {
-        sup.terminate_child(pid).await.unwrap();
+        within("terminate_child", sup.terminate_child(pid))
+            .await
+            .unwrap();
     }
     assert_eq!(which(&sup).await, []);
     assert_eq!(counts(&sup).await, count(1, 0, 0, 0));
@@ -140,7 +144,12 @@ async fn temporary_bystander_a_temporary_child_taken_down_by_a_group_restart_is_
     end(firsts[0], How::Normal).await;
     end(firsts[1], How::Normal).await;
     for bystander in bystanders {
-        assert_eq!(bystander.await.reason, ExitReason::Shutdown);
+        assert_eq!(
+            within("the temporary bystander's exit", bystander)
+                .await
+                .reason,
+            ExitReason::Shutdown
+        );
     }
     for (sup, first) in [(&sup_a, firsts[0]), (&sup_b, firsts[1])] {
         assert!(sup.is_running());

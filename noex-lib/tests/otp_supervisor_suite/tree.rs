@@ -35,7 +35,10 @@ async fn child_unlink_terminate_child_does_not_hang_on_a_child_that_unlinked() {
         .await
         .expect("the supervisor hangs");
     terminated.unwrap().unwrap();
-    assert_eq!(down.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("naughty_child's exit", down).await.reason,
+        ExitReason::Shutdown
+    );
     assert_eq!(counts(&sup).await, count(1, 0, 0, 1));
     stop_sup(&sup).await;
 }
@@ -75,7 +78,9 @@ async fn tree_a_nested_supervisor_giving_up_restarts_the_whole_one_for_all_tree(
         .await
         .unwrap();
 
-    top.terminate_child("supchild3").await.unwrap();
+    within("terminate_child", top.terminate_child("supchild3"))
+        .await
+        .unwrap();
     assert_eq!(counts(&top).await, count(3, 2, 3, 0));
 
     let mid1 = registry::lookup_supervisor(&names[0]).unwrap();

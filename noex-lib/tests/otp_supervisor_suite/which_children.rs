@@ -49,7 +49,9 @@ async fn which_children_lists_every_child_running_or_not() {
         Some(info("child2", Some(c2)))
     );
 
-    sup.terminate_child("child1").await.unwrap();
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
     assert_eq!(
         sup.children().await.unwrap(),
         [info("child1", None), info("child2", Some(c2))]
@@ -91,7 +93,9 @@ async fn which_children_simple_one_for_one_lists_dynamic_children_in_start_order
     let c2 = sup.start_child_with(()).await.unwrap();
     assert_eq!(pids(&sup).await, [Some(c1), Some(c2)]);
 
-    sup.terminate_child(c1).await.unwrap();
+    within("terminate_child", sup.terminate_child(c1))
+        .await
+        .unwrap();
     assert_eq!(pids(&sup).await, [Some(c2)]);
     assert_eq!(sup.child(&id1).await.unwrap(), None);
     stop_sup(&sup).await;

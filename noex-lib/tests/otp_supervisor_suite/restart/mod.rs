@@ -39,7 +39,10 @@ async fn escalation(spec: SupervisorSpec, failing: &str) -> Vec<String> {
     }
     let down2 = process::monitor(started[1]);
     end(started[0], How::Abnormal).await;
-    assert_eq!(down2.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child2's exit", down2).await.reason,
+        ExitReason::Shutdown
+    );
     assert_eq!(sup_exit(&sup).await, gave_up(4, hour()));
     take(&log)
 }
@@ -94,7 +97,10 @@ async fn other_child_fails_restart_setup(
     ));
     let pid1 = ask(&mut asks, "child1").await.answer(Answer::Ok);
     ask(&mut asks, "child2").await.answer(Answer::Ok);
-    let sup = starting.await.unwrap().unwrap();
+    let sup = within("the supervisor's start", starting)
+        .await
+        .unwrap()
+        .unwrap();
     exit_signal(pid1, ExitReason::error("die")).await;
     (sup, asks, log)
 }

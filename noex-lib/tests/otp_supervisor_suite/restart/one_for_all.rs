@@ -18,7 +18,10 @@ async fn one_for_all_restarts_every_child_until_the_intensity_is_exceeded() {
     let down2 = process::monitor(cpid2);
 
     end(cpid1, How::Abnormal).await;
-    assert_eq!(down2.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child2's exit", down2).await.reason,
+        ExitReason::Shutdown
+    );
     let listed = pids(&sup).await;
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().all(Option::is_some), "{listed:?}");
@@ -66,7 +69,10 @@ async fn one_for_all_other_child_fails_restart_restarted_siblings_stop_before_th
         !process::is_alive(pid3),
         "child1 ({pid3}) was terminated before the retry started child1 again"
     );
-    assert_eq!(down3.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child1's exit", down3).await.reason,
+        ExitReason::Shutdown
+    );
     let pid5 = retry.answer(Answer::Ok);
     let pid6 = ask(&mut asks, "child2").await.answer(Answer::Ok);
     assert_eq!(pids(&sup).await, [Some(pid5), Some(pid6)]);

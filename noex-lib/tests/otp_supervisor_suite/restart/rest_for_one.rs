@@ -20,7 +20,10 @@ async fn rest_for_one_restarts_the_crashed_child_and_the_later_ones() {
     let down3 = process::monitor(cpid3);
 
     end(cpid2, How::Abnormal).await;
-    assert_eq!(down3.await.reason, ExitReason::Shutdown);
+    assert_eq!(
+        within("child3's exit", down3).await.reason,
+        ExitReason::Shutdown
+    );
     let listed = pids(&sup).await;
     assert_eq!(listed.len(), 3);
     assert_eq!(counts(&sup).await, count(3, 3, 0, 3));

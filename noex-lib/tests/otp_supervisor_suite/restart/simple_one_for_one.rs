@@ -145,7 +145,13 @@ async fn simple_one_for_one_restart_ignore_a_child_ignoring_its_restart_is_dropp
             async move { sup.start_child_with(()).await }
         });
         let c1 = ask(&mut asks, "child1").await.answer(Answer::Ok);
-        assert_eq!(starter.await.unwrap().unwrap(), c1);
+        assert_eq!(
+            within("the dynamic child's start", starter)
+                .await
+                .unwrap()
+                .unwrap(),
+            c1
+        );
         assert_eq!(pids(&sup).await, [Some(c1)], "{restart}");
 
         end(c1, How::Kill).await;
