@@ -12,25 +12,14 @@ use crate::support::*;
 
 /// `terminate_child(id)` once `hung` (child `id` itself, or a process it waits
 /// for) has become unresponsive: how long the call took, and how child `id` ended.
-///
-/// The call runs in a task of its own, so that the hang guard can start a tick of
-/// the paused clock after it: child3's termination lasts 10 s, as long as the
-/// guard, and must end first.
 async fn terminate_hung_child(sup: &SupervisorRef, id: &str, hung: Pid) -> (Duration, ExitReason) {
     let down = process::monitor(pid_of(sup, id).await);
     handle(hung).cast(Cmd::Hang).unwrap();
-    let terminating = tokio::spawn({
-        let (sup, id) = (sup.clone(), id.to_string());
-        async move {
-            let t0 = Instant::now();
-            sup.terminate_child(id.as_str()).await.unwrap();
-            t0.elapsed()
-        }
-    });
-    tokio::time::sleep(ms(1)).await;
-    let took = within("terminate_child", terminating)
+    let t0 = Instant::now();
+    within("terminate_child", sup.terminate_child(id))
         .await
         .expect("terminate_child answers ok");
+    let took = t0.elapsed();
     (
         took,
         within("the terminated child's exit", down).await.reason,
@@ -43,7 +32,7 @@ async fn terminate_hung_child(sup: &SupervisorRef, id: &str, hung: Pid) -> (Dura
 /// no `modules`: restart and kind are read from `children()`, and the shutdowns by
 /// their effect — an unresponsive default worker is killed after exactly 5 s, and
 /// a default supervisor child is waited for longer than that (its own child takes
-/// 10 s to stop) and ends with `shutdown`, not killed.
+/// 7 s to stop) and ends with `shutdown`, not killed.
 #[tokio::test(start_paused = true)]
 async fn sup_start_map_child_spec_defaults_are_permanent_worker_5s_and_infinity() {
     assert_eq!(
@@ -61,7 +50,7 @@ async fn sup_start_map_child_spec_defaults_are_permanent_worker_5s_and_infinity(
                 "child3",
                 SupervisorSpec::one_for_one().name(&inner).child(
                     ChildSpec::worker("slow", || Child::new("slow"))
-                        .shutdown(Shutdown::Timeout(secs(10))),
+                        .shutdown(Shutdown::Timeout(secs(7))),
                 ),
             )),
     )
@@ -96,7 +85,7 @@ async fn sup_start_map_child_spec_defaults_are_permanent_worker_5s_and_infinity(
     // child3: a supervisor's default shutdown is infinity.
     let slow = pid_of(&registry::lookup_supervisor(&inner).unwrap(), "slow").await;
     let (took, reason) = terminate_hung_child(&sup, "child3", slow).await;
-    assert_eq!(took.as_secs(), 10, "waited for the nested supervisor");
+    assert_eq!(took.as_secs(), 7, "waited for the nested supervisor");
     assert_eq!(reason, ExitReason::Shutdown);
     stop_sup(&sup).await;
 }
