@@ -8,19 +8,25 @@ use noex_agent::client::{Client, ClientError};
 use noex_agent::protocol::ErrorCode;
 
 mod support;
-use support::{Idle, eventually};
+use support::Idle;
 
 async fn client() -> Client {
     let socket = noex::agent::socket_path().expect("started with the first process");
     Client::connect(&socket).await.unwrap()
 }
 
-fn pid_of(id: &str) -> Option<noex::Pid> {
+/// The live instances of child `id`, oldest first.
+fn instances(id: &str) -> Vec<noex::Pid> {
     noex::observer::snapshot()
         .servers
         .iter()
-        .find(|server| server.child_id.as_deref() == Some(id))
+        .filter(|server| server.child_id.as_deref() == Some(id))
         .map(|server| server.pid)
+        .collect()
+}
+
+fn pid_of(id: &str) -> Option<noex::Pid> {
+    instances(id).first().copied()
 }
 
 #[tokio::test]
@@ -46,10 +52,20 @@ async fn restart_asks_the_supervisor_for_a_fresh_instance_and_kill_lets_it_apply
     // A kill is an abnormal exit: the permanent child is restarted by its supervisor.
     let killed = client.kill("actions.worker", None, false).await.unwrap();
     assert_eq!(killed.target.pid, second);
-    let third = eventually("the killed worker is back", async || {
-        pid_of("actions.worker").filter(|pid| *pid != second)
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + support::HANG;
+    let third = loop {
+        let now = instances("actions.worker");
+        if let Some(pid) = now.iter().copied().find(|pid| *pid != second) {
+            break pid;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the killed worker is not back within {:?}: instances {now:?}, supervisor running: {}",
+            support::HANG,
+            sup.is_running()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    };
     assert_ne!(third, first);
 
     // The root has nothing above it to restart it.

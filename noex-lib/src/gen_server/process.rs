@@ -404,9 +404,18 @@ mod tests {
         };
         let cell = runtime().processes.get(pid).expect("in the process table");
         cell.kill(ExitReason::Killed);
-        let error = start.await.unwrap().unwrap_err();
+        // Guards against a hang only: a lost kill must fail the test, not stall it.
+        let hang = std::time::Duration::from_secs(10);
+        let error = tokio::time::timeout(hang, start)
+            .await
+            .expect("the start returns once killed")
+            .unwrap()
+            .unwrap_err();
         assert!(error.to_string().contains("killed during init"), "{error}");
-        assert_eq!(cell.exit.wait().await, ExitReason::Killed);
+        let exit = tokio::time::timeout(hang, cell.exit.wait())
+            .await
+            .expect("the exit is reported");
+        assert_eq!(exit, ExitReason::Killed);
         assert!(runtime().processes.get(pid).is_none());
         assert!(registry::whereis(name).is_none());
     }
