@@ -396,16 +396,21 @@ mod tests {
             StuckInInit,
             StartOptions::new().name(name),
         ));
-        let pid = loop {
-            match registry::whereis(name) {
-                Some(pid) => break pid,
-                None => tokio::task::yield_now().await,
-            }
-        };
-        let cell = runtime().processes.get(pid).expect("in the process table");
-        cell.kill(ExitReason::Killed);
         // Guards against a hang only: a lost kill must fail the test, not stall it.
         let hang = std::time::Duration::from_secs(10);
+        let pid = tokio::time::timeout(hang, async {
+            loop {
+                if let Some(pid) = registry::whereis(name) {
+                    break pid;
+                }
+                assert!(!start.is_finished(), "the start ended before `init` ran");
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the name is registered before `init` runs");
+        let cell = runtime().processes.get(pid).expect("in the process table");
+        cell.kill(ExitReason::Killed);
         let error = tokio::time::timeout(hang, start)
             .await
             .expect("the start returns once killed")
