@@ -75,3 +75,62 @@ async fn restart_asks_the_supervisor_for_a_fresh_instance_and_kill_lets_it_apply
     }
     sup.stop().await.unwrap();
 }
+
+/// The connections now under the agent's own supervisor (`noex.agent`), oldest first.
+fn connections() -> Vec<noex::Pid> {
+    let Some(agent) = noex::registry::whereis("noex.agent") else {
+        return Vec::new();
+    };
+    noex::observer::snapshot()
+        .servers
+        .iter()
+        .filter(|server| server.parent == Some(agent))
+        .inspect(|server| assert!(server.system, "a connection is a system process"))
+        .map(|server| server.pid)
+        .collect()
+}
+
+async fn new_connection(before: &[noex::Pid]) -> noex::Pid {
+    support::eventually("the client's connection process", async || {
+        connections().into_iter().find(|pid| !before.contains(pid))
+    })
+    .await
+}
+
+/// `noex ps --all` shows who is attached: each client is a temporary system process
+/// under `noex.agent`, which ends normally when its client goes; killing it (`noex
+/// kill` on it) disconnects its client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_is_a_system_process_that_ends_with_its_connection() {
+    // The agent starts with the app's first process.
+    let _app = noex::gen_server::start(Idle, Default::default())
+        .await
+        .unwrap();
+    let before = connections();
+    let attached = client().await;
+    let first = new_connection(&before).await;
+    let down = noex::process::monitor(first);
+    drop(attached);
+    let ended = support::within("the connection's end", down).await;
+    assert_eq!(ended.reason, noex::ExitReason::Normal);
+
+    let before = connections();
+    let mut victim = client().await;
+    let victim_pid = new_connection(&before).await;
+    victim.snapshot().await.unwrap();
+    let mut operator = client().await;
+    let killed = operator
+        .kill(&victim_pid.to_string(), None, true)
+        .await
+        .unwrap();
+    assert_eq!(killed.target.pid, victim_pid);
+    let cut = support::within("the killed connection's client is cut off", async {
+        loop {
+            if let Err(error) = victim.snapshot().await {
+                break error;
+            }
+        }
+    })
+    .await;
+    assert!(matches!(cut, ClientError::Closed), "{cut:?}");
+}

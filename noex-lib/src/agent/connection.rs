@@ -47,17 +47,12 @@ impl GenServer for Connection {
             ctx.stop(ExitReason::Normal);
         }
     }
-
-    async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Killed (e.g. `noex kill` on it): the client goes with it.
+        // However it ended (killed by `noex kill`, or shut down with the agent's
+        // supervisor): the client goes with it.
         if let Some(task) = self.task.take() {
             task.abort();
         }
