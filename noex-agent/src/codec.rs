@@ -95,10 +95,6 @@ impl<D> FrameCodec<D> {
         self.max_depth = max_depth;
         self
     }
-
-    pub fn max_frame_length(&self) -> usize {
-        self.max_frame_length
-    }
 }
 
 impl<D> fmt::Debug for FrameCodec<D> {
@@ -267,6 +263,24 @@ mod tests {
             Some(FrameEncodeError::TooLarge { max: 8, .. })
         ));
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn an_outgoing_frame_of_exactly_the_limit_is_written() {
+        // A fixstr: one header byte, then the text.
+        let mut codec = FrameCodec::<String>::new(8);
+        let mut buf = BytesMut::new();
+        codec.encode("1234567", &mut buf).unwrap();
+        assert_eq!(&buf[..4], &[0, 0, 0, 8]);
+        let err = codec.encode("12345678", &mut buf).unwrap_err();
+        assert!(matches!(
+            encode_error(&err),
+            Some(FrameEncodeError::TooLarge { len: 9, max: 8 })
+        ));
+        assert_eq!(
+            format!("{codec:?}"),
+            "FrameCodec { max_frame_length: 8, max_depth: 256 }"
+        );
     }
 
     #[test]

@@ -789,14 +789,17 @@ async fn read_only_agent_refuses_kill_and_restart() {
     let mut client = Client::connect(agent.path()).await.unwrap();
     assert!(client.hello().read_only);
 
-    for result in [
-        client.kill("cache", Some("test"), false).await,
-        client.restart("cache").await,
+    for (result, verb) in [
+        (client.kill("cache", Some("test"), false).await, "kill"),
+        (client.restart("cache").await, "restart"),
     ] {
         match result {
             Err(ClientError::Agent(error)) => {
                 assert_eq!(error.code, ErrorCode::ReadOnly);
-                assert!(error.message.contains("read-only"), "{}", error.message);
+                assert_eq!(
+                    error.message,
+                    format!("this agent is read-only: {verb} is refused")
+                );
             }
             other => panic!("expected read_only, got {other:?}"),
         }
@@ -1213,4 +1216,26 @@ async fn client_keeps_pushes_that_arrive_before_a_reply_in_order_and_counts_over
     }
     assert_eq!(kept, 4096, "the client's buffer is bounded");
     assert_eq!(dropped, SENT - 4096 + 7);
+}
+
+/// A client that stops mid-frame has gone: no error is written to it (a frame cut
+/// short is not a frame over the limit), and the agent serves everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_cut_short_ends_the_connection_without_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let conn = raw_after_hello(agent.path()).await;
+    let mut stream = conn.into_inner();
+    // Half of a frame header, then the end of what this client writes.
+    stream.write_all(&[0, 0]).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the agent closes the connection")
+        .unwrap();
+    assert!(rest.is_empty(), "nothing after the hello, got {rest:?}");
+    assert_new_connection_works(agent.path(), &fake).await;
 }
