@@ -1239,3 +1239,18 @@ async fn a_frame_cut_short_ends_the_connection_without_an_error() {
     assert!(rest.is_empty(), "nothing after the hello, got {rest:?}");
     assert_new_connection_works(agent.path(), &fake).await;
 }
+
+/// A snapshot of a very large application (ten thousand processes, megabytes on the
+/// wire) is sent whole: the reply limit is for runaway frames, not big apps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_ten_thousand_processes_is_sent_whole() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(10_000, 1024));
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+    let snapshot = client.snapshot().await.unwrap();
+    assert!(snapshot.servers.len() > 10_000);
+    assert_eq!(snapshot, fake.snapshot);
+    let encoded = rmp_serde::to_vec_named(&snapshot).unwrap().len();
+    assert!(encoded > 1024 * 1024, "{encoded} bytes: over a mebibyte");
+}
