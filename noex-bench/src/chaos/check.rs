@@ -237,19 +237,7 @@ pub(crate) fn compare(
         servers: snapshot.servers.iter().map(|s| (s.pid, s)).collect(),
         supervisors: snapshot.supervisors.iter().map(|s| (s.pid, s)).collect(),
     };
-    let system: HashSet<Pid> = snapshot
-        .servers
-        .iter()
-        .filter(|s| s.system)
-        .map(|s| s.pid)
-        .chain(
-            snapshot
-                .supervisors
-                .iter()
-                .filter(|s| s.system)
-                .map(|s| s.pid),
-        )
-        .collect();
+    let system = system_pids(snapshot);
     let mut walk = Walk {
         index,
         registered: registered
@@ -336,22 +324,21 @@ fn summarize(ids: &[&str]) -> String {
     )
 }
 
+/// The agent's own processes (system ones), which the checks leave out.
+fn system_pids(snapshot: &Snapshot) -> HashSet<Pid> {
+    let servers = snapshot.servers.iter().filter(|s| s.system).map(|s| s.pid);
+    let supervisors = snapshot
+        .supervisors
+        .iter()
+        .filter(|s| s.system)
+        .map(|s| s.pid);
+    servers.chain(supervisors).collect()
+}
+
 /// After the shutdown: every process and name still there that is not the agent's.
 pub(crate) fn leftovers() -> Vec<String> {
     let snapshot = observer::snapshot();
-    let system: HashSet<Pid> = snapshot
-        .servers
-        .iter()
-        .filter(|s| s.system)
-        .map(|s| s.pid)
-        .chain(
-            snapshot
-                .supervisors
-                .iter()
-                .filter(|s| s.system)
-                .map(|s| s.pid),
-        )
-        .collect();
+    let system = system_pids(&snapshot);
     let mut left: Vec<String> = snapshot
         .servers
         .iter()
