@@ -20,6 +20,17 @@ fn assert_noproc<T: Debug>(result: Result<T, SupervisorError>) {
     assert_matches!(result, Err(SupervisorError::NotRunning(_)));
 }
 
+/// `terminate_child("child1")`: ok, and child1 (watched by `down`) ends with `shutdown`.
+async fn terminate_child1(sup: &noex::SupervisorRef, down: process::Monitor) {
+    within("terminate_child", sup.terminate_child("child1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        within("child1's exit", down).await.reason,
+        ExitReason::Shutdown
+    );
+}
+
 /// OTP `child_adm`: start / terminate / restart / delete by id and every error they
 /// answer: `already_started` (with the pid), `not_found`, `already_present`,
 /// `running`; `terminate_child` is idempotent; a supervisor that is not there
@@ -57,13 +68,7 @@ async fn child_adm_start_terminate_restart_delete_by_id_and_their_errors() {
     );
     assert_noproc(gone.terminate_child("child1").await);
 
-    within("terminate_child", sup.terminate_child("child1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        within("child1's exit", down).await.reason,
-        ExitReason::Shutdown
-    );
+    terminate_child1(&sup, down).await;
     assert_only_child1(&sup, None).await;
     within("terminate_child", sup.terminate_child("child1"))
         .await
@@ -196,13 +201,7 @@ async fn extra_return_administration_of_a_child_started_with_the_supervisor() {
     );
     assert_only_child1(&sup, Some(cpid)).await;
 
-    within("terminate_child", sup.terminate_child("child1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        within("child1's exit", down).await.reason,
-        ExitReason::Shutdown
-    );
+    terminate_child1(&sup, down).await;
     assert_only_child1(&sup, None).await;
 
     let cpid2 = sup.restart_child("child1").await.unwrap();
