@@ -112,8 +112,21 @@ impl<D> fmt::Debug for FrameCodec<D> {
 pub struct FrameDecodeError {
     /// The body's length in bytes.
     pub len: usize,
+    /// The frame's `id`, if the body is a map with an unsigned integer `id`: every
+    /// request carries one, so the error can still name the request it answers.
+    pub id: Option<u64>,
     #[source]
     pub source: rmp_serde::decode::Error,
+}
+
+/// The `id` of a body that did not decode whole, if it can be read on its own.
+fn readable_id(body: &[u8], max_depth: usize) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        #[serde(default)]
+        id: Option<u64>,
+    }
+    decode_with_serde::<IdOnly>(body, max_depth).ok()?.id
 }
 
 /// A value could not be turned into a frame. Raised before anything is written, so the
@@ -131,11 +144,22 @@ impl<D> Decoder for FrameCodec<D> {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<Self::Item>> {
+        // The length prefix stays in `src` until its whole frame is there, so an empty
+        // buffer means no frame is under way (a reader times half-sent frames by it),
+        // and a stream that ends after a prefix ends mid-frame.
+        if let Some(prefix) = src.first_chunk::<4>() {
+            let len = u32::from_be_bytes(*prefix) as usize;
+            if len <= self.max_frame_length && src.len() < 4 + len {
+                src.reserve(4 + len - src.len());
+                return Ok(None);
+            }
+        }
         let Some(body) = self.inner.decode(src)? else {
             return Ok(None);
         };
         let decoded = (self.decode)(&body, self.max_depth).map_err(|source| FrameDecodeError {
             len: body.len(),
+            id: readable_id(&body, self.max_depth),
             source,
         });
         Ok(Some(decoded))
@@ -225,15 +249,54 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_under_way_stays_in_the_buffer_and_a_stream_cut_after_its_prefix_is_an_error() {
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let mut buf = BytesMut::from(&[0, 0, 0, 50][..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(buf.len(), 4, "the prefix waits with its frame");
+        assert!(codec.decode_eof(&mut buf).is_err(), "cut mid-frame");
+    }
+
+    #[test]
     fn garbage_inside_a_frame_is_a_per_frame_error_and_the_next_frame_decodes() {
         let mut codec = FrameCodec::<Point>::new(1024);
         let mut buf = BytesMut::new();
         buf.extend_from_slice(&[0, 0, 0, 3, 0xc1, 0xc1, 0xc1]); // 0xc1 is never valid
         codec.encode(Point { x: 2, label: None }, &mut buf).unwrap();
-        let first = codec.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(first.unwrap_err().len, 3);
+        let first = codec.decode(&mut buf).unwrap().unwrap().unwrap_err();
+        assert_eq!(first.len, 3);
+        assert_eq!(first.id, None);
         let second = codec.decode(&mut buf).unwrap().unwrap().unwrap();
         assert_eq!(second.x, 2);
+    }
+
+    #[test]
+    fn an_undecodable_body_with_a_readable_id_names_it() {
+        // {"id": 9, "x": 0xc1}: a map whose `id` reads, though the value after it cannot.
+        let body = [0x82, 0xa2, b'i', b'd', 0x09, 0xa1, b'x', 0xc1];
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&body);
+        let mut codec = FrameCodec::<Point>::new(1024);
+        let error = codec.decode(&mut buf).unwrap().unwrap().unwrap_err();
+        assert_eq!(
+            error.id, None,
+            "a body that stops decoding hides even its id"
+        );
+
+        // {"id": 9, "y": "z"}: whole MessagePack, just not a Point.
+        let body = [0x82, 0xa2, b'i', b'd', 0x09, 0xa1, b'y', 0xa1, b'z'];
+        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&body);
+        let error = codec.decode(&mut buf).unwrap().unwrap().unwrap_err();
+        assert_eq!(error.id, Some(9));
+
+        // {"id": "nine"}: an id that is not a number is no id.
+        let body = [0x81, 0xa2, b'i', b'd', 0xa4, b'n', b'i', b'n', b'e'];
+        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&body);
+        let error = codec.decode(&mut buf).unwrap().unwrap().unwrap_err();
+        assert_eq!(error.id, None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! No runtime logic lives here: the runtime implements [`backend::Backend`].
 
 pub mod backend;
+mod budget;
 pub mod client;
 pub mod codec;
 mod connection;
@@ -12,5 +13,6 @@ pub mod process_start;
 pub mod protocol;
 pub mod server;
 pub mod target;
+pub mod text;
 pub mod tree;
 pub mod types;

@@ -6,11 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::{ERROR_MESSAGE_LIMIT, clip_owned};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
 /// Major version: a client with another major is refused. Minor: additions only.
 pub const PROTOCOL_MAJOR: u32 = 1;
-pub const PROTOCOL_MINOR: u32 = 1;
+pub const PROTOCOL_MINOR: u32 = 2;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
@@ -188,10 +189,14 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
+    /// An error with `message`, clipped to [`ERROR_MESSAGE_LIMIT`] bytes: messages may
+    /// quote client text or a crash's.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let mut message = message.into();
+        clip_owned(&mut message, ERROR_MESSAGE_LIMIT);
         ErrorBody {
             code,
-            message: message.into(),
+            message,
             candidates: Vec::new(),
         }
     }
@@ -223,6 +228,14 @@ pub enum ErrorCode {
     Busy,
     /// The operation was attempted and failed.
     Failed,
+    /// The client did not send its first request, or did not finish a frame, in time;
+    /// the connection closes (since 1.2).
+    Timeout,
+    /// The client has not read what the agent sent for too long; the connection closes
+    /// (since 1.2).
+    NotReading,
+    /// The process belongs to the agent itself: kill and restart are refused (since 1.2).
+    Protected,
     #[serde(other)]
     Unknown,
 }
@@ -241,6 +254,9 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::Busy => "busy",
             ErrorCode::Failed => "failed",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::NotReading => "not_reading",
+            ErrorCode::Protected => "protected",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -25,15 +25,17 @@ use interprocess::local_socket::tokio::{Listener, Stream};
 use interprocess::local_socket::traits::StreamCommon;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::backend::Backend;
-use crate::connection::{self, Context};
+use crate::budget::ByteBudget;
+use crate::connection::{self, CONCURRENT_BUILDS, Context};
 use crate::discovery::{self, DirError};
 use crate::process_start::{now_ms, process_start_ms};
 use crate::protocol::{ErrorBody, ErrorCode, Hello, ProtocolVersion};
 
-/// How an agent listens and what it allows.
+/// How an agent listens and what it allows. The defaults are the limits PROTOCOL.md
+/// documents (§8).
 #[derive(Clone, Debug)]
 pub struct AgentOptions {
     /// Where to listen. `None`: `<agent dir>/<pid>.sock`, where `noex --pid` looks.
@@ -44,15 +46,32 @@ pub struct AgentOptions {
     pub noex_version: String,
     /// Refuse kill and restart.
     pub read_only: bool,
-    /// Connections served at once; one more is refused with `busy`.
+    /// Connections served at once. One more waits up to `admission_wait` for a free
+    /// slot, then is refused with `busy`.
     pub max_connections: usize,
-    /// Pushed frames (events) queued per connection before they are dropped and counted.
-    pub outgoing_queue: usize,
-    /// Replies queued per connection; a client that lets more pile up without reading
-    /// is disconnected. Kept small because one reply may be a large snapshot.
-    pub reply_queue: usize,
+    /// How long a connection over the limit waits for a slot. Longer than
+    /// `request_timeout`, so clients that never send a request cannot keep a
+    /// well-behaved one out.
+    pub admission_wait: Duration,
+    /// Replies queued per connection, in bytes. When they fill it, the agent stops
+    /// reading that client's requests until it reads its replies. One reply of any
+    /// size is always let through (a large snapshot).
+    pub reply_buffer: usize,
+    /// Events queued per connection, in bytes; what does not fit is dropped and
+    /// counted (`lagged`).
+    pub event_buffer: usize,
+    /// Every frame queued on every connection together, in bytes: the agent's memory
+    /// ceiling whatever its clients do (plus one reply being built per concurrent
+    /// build, at most two).
+    pub memory_limit: usize,
     /// The most history events one `subscribe` may ask for.
     pub max_history: usize,
+    /// A client must send its first request within this long of connecting, and
+    /// finish every frame within this long of its first byte.
+    pub request_timeout: Duration,
+    /// A client that reads nothing for this long while the agent has frames for it is
+    /// told `not_reading` and disconnected.
+    pub write_timeout: Duration,
 }
 
 impl Default for AgentOptions {
@@ -63,9 +82,13 @@ impl Default for AgentOptions {
             noex_version: env!("CARGO_PKG_VERSION").to_string(),
             read_only: false,
             max_connections: 64,
-            outgoing_queue: 1024,
-            reply_queue: 16,
+            admission_wait: Duration::from_secs(6),
+            reply_buffer: 1024 * 1024,
+            event_buffer: 256 * 1024,
+            memory_limit: 32 * 1024 * 1024,
             max_history: 10_000,
+            request_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -104,18 +127,38 @@ impl AgentOptions {
         self
     }
 
-    pub fn outgoing_queue(mut self, frames: usize) -> Self {
-        self.outgoing_queue = frames;
+    pub fn admission_wait(mut self, wait: Duration) -> Self {
+        self.admission_wait = wait;
         self
     }
 
-    pub fn reply_queue(mut self, frames: usize) -> Self {
-        self.reply_queue = frames;
+    pub fn reply_buffer(mut self, bytes: usize) -> Self {
+        self.reply_buffer = bytes;
+        self
+    }
+
+    pub fn event_buffer(mut self, bytes: usize) -> Self {
+        self.event_buffer = bytes;
+        self
+    }
+
+    pub fn memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = bytes;
         self
     }
 
     pub fn max_history(mut self, events: usize) -> Self {
         self.max_history = events;
+        self
+    }
+
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
         self
     }
 }
@@ -176,30 +219,40 @@ impl Agent {
             started_at_ms: process_start_ms(own_pid).unwrap_or_else(now_ms),
             read_only: options.read_only,
         };
+        let memory = ByteBudget::new(options.memory_limit);
         let context = Arc::new(Context {
             backend: Arc::clone(&backend),
             hello: hello.clone(),
             read_only: options.read_only,
-            outgoing_queue: options.outgoing_queue,
-            reply_queue: options.reply_queue,
+            reply_buffer: options.reply_buffer,
+            event_buffer: options.event_buffer,
+            memory: Arc::clone(&memory),
+            builds: Semaphore::new(CONCURRENT_BUILDS),
+            reply_sizes: Default::default(),
             max_history: options.max_history,
+            request_timeout: options.request_timeout,
+            write_timeout: options.write_timeout,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let active = Arc::new(AtomicUsize::new(0));
-        let door = Door {
+        let slots = Arc::new(Semaphore::new(options.max_connections));
+        let door = Arc::new(Door {
             backend,
             context,
             max_connections: options.max_connections,
-            active: Arc::clone(&active),
+            slots: Arc::clone(&slots),
+            waiting: AtomicUsize::new(0),
+            admission_wait: options.admission_wait,
             own_uid: own_uid(),
-        };
+        });
         tokio::spawn(accept_loop(listener, door, shutdown_rx));
         tracing::debug!(path = %path.display(), "noex agent listening");
         Ok(AgentHandle {
             path,
             hello,
             shutdown,
-            active,
+            slots,
+            max_connections: options.max_connections,
+            memory,
             stopped: AtomicBool::new(false),
             identity,
         })
@@ -212,7 +265,9 @@ pub struct AgentHandle {
     path: PathBuf,
     hello: Hello,
     shutdown: watch::Sender<bool>,
-    active: Arc<AtomicUsize>,
+    slots: Arc<Semaphore>,
+    max_connections: usize,
+    memory: Arc<ByteBudget>,
     stopped: AtomicBool,
     identity: Option<FileIdentity>,
 }
@@ -230,7 +285,13 @@ impl AgentHandle {
 
     /// Connections being served now.
     pub fn active_connections(&self) -> usize {
-        self.active.load(Ordering::Relaxed)
+        self.max_connections - self.slots.available_permits()
+    }
+
+    /// Bytes of frames queued for clients on every connection now: at most
+    /// [`AgentOptions::memory_limit`], plus a reply or two being admitted.
+    pub fn queued_bytes(&self) -> usize {
+        self.memory.used()
     }
 
     /// Stops accepting, closes every connection and removes the socket file. Call it on
@@ -262,32 +323,63 @@ struct Door {
     backend: Arc<dyn Backend>,
     context: Arc<Context>,
     max_connections: usize,
-    active: Arc<AtomicUsize>,
+    /// One permit per connection served at once.
+    slots: Arc<Semaphore>,
+    /// Connections waiting for a slot; as many may wait as may be served.
+    waiting: AtomicUsize,
+    admission_wait: Duration,
     own_uid: Option<u32>,
 }
 
 impl Door {
-    fn admit(&self, stream: Stream, shutdown: &watch::Receiver<bool>) {
+    fn admit(self: &Arc<Self>, stream: Stream, shutdown: &watch::Receiver<bool>) {
         if let Err(refusal) = self.check_peer(&stream) {
             tokio::spawn(connection::refuse(stream, refusal));
             return;
         }
-        // Only this loop adds, so checking then adding cannot overshoot.
-        if self.active.load(Ordering::Acquire) >= self.max_connections {
-            tracing::debug!("agent: refusing a connection: busy");
-            let busy = ErrorBody::new(
-                ErrorCode::Busy,
-                format!(
-                    "the agent is busy: it already serves {} connections",
-                    self.max_connections
-                ),
-            );
+        if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+            self.serve(stream, slot, shutdown.clone());
+            return;
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_connections {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            let busy = self.busy(format!("{} more are waiting", self.max_connections));
             tokio::spawn(connection::refuse(stream, busy));
             return;
         }
-        let slot = Slot::take(&self.active);
-        let served = connection::serve(stream, Arc::clone(&self.context), shutdown.clone(), slot);
+        // Full: wait for a slot. Connections that never send a request are closed
+        // after the request timeout, so a slot frees within it.
+        let door = Arc::clone(self);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let waited =
+                tokio::time::timeout(door.admission_wait, Arc::clone(&door.slots).acquire_owned())
+                    .await;
+            door.waiting.fetch_sub(1, Ordering::AcqRel);
+            match waited {
+                Ok(Ok(slot)) => door.serve(stream, slot, shutdown),
+                _ => {
+                    let waited = format!("none freed up within {:?}", door.admission_wait);
+                    connection::refuse(stream, door.busy(waited)).await;
+                }
+            }
+        });
+    }
+
+    fn serve(&self, stream: Stream, slot: OwnedSemaphorePermit, shutdown: watch::Receiver<bool>) {
+        let served = connection::serve(stream, Arc::clone(&self.context), shutdown, slot);
         self.backend.spawn_connection(Box::pin(served));
+    }
+
+    fn busy(&self, why: String) -> ErrorBody {
+        tracing::debug!("agent: refusing a connection: busy");
+        ErrorBody::new(
+            ErrorCode::Busy,
+            format!(
+                "the agent is busy: it already serves {} connections, and {why}",
+                self.max_connections
+            ),
+        )
     }
 
     fn check_peer(&self, stream: &Stream) -> Result<(), ErrorBody> {
@@ -309,23 +401,7 @@ impl Door {
     }
 }
 
-/// Counts a served connection for as long as it lives.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    fn take(active: &Arc<AtomicUsize>) -> Slot {
-        active.fetch_add(1, Ordering::AcqRel);
-        Slot(Arc::clone(active))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-async fn accept_loop(listener: Listener, door: Door, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(listener: Listener, door: Arc<Door>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let accepted = tokio::select! {
             // Fires on shutdown, and when the handle is dropped (the sender goes away).
@@ -481,7 +557,13 @@ mod tests {
         let options = AgentOptions::new("shop");
         assert_eq!(options.app_name, "shop");
         assert_eq!(options.max_connections, 64);
-        assert_eq!(options.outgoing_queue, 1024);
+        assert_eq!(options.reply_buffer, 1 << 20);
+        assert_eq!(options.event_buffer, 256 << 10);
+        assert_eq!(options.memory_limit, 32 << 20);
+        assert_eq!(options.max_history, 10_000);
+        assert_eq!(options.request_timeout, Duration::from_secs(5));
+        assert_eq!(options.write_timeout, Duration::from_secs(10));
+        assert!(options.admission_wait > options.request_timeout);
         assert!(!options.read_only);
         assert!(options.socket_path.is_none());
     }

@@ -15,7 +15,11 @@
 //! ```
 
 use crate::protocol::{ErrorBody, ErrorCode, ProcessRef};
+use crate::text::{ECHOED_TEXT_LIMIT, clip};
 use crate::types::{Pid, RestartType, Snapshot};
+
+/// The most candidates an `ambiguous_target` error lists (the message still counts all).
+pub const MAX_CANDIDATES: usize = 20;
 
 /// The one process `target` names in `snapshot`.
 ///
@@ -52,18 +56,46 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBod
     // is still one process.
     found.dedup_by_key(|p| p.pid);
 
+    let quoted = clip(target, ECHOED_TEXT_LIMIT);
     match found.len() {
         0 => Err(ErrorBody::new(
             ErrorCode::NotFound,
-            format!("no process named {target:?} (by name, child id or pid)"),
+            format!("no process named {quoted:?} (by name, child id or pid)"),
         )),
         1 => Ok(found.remove(0)),
-        n => Err(ErrorBody {
-            code: ErrorCode::AmbiguousTarget,
-            message: format!("{target:?} is ambiguous: it matches {n} processes"),
-            candidates: found,
-        }),
+        n => {
+            found.truncate(MAX_CANDIDATES);
+            Err(ErrorBody {
+                candidates: found,
+                ..ErrorBody::new(
+                    ErrorCode::AmbiguousTarget,
+                    format!("{quoted:?} is ambiguous: it matches {n} processes"),
+                )
+            })
+        }
     }
+}
+
+/// Why `process` may not be killed or restarted through the agent, if so: it is one of
+/// noex's own (`system`) processes, the agent's supervisor and its connections, and
+/// ending them would cut clients off or stop the agent.
+pub fn belongs_to_agent(snapshot: &Snapshot, process: &ProcessRef) -> Option<String> {
+    let system = snapshot
+        .servers
+        .iter()
+        .any(|s| s.pid == process.pid && s.system)
+        || snapshot
+            .supervisors
+            .iter()
+            .any(|s| s.pid == process.pid && s.system);
+    system.then(|| {
+        format!(
+            "{} {} belongs to the noex agent itself: it cannot be killed or restarted \
+             through the agent",
+            process.label(),
+            process.pid
+        )
+    })
 }
 
 /// Why nothing would start `process` again if it were killed, if so: it has no
@@ -249,6 +281,48 @@ mod tests {
         snap.servers.push(server(3, Some("cache"), Some("cache")));
         let found = resolve(&snap, "cache").unwrap();
         assert_eq!(found.pid, Pid(3));
+    }
+
+    #[test]
+    fn a_long_target_is_quoted_back_clipped() {
+        let long = "t".repeat(60_000);
+        let err = resolve(&sample(), &long).unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        assert!(err.message.len() < 200, "{} bytes", err.message.len());
+        assert!(err.message.contains("… (60000 bytes)"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_ambiguous_target_lists_at_most_max_candidates_but_counts_all() {
+        let servers = (0..50).map(|pid| server(pid, None, Some("w"))).collect();
+        let err = resolve(&snapshot(servers, vec![]), "w").unwrap_err();
+        assert_eq!(err.message, "\"w\" is ambiguous: it matches 50 processes");
+        let pids: Vec<u64> = err.candidates.iter().map(|c| c.pid.0).collect();
+        assert_eq!(pids, (0..MAX_CANDIDATES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn processes_of_the_agent_itself_are_protected_and_the_app_s_are_not() {
+        let mut snap = sample();
+        snap.servers[3].system = true;
+        snap.supervisors[1].system = true;
+        let conn = resolve(&snap, "agent_conn").unwrap();
+        assert_eq!(
+            belongs_to_agent(&snap, &conn).as_deref(),
+            Some(
+                "agent_conn <0.9> belongs to the noex agent itself: it cannot be killed or \
+                 restarted through the agent"
+            )
+        );
+        let pool = resolve(&snap, "pool").unwrap();
+        assert!(
+            belongs_to_agent(&snap, &pool).is_some(),
+            "a system supervisor"
+        );
+        let cache = resolve(&snap, "cache").unwrap();
+        assert_eq!(belongs_to_agent(&snap, &cache), None);
+        let root = resolve(&snap, "root").unwrap();
+        assert_eq!(belongs_to_agent(&snap, &root), None);
     }
 
     #[test]

@@ -4,342 +4,30 @@
 
 #![cfg(unix)]
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use noex_agent::backend::Backend;
 use noex_agent::client::{Client, ClientError, Push};
 use noex_agent::codec::FrameCodec;
 use noex_agent::discovery;
 use noex_agent::protocol::{
-    ActionOutcome, ErrorBody, ErrorCode, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, ProcessRef,
-    ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
+    ErrorCode, MAX_REQUEST_FRAME, ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
 };
-use noex_agent::server::{Agent, AgentError, AgentHandle, AgentOptions};
-use noex_agent::types::{
-    ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, Pid, ProcessStatus, ProcessTree,
-    RestartType, ServerInfo, Snapshot, Strategy, SupervisorInfo, TreeNode,
-};
+use noex_agent::server::{Agent, AgentError, AgentOptions};
+use noex_agent::types::Pid;
 use serde::Serialize;
+use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
-use tokio::sync::broadcast;
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
-
-/// This binary's private agent directory (`$NOEX_AGENT_DIR`), as every test binary's.
-#[path = "../../noex-lib/tests/support/sandbox.rs"]
-mod sandbox;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-// ---------------------------------------------------------------------------------------
-// A private directory per test.
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        // Short: a socket path must fit in 108 bytes.
-        let dir = std::env::temp_dir().join(format!("noex-t-{}-{n}-{nanos}", std::process::id()));
-        discovery::ensure_agent_dir(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.0.join("agent.sock")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A backend with fixed data.
-
-fn server(pid: u64, name: Option<&str>, child_id: Option<&str>) -> ServerInfo {
-    ServerInfo {
-        pid: Pid(pid),
-        name: name.map(Into::into),
-        child_id: child_id.map(Into::into),
-        parent: Some(Pid(1)),
-        type_name: "Worker".into(),
-        status: ProcessStatus::Running,
-        messages: pid * 10,
-        queue_len: 0,
-        started_at_ms: 1_700_000_000_000,
-        restarts: 0,
-        busy_ns: 1234,
-        handler_running_ns: None,
-        last_error: None,
-        system: false,
-    }
-}
-
-fn fixed_snapshot(extra_servers: usize) -> Snapshot {
-    let mut servers = vec![
-        server(3, Some("cache"), Some("cache")),
-        server(4, None, Some("worker")),
-        server(7, Some("worker"), Some("w2")),
-        server(42, None, Some("job")),
-    ];
-    // Padding for tests that need large replies.
-    servers.extend((0..extra_servers).map(|i| {
-        let mut s = server(1000 + i as u64, None, None);
-        s.last_error = Some("x".repeat(100));
-        s
-    }));
-    let root = SupervisorInfo {
-        pid: Pid(1),
-        name: Some("root".into()),
-        child_id: None,
-        parent: None,
-        status: ProcessStatus::Running,
-        strategy: Strategy::OneForOne,
-        intensity: Intensity {
-            max_restarts: 3,
-            within_ms: 5000,
-        },
-        children: vec![ChildInfo {
-            id: "cache".into(),
-            pid: Some(Pid(3)),
-            restart: RestartType::Permanent,
-            kind: ChildKind::Worker,
-        }],
-        restarts: 2,
-        restarted: 0,
-        started_at_ms: 1_700_000_000_000,
-        last_error: None,
-        system: false,
-    };
-    Snapshot {
-        taken_at_ms: 1_700_000_001_000,
-        app: "test-app".into(),
-        os_pid: std::process::id(),
-        uptime_ms: 1000,
-        process_count: (servers.len() + 1) as u64,
-        total_messages: 560,
-        memory_rss_bytes: Some(1 << 20),
-        servers,
-        supervisors: vec![root],
-    }
-}
-
-fn fixed_tree(snapshot: &Snapshot) -> ProcessTree {
-    ProcessTree {
-        roots: vec![TreeNode::Supervisor {
-            info: snapshot.supervisors[0].clone(),
-            children: vec![
-                TreeNode::Worker {
-                    info: snapshot.servers[0].clone(),
-                },
-                TreeNode::Stopped {
-                    child_id: "gone".into(),
-                    restart: RestartType::Temporary,
-                    kind: ChildKind::Worker,
-                },
-            ],
-        }],
-    }
-}
-
-fn event(seq: u64) -> LifecycleEvent {
-    LifecycleEvent {
-        seq,
-        at_ms: 1_700_000_000_000 + seq,
-        pid: Pid(3),
-        name: Some("cache".into()),
-        child_id: Some("cache".into()),
-        parent: Some(Pid(1)),
-        system: false,
-        kind: if seq.is_multiple_of(2) {
-            EventKind::Started
-        } else {
-            EventKind::Crashed {
-                error: format!("boom {seq}"),
-            }
-        },
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Action {
-    Kill(Pid, Option<String>),
-    Restart(Pid),
-}
-
-struct Fake {
-    snapshot: Snapshot,
-    tree: ProcessTree,
-    history: Vec<LifecycleEvent>,
-    events: broadcast::Sender<LifecycleEvent>,
-    actions: Mutex<Vec<Action>>,
-    connections: AtomicUsize,
-}
-
-impl Fake {
-    fn new() -> Fake {
-        Fake::with(0, 1024)
-    }
-
-    fn with(extra_servers: usize, event_capacity: usize) -> Fake {
-        let snapshot = fixed_snapshot(extra_servers);
-        let tree = fixed_tree(&snapshot);
-        Fake {
-            snapshot,
-            tree,
-            history: (0..5).map(event).collect(),
-            events: broadcast::channel(event_capacity).0,
-            actions: Mutex::new(Vec::new()),
-            connections: AtomicUsize::new(0),
-        }
-    }
-
-    fn actions(&self) -> Vec<Action> {
-        self.actions.lock().unwrap().clone()
-    }
-
-    fn outcome(pid: Pid) -> ActionOutcome {
-        ActionOutcome {
-            target: ProcessRef {
-                pid,
-                name: None,
-                child_id: None,
-            },
-            supervisor: Some(ProcessRef {
-                pid: Pid(1),
-                name: Some("root".into()),
-                child_id: None,
-            }),
-            new_pid: Some(Pid(pid.0 + 100)),
-        }
-    }
-}
-
-impl Backend for Fake {
-    fn snapshot(&self) -> Snapshot {
-        self.snapshot.clone()
-    }
-
-    fn tree(&self) -> ProcessTree {
-        self.tree.clone()
-    }
-
-    fn subscribe(
-        &self,
-        history: usize,
-    ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
-        let skip = self.history.len().saturating_sub(history);
-        (self.history[skip..].to_vec(), self.events.subscribe())
-    }
-
-    fn kill(
-        &self,
-        pid: Pid,
-        reason: Option<String>,
-    ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        self.actions.lock().unwrap().push(Action::Kill(pid, reason));
-        Box::pin(async move { Ok(Fake::outcome(pid)) })
-    }
-
-    fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        self.actions.lock().unwrap().push(Action::Restart(pid));
-        Box::pin(async move { Ok(Fake::outcome(pid)) })
-    }
-
-    fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {
-        self.connections.fetch_add(1, Ordering::SeqCst);
-        tokio::spawn(connection);
-    }
-}
-
-fn options(dir: &TempDir) -> AgentOptions {
-    AgentOptions::new("test-app")
-        .noex_version("9.9.9")
-        .socket_path(dir.socket())
-}
-
-fn start(dir: &TempDir, fake: &Arc<Fake>, options: AgentOptions) -> AgentHandle {
-    let _ = dir;
-    Agent::start(options, Arc::clone(fake) as Arc<dyn Backend>).expect("agent starts")
-}
-
-// ---------------------------------------------------------------------------------------
-// Raw frames, for what the real client never sends.
-
-type Raw = Framed<UnixStream, FrameCodec<ServerFrame>>;
-
-async fn raw(path: &Path) -> Raw {
-    let stream = UnixStream::connect(path).await.expect("connect");
-    Framed::new(stream, FrameCodec::new(MAX_REPLY_FRAME))
-}
-
-/// A raw connection past the agent's greeting.
-async fn raw_after_hello(path: &Path) -> Raw {
-    let mut conn = raw(path).await;
-    assert!(matches!(read(&mut conn).await, ServerFrame::Hello(_)));
-    conn
-}
-
-async fn read(conn: &mut Raw) -> ServerFrame {
-    match timeout(WAIT, conn.next()).await {
-        Err(_) => panic!("no frame from the agent within {WAIT:?}"),
-        Ok(None) => panic!("the agent closed the connection"),
-        Ok(Some(Err(e))) => panic!("connection error: {e}"),
-        Ok(Some(Ok(Err(e)))) => panic!("undecodable frame: {e}"),
-        Ok(Some(Ok(Ok(frame)))) => frame,
-    }
-}
-
-async fn expect_closed(conn: &mut Raw) {
-    match timeout(WAIT, conn.next()).await {
-        Err(_) => panic!("the agent kept the connection open"),
-        Ok(None) | Ok(Some(Err(_))) => {}
-        Ok(Some(Ok(frame))) => panic!("expected the connection to close, got {frame:?}"),
-    }
-}
-
-fn expect_error(frame: ServerFrame, id: Option<u64>, code: ErrorCode) -> ErrorBody {
-    match frame {
-        ServerFrame::Error { id: got, error } => {
-            assert_eq!(got, id, "error id");
-            assert_eq!(error.code, code, "error code ({})", error.message);
-            error
-        }
-        other => panic!("expected a {code:?} error, got {other:?}"),
-    }
-}
-
-async fn request(conn: &mut Raw, id: u64, request: RequestKind) {
-    conn.send(Request { id, request }).await.expect("send");
-}
-
-/// The agent still serves a newcomer: nothing a bad client did harmed it.
-async fn assert_new_connection_works(path: &Path, fake: &Fake) {
-    let mut client = timeout(WAIT, Client::connect(path))
-        .await
-        .expect("connect in time")
-        .expect("a new connection still works");
-    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
-}
 
 // ---------------------------------------------------------------------------------------
 
@@ -496,7 +184,8 @@ async fn a_subscriber_that_never_reads_gets_lagged_and_never_blocks_the_app_or_o
     const SENT: u64 = 20_000;
     let dir = TempDir::new();
     let fake = Arc::new(Fake::with(0, 256));
-    let agent = start(&dir, &fake, options(&dir).outgoing_queue(16));
+    // About sixteen events' worth of bytes.
+    let agent = start(&dir, &fake, options(&dir).event_buffer(16 * 100));
 
     let mut slow = raw_after_hello(agent.path()).await;
     request(&mut slow, 1, RequestKind::Subscribe { history: 0 }).await;
@@ -560,33 +249,62 @@ async fn a_subscriber_that_never_reads_gets_lagged_and_never_blocks_the_app_or_o
     ));
 }
 
+/// Pipelining without reading: the agent stops reading the client's requests once its
+/// replies fill the connection's buffer (flow control, not a close), then, when the
+/// client has read nothing for the write timeout, closes it. Others are served
+/// throughout, and the agent never holds more than its budgets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_never_reads_its_replies_is_disconnected() {
-    const SENT: u64 = 64;
+async fn a_client_that_never_reads_its_replies_is_throttled_then_disconnected() {
     let dir = TempDir::new();
     // Each snapshot is several hundred KB: the socket buffer holds less than one.
     let fake = Arc::new(Fake::with(3000, 16));
-    let agent = start(&dir, &fake, options(&dir).reply_queue(2));
+    let agent = start(
+        &dir,
+        &fake,
+        options(&dir)
+            .reply_buffer(1024)
+            .write_timeout(Duration::from_millis(300)),
+    );
 
     let mut greedy = raw_after_hello(agent.path()).await;
-    for id in 0..SENT {
+    for id in 0..64 {
         request(&mut greedy, id, RequestKind::Snapshot).await;
     }
-    // Reading now, it gets fewer replies than it asked for, then the end.
+    // Throttled: one reply being written, one queued, and the rest not even read.
+    let snapshot_len = rmp_serde::to_vec_named(&fake.snapshot).unwrap().len();
+    assert_new_connection_works(agent.path(), &fake).await;
+    assert!(
+        agent.queued_bytes() <= 2 * (snapshot_len + 100),
+        "{} bytes queued",
+        agent.queued_bytes()
+    );
+    // Reading nothing, it is cut off after the write timeout.
+    let deadline = Instant::now() + WAIT;
+    while agent.active_connections() > 0 {
+        assert!(Instant::now() < deadline, "the non-reader was never closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(agent.queued_bytes(), 0, "its frames were let go");
+    // Reading now, it gets whole replies in order, then the end (possibly mid-frame).
     let mut replies = 0;
     loop {
         match timeout(WAIT, greedy.next())
             .await
-            .expect("the agent closes")
+            .expect("the agent closed")
         {
-            Some(Ok(Ok(ServerFrame::Reply { .. }))) => replies += 1,
+            Some(Ok(Ok(ServerFrame::Reply { id, .. }))) => {
+                assert_eq!(id, replies, "in order");
+                replies += 1;
+            }
+            Some(Ok(Ok(ServerFrame::Error { id: None, error }))) => {
+                assert_eq!(error.code, ErrorCode::NotReading, "{}", error.message);
+            }
             Some(Ok(Ok(other))) => panic!("unexpected {other:?}"),
             Some(Ok(Err(e))) => panic!("undecodable: {e}"),
-            // Closed, possibly mid-frame.
             None | Some(Err(_)) => break,
         }
     }
-    assert!(replies < SENT, "the connection should have been closed");
+    assert!(replies < 64, "the connection should have been closed");
     assert_new_connection_works(agent.path(), &fake).await;
 }
 
@@ -893,17 +611,27 @@ async fn kill_of_a_process_nothing_would_restart_needs_force() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_limit_get_busy_and_a_freed_slot_is_reused() {
+async fn connections_over_the_limit_wait_for_a_slot_then_get_busy() {
     let dir = TempDir::new();
     let fake = Arc::new(Fake::new());
-    let agent = start(&dir, &fake, options(&dir).max_connections(2));
+    let agent = start(
+        &dir,
+        &fake,
+        options(&dir)
+            .max_connections(2)
+            .admission_wait(Duration::from_millis(200)),
+    );
 
     let first = Client::connect(agent.path()).await.unwrap();
     let _second = Client::connect(agent.path()).await.unwrap();
     assert_eq!(agent.active_connections(), 2);
 
     let mut third = raw(agent.path()).await;
-    expect_error(read(&mut third).await, None, ErrorCode::Busy);
+    let busy = expect_error(read(&mut third).await, None, ErrorCode::Busy);
+    assert_eq!(
+        busy.message,
+        "the agent is busy: it already serves 2 connections, and none freed up within 200ms"
+    );
     expect_closed(&mut third).await;
     match Client::connect(agent.path()).await {
         Err(ClientError::Agent(error)) => assert_eq!(error.code, ErrorCode::Busy),
@@ -917,6 +645,31 @@ async fn connections_over_the_limit_get_busy_and_a_freed_slot_is_reused() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_new_connection_works(agent.path(), &fake).await;
+}
+
+/// A connection that arrives while every slot is taken is served as soon as one frees
+/// up, not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_over_the_limit_is_served_when_a_slot_frees_up() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir).max_connections(1));
+    let first = Client::connect(agent.path()).await.unwrap();
+
+    let mut waiting = raw(agent.path()).await;
+    // Not greeted yet: it waits for the slot.
+    assert!(
+        timeout(Duration::from_millis(100), waiting.next())
+            .await
+            .is_err()
+    );
+    drop(first);
+    assert!(matches!(read(&mut waiting).await, ServerFrame::Hello(_)));
+    request(&mut waiting, 1, RequestKind::Snapshot).await;
+    assert!(matches!(
+        read(&mut waiting).await,
+        ServerFrame::Reply { id: 1, .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

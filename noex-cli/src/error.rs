@@ -164,6 +164,11 @@ pub fn from_agent(body: &ErrorBody) -> CliError {
             .with_hint("the agent is at its connection limit; try again"),
         ErrorCode::VersionMismatch => CliError::failed(message.to_string())
             .with_hint("use a noex command built from the same major version as the application"),
+        ErrorCode::Protected => CliError::failed(message.to_string()).with_hint(
+            "noex.agent and its connections (`noex ps --all`) keep clients attached; they stay up",
+        ),
+        ErrorCode::NotReading => CliError::failed(message.to_string())
+            .with_hint("this noex was paused or too slow to read; run the command again"),
         _ => CliError::failed(message.to_string()),
     }
 }
@@ -223,6 +228,14 @@ mod tests {
                     "<0.9> has no supervisor",
                 )),
             ),
+            (
+                "protected",
+                from_agent(&ErrorBody::new(
+                    ErrorCode::Protected,
+                    "connection-3 <0.7> belongs to the noex agent itself: it cannot be killed \
+                     or restarted through the agent",
+                )),
+            ),
             ("closed", from_client(ClientError::Closed)),
             (
                 "version mismatch",
@@ -253,6 +266,9 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::AmbiguousTarget,
             ErrorCode::ReadOnly,
+            ErrorCode::Protected,
+            ErrorCode::NotReading,
+            ErrorCode::Timeout,
         ] {
             assert_eq!(from_agent(&ErrorBody::new(code, "x")).code, EXIT_FAILED);
         }

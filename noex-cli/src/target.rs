@@ -17,8 +17,10 @@ use crate::error::{CliError, EXIT_USAGE, from_client};
 use crate::render::table::choice_table;
 
 /// How long to wait for an agent to accept and greet. A live agent answers in
-/// microseconds; one that does not answer in this time is stuck.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// microseconds, but one at its connection limit lets a newcomer wait up to 6 s for a
+/// slot (clients that never send a request are closed within 5 s); one that does not
+/// answer in this time is stuck.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// How long to wait for an answer to a request (a snapshot of 100k processes included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

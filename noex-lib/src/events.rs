@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 
+use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 pub use noex_agent::types::{EventKind, LifecycleEvent};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
@@ -21,10 +22,31 @@ use tokio::sync::broadcast;
 use crate::process::{ProcessCell, coarse_now_ms};
 use crate::runtime::runtime;
 
-/// Events kept for late subscribers (`noex events --history`).
-pub const HISTORY_CAPACITY: usize = 1000;
+/// Events kept for late subscribers (`noex events --history`), by default.
+pub const HISTORY_CAPACITY: usize = 10_000;
+/// Bytes the history may hold, by default: with reasons of the most
+/// [`STORED_TEXT_LIMIT`] bytes, that is still well over 3 000 events.
+pub const HISTORY_BYTES: usize = 4 * 1024 * 1024;
 /// Events buffered per live subscriber before it starts losing them.
 const SUBSCRIBER_CAPACITY: usize = 4096;
+
+/// How much history the lifecycle stream keeps for late subscribers: the most recent
+/// events up to both bounds. Set with [`set_history_limits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryLimits {
+    pub events: usize,
+    /// The events' estimated size in memory (their strings and fixed fields).
+    pub bytes: usize,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        HistoryLimits {
+            events: HISTORY_CAPACITY,
+            bytes: HISTORY_BYTES,
+        }
+    }
+}
 
 pub(crate) struct EventHub {
     sender: broadcast::Sender<LifecycleEvent>,
@@ -33,6 +55,9 @@ pub(crate) struct EventHub {
 
 struct History {
     events: VecDeque<LifecycleEvent>,
+    /// What `events` holds, by [`footprint`].
+    bytes: usize,
+    limits: HistoryLimits,
     /// The last `seq` given; numbered under the same lock as the history is kept.
     seq: u64,
     /// Someone may be subscribed: set by every subscription (under this lock),
@@ -46,7 +71,9 @@ impl Default for EventHub {
         EventHub {
             sender: broadcast::Sender::new(SUBSCRIBER_CAPACITY),
             history: Mutex::new(History {
-                events: VecDeque::with_capacity(HISTORY_CAPACITY),
+                events: VecDeque::new(),
+                bytes: 0,
+                limits: HistoryLimits::default(),
                 seq: 0,
                 maybe_listened: false,
             }),
@@ -83,40 +110,35 @@ impl EventHub {
     }
 
     /// Number, record and broadcast an event; `seq` is filled in here, and `at_ms`
-    /// if it is 0.
+    /// if it is 0. Reasons and errors are clipped to [`STORED_TEXT_LIMIT`] bytes.
     ///
-    /// Events of system processes (the agent's connections) go to live subscribers
-    /// only: kept in the history, a `noex ps` every second would push the app's own
-    /// events out of it. They do not advance `seq` either, so a gap in `seq` still
-    /// means exactly "events were dropped".
+    /// Every event takes the next `seq`, so a live subscriber sees a gap only where
+    /// it lost events (and is told how many). Events of system processes (the
+    /// agent's connections) go to live subscribers only: kept in the history, a
+    /// `noex ps` every second would push the app's own events out of it.
     pub(crate) fn publish(&self, mut event: LifecycleEvent) {
         if event.at_ms == 0 {
             event.at_ms = coarse_now_ms();
         }
+        clip_text(&mut event.kind);
         // Numbered under the history lock, so history and live stream agree on order;
         // subscribing takes the same lock, so nobody subscribes between the check for
         // listeners and the send. A copy goes live only if someone may listen.
         let mut history = self.history.lock();
+        history.seq += 1;
+        event.seq = history.seq;
         if event.system {
-            event.seq = history.seq;
             if history.maybe_listened && self.sender.send(event).is_err() {
                 history.maybe_listened = false;
             }
             return;
         }
-        history.seq += 1;
-        event.seq = history.seq;
-        let oldest = if history.events.len() == HISTORY_CAPACITY {
-            history.events.pop_front()
-        } else {
-            None
-        };
         if history.maybe_listened && self.sender.send(event.clone()).is_err() {
             history.maybe_listened = false;
         }
+        history.bytes += footprint(&event);
         history.events.push_back(event);
-        drop(history);
-        drop(oldest);
+        history.evict();
     }
 
     /// Up to `limit` recent events (oldest first) and a receiver for all later ones.
@@ -148,6 +170,43 @@ impl History {
         let skip = self.events.len().saturating_sub(limit);
         self.events.iter().skip(skip).cloned().collect()
     }
+
+    /// Drops the oldest events until the history is within its limits.
+    fn evict(&mut self) {
+        while self.events.len() > self.limits.events || self.bytes > self.limits.bytes {
+            let Some(oldest) = self.events.pop_front() else {
+                break;
+            };
+            self.bytes -= footprint(&oldest);
+        }
+    }
+}
+
+/// Clips the texts an event carries that come from crashes or from outside.
+fn clip_text(kind: &mut EventKind) {
+    match kind {
+        EventKind::Terminated { reason: text } | EventKind::Crashed { error: text } => {
+            clip_owned(text, STORED_TEXT_LIMIT);
+        }
+        _ => {}
+    }
+}
+
+/// An event's size in memory, near enough to bound the history in bytes.
+fn footprint(event: &LifecycleEvent) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let kind = match &event.kind {
+        EventKind::Terminated { reason: text }
+        | EventKind::Crashed { error: text }
+        | EventKind::Registered {
+            registered_name: text,
+        }
+        | EventKind::Unregistered {
+            registered_name: text,
+        } => text.len(),
+        _ => 0,
+    };
+    std::mem::size_of::<LifecycleEvent>() + text(&event.name) + text(&event.child_id) + kind
 }
 
 /// A subscription to the lifecycle stream.
@@ -194,7 +253,27 @@ pub fn subscribe() -> EventStream {
     }
 }
 
-/// The most recent events, oldest first (at most [`HISTORY_CAPACITY`]).
+/// The most recent events, oldest first (at most what [`history_limits`] keep).
 pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
     runtime().events.history.lock().recent(limit)
+}
+
+/// How much history is kept for late subscribers (`noex events --history`). Takes
+/// effect at once: a smaller limit drops the oldest events now.
+///
+/// ```
+/// use noex::events::{self, HistoryLimits};
+///
+/// events::set_history_limits(HistoryLimits { events: 50_000, bytes: 16 << 20 });
+/// assert_eq!(events::history_limits().events, 50_000);
+/// ```
+pub fn set_history_limits(limits: HistoryLimits) {
+    let mut history = runtime().events.history.lock();
+    history.limits = limits;
+    history.evict();
+}
+
+/// The limits the history keeps to; see [`set_history_limits`].
+pub fn history_limits() -> HistoryLimits {
+    runtime().events.history.lock().limits
 }

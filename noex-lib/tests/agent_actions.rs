@@ -98,10 +98,11 @@ async fn new_connection(before: &[noex::Pid]) -> noex::Pid {
 }
 
 /// `noex ps --all` shows who is attached: each client is a temporary system process
-/// under `noex.agent`, which ends normally when its client goes; killing it (`noex
-/// kill` on it) disconnects its client.
+/// under `noex.agent`, which ends normally when its client goes. Those processes are
+/// the agent's own: no client can kill or restart them (or the agent's supervisor)
+/// through the agent, so one client cannot cut another off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_client_is_a_system_process_that_ends_with_its_connection() {
+async fn every_client_is_a_system_process_that_ends_with_its_connection_and_is_protected() {
     // The agent starts with the app's first process.
     let _app = noex::gen_server::start(Idle, Default::default())
         .await
@@ -117,20 +118,26 @@ async fn every_client_is_a_system_process_that_ends_with_its_connection() {
     let before = connections();
     let mut victim = client().await;
     let victim_pid = new_connection(&before).await;
-    victim.snapshot().await.unwrap();
     let mut operator = client().await;
-    let killed = operator
-        .kill(&victim_pid.to_string(), None, true)
-        .await
-        .unwrap();
-    assert_eq!(killed.target.pid, victim_pid);
-    let cut = support::within("the killed connection's client is cut off", async {
-        loop {
-            if let Err(error) = victim.snapshot().await {
-                break error;
-            }
+    let refused = operator.kill(&victim_pid.to_string(), None, true).await;
+    match refused {
+        Err(ClientError::Agent(error)) => {
+            assert_eq!(error.code, ErrorCode::Protected, "{}", error.message);
+            assert!(
+                error.message.contains("belongs to the noex agent itself"),
+                "{}",
+                error.message
+            );
         }
-    })
-    .await;
-    assert!(matches!(cut, ClientError::Closed), "{cut:?}");
+        other => panic!("killing a client's connection must be refused, got {other:?}"),
+    }
+    for target in ["noex.agent", &victim_pid.to_string()] {
+        match operator.restart(target).await {
+            Err(ClientError::Agent(error)) => assert_eq!(error.code, ErrorCode::Protected),
+            other => panic!("restarting {target} must be refused, got {other:?}"),
+        }
+    }
+    // The victim was never cut off.
+    victim.snapshot().await.unwrap();
+    assert!(noex::process::is_alive(victim_pid));
 }

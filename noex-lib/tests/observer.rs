@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use noex::events::{self, EventKind, HISTORY_CAPACITY};
+use noex::events::{self, EventKind, HISTORY_CAPACITY, HistoryLimits};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex::observer::{self, ProcessStatus, TreeNode};
 use noex::supervisor::{self, ChildSpec, Strategy, SupervisorSpec};
@@ -16,6 +16,7 @@ struct Busy;
 
 enum Work {
     Crash,
+    CrashWith(String),
     /// Say the handler has begun, then wait to be released.
     Hold {
         begun: oneshot::Sender<()>,
@@ -34,6 +35,7 @@ impl GenServer for Busy {
     async fn handle_cast(&mut self, work: Work, _: &mut Context<Self>) {
         match work {
             Work::Crash => panic!("asked to crash"),
+            Work::CrashWith(message) => panic!("{message}"),
             Work::Hold { begun, release } => {
                 let _ = begun.send(());
                 let _ = release.await;
@@ -248,20 +250,35 @@ async fn lifecycle_events_report_start_crash_restart_in_order() {
     );
 }
 
-/// The history keeps the last `HISTORY_CAPACITY` events, oldest first, none
-/// missing; `recent(n)` is its newest `n`. (Other tests of this binary add events
-/// meanwhile: only what holds whatever they add is asserted.)
+/// The history keeps the newest events up to its limits (by count and by bytes),
+/// oldest first, none missing; `recent(n)` is its newest `n`. (Other tests of this
+/// binary add events meanwhile: only what holds whatever they add is asserted.)
 #[tokio::test]
-async fn recent_events_keep_the_newest_history_capacity_events_oldest_first() {
+async fn recent_events_keep_the_newest_events_within_the_history_limits_oldest_first() {
+    assert_eq!(
+        events::history_limits(),
+        HistoryLimits {
+            events: HISTORY_CAPACITY,
+            bytes: events::HISTORY_BYTES
+        },
+        "the documented defaults"
+    );
+    // Smaller, so that flooding it does not overrun the live subscribers of the
+    // other tests here.
+    const KEPT: usize = 1000;
+    events::set_history_limits(HistoryLimits {
+        events: KEPT,
+        bytes: events::HISTORY_BYTES,
+    });
     // Two events each (started, terminated): more than the history keeps.
     let mut servers = Vec::new();
-    for _ in 0..HISTORY_CAPACITY / 2 + 10 {
+    for _ in 0..KEPT / 2 + 10 {
         let server = gen_server::start(Busy, StartOptions::new()).await.unwrap();
         server.stop(ExitReason::Normal).await.unwrap();
         servers.push(server.pid());
     }
     let all = events::recent(usize::MAX);
-    assert_eq!(all.len(), HISTORY_CAPACITY, "bounded");
+    assert_eq!(all.len(), KEPT, "bounded");
     assert!(
         all.windows(2).all(|w| w[1].seq == w[0].seq + 1),
         "oldest first, none missing"
@@ -292,6 +309,60 @@ async fn recent_events_keep_the_newest_history_capacity_events_oldest_first() {
         newest.last().unwrap().seq >= all.last().unwrap().seq,
         "the newest 50, not the oldest"
     );
+
+    // Bounded in bytes too: a limit of a few events' worth keeps only those.
+    // Each event counts its fixed size plus its strings.
+    let fixed = std::mem::size_of::<noex_agent::types::LifecycleEvent>();
+    events::set_history_limits(HistoryLimits {
+        events: KEPT,
+        bytes: 3 * fixed,
+    });
+    let few = events::recent(usize::MAX);
+    assert!((1..=3).contains(&few.len()), "{} kept", few.len());
+    assert_eq!(few.last().unwrap().seq, events::recent(1)[0].seq);
+    events::set_history_limits(HistoryLimits::default());
+}
+
+/// A crash's text is stored clipped: a 60 KB panic message costs 1 KiB in its event
+/// and in `last_error`, however many times it is kept.
+#[tokio::test]
+async fn crash_texts_are_clipped_in_events_and_last_error() {
+    let mut stream = events::subscribe();
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one().child(ChildSpec::worker("long", || Busy).name("long.crash")),
+    )
+    .await
+    .unwrap();
+    let worker = noex::registry::lookup::<Busy>("long.crash").unwrap();
+    worker.cast(Work::CrashWith("x".repeat(60_000))).unwrap();
+    let crashed = within("the crash event", async {
+        loop {
+            let event = stream.recv().await.expect("no lag");
+            if event.parent == Some(sup.pid()) && event.kind.label() == "crashed" {
+                break event;
+            }
+        }
+    })
+    .await;
+    let EventKind::Crashed { error } = crashed.kind else {
+        unreachable!()
+    };
+    assert_eq!(error.len(), noex_agent::text::STORED_TEXT_LIMIT);
+    assert!(error.ends_with(" bytes)"), "{}", &error[error.len() - 40..]);
+    // The restarted instance shows why its predecessor ended.
+    let last_error = within("the restart", async {
+        loop {
+            let restarted = observer::snapshot().servers.into_iter().find(|s| {
+                s.parent == Some(sup.pid()) && s.pid != crashed.pid && s.last_error.is_some()
+            });
+            if let Some(server) = restarted {
+                break server.last_error.unwrap();
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(last_error.len(), noex_agent::text::STORED_TEXT_LIMIT);
 }
 
 /// Events carry the wall-clock time they happened at (milliseconds since the Unix

@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 
+#[cfg(unix)]
+pub mod raw;
+
+/// How long a test waits for what should come at once, only against a hang.
+pub const HANG: Duration = Duration::from_secs(30);
+
 /// The `noex` binary that `cargo test --workspace` builds next to the tests.
 pub fn noex_bin() -> PathBuf {
     let path = assert_cmd::cargo::cargo_bin("noex");

@@ -6,6 +6,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
+use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::{EventKind, LifecycleEvent, Pid, ProcessTree, Snapshot};
 use tokio::sync::broadcast;
 
@@ -47,7 +48,9 @@ impl Backend for RuntimeBackend {
             let outcome = outcome_for(&cell);
             // Subscribed before the kill, so the restart cannot slip by unseen.
             let mut events = runtime().events.subscribe();
-            cell.kill(reason.map(ExitReason::error).unwrap_or(ExitReason::Killed));
+            // The reason comes from a client: it is clipped like any stored text.
+            let reason = reason.map(|text| ExitReason::error(clip(&text, STORED_TEXT_LIMIT)));
+            cell.kill(reason.unwrap_or(ExitReason::Killed));
             let Some(parent) = cell.parent else {
                 return Ok(outcome);
             };

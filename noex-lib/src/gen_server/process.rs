@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use futures::future::Either;
+use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 use noex_agent::types::{EventKind, ProcessStatus};
 
 use super::context::ReplySlot;
@@ -330,7 +331,8 @@ impl<S: GenServer> Drop for Process<S> {
                 .exit_reason
                 .take()
                 .unwrap_or_else(|| Box::new(ExitReason::Killed));
-            let text = reason.to_string();
+            let mut text = reason.to_string();
+            clip_owned(&mut text, STORED_TEXT_LIMIT);
             if reason.is_abnormal() {
                 notes.last_error = Some(text.clone());
             }

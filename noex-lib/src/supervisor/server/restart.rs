@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::{EventKind, RestartType, Strategy};
 
 use super::{ChildState, Started, SupervisorServer};
@@ -29,7 +30,7 @@ impl SupervisorServer {
         let child = &mut self.children[index];
         child.state = ChildState::Stopped;
         if exit.reason.is_abnormal() {
-            child.last_error = Some(exit.reason.to_string());
+            child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into_owned());
         }
         let restart = match child.spec.restart {
             RestartType::Permanent => true,
@@ -116,7 +117,7 @@ impl SupervisorServer {
         let child = &mut self.children[index];
         tracing::warn!(child = %child.id, %error, "restart failed; trying again");
         child.state = ChildState::Restarting;
-        child.last_error = Some(error.to_string());
+        child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into_owned());
         child.id.clone()
     }
 
