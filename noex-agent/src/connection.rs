@@ -53,6 +53,8 @@ const CLOSE_LINGER: Duration = Duration::from_secs(5);
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// The most bytes read and dropped while closing (the rest of an oversized frame).
 const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+/// How much the reader asks the socket for at a time.
+const READ_CHUNK: usize = 8 * 1024;
 /// Requests are a few levels deep; anything deeper is abuse, refused before it can
 /// recurse far on an app worker's stack.
 const REQUEST_MAX_DEPTH: usize = 32;
@@ -265,6 +267,8 @@ async fn read_loop(mut stream: &Stream, handler: Handler<'_>) -> Ending {
         let pending = !greeted || !buf.is_empty();
         let deadline = waiting_since + handler.context.request_timeout;
         let was_empty = buf.is_empty();
+        // Read in chunks, not the few bytes an exhausted buffer would offer.
+        buf.reserve(READ_CHUNK);
         tokio::select! {
             read = stream.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => {
