@@ -57,6 +57,8 @@ pub fn decode_with_serde<'a, D: serde::Deserialize<'a>>(
 ) -> Result<D, rmp_serde::decode::Error> {
     let mut deserializer = rmp_serde::Deserializer::from_read_ref(body);
     deserializer.set_max_depth(max_depth);
+    // Bytes after the value are not read (PROTOCOL.md §7: readers are lenient); finding
+    // where one value ends would take a second pass over every snapshot.
     D::deserialize(&mut deserializer)
 }
 
@@ -268,6 +270,18 @@ mod tests {
         assert_eq!(first.id, None);
         let second = codec.decode(&mut buf).unwrap().unwrap().unwrap();
         assert_eq!(second.x, 2);
+    }
+
+    #[test]
+    fn bytes_after_the_body_s_value_are_ignored() {
+        // {"x": 1, "label": nil}, then two stray bytes (found by fuzzing).
+        let body = [
+            0x82, 0xa1, b'x', 0x01, 0xa5, b'l', b'a', b'b', b'e', b'l', 0xc0, 0xc1, 0xff,
+        ];
+        assert_eq!(
+            decode_with_serde::<Point>(&body, 8).unwrap(),
+            Point { x: 1, label: None }
+        );
     }
 
     #[test]
