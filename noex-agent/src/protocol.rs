@@ -241,6 +241,24 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code this version knows (not `Unknown`, which stands for a newer one).
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::BadFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::UnknownRequest,
+        ErrorCode::VersionMismatch,
+        ErrorCode::NotFound,
+        ErrorCode::AmbiguousTarget,
+        ErrorCode::ReadOnly,
+        ErrorCode::NotSupervised,
+        ErrorCode::PermissionDenied,
+        ErrorCode::Busy,
+        ErrorCode::Failed,
+        ErrorCode::Timeout,
+        ErrorCode::NotReading,
+        ErrorCode::Protected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "bad_frame",

@@ -79,23 +79,7 @@ fn process_ref() -> impl Strategy<Value = ProcessRef> {
 }
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
-    prop::sample::select(vec![
-        ErrorCode::BadFrame,
-        ErrorCode::FrameTooLarge,
-        ErrorCode::UnknownRequest,
-        ErrorCode::VersionMismatch,
-        ErrorCode::NotFound,
-        ErrorCode::AmbiguousTarget,
-        ErrorCode::ReadOnly,
-        ErrorCode::NotSupervised,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Busy,
-        ErrorCode::Failed,
-        ErrorCode::Timeout,
-        ErrorCode::NotReading,
-        ErrorCode::Protected,
-        ErrorCode::Unknown,
-    ])
+    prop::sample::select(ErrorCode::ALL.to_vec())
 }
 
 fn event_kind() -> impl Strategy<Value = EventKind> {

@@ -249,19 +249,7 @@ fn errors_carry_a_snake_case_code_a_message_and_candidates_only_when_ambiguous()
     };
     assert_eq!(wire(&closing)["id"], Value::Null);
     // Every code's wire name is its `as_str`.
-    for code in [
-        ErrorCode::BadFrame,
-        ErrorCode::FrameTooLarge,
-        ErrorCode::UnknownRequest,
-        ErrorCode::VersionMismatch,
-        ErrorCode::NotFound,
-        ErrorCode::AmbiguousTarget,
-        ErrorCode::ReadOnly,
-        ErrorCode::NotSupervised,
-        ErrorCode::PermissionDenied,
-        ErrorCode::Busy,
-        ErrorCode::Failed,
-    ] {
+    for code in ErrorCode::ALL {
         assert_eq!(wire(&code), json!(code.as_str()));
     }
 }
