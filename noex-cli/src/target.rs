@@ -169,3 +169,125 @@ fn process_exists(_pid: u32) -> Option<bool> {
 fn is_named_pipe(path: &Path) -> bool {
     cfg!(windows) && path.starts_with(PathBuf::from(r"\\.\pipe\"))
 }
+
+#[cfg(test)]
+mod tests {
+    use noex_agent::protocol::ErrorBody;
+
+    use super::*;
+    use crate::error::EXIT_FAILED;
+    use crate::render::style::Style;
+
+    /// The pid of a process that has exited and been waited for: no process has it
+    /// (pids are handed out in order, so it is not reused this soon).
+    #[cfg(unix)]
+    fn exited_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("wait for true");
+        pid
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_running_process_exists_and_an_exited_one_does_not() {
+        assert_eq!(process_exists(std::process::id()), Some(true));
+        assert_eq!(process_exists(exited_pid()), Some(false));
+    }
+
+    /// `kill(0, _)` addresses our own process group and a negative pid a group or every
+    /// process, so neither may be taken for the answer about one process.
+    #[cfg(unix)]
+    #[test]
+    fn pids_that_name_no_single_process_are_not_asked_about() {
+        assert_eq!(process_exists(0), None);
+        assert_eq!(process_exists(u32::MAX), None);
+        assert_eq!(process_exists(1 << 31), None);
+    }
+
+    /// Signalling another user's process fails with EPERM, which still proves that it
+    /// exists. Root may signal anyone, so as root the check runs in a child that has
+    /// dropped to user `nobody`.
+    #[cfg(unix)]
+    #[test]
+    fn another_users_process_exists_though_we_may_not_signal_it() {
+        // SAFETY: `geteuid` only reads.
+        if unsafe { libc::geteuid() } != 0 {
+            assert_eq!(process_exists(1), Some(true));
+            return;
+        }
+        const NOBODY: libc::uid_t = 65_534;
+        // SAFETY: until `_exit` the child only makes system calls and reads `errno`:
+        // nothing that allocates or takes a lock another thread may have held.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork: {}", io::Error::last_os_error());
+        if child == 0 {
+            let code = if unsafe { libc::setuid(NOBODY) } != 0 {
+                2
+            } else if process_exists(1) == Some(true) {
+                0
+            } else {
+                1
+            };
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above, writing only `status`.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        match libc::WEXITSTATUS(status) {
+            0 => {}
+            2 => panic!("could not drop to uid {NOBODY} to meet EPERM"),
+            _ => panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}"),
+        }
+    }
+
+    #[test]
+    fn a_socket_we_may_not_connect_to_says_to_run_as_the_apps_user() {
+        let error = connect_io_error(
+            &io::Error::from(io::ErrorKind::PermissionDenied),
+            Path::new("/tmp/noex-1000/4242.sock"),
+            "the agent of process 4242",
+        );
+        assert_eq!(error.code, EXIT_FAILED);
+        assert_eq!(
+            error.render(Style::PLAIN),
+            "error: cannot connect to the agent of process 4242: permission denied\n\
+             hint: run noex as the same user as the application\n"
+        );
+    }
+
+    fn not_supervised() -> Result<(), ClientError> {
+        Err(ClientError::Agent(ErrorBody::new(
+            ErrorCode::NotSupervised,
+            "app_sup <0.1> is a root supervisor: nothing would restart it",
+        )))
+    }
+
+    /// Only `kill` has `--force`; a `restart` of the same process keeps the agent's own
+    /// hint.
+    #[tokio::test]
+    async fn a_refused_kill_of_an_unsupervised_process_suggests_force() {
+        let kill = request("kill", async { not_supervised() })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            kill.render(Style::PLAIN),
+            "error: app_sup <0.1> is a root supervisor: nothing would restart it\n\
+             hint: add --force to kill it anyway\n"
+        );
+        assert_eq!(kill.code, EXIT_FAILED);
+
+        let restart = request("restart", async { not_supervised() })
+            .await
+            .unwrap_err();
+        let text = restart.render(Style::PLAIN);
+        assert!(!text.contains("--force"), "{text}");
+        assert_eq!(
+            restart.hint,
+            from_client(not_supervised().unwrap_err()).hint
+        );
+    }
+}

@@ -201,6 +201,29 @@ mod tests {
         assert_eq!(duration_ns(999_999), "999µs");
     }
 
+    /// Each unit starts exactly at its first whole value, and the value just below stays
+    /// in the smaller unit.
+    #[test]
+    fn durations_change_unit_exactly_at_the_unit() {
+        let cases = [
+            (999, "999ns"),
+            (NS_PER_US, "1µs"),
+            (NS_PER_MS - 1, "999µs"),
+            (NS_PER_MS, "1ms"),
+            (NS_PER_S - 1, "999ms"),
+            (NS_PER_S, "1.0s"),
+            (60 * NS_PER_S - 1, "59.9s"),
+            (60 * NS_PER_S, "1m 00s"),
+            (3_600 * NS_PER_S - 1, "59m 59s"),
+            (3_600 * NS_PER_S, "1h 00m"),
+            (86_400 * NS_PER_S - 1, "23h 59m"),
+            (86_400 * NS_PER_S, "1d 0h"),
+        ];
+        for (ns, shown) in cases {
+            assert_eq!(duration_ns(ns), shown, "{ns} ns");
+        }
+    }
+
     #[test]
     fn truncate_cuts_with_an_ellipsis_and_flattens_newlines() {
         assert_eq!(truncate("boom", 10), "boom");

@@ -163,6 +163,25 @@ mod tests {
         assert!(painted.contains("boom"));
     }
 
+    /// Tables colour cells through comfy-table, not `paint`: each role but a name (bold
+    /// only, which a table leaves plain) gets the colour `paint` gives it.
+    #[test]
+    fn coloured_table_cells_take_their_roles_colour() {
+        use comfy_table::Color;
+        let cases = [
+            (Role::Dim, Some(Color::DarkGrey)),
+            (Role::Good, Some(Color::Green)),
+            (Role::Warn, Some(Color::Yellow)),
+            (Role::Bad, Some(Color::Red)),
+            (Role::Hint, Some(Color::Cyan)),
+            (Role::Name, None),
+        ];
+        for (role, colour) in cases {
+            assert_eq!(Style::COLOURED.cell_colour(role), colour, "{role:?}");
+            assert_eq!(Style::PLAIN.cell_colour(role), None, "{role:?}");
+        }
+    }
+
     #[test]
     fn never_means_never_and_always_means_always() {
         assert!(!Style::detect(ColorChoice::Never, Stream::Stdout).is_coloured());

@@ -341,6 +341,26 @@ mod tests {
         );
     }
 
+    /// A mailbox of 100 messages or more is worth a look; a shorter one is not.
+    #[test]
+    fn a_queue_is_highlighted_from_100_messages() {
+        let line = |queue_len| {
+            let info = ServerInfo {
+                queue_len,
+                ..fixtures::worker(2, Some("cache"), None, None)
+            };
+            node_line(&TreeNode::Worker { info }, None, Style::COLOURED)
+        };
+        let warned = Style::COLOURED.paint(Role::Warn, "queue 100");
+        assert!(line(100).contains(&warned), "{:?}", line(100));
+        let short = line(99);
+        assert!(short.contains("queue 99"), "{short:?}");
+        assert!(
+            !short.contains(&Style::COLOURED.paint(Role::Warn, "queue 99")),
+            "{short:?}"
+        );
+    }
+
     #[test]
     fn deep_last_branches_leave_no_stray_lines() {
         let tree = fixtures::tree();
