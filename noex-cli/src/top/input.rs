@@ -345,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_s_own_processes_are_refused_before_asking() {
+        let mut app = testing::app(Layout::Full);
+        app.focus = Focus::Table;
+        char(&mut app, 'a'); // show system processes
+        assert!(app.select_table_pid(Pid(31)));
+        char(&mut app, 'K');
+        assert_eq!(app.overlay, Overlay::None, "no confirmation to ask");
+        assert_eq!(
+            app.message.unwrap().text,
+            "cannot kill: connection <0.31> belongs to the noex agent itself: it cannot be \
+             killed or restarted through the agent"
+        );
+    }
+
+    #[test]
     fn a_read_only_agent_refuses_before_asking() {
         let mut app = on_worker_1();
         app.connected(testing::hello(true), Vec::new());

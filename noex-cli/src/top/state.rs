@@ -1185,6 +1185,13 @@ impl App {
             name: row.process.name.clone(),
             child_id: row.process.child_id.clone(),
         };
+        // The agent refuses these anyway; say so before asking to confirm.
+        if let Some(why) = self
+            .snapshot()
+            .and_then(|snapshot| noex_agent::target::belongs_to_agent(snapshot, &target))
+        {
+            return Err(why);
+        }
         let nothing_restarts = self
             .snapshot()
             .and_then(|snapshot| noex_agent::target::nothing_restarts(snapshot, &target));
