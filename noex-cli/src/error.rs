@@ -1,6 +1,6 @@
 //! Failures at the edge: what went wrong, the exit code it deserves, and a hint.
 //!
-//! Commands return [`CliError`]; only `main` prints it. Exit codes follow DESIGN §5:
+//! Commands return [`CliError`]; only `main` prints it. Exit codes, as README.md lists them:
 //! 1 when the operation failed (no such process, read-only agent, an agent error),
 //! 2 for usage errors and when no application could be found. Like cargo's `CliError`,
 //! the code travels with the error, so the place that knows why also decides how bad.

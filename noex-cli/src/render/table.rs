@@ -75,7 +75,7 @@ pub const LIST_COLUMNS: [Column; 8] = [
 const LAST_ERROR_WIDTH: usize = 40;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
-/// form is documented field by field in `JSON-FIELDS.md`; add fields, never rename.
+/// form is documented field by field in README.md ("JSON output"); add fields, never rename.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProcessRow {
     pub pid: u64,

@@ -190,7 +190,7 @@ pub struct TreeJson {
     pub roots: Vec<NodeJson>,
 }
 
-/// One node of `noex tree --json`; `JSON-FIELDS.md` documents every field.
+/// One node of `noex tree --json`; README.md ("JSON output") documents every field.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NodeJson {
     /// `"supervisor"`, `"worker"`, `"stopped"` (a child spec with no running process),

@@ -111,14 +111,19 @@ pub trait GenServer: Send + Sized + 'static {
         async { Ok(()) }
     }
 
+    /// Answers a [`ServerRef::call`]: [`Reply::Now`] with the reply, or
+    /// [`Reply::Deferred`] after keeping [`Context::defer_reply`]'s handle to answer
+    /// later. The caller waits (up to its timeout) while this runs; a panic here
+    /// crashes the server, and the caller gets the exit reason.
     fn handle_call(
         &mut self,
         request: Self::Call,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = Reply<Self::Reply>> + Send;
 
-    /// A server that is sent casts implements this; without it, a cast crashes the
-    /// server, as a cast to an OTP `gen_server` without `handle_cast` does (`undef`).
+    /// Handles a [`ServerRef::cast`]: fire and forget, nobody waits for it. A server
+    /// that is sent casts implements this; without it, a cast crashes the server, as a
+    /// cast to an OTP `gen_server` without `handle_cast` does (`undef`).
     fn handle_cast(
         &mut self,
         message: Self::Cast,
