@@ -99,6 +99,32 @@ pub(crate) fn probe(path: &Path) -> io::Result<()> {
     imp::probe(path)
 }
 
+/// The effective uid of this process; `None` where there are no uids (Windows).
+#[cfg(unix)]
+pub fn own_uid() -> Option<u32> {
+    Some(imp::own_uid())
+}
+
+/// The effective uid of this process; `None` where there are no uids (Windows).
+#[cfg(not(unix))]
+pub fn own_uid() -> Option<u32> {
+    None
+}
+
+/// Whether process `pid` exists (another user's included), where the platform can
+/// tell; `None` for pid 0 and pids beyond `i32`, which `kill` would read as process
+/// groups, and on Windows.
+#[cfg(unix)]
+pub fn process_exists(pid: u32) -> Option<bool> {
+    (pid > 0 && pid <= i32::MAX as u32).then(|| imp::process_exists(pid))
+}
+
+/// Whether process `pid` exists; Windows cannot tell here.
+#[cfg(not(unix))]
+pub fn process_exists(_pid: u32) -> Option<bool> {
+    None
+}
+
 /// `<pid>.sock` → pid. Pid 0 and pids beyond `i32` are refused: `kill` would read them
 /// as process groups.
 #[cfg_attr(not(unix), allow(dead_code))]
@@ -250,7 +276,7 @@ mod imp {
 
     /// `kill(pid, 0)` sends nothing; it only asks whether the process exists. EPERM means
     /// it does, under another user.
-    fn process_exists(pid: u32) -> bool {
+    pub fn process_exists(pid: u32) -> bool {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             return false;
         };

@@ -9,8 +9,8 @@ pub fn process_start_ms(pid: u32) -> Option<u64> {
     imp::process_start_ms(pid)
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub(crate) fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch, now: the one wall clock of noex's data.
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

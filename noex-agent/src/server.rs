@@ -242,7 +242,7 @@ impl Agent {
             slots: Arc::clone(&slots),
             waiting: AtomicUsize::new(0),
             admission_wait: options.admission_wait,
-            own_uid: own_uid(),
+            own_uid: discovery::own_uid(),
         });
         tokio::spawn(accept_loop(listener, door, shutdown_rx));
         tracing::debug!(path = %path.display(), "noex agent listening");
@@ -477,17 +477,6 @@ fn listen(path: &Path, overwrite: bool) -> io::Result<Listener> {
     {
         options()?.create_tokio()
     }
-}
-
-#[cfg(unix)]
-fn own_uid() -> Option<u32> {
-    // SAFETY: geteuid cannot fail and touches no memory of ours.
-    Some(unsafe { libc::geteuid() })
-}
-
-#[cfg(not(unix))]
-fn own_uid() -> Option<u32> {
-    None
 }
 
 #[cfg(unix)]

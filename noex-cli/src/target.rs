@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use noex_agent::client::{Client, ClientError};
-use noex_agent::discovery;
+use noex_agent::discovery::{self, process_exists};
 use noex_agent::protocol::{ErrorCode, Hello};
 
 use crate::cli::TargetArgs;
@@ -149,20 +149,6 @@ pub async fn request<T>(
             REQUEST_TIMEOUT.as_secs()
         ))),
     }
-}
-
-/// Whether process `pid` exists, where the platform can tell.
-#[cfg(unix)]
-fn process_exists(pid: u32) -> Option<bool> {
-    let pid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 0)?;
-    // SAFETY: signal 0 sends nothing; it only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    Some(rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
-}
-
-#[cfg(not(unix))]
-fn process_exists(_pid: u32) -> Option<bool> {
-    None
 }
 
 /// Named pipes do not show up to `Path::exists`; let the connection attempt decide.
