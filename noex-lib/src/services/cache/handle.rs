@@ -1,0 +1,247 @@
+//! The handle to a cache, [`Cache`]: the API callers use (start, lookup, get, set,
+//! get_or_set...). Each method is one message to the [`CacheServer`] and back;
+//! `get_or_set` also runs the caller's computation here, in the caller's task.
+
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::time::Duration;
+
+use super::server::CacheServer;
+use super::server::protocol::{CacheCall, CacheReply};
+use super::store::Ttl;
+use super::{CacheOptions, CacheStats};
+use crate::error::{CallError, StartError, StopError};
+use crate::gen_server::ServerRef;
+use crate::registry::{self, LookupError};
+use crate::services;
+use crate::supervisor::ChildSpec;
+use crate::{ExitReason, Pid};
+
+/// Why a [`Cache::try_get_or_set`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetOrSetError<E> {
+    /// This caller's computation failed; nothing was stored, and the next waiter
+    /// (if any) computes instead.
+    #[error("computing the value failed: {0}")]
+    Compute(E),
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A handle to a running cache from `K` to `V`. Cheap to clone.
+pub struct Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    server: ServerRef<CacheServer<K, V>>,
+}
+
+impl<K, V> Clone for Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn clone(&self) -> Self {
+        Cache {
+            server: self.server.clone(),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("pid", &self.server.pid())
+            .finish()
+    }
+}
+
+impl<K, V> From<ServerRef<CacheServer<K, V>>> for Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn from(server: ServerRef<CacheServer<K, V>>) -> Self {
+        Cache { server }
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    /// Start a cache (registered under the options' name, if any). Fails with an
+    /// `InitializationError` if `max_size` is 0.
+    pub async fn start(options: CacheOptions) -> Result<Self, StartError> {
+        let server = services::start(CacheServer::new(&options), options.name.as_deref()).await?;
+        Ok(Cache { server })
+    }
+
+    /// A supervisor child that runs a cache, registered under the options' name, or
+    /// under `id` when the options have none; find it with [`Cache::lookup`].
+    pub fn child_spec(id: impl Into<String>, options: CacheOptions) -> ChildSpec {
+        services::child_spec(id, options.name.clone(), move || {
+            CacheServer::<K, V>::new(&options)
+        })
+    }
+
+    /// The cache registered under `name`.
+    pub fn lookup(name: &str) -> Result<Self, LookupError> {
+        registry::lookup::<CacheServer<K, V>>(name).map(Cache::from)
+    }
+
+    /// The process behind the cache.
+    pub fn server_ref(&self) -> &ServerRef<CacheServer<K, V>> {
+        &self.server
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.server.pid()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.server.is_running()
+    }
+
+    async fn ask(&self, request: CacheCall<K, V>) -> Result<CacheReply<K, V>, CallError> {
+        self.server.call(request).await
+    }
+
+    /// The live value for `key`, if any; marks it as recently used.
+    pub async fn get<Q>(&self, key: &Q) -> Result<Option<V>, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+    {
+        match self.ask(CacheCall::Get(key.to_owned())).await? {
+            CacheReply::Value(value) => Ok(value),
+            _ => unreachable!("get answers Value"),
+        }
+    }
+
+    /// Store `value` for the default time to live; evicts the least recently used
+    /// entry if the cache is full.
+    pub async fn set(&self, key: K, value: V) -> Result<(), CallError> {
+        self.ask(CacheCall::Set(key, value, Ttl::Default))
+            .await
+            .map(drop)
+    }
+
+    /// Store `value` for `ttl` (`None`: until evicted or deleted).
+    pub async fn set_with_ttl(
+        &self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+    ) -> Result<(), CallError> {
+        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
+        self.ask(CacheCall::Set(key, value, ttl)).await.map(drop)
+    }
+
+    /// Remove `key`; returns whether it held a live value.
+    pub async fn delete<Q>(&self, key: &Q) -> Result<bool, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+    {
+        match self.ask(CacheCall::Delete(key.to_owned())).await? {
+            CacheReply::Bool(found) => Ok(found),
+            _ => unreachable!("delete answers Bool"),
+        }
+    }
+
+    /// Whether `key` holds a live value. Neither a hit nor a miss, and not a use.
+    pub async fn has<Q>(&self, key: &Q) -> Result<bool, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+    {
+        match self.ask(CacheCall::Has(key.to_owned())).await? {
+            CacheReply::Bool(found) => Ok(found),
+            _ => unreachable!("has answers Bool"),
+        }
+    }
+
+    /// Remove every entry. The counters in [`CacheStats`] are kept.
+    pub async fn clear(&self) -> Result<(), CallError> {
+        self.ask(CacheCall::Clear).await.map(drop)
+    }
+
+    /// The counters, and the size now.
+    pub async fn stats(&self) -> Result<CacheStats, CallError> {
+        match self.ask(CacheCall::Stats).await? {
+            CacheReply::Stats(stats) => Ok(stats),
+            _ => unreachable!("stats answers Stats"),
+        }
+    }
+
+    /// Remove every expired entry now (a scan of all entries); returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, CallError> {
+        match self.ask(CacheCall::Purge).await? {
+            CacheReply::Purged(count) => Ok(count),
+            _ => unreachable!("purge answers Purged"),
+        }
+    }
+
+    /// The value for `key`; if there is none, `compute` it, store it (default time
+    /// to live) and return it. Among concurrent callers for one missing key, one
+    /// computes and the others wait for its value (see the module docs).
+    pub async fn get_or_set<Q, F, Fut>(&self, key: &Q, compute: F) -> Result<V, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let outcome = self
+            .try_get_or_set(key, || async {
+                Ok::<V, std::convert::Infallible>(compute().await)
+            })
+            .await;
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(GetOrSetError::Call(error)) => Err(error),
+            Err(GetOrSetError::Compute(never)) => match never {},
+        }
+    }
+
+    /// [`get_or_set`](Self::get_or_set) with a computation that can fail. A failure
+    /// is returned to this caller only; nothing is stored, and a waiting caller
+    /// computes instead.
+    pub async fn try_get_or_set<Q, F, Fut, E>(
+        &self,
+        key: &Q,
+        compute: F,
+    ) -> Result<V, GetOrSetError<E>>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        // No timeout: a waiter waits as long as the computation it waits for takes,
+        // as the computing caller does. A cache that ends answers every waiter.
+        let reply = self
+            .server
+            .call_untimed(CacheCall::GetOrSet(key.to_owned()))
+            .await?;
+        match reply {
+            CacheReply::Hit(value) => Ok(value),
+            CacheReply::Compute(guard) => {
+                // If `compute` fails, panics or is cancelled, dropping the guard
+                // hands the computation to the next waiter.
+                let value = compute().await.map_err(GetOrSetError::Compute)?;
+                guard.fill(value.clone());
+                Ok(value)
+            }
+            _ => unreachable!("get_or_set answers Hit or Compute"),
+        }
+    }
+
+    /// Stop the cache; its entries are dropped.
+    pub async fn stop(&self) -> Result<(), StopError> {
+        self.server.stop(ExitReason::Normal).await
+    }
+}
