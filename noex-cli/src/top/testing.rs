@@ -19,7 +19,7 @@ use ratatui::buffer::{Buffer, Cell};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::Span;
 
-use super::state::App;
+use super::state::{App, Row};
 use super::view;
 use crate::cli::{Layout, Theme};
 use crate::render::fixtures::{self, NOW_MS};
@@ -144,6 +144,11 @@ pub fn app(layout: Layout) -> App {
     }
     app.push(noex_agent::client::Push::Lagged { dropped: 12 });
     app
+}
+
+/// The table row of `pid`, which the test expects to be there.
+pub fn row(app: &App, pid: Pid) -> &Row {
+    app.row(pid).expect("row")
 }
 
 /// The frame `app` draws at `width` x `height`, as text.
