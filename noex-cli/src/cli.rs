@@ -111,6 +111,15 @@ pub enum Command {
     Top(TopArgs),
     /// Start a demo application (a second process) and open the dashboard on it
     Demo(DemoArgs),
+    /// Print a shell completion script: `noex completions bash > /etc/bash_completion.d/noex`
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Args)]

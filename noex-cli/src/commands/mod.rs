@@ -2,6 +2,7 @@
 //! target flags and the colour decisions) and write through [`write_out`], so a closed
 //! stdout surfaces as an error `main` recognises.
 
+pub mod completions;
 pub mod events;
 pub mod kill;
 pub mod list;
@@ -56,6 +57,7 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
+        Command::Completions(args) => completions::run(&args),
     }
 }
 
