@@ -1,6 +1,7 @@
 //! One module per command, each with one `run` function. They share a [`Context`] (the
-//! target flags and the colour decisions) and write through [`write_out`], so a closed
-//! stdout surfaces as an error `main` recognises.
+//! target flags and the colour decisions, in `crate::context`, below the commands, the
+//! demo and the dashboard alike) and write through [`write_out`], so a closed stdout
+//! surfaces as an error `main` recognises.
 
 pub mod completions;
 pub mod events;
@@ -12,32 +13,9 @@ pub mod tree;
 
 use std::io::Write;
 
-use crate::cli::{Cli, ColorChoice, Command, TargetArgs};
+use crate::cli::Command;
+pub use crate::context::Context;
 use crate::error::CliError;
-use crate::render::style::{Stream, Style};
-
-/// What every command may need besides its own arguments.
-#[derive(Clone, Debug)]
-pub struct Context {
-    pub target: TargetArgs,
-    /// `--color`, for views that decide colour their own way (the dashboard).
-    #[allow(dead_code)]
-    pub color: ColorChoice,
-    /// Colours for stdout and stderr, each decided for its own stream.
-    pub stdout: Style,
-    pub stderr: Style,
-}
-
-impl Context {
-    pub fn new(cli: &Cli) -> Context {
-        Context {
-            target: cli.target.clone(),
-            color: cli.color,
-            stdout: Style::detect(cli.color, Stream::Stdout),
-            stderr: Style::detect(cli.color, Stream::Stderr),
-        }
-    }
-}
 
 /// Run `command` to completion on a single-threaded runtime (a CLI has one thing to do).
 pub fn run(command: Command, ctx: &Context) -> Result<(), CliError> {

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use noex_agent::discovery;
 
 use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::error::CliError;
 
 /// How long the demo app may take to start its tree and open its agent socket.
@@ -136,7 +136,8 @@ impl DemoProcess {
         }
         #[cfg(unix)]
         {
-            // SAFETY: signalling our own child by its pid.
+            // SAFETY: `kill` touches no memory of ours; `try_wait` above found the child
+            // not yet reaped, so its pid is still its own and not another process's.
             unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
             let began = Instant::now();
             while began.elapsed() < Duration::from_secs(3) {

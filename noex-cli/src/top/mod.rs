@@ -28,7 +28,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::time::MissedTickBehavior;
 
 use crate::cli::{TargetArgs, TopArgs};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::render::action::Action;
 use conn::{Conn, Request, Update};
