@@ -207,13 +207,21 @@ impl From<CallError> for SupervisorError {
     }
 }
 
-impl From<crate::registry::RegisterError> for StartError {
-    fn from(error: crate::registry::RegisterError) -> Self {
+/// Why a registration failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The name is taken, or the process already has another name.
+    #[error(transparent)]
+    AlreadyRegistered(#[from] AlreadyRegisteredError),
+    #[error(transparent)]
+    NotRunning(#[from] ServerNotRunningError),
+}
+
+impl From<RegisterError> for StartError {
+    fn from(error: RegisterError) -> Self {
         match error {
-            crate::registry::RegisterError::AlreadyRegistered(e) => {
-                StartError::AlreadyRegistered(e)
-            }
-            crate::registry::RegisterError::NotRunning(e) => StartError::NotRunning(e),
+            RegisterError::AlreadyRegistered(e) => StartError::AlreadyRegistered(e),
+            RegisterError::NotRunning(e) => StartError::NotRunning(e),
         }
     }
 }

@@ -34,6 +34,7 @@ use dashmap::mapref::entry::Entry;
 use noex_agent::types::EventKind;
 
 use crate::Pid;
+pub use crate::error::RegisterError;
 use crate::error::{AlreadyRegisteredError, NotRegisteredError, ServerNotRunningError};
 use crate::gen_server::{GenServer, ServerRef};
 use crate::process::ProcessCell;
@@ -255,14 +256,4 @@ pub enum LookupError {
         pid: Pid,
         expected: &'static str,
     },
-}
-
-/// Why a registration failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RegisterError {
-    /// The name is taken, or the process already has another name.
-    #[error(transparent)]
-    AlreadyRegistered(#[from] AlreadyRegisteredError),
-    #[error(transparent)]
-    NotRunning(#[from] ServerNotRunningError),
 }
