@@ -4,6 +4,11 @@
 
 use std::future::Future;
 
+/// The floor, what every other figure is a ratio to.
+pub const FLOOR: &str = "tokio_bare";
+/// Every library compared, the floor first, as the benchmarks name them.
+pub const LIBRARIES: [&str; 5] = [FLOOR, "noex", "ractor", "kameo", "actix"];
+
 /// The two tokio schedulers an application chooses between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {

@@ -81,7 +81,7 @@ fn probe<C: Contender>(servers: usize) -> f64 {
 /// Run one probe process per library, in turn.
 pub fn measure_all() -> Vec<MemoryRow> {
     let exe = std::env::current_exe().expect("this benchmark's path");
-    crate::summary::LIBRARIES
+    crate::contender::LIBRARIES
         .iter()
         .filter_map(|library| {
             let output = Command::new(&exe)

@@ -10,7 +10,7 @@ use std::fmt::{Display, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::contender::Flavor;
+use crate::contender::{FLOOR, Flavor, LIBRARIES};
 use crate::memory::MemoryRow;
 
 struct Samples {
@@ -53,10 +53,6 @@ pub fn median(id: &str) -> Option<f64> {
         values[middle]
     })
 }
-
-/// The floor, what every other figure is a ratio to.
-const FLOOR: &str = "tokio_bare";
-pub const LIBRARIES: [&str; 5] = [FLOOR, "noex", "ractor", "kameo", "actix"];
 
 /// A benchmark's id, as criterion shows it and as it is recorded here:
 /// `call_round_trip/noex/current_thread`.
