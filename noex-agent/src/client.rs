@@ -48,9 +48,11 @@ const MAX_BUFFERED_PUSHES: usize = 4096;
 /// Something the agent sent without being asked (after `subscribe`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Push {
+    /// A lifecycle event.
     Event(LifecycleEvent),
     /// `dropped` events were skipped because this client read too slowly.
     Lagged {
+        /// How many events were skipped at this point of the stream.
         dropped: u64,
     },
 }
@@ -58,20 +60,28 @@ pub enum Push {
 /// Why a request failed. Each message is one line, fit to show a user.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// Connecting, reading or writing the socket failed.
     #[error("cannot talk to the agent: {0}")]
     Io(#[from] io::Error),
+    /// The agent speaks another major version of the protocol.
     #[error(
         "the agent speaks protocol {agent} and this client {client}: \
          use a noex CLI of the same major version as the app's noex"
     )]
     VersionMismatch {
+        /// The agent's protocol version.
         agent: ProtocolVersion,
+        /// This client's protocol version.
         client: ProtocolVersion,
     },
+    /// The agent answered with an error frame.
     #[error("{0}")]
     Agent(ErrorBody),
+    /// The agent sent a frame this client cannot decode, one over the size limit, or
+    /// a reply of the wrong kind.
     #[error("unexpected answer from the agent: {0}")]
     Protocol(String),
+    /// The agent closed the connection (or reset it).
     #[error("the agent closed the connection")]
     Closed,
 }
@@ -143,6 +153,7 @@ impl Client {
         &self.hello
     }
 
+    /// Asks for a snapshot of every process.
     pub async fn snapshot(&mut self) -> Result<Snapshot, ClientError> {
         match self.request(RequestKind::Snapshot).await? {
             ReplyBody::Snapshot { snapshot } => Ok(snapshot),
@@ -150,6 +161,7 @@ impl Client {
         }
     }
 
+    /// Asks for the supervision tree.
     pub async fn tree(&mut self) -> Result<ProcessTree, ClientError> {
         match self.request(RequestKind::Tree).await? {
             ReplyBody::Tree { tree } => Ok(tree),

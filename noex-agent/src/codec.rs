@@ -117,6 +117,7 @@ pub struct FrameDecodeError {
     /// The frame's `id`, if the body is a map with an unsigned integer `id`: every
     /// request carries one, so the error can still name the request it answers.
     pub id: Option<u64>,
+    /// Why the body did not decode.
     #[source]
     pub source: rmp_serde::decode::Error,
 }
@@ -135,10 +136,17 @@ fn readable_id(body: &[u8], max_depth: usize) -> Option<u64> {
 /// sink stays usable: the caller may send something else (an error frame) instead.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameEncodeError {
+    /// The value could not be serialized to MessagePack.
     #[error("cannot encode the frame: {0}")]
     Serialize(#[from] rmp_serde::encode::Error),
+    /// The encoded body is over the codec's frame limit.
     #[error("the frame is {len} bytes, over the {max}-byte limit")]
-    TooLarge { len: usize, max: usize },
+    TooLarge {
+        /// The encoded body's length, in bytes.
+        len: usize,
+        /// The limit, in bytes.
+        max: usize,
+    },
 }
 
 impl<D> Decoder for FrameCodec<D> {

@@ -31,28 +31,53 @@ pub struct AgentEntry {
 /// The agent directory cannot be trusted or used.
 #[derive(Debug, thiserror::Error)]
 pub enum DirError {
+    /// Creating, inspecting or reading the directory failed.
     #[error("cannot use the agent directory {}: {source}", path.display())]
     Io {
+        /// The agent directory.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },
+    /// The directory is a symbolic link (checked without following it).
     #[error("refusing the agent directory {}: it is a symbolic link", path.display())]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The agent directory.
+        path: PathBuf,
+    },
+    /// Something other than a directory is in its place.
     #[error("refusing the agent directory {}: it is not a directory", path.display())]
-    NotADirectory { path: PathBuf },
+    NotADirectory {
+        /// The agent directory.
+        path: PathBuf,
+    },
+    /// The directory belongs to another user.
     #[error(
         "refusing the agent directory {}: it belongs to uid {owner}, not to us (uid {uid})",
         path.display()
     )]
-    WrongOwner { path: PathBuf, owner: u32, uid: u32 },
+    WrongOwner {
+        /// The agent directory.
+        path: PathBuf,
+        /// The uid that owns it.
+        owner: u32,
+        /// Our effective uid.
+        uid: u32,
+    },
+    /// The directory has group or other permission bits.
     #[error(
         "refusing the agent directory {}: its mode is {mode:o}, so other users can reach it \
          (fix with `chmod 700 {}`)",
         path.display(),
         path.display()
     )]
-    TooOpen { path: PathBuf, mode: u32 },
+    TooOpen {
+        /// The agent directory.
+        path: PathBuf,
+        /// Its permission bits (`st_mode & 0o7777`).
+        mode: u32,
+    },
 }
 
 /// The directory agents listen in: `$NOEX_AGENT_DIR`, else `$XDG_RUNTIME_DIR/noex`,
@@ -331,7 +356,8 @@ mod imp {
             }
         }
         let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1;
-        // SAFETY: `addr` is a valid sockaddr_un and `len` covers the path and its NUL.
+        // SAFETY: `addr` is a valid sockaddr_un that outlives the call, and `len` covers
+        // the path and its NUL, which is inside `sun_path` (checked shorter above).
         let rc = unsafe {
             libc::connect(
                 fd.as_raw_fd(),

@@ -3,6 +3,8 @@
 //!
 //! No runtime logic lives here: the runtime implements [`backend::Backend`].
 
+#![warn(missing_docs)]
+
 pub mod backend;
 mod budget;
 pub mod client;

@@ -11,6 +11,8 @@ use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
 /// Major version: a client with another major is refused. Minor: additions only.
 pub const PROTOCOL_MAJOR: u32 = 1;
+/// Minor version: raised for additions only (new optional fields, request types,
+/// frame types, enumeration values); any minor is accepted.
 pub const PROTOCOL_MINOR: u32 = 2;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
@@ -18,13 +20,17 @@ pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
 /// The largest frame the agent sends (a snapshot of a very large application).
 pub const MAX_REPLY_FRAME: usize = 256 * 1024 * 1024;
 
+/// A protocol version, `major.minor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtocolVersion {
+    /// Changes only for incompatible changes: a peer of another major is refused.
     pub major: u32,
+    /// Changes for additions only.
     pub minor: u32,
 }
 
 impl ProtocolVersion {
+    /// The version this crate speaks.
     pub const CURRENT: ProtocolVersion = ProtocolVersion {
         major: PROTOCOL_MAJOR,
         minor: PROTOCOL_MINOR,
@@ -40,12 +46,16 @@ impl std::fmt::Display for ProtocolVersion {
 /// The agent's greeting, the first frame on every connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
+    /// The agent's protocol version.
     pub protocol_version: ProtocolVersion,
     /// The noex version the application was built with.
     pub noex_version: String,
+    /// The application's name.
     pub app: String,
+    /// The application's OS process id.
     pub pid: u32,
-    /// When the OS process started: tells a reused pid apart from the app meant.
+    /// When the OS process started, in milliseconds since the Unix epoch: tells a reused
+    /// pid apart from the app meant.
     pub started_at_ms: u64,
     /// A read-only agent refuses kill and restart.
     pub read_only: bool,
@@ -54,39 +64,55 @@ pub struct Hello {
 /// A client's request: an id of the client's choosing, echoed by the reply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request {
+    /// Chosen by the client, echoed by the reply or error that answers it.
     pub id: u64,
+    /// What the client asks.
     pub request: RequestKind,
 }
 
+/// What a request asks, tagged by `type` on the wire.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RequestKind {
     /// Optional: states the client's protocol version; another major is refused.
     Hello {
+        /// The client's protocol version.
         protocol_version: ProtocolVersion,
     },
+    /// Ask for a [`Snapshot`] of every process.
     Snapshot,
+    /// Ask for the supervision tree ([`ProcessTree`]).
     Tree,
     /// Start receiving lifecycle events, after up to `history` recent ones.
     Subscribe {
+        /// How many recent events to answer with, oldest first (default 0; the agent
+        /// caps it at 10 000).
         #[serde(default)]
         history: u32,
     },
+    /// Stop receiving lifecycle events; events not yet sent are discarded.
     Unsubscribe,
     /// End a process with an abnormal reason; its supervisor applies its policy.
     /// A process that nothing would restart (a root, a temporary child) is killed
     /// only with `force` (since 1.1).
     Kill {
+        /// A registered name, a child id or a pid (`<0.42>` or `42`).
         target: String,
+        /// The abnormal exit reason to end it with, clipped to 1 KiB; `None` (the
+        /// default) for `killed`.
         #[serde(default)]
         reason: Option<String>,
+        /// Kill even a process that nothing would restart (default false).
         #[serde(default)]
         force: bool,
     },
     /// Ask a process's supervisor to restart it.
     Restart {
+        /// A registered name, a child id or a pid (`<0.42>` or `42`).
         target: String,
     },
+    /// A request type this agent does not know (sent by a newer client); answered with
+    /// `unknown_request`.
     #[serde(other)]
     Unknown,
 }
@@ -95,52 +121,77 @@ pub enum RequestKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
+    /// The agent's greeting, always the first frame.
     Hello(Hello),
+    /// The answer to a request.
     Reply {
+        /// The id of the request it answers.
         id: u64,
+        /// The answer, tagged by the request's kind.
         body: ReplyBody,
     },
     /// A request failed, or the connection is about to close (`id` is then `None`).
     Error {
+        /// The id of the request that failed; `None` when the error is about the
+        /// connection, not a request.
         #[serde(default)]
         id: Option<u64>,
+        /// What went wrong.
         error: ErrorBody,
     },
     /// A pushed lifecycle event (after `subscribe`).
     Event {
+        /// The event.
         event: LifecycleEvent,
     },
     /// This client read too slowly; `dropped` events were skipped.
     Lagged {
+        /// How many events were skipped at this point of the stream.
         dropped: u64,
     },
+    /// A frame type this client does not know (sent by a newer agent); skip it.
     #[serde(other)]
     Unknown,
 }
 
+/// The body of a [`ServerFrame::Reply`], tagged by `type` with the kind of request it
+/// answers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReplyBody {
+    /// The answer to `hello`.
     Hello {
+        /// The agent's protocol version.
         protocol_version: ProtocolVersion,
     },
+    /// The answer to `snapshot`.
     Snapshot {
+        /// Every process, now.
         snapshot: Snapshot,
     },
+    /// The answer to `tree`.
     Tree {
+        /// The supervision tree, now.
         tree: ProcessTree,
     },
     /// Subscribed; `history` holds the recent events, oldest first.
     Subscribed {
+        /// Up to the requested number of recent events, oldest first.
         history: Vec<LifecycleEvent>,
     },
+    /// The answer to `unsubscribe`: no more events are pushed.
     Unsubscribed,
+    /// The answer to `kill`.
     Killed {
+        /// What the kill did.
         outcome: ActionOutcome,
     },
+    /// The answer to `restart`.
     Restarted {
+        /// What the restart did.
         outcome: ActionOutcome,
     },
+    /// A reply kind this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
@@ -148,9 +199,12 @@ pub enum ReplyBody {
 /// A process, named the ways a user may name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessRef {
+    /// Its pid.
     pub pid: Pid,
+    /// Its registered name, if any.
     #[serde(default)]
     pub name: Option<String>,
+    /// The id of its child spec, when a supervisor started it.
     #[serde(default)]
     pub child_id: Option<String>,
 }
@@ -178,10 +232,14 @@ pub struct ActionOutcome {
     pub new_pid: Option<Pid>,
 }
 
+/// Why a request failed, or why the connection closes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct ErrorBody {
+    /// What kind of error it is.
     pub code: ErrorCode,
+    /// One line, fit to show a user; at most 1 KiB, client text in it quoted at most
+    /// 128 bytes.
     pub message: String,
     /// For `ambiguous_target`: the processes the target could mean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -202,6 +260,8 @@ impl ErrorBody {
     }
 }
 
+/// The kind of an error, a snake_case string on the wire. Clients must accept codes they
+/// do not know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -219,14 +279,15 @@ pub enum ErrorCode {
     AmbiguousTarget,
     /// The agent is read-only: kill and restart are refused.
     ReadOnly,
-    /// The process has no supervisor to restart it: `restart` is refused, and so is
-    /// `kill` without `force`.
+    /// Its supervisor cannot restart the process in place (it has none, or it is a
+    /// temporary or `simple_one_for_one` child): `restart` is refused, and so is `kill`
+    /// without `force` of a process nothing would restart.
     NotSupervised,
     /// The peer is another user.
     PermissionDenied,
     /// The agent is at its connection limit.
     Busy,
-    /// The operation was attempted and failed.
+    /// The operation was attempted and failed, or the reply could not be sent.
     Failed,
     /// The client did not send its first request, or did not finish a frame, in time;
     /// the connection closes (since 1.2).
@@ -236,6 +297,7 @@ pub enum ErrorCode {
     NotReading,
     /// The process belongs to the agent itself: kill and restart are refused (since 1.2).
     Protected,
+    /// A code this client does not know (sent by a newer agent): show the message.
     #[serde(other)]
     Unknown,
 }
@@ -259,6 +321,7 @@ impl ErrorCode {
         ErrorCode::Protected,
     ];
 
+    /// Its wire name (`not_found`, ...); `unknown` for [`ErrorCode::Unknown`].
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadFrame => "bad_frame",

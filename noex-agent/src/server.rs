@@ -102,61 +102,73 @@ impl AgentOptions {
         }
     }
 
+    /// Listens at `path` instead of `<agent dir>/<pid>.sock`.
     pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.socket_path = Some(path.into());
         self
     }
 
+    /// Sets the application name sent in `Hello`.
     pub fn app_name(mut self, app_name: impl Into<String>) -> Self {
         self.app_name = app_name.into();
         self
     }
 
+    /// Sets the noex version sent in `Hello`.
     pub fn noex_version(mut self, version: impl Into<String>) -> Self {
         self.noex_version = version.into();
         self
     }
 
+    /// Whether to refuse kill and restart.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
     }
 
+    /// Sets how many connections are served at once.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
         self
     }
 
+    /// Sets how long a connection over the limit waits for a slot.
     pub fn admission_wait(mut self, wait: Duration) -> Self {
         self.admission_wait = wait;
         self
     }
 
+    /// Sets the replies queued per connection, in bytes.
     pub fn reply_buffer(mut self, bytes: usize) -> Self {
         self.reply_buffer = bytes;
         self
     }
 
+    /// Sets the events queued per connection, in bytes.
     pub fn event_buffer(mut self, bytes: usize) -> Self {
         self.event_buffer = bytes;
         self
     }
 
+    /// Sets the bytes queued on every connection together.
     pub fn memory_limit(mut self, bytes: usize) -> Self {
         self.memory_limit = bytes;
         self
     }
 
+    /// Sets the most history events one `subscribe` may ask for.
     pub fn max_history(mut self, events: usize) -> Self {
         self.max_history = events;
         self
     }
 
+    /// Sets the time allowed for the first request and for each frame.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
 
+    /// Sets how long a client may read nothing while frames wait for it.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
         self
@@ -174,15 +186,24 @@ fn default_app_name() -> String {
 /// The agent could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// [`Agent::start`] was called outside a tokio runtime.
     #[error("the noex agent must be started from inside a tokio runtime")]
     NoRuntime,
+    /// The agent directory cannot be trusted or used.
     #[error(transparent)]
     Dir(#[from] DirError),
+    /// Another agent listens at the socket path.
     #[error("another agent is already listening at {}", path.display())]
-    InUse { path: PathBuf },
+    InUse {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Binding the socket failed.
     #[error("cannot listen at {}: {source}", path.display())]
     Bind {
+        /// The socket path.
         path: PathBuf,
+        /// What the OS said.
         #[source]
         source: io::Error,
     },

@@ -74,6 +74,7 @@ pub enum ProcessStatus {
 }
 
 impl ProcessStatus {
+    /// Its wire name (`running`, ...); `unknown` for [`ProcessStatus::Unknown`].
     pub fn as_str(self) -> &'static str {
         match self {
             ProcessStatus::Initializing => "initializing",
@@ -103,11 +104,13 @@ pub enum Strategy {
     RestForOne,
     /// Dynamic children of one template, each restarted on its own.
     SimpleOneForOne,
+    /// A strategy this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
 
 impl Strategy {
+    /// Its wire name (`one_for_one`, ...); `unknown` for [`Strategy::Unknown`].
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::OneForOne => "one_for_one",
@@ -136,11 +139,13 @@ pub enum RestartType {
     Transient,
     /// Never restarted.
     Temporary,
+    /// A restart type this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
 
 impl RestartType {
+    /// Its wire name (`permanent`, ...); `unknown` for [`RestartType::Unknown`].
     pub fn as_str(self) -> &'static str {
         match self {
             RestartType::Permanent => "permanent",
@@ -161,8 +166,11 @@ impl fmt::Display for RestartType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChildKind {
+    /// A worker: a GenServer.
     Worker,
+    /// A supervisor, with children of its own.
     Supervisor,
+    /// A kind this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
@@ -171,13 +179,16 @@ pub enum ChildKind {
 /// stops the supervisor, and its parent sees that as a crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intensity {
+    /// The most restarts allowed within the window.
     pub max_restarts: u32,
+    /// The length of the window, in milliseconds.
     pub within_ms: u64,
 }
 
 /// One GenServer, as the Observer sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServerInfo {
+    /// The server's pid.
     pub pid: Pid,
     /// Registered name, if any.
     #[serde(default)]
@@ -190,19 +201,22 @@ pub struct ServerInfo {
     pub parent: Option<Pid>,
     /// The Rust type implementing the server (short path).
     pub type_name: String,
+    /// Where it is in its life.
     pub status: ProcessStatus,
     /// Messages handled so far (calls, casts, infos). Monotonic: clients diff two
     /// snapshots for a rate rather than trusting their own clock.
     pub messages: u64,
     /// Messages waiting in the mailbox now.
     pub queue_len: u64,
+    /// When this instance started, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     /// How many times its supervisor has restarted this child (carried across restarts).
     pub restarts: u32,
-    /// Total time spent inside handlers. Monotonic; diff for a busy percentage.
+    /// Total time spent inside handlers, in nanoseconds. Monotonic; diff for a busy
+    /// percentage.
     pub busy_ns: u64,
-    /// How long the handler running now has been running; `None` when idle, so a
-    /// stuck handler stands out.
+    /// How long the handler running now has been running, in nanoseconds; `None` when
+    /// idle, so a stuck handler stands out.
     #[serde(default)]
     pub handler_running_ns: Option<u64>,
     /// The last crash or error message, kept across restarts.
@@ -216,36 +230,50 @@ pub struct ServerInfo {
 /// One child as its supervisor lists it, in start order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChildInfo {
+    /// The id of its child spec.
     pub id: String,
     /// `None` while the child is not running (terminated, or between restarts).
     #[serde(default)]
     pub pid: Option<Pid>,
+    /// When the supervisor restarts it.
     pub restart: RestartType,
+    /// Worker or supervisor.
     pub kind: ChildKind,
 }
 
 /// One supervisor, as the Observer sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SupervisorInfo {
+    /// The supervisor's pid.
     pub pid: Pid,
+    /// Registered name, if any.
     #[serde(default)]
     pub name: Option<String>,
+    /// The id of its child spec, when a supervisor started it.
     #[serde(default)]
     pub child_id: Option<String>,
+    /// The supervisor it belongs to.
     #[serde(default)]
     pub parent: Option<Pid>,
+    /// Where it is in its life.
     pub status: ProcessStatus,
+    /// How it restarts its children.
     pub strategy: Strategy,
+    /// How many restarts it allows before it gives up.
     pub intensity: Intensity,
+    /// Its children, in start order.
     pub children: Vec<ChildInfo>,
     /// Restarts this supervisor has performed (all children, all time).
     pub restarts: u32,
     /// How many times its own supervisor has restarted it.
     #[serde(default)]
     pub restarted: u32,
+    /// When this instance started, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
+    /// The last crash or error message, kept across restarts.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Part of noex itself (the agent's own supervisor); hidden from user views by default.
     #[serde(default)]
     pub system: bool,
 }
@@ -253,18 +281,24 @@ pub struct SupervisorInfo {
 /// Everything the Observer knows at one moment. Built on demand, never on a timer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
+    /// When it was taken, in milliseconds since the Unix epoch.
     pub taken_at_ms: u64,
+    /// The application's name.
     pub app: String,
+    /// The application's OS process id.
     pub os_pid: u32,
+    /// How long the application has run, in milliseconds.
     pub uptime_ms: u64,
     /// GenServers plus supervisors, system ones included.
     pub process_count: u64,
     /// Messages handled by every live server.
     pub total_messages: u64,
-    /// Resident memory of the whole OS process, where the platform tells it.
+    /// Resident memory of the whole OS process, in bytes, where the platform tells it.
     #[serde(default)]
     pub memory_rss_bytes: Option<u64>,
+    /// The GenServers.
     pub servers: Vec<ServerInfo>,
+    /// The supervisors.
     pub supervisors: Vec<SupervisorInfo>,
 }
 
@@ -272,6 +306,7 @@ pub struct Snapshot {
 /// that nobody supervises are roots, in pid order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessTree {
+    /// The top-level nodes: root supervisors and unsupervised processes, in pid order.
     pub roots: Vec<TreeNode>,
 }
 
@@ -279,19 +314,28 @@ pub struct ProcessTree {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TreeNode {
+    /// A live supervisor.
     Supervisor {
+        /// The supervisor itself.
         info: SupervisorInfo,
+        /// Its children, in child order.
         children: Vec<TreeNode>,
     },
+    /// A live GenServer.
     Worker {
+        /// The server itself.
         info: ServerInfo,
     },
     /// A child spec whose process is not running now.
     Stopped {
+        /// The id of the child spec.
         child_id: String,
+        /// When the supervisor restarts it.
         restart: RestartType,
+        /// Worker or supervisor.
         kind: ChildKind,
     },
+    /// A node type this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }
@@ -312,10 +356,14 @@ impl TreeNode {
 pub struct LifecycleEvent {
     /// Increases by one per event in a run; a gap means events were dropped.
     pub seq: u64,
+    /// When it happened, in milliseconds since the Unix epoch.
     pub at_ms: u64,
+    /// The process it happened to (for `restarted`, the new process).
     pub pid: Pid,
+    /// The process's registered name, if any.
     #[serde(default)]
     pub name: Option<String>,
+    /// The id of the process's child spec, when a supervisor started it.
     #[serde(default)]
     pub child_id: Option<String>,
     /// The supervisor of the process, if any.
@@ -324,6 +372,7 @@ pub struct LifecycleEvent {
     /// The process is part of noex itself (hidden from user views by default).
     #[serde(default)]
     pub system: bool,
+    /// What happened.
     pub kind: EventKind,
 }
 
@@ -339,29 +388,47 @@ pub fn is_normal_exit(reason: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
+    /// The process started.
     Started,
+    /// The process ended other than by a crash; the reason may still be abnormal
+    /// (`killed`; see [`is_normal_exit`]).
     Terminated {
+        /// The exit reason, clipped to 1 KiB.
         reason: String,
     },
+    /// The process ended with an error: a crash.
     Crashed {
+        /// The crash's message, clipped to 1 KiB.
         error: String,
     },
     /// A supervisor started a new instance of a child; `pid` is the new process.
     Restarted {
+        /// How many times the child has now been restarted (1 the first time).
         attempt: u32,
     },
+    /// A supervisor started a child added at run time; `pid` is the child.
     ChildAdded,
+    /// A supervisor removed a child's spec; `pid` is the child's last process (the
+    /// supervisor's, if the child never ran).
     ChildRemoved,
+    /// A supervisor exceeded its restart intensity and gave up.
     MaxRestartsExceeded {
+        /// The most restarts its intensity allowed.
         max_restarts: u32,
+        /// The intensity's window, in milliseconds.
         within_ms: u64,
     },
+    /// A name was registered for the process.
     Registered {
+        /// The name it registered.
         registered_name: String,
     },
+    /// The process's registered name was dropped.
     Unregistered {
+        /// The name it had.
         registered_name: String,
     },
+    /// An event kind this client does not know (sent by a newer agent).
     #[serde(other)]
     Unknown,
 }

@@ -210,6 +210,8 @@ mod tests {
         let child = unsafe { libc::fork() };
         assert!(child >= 0, "fork: {}", io::Error::last_os_error());
         if child == 0 {
+            // SAFETY: a plain system call on no memory of ours; in the forked child it
+            // neither allocates nor takes a lock.
             let code = if unsafe { libc::setuid(NOBODY) } != 0 {
                 2
             } else if process_exists(1) == Some(true) {
@@ -217,6 +219,8 @@ mod tests {
             } else {
                 1
             };
+            // SAFETY: `_exit` ends the child at once, without running the parent's
+            // exit handlers or destructors (which a forked copy must not run).
             unsafe { libc::_exit(code) };
         }
         let mut status = 0;

@@ -8,7 +8,8 @@ use support::Idle;
 
 #[tokio::test]
 async fn noex_agent_off_keeps_the_agent_from_starting() {
-    // SAFETY: set before any thread of this test binary reads the environment.
+    // SAFETY: the only test in this binary, on a current-thread runtime, and before
+    // noex starts anything: no other thread reads the environment meanwhile.
     unsafe { std::env::set_var("NOEX_AGENT", "off") };
     let server = gen_server::start(Idle, StartOptions::new()).await.unwrap();
     server.call(()).await.unwrap();

@@ -150,7 +150,9 @@ impl Demo {
     /// Stop the app (SIGTERM) and wait until it has exited.
     pub fn stop(&mut self) {
         #[cfg(unix)]
-        // SAFETY: signalling our own child.
+        // SAFETY: `kill` touches no memory of ours. The child has not been waited for
+        // yet (a failed start panics, and `wait_for_exit` is not followed by `stop`), so
+        // its pid is still its own and not another process's.
         unsafe {
             libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
         }

@@ -188,7 +188,9 @@ fn remove_socket_at_exit(path: &std::path::Path) {
                 let _ = std::fs::remove_file(path);
             }
         }
-        // SAFETY: registering a plain `extern "C"` function with no arguments.
+        // SAFETY: `remove_socket` is a plain `extern "C"` function with no arguments
+        // (registered once, guarded by `REGISTERED`); at exit it only `try_lock`s, so it
+        // cannot deadlock on a lock a dying thread held, and a panic in it aborts.
         unsafe { libc::atexit(remove_socket) };
     }
 }
