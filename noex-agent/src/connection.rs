@@ -38,8 +38,8 @@ use crate::backend::Backend;
 use crate::budget::{ByteBudget, Charge, FrameBudget};
 use crate::codec::{self, FrameCodec};
 use crate::protocol::{
-    ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, MAX_REQUEST_FRAME, PROTOCOL_MAJOR,
-    ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
+    Action, ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, MAX_REQUEST_FRAME,
+    PROTOCOL_MAJOR, ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
 };
 use crate::target;
 use crate::types::LifecycleEvent;
@@ -405,14 +405,16 @@ impl Handler<'_> {
                 target,
                 reason,
                 force,
-            } => match self.act(Action::Kill { reason, force }, &target).await {
+            } => match self.act(Action::Kill, &target, reason, force).await {
                 Ok(outcome) => self.send_reply(id, ReplyBody::Killed { outcome }).await,
                 Err(error) => self.fail(id, error).await,
             },
-            RequestKind::Restart { target } => match self.act(Action::Restart, &target).await {
-                Ok(outcome) => self.send_reply(id, ReplyBody::Restarted { outcome }).await,
-                Err(error) => self.fail(id, error).await,
-            },
+            RequestKind::Restart { target } => {
+                match self.act(Action::Restart, &target, None, false).await {
+                    Ok(outcome) => self.send_reply(id, ReplyBody::Restarted { outcome }).await,
+                    Err(error) => self.fail(id, error).await,
+                }
+            }
             RequestKind::Unknown => {
                 let message = format!(
                     "unknown request type (this agent speaks protocol {})",
@@ -463,7 +465,14 @@ impl Handler<'_> {
         Ok(built)
     }
 
-    async fn act(&self, action: Action, target: &str) -> Result<ActionOutcome, ErrorBody> {
+    /// Kills or restarts what `target` names; `reason` and `force` are the kill's.
+    async fn act(
+        &self,
+        action: Action,
+        target: &str,
+        reason: Option<String>,
+        force: bool,
+    ) -> Result<ActionOutcome, ErrorBody> {
         if self.context.read_only {
             return Err(ErrorBody::new(
                 ErrorCode::ReadOnly,
@@ -475,7 +484,8 @@ impl Handler<'_> {
         if let Some(why) = target::belongs_to_agent(&snapshot, &process) {
             return Err(ErrorBody::new(ErrorCode::Protected, why));
         }
-        if let Action::Kill { force: false, .. } = action
+        if action == Action::Kill
+            && !force
             && let Some(why) = target::nothing_restarts(&snapshot, &process)
         {
             return Err(ErrorBody::new(ErrorCode::NotSupervised, why));
@@ -484,7 +494,7 @@ impl Handler<'_> {
         let backend = &self.context.backend;
         let verb = action.verb();
         let done = match action {
-            Action::Kill { reason, .. } => backend.kill(process.pid, reason),
+            Action::Kill => backend.kill(process.pid, reason),
             Action::Restart => backend.restart(process.pid),
         };
         // A panicking backend fails this request, not the connection.
@@ -542,20 +552,6 @@ impl Handler<'_> {
             bytes,
         };
         self.queue.send(outgoing(queued)).map_err(|_| Ending::Abort)
-    }
-}
-
-enum Action {
-    Kill { reason: Option<String>, force: bool },
-    Restart,
-}
-
-impl Action {
-    fn verb(&self) -> &'static str {
-        match self {
-            Action::Kill { .. } => "kill",
-            Action::Restart => "restart",
-        }
     }
 }
 

@@ -196,6 +196,28 @@ pub enum ReplyBody {
     Unknown,
 }
 
+/// What a client may do to a process: kill it (its supervisor applies its restart
+/// policy) or have its supervisor restart it. One type for the agent, the CLI and the
+/// dashboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// End the process with an abnormal reason (the `kill` request).
+    Kill,
+    /// Have its supervisor stop and start it again (the `restart` request).
+    Restart,
+}
+
+impl Action {
+    /// The command's name, as users type it: `kill`, `restart`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Kill => "kill",
+            Action::Restart => "restart",
+        }
+    }
+}
+
 /// A process, named the ways a user may name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessRef {

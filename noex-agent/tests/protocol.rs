@@ -581,9 +581,9 @@ async fn kill_and_restart_reach_the_backend_with_the_resolved_pid() {
     assert_eq!(
         fake.actions(),
         vec![
-            Action::Kill(Pid(3), Some("testing".into())),
-            Action::Restart(Pid(42)),
-            Action::Kill(Pid(7), None),
+            BackendCall::Kill(Pid(3), Some("testing".into())),
+            BackendCall::Restart(Pid(42)),
+            BackendCall::Kill(Pid(7), None),
         ]
     );
 }
@@ -607,7 +607,7 @@ async fn kill_of_a_process_nothing_would_restart_needs_force() {
     );
     assert!(fake.actions().is_empty(), "nothing reached the app");
     client.kill("root", None, true).await.unwrap();
-    assert_eq!(fake.actions(), vec![Action::Kill(Pid(1), None)]);
+    assert_eq!(fake.actions(), vec![BackendCall::Kill(Pid(1), None)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,7 +178,7 @@ pub fn event(seq: u64) -> LifecycleEvent {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub enum BackendCall {
     Kill(Pid, Option<String>),
     Restart(Pid),
 }
@@ -188,7 +188,7 @@ pub struct Fake {
     pub tree: ProcessTree,
     pub history: Vec<LifecycleEvent>,
     pub events: broadcast::Sender<LifecycleEvent>,
-    pub actions: Mutex<Vec<Action>>,
+    pub actions: Mutex<Vec<BackendCall>>,
     pub connections: AtomicUsize,
 }
 
@@ -210,7 +210,7 @@ impl Fake {
         }
     }
 
-    pub fn actions(&self) -> Vec<Action> {
+    pub fn actions(&self) -> Vec<BackendCall> {
         self.actions.lock().unwrap().clone()
     }
 
@@ -253,12 +253,15 @@ impl Backend for Fake {
         pid: Pid,
         reason: Option<String>,
     ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        self.actions.lock().unwrap().push(Action::Kill(pid, reason));
+        self.actions
+            .lock()
+            .unwrap()
+            .push(BackendCall::Kill(pid, reason));
         Box::pin(async move { Ok(Fake::outcome(pid)) })
     }
 
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        self.actions.lock().unwrap().push(Action::Restart(pid));
+        self.actions.lock().unwrap().push(BackendCall::Restart(pid));
         Box::pin(async move { Ok(Fake::outcome(pid)) })
     }
 

@@ -1,29 +1,12 @@
 //! What `noex kill` and `noex restart` did, in one sentence or one JSON object.
 
+pub use noex_agent::protocol::Action;
 use noex_agent::protocol::{ActionOutcome, ProcessRef};
 use serde::Serialize;
 
 use super::pid_number;
 use super::style::{Role, Style};
 use crate::error::process_ref;
-
-/// Which action an outcome answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Kill,
-    Restart,
-}
-
-impl Action {
-    /// The command's name: `kill`, `restart`.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Action::Kill => "kill",
-            Action::Restart => "restart",
-        }
-    }
-}
 
 /// `worker-1 <0.17> killed; restarted by app_sup <0.1> as <0.23>`, and its variants when
 /// there was no supervisor or no new instance yet.
