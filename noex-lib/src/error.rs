@@ -11,7 +11,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("call to {pid} timed out after {timeout:?}")]
 pub struct CallTimeoutError {
+    /// The server that was called.
     pub pid: Pid,
+    /// The timeout the call was given.
     pub timeout: Duration,
 }
 
@@ -19,12 +21,14 @@ pub struct CallTimeoutError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("server {pid} is not running")]
 pub struct ServerNotRunningError {
+    /// The process that is not running.
     pub pid: Pid,
 }
 
 /// Why a `call` failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
+    /// No reply came within the call's timeout (OTP's `timeout` exit).
     #[error(transparent)]
     Timeout(#[from] CallTimeoutError),
     /// The server was not running when the call was made (OTP's `noproc`).
@@ -34,34 +38,55 @@ pub enum CallError {
     /// call was still queued, or its reply was deferred. The caller learns it the
     /// moment the server exits, as OTP's caller does through its monitor.
     #[error("server {pid} exited before replying: {reason}")]
-    Exited { pid: Pid, reason: ExitReason },
+    Exited {
+        /// The server that was called.
+        pid: Pid,
+        /// The reason the server exited with.
+        reason: ExitReason,
+    },
     /// The server dropped the reply handle without answering, and lives on.
     #[error("server {pid} dropped the call without replying")]
-    NoReply { pid: Pid },
+    NoReply {
+        /// The server that was called.
+        pid: Pid,
+    },
     /// A server called itself from its own handler — or a child called the
     /// supervisor starting it, from its `init`, which runs in the supervisor's task:
     /// the call could never be answered, so it fails at once (OTP's `calling_self`).
     #[error("server {pid} called itself: the call could never be answered")]
-    CallingSelf { pid: Pid },
+    CallingSelf {
+        /// The server that was called: the caller itself.
+        pid: Pid,
+    },
 }
 
 /// Why a `stop` did not end the server with the reason asked for.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StopError {
+    /// The server was not running when the stop was asked for.
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
     /// The server ended, but with another reason than the one asked for (its
     /// `terminate` panicked, or it was killed meanwhile), as OTP's `stop/3` reports.
     #[error("server {pid} exited with another reason: {reason}")]
-    Exited { pid: Pid, reason: ExitReason },
+    Exited {
+        /// The server that was stopped.
+        pid: Pid,
+        /// The reason it actually exited with.
+        reason: ExitReason,
+    },
 }
 
 /// `init` failed (returned an error or panicked); the server never ran.
 #[derive(Debug, thiserror::Error)]
 #[error("{type_name} failed to initialize: {reason}")]
 pub struct InitializationError {
+    /// The Rust type name of the server that failed to start.
     pub type_name: &'static str,
+    /// What went wrong: the error's message, the panic's message, or
+    /// "killed during init".
     pub reason: String,
+    /// The error `init` returned; `None` if it panicked or was killed.
     #[source]
     pub source: Option<BoxError>,
 }
@@ -70,7 +95,9 @@ pub struct InitializationError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("name {name:?} is already registered to {pid}")]
 pub struct AlreadyRegisteredError {
+    /// The name that was asked for.
     pub name: String,
+    /// The process that holds the name.
     pub pid: Pid,
 }
 
@@ -78,22 +105,30 @@ pub struct AlreadyRegisteredError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("no process is registered as {name:?}")]
 pub struct NotRegisteredError {
+    /// The name that was looked up.
     pub name: String,
 }
 
 /// Why a process could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// `init` returned an error, panicked or was killed.
     #[error(transparent)]
     Initialization(#[from] InitializationError),
+    /// The name the process was to be registered under is taken (OTP
+    /// `{already_started, Pid}`).
     #[error(transparent)]
     AlreadyRegistered(#[from] AlreadyRegisteredError),
+    /// The parent the new process was to be linked to is not running, or the new
+    /// process exited before it could be registered.
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
     /// A child of a supervisor failed to start, so the supervisor did not start.
     #[error("child {child_id:?} failed to start: {source}")]
     Child {
+        /// The id of the child that failed.
         child_id: String,
+        /// Why the child failed to start.
         #[source]
         source: Box<StartError>,
     },
@@ -102,13 +137,18 @@ pub enum StartError {
         "child {child_id:?} was started with an argument of the wrong type (expected {expected})"
     )]
     BadArgument {
+        /// The id of the template.
         child_id: String,
+        /// The Rust type name of the argument the template takes.
         expected: &'static str,
     },
     /// `init` returned [`Ignore`](crate::gen_server::Ignore): the server chose not to
     /// run, and is not an error for a supervisor (OTP's `ignore`).
     #[error("{type_name} chose not to start (init returned Ignore)")]
-    Ignored { type_name: &'static str },
+    Ignored {
+        /// The Rust type name of the server.
+        type_name: &'static str,
+    },
     /// The supervisor's spec is not valid; nothing was started.
     #[error(transparent)]
     InvalidSpec(#[from] SpecError),
@@ -133,6 +173,7 @@ pub enum SpecError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("a child with id {id:?} already exists")]
 pub struct DuplicateChildError {
+    /// The child id that is taken.
     pub id: String,
 }
 
@@ -140,6 +181,7 @@ pub struct DuplicateChildError {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("no child with id {id:?}")]
 pub struct ChildNotFoundError {
+    /// The child id that was asked for.
     pub id: String,
 }
 
@@ -151,43 +193,67 @@ pub struct ChildNotFoundError {
     s = if *max_restarts == 1 { "" } else { "s" }
 )]
 pub struct MaxRestartsExceededError {
+    /// The most restarts the supervisor allows within `within` (OTP `intensity`).
     pub max_restarts: u32,
+    /// The window the restarts are counted in (OTP `period`).
     pub within: Duration,
 }
 
 /// Why a supervisor operation failed. The variants are OTP's `{error, ...}` answers.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
+    /// The supervisor has no child with this id (OTP `not_found`).
     #[error(transparent)]
     ChildNotFound(#[from] ChildNotFoundError),
     /// `start_child` with the id of a running child (OTP `{already_started, Pid}`).
     #[error("child {id:?} is already started as {pid}")]
-    AlreadyStarted { id: String, pid: Pid },
+    AlreadyStarted {
+        /// The child's id.
+        id: String,
+        /// The running child.
+        pid: Pid,
+    },
     /// `start_child` with the id of a child that is not running; restart it with
     /// `restart_child`, or delete it first (OTP `already_present`).
     #[error("child {id:?} is already present (not running)")]
-    AlreadyPresent { id: String },
+    AlreadyPresent {
+        /// The child's id.
+        id: String,
+    },
     /// `restart_child` or `delete_child` of a running child (OTP `running`).
     #[error("child {id:?} is running")]
-    Running { id: String },
+    Running {
+        /// The child's id.
+        id: String,
+    },
     /// `restart_child` or `delete_child` of a child whose restart failed and will be
     /// tried again (OTP `restarting`).
     #[error("child {id:?} is being restarted")]
-    Restarting { id: String },
+    Restarting {
+        /// The child's id.
+        id: String,
+    },
     /// The child's `init` returned `Ignore`: it is not running. Its spec is kept,
     /// except in a `simple_one_for_one` supervisor and for a temporary child (OTP
     /// answers `{ok, undefined}`).
     #[error("child {id:?} chose not to start (init returned Ignore)")]
-    Ignored { id: String },
+    Ignored {
+        /// The child's id.
+        id: String,
+    },
+    /// The child failed to start (`start_child`, `restart_child`).
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The supervisor is not running, or exited before it answered.
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
     /// The operation does not apply to this strategy (as in OTP, a
     /// `simple_one_for_one` child cannot be restarted by `restart_child`).
     #[error("{operation} is not supported by a {strategy} supervisor")]
     Unsupported {
+        /// The operation that was asked for, such as `restart_child`.
         operation: &'static str,
+        /// The supervisor's strategy, such as `simple_one_for_one`.
         strategy: &'static str,
     },
 }
@@ -213,6 +279,7 @@ pub enum RegisterError {
     /// The name is taken, or the process already has another name.
     #[error(transparent)]
     AlreadyRegistered(#[from] AlreadyRegisteredError),
+    /// The process to register is not running.
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
 }

@@ -34,6 +34,7 @@ const SUBSCRIBER_CAPACITY: usize = 4096;
 /// events up to both bounds. Set with [`set_history_limits`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryLimits {
+    /// The most events kept.
     pub events: usize,
     /// The events' estimated size in memory (their strings and fixed fields).
     pub bytes: usize,
@@ -218,6 +219,7 @@ pub struct EventStream {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("event subscriber lagged: {dropped} events dropped")]
 pub struct Lagged {
+    /// How many events this subscriber missed.
     pub dropped: u64,
 }
 

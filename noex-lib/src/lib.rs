@@ -15,6 +15,8 @@
 //! - [`services`]: built-in services, each a GenServer: [`event_bus`], [`cache`],
 //!   [`rate_limiter`].
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod error;
 pub mod events;

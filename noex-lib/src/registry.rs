@@ -225,6 +225,7 @@ pub fn whereis(name: &str) -> Option<Pid> {
     runtime().registry.names.get(name).map(|reg| reg.pid)
 }
 
+/// Whether a process is registered under `name`.
 pub fn is_registered(name: &str) -> bool {
     runtime().registry.names.contains_key(name)
 }
@@ -241,6 +242,7 @@ pub fn names() -> Vec<String> {
     names
 }
 
+/// How many names are registered.
 pub fn count() -> usize {
     runtime().registry.names.len()
 }
@@ -248,12 +250,18 @@ pub fn count() -> usize {
 /// Why a lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
+    /// No process is registered under the name.
     #[error(transparent)]
     NotRegistered(#[from] NotRegisteredError),
+    /// The name is registered, but to a process of another type than the one asked
+    /// for.
     #[error("{name:?} is registered to {pid}, which is not a {expected}")]
     WrongType {
+        /// The name that was looked up.
         name: String,
+        /// The process registered under it.
         pid: Pid,
+        /// The Rust type name of the reference that was asked for.
         expected: &'static str,
     },
 }

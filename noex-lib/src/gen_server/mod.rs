@@ -192,6 +192,7 @@ pub struct StartOptions {
 }
 
 impl StartOptions {
+    /// The defaults: no name.
     pub fn new() -> Self {
         Self::default()
     }

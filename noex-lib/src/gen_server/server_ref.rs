@@ -54,6 +54,8 @@ impl<S: GenServer> ServerRef<S> {
         CellRef::new(self.shared.clone())
     }
 
+    /// The server's pid. It stays the same for the life of the server; a restarted
+    /// server is a new process with a new pid.
     pub fn pid(&self) -> Pid {
         self.cell().pid
     }

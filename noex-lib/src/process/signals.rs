@@ -60,8 +60,11 @@ impl fmt::Display for MonitorRef {
 /// `handle_info` of the process that set it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Down {
+    /// The monitor this message answers, as returned when it was set.
     pub monitor: MonitorRef,
+    /// The process that was monitored.
     pub pid: Pid,
+    /// Why it ended ([`ExitReason::NoProc`] if it was not alive).
     pub reason: ExitReason,
 }
 
@@ -69,7 +72,9 @@ pub struct Down {
 /// `handle_info` instead of dying (OTP's `{'EXIT', Pid, Reason}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exit {
+    /// The linked process that exited.
     pub pid: Pid,
+    /// Why it exited.
     pub reason: ExitReason,
 }
 
@@ -335,6 +340,7 @@ pub struct Monitor {
 }
 
 impl Monitor {
+    /// The reference of this monitor; the [`Down`] it resolves with carries it.
     pub fn monitor_ref(&self) -> MonitorRef {
         self.monitor
     }

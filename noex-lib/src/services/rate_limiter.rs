@@ -101,17 +101,24 @@ impl RateLimitStatus {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("rate limit of {limit} per {window:?} exceeded for {key:?}; retry after {retry_after:?}")]
 pub struct RateLimitExceededError {
+    /// The key that is over its limit.
     pub key: String,
+    /// The most requests allowed per window (the options' `max_requests`).
     pub limit: u32,
+    /// The length of the sliding window.
     pub window: Duration,
+    /// How long until the oldest counted request leaves the window and one more
+    /// request is allowed.
     pub retry_after: Duration,
 }
 
 /// Why a `consume` failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConsumeError {
+    /// The key has used its limit; nothing was consumed.
     #[error(transparent)]
     Exceeded(#[from] RateLimitExceededError),
+    /// The call to the limiter failed (for example, it is not running).
     #[error(transparent)]
     Call(#[from] CallError),
 }
@@ -163,10 +170,12 @@ impl RateLimiter {
         &self.server
     }
 
+    /// The pid of the limiter's process.
     pub fn pid(&self) -> Pid {
         self.server.pid()
     }
 
+    /// Whether the limiter's process is still running.
     pub fn is_running(&self) -> bool {
         self.server.is_running()
     }

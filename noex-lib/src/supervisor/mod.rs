@@ -83,7 +83,9 @@ pub struct ChildCount {
 /// pid: what `terminate_child` takes. A `&str` or a [`Pid`] converts into it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildRef {
+    /// The id of the child's spec.
     Id(String),
+    /// The child's pid (`simple_one_for_one` children, which share their template's id).
     Pid(Pid),
 }
 
@@ -112,14 +114,17 @@ pub struct SupervisorRef {
 }
 
 impl SupervisorRef {
+    /// The supervisor's pid.
     pub fn pid(&self) -> Pid {
         self.server.pid()
     }
 
+    /// The name the supervisor is registered under, if any.
     pub fn name(&self) -> Option<String> {
         self.server.name()
     }
 
+    /// Whether the supervisor is still running.
     pub fn is_running(&self) -> bool {
         self.server.is_running()
     }
@@ -211,6 +216,8 @@ impl SupervisorRef {
             .find(|child| child.id == id))
     }
 
+    /// How many children the supervisor has, by kind and by state (OTP's
+    /// `count_children`).
     pub async fn count_children(&self) -> Result<ChildCount, SupervisorError> {
         match self.ask(SupervisorCall::CountChildren).await? {
             SupervisorReply::Count(count) => Ok(count),

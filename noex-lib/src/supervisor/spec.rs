@@ -226,6 +226,8 @@ impl ChildSpec {
         self
     }
 
+    /// How the child is stopped (OTP's `shutdown`): by default 5 s for a worker,
+    /// then killed, and [`Shutdown::Infinity`] for a supervisor.
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
         self
@@ -243,6 +245,7 @@ impl ChildSpec {
         self
     }
 
+    /// The child's id, unique within its supervisor.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -263,6 +266,7 @@ pub struct SupervisorSpec {
 /// The default restart intensity, OTP's: one restart within 5 seconds. An
 /// application sets its own where it expects more.
 pub const DEFAULT_MAX_RESTARTS: u32 = 1;
+/// The default window for [`DEFAULT_MAX_RESTARTS`]: 5 seconds (OTP's `period`).
 pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(5);
 
 impl SupervisorSpec {
@@ -315,6 +319,7 @@ impl SupervisorSpec {
         self
     }
 
+    /// Add several children, started in the order given, after those already added.
     pub fn children(mut self, children: impl IntoIterator<Item = ChildSpec>) -> Self {
         self.children.extend(children);
         self
@@ -332,6 +337,8 @@ impl SupervisorSpec {
         self
     }
 
+    /// The restart strategy: `one_for_one`, `one_for_all`, `rest_for_one` or
+    /// `simple_one_for_one`.
     pub fn strategy(&self) -> Strategy {
         self.strategy
     }

@@ -25,6 +25,7 @@ pub enum GetOrSetError<E> {
     /// (if any) computes instead.
     #[error("computing the value failed: {0}")]
     Compute(E),
+    /// The call to the cache failed (for example, it is not running).
     #[error(transparent)]
     Call(#[from] CallError),
 }
@@ -102,10 +103,12 @@ where
         &self.server
     }
 
+    /// The pid of the cache's process.
     pub fn pid(&self) -> Pid {
         self.server.pid()
     }
 
+    /// Whether the cache's process is still running.
     pub fn is_running(&self) -> bool {
         self.server.is_running()
     }

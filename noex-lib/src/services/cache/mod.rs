@@ -85,6 +85,7 @@ impl Default for CacheOptions {
 }
 
 impl CacheOptions {
+    /// The defaults: at most 10 000 entries, no time to live, no sweep, no name.
     pub fn new() -> Self {
         Self::default()
     }
@@ -129,6 +130,7 @@ pub struct CacheStats {
     pub hit_rate: f64,
     /// Entries held now, including expired ones not yet removed.
     pub size: usize,
+    /// The most entries the cache holds, as set by [`CacheOptions::max_size`].
     pub max_size: usize,
     /// Live entries removed to make room for new ones.
     pub evictions: u64,

@@ -77,10 +77,12 @@ impl<M: Send + Sync + 'static> EventBus<M> {
         &self.server
     }
 
+    /// The pid of the bus's process.
     pub fn pid(&self) -> Pid {
         self.server.pid()
     }
 
+    /// Whether the bus's process is still running.
     pub fn is_running(&self) -> bool {
         self.server.is_running()
     }
@@ -245,10 +247,12 @@ pub struct Subscription<M: Send + Sync + 'static = AnyMessage> {
 }
 
 impl<M: Send + Sync + 'static> Subscription<M> {
+    /// The subscription's id, unique for the whole run.
     pub fn id(&self) -> SubscriptionId {
         self.id
     }
 
+    /// The topic pattern it was subscribed with.
     pub fn pattern(&self) -> &str {
         &self.pattern
     }

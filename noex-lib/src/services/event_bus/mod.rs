@@ -108,6 +108,7 @@ impl Default for EventBusOptions {
 }
 
 impl EventBusOptions {
+    /// The defaults: no name, a drain timeout of 5 s.
     pub fn new() -> Self {
         Self::default()
     }
@@ -159,10 +160,12 @@ pub struct Event<M> {
 }
 
 impl<M> Event<M> {
+    /// The topic the message was published to (not the subscription's pattern).
     pub fn topic(&self) -> &str {
         &self.topic
     }
 
+    /// The published message.
     pub fn message(&self) -> &M {
         &self.message
     }
