@@ -26,6 +26,27 @@ pub trait Backend: Send + Sync + 'static {
         history: usize,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
 
+    /// Just process `pid` and its supervisor, as a snapshot of at most those two
+    /// (`None` if `pid` is not running): what the agent checks before acting on a
+    /// target given as a pid (`<0.42>`, as the dashboard sends it), without the cost
+    /// of a whole snapshot. Called on a blocking thread. The default cuts a whole
+    /// snapshot down; the runtime reads the two processes alone.
+    fn process_view(&self, pid: Pid) -> Option<Snapshot> {
+        let mut snapshot = self.snapshot();
+        let parent = snapshot
+            .servers
+            .iter()
+            .map(|s| (s.pid, s.parent))
+            .chain(snapshot.supervisors.iter().map(|s| (s.pid, s.parent)))
+            .find(|(found, _)| *found == pid)?
+            .1;
+        snapshot.servers.retain(|s| s.pid == pid);
+        snapshot
+            .supervisors
+            .retain(|s| s.pid == pid || Some(s.pid) == parent);
+        Some(snapshot)
+    }
+
     /// End the process with an abnormal reason, so its supervisor applies its policy;
     /// resolves once the supervisor restarted it (with the new pid) or gave up waiting.
     fn kill(

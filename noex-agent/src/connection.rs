@@ -323,6 +323,12 @@ impl BuiltSize for crate::types::Snapshot {
     }
 }
 
+impl BuiltSize for Option<crate::types::Snapshot> {
+    fn built_size(&self) -> Option<usize> {
+        None
+    }
+}
+
 /// How the reader ends after sending an error about the connection.
 fn closing(sent: Result<(), Ending>) -> Ending {
     sent.err().unwrap_or(Ending::Linger)
@@ -479,7 +485,14 @@ impl Handler<'_> {
                 format!("this agent is read-only: {} is refused", action.verb()),
             ));
         }
-        let snapshot = self.build(None, "snapshot", |b| b.snapshot()).await?;
+        // A pid needs only that process and its supervisor; a name, every process.
+        let snapshot = match target::pid_form(target) {
+            Some(pid) => self
+                .build(None, "process", move |b| b.process_view(pid))
+                .await?
+                .ok_or_else(|| target::not_found(target))?,
+            None => self.build(None, "snapshot", |b| b.snapshot()).await?,
+        };
         let process = target::resolve(&snapshot, target)?;
         if let Some(why) = target::belongs_to_agent(&snapshot, &process) {
             return Err(ErrorBody::new(ErrorCode::Protected, why));

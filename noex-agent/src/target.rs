@@ -58,10 +58,7 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBod
 
     let quoted = clip(target, ECHOED_TEXT_LIMIT);
     match found.len() {
-        0 => Err(ErrorBody::new(
-            ErrorCode::NotFound,
-            format!("no process named {quoted:?} (by name, child id or pid)"),
-        )),
+        0 => Err(not_found(target)),
         1 => Ok(found.remove(0)),
         n => {
             found.truncate(MAX_CANDIDATES);
@@ -74,6 +71,22 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBod
             })
         }
     }
+}
+
+/// The error for a target that names no process.
+pub fn not_found(target: &str) -> ErrorBody {
+    let quoted = clip(target, ECHOED_TEXT_LIMIT);
+    ErrorBody::new(
+        ErrorCode::NotFound,
+        format!("no process named {quoted:?} (by name, child id or pid)"),
+    )
+}
+
+/// The pid a target names in pid form, `<0.42>`, which only a pid is written as (a
+/// bare `42` may also be a name or a child id, so it is resolved against them all).
+pub fn pid_form(target: &str) -> Option<Pid> {
+    let inner = target.trim().strip_prefix("<0.")?.strip_suffix('>')?;
+    inner.parse().ok().map(Pid)
 }
 
 /// Why `process` may not be killed or restarted through the agent, if so: it is one of
@@ -299,6 +312,16 @@ mod tests {
         assert_eq!(err.message, "\"w\" is ambiguous: it matches 50 processes");
         let pids: Vec<u64> = err.candidates.iter().map(|c| c.pid.0).collect();
         assert_eq!(pids, (0..MAX_CANDIDATES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn only_the_angle_bracket_form_is_a_pid_by_itself() {
+        assert_eq!(pid_form("<0.42>"), Some(Pid(42)));
+        assert_eq!(pid_form(" <0.7> "), Some(Pid(7)));
+        assert_eq!(pid_form("42"), None, "may be a name or a child id too");
+        assert_eq!(pid_form("<0.x>"), None);
+        assert_eq!(pid_form("<1.42>"), None);
+        assert_eq!(pid_form("worker"), None);
     }
 
     #[test]

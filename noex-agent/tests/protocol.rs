@@ -590,6 +590,46 @@ async fn kill_and_restart_reach_the_backend_with_the_resolved_pid() {
 
 /// A root has no supervisor to bring it back (and takes its tree with it): a kill
 /// without `force` is refused before anything reaches the app.
+/// The dashboard names a process by its pid (`<0.42>`): the agent then looks at that
+/// process and its supervisor only, never a whole snapshot; a name still needs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_in_pid_form_is_acted_on_without_a_whole_snapshot() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let killed = client.kill("<0.42>", None, false).await.unwrap();
+    assert_eq!(killed.target.pid, Pid(42));
+    client.restart("<0.4>").await.unwrap();
+    match client.kill("<0.999>", None, false).await {
+        Err(ClientError::Agent(error)) => assert_eq!(
+            error.message,
+            "no process named \"<0.999>\" (by name, child id or pid)"
+        ),
+        other => panic!("expected not_found, got {other:?}"),
+    }
+    assert_eq!(
+        fake.snapshots.load(Ordering::SeqCst),
+        0,
+        "no whole snapshot"
+    );
+    assert_eq!(
+        fake.actions(),
+        vec![
+            BackendCall::Kill(Pid(42), None),
+            BackendCall::Restart(Pid(4))
+        ]
+    );
+
+    client.kill("job", None, false).await.unwrap();
+    assert_eq!(
+        fake.snapshots.load(Ordering::SeqCst),
+        1,
+        "a name needs them all"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_of_a_process_nothing_would_restart_needs_force() {
     let dir = TempDir::new();

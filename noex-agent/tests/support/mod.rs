@@ -190,6 +190,8 @@ pub struct Fake {
     pub events: broadcast::Sender<LifecycleEvent>,
     pub actions: Mutex<Vec<BackendCall>>,
     pub connections: AtomicUsize,
+    /// Whole snapshots taken, to tell them from the one-process views.
+    pub snapshots: AtomicUsize,
 }
 
 impl Fake {
@@ -207,6 +209,7 @@ impl Fake {
             events: broadcast::channel(event_capacity).0,
             actions: Mutex::new(Vec::new()),
             connections: AtomicUsize::new(0),
+            snapshots: AtomicUsize::new(0),
         }
     }
 
@@ -233,7 +236,23 @@ impl Fake {
 
 impl Backend for Fake {
     fn snapshot(&self) -> Snapshot {
+        self.snapshots.fetch_add(1, Ordering::SeqCst);
         self.snapshot.clone()
+    }
+
+    fn process_view(&self, pid: Pid) -> Option<Snapshot> {
+        let mut view = self.snapshot.clone();
+        let parent = view
+            .servers
+            .iter()
+            .map(|s| (s.pid, s.parent))
+            .chain(view.supervisors.iter().map(|s| (s.pid, s.parent)))
+            .find(|(found, _)| *found == pid)?
+            .1;
+        view.servers.retain(|s| s.pid == pid);
+        view.supervisors
+            .retain(|s| s.pid == pid || Some(s.pid) == parent);
+        Some(view)
     }
 
     fn tree(&self) -> ProcessTree {

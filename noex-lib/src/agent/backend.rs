@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::ExitReason;
 use crate::error::SupervisorError;
 use crate::observer;
-use crate::process::{CellRef, ProcessCell};
+use crate::process::{CellRef, ProcessCell, ProcessKind, now_ms};
 use crate::runtime::runtime;
 use crate::supervisor::{Strategy, supervisor_at};
 
@@ -29,6 +29,31 @@ impl Backend for RuntimeBackend {
 
     fn tree(&self) -> ProcessTree {
         observer::process_tree()
+    }
+
+    /// The process and its supervisor alone, read from the process table.
+    fn process_view(&self, pid: Pid) -> Option<Snapshot> {
+        let rt = runtime();
+        let cell = rt.processes.get(pid)?;
+        let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
+        match cell.kind {
+            ProcessKind::Server => servers.push(cell.server_info()),
+            ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
+        }
+        if let Some(parent) = cell.parent.and_then(|parent| rt.processes.get(parent)) {
+            supervisors.extend(parent.supervisor_info());
+        }
+        Some(Snapshot {
+            taken_at_ms: now_ms(),
+            app: super::app_name(),
+            os_pid: std::process::id(),
+            uptime_ms: rt.started.elapsed().as_millis() as u64,
+            process_count: (servers.len() + supervisors.len()) as u64,
+            total_messages: servers.iter().map(|s| s.messages).sum(),
+            memory_rss_bytes: None,
+            servers,
+            supervisors,
+        })
     }
 
     fn subscribe(
