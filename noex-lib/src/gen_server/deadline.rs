@@ -185,7 +185,55 @@ impl Drop for Deadline {
     }
 }
 
-/// `future`, or `Err(Elapsed)` once `timeout` (if any) has passed.
+/// When a wait for a reply gives up: [`Within`] a call's timeout, or [`Never`] (a
+/// supervisor's calls). Its `Elapsed` type says whether giving up can happen at all.
+pub(crate) trait Expiry {
+    /// What giving up is: [`Elapsed`], or nothing ([`Infallible`](std::convert::Infallible)).
+    type Elapsed;
+
+    /// `Some` once it gives up; otherwise the task is woken when it would.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<Self::Elapsed>;
+}
+
+/// A call's timeout, counted from the wait's second poll (see [`with_deadline`]).
+pub(crate) struct Within {
+    timeout: Duration,
+    deadline: Option<Deadline>,
+}
+
+impl Within {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Within {
+            timeout,
+            deadline: None,
+        }
+    }
+}
+
+impl Expiry for Within {
+    type Elapsed = Elapsed;
+
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<Elapsed> {
+        let timeout = self.timeout;
+        self.deadline
+            .get_or_insert_with(|| Deadline::after(timeout))
+            .poll_expired(cx)
+            .then_some(Elapsed)
+    }
+}
+
+/// No timeout: the wait lasts as long as it takes.
+pub(crate) struct Never;
+
+impl Expiry for Never {
+    type Elapsed = std::convert::Infallible;
+
+    fn poll_expired(&mut self, _: &mut Context<'_>) -> Option<Self::Elapsed> {
+        None
+    }
+}
+
+/// `future`, or `Err` once `expiry` gives up.
 ///
 /// Almost every call is answered within one pass of the scheduler, so the deadline
 /// is not set up on the first poll. A pending first poll asks to be polled again
@@ -196,12 +244,11 @@ impl Drop for Deadline {
 /// unanswered then registers its deadline, counted from that second poll: a timeout
 /// can fire that much later, never earlier. `future` is always polled twice, which
 /// it may count on to set up its own slow path (see `ServerRef`'s exit watch).
-pub(crate) async fn with_deadline<F: Future>(
+pub(crate) async fn with_deadline<F: Future, E: Expiry>(
     future: F,
-    timeout: Option<Duration>,
-) -> Result<F::Output, Elapsed> {
+    mut expiry: E,
+) -> Result<F::Output, E::Elapsed> {
     let mut future = std::pin::pin!(future);
-    let mut deadline: Option<Deadline> = None;
     let mut later = std::pin::pin!(tokio::task::yield_now());
     let mut first_poll = true;
     std::future::poll_fn(move |cx| {
@@ -213,14 +260,10 @@ pub(crate) async fn with_deadline<F: Future>(
             let _ = Pin::as_mut(&mut later).poll(cx);
             return Poll::Pending;
         }
-        if let Some(timeout) = timeout
-            && deadline
-                .get_or_insert_with(|| Deadline::after(timeout))
-                .poll_expired(cx)
-        {
-            return Poll::Ready(Err(Elapsed));
+        match expiry.poll_expired(cx) {
+            Some(elapsed) => Poll::Ready(Err(elapsed)),
+            None => Poll::Pending,
         }
-        Poll::Pending
     })
     .await
 }
@@ -303,9 +346,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_deadline_returns_the_output_or_elapsed() {
-        let quick = with_deadline(async { 7 }, Some(Duration::from_secs(1))).await;
+        let quick = with_deadline(async { 7 }, Within::new(Duration::from_secs(1))).await;
         assert_eq!(quick.unwrap(), 7);
-        let slow = with_deadline(std::future::pending::<()>(), Some(Duration::from_secs(1))).await;
+        let slow = with_deadline(
+            std::future::pending::<()>(),
+            Within::new(Duration::from_secs(1)),
+        )
+        .await;
         assert!(slow.is_err());
     }
 
@@ -314,7 +361,7 @@ mod tests {
         let (reply, answer) = tokio::sync::oneshot::channel();
         // The call is polled first (pending: it asks to be polled again later), then
         // the server answers, then the call is polled again.
-        let call = tokio::spawn(with_deadline(answer, Some(Duration::from_secs(1))));
+        let call = tokio::spawn(with_deadline(answer, Within::new(Duration::from_secs(1))));
         let server = tokio::spawn(async move { reply.send(5).unwrap() });
         assert_eq!(call.await.unwrap().unwrap().unwrap(), 5);
         server.await.unwrap();
@@ -383,7 +430,7 @@ mod tests {
     async fn a_slow_call_still_times_out() {
         let (_reply, answer) = tokio::sync::oneshot::channel::<()>();
         let began = Instant::now();
-        let outcome = with_deadline(answer, Some(Duration::from_millis(200))).await;
+        let outcome = with_deadline(answer, Within::new(Duration::from_millis(200))).await;
         assert!(outcome.is_err());
         let waited = began.elapsed();
         assert!(waited >= Duration::from_millis(200), "{waited:?}");

@@ -26,6 +26,9 @@ use crate::runtime::runtime;
 
 pub(crate) enum Envelope<S: GenServer> {
     Call(S::Call, ReplySlot<S::Reply>),
+    /// A typed request (`ServerRef::request`): answered through the `ReplyTo` it
+    /// carries, so it needs no slot.
+    Request(S::Call),
     Cast(S::Cast),
     Info(Info),
     // Boxed: rare, and it would otherwise make every envelope larger.
@@ -200,6 +203,9 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
                 match envelope {
                     Envelope::Call(request, slot) => {
                         ctx.reply_slot = Some(slot);
+                        Either::Left(server.handle_call(request, ctx).map(Some))
+                    }
+                    Envelope::Request(request) => {
                         Either::Left(server.handle_call(request, ctx).map(Some))
                     }
                     Envelope::Cast(message) => Either::Right(Either::Left(

@@ -4,11 +4,11 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::deadline::with_deadline;
+use super::deadline::{Elapsed, Never, Within, with_deadline};
 use super::process::Envelope;
 use super::reply::{ReplyOrExit, ReplyReceiver};
 use super::shared::Shared;
-use super::{DEFAULT_CALL_TIMEOUT, GenServer};
+use super::{DEFAULT_CALL_TIMEOUT, GenServer, ReplyTo};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError, StopError};
 use crate::process::{CellRef, ProcessCell};
 use crate::{ExitReason, Pid};
@@ -87,9 +87,90 @@ impl<S: GenServer> ServerRef<S> {
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
         let reply = self.send_call(request)?;
-        match with_deadline(ReplyOrExit::new(self.cell(), reply), Some(timeout)).await {
+        self.wait_within(reply, timeout).await
+    }
+
+    /// Send a request and wait for the reply however long it takes (supervisor calls).
+    pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
+        let reply = self.send_call(request)?;
+        let Ok(outcome) = with_deadline(ReplyOrExit::new(self.cell(), reply), Never).await;
+        outcome
+    }
+
+    /// A typed request: `make` builds the call around the [`ReplyTo`] it is answered
+    /// through, so the reply's type follows from the request, whatever the server's
+    /// `Reply` type (as kameo's `Message<M>::Reply`). The server answers with
+    /// [`ReplyTo::reply`] (what `handle_call` returns then goes nowhere). Waits at most
+    /// [`DEFAULT_CALL_TIMEOUT`]; fails as [`ServerRef::call_timeout`] does, except
+    /// that a handler that panics drops the `ReplyTo` it was handed before the server
+    /// is marked as stopping, so its caller gets `NoReply` rather than the panic (the
+    /// server still exits with it, and every call queued behind gets `Exited`).
+    ///
+    /// ```
+    /// use noex::gen_server::{self, Context, GenServer, Reply, ReplyTo, StartOptions};
+    ///
+    /// struct Store(Vec<String>);
+    /// enum Ask {
+    ///     Len(ReplyTo<usize>),
+    ///     Get(usize, ReplyTo<Option<String>>),
+    /// }
+    ///
+    /// impl GenServer for Store {
+    ///     type Call = Ask;
+    ///     type Cast = ();
+    ///     type Reply = ();
+    ///
+    ///     async fn handle_call(&mut self, ask: Ask, _: &mut Context<Self>) -> Reply<()> {
+    ///         match ask {
+    ///             Ask::Len(reply) => reply.reply(self.0.len()),
+    ///             Ask::Get(at, reply) => reply.reply(self.0.get(at).cloned()),
+    ///         };
+    ///         Reply::Now(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let store = gen_server::start(Store(vec!["a".into()]), StartOptions::new()).await.unwrap();
+    /// let len: usize = store.request(Ask::Len).await.unwrap();
+    /// let first = store.request(|reply| Ask::Get(0, reply)).await.unwrap();
+    /// assert_eq!((len, first.as_deref()), (1, Some("a")));
+    /// # }
+    /// ```
+    pub async fn request<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> S::Call,
+    ) -> Result<T, CallError> {
+        self.request_timeout(make, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// [`ServerRef::request`], waiting at most `timeout`.
+    pub async fn request_timeout<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> S::Call,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
+        let reply = self.send_request(make)?;
+        self.wait_within(reply, timeout).await
+    }
+
+    /// [`ServerRef::request`], waiting however long it takes (supervisor calls).
+    pub(crate) async fn request_untimed<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> S::Call,
+    ) -> Result<T, CallError> {
+        let reply = self.send_request(make)?;
+        let Ok(outcome) = with_deadline(ReplyOrExit::new(self.cell(), reply), Never).await;
+        outcome
+    }
+
+    async fn wait_within<T>(
+        &self,
+        reply: ReplyReceiver<T>,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
+        match with_deadline(ReplyOrExit::new(self.cell(), reply), Within::new(timeout)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(CallTimeoutError {
+            Err(Elapsed) => Err(CallTimeoutError {
                 pid: self.pid(),
                 timeout,
             }
@@ -97,13 +178,20 @@ impl<S: GenServer> ServerRef<S> {
         }
     }
 
-    /// Send a request and wait for the reply however long it takes (supervisor calls).
-    pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
-        let reply = self.send_call(request)?;
-        match with_deadline(ReplyOrExit::new(self.cell(), reply), None).await {
-            Ok(outcome) => outcome,
-            Err(_) => unreachable!("no deadline, so it never elapses"),
+    fn send_request<T>(
+        &self,
+        make: impl FnOnce(ReplyTo<T>) -> S::Call,
+    ) -> Result<ReplyReceiver<T>, CallError> {
+        if self.cell().is_current_task() {
+            return Err(CallError::CallingSelf { pid: self.pid() });
         }
+        let (slot, reply) = oneshot::channel();
+        let request = make(ReplyTo {
+            slot,
+            pid: self.pid(),
+        });
+        self.send(Envelope::Request(request))?;
+        Ok(reply)
     }
 
     fn send_call(&self, request: S::Call) -> Result<ReplyReceiver<S::Reply>, CallError> {

@@ -41,15 +41,15 @@ use std::any::Any;
 use std::sync::Arc;
 
 pub use noex_agent::types::{ChildInfo, ChildKind, RestartType, Strategy};
+use server::SupervisorCall;
 pub(crate) use server::SupervisorServer;
-use server::{SupervisorCall, SupervisorReply};
 pub use spec::{
     ChildSpec, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_WORKER_SHUTDOWN, Shutdown,
     SupervisorSpec,
 };
 
 use crate::error::{StartError, StopError, SupervisorError};
-use crate::gen_server::{ServerRef, SpawnOptions};
+use crate::gen_server::{ReplyTo, ServerRef, SpawnOptions};
 use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
@@ -129,18 +129,20 @@ impl SupervisorRef {
         self.server.is_running()
     }
 
-    async fn ask(&self, request: SupervisorCall) -> Result<SupervisorReply, SupervisorError> {
-        Ok(self.server.call_untimed(request).await?)
+    /// A typed request to the supervisor, waiting as long as it takes.
+    async fn ask<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(ReplyTo<T>) -> SupervisorCall,
+    ) -> Result<T, SupervisorError> {
+        Ok(self.server.request_untimed(request).await?)
     }
 
     /// Add and start a child. An id already in use is refused: `AlreadyStarted`
     /// (with its pid) if that child runs, `AlreadyPresent` if not. If its `init`
     /// returns `Ignore`: `Ignored`, the spec kept unless the child is temporary.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Pid, SupervisorError> {
-        match self.ask(SupervisorCall::StartChild(spec)).await? {
-            SupervisorReply::Started(result) => result,
-            _ => unreachable!("start_child answers Started"),
-        }
+        self.ask(|reply| SupervisorCall::StartChild(spec, reply))
+            .await?
     }
 
     /// Start a `simple_one_for_one` child from the template, with `arg`. Its id is
@@ -149,13 +151,9 @@ impl SupervisorRef {
         &self,
         arg: A,
     ) -> Result<Pid, SupervisorError> {
-        match self
-            .ask(SupervisorCall::StartChildWith(Arc::new(arg)))
+        let arg: Arc<dyn Any + Send + Sync> = Arc::new(arg);
+        self.ask(|reply| SupervisorCall::StartChildWith(arg, reply))
             .await?
-        {
-            SupervisorReply::Started(result) => result,
-            _ => unreachable!("start_child_with answers Started"),
-        }
     }
 
     /// Stop a child by its shutdown spec: by id, or — a `simple_one_for_one` child —
@@ -163,13 +161,9 @@ impl SupervisorRef {
     /// except for temporary and `simple_one_for_one` children. A
     /// `simple_one_for_one` child that has already ended is no error.
     pub async fn terminate_child(&self, child: impl Into<ChildRef>) -> Result<(), SupervisorError> {
-        match self
-            .ask(SupervisorCall::TerminateChild(child.into()))
+        let child = child.into();
+        self.ask(|reply| SupervisorCall::TerminateChild(child, reply))
             .await?
-        {
-            SupervisorReply::Done(result) => result,
-            _ => unreachable!("terminate_child answers Done"),
-        }
     }
 
     /// Start a stopped child again (one stopped by `terminate_child`, or a
@@ -178,33 +172,20 @@ impl SupervisorRef {
     /// pending (`Restarting`) and every `simple_one_for_one` child. Does not count
     /// toward the restart intensity.
     pub async fn restart_child(&self, id: &str) -> Result<Pid, SupervisorError> {
-        match self
-            .ask(SupervisorCall::RestartChild(id.to_string()))
+        self.ask(|reply| SupervisorCall::RestartChild(id.to_string(), reply))
             .await?
-        {
-            SupervisorReply::Started(result) => result,
-            _ => unreachable!("restart_child answers Started"),
-        }
     }
 
     /// Forget the spec of a stopped child. As in OTP, a running child is an error
     /// (`Running`: terminate it first), and so is any `simple_one_for_one` child.
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
-        match self
-            .ask(SupervisorCall::DeleteChild(id.to_string()))
+        self.ask(|reply| SupervisorCall::DeleteChild(id.to_string(), reply))
             .await?
-        {
-            SupervisorReply::Done(result) => result,
-            _ => unreachable!("delete_child answers Done"),
-        }
     }
 
     /// The children, in start order.
     pub async fn children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
-        match self.ask(SupervisorCall::Children).await? {
-            SupervisorReply::Children(children) => Ok(children),
-            _ => unreachable!("children answers Children"),
-        }
+        self.ask(SupervisorCall::Children).await
     }
 
     /// One child by id, if the supervisor has it.
@@ -219,10 +200,7 @@ impl SupervisorRef {
     /// How many children the supervisor has, by kind and by state (OTP's
     /// `count_children`).
     pub async fn count_children(&self) -> Result<ChildCount, SupervisorError> {
-        match self.ask(SupervisorCall::CountChildren).await? {
-            SupervisorReply::Count(count) => Ok(count),
-            _ => unreachable!("count_children answers Count"),
-        }
+        self.ask(SupervisorCall::CountChildren).await
     }
 
     /// Stop every child in reverse start order, then the supervisor.

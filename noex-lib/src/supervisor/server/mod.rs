@@ -17,7 +17,7 @@ use super::intensity::RestartWindow;
 use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children};
 use super::{ChildCount, ChildRef};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
-use crate::gen_server::{Context, GenServer, Info, Reply, SpawnOptions, spawn};
+use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
 use crate::process::{CellRef, Exit, SupervisorView};
 use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
@@ -63,21 +63,18 @@ impl Child {
     }
 }
 
+/// A supervisor's requests, each carrying the handle its typed reply goes through.
 pub(crate) enum SupervisorCall {
-    StartChild(ChildSpec),
-    StartChildWith(Arc<dyn Any + Send + Sync>),
-    TerminateChild(ChildRef),
-    RestartChild(String),
-    DeleteChild(String),
-    Children,
-    CountChildren,
-}
-
-pub(crate) enum SupervisorReply {
-    Started(Result<Pid, SupervisorError>),
-    Done(Result<(), SupervisorError>),
-    Children(Vec<ChildInfo>),
-    Count(ChildCount),
+    StartChild(ChildSpec, ReplyTo<Result<Pid, SupervisorError>>),
+    StartChildWith(
+        Arc<dyn Any + Send + Sync>,
+        ReplyTo<Result<Pid, SupervisorError>>,
+    ),
+    TerminateChild(ChildRef, ReplyTo<Result<(), SupervisorError>>),
+    RestartChild(String, ReplyTo<Result<Pid, SupervisorError>>),
+    DeleteChild(String, ReplyTo<Result<(), SupervisorError>>),
+    Children(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<ChildCount>),
 }
 
 /// How a start ended, for the caller's bookkeeping.
@@ -281,7 +278,7 @@ impl SupervisorServer {
 impl GenServer for SupervisorServer {
     type Call = SupervisorCall;
     type Cast = ();
-    type Reply = SupervisorReply;
+    type Reply = ();
 
     /// OTP's `init_children`: trap exits, then start the children in order; if one
     /// fails, stop the ones started (in reverse) and fail.
@@ -302,28 +299,21 @@ impl GenServer for SupervisorServer {
         Ok(())
     }
 
-    async fn handle_call(
-        &mut self,
-        request: SupervisorCall,
-        _: &mut Context<Self>,
-    ) -> Reply<SupervisorReply> {
-        Reply::Now(match request {
-            SupervisorCall::StartChild(spec) => {
-                SupervisorReply::Started(self.start_child(spec).await)
+    async fn handle_call(&mut self, request: SupervisorCall, _: &mut Context<Self>) -> Reply<()> {
+        match request {
+            SupervisorCall::StartChild(spec, reply) => reply.reply(self.start_child(spec).await),
+            SupervisorCall::StartChildWith(arg, reply) => {
+                reply.reply(self.start_child_with(arg).await)
             }
-            SupervisorCall::StartChildWith(arg) => {
-                SupervisorReply::Started(self.start_child_with(arg).await)
+            SupervisorCall::TerminateChild(child, reply) => {
+                reply.reply(self.terminate_child(child).await)
             }
-            SupervisorCall::TerminateChild(child) => {
-                SupervisorReply::Done(self.terminate_child(child).await)
-            }
-            SupervisorCall::RestartChild(id) => {
-                SupervisorReply::Started(self.restart_child(&id).await)
-            }
-            SupervisorCall::DeleteChild(id) => SupervisorReply::Done(self.delete_child(&id).await),
-            SupervisorCall::Children => SupervisorReply::Children(self.children_info()),
-            SupervisorCall::CountChildren => SupervisorReply::Count(self.count()),
-        })
+            SupervisorCall::RestartChild(id, reply) => reply.reply(self.restart_child(&id).await),
+            SupervisorCall::DeleteChild(id, reply) => reply.reply(self.delete_child(&id).await),
+            SupervisorCall::Children(reply) => reply.reply(self.children_info()),
+            SupervisorCall::CountChildren(reply) => reply.reply(self.count()),
+        };
+        Reply::Now(())
     }
 
     async fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) {
