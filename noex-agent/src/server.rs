@@ -580,13 +580,24 @@ mod tests {
 
     #[test]
     fn starting_outside_a_runtime_is_a_clear_error() {
+        // An application with no processes.
         struct Nothing;
         impl Backend for Nothing {
             fn snapshot(&self) -> crate::types::Snapshot {
-                unreachable!()
+                crate::types::Snapshot {
+                    taken_at_ms: 0,
+                    app: "x".into(),
+                    os_pid: std::process::id(),
+                    uptime_ms: 0,
+                    process_count: 0,
+                    total_messages: 0,
+                    memory_rss_bytes: None,
+                    servers: Vec::new(),
+                    supervisors: Vec::new(),
+                }
             }
             fn tree(&self) -> crate::types::ProcessTree {
-                unreachable!()
+                crate::types::ProcessTree { roots: Vec::new() }
             }
             fn subscribe(
                 &self,
@@ -595,26 +606,26 @@ mod tests {
                 Vec<crate::types::LifecycleEvent>,
                 tokio::sync::broadcast::Receiver<crate::types::LifecycleEvent>,
             ) {
-                unreachable!()
+                (Vec::new(), tokio::sync::broadcast::channel(1).1)
             }
             fn kill(
                 &self,
-                _: crate::types::Pid,
+                pid: crate::types::Pid,
                 _: Option<String>,
             ) -> futures::future::BoxFuture<
                 'static,
                 Result<crate::protocol::ActionOutcome, ErrorBody>,
             > {
-                unreachable!()
+                Box::pin(async move { Err(crate::target::not_found(&pid.to_string())) })
             }
             fn restart(
                 &self,
-                _: crate::types::Pid,
+                pid: crate::types::Pid,
             ) -> futures::future::BoxFuture<
                 'static,
                 Result<crate::protocol::ActionOutcome, ErrorBody>,
             > {
-                unreachable!()
+                Box::pin(async move { Err(crate::target::not_found(&pid.to_string())) })
             }
         }
         let err = Agent::start(AgentOptions::new("x"), Arc::new(Nothing)).unwrap_err();

@@ -810,3 +810,105 @@ async fn a_server_started_as_system_is_marked_so_in_the_snapshot() {
     assert_eq!(marked(system.pid()), Some(true));
     assert_eq!(marked(user.pid()), Some(false));
 }
+
+/// Typed requests: the call carries the `ReplyTo` it is answered through, so each
+/// request has its own reply type.
+mod typed_requests {
+    use super::*;
+
+    struct Ledger(Vec<u64>);
+
+    enum Ask {
+        Sum(ReplyTo<u64>),
+        Entry(usize, ReplyTo<Option<u64>>),
+        /// Never answered: the handle is dropped.
+        Ignore(ReplyTo<()>),
+        /// Kept answered only when the test says so.
+        Hold(mpsc::UnboundedSender<ReplyTo<()>>, ReplyTo<()>),
+    }
+
+    impl GenServer for Ledger {
+        type Call = Ask;
+        type Cast = ();
+        type Reply = ();
+
+        async fn handle_call(&mut self, ask: Ask, _: &mut Context<Self>) -> Reply<()> {
+            match ask {
+                Ask::Sum(reply) => {
+                    reply.reply(self.0.iter().sum());
+                }
+                Ask::Entry(at, reply) => {
+                    reply.reply(self.0.get(at).copied());
+                }
+                Ask::Ignore(reply) => drop(reply),
+                Ask::Hold(keep, reply) => {
+                    let _ = keep.send(reply);
+                }
+            }
+            Reply::Now(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_request_gets_the_reply_type_it_asked_for() {
+        let ledger = gen_server::start(Ledger(vec![3, 4]), StartOptions::new())
+            .await
+            .unwrap();
+        let sum: u64 = ledger.request(Ask::Sum).await.unwrap();
+        let second: Option<u64> = ledger.request(|r| Ask::Entry(1, r)).await.unwrap();
+        let none = ledger.request(|r| Ask::Entry(9, r)).await.unwrap();
+        assert_eq!((sum, second, none), (7, Some(4), None));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reply_handle_dropped_by_a_live_server_is_no_reply_and_a_slow_one_times_out() {
+        let ledger = gen_server::start(Ledger(Vec::new()), StartOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            ledger.request(Ask::Ignore).await,
+            Err(CallError::NoReply { pid: ledger.pid() })
+        );
+        let (keep, mut kept) = mpsc::unbounded_channel();
+        let error = ledger
+            .request_timeout(|r| Ask::Hold(keep, r), Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error,
+            CallError::Timeout(CallTimeoutError {
+                pid: ledger.pid(),
+                timeout: Duration::from_millis(50),
+            })
+        );
+        assert!(kept.recv().await.is_some(), "the server kept the handle");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_to_a_server_that_exits_with_its_handle_gets_the_exit_reason() {
+        let ledger = gen_server::start(Ledger(Vec::new()), StartOptions::new())
+            .await
+            .unwrap();
+        let (keep, mut kept) = mpsc::unbounded_channel();
+        let held = {
+            let ledger = ledger.clone();
+            tokio::spawn(async move { ledger.request(|r| Ask::Hold(keep, r)).await })
+        };
+        // The handle is held by this test, not the server: the server's exit is
+        // what the caller must hear about.
+        let handle = within("the request", kept.recv()).await.unwrap();
+        ledger.stop(ExitReason::Shutdown).await.unwrap();
+        assert_eq!(
+            within("the answer", held).await.unwrap(),
+            Err(CallError::Exited {
+                pid: ledger.pid(),
+                reason: ExitReason::Shutdown,
+            })
+        );
+        drop(handle);
+        assert!(matches!(
+            ledger.request(Ask::Sum).await,
+            Err(CallError::NotRunning(_))
+        ));
+    }
+}

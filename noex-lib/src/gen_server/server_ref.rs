@@ -90,13 +90,6 @@ impl<S: GenServer> ServerRef<S> {
         self.wait_within(reply, timeout).await
     }
 
-    /// Send a request and wait for the reply however long it takes (supervisor calls).
-    pub(crate) async fn call_untimed(&self, request: S::Call) -> Result<S::Reply, CallError> {
-        let reply = self.send_call(request)?;
-        let Ok(outcome) = with_deadline(ReplyOrExit::new(self.cell(), reply), Never).await;
-        outcome
-    }
-
     /// A typed request: `make` builds the call around the [`ReplyTo`] it is answered
     /// through, so the reply's type follows from the request, whatever the server's
     /// `Reply` type (as kameo's `Message<M>::Reply`). The server answers with

@@ -44,7 +44,7 @@ use std::time::Duration;
 use lru::LruCache;
 use tokio::time::Instant;
 
-use self::protocol::{LimiterCall, LimiterReply};
+use self::protocol::{LimiterCall, OverLimit};
 use crate::error::{BoxError, CallError, StartError, StopError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ServerRef};
 use crate::registry::{self, LookupError};
@@ -182,46 +182,39 @@ impl RateLimiter {
 
     /// The key's standing, without consuming anything.
     pub async fn check(&self, key: &str) -> Result<RateLimitStatus, CallError> {
-        match self.server.call(LimiterCall::Check(key.into())).await? {
-            LimiterReply::Status(status) => Ok(status),
-            _ => unreachable!("check answers Status"),
-        }
+        self.server
+            .request(|reply| LimiterCall::Check(key.into(), reply))
+            .await
     }
 
     /// Count one request for `key`, or fail with [`RateLimitExceededError`] (and
     /// count nothing) if the key has used its limit. Returns the standing after it.
     pub async fn consume(&self, key: &str) -> Result<RateLimitStatus, ConsumeError> {
-        match self.server.call(LimiterCall::Consume(key.into())).await? {
-            LimiterReply::Status(status) => Ok(status),
-            LimiterReply::Exceeded {
-                limit,
-                window,
-                retry_after,
-            } => Err(RateLimitExceededError {
+        let consumed = self
+            .server
+            .request(|reply| LimiterCall::Consume(key.into(), reply))
+            .await?;
+        consumed.map_err(|over| {
+            RateLimitExceededError {
                 key: key.to_string(),
-                limit,
-                window,
-                retry_after,
+                limit: over.limit,
+                window: over.window,
+                retry_after: over.retry_after,
             }
-            .into()),
-            _ => unreachable!("consume answers Status or Exceeded"),
-        }
+            .into()
+        })
     }
 
     /// Forget the key's requests; returns whether it had any in the window.
     pub async fn reset(&self, key: &str) -> Result<bool, CallError> {
-        match self.server.call(LimiterCall::Reset(key.into())).await? {
-            LimiterReply::Reset(found) => Ok(found),
-            _ => unreachable!("reset answers Reset"),
-        }
+        self.server
+            .request(|reply| LimiterCall::Reset(key.into(), reply))
+            .await
     }
 
     /// How many keys have requests inside the window.
     pub async fn key_count(&self) -> Result<usize, CallError> {
-        match self.server.call(LimiterCall::KeyCount).await? {
-            LimiterReply::KeyCount(count) => Ok(count),
-            _ => unreachable!("key_count answers KeyCount"),
-        }
+        self.server.request(LimiterCall::KeyCount).await
     }
 
     /// Stop the limiter; its counts are dropped.
@@ -320,7 +313,7 @@ impl RateLimiterServer {
         standing(limit, window, log, now)
     }
 
-    fn consume(&mut self, key: Box<str>) -> LimiterReply {
+    fn consume(&mut self, key: Box<str>) -> Result<RateLimitStatus, OverLimit> {
         let now = self.now();
         self.forget_idle(now);
         let cutoff = self.cutoff(now);
@@ -329,21 +322,21 @@ impl RateLimiterServer {
             let log = Log(VecDeque::from([now]));
             let status = standing(limit, window, Some(&log), now);
             self.keys.put(key, log);
-            return LimiterReply::Status(status);
+            return Ok(status);
         };
         log.prune(cutoff);
         if log.0.len() as u32 >= limit {
-            return LimiterReply::Exceeded {
+            return Err(OverLimit {
                 limit,
                 window: self.window,
                 retry_after: until_expiry(log.oldest(), window, now),
-            };
+            });
         }
         log.0.push_back(now);
         let status = standing(limit, window, Some(log), now);
         // Only a request moves a key to the back: the front stays the most idle.
         self.keys.promote(&*key);
-        LimiterReply::Status(status)
+        Ok(status)
     }
 }
 
@@ -382,7 +375,7 @@ fn nanos(duration: Duration) -> u64 {
 impl GenServer for RateLimiterServer {
     type Call = LimiterCall;
     type Cast = ();
-    type Reply = LimiterReply;
+    type Reply = ();
 
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         if self.limit == 0 || self.window.is_zero() {
@@ -393,24 +386,21 @@ impl GenServer for RateLimiterServer {
         Ok(())
     }
 
-    async fn handle_call(
-        &mut self,
-        request: LimiterCall,
-        _: &mut Context<Self>,
-    ) -> Reply<LimiterReply> {
-        Reply::Now(match request {
-            LimiterCall::Check(key) => LimiterReply::Status(self.check(&key)),
-            LimiterCall::Consume(key) => self.consume(key),
-            LimiterCall::Reset(key) => {
+    async fn handle_call(&mut self, request: LimiterCall, _: &mut Context<Self>) -> Reply<()> {
+        match request {
+            LimiterCall::Check(key, reply) => reply.reply(self.check(&key)),
+            LimiterCall::Consume(key, reply) => reply.reply(self.consume(key)),
+            LimiterCall::Reset(key, reply) => {
                 let now = self.now();
                 self.forget_idle(now);
-                LimiterReply::Reset(self.keys.pop(&*key).is_some())
+                reply.reply(self.keys.pop(&*key).is_some())
             }
-            LimiterCall::KeyCount => {
+            LimiterCall::KeyCount(reply) => {
                 self.forget_idle(self.now());
-                LimiterReply::KeyCount(self.keys.len())
+                reply.reply(self.keys.len())
             }
-        })
+        };
+        Reply::Now(())
     }
 
     async fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) {
@@ -427,22 +417,19 @@ mod protocol {
     use std::time::Duration;
 
     use super::RateLimitStatus;
+    use crate::gen_server::ReplyTo;
 
     pub enum LimiterCall {
-        Check(Box<str>),
-        Consume(Box<str>),
-        Reset(Box<str>),
-        KeyCount,
+        Check(Box<str>, ReplyTo<RateLimitStatus>),
+        Consume(Box<str>, ReplyTo<Result<RateLimitStatus, OverLimit>>),
+        Reset(Box<str>, ReplyTo<bool>),
+        KeyCount(ReplyTo<usize>),
     }
 
-    pub enum LimiterReply {
-        Status(RateLimitStatus),
-        Exceeded {
-            limit: u32,
-            window: Duration,
-            retry_after: Duration,
-        },
-        Reset(bool),
-        KeyCount(usize),
+    /// A consume refused: the key has used its limit.
+    pub struct OverLimit {
+        pub limit: u32,
+        pub window: Duration,
+        pub retry_after: Duration,
     }
 }

@@ -8,11 +8,11 @@ use std::hash::Hash;
 use std::time::Duration;
 
 use super::server::CacheServer;
-use super::server::protocol::{CacheCall, CacheReply};
+use super::server::protocol::{CacheCall, Lookup};
 use super::store::Ttl;
 use super::{CacheOptions, CacheStats};
 use crate::error::{CallError, StartError, StopError};
-use crate::gen_server::ServerRef;
+use crate::gen_server::{ReplyTo, ServerRef};
 use crate::registry::{self, LookupError};
 use crate::services;
 use crate::supervisor::ChildSpec;
@@ -113,8 +113,11 @@ where
         self.server.is_running()
     }
 
-    async fn ask(&self, request: CacheCall<K, V>) -> Result<CacheReply<K, V>, CallError> {
-        self.server.call(request).await
+    async fn ask<T: Send + 'static>(
+        &self,
+        request: impl FnOnce(ReplyTo<T>) -> CacheCall<K, V>,
+    ) -> Result<T, CallError> {
+        self.server.request(request).await
     }
 
     /// The live value for `key`, if any; marks it as recently used.
@@ -122,18 +125,15 @@ where
     where
         Q: ToOwned<Owned = K> + ?Sized,
     {
-        match self.ask(CacheCall::Get(key.to_owned())).await? {
-            CacheReply::Value(value) => Ok(value),
-            _ => unreachable!("get answers Value"),
-        }
+        self.ask(|reply| CacheCall::Get(key.to_owned(), reply))
+            .await
     }
 
     /// Store `value` for the default time to live; evicts the least recently used
     /// entry if the cache is full.
     pub async fn set(&self, key: K, value: V) -> Result<(), CallError> {
-        self.ask(CacheCall::Set(key, value, Ttl::Default))
+        self.ask(|reply| CacheCall::Set(key, value, Ttl::Default, reply))
             .await
-            .map(drop)
     }
 
     /// Store `value` for `ttl` (`None`: until evicted or deleted).
@@ -144,7 +144,8 @@ where
         ttl: Option<Duration>,
     ) -> Result<(), CallError> {
         let ttl = ttl.map_or(Ttl::Never, Ttl::After);
-        self.ask(CacheCall::Set(key, value, ttl)).await.map(drop)
+        self.ask(|reply| CacheCall::Set(key, value, ttl, reply))
+            .await
     }
 
     /// Remove `key`; returns whether it held a live value.
@@ -152,10 +153,8 @@ where
     where
         Q: ToOwned<Owned = K> + ?Sized,
     {
-        match self.ask(CacheCall::Delete(key.to_owned())).await? {
-            CacheReply::Bool(found) => Ok(found),
-            _ => unreachable!("delete answers Bool"),
-        }
+        self.ask(|reply| CacheCall::Delete(key.to_owned(), reply))
+            .await
     }
 
     /// Whether `key` holds a live value. Neither a hit nor a miss, and not a use.
@@ -163,31 +162,23 @@ where
     where
         Q: ToOwned<Owned = K> + ?Sized,
     {
-        match self.ask(CacheCall::Has(key.to_owned())).await? {
-            CacheReply::Bool(found) => Ok(found),
-            _ => unreachable!("has answers Bool"),
-        }
+        self.ask(|reply| CacheCall::Has(key.to_owned(), reply))
+            .await
     }
 
     /// Remove every entry. The counters in [`CacheStats`] are kept.
     pub async fn clear(&self) -> Result<(), CallError> {
-        self.ask(CacheCall::Clear).await.map(drop)
+        self.ask(CacheCall::Clear).await
     }
 
     /// The counters, and the size now.
     pub async fn stats(&self) -> Result<CacheStats, CallError> {
-        match self.ask(CacheCall::Stats).await? {
-            CacheReply::Stats(stats) => Ok(stats),
-            _ => unreachable!("stats answers Stats"),
-        }
+        self.ask(CacheCall::Stats).await
     }
 
     /// Remove every expired entry now (a scan of all entries); returns how many.
     pub async fn purge_expired(&self) -> Result<usize, CallError> {
-        match self.ask(CacheCall::Purge).await? {
-            CacheReply::Purged(count) => Ok(count),
-            _ => unreachable!("purge answers Purged"),
-        }
+        self.ask(CacheCall::Purge).await
     }
 
     /// The value for `key`; if there is none, `compute` it, store it (default time
@@ -226,20 +217,19 @@ where
     {
         // No timeout: a waiter waits as long as the computation it waits for takes,
         // as the computing caller does. A cache that ends answers every waiter.
-        let reply = self
+        let found = self
             .server
-            .call_untimed(CacheCall::GetOrSet(key.to_owned()))
+            .request_untimed(|reply| CacheCall::GetOrSet(key.to_owned(), reply))
             .await?;
-        match reply {
-            CacheReply::Hit(value) => Ok(value),
-            CacheReply::Compute(guard) => {
+        match found {
+            Lookup::Hit(value) => Ok(value),
+            Lookup::Compute(guard) => {
                 // If `compute` fails, panics or is cancelled, dropping the guard
                 // hands the computation to the next waiter.
                 let value = compute().await.map_err(GetOrSetError::Compute)?;
                 guard.fill(value.clone());
                 Ok(value)
             }
-            _ => unreachable!("get_or_set answers Hit or Compute"),
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use self::protocol::{CacheCall, CacheCast, CacheReply, FillGuard};
+use self::protocol::{CacheCall, CacheCast, FillGuard, Lookup};
 use super::CacheOptions;
 use super::store::{Store, Ttl};
 use crate::error::BoxError;
@@ -37,7 +37,7 @@ where
     V: Clone + Send + 'static,
 {
     token: u64,
-    waiters: VecDeque<ReplyTo<CacheReply<K, V>>>,
+    waiters: VecDeque<ReplyTo<Lookup<K, V>>>,
 }
 
 /// The periodic sweep's timer message.
@@ -70,7 +70,7 @@ where
             pending.token = self.next_token;
             let guard = FillGuard::new(ctx.myself(), key.clone(), pending.token);
             // A waiter that has left drops the guard, whose stale token is ignored.
-            if waiter.reply(CacheReply::Compute(guard)) {
+            if waiter.reply(Lookup::Compute(guard)) {
                 return;
             }
         }
@@ -85,7 +85,7 @@ where
 {
     type Call = CacheCall<K, V>;
     type Cast = CacheCast<K, V>;
-    type Reply = CacheReply<K, V>;
+    type Reply = ();
 
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         if self.store.max_size() == 0 {
@@ -101,45 +101,43 @@ where
         &mut self,
         request: CacheCall<K, V>,
         ctx: &mut Context<Self>,
-    ) -> Reply<CacheReply<K, V>> {
+    ) -> Reply<()> {
         let now = Instant::now();
-        let reply = match request {
-            CacheCall::Get(key) => CacheReply::Value(self.store.lookup(&key, now)),
-            CacheCall::Set(key, value, ttl) => {
+        match request {
+            CacheCall::Get(key, reply) => reply.reply(self.store.lookup(&key, now)),
+            CacheCall::Set(key, value, ttl, reply) => {
                 self.store.insert(key, value, ttl, now);
-                CacheReply::Done
+                reply.reply(())
             }
-            CacheCall::Delete(key) => CacheReply::Bool(self.store.remove(&key, now)),
-            CacheCall::Has(key) => CacheReply::Bool(self.store.contains(&key, now)),
-            CacheCall::Clear => {
+            CacheCall::Delete(key, reply) => reply.reply(self.store.remove(&key, now)),
+            CacheCall::Has(key, reply) => reply.reply(self.store.contains(&key, now)),
+            CacheCall::Clear(reply) => {
                 self.store.clear();
-                CacheReply::Done
+                reply.reply(())
             }
-            CacheCall::Stats => CacheReply::Stats(self.store.stats()),
-            CacheCall::Purge => CacheReply::Purged(self.store.purge(now)),
-            CacheCall::GetOrSet(key) => {
+            CacheCall::Stats(reply) => reply.reply(self.store.stats()),
+            CacheCall::Purge(reply) => reply.reply(self.store.purge(now)),
+            CacheCall::GetOrSet(key, reply) => {
                 if let Some(value) = self.store.find(&key, now) {
                     self.store.count_hit();
-                    CacheReply::Hit(value)
+                    reply.reply(Lookup::Hit(value))
                 } else if let Some(pending) = self.pending.get_mut(&key) {
                     // Served by another caller's computation without computing: a
                     // hit (as in Guava); only the caller that computes is a miss.
                     self.store.count_hit();
-                    if let Some(waiter) = ctx.defer_reply() {
-                        pending.waiters.push_back(waiter);
-                    }
-                    return Reply::Deferred;
+                    pending.waiters.push_back(reply);
+                    true
                 } else {
                     self.store.count_miss();
                     self.next_token += 1;
                     let token = self.next_token;
                     let waiters = VecDeque::new();
                     self.pending.insert(key.clone(), Pending { token, waiters });
-                    CacheReply::Compute(FillGuard::new(ctx.myself(), key, token))
+                    reply.reply(Lookup::Compute(FillGuard::new(ctx.myself(), key, token)))
                 }
             }
         };
-        Reply::Now(reply)
+        Reply::Now(())
     }
 
     async fn handle_cast(&mut self, message: CacheCast<K, V>, ctx: &mut Context<Self>) {
@@ -147,7 +145,7 @@ where
             CacheCast::Fill(key, value) => {
                 if let Some(pending) = self.pending.remove(&key) {
                     for waiter in pending.waiters {
-                        waiter.reply(CacheReply::Hit(value.clone()));
+                        waiter.reply(Lookup::Hit(value.clone()));
                     }
                 }
                 self.store.insert(key, value, Ttl::Default, Instant::now());
@@ -173,19 +171,23 @@ pub(super) mod protocol {
     use std::hash::Hash;
 
     use super::CacheServer;
-    use crate::gen_server::ServerRef;
+    use crate::gen_server::{ReplyTo, ServerRef};
     use crate::services::cache::CacheStats;
     use crate::services::cache::store::Ttl;
 
-    pub enum CacheCall<K, V> {
-        Get(K),
-        Set(K, V, Ttl),
-        Delete(K),
-        Has(K),
-        Clear,
-        Stats,
-        Purge,
-        GetOrSet(K),
+    pub enum CacheCall<K, V>
+    where
+        K: Hash + Eq + Clone + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        Get(K, ReplyTo<Option<V>>),
+        Set(K, V, Ttl, ReplyTo<()>),
+        Delete(K, ReplyTo<bool>),
+        Has(K, ReplyTo<bool>),
+        Clear(ReplyTo<()>),
+        Stats(ReplyTo<CacheStats>),
+        Purge(ReplyTo<usize>),
+        GetOrSet(K, ReplyTo<Lookup<K, V>>),
     }
 
     pub enum CacheCast<K, V> {
@@ -195,16 +197,12 @@ pub(super) mod protocol {
         Abandon(K, u64),
     }
 
-    pub enum CacheReply<K, V>
+    /// What `get_or_set` finds.
+    pub enum Lookup<K, V>
     where
         K: Hash + Eq + Clone + Send + 'static,
         V: Clone + Send + 'static,
     {
-        Value(Option<V>),
-        Done,
-        Bool(bool),
-        Stats(CacheStats),
-        Purged(usize),
         Hit(V),
         /// The caller is to compute the value and fill it in through the guard.
         Compute(FillGuard<K, V>),

@@ -15,7 +15,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 
 use super::server::EventBusServer;
-use super::server::protocol::{BusCall, BusCast, BusReply, Published, Subscriber};
+use super::server::protocol::{BusCall, BusCast, Published, Subscriber};
 use super::{AnyMessage, Delivered, Event, EventBusOptions, SubscriptionId};
 use crate::error::{CallError, ServerNotRunningError, StartError, StopError};
 use crate::gen_server::{self, ServerRef, panic_message};
@@ -130,13 +130,14 @@ impl<M: Send + Sync + 'static> EventBus<M> {
             self.pid(),
         ));
         // If the call fails, the sender is dropped with it and the task ends.
+        let subscriber = Subscriber {
+            id,
+            pattern: pattern.clone(),
+            sender,
+            task,
+        };
         self.server
-            .call(BusCall::Subscribe(Subscriber {
-                id,
-                pattern: pattern.clone(),
-                sender,
-                task,
-            }))
+            .request(|reply| BusCall::Subscribe(subscriber, reply))
             .await?;
         Ok(Subscription {
             id,
@@ -172,22 +173,15 @@ impl<M: Send + Sync + 'static> EventBus<M> {
         message: M,
         timeout: Duration,
     ) -> Result<Delivered, CallError> {
-        match self
-            .server
-            .call_timeout(BusCall::PublishSync(topic.into(), message), timeout)
-            .await?
-        {
-            BusReply::Published(delivered) => Ok(delivered),
-            _ => unreachable!("publish_sync answers Published"),
-        }
+        let topic = topic.into();
+        self.server
+            .request_timeout(|reply| BusCall::PublishSync(topic, message, reply), timeout)
+            .await
     }
 
     /// How many subscriptions the bus has.
     pub async fn subscription_count(&self) -> Result<usize, CallError> {
-        match self.server.call(BusCall::Count).await? {
-            BusReply::Count(count) => Ok(count),
-            _ => unreachable!("count answers Count"),
-        }
+        self.server.request(BusCall::Count).await
     }
 
     /// Stop the bus; returns once its subscriptions have finished what was
@@ -263,10 +257,8 @@ impl<M: Send + Sync + 'static> Subscription<M> {
         let Some(bus) = self.bus.take() else {
             return Ok(false);
         };
-        match bus.call(BusCall::Unsubscribe(self.id)).await? {
-            BusReply::Unsubscribed(found) => Ok(found),
-            _ => unreachable!("unsubscribe answers Unsubscribed"),
-        }
+        let id = self.id;
+        bus.request(|reply| BusCall::Unsubscribe(id, reply)).await
     }
 
     /// Keep the subscription for as long as the bus runs, without a handle.

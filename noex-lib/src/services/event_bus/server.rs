@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use self::protocol::{BusCall, BusCast, BusReply, Completion, Published, Subscriber};
+use self::protocol::{BusCall, BusCast, Completion, Published, Subscriber};
 use super::index::SubscriptionIndex;
 use super::{EventBusOptions, SubscriptionId};
 use crate::ExitReason;
@@ -67,32 +67,32 @@ impl<M: Send + Sync + 'static> EventBusServer<M> {
 impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
     type Call = BusCall<M>;
     type Cast = BusCast<M>;
-    type Reply = BusReply;
+    type Reply = ();
 
-    async fn handle_call(
-        &mut self,
-        request: BusCall<M>,
-        ctx: &mut Context<Self>,
-    ) -> Reply<BusReply> {
+    async fn handle_call(&mut self, request: BusCall<M>, _: &mut Context<Self>) -> Reply<()> {
         match request {
-            BusCall::Subscribe(subscriber) => {
+            BusCall::Subscribe(subscriber, reply) => {
                 let (id, pattern) = (subscriber.id, subscriber.pattern.clone());
                 self.subscriptions.insert(id, pattern, subscriber);
-                Reply::Now(BusReply::Subscribed)
+                reply.reply(());
             }
-            BusCall::Unsubscribe(id) => Reply::Now(BusReply::Unsubscribed(self.remove(id))),
-            BusCall::Count => Reply::Now(BusReply::Count(self.subscriptions.len())),
-            BusCall::PublishSync(topic, message) => {
+            BusCall::Unsubscribe(id, reply) => {
+                reply.reply(self.remove(id));
+            }
+            BusCall::Count(reply) => {
+                reply.reply(self.subscriptions.len());
+            }
+            BusCall::PublishSync(topic, message, reply_to) => {
                 // The caller is answered when the last handler drops its share.
                 let completion = Completion {
-                    reply_to: ctx.defer_reply(),
+                    reply_to,
                     handlers: AtomicUsize::new(0),
                     panicked: AtomicUsize::new(0),
                 };
                 self.dispatch(topic, message, Some(completion));
-                Reply::Deferred
             }
         }
+        Reply::Now(())
     }
 
     async fn handle_cast(&mut self, message: BusCast<M>, _: &mut Context<Self>) {
@@ -143,22 +143,15 @@ pub(super) mod protocol {
     use crate::services::event_bus::{Delivered, SubscriptionId};
 
     pub enum BusCall<M> {
-        Subscribe(Subscriber<M>),
-        Unsubscribe(SubscriptionId),
-        Count,
-        PublishSync(Arc<str>, M),
+        Subscribe(Subscriber<M>, ReplyTo<()>),
+        Unsubscribe(SubscriptionId, ReplyTo<bool>),
+        Count(ReplyTo<usize>),
+        PublishSync(Arc<str>, M, ReplyTo<Delivered>),
     }
 
     pub enum BusCast<M> {
         Publish(Arc<str>, M),
         Unsubscribe(SubscriptionId),
-    }
-
-    pub enum BusReply {
-        Subscribed,
-        Unsubscribed(bool),
-        Count(usize),
-        Published(Delivered),
     }
 
     pub struct Subscriber<M> {
@@ -180,20 +173,18 @@ pub(super) mod protocol {
     /// of the message is dropped, i.e. when the bus has enqueued it everywhere and
     /// every handler has run.
     pub struct Completion {
-        pub(in crate::services::event_bus) reply_to: Option<ReplyTo<BusReply>>,
+        pub(in crate::services::event_bus) reply_to: ReplyTo<Delivered>,
         pub(in crate::services::event_bus) handlers: AtomicUsize,
         pub(in crate::services::event_bus) panicked: AtomicUsize,
     }
 
     impl<M> Drop for Published<M> {
         fn drop(&mut self) {
-            if let Some(completion) = self.completion.take()
-                && let Some(reply_to) = completion.reply_to
-            {
-                reply_to.reply(BusReply::Published(Delivered {
+            if let Some(completion) = self.completion.take() {
+                completion.reply_to.reply(Delivered {
                     handlers: completion.handlers.into_inner(),
                     panicked: completion.panicked.into_inner(),
-                }));
+                });
             }
         }
     }
