@@ -32,19 +32,7 @@ pub trait Backend: Send + Sync + 'static {
     /// of a whole snapshot. Called on a blocking thread. The default cuts a whole
     /// snapshot down; the runtime reads the two processes alone.
     fn process_view(&self, pid: Pid) -> Option<Snapshot> {
-        let mut snapshot = self.snapshot();
-        let parent = snapshot
-            .servers
-            .iter()
-            .map(|s| (s.pid, s.parent))
-            .chain(snapshot.supervisors.iter().map(|s| (s.pid, s.parent)))
-            .find(|(found, _)| *found == pid)?
-            .1;
-        snapshot.servers.retain(|s| s.pid == pid);
-        snapshot
-            .supervisors
-            .retain(|s| s.pid == pid || Some(s.pid) == parent);
-        Some(snapshot)
+        crate::target::narrow_to(self.snapshot(), pid)
     }
 
     /// End the process with an abnormal reason, so its supervisor applies its policy;

@@ -73,6 +73,23 @@ pub fn resolve(snapshot: &Snapshot, target: &str) -> Result<ProcessRef, ErrorBod
     }
 }
 
+/// `snapshot` cut down to process `pid` and its supervisor (`None` if `pid` is not
+/// in it): all the checks before a kill or restart of `pid` look at.
+pub fn narrow_to(mut snapshot: Snapshot, pid: Pid) -> Option<Snapshot> {
+    let parent = snapshot
+        .servers
+        .iter()
+        .map(|s| (s.pid, s.parent))
+        .chain(snapshot.supervisors.iter().map(|s| (s.pid, s.parent)))
+        .find(|(found, _)| *found == pid)?
+        .1;
+    snapshot.servers.retain(|s| s.pid == pid);
+    snapshot
+        .supervisors
+        .retain(|s| s.pid == pid || Some(s.pid) == parent);
+    Some(snapshot)
+}
+
 /// The error for a target that names no process.
 pub fn not_found(target: &str) -> ErrorBody {
     let quoted = clip(target, ECHOED_TEXT_LIMIT);
@@ -312,6 +329,20 @@ mod tests {
         assert_eq!(err.message, "\"w\" is ambiguous: it matches 50 processes");
         let pids: Vec<u64> = err.candidates.iter().map(|c| c.pid.0).collect();
         assert_eq!(pids, (0..MAX_CANDIDATES as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn narrowing_keeps_the_process_and_its_supervisor_only() {
+        let mut snap = sample();
+        snap.servers[0].parent = Some(Pid(1));
+        let view = narrow_to(snap.clone(), Pid(3)).unwrap();
+        let servers: Vec<Pid> = view.servers.iter().map(|s| s.pid).collect();
+        let supervisors: Vec<Pid> = view.supervisors.iter().map(|s| s.pid).collect();
+        assert_eq!((servers, supervisors), (vec![Pid(3)], vec![Pid(1)]));
+        let root = narrow_to(snap.clone(), Pid(2)).unwrap();
+        assert!(root.servers.is_empty());
+        assert_eq!(root.supervisors.len(), 1, "a root has no supervisor to keep");
+        assert!(narrow_to(snap, Pid(999)).is_none());
     }
 
     #[test]

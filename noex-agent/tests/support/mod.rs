@@ -241,18 +241,8 @@ impl Backend for Fake {
     }
 
     fn process_view(&self, pid: Pid) -> Option<Snapshot> {
-        let mut view = self.snapshot.clone();
-        let parent = view
-            .servers
-            .iter()
-            .map(|s| (s.pid, s.parent))
-            .chain(view.supervisors.iter().map(|s| (s.pid, s.parent)))
-            .find(|(found, _)| *found == pid)?
-            .1;
-        view.servers.retain(|s| s.pid == pid);
-        view.supervisors
-            .retain(|s| s.pid == pid || Some(s.pid) == parent);
-        Some(view)
+        // Cut down without counting as a whole snapshot taken.
+        noex_agent::target::narrow_to(self.snapshot.clone(), pid)
     }
 
     fn tree(&self) -> ProcessTree {
