@@ -444,6 +444,72 @@ mod imp {
 mod tests {
     use super::*;
 
+    /// The pid of a process that has exited and been waited for: no process has it
+    /// (pids are handed out in order, so it is not reused this soon).
+    fn exited_pid() -> u32 {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("spawn true");
+        let pid = child.id();
+        child.wait().expect("wait for true");
+        pid
+    }
+
+    #[test]
+    fn a_running_process_exists_and_an_exited_one_does_not() {
+        assert_eq!(process_exists(std::process::id()), Some(true));
+        assert_eq!(process_exists(exited_pid()), Some(false));
+    }
+
+    /// `kill(0, _)` addresses our own process group and a negative pid a group or every
+    /// process, so neither may be taken for the answer about one process.
+    #[test]
+    fn pids_that_name_no_single_process_are_not_asked_about() {
+        assert_eq!(process_exists(0), None);
+        assert_eq!(process_exists(u32::MAX), None);
+        assert_eq!(process_exists(1 << 31), None);
+    }
+
+    /// Signalling another user's process fails with EPERM, which still proves that it
+    /// exists. Root may signal anyone, so as root the check runs in a child that has
+    /// dropped to user `nobody`.
+    #[test]
+    fn another_users_process_exists_though_we_may_not_signal_it() {
+        // SAFETY: `geteuid` only reads.
+        if unsafe { libc::geteuid() } != 0 {
+            assert_eq!(process_exists(1), Some(true));
+            return;
+        }
+        const NOBODY: libc::uid_t = 65_534;
+        // SAFETY: until `_exit` the child only makes system calls and reads `errno`:
+        // nothing that allocates or takes a lock another thread may have held.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork: {}", io::Error::last_os_error());
+        if child == 0 {
+            // SAFETY: a plain system call on no memory of ours; in the forked child it
+            // neither allocates nor takes a lock.
+            let code = if unsafe { libc::setuid(NOBODY) } != 0 {
+                2
+            } else if process_exists(1) == Some(true) {
+                0
+            } else {
+                1
+            };
+            // SAFETY: `_exit` ends the child at once, without running the parent's
+            // exit handlers or destructors (which a forked copy must not run).
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above, writing only `status`.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        match libc::WEXITSTATUS(status) {
+            0 => {}
+            2 => panic!("could not drop to uid {NOBODY} to meet EPERM"),
+            _ => panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}"),
+        }
+    }
+
     #[test]
     fn socket_names_are_pid_dot_sock() {
         assert_eq!(

@@ -341,7 +341,11 @@ mod tests {
         assert_eq!((servers, supervisors), (vec![Pid(3)], vec![Pid(1)]));
         let root = narrow_to(snap.clone(), Pid(2)).unwrap();
         assert!(root.servers.is_empty());
-        assert_eq!(root.supervisors.len(), 1, "a root has no supervisor to keep");
+        assert_eq!(
+            root.supervisors.len(),
+            1,
+            "a root has no supervisor to keep"
+        );
         assert!(narrow_to(snap, Pid(999)).is_none());
     }
 
