@@ -123,6 +123,8 @@ impl<S: GenServer> ServerRef<S> {
     /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+    /// # unsafe { std::env::set_var("NOEX_AGENT", "off") }
     /// let store = gen_server::start(Store(vec!["a".into()]), StartOptions::new()).await.unwrap();
     /// let len: usize = store.request(Ask::Len).await.unwrap();
     /// let first = store.request(|reply| Ask::Get(0, reply)).await.unwrap();
