@@ -4,9 +4,12 @@
 //! processes, so a busy server cannot delay it); [`process_tree`] nests them under
 //! their supervisors; [`crate::events::subscribe`] streams lifecycle events.
 
+// The snapshot's own types: what a client reads, so their enums keep the `Unknown` a
+// newer agent may send. The runtime's types (`supervisor::Strategy`, ...) convert into
+// these.
 pub use noex_agent::types::{
-    ChildInfo, LifecycleEvent, ProcessStatus, ProcessTree, ServerInfo, Snapshot, SupervisorInfo,
-    TreeNode,
+    ChildInfo, ChildKind, Intensity, LifecycleEvent, ProcessStatus, ProcessTree, RestartType,
+    ServerInfo, Snapshot, Strategy, SupervisorInfo, TreeNode,
 };
 
 use crate::process::{ProcessKind, now_ms};

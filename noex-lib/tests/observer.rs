@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use noex::events::{self, EventKind, HISTORY_CAPACITY, HistoryLimits};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
-use noex::observer::{self, ProcessStatus, TreeNode};
-use noex::supervisor::{self, ChildSpec, Strategy, SupervisorSpec};
+use noex::observer::{self, ProcessStatus, Strategy, TreeNode};
+use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex::{ExitReason, Pid};
 use tokio::sync::oneshot;
 

@@ -118,7 +118,7 @@ impl Walk<'_> {
                 let seen = Seen::of(&info.name, &info.child_id, info.parent);
                 self.running(path, pid, node, parent, seen, "supervisor", info.status);
                 self.name_conflict(pid, &info.last_error);
-                if info.strategy != *strategy {
+                if info.strategy != noex_agent::types::Strategy::from(*strategy) {
                     self.shape(format!(
                         "{path}: strategy {} (expected {strategy})",
                         info.strategy

@@ -326,7 +326,6 @@ impl Layout {
                     .name(name)
                     .max_restarts(max, within);
             }
-            other => unreachable!("no {other} supervisor in the layout"),
         };
         spec.name(name)
             .max_restarts(max, within)

@@ -7,7 +7,9 @@ use futures::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
-use noex_agent::types::{EventKind, LifecycleEvent, Pid, ProcessTree, Snapshot};
+use noex_agent::types::{
+    EventKind, LifecycleEvent, Pid, ProcessTree, RestartType, Snapshot, Strategy, SupervisorInfo,
+};
 use tokio::sync::broadcast;
 
 use crate::ExitReason;
@@ -15,7 +17,7 @@ use crate::error::SupervisorError;
 use crate::observer;
 use crate::process::{CellRef, ProcessCell, ProcessKind, now_ms};
 use crate::runtime::runtime;
-use crate::supervisor::{Strategy, supervisor_at};
+use crate::supervisor::supervisor_at;
 
 /// How long `kill` waits to report the new pid of the restarted process.
 const RESTART_WAIT: Duration = Duration::from_secs(3);
@@ -176,7 +178,7 @@ fn supervisor_view(pid: Pid) -> Option<noex_agent::types::SupervisorInfo> {
 /// Why a child cannot be restarted in place, if it cannot: its supervisor forgets
 /// it once it stops (temporary), or restarts only by its policy (dynamic).
 fn cannot_restart_in_place(
-    supervisor: &Option<noex_agent::types::SupervisorInfo>,
+    supervisor: &Option<SupervisorInfo>,
     child_id: &str,
 ) -> Option<&'static str> {
     let supervisor = supervisor.as_ref()?;
@@ -186,9 +188,10 @@ fn cannot_restart_in_place(
              kill it and its supervisor applies its restart type",
         );
     }
-    let temporary = supervisor.children.iter().any(|child| {
-        child.id == child_id && child.restart == noex_agent::types::RestartType::Temporary
-    });
+    let temporary = supervisor
+        .children
+        .iter()
+        .any(|child| child.id == child_id && child.restart == RestartType::Temporary);
     temporary.then_some("is a temporary child: once stopped, its supervisor forgets it")
 }
 

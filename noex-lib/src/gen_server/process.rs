@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::Either;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
-use noex_agent::types::{EventKind, ProcessStatus};
+use noex_agent::types::EventKind;
 
 use super::context::ReplySlot;
 use super::mailbox::{Inbox, Mailbox};
@@ -21,7 +21,9 @@ use super::shared::Shared;
 use super::{Context, GenServer, Ignore, Info, Reply, ServerRef};
 use crate::ExitReason;
 use crate::error::{InitializationError, ServerNotRunningError, StartError};
-use crate::process::{self, CellInit, CellRef, Down, ProcessCell, ProcessKind, SupervisorView};
+use crate::process::{
+    self, CellInit, CellRef, Down, ProcessCell, ProcessKind, ProcessStatus, SupervisorView,
+};
 use crate::runtime::runtime;
 
 pub(crate) enum Envelope<S: GenServer> {

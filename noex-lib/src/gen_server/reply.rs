@@ -10,11 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use noex_agent::types::ProcessStatus;
-
 use crate::ExitReason;
 use crate::error::CallError;
-use crate::process::ProcessCell;
+use crate::process::{ProcessCell, ProcessStatus};
 
 pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, ExitReason>>;
 

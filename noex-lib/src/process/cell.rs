@@ -14,15 +14,14 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
-use noex_agent::types::{
-    ChildInfo, Intensity, ProcessStatus, ServerInfo, Strategy, SupervisorInfo,
-};
+use noex_agent::types::{ChildInfo, Intensity, ServerInfo, Strategy, SupervisorInfo};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::Info;
 use super::signals::Signals;
+use super::status::ProcessStatus;
 use crate::{ExitReason, Pid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,7 +220,7 @@ impl ProcessCell {
             restarts: init.restarts,
             kind: init.kind,
             system: init.system,
-            status: AtomicU8::new(STATUS_INITIALIZING),
+            status: AtomicU8::new(ProcessStatus::Initializing.to_raw()),
             trap_exit: AtomicBool::new(false),
             task_number: AtomicU64::new(0),
             counters: Counters::default(),
@@ -263,22 +262,11 @@ impl ProcessCell {
     }
 
     pub(crate) fn status(&self) -> ProcessStatus {
-        match self.status.load(Ordering::Acquire) {
-            STATUS_INITIALIZING => ProcessStatus::Initializing,
-            STATUS_RUNNING => ProcessStatus::Running,
-            STATUS_STOPPING => ProcessStatus::Stopping,
-            _ => ProcessStatus::Stopped,
-        }
+        ProcessStatus::from_raw(self.status.load(Ordering::Acquire))
     }
 
     pub(crate) fn set_status(&self, status: ProcessStatus) {
-        let raw = match status {
-            ProcessStatus::Initializing => STATUS_INITIALIZING,
-            ProcessStatus::Running => STATUS_RUNNING,
-            ProcessStatus::Stopping => STATUS_STOPPING,
-            ProcessStatus::Stopped | ProcessStatus::Unknown => STATUS_STOPPED,
-        };
-        self.status.store(raw, Ordering::Release);
+        self.status.store(status.to_raw(), Ordering::Release);
     }
 
     pub(crate) fn is_alive(&self) -> bool {
@@ -355,7 +343,7 @@ impl ProcessCell {
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
             type_name: self.type_name().to_string(),
-            status: self.status(),
+            status: self.status().into(),
             messages: self.counters.handled(),
             queue_len,
             started_at_ms: self.started_at_ms,
@@ -376,7 +364,7 @@ impl ProcessCell {
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
-            status: self.status(),
+            status: self.status().into(),
             strategy: view.strategy,
             intensity: view.intensity,
             children: state.children.clone(),
@@ -457,8 +445,3 @@ fn task_number(id: tokio::task::Id) -> u64 {
     std::hash::Hash::hash(&id, &mut number);
     std::hash::Hasher::finish(&number)
 }
-
-const STATUS_INITIALIZING: u8 = 0;
-const STATUS_RUNNING: u8 = 1;
-const STATUS_STOPPING: u8 = 2;
-const STATUS_STOPPED: u8 = 3;

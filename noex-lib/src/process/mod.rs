@@ -62,6 +62,7 @@
 mod cell;
 pub(crate) mod clock;
 mod signals;
+mod status;
 mod table;
 mod teardown;
 
@@ -76,5 +77,6 @@ pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
 pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };
+pub(crate) use status::ProcessStatus;
 pub(crate) use table::{ProcessTable, coarse_now_ms, now_ms};
 pub(crate) use teardown::finish;

@@ -7,8 +7,9 @@
 //! supervisor never meets its old children (OTP's shutdown does the same when it
 //! stops a supervisor; noex keeps the promise when one is killed too).
 
-use noex_agent::types::{EventKind, ProcessStatus};
+use noex_agent::types::EventKind;
 
+use super::ProcessStatus;
 use super::{CellRef, ProcessKind};
 use crate::ExitReason;
 use crate::runtime::runtime;

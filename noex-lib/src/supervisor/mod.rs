@@ -34,13 +34,14 @@
 
 mod intensity;
 pub mod otp_differences;
+mod policy;
 mod server;
 mod spec;
 
 use std::any::Any;
 use std::sync::Arc;
 
-pub use noex_agent::types::{ChildInfo, ChildKind, RestartType, Strategy};
+pub use policy::{ChildInfo, ChildKind, RestartType, Strategy};
 use server::SupervisorCall;
 pub(crate) use server::SupervisorServer;
 pub use spec::{

@@ -4,14 +4,13 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-use noex_agent::types::{ChildKind, RestartType, Strategy};
-
+use super::policy::{ChildKind, RestartType, Strategy};
 use super::server::SupervisorServer;
 use crate::ExitReason;
 use crate::error::{DuplicateChildError, SpecError, StartError};
 use crate::gen_server::{GenServer, SpawnOptions, spawn};
 use crate::process::CellRef;
+use futures::future::BoxFuture;
 
 /// How a child is stopped: OTP's shutdown spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

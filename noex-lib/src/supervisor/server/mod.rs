@@ -10,12 +10,12 @@ mod restart;
 use std::any::Any;
 use std::sync::Arc;
 
-use noex_agent::types::{ChildInfo, EventKind, Intensity, LifecycleEvent, RestartType, Strategy};
+use noex_agent::types::{EventKind, Intensity, LifecycleEvent};
 use parking_lot::Mutex;
 
 use super::intensity::RestartWindow;
 use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children};
-use super::{ChildCount, ChildRef};
+use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
 use crate::process::{CellRef, Exit, SupervisorView};
@@ -90,7 +90,7 @@ impl SupervisorServer {
     ) -> Result<crate::ServerRef<SupervisorServer>, StartError> {
         spec.validate()?;
         options.supervisor = Some(SupervisorView {
-            strategy: spec.strategy,
+            strategy: spec.strategy.into(),
             intensity: Intensity {
                 max_restarts: spec.max_restarts,
                 within_ms: spec.within.as_millis() as u64,
@@ -122,16 +122,7 @@ impl SupervisorServer {
             return;
         };
         let mut state = view.state.lock();
-        state.children = self
-            .children
-            .iter()
-            .map(|child| ChildInfo {
-                id: child.id.to_string(),
-                pid: child.running().map(|cell| cell.pid),
-                restart: child.spec.restart,
-                kind: child.spec.kind,
-            })
-            .collect();
+        state.children = self.children_info().iter().map(Into::into).collect();
         state.restarts = self.total_restarts;
     }
 

@@ -5,14 +5,14 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use noex_agent::types::{ChildInfo, ChildKind, EventKind};
+use noex_agent::types::EventKind;
 
 use super::{ChildState, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
 use crate::runtime::runtime;
-use crate::supervisor::{ChildCount, ChildRef, ChildSpec};
+use crate::supervisor::{ChildCount, ChildInfo, ChildKind, ChildRef, ChildSpec};
 
 impl SupervisorServer {
     pub(super) fn unsupported(&self, operation: &'static str) -> SupervisorError {
@@ -142,11 +142,15 @@ impl SupervisorServer {
     }
 
     pub(super) fn children_info(&self) -> Vec<ChildInfo> {
-        self.cell()
-            .supervisor
-            .as_ref()
-            .map(|view| view.state.lock().children.clone())
-            .unwrap_or_default()
+        self.children
+            .iter()
+            .map(|child| ChildInfo {
+                id: child.id.to_string(),
+                pid: child.running().map(|cell| cell.pid),
+                restart: child.spec.restart,
+                kind: child.spec.kind,
+            })
+            .collect()
     }
 
     /// OTP's `count_children`: a `simple_one_for_one` supervisor has one spec, its

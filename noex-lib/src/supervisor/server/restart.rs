@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
-use noex_agent::types::{EventKind, RestartType, Strategy};
+use noex_agent::types::EventKind;
 
 use super::{ChildState, Started, SupervisorServer};
 use crate::ExitReason;
@@ -12,6 +12,7 @@ use crate::error::{MaxRestartsExceededError, StartError};
 use crate::gen_server::Context;
 use crate::process::Exit;
 use crate::runtime::runtime;
+use crate::supervisor::{RestartType, Strategy};
 
 /// A restart to try again, sent by the supervisor to itself (OTP's
 /// `{try_again_restart, Id}` cast), so the requests that came meanwhile are
@@ -35,7 +36,7 @@ impl SupervisorServer {
         let restart = match child.spec.restart {
             RestartType::Permanent => true,
             RestartType::Transient => exit.reason.is_abnormal(),
-            RestartType::Temporary | RestartType::Unknown => false,
+            RestartType::Temporary => false,
         };
         if restart {
             let id = child.id.clone();
