@@ -13,14 +13,14 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 pub use noex_agent::types::{EventKind, LifecycleEvent};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
-use crate::process::{ProcessCell, coarse_now_ms};
-use crate::runtime::runtime;
+use crate::clock::coarse_now_ms;
 
 /// Events kept for late subscribers (`noex events --history`), by default.
 pub const HISTORY_CAPACITY: usize = 10_000;
@@ -47,6 +47,15 @@ impl Default for HistoryLimits {
             bytes: HISTORY_BYTES,
         }
     }
+}
+
+/// The runtime's one stream, created on first use.
+static HUB: LazyLock<EventHub> = LazyLock::new(EventHub::default);
+
+/// The lifecycle stream every process publishes to.
+#[inline]
+pub(crate) fn hub() -> &'static EventHub {
+    &HUB
 }
 
 pub(crate) struct EventHub {
@@ -83,33 +92,6 @@ impl Default for EventHub {
 }
 
 impl EventHub {
-    /// An event about a live process, under its current name.
-    pub(crate) fn emit(&self, cell: &ProcessCell, kind: EventKind) {
-        let name = cell.name().map(|n| n.to_string());
-        self.emit_named_at(cell, name, kind, 0);
-    }
-
-    /// An event under `name`, that happened at `at_ms` (a clock reading the caller
-    /// already has; 0 for now).
-    pub(crate) fn emit_named_at(
-        &self,
-        cell: &ProcessCell,
-        name: Option<String>,
-        kind: EventKind,
-        at_ms: u64,
-    ) {
-        self.publish(LifecycleEvent {
-            seq: 0,
-            at_ms,
-            pid: cell.pid,
-            name,
-            child_id: cell.child_id.as_deref().map(str::to_string),
-            parent: cell.parent,
-            system: cell.system,
-            kind,
-        });
-    }
-
     /// Number, record and broadcast an event; `seq` is filled in here, and `at_ms`
     /// if it is 0. Reasons and errors are clipped to [`STORED_TEXT_LIMIT`] bytes.
     ///
@@ -251,13 +233,13 @@ impl EventStream {
 /// Subscribe to every lifecycle event from now on.
 pub fn subscribe() -> EventStream {
     EventStream {
-        receiver: runtime().events.subscribe(),
+        receiver: hub().subscribe(),
     }
 }
 
 /// The most recent events, oldest first (at most what [`history_limits`] keep).
 pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
-    runtime().events.history.lock().recent(limit)
+    hub().history.lock().recent(limit)
 }
 
 /// How much history is kept for late subscribers (`noex events --history`). Takes
@@ -270,12 +252,12 @@ pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
 /// assert_eq!(events::history_limits().events, 50_000);
 /// ```
 pub fn set_history_limits(limits: HistoryLimits) {
-    let mut history = runtime().events.history.lock();
+    let mut history = hub().history.lock();
     history.limits = limits;
     history.evict();
 }
 
 /// The limits the history keeps to; see [`set_history_limits`].
 pub fn history_limits() -> HistoryLimits {
-    runtime().events.history.lock().limits
+    hub().history.lock().limits
 }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+mod clock;
 pub mod error;
 pub mod events;
 mod exit;
@@ -25,7 +26,6 @@ pub mod gen_server;
 pub mod observer;
 pub mod process;
 pub mod registry;
-mod runtime;
 pub mod services;
 pub mod supervisor;
 

@@ -12,13 +12,31 @@ pub use noex_agent::types::{
     ServerInfo, Snapshot, Strategy, SupervisorInfo, TreeNode,
 };
 
-use crate::process::{ProcessKind, now_ms};
-use crate::runtime::runtime;
+use parking_lot::Mutex;
+
+use crate::clock::now_ms;
+use crate::process::{ProcessKind, processes};
+
+/// The name `set_app_name` gave, if any.
+static APP_NAME: Mutex<Option<String>> = Mutex::new(None);
+
+/// The application's name, as `noex list` and the dashboard show it: the agent's
+/// `app_name` option, or else the executable's name.
+pub fn app_name() -> String {
+    match APP_NAME.lock().as_ref() {
+        Some(name) => name.clone(),
+        None => noex_agent::server::AgentOptions::default().app_name,
+    }
+}
+
+/// Name the application: the agent does, with its options.
+pub(crate) fn set_app_name(name: String) {
+    *APP_NAME.lock() = Some(name);
+}
 
 /// Everything the Observer knows now: one entry per live process.
 pub fn snapshot() -> Snapshot {
-    let rt = runtime();
-    let cells = rt.processes.cells();
+    let cells = processes().cells();
     let mut servers = Vec::with_capacity(cells.len());
     let mut supervisors = Vec::new();
     let mut total_messages = 0;
@@ -34,9 +52,9 @@ pub fn snapshot() -> Snapshot {
     }
     Snapshot {
         taken_at_ms: now_ms(),
-        app: crate::agent::app_name(),
+        app: app_name(),
         os_pid: std::process::id(),
-        uptime_ms: rt.started.elapsed().as_millis() as u64,
+        uptime_ms: processes().uptime().as_millis() as u64,
         process_count: cells.len() as u64,
         total_messages,
         memory_rss_bytes: memory_stats::memory_stats().map(|m| m.physical_mem as u64),
@@ -52,5 +70,5 @@ pub fn process_tree() -> ProcessTree {
 
 /// How many processes are alive now.
 pub fn process_count() -> usize {
-    runtime().processes.len()
+    processes().len()
 }

@@ -26,101 +26,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::any::Any;
-use std::sync::Arc;
-
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
-use noex_agent::types::EventKind;
-
 use crate::Pid;
+use crate::error::NotRegisteredError;
 pub use crate::error::RegisterError;
-use crate::error::{AlreadyRegisteredError, NotRegisteredError, ServerNotRunningError};
 use crate::gen_server::{GenServer, ServerRef};
-use crate::process::ProcessCell;
-use crate::runtime::runtime;
+use crate::process;
 use crate::supervisor::{SupervisorRef, SupervisorServer};
-
-struct Registration {
-    pid: Pid,
-    /// A clone of the typed reference, for typed lookups.
-    handle: Arc<dyn Any + Send + Sync>,
-}
-
-#[derive(Default)]
-pub(crate) struct RegistryTable {
-    names: DashMap<Arc<str>, Registration>,
-}
-
-impl RegistryTable {
-    pub(crate) fn register_cell(
-        &self,
-        name: &str,
-        cell: &ProcessCell,
-        handle: Arc<dyn Any + Send + Sync>,
-    ) -> Result<(), RegisterError> {
-        let name: Arc<str> = Arc::from(name);
-        {
-            let mut notes = cell.notes();
-            let current = &mut notes.name;
-            if let Some(existing) = current.as_ref() {
-                // One name per process, as in OTP.
-                return Err(AlreadyRegisteredError {
-                    name: existing.to_string(),
-                    pid: cell.pid,
-                }
-                .into());
-            }
-            match self.names.entry(name.clone()) {
-                Entry::Occupied(entry) => {
-                    return Err(AlreadyRegisteredError {
-                        name: name.to_string(),
-                        pid: entry.get().pid,
-                    }
-                    .into());
-                }
-                Entry::Vacant(entry) => {
-                    entry.insert(Registration {
-                        pid: cell.pid,
-                        handle,
-                    });
-                }
-            }
-            *current = Some(name.clone());
-        }
-        if !cell.is_alive() {
-            // It ended while we registered; its exit may have missed the new name.
-            self.release(cell);
-            return Err(ServerNotRunningError { pid: cell.pid }.into());
-        }
-        runtime().events.emit(
-            cell,
-            EventKind::Registered {
-                registered_name: name.to_string(),
-            },
-        );
-        Ok(())
-    }
-
-    /// Drop the process's name, if it has one.
-    pub(crate) fn release(&self, cell: &ProcessCell) {
-        let Some(name) = cell.notes().name.take() else {
-            return;
-        };
-        if self
-            .names
-            .remove_if(&name, |_, reg| reg.pid == cell.pid)
-            .is_some()
-        {
-            let event = EventKind::Unregistered {
-                registered_name: name.to_string(),
-            };
-            runtime()
-                .events
-                .emit_named_at(cell, Some(name.to_string()), event, 0);
-        }
-    }
-}
 
 /// Something that can be registered: a [`ServerRef`] or a [`SupervisorRef`].
 pub trait Registrable: sealed::HasCell + Clone + Send + Sync + 'static {}
@@ -166,7 +77,7 @@ mod sealed {
 
 /// Register `process` under `name`.
 pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterError> {
-    runtime().registry.register_cell(
+    process::names().register_cell(
         name,
         sealed::HasCell::cell(process),
         sealed::HasCell::handle(process),
@@ -175,16 +86,15 @@ pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterE
 
 /// Remove a name; the process goes on. Returns whether the name was registered.
 pub fn unregister(name: &str) -> bool {
-    let rt = runtime();
     let Some(pid) = whereis(name) else {
         return false;
     };
-    match rt.processes.get(pid) {
+    match process::processes().get(pid) {
         Some(cell) => {
-            rt.registry.release(&cell);
+            process::names().release(&cell);
             true
         }
-        None => rt.registry.names.remove(name).is_some(),
+        None => process::names().remove(name),
     }
 }
 
@@ -202,49 +112,39 @@ pub fn lookup_supervisor(name: &str) -> Result<SupervisorRef, LookupError> {
 }
 
 fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {
-    let registration = runtime()
-        .registry
-        .names
-        .get(name)
+    let (pid, handle) = process::names()
+        .lookup(name)
         .ok_or_else(|| NotRegisteredError {
             name: name.to_string(),
         })?;
-    registration
-        .handle
+    handle
         .downcast_ref::<P>()
         .cloned()
         .ok_or_else(|| LookupError::WrongType {
             name: name.to_string(),
-            pid: registration.pid,
+            pid,
             expected: std::any::type_name::<P>(),
         })
 }
 
 /// The pid registered under `name`, if any.
 pub fn whereis(name: &str) -> Option<Pid> {
-    runtime().registry.names.get(name).map(|reg| reg.pid)
+    process::names().whereis(name)
 }
 
 /// Whether a process is registered under `name`.
 pub fn is_registered(name: &str) -> bool {
-    runtime().registry.names.contains_key(name)
+    process::names().contains(name)
 }
 
 /// Every registered name, sorted.
 pub fn names() -> Vec<String> {
-    let mut names: Vec<String> = runtime()
-        .registry
-        .names
-        .iter()
-        .map(|e| e.key().to_string())
-        .collect();
-    names.sort();
-    names
+    process::names().sorted()
 }
 
 /// How many names are registered.
 pub fn count() -> usize {
-    runtime().registry.names.len()
+    process::names().len()
 }
 
 /// Why a lookup failed.

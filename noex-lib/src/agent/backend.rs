@@ -13,11 +13,11 @@ use noex_agent::types::{
 use tokio::sync::broadcast;
 
 use crate::ExitReason;
+use crate::clock::now_ms;
 use crate::error::SupervisorError;
-use crate::observer;
-use crate::process::{CellRef, ProcessCell, ProcessKind, now_ms};
-use crate::runtime::runtime;
+use crate::process::{CellRef, ProcessCell, ProcessKind, processes};
 use crate::supervisor::supervisor_at;
+use crate::{events, observer};
 
 /// How long `kill` waits to report the new pid of the restarted process.
 const RESTART_WAIT: Duration = Duration::from_secs(3);
@@ -35,21 +35,20 @@ impl Backend for RuntimeBackend {
 
     /// The process and its supervisor alone, read from the process table.
     fn process_view(&self, pid: Pid) -> Option<Snapshot> {
-        let rt = runtime();
-        let cell = rt.processes.get(pid)?;
+        let cell = processes().get(pid)?;
         let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
         match cell.kind {
             ProcessKind::Server => servers.push(cell.server_info()),
             ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
         }
-        if let Some(parent) = cell.parent.and_then(|parent| rt.processes.get(parent)) {
+        if let Some(parent) = cell.parent.and_then(|parent| processes().get(parent)) {
             supervisors.extend(parent.supervisor_info());
         }
         Some(Snapshot {
             taken_at_ms: now_ms(),
-            app: super::app_name(),
+            app: observer::app_name(),
             os_pid: std::process::id(),
-            uptime_ms: rt.started.elapsed().as_millis() as u64,
+            uptime_ms: processes().uptime().as_millis() as u64,
             process_count: (servers.len() + supervisors.len()) as u64,
             total_messages: servers.iter().map(|s| s.messages).sum(),
             memory_rss_bytes: None,
@@ -62,7 +61,7 @@ impl Backend for RuntimeBackend {
         &self,
         history: usize,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>) {
-        runtime().events.subscribe_with_history(history)
+        events::hub().subscribe_with_history(history)
     }
 
     fn kill(
@@ -74,7 +73,7 @@ impl Backend for RuntimeBackend {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
             // Subscribed before the kill, so the restart cannot slip by unseen.
-            let mut events = runtime().events.subscribe();
+            let mut events = events::hub().subscribe();
             // The reason comes from a client: it is clipped like any stored text.
             let reason = reason.map(|text| ExitReason::error(clip(&text, STORED_TEXT_LIMIT)));
             cell.kill(reason.unwrap_or(ExitReason::Killed));
@@ -172,7 +171,7 @@ impl Backend for RuntimeBackend {
 
 /// The strategy of supervisor `pid` and its children's restart types, as published.
 fn supervisor_view(pid: Pid) -> Option<noex_agent::types::SupervisorInfo> {
-    runtime().processes.get(pid)?.supervisor_info()
+    processes().get(pid)?.supervisor_info()
 }
 
 /// Why a child cannot be restarted in place, if it cannot: its supervisor forgets
@@ -196,7 +195,7 @@ fn cannot_restart_in_place(
 }
 
 fn live(pid: Pid) -> Result<CellRef, ErrorBody> {
-    runtime().processes.get(pid).ok_or_else(|| {
+    processes().get(pid).ok_or_else(|| {
         ErrorBody::new(
             ErrorCode::NotFound,
             format!("process {pid} has already ended"),
@@ -217,7 +216,7 @@ fn outcome_for(cell: &ProcessCell) -> ActionOutcome {
         target: process_ref(cell),
         supervisor: cell
             .parent
-            .and_then(|parent| runtime().processes.get(parent))
+            .and_then(|parent| processes().get(parent))
             .map(|parent| process_ref(&parent)),
         new_pid: None,
     }

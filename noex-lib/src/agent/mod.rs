@@ -26,6 +26,8 @@ use std::sync::mpsc as std_mpsc;
 use noex_agent::server::{Agent, AgentHandle};
 pub use noex_agent::server::{AgentError, AgentOptions};
 use parking_lot::Mutex;
+
+use crate::observer;
 use tokio::sync::oneshot;
 
 /// The environment variable that turns the automatic start off (`NOEX_AGENT=off`).
@@ -33,13 +35,12 @@ pub const AGENT_ENV: &str = "NOEX_AGENT";
 
 struct Running {
     path: PathBuf,
-    app_name: String,
     stop: oneshot::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
 
-/// The running agent. Never held while an agent's thread is joined: a snapshot still
-/// being built there asks for it (`app_name`), so the two would wait for each other.
+/// The running agent. Taken only for a moment, never across the join of an agent's
+/// thread (the exit handler `try_lock`s it).
 static AGENT: Mutex<Option<Running>> = Mutex::new(None);
 /// One `start` or `shutdown` at a time. Held across the join of the old agent's thread
 /// and the start of the new one; nothing on an agent's thread takes it.
@@ -56,10 +57,8 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
     if let Some(old) = old {
         stop_running(old);
     }
-    // Held until the new agent is in place: its first snapshots wait here for its name.
-    // Its thread takes no lock of ours before it is in place, so nothing waits back.
-    let mut agent = AGENT.lock();
-    let app_name = options.app_name.clone();
+    // Named before it serves, so its first snapshot carries the name.
+    observer::set_app_name(options.app_name.clone());
     let options = options.noex_version(env!("CARGO_PKG_VERSION"));
     let (started, result) = std_mpsc::channel();
     let (stop, stopped) = oneshot::channel();
@@ -73,9 +72,8 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
     match result.recv() {
         Ok(Ok(path)) => {
             remove_socket_at_exit(&path);
-            *agent = Some(Running {
+            *AGENT.lock() = Some(Running {
                 path: path.clone(),
-                app_name,
                 stop,
                 thread,
             });
@@ -93,8 +91,7 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
 pub fn shutdown() {
     let _lifecycle = LIFECYCLE.lock();
     // Taken in a statement of its own: an `if let` would hold the lock while the
-    // agent's thread is joined, and a snapshot still being built there asks for
-    // it (`app_name`), so the two would wait for each other.
+    // agent's thread is joined (see `AGENT`).
     let running = AGENT.lock().take();
     if let Some(running) = running {
         stop_running(running);
@@ -104,14 +101,6 @@ pub fn shutdown() {
 /// Where the agent listens, if it is running.
 pub fn socket_path() -> Option<PathBuf> {
     AGENT.lock().as_ref().map(|running| running.path.clone())
-}
-
-/// The application's name, as `noex list` and the dashboard show it.
-pub fn app_name() -> String {
-    match AGENT.lock().as_ref() {
-        Some(running) => running.app_name.clone(),
-        None => AgentOptions::default().app_name,
-    }
 }
 
 fn stop_running(running: Running) {
@@ -155,10 +144,17 @@ fn serve(
     });
 }
 
-/// Called whenever a process starts: the first one starts the agent.
-#[inline]
-pub(crate) fn autostart() {
-    if AUTOSTART_DONE.load(Ordering::Relaxed) || AUTOSTART_DONE.swap(true, Ordering::Relaxed) {
+/// Before `main`: the process core starts the agent with the application's first
+/// process. Only stores a function pointer, so it is sound to run this early.
+#[ctor::ctor]
+unsafe fn register_autostart() {
+    crate::process::on_first_spawn(autostart);
+}
+
+/// Run with the application's first process: starts the agent, unless [`start`] has
+/// already, or `NOEX_AGENT=off`.
+fn autostart() {
+    if AUTOSTART_DONE.swap(true, Ordering::Relaxed) {
         return;
     }
     if std::env::var(AGENT_ENV).is_ok_and(|value| matches!(value.as_str(), "off" | "0" | "false")) {

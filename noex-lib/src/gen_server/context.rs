@@ -9,7 +9,6 @@ use tokio::task::AbortHandle;
 use super::{GenServer, Info, ServerRef};
 use crate::error::ServerNotRunningError;
 use crate::process::{self, MonitorRef, Watcher};
-use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
 /// The outcome delivered to a caller: the reply, or the reason the server exited
@@ -159,7 +158,7 @@ impl<S: GenServer> Context<S> {
     /// does not ends with `reason` (`terminate` does not run), unless `reason` is
     /// `Normal`. `Killed` cannot be trapped (OTP's `kill`).
     pub fn exit(&self, pid: Pid, reason: ExitReason) {
-        if let Some(target) = runtime().processes.get(pid) {
+        if let Some(target) = crate::process::processes().get(pid) {
             process::exit_signal(&target, self.pid(), &reason, process::Sent::ByExit);
         }
     }

@@ -22,9 +22,9 @@ use super::{Context, GenServer, Ignore, Info, Reply, ServerRef};
 use crate::ExitReason;
 use crate::error::{InitializationError, ServerNotRunningError, StartError};
 use crate::process::{
-    self, CellInit, CellRef, Down, ProcessCell, ProcessKind, ProcessStatus, SupervisorView,
+    self, CellInit, CellRef, Down, ProcessCell, ProcessKind, ProcessStatus, SupervisorView, names,
+    processes,
 };
-use crate::runtime::runtime;
 
 pub(crate) enum Envelope<S: GenServer> {
     Call(S::Call, ReplySlot<S::Reply>),
@@ -54,7 +54,6 @@ pub(crate) async fn spawn<S: GenServer>(
     server: S,
     options: SpawnOptions,
 ) -> Result<ServerRef<S>, StartError> {
-    let rt = runtime();
     let kind = if options.supervisor.is_some() {
         ProcessKind::Supervisor
     } else {
@@ -63,7 +62,7 @@ pub(crate) async fn spawn<S: GenServer>(
     let myself = ServerRef::new(Arc::new(Shared {
         mailbox: Mailbox::new(),
         cell: ProcessCell::new(CellInit {
-            pid: rt.processes.next_pid(),
+            pid: processes().next_pid(),
             kind,
             type_name: std::any::type_name::<S>,
             system: options.system,
@@ -84,17 +83,15 @@ pub(crate) async fn spawn<S: GenServer>(
         return Err(ServerNotRunningError { pid: parent.pid }.into());
     }
     if let Some(name) = &options.name
-        && let Err(error) = rt
-            .registry
-            .register_cell(name, cell, Arc::new(myself.clone()))
+        && let Err(error) = names().register_cell(name, cell, Arc::new(myself.clone()))
     {
         if let Some(parent) = &options.parent {
             process::unlink(cell, parent.pid);
         }
         return Err(error.into());
     }
-    rt.processes.insert(myself.cell_ref());
-    crate::agent::autostart();
+    processes().insert(myself.cell_ref());
+    process::first_spawn();
 
     let mut process = Process {
         ctx: Context::new(own),
@@ -141,8 +138,7 @@ pub(crate) async fn spawn<S: GenServer>(
     }
     cell.set_status(ProcessStatus::Running);
     // Under the name it was given, without asking the cell for it again.
-    rt.events
-        .emit_named_at(cell, options.name, EventKind::Started, cell.started_at_ms);
+    cell.emit_named_at(options.name, EventKind::Started, cell.started_at_ms);
     let task = tokio::spawn(run(process));
     cell.set_task(task.id());
     let abort_now = {
@@ -419,7 +415,7 @@ mod tests {
         })
         .await
         .expect("the name is registered before `init` runs");
-        let cell = runtime().processes.get(pid).expect("in the process table");
+        let cell = processes().get(pid).expect("in the process table");
         cell.kill(ExitReason::Killed);
         let error = tokio::time::timeout(hang, start)
             .await
@@ -431,7 +427,7 @@ mod tests {
             .await
             .expect("the exit is reported");
         assert_eq!(exit, ExitReason::Killed);
-        assert!(runtime().processes.get(pid).is_none());
+        assert!(processes().get(pid).is_none());
         assert!(registry::whereis(name).is_none());
     }
 }

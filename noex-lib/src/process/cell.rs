@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
-use noex_agent::types::{ChildInfo, Intensity, ServerInfo, Strategy, SupervisorInfo};
+use noex_agent::types::{
+    ChildInfo, EventKind, Intensity, LifecycleEvent, ServerInfo, Strategy, SupervisorInfo,
+};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -22,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::Info;
 use super::signals::Signals;
 use super::status::ProcessStatus;
-use crate::{ExitReason, Pid};
+use crate::{ExitReason, Pid, clock, events};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ProcessKind {
@@ -53,7 +55,7 @@ impl Counters {
     /// 0 to read the clock.
     #[inline]
     pub(crate) fn handler_started(&self, at: u64) {
-        let at = if at == 0 { super::clock::now_ns() } else { at };
+        let at = if at == 0 { clock::now_ns() } else { at };
         self.handler_since.store(at.max(1), Ordering::Relaxed);
     }
 
@@ -62,7 +64,7 @@ impl Counters {
     /// it across the handler.
     #[inline]
     pub(crate) fn handler_finished(&self) -> u64 {
-        let now = super::clock::now_ns();
+        let now = clock::now_ns();
         let started = self.handler_since.load(Ordering::Relaxed);
         self.handler_since.store(0, Ordering::Relaxed);
         let busy = self.busy_ns.load(Ordering::Relaxed);
@@ -75,7 +77,7 @@ impl Counters {
     pub(crate) fn handler_running_ns(&self) -> Option<u64> {
         match self.handler_since.load(Ordering::Relaxed) {
             0 => None,
-            since => Some(super::clock::now_ns().saturating_sub(since)),
+            since => Some(clock::now_ns().saturating_sub(since)),
         }
     }
 
@@ -207,7 +209,7 @@ impl ProcessCell {
     pub(crate) fn new(init: CellInit) -> Self {
         ProcessCell {
             pid: init.pid,
-            started_at_ms: super::coarse_now_ms(),
+            started_at_ms: clock::coarse_now_ms(),
             full_type_name: init.type_name,
             parent: init.parent,
             child_id: init.child_id,
@@ -267,6 +269,28 @@ impl ProcessCell {
 
     pub(crate) fn set_status(&self, status: ProcessStatus) {
         self.status.store(status.to_raw(), Ordering::Release);
+    }
+
+    /// Publish an event about this live process, under its current name.
+    pub(crate) fn emit(&self, kind: EventKind) {
+        let name = self.name().map(|n| n.to_string());
+        self.emit_named_at(name, kind, 0);
+    }
+
+    /// Publish an event under `name`, that happened at `at_ms` (a clock reading the
+    /// caller already has; 0 for now).
+    #[inline]
+    pub(crate) fn emit_named_at(&self, name: Option<String>, kind: EventKind, at_ms: u64) {
+        events::hub().publish(LifecycleEvent {
+            seq: 0,
+            at_ms,
+            pid: self.pid,
+            name,
+            child_id: self.child_id.as_deref().map(str::to_string),
+            parent: self.parent,
+            system: self.system,
+            kind,
+        });
     }
 
     pub(crate) fn is_alive(&self) -> bool {

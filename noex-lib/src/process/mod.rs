@@ -60,7 +60,8 @@
 //! ```
 
 mod cell;
-pub(crate) mod clock;
+mod first_spawn;
+mod names;
 mod signals;
 mod status;
 mod table;
@@ -73,10 +74,12 @@ mod teardown;
 pub type Info = Box<dyn std::any::Any + Send>;
 
 pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
+pub(crate) use first_spawn::{first_spawn, on_first_spawn};
+pub(crate) use names::names;
 pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
 pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };
 pub(crate) use status::ProcessStatus;
-pub(crate) use table::{ProcessTable, coarse_now_ms, now_ms};
+pub(crate) use table::processes;
 pub(crate) use teardown::finish;

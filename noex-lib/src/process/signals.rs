@@ -18,10 +18,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use super::processes;
 use super::table::PidHasher;
 use super::{CellRef, ProcessCell};
 use crate::error::ServerNotRunningError;
-use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
 type PidSet = HashSet<Pid, BuildHasherDefault<PidHasher>>;
@@ -145,8 +145,7 @@ pub(crate) fn link(me: &CellRef, other: Pid) -> Result<(), ServerNotRunningError
     if other == me.pid {
         return Ok(());
     }
-    let linked = runtime()
-        .processes
+    let linked = processes()
         .get(other)
         .and_then(|target| target.with_signals(|signals| signals.links.insert(me.pid)));
     if linked.is_none() {
@@ -173,7 +172,7 @@ pub(crate) fn unlink(me: &ProcessCell, other: Pid) {
 }
 
 fn unlink_one_way(from: Pid, to: Pid) {
-    if let Some(cell) = runtime().processes.get(from) {
+    if let Some(cell) = processes().get(from) {
         cell.with_existing_signals(|signals| signals.links.remove(&to));
     }
 }
@@ -200,7 +199,7 @@ pub(crate) fn add_monitor(
     if let Some(cell) = watcher_cell {
         cell.with_signals(|signals| signals.watching.insert(monitor.id, target));
     }
-    let watcher = match runtime().processes.get(target) {
+    let watcher = match processes().get(target) {
         Some(cell) => {
             let mut watcher = Some(watcher);
             let set = cell.with_signals(|signals| {
@@ -229,8 +228,7 @@ pub(crate) fn add_monitor(
 /// Take a monitor back. Returns whether it was still active; if not, its `Down`
 /// may be queued already, and is dropped when it arrives.
 pub(crate) fn remove_monitor(monitor: MonitorRef, watcher_cell: Option<&ProcessCell>) -> bool {
-    let removed = runtime()
-        .processes
+    let removed = processes()
         .get(monitor.target)
         .and_then(|cell| cell.with_existing_signals(|signals| signals.monitors.remove(&monitor.id)))
         .flatten()
@@ -279,9 +277,8 @@ impl Signals {
     /// Tell everyone linked to or monitoring `cell` that it exited with `reason`.
     /// `tell_parent` is false when `init` failed: the starter reports that.
     pub(crate) fn deliver(self, cell: &ProcessCell, reason: &ExitReason, tell_parent: bool) {
-        let rt = runtime();
         for pid in self.links {
-            let Some(other) = rt.processes.get(pid) else {
+            let Some(other) = processes().get(pid) else {
                 continue;
             };
             other.with_existing_signals(|signals| signals.links.remove(&cell.pid));
@@ -304,7 +301,7 @@ impl Signals {
             );
         }
         for (id, target) in self.watching {
-            if let Some(target) = rt.processes.get(target) {
+            if let Some(target) = processes().get(target) {
                 target.with_existing_signals(|signals| signals.monitors.remove(&id));
             }
         }
@@ -314,7 +311,7 @@ impl Signals {
 fn deliver_down(watcher: Watcher, down: Down) {
     match watcher {
         Watcher::Process(pid) => {
-            let Some(cell) = runtime().processes.get(pid) else {
+            let Some(cell) = processes().get(pid) else {
                 return;
             };
             // Recorded before it is sent, so it is there when the `Down` is taken.
@@ -408,10 +405,7 @@ pub fn monitor(pid: Pid) -> Monitor {
 
 /// Whether the process is alive (initializing, running or stopping).
 pub fn is_alive(pid: Pid) -> bool {
-    runtime()
-        .processes
-        .get(pid)
-        .is_some_and(|cell| cell.is_alive())
+    processes().get(pid).is_some_and(|cell| cell.is_alive())
 }
 
 #[cfg(test)]
@@ -444,7 +438,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_monitor_is_taken_back() {
         let target = gen_server::start(Sink, StartOptions::new()).await.unwrap();
-        let cell = runtime().processes.get(target.pid()).unwrap();
+        let cell = processes().get(target.pid()).unwrap();
         let watching = monitor(target.pid());
         assert_eq!(sizes(&cell).2, 1);
         drop(watching);
@@ -457,7 +451,7 @@ mod tests {
     #[tokio::test]
     async fn monitors_of_the_dead_leave_nothing_behind_in_the_watcher() {
         let watcher = gen_server::start(Sink, StartOptions::new()).await.unwrap();
-        let cell = runtime().processes.get(watcher.pid()).unwrap();
+        let cell = processes().get(watcher.pid()).unwrap();
         let mut monitors = Vec::new();
         for _ in 0..100 {
             let target = gen_server::start(Sink, StartOptions::new()).await.unwrap();

@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -28,6 +30,17 @@ const SHARDS: usize = 16;
 pub(crate) struct ProcessTable {
     next_pid: AtomicU64,
     shards: [Shard; SHARDS],
+    /// When the table was made: with the application's first process.
+    started: Instant,
+}
+
+/// The runtime's one process table, created with the first process.
+static PROCESSES: LazyLock<ProcessTable> = LazyLock::new(ProcessTable::default);
+
+/// The table of every live process in this OS process.
+#[inline]
+pub(crate) fn processes() -> &'static ProcessTable {
+    &PROCESSES
 }
 
 /// Aligned to a cache line, so two threads starting processes in neighbouring pages
@@ -92,6 +105,7 @@ impl Default for ProcessTable {
         ProcessTable {
             next_pid: AtomicU64::new(0),
             shards: Default::default(),
+            started: Instant::now(),
         }
     }
 }
@@ -107,6 +121,11 @@ fn locate(pid: Pid) -> (usize, u64, usize) {
 }
 
 impl ProcessTable {
+    /// How long the runtime has run: since its first process.
+    pub(crate) fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// A fresh pid; pids are never reused within a run.
     pub(crate) fn next_pid(&self) -> Pid {
         Pid(self.next_pid.fetch_add(1, Ordering::Relaxed) + 1)
@@ -169,27 +188,6 @@ impl ProcessTable {
         cells
     }
 }
-
-/// Wall-clock milliseconds from the coarse clock (a memory read on Linux, a few ns;
-/// ticks a millisecond or a few apart): for the timestamps every start and every
-/// event carries, where the precise clock (~25 ns) was a visible part of the cost.
-#[cfg(target_os = "linux")]
-pub(crate) fn coarse_now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn coarse_now_ms() -> u64 {
-    now_ms()
-}
-
-pub(crate) use noex_agent::process_start::now_ms;
 
 #[cfg(test)]
 mod tests {

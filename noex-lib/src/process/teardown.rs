@@ -11,8 +11,8 @@ use noex_agent::types::EventKind;
 
 use super::ProcessStatus;
 use super::{CellRef, ProcessKind};
+use super::{names, processes};
 use crate::ExitReason;
-use crate::runtime::runtime;
 
 /// The process behind `cell` has stopped running (its task ended, or `init`
 /// failed); report its exit with `reason` (`text`: as it is shown). Its mailbox is
@@ -49,7 +49,7 @@ pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, text: String, start
 
 /// The children of `cell` still alive: the processes linked to it that it started.
 fn live_children(cell: &CellRef) -> Vec<CellRef> {
-    let processes = &runtime().processes;
+    let processes = &processes();
     cell.links()
         .into_iter()
         .filter_map(|pid| processes.get(pid))
@@ -86,9 +86,8 @@ impl Drop for Teardown {
 fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool) {
     let signals = cell.close_signals();
     cell.set_status(ProcessStatus::Stopped);
-    let rt = runtime();
-    rt.processes.remove(cell.pid);
-    rt.registry.release(cell);
+    processes().remove(cell.pid);
+    names().release(cell);
     // A crash is an error of its own; a kill or a shutdown ends a process that did
     // nothing wrong.
     let kind = match *reason {
@@ -96,7 +95,7 @@ fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool
         _ => EventKind::Terminated { reason: text },
     };
     // Without a name: `release` has just taken it.
-    rt.events.emit_named_at(cell, None, kind, 0);
+    cell.emit_named_at(None, kind, 0);
     // Links and monitors hear before `wait` returns: whoever waits for this exit and
     // then asks the supervisor finds the exit already in the supervisor's mailbox.
     if let Some(signals) = signals {

@@ -51,7 +51,6 @@ pub use spec::{
 
 use crate::error::{StartError, StopError, SupervisorError};
 use crate::gen_server::{ReplyTo, ServerRef, SpawnOptions};
-use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 
 /// Start a supervisor and its children (in order). Fails if any child fails to start;
@@ -225,8 +224,7 @@ impl SupervisorRef {
 
 /// The live supervisor with this pid, if there is one.
 pub(crate) fn supervisor_at(pid: Pid) -> Option<SupervisorRef> {
-    let shared = runtime()
-        .processes
+    let shared = crate::process::processes()
         .get(pid)?
         .downcast::<crate::gen_server::Shared<SupervisorServer>>()?;
     Some(SupervisorRef {

@@ -19,7 +19,6 @@ use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
 use crate::process::{CellRef, Exit, SupervisorView};
-use crate::runtime::runtime;
 use crate::{ExitReason, Pid};
 use restart::TryAgain;
 
@@ -220,7 +219,7 @@ impl SupervisorServer {
     fn remove(&mut self, index: usize) {
         let child = self.children.remove(index);
         let cell = self.cell();
-        runtime().events.publish(LifecycleEvent {
+        crate::events::hub().publish(LifecycleEvent {
             seq: 0,
             at_ms: 0,
             pid: child.last_pid.unwrap_or(cell.pid),

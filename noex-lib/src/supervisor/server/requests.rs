@@ -11,7 +11,6 @@ use super::{ChildState, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
-use crate::runtime::runtime;
 use crate::supervisor::{ChildCount, ChildInfo, ChildKind, ChildRef, ChildSpec};
 
 impl SupervisorServer {
@@ -62,8 +61,8 @@ impl SupervisorServer {
         self.publish();
         match started? {
             Started::Running(pid) => {
-                if let Some(cell) = runtime().processes.get(pid) {
-                    runtime().events.emit(&cell, EventKind::ChildAdded);
+                if let Some(cell) = crate::process::processes().get(pid) {
+                    cell.emit(EventKind::ChildAdded);
                 }
                 Ok(pid)
             }

@@ -11,7 +11,6 @@ use crate::ExitReason;
 use crate::error::{MaxRestartsExceededError, StartError};
 use crate::gen_server::Context;
 use crate::process::Exit;
-use crate::runtime::runtime;
 use crate::supervisor::{RestartType, Strategy};
 
 /// A restart to try again, sent by the supervisor to itself (OTP's
@@ -125,9 +124,7 @@ impl SupervisorServer {
     pub(super) fn restarted(&mut self, index: usize, attempt: u32) {
         self.total_restarts += 1;
         if let Some(cell) = self.children[index].running() {
-            runtime()
-                .events
-                .emit(cell, EventKind::Restarted { attempt });
+            cell.emit(EventKind::Restarted { attempt });
         }
     }
 
@@ -155,13 +152,10 @@ impl SupervisorServer {
             within: self.spec.within,
         };
         tracing::error!(supervisor = %self.cell().pid, %error, "supervisor giving up");
-        runtime().events.emit(
-            self.cell(),
-            EventKind::MaxRestartsExceeded {
-                max_restarts: error.max_restarts,
-                within_ms: error.within.as_millis() as u64,
-            },
-        );
+        self.cell().emit(EventKind::MaxRestartsExceeded {
+            max_restarts: error.max_restarts,
+            within_ms: error.within.as_millis() as u64,
+        });
         ctx.stop(ExitReason::MaxRestartsExceeded(error));
     }
 }

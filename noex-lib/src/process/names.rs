@@ -1,0 +1,137 @@
+//! The table of registered names: which process holds which name.
+//!
+//! Kept with the processes because a name is released when its process ends,
+//! whatever the reason; the typed lookups over it are `crate::registry`.
+
+use std::any::Any;
+use std::sync::{Arc, LazyLock};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use noex_agent::types::EventKind;
+
+use super::ProcessCell;
+use crate::Pid;
+use crate::error::{AlreadyRegisteredError, RegisterError, ServerNotRunningError};
+
+/// The runtime's one name table, created on first use.
+static NAMES: LazyLock<NameTable> = LazyLock::new(NameTable::default);
+
+/// The table of registered names.
+#[inline]
+pub(crate) fn names() -> &'static NameTable {
+    &NAMES
+}
+
+struct Registration {
+    pid: Pid,
+    /// A clone of the typed reference, for typed lookups.
+    handle: Arc<dyn Any + Send + Sync>,
+}
+
+#[derive(Default)]
+pub(crate) struct NameTable {
+    names: DashMap<Arc<str>, Registration>,
+}
+
+impl NameTable {
+    pub(crate) fn register_cell(
+        &self,
+        name: &str,
+        cell: &ProcessCell,
+        handle: Arc<dyn Any + Send + Sync>,
+    ) -> Result<(), RegisterError> {
+        let name: Arc<str> = Arc::from(name);
+        {
+            let mut notes = cell.notes();
+            let current = &mut notes.name;
+            if let Some(existing) = current.as_ref() {
+                // One name per process, as in OTP.
+                return Err(AlreadyRegisteredError {
+                    name: existing.to_string(),
+                    pid: cell.pid,
+                }
+                .into());
+            }
+            match self.names.entry(name.clone()) {
+                Entry::Occupied(entry) => {
+                    return Err(AlreadyRegisteredError {
+                        name: name.to_string(),
+                        pid: entry.get().pid,
+                    }
+                    .into());
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(Registration {
+                        pid: cell.pid,
+                        handle,
+                    });
+                }
+            }
+            *current = Some(name.clone());
+        }
+        if !cell.is_alive() {
+            // It ended while we registered; its exit may have missed the new name.
+            self.release(cell);
+            return Err(ServerNotRunningError { pid: cell.pid }.into());
+        }
+        cell.emit(EventKind::Registered {
+            registered_name: name.to_string(),
+        });
+        Ok(())
+    }
+
+    /// Drop the process's name, if it has one.
+    pub(crate) fn release(&self, cell: &ProcessCell) {
+        let Some(name) = cell.notes().name.take() else {
+            return;
+        };
+        if self
+            .names
+            .remove_if(&name, |_, reg| reg.pid == cell.pid)
+            .is_some()
+        {
+            let event = EventKind::Unregistered {
+                registered_name: name.to_string(),
+            };
+            cell.emit_named_at(Some(name.to_string()), event, 0);
+        }
+    }
+}
+
+impl NameTable {
+    /// The pid registered under `name`, and a clone of its typed reference.
+    pub(crate) fn lookup(&self, name: &str) -> Option<(Pid, Arc<dyn Any + Send + Sync>)> {
+        self.names
+            .get(name)
+            .map(|registration| (registration.pid, registration.handle.clone()))
+    }
+
+    /// The pid registered under `name`.
+    pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
+        self.names.get(name).map(|registration| registration.pid)
+    }
+
+    /// Whether `name` is registered.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// Drop `name` whoever holds it; whether it was registered. For a process that
+    /// has already left the process table (its exit releases the name too).
+    pub(crate) fn remove(&self, name: &str) -> bool {
+        self.names.remove(name).is_some()
+    }
+
+    /// Every registered name, sorted.
+    pub(crate) fn sorted(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.names.iter().map(|e| e.key().to_string()).collect();
+        names.sort();
+        names
+    }
+
+    /// How many names are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+}
