@@ -97,7 +97,7 @@ fn pipelined_requests_in_one_write_are_all_answered_in_order() {
     let bytes: Vec<u8> = (0..200u64)
         .flat_map(|id| {
             let fields = match kinds[id as usize % 4] {
-                "hello" => json!({ "protocol_version": { "major": 1, "minor": 0 } }),
+                "hello" => json!({ "protocol_version": { "major": 2, "minor": 0 } }),
                 "restart" => json!({ "target": "no-such-process" }),
                 _ => json!({}),
             };

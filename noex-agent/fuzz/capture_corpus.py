@@ -215,7 +215,7 @@ def start_demo(noex, agent_dir):
 def converse(socket_path, capture):
     conn = Connection(socket_path)
     capture.keep_frame(conn.read_frame())  # the agent's hello comes first
-    capture.request(conn, "hello", 1, {"type": "hello", "protocol_version": {"major": 1, "minor": 1}})
+    capture.request(conn, "hello", 1, {"type": "hello", "protocol_version": {"major": 2, "minor": 0}})
     capture.request(conn, "snapshot", 2, {"type": "snapshot"})
     capture.request(conn, "tree", 3, {"type": "tree"})
     capture.request(conn, "subscribe", 4, {"type": "subscribe", "history": 20})
@@ -242,7 +242,7 @@ def converse(socket_path, capture):
     # A client of another major version is refused, then disconnected.
     conn = Connection(socket_path)
     conn.read_frame()
-    capture.request(conn, "hello_other_major", 1, {"type": "hello", "protocol_version": {"major": 2, "minor": 0}})
+    capture.request(conn, "hello_other_major", 1, {"type": "hello", "protocol_version": {"major": 3, "minor": 0}})
     conn.close()
 
     # A frame over the request limit ends the connection: the stream cannot resync.

@@ -355,7 +355,7 @@ mod tests {
         let errors = [
             ClientError::Io(io::Error::new(io::ErrorKind::NotFound, "no such file")),
             ClientError::VersionMismatch {
-                agent: ProtocolVersion { major: 2, minor: 1 },
+                agent: ProtocolVersion { major: 3, minor: 1 },
                 client: ProtocolVersion::CURRENT,
             },
             ClientError::Agent(ErrorBody::new(
@@ -375,11 +375,11 @@ mod tests {
     #[test]
     fn version_mismatch_names_both_versions() {
         let text = ClientError::VersionMismatch {
-            agent: ProtocolVersion { major: 2, minor: 1 },
-            client: ProtocolVersion { major: 1, minor: 0 },
+            agent: ProtocolVersion { major: 3, minor: 1 },
+            client: ProtocolVersion { major: 2, minor: 0 },
         }
         .to_string();
-        assert!(text.contains("2.1") && text.contains("1.0"), "{text}");
+        assert!(text.contains("3.1") && text.contains("2.0"), "{text}");
     }
 
     #[test]

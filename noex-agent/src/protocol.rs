@@ -10,10 +10,10 @@ use crate::text::{ERROR_MESSAGE_LIMIT, clip_owned};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
 /// Major version: a client with another major is refused. Minor: additions only.
-pub const PROTOCOL_MAJOR: u32 = 1;
+pub const PROTOCOL_MAJOR: u32 = 2;
 /// Minor version: raised for additions only (new optional fields, request types,
 /// frame types, enumeration values); any minor is accepted.
-pub const PROTOCOL_MINOR: u32 = 2;
+pub const PROTOCOL_MINOR: u32 = 0;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;

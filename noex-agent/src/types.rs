@@ -263,11 +263,12 @@ pub struct SupervisorInfo {
     pub intensity: Intensity,
     /// Its children, in start order.
     pub children: Vec<ChildInfo>,
-    /// Restarts this supervisor has performed (all children, all time).
-    pub restarts: u32,
-    /// How many times its own supervisor has restarted it.
+    /// Restarts this supervisor has performed on its children, all time.
+    pub child_restarts: u32,
+    /// How many times its own supervisor has restarted it (carried across restarts), as
+    /// [`ServerInfo::restarts`]: `restarts` means the same on every process.
     #[serde(default)]
-    pub restarted: u32,
+    pub restarts: u32,
     /// When this instance started, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     /// The last crash or error message, kept across restarts.

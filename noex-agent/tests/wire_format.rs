@@ -6,7 +6,9 @@ use noex_agent::protocol::{
     ActionOutcome, ErrorBody, ErrorCode, Hello, ProcessRef, ProtocolVersion, ReplyBody, Request,
     RequestKind, ServerFrame,
 };
-use noex_agent::types::{EventKind, LifecycleEvent, Pid};
+use noex_agent::types::{
+    EventKind, Intensity, LifecycleEvent, Pid, ProcessStatus, Strategy, SupervisorInfo,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -289,5 +291,58 @@ fn pushes_are_events_and_lag_notices_without_an_id() {
     assert_eq!(
         wire(&ServerFrame::Lagged { dropped: 312 }),
         json!({ "type": "lagged", "dropped": 312 })
+    );
+}
+
+/// Since 2.0, `restarts` means the same on a supervisor as on a server: the times its
+/// own supervisor restarted it. The restarts it performed on its children are
+/// `child_restarts`; `restarted` is gone.
+#[test]
+fn a_supervisor_s_restarts_are_its_own_and_child_restarts_its_children_s() {
+    let info = SupervisorInfo {
+        pid: Pid(2),
+        name: Some("pool".into()),
+        child_id: Some("pool".into()),
+        parent: Some(Pid(1)),
+        status: ProcessStatus::Running,
+        strategy: Strategy::OneForOne,
+        intensity: Intensity {
+            max_restarts: 3,
+            within_ms: 5_000,
+        },
+        children: Vec::new(),
+        child_restarts: 7,
+        restarts: 1,
+        started_at_ms: 1_714_000_000_000,
+        last_error: None,
+        system: false,
+    };
+    let shape = json!({
+        "pid": 2,
+        "name": "pool",
+        "child_id": "pool",
+        "parent": 1,
+        "status": "running",
+        "strategy": "one_for_one",
+        "intensity": { "max_restarts": 3, "within_ms": 5_000 },
+        "children": [],
+        "child_restarts": 7,
+        "restarts": 1,
+        "started_at_ms": 1_714_000_000_000u64,
+        "last_error": null,
+        "system": false
+    });
+    assert_eq!(wire(&info), shape);
+    assert_eq!(from_wire::<SupervisorInfo>(shape.clone()), info);
+
+    // `restarts` may be left out: a supervisor nobody restarted.
+    let mut without = shape;
+    without.as_object_mut().unwrap().remove("restarts");
+    assert_eq!(
+        from_wire::<SupervisorInfo>(without),
+        SupervisorInfo {
+            restarts: 0,
+            ..info
+        }
     );
 }

@@ -240,7 +240,7 @@ mod tests {
             (
                 "version mismatch",
                 from_client(ClientError::VersionMismatch {
-                    agent: noex_agent::protocol::ProtocolVersion { major: 2, minor: 0 },
+                    agent: noex_agent::protocol::ProtocolVersion { major: 3, minor: 0 },
                     client: noex_agent::protocol::ProtocolVersion::CURRENT,
                 }),
             ),

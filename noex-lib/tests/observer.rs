@@ -143,7 +143,7 @@ async fn snapshot_shows_restarts_and_last_error_across_restarts() {
         .find(|s| s.pid == sup.pid())
         .unwrap();
     assert_eq!(sup_info.strategy, Strategy::OneForOne);
-    assert_eq!(sup_info.restarts, 1);
+    assert_eq!(sup_info.child_restarts, 1);
     assert_eq!(sup_info.children[0].pid, Some(second.pid()));
     assert_eq!(
         sup_info.intensity.max_restarts, 1,

@@ -108,8 +108,8 @@ pub fn node_line(node: &TreeNode, parent: Option<&SupervisorInfo>, style: Style)
             parts.push(format!("supervisor {}", info.strategy));
             parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
             push_restart_type(&mut parts, restart_type_of(parent, info.pid), style);
-            push_restarts(&mut parts, info.restarted, style);
-            match info.restarts {
+            push_restarts(&mut parts, info.restarts, style);
+            match info.child_restarts {
                 0 => {}
                 1 => parts.push("1 child restart".to_string()),
                 n => parts.push(format!("{n} child restarts")),
@@ -237,8 +237,8 @@ fn node_json(node: &TreeNode, parent: Option<&SupervisorInfo>, all: bool) -> Nod
             restart: restart_type_of(parent, info.pid),
             strategy: Some(info.strategy),
             type_name: None,
-            restarts: Some(info.restarted),
-            child_restarts: Some(info.restarts),
+            restarts: Some(info.restarts),
+            child_restarts: Some(info.child_restarts),
             messages: None,
             queue_len: None,
             last_error: info.last_error.clone(),

@@ -78,7 +78,7 @@ pub fn snapshot(k: u64) -> Snapshot {
             }
         }
         if supervisor.pid == Pid(3) {
-            supervisor.restarts = k as u32;
+            supervisor.child_restarts = k as u32;
         }
     }
     snapshot

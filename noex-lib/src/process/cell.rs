@@ -124,7 +124,8 @@ pub(crate) struct SupervisorView {
 #[derive(Default)]
 pub(crate) struct SupervisorViewState {
     pub(crate) children: Vec<ChildInfo>,
-    pub(crate) restarts: u32,
+    /// Restarts the supervisor has performed on its children (all time).
+    pub(crate) child_restarts: u32,
 }
 
 /// `repr(C)`, with the counters last: the mailbox sits before the cell in their
@@ -392,8 +393,8 @@ impl ProcessCell {
             strategy: view.strategy,
             intensity: view.intensity,
             children: state.children.clone(),
-            restarts: state.restarts,
-            restarted: self.restarts,
+            child_restarts: state.child_restarts,
+            restarts: self.restarts,
             started_at_ms: self.started_at_ms,
             last_error,
             system: self.system,

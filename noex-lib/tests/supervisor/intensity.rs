@@ -107,7 +107,7 @@ async fn a_supervisor_over_its_limit_exits_with_shutdown_and_its_parent_restarts
         .into_iter()
         .find(|sup| sup.pid == outer.pid())
         .unwrap()
-        .restarts;
+        .child_restarts;
     assert_eq!(counted, 1, "the parent counts one restart");
     assert_eq!(
         registry::whereis("esc.sibling"),

@@ -199,7 +199,7 @@ pub(crate) async fn check_children(
                         .supervisors
                         .iter()
                         .find(|sup| sup.pid == pid)
-                        .map(|sup| sup.restarted)
+                        .map(|sup| sup.restarts)
                 })
                 .expect("a running child is in the snapshot");
             Some((child.id.clone(), restarts))

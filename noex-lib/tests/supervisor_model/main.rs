@@ -51,7 +51,7 @@
 //!
 //! noex's own parts, taken as noex documents them: simple_one_for_one children are
 //! named `template-N` (N from 1 per supervisor instance); the restart count the
-//! observer shows (`ServerInfo::restarts`, `SupervisorInfo::restarted`) counts
+//! observer shows (`ServerInfo::restarts`, `SupervisorInfo::restarts`) counts
 //! every restart attempt of a child spec, failed ones too, and `Restarted {
 //! attempt }` is emitted for each one that succeeds; OTP's period is whole seconds,
 //! noex's a `Duration` compared the same way. Exits of different processes reach

@@ -309,8 +309,8 @@ fn supervisor_lines(
     kv(
         lines,
         "child restarts",
-        sup.restarts.to_string(),
-        if sup.restarts > 0 {
+        sup.child_restarts.to_string(),
+        if sup.child_restarts > 0 {
             styles.warn()
         } else {
             Style::new()
@@ -321,8 +321,8 @@ fn supervisor_lines(
     let style = row.map_or_else(Style::new, |r| restarts_style(r, styles));
     kv(
         lines,
-        "restarted",
-        restarts_text(sup.restarted),
+        "restarts",
+        restarts_text(sup.restarts),
         style,
         styles,
     );

@@ -27,7 +27,8 @@ pub(crate) struct SupervisorServer {
     /// In start order.
     children: Vec<Child>,
     window: RestartWindow,
-    total_restarts: u32,
+    /// Restarts performed on its children, all time (what the Observer shows).
+    child_restarts: u32,
     next_dynamic_id: u64,
     /// Set in `init`: this supervisor's own cell.
     me: Option<CellRef>,
@@ -100,7 +101,7 @@ impl SupervisorServer {
             window: RestartWindow::new(spec.max_restarts, spec.within),
             spec,
             children: Vec::new(),
-            total_restarts: 0,
+            child_restarts: 0,
             next_dynamic_id: 0,
             me: None,
         };
@@ -122,7 +123,7 @@ impl SupervisorServer {
         };
         let mut state = view.state.lock();
         state.children = self.children_info().iter().map(Into::into).collect();
-        state.restarts = self.total_restarts;
+        state.child_restarts = self.child_restarts;
     }
 
     /// Start a new instance of child `index`, linked to this supervisor.

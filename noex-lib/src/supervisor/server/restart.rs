@@ -122,7 +122,7 @@ impl SupervisorServer {
     }
 
     pub(super) fn restarted(&mut self, index: usize, attempt: u32) {
-        self.total_restarts += 1;
+        self.child_restarts += 1;
         if let Some(cell) = self.children[index].running() {
             cell.emit(EventKind::Restarted { attempt });
         }
