@@ -1,0 +1,143 @@
+//! The client against agents that push while it waits: pushes kept in order around a
+//! reply, a frame cut short, a reply of ten thousand processes. A scripted agent (raw
+//! frames) or a real one with a fake backend.
+
+#![cfg(unix)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use noex_agent::client::{Client, Push};
+use noex_agent::codec::FrameCodec;
+use noex_agent::protocol::{MAX_REQUEST_FRAME, ProtocolVersion, ReplyBody, Request, ServerFrame};
+use support::*;
+use tokio::net::UnixStream;
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+
+// ---------------------------------------------------------------------------------------
+
+/// A scripted agent: greets, answers the client's hello, then for the next request sends
+/// `before` pushes, the reply, and hangs up. Whatever the client hands out after the
+/// reply must have been kept while it waited.
+async fn scripted_agent(path: PathBuf, before: Vec<ServerFrame>, reply: ReplyBody) {
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut conn: Framed<UnixStream, FrameCodec<Request>> =
+        Framed::new(stream, FrameCodec::new(MAX_REQUEST_FRAME));
+    let hello = noex_agent::protocol::Hello {
+        protocol_version: ProtocolVersion::CURRENT,
+        noex_version: "0".into(),
+        app: "scripted".into(),
+        pid: 1,
+        started_at_ms: 0,
+        read_only: false,
+    };
+    conn.send(ServerFrame::Hello(hello)).await.unwrap();
+    let Some(Ok(Ok(Request { id, .. }))) = conn.next().await else {
+        panic!("expected the client's hello");
+    };
+    let body = ReplyBody::Hello {
+        protocol_version: ProtocolVersion::CURRENT,
+    };
+    conn.send(ServerFrame::Reply { id, body }).await.unwrap();
+    let Some(Ok(Ok(Request { id, .. }))) = conn.next().await else {
+        panic!("expected a request");
+    };
+    for frame in before {
+        conn.feed(frame).await.unwrap();
+    }
+    conn.send(ServerFrame::Reply { id, body: reply })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_keeps_pushes_that_arrive_before_a_reply_in_order_and_counts_overflow() {
+    const SENT: u64 = 5000;
+    let dir = TempDir::new();
+    let mut before: Vec<ServerFrame> = (0..SENT)
+        .map(|seq| ServerFrame::Event { event: event(seq) })
+        .collect();
+    // The agent's own lag notice, past the client's buffer: folded into the count.
+    before.push(ServerFrame::Lagged { dropped: 7 });
+    // A frame type from a newer protocol is skipped.
+    before.insert(1, ServerFrame::Unknown);
+    let fake = Fake::new();
+    let script = tokio::spawn(scripted_agent(
+        dir.socket(),
+        before,
+        ReplyBody::Snapshot {
+            snapshot: fake.snapshot.clone(),
+        },
+    ));
+    let mut client = timeout(WAIT, async {
+        loop {
+            match Client::connect(&dir.socket()).await {
+                Ok(client) => break client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    })
+    .await
+    .expect("the scripted agent listens");
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    script.await.unwrap();
+
+    // The agent has hung up: everything below was kept while the reply was awaited.
+    let mut kept = 0u64;
+    let mut dropped = 0u64;
+    while let Some(push) = timeout(WAIT, client.next_push()).await.unwrap().unwrap() {
+        match push {
+            Push::Event(e) => {
+                assert_eq!(dropped, 0, "no event after the lag notice");
+                assert_eq!(e.seq, kept, "in order");
+                kept += 1;
+            }
+            Push::Lagged { dropped: n } => dropped += n,
+        }
+    }
+    assert_eq!(kept, 4096, "the client's buffer is bounded");
+    assert_eq!(dropped, SENT - 4096 + 7);
+}
+
+/// A client that stops mid-frame has gone: no error is written to it (a frame cut
+/// short is not a frame over the limit), and the agent serves everyone else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_cut_short_ends_the_connection_without_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let conn = raw_after_hello(agent.path()).await;
+    let mut stream = conn.into_inner();
+    // Half of a frame header, then the end of what this client writes.
+    stream.write_all(&[0, 0]).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut rest = Vec::new();
+    timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the agent closes the connection")
+        .unwrap();
+    assert!(rest.is_empty(), "nothing after the hello, got {rest:?}");
+    assert_new_connection_works(agent.path(), &fake).await;
+}
+
+/// A snapshot of a very large application (ten thousand processes, megabytes on the
+/// wire) is sent whole: the reply limit is for runaway frames, not big apps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_of_ten_thousand_processes_is_sent_whole() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(10_000, 1024));
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+    let snapshot = client.snapshot().await.unwrap();
+    assert!(snapshot.servers.len() > 10_000);
+    assert_eq!(snapshot, fake.snapshot);
+    let encoded = rmp_serde::to_vec_named(&snapshot).unwrap().len();
+    assert!(encoded > 1024 * 1024, "{encoded} bytes: over a mebibyte");
+}
