@@ -3,6 +3,9 @@
 //! output of every command as a user sees it.
 //!
 //! The end-to-end tests with a real noex application live in the workspace's `tests/`.
+//!
+//! Long on purpose: every command shares one fake application and one way of running
+//! the binary, and a reader compares the commands' outputs side by side.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,8 @@
 //! The GenServer contract, one OTP rule per test.
+//!
+//! Long on purpose: one binary for the whole contract, so `otp_differences.rs` and
+//! TESTING.md can name each rule's test as `gen_server.rs: <name>`, and the servers
+//! the rules share are defined once, at the top.
 
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! Monitors, links, trapping exits and exit signals, as OTP's `erlang` module
 //! documents them (monitor/2, demonitor/2, link/1, unlink/1, process_flag/2
 //! trap_exit, exit/2); one rule per test.
+//!
+//! Just over 600 lines on purpose: links and monitors are one chapter of OTP's docs,
+//! and their rules are read (and named in `otp_differences.rs`) together.
 
 use std::time::Duration;
 
