@@ -166,8 +166,6 @@ fn pid_from_socket_name(name: &str) -> Option<u32> {
 mod imp {
     use std::fs;
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt};
     use std::path::{Path, PathBuf};
 
@@ -193,8 +191,7 @@ mod imp {
     }
 
     pub fn own_uid() -> u32 {
-        // SAFETY: geteuid cannot fail and touches no memory of ours.
-        unsafe { libc::geteuid() }
+        rustix::process::geteuid().as_raw()
     }
 
     pub fn ensure_agent_dir(dir: &Path) -> Result<(), DirError> {
@@ -302,15 +299,16 @@ mod imp {
     /// `kill(pid, 0)` sends nothing; it only asks whether the process exists. EPERM means
     /// it does, under another user.
     pub fn process_exists(pid: u32) -> bool {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
             return false;
         };
-        if pid <= 0 {
-            return false;
+        match rustix::process::test_kill_process(pid) {
+            Ok(()) => true,
+            Err(errno) => errno == rustix::io::Errno::PERM,
         }
-        // SAFETY: signal 0 performs the existence and permission checks only.
-        let rc = unsafe { libc::kill(pid, 0) };
-        rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
 
     fn socket_predates_process(meta: &fs::Metadata, pid: u32) -> bool {
@@ -326,52 +324,20 @@ mod imp {
 
     /// Connects and hangs up at once. Non-blocking, so a listener whose backlog is full
     /// (an app that stopped accepting) cannot hold `noex list`: that counts as listening.
+    /// Not `connect_timeout`: it would wait out a full backlog, then call it an error.
     pub fn probe(path: &Path) -> io::Result<()> {
-        let bytes = path.as_os_str().as_bytes();
-        // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        if bytes.len() >= addr.sun_path.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "socket path too long",
-            ));
-        }
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
-            *dst = *src as libc::c_char;
-        }
-        // SAFETY: plain socket creation; the fd is owned right after.
-        let raw = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: fcntl on an fd we own.
-        unsafe {
-            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-            if flags < 0 || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) < 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + bytes.len() + 1;
-        // SAFETY: `addr` is a valid sockaddr_un that outlives the call, and `len` covers
-        // the path and its NUL, which is inside `sun_path` (checked shorter above).
-        let rc = unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_un).cast::<libc::sockaddr>(),
-                len as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EINPROGRESS) => Ok(()),
-            _ => Err(err),
+        use socket2::{Domain, SockAddr, Socket, Type};
+        // Refuses a path too long for `sun_path` (InvalidInput).
+        let addr = SockAddr::unix(path)?;
+        // Close-on-exec from the start: a program run meanwhile must not inherit it.
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr) {
+            Ok(()) => Ok(()),
+            Err(err) => match rustix::io::Errno::from_io_error(&err) {
+                Some(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => Ok(()),
+                _ => Err(err),
+            },
         }
     }
 
@@ -384,6 +350,45 @@ mod imp {
             assert!(process_exists(std::process::id()));
             assert!(!process_exists(0));
             assert!(!process_exists(u32::MAX));
+        }
+
+        /// A listener that stopped accepting counts as listening, at once; a socket file
+        /// nobody listens on is refused, a missing one not found, an overlong path invalid.
+        #[test]
+        fn probe_tells_listening_from_refused_without_waiting() {
+            use socket2::{Domain, SockAddr, Socket, Type};
+            let path = std::env::temp_dir().join(format!("noex-probe-{}.sock", std::process::id()));
+            let _ = fs::remove_file(&path);
+            let addr = SockAddr::unix(&path).unwrap();
+            let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+            listener.bind(&addr).unwrap();
+            listener.listen(0).unwrap();
+            assert!(probe(&path).is_ok());
+            // Fill the backlog: connections nobody accepts.
+            let mut queued = Vec::new();
+            loop {
+                let client = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+                client.set_nonblocking(true).unwrap();
+                match client.connect(&addr) {
+                    Ok(()) => queued.push(client),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("connect: {e}"),
+                }
+                assert!(queued.len() < 1000, "the backlog never filled");
+            }
+            assert!(probe(&path).is_ok());
+            drop(listener);
+            assert_eq!(
+                probe(&path).unwrap_err().kind(),
+                io::ErrorKind::ConnectionRefused
+            );
+            fs::remove_file(&path).unwrap();
+            assert_eq!(probe(&path).unwrap_err().kind(), io::ErrorKind::NotFound);
+            let long = std::env::temp_dir().join("x".repeat(200));
+            assert_eq!(
+                probe(&long).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
         }
     }
 }
@@ -443,6 +448,7 @@ mod imp {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
+    use rustix::process::{Pid, WaitOptions};
 
     /// The pid of a process that has exited and been waited for: no process has it
     /// (pids are handed out in order, so it is not reused this soon).
@@ -475,14 +481,13 @@ mod tests {
     /// dropped to user `nobody`.
     #[test]
     fn another_users_process_exists_though_we_may_not_signal_it() {
-        // SAFETY: `geteuid` only reads.
-        if unsafe { libc::geteuid() } != 0 {
+        if own_uid() != Some(0) {
             assert_eq!(process_exists(1), Some(true));
             return;
         }
         const NOBODY: libc::uid_t = 65_534;
-        // SAFETY: until `_exit` the child only makes system calls and reads `errno`:
-        // nothing that allocates or takes a lock another thread may have held.
+        // SAFETY: until `_exit` the child only makes system calls: nothing that
+        // allocates or takes a lock another thread may have held.
         let child = unsafe { libc::fork() };
         assert!(child >= 0, "fork: {}", io::Error::last_os_error());
         if child == 0 {
@@ -499,14 +504,18 @@ mod tests {
             // exit handlers or destructors (which a forked copy must not run).
             unsafe { libc::_exit(code) };
         }
-        let mut status = 0;
-        // SAFETY: waits for the child forked above, writing only `status`.
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-        assert!(libc::WIFEXITED(status), "child status {status:#x}");
-        match libc::WEXITSTATUS(status) {
-            0 => {}
-            2 => panic!("could not drop to uid {NOBODY} to meet EPERM"),
-            _ => panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}"),
+        let child = Pid::from_raw(child).expect("a child's pid is positive");
+        let (pid, status) = rustix::process::waitpid(Some(child), WaitOptions::empty())
+            .expect("waitpid")
+            .expect("a child that has exited");
+        assert_eq!(pid, child);
+        match status.exit_status() {
+            Some(0) => {}
+            Some(2) => panic!("could not drop to uid {NOBODY} to meet EPERM"),
+            Some(_) => {
+                panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}")
+            }
+            None => panic!("child status {:#x}", status.as_raw()),
         }
     }
 

@@ -6,17 +6,15 @@
 //! ticks are a millisecond or a few apart, so one short handler may count as 0 or
 //! one tick, but summed over many messages the busy time is an unbiased estimate,
 //! and a stuck handler (seconds) is seen exactly.
+//!
+//! Read through rustix, which calls the kernel's vDSO directly: no `unsafe` here, and
+//! about a nanosecond less per read than through the C library's wrapper.
 
 /// Monotonic nanoseconds from an arbitrary origin.
 #[cfg(target_os = "linux")]
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -34,12 +32,7 @@ pub(crate) fn now_ns() -> u64 {
 /// event carries, where the precise clock (~25 ns) was a visible part of the cost.
 #[cfg(target_os = "linux")]
 pub(crate) fn coarse_now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME_COARSE always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 

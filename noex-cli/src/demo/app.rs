@@ -138,12 +138,10 @@ fn stop_requested(watch_parent: bool) -> impl Future<Output = ()> {
 
 #[cfg(unix)]
 async fn parent_exit() {
-    // SAFETY: getppid has no preconditions.
-    let parent = unsafe { libc::getppid() };
+    let parent = rustix::process::getppid();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        // SAFETY: as above.
-        if unsafe { libc::getppid() } != parent {
+        if rustix::process::getppid() != parent {
             return;
         }
     }

@@ -136,9 +136,14 @@ impl DemoProcess {
         }
         #[cfg(unix)]
         {
-            // SAFETY: `kill` touches no memory of ours; `try_wait` above found the child
-            // not yet reaped, so its pid is still its own and not another process's.
-            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+            // `try_wait` above found the child not yet reaped, so its pid is still its
+            // own and not another process's.
+            if let Some(pid) = i32::try_from(self.child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
             let began = Instant::now();
             while began.elapsed() < Duration::from_secs(3) {
                 if self.child.try_wait().ok().flatten().is_some() {

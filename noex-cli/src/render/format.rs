@@ -128,23 +128,15 @@ pub fn time_of_day(at_ms: u64, zone: TimeZone) -> String {
 }
 
 /// The local time zone's offset from UTC at `secs` since the epoch (daylight saving
-/// time included), asked of the C library, which reads `TZ` and the system zone.
+/// time included), asked of the C library (`localtime_r`, through `time`), which reads
+/// `TZ` and the system zone.
 #[cfg(unix)]
 fn local_offset_secs(secs: u64) -> i64 {
-    let Ok(time) = libc::time_t::try_from(secs) else {
-        return 0;
-    };
-    // SAFETY: `localtime_r` only reads `time` and writes the `tm` we own; a zeroed
-    // `tm` is a valid value of a plain C struct.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&time, &mut tm).is_null() {
-            return 0;
-        }
-        // `c_long` is i64 here but i32 on 32-bit targets.
-        #[allow(clippy::useless_conversion)]
-        i64::from(tm.tm_gmtoff)
-    }
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|at| time::UtcOffset::local_offset_at(at).ok())
+        .map_or(0, |offset| i64::from(offset.whole_seconds()))
 }
 
 #[cfg(not(unix))]
