@@ -215,6 +215,29 @@ pub struct NodeJson {
     pub children: Option<Vec<NodeJson>>,
 }
 
+impl NodeJson {
+    /// A node with no process behind it: every process field empty.
+    fn without_process(kind: &'static str, status: ProcessStatus) -> Self {
+        NodeJson {
+            kind,
+            pid: None,
+            name: None,
+            child_id: None,
+            status,
+            restart: None,
+            strategy: None,
+            type_name: None,
+            restarts: None,
+            child_restarts: None,
+            messages: None,
+            queue_len: None,
+            last_error: None,
+            system: false,
+            children: None,
+        }
+    }
+}
+
 /// The tree as a JSON document (system processes only with `all`).
 pub fn tree_json(tree: &ProcessTree, all: bool) -> String {
     let doc = TreeJson {
@@ -256,39 +279,12 @@ fn node_json(node: &TreeNode, parent: Option<&SupervisorInfo>, all: bool) -> Nod
             restart,
             kind,
         } => NodeJson {
-            kind: "stopped",
-            pid: None,
-            name: None,
             child_id: Some(child_id.clone()),
-            status: ProcessStatus::Stopped,
             restart: Some(*restart),
-            strategy: None,
-            type_name: None,
-            restarts: None,
-            child_restarts: None,
-            messages: None,
-            queue_len: None,
-            last_error: None,
-            system: false,
             children: matches!(kind, ChildKind::Supervisor).then(Vec::new),
+            ..NodeJson::without_process("stopped", ProcessStatus::Stopped)
         },
-        TreeNode::Unknown => NodeJson {
-            kind: "unknown",
-            pid: None,
-            name: None,
-            child_id: None,
-            status: ProcessStatus::Unknown,
-            restart: None,
-            strategy: None,
-            type_name: None,
-            restarts: None,
-            child_restarts: None,
-            messages: None,
-            queue_len: None,
-            last_error: None,
-            system: false,
-            children: None,
-        },
+        TreeNode::Unknown => NodeJson::without_process("unknown", ProcessStatus::Unknown),
     }
 }
 
