@@ -15,9 +15,9 @@ use futures::future::Either;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 use noex_agent::types::EventKind;
 
-use super::context::ReplySlot;
 use super::mailbox::{Inbox, Mailbox};
-use super::shared::Shared;
+use super::reply::ReplySlot;
+use super::shared::{Envelope, Shared};
 use super::{Context, GenServer, Ignore, Info, Reply, ServerRef};
 use crate::ExitReason;
 use crate::error::{InitializationError, ServerNotRunningError, StartError};
@@ -25,17 +25,6 @@ use crate::process::{
     self, CellInit, CellRef, Down, ProcessCell, ProcessKind, ProcessStatus, SupervisorView, names,
     processes,
 };
-
-pub(crate) enum Envelope<S: GenServer> {
-    Call(S::Call, ReplySlot<S::Reply>),
-    /// A typed request (`ServerRef::request`): answered through the `ReplyTo` it
-    /// carries, so it needs no slot.
-    Request(S::Call),
-    Cast(S::Cast),
-    Info(Info),
-    // Boxed: rare, and it would otherwise make every envelope larger.
-    Stop(Box<ExitReason>),
-}
 
 /// Everything a supervisor (or `start`) decides about a new process.
 #[derive(Default)]

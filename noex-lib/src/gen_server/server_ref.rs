@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::deadline::{Elapsed, Never, Within, with_deadline};
-use super::process::Envelope;
 use super::reply::{ReplyOrExit, ReplyReceiver};
-use super::shared::Shared;
+use super::shared::{Envelope, Shared};
 use super::{DEFAULT_CALL_TIMEOUT, GenServer, ReplyTo};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError, StopError};
 use crate::process::{CellRef, ProcessCell};

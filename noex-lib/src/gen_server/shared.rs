@@ -1,12 +1,12 @@
 //! What every handle to one server shares, in one allocation: its cell (identity,
-//! status, counters) and its mailbox. One allocation per process instead of two,
-//! and a `ServerRef` one pointer wide.
+//! status, counters) and its mailbox, and what the mailbox carries (`Envelope`). One
+//! allocation per process instead of two, and a `ServerRef` one pointer wide.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use super::mailbox::Mailbox;
-use super::process::Envelope;
+use super::reply::ReplySlot;
 use super::{GenServer, Info};
 use crate::ExitReason;
 use crate::process::{ProcessCell, ProcessRecord};
@@ -38,4 +38,16 @@ impl<S: GenServer> ProcessRecord for Shared<S> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+}
+
+/// What a server's mailbox carries.
+pub(crate) enum Envelope<S: GenServer> {
+    Call(S::Call, ReplySlot<S::Reply>),
+    /// A typed request (`ServerRef::request`): answered through the `ReplyTo` it
+    /// carries, so it needs no slot.
+    Request(S::Call),
+    Cast(S::Cast),
+    Info(Info),
+    // Boxed: rare, and it would otherwise make every envelope larger.
+    Stop(Box<ExitReason>),
 }
