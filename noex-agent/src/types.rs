@@ -14,6 +14,28 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// `as_str` and `Display` for an enum: its wire name (the serde name) per value,
+/// `unknown` for the fallback a newer agent's values decode to.
+macro_rules! wire_names {
+    ($ty:ident { $($variant:ident => $name:literal,)+ }) => {
+        impl $ty {
+            /// Its wire name, as serialised; `unknown` for the `Unknown` fallback.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // `pad`, so table widths apply.
+                f.pad(self.as_str())
+            }
+        }
+    };
+}
+
 /// A process identifier, unique within one run of an application and never reused.
 ///
 /// Shown as `<0.42>`, after Erlang; parsed from `<0.42>` or `42`.
@@ -73,24 +95,13 @@ pub enum ProcessStatus {
     Unknown,
 }
 
-impl ProcessStatus {
-    /// Its wire name (`running`, ...); `unknown` for [`ProcessStatus::Unknown`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProcessStatus::Initializing => "initializing",
-            ProcessStatus::Running => "running",
-            ProcessStatus::Stopping => "stopping",
-            ProcessStatus::Stopped => "stopped",
-            ProcessStatus::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for ProcessStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+wire_names!(ProcessStatus {
+    Initializing => "initializing",
+    Running => "running",
+    Stopping => "stopping",
+    Stopped => "stopped",
+    Unknown => "unknown",
+});
 
 /// A supervisor's restart strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,24 +120,13 @@ pub enum Strategy {
     Unknown,
 }
 
-impl Strategy {
-    /// Its wire name (`one_for_one`, ...); `unknown` for [`Strategy::Unknown`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Strategy::OneForOne => "one_for_one",
-            Strategy::OneForAll => "one_for_all",
-            Strategy::RestForOne => "rest_for_one",
-            Strategy::SimpleOneForOne => "simple_one_for_one",
-            Strategy::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+wire_names!(Strategy {
+    OneForOne => "one_for_one",
+    OneForAll => "one_for_all",
+    RestForOne => "rest_for_one",
+    SimpleOneForOne => "simple_one_for_one",
+    Unknown => "unknown",
+});
 
 /// When a supervisor restarts a child.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -144,23 +144,12 @@ pub enum RestartType {
     Unknown,
 }
 
-impl RestartType {
-    /// Its wire name (`permanent`, ...); `unknown` for [`RestartType::Unknown`].
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RestartType::Permanent => "permanent",
-            RestartType::Transient => "transient",
-            RestartType::Temporary => "temporary",
-            RestartType::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for RestartType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+wire_names!(RestartType {
+    Permanent => "permanent",
+    Transient => "transient",
+    Temporary => "temporary",
+    Unknown => "unknown",
+});
 
 /// Whether a child is a worker (a GenServer) or a supervisor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -346,3 +346,38 @@ fn a_supervisor_s_restarts_are_its_own_and_child_restarts_its_children_s() {
         }
     );
 }
+
+/// What `noex ps` prints for a status, strategy or restart type is the name on the wire,
+/// so a user can grep `--json` output for what the table showed.
+#[test]
+fn every_enum_value_displays_as_its_wire_name() {
+    use noex_agent::types::RestartType;
+    let statuses = [
+        ProcessStatus::Initializing,
+        ProcessStatus::Running,
+        ProcessStatus::Stopping,
+        ProcessStatus::Stopped,
+    ];
+    for status in statuses {
+        assert_eq!(wire(&status), json!(status.to_string()));
+    }
+    let strategies = [
+        Strategy::OneForOne,
+        Strategy::OneForAll,
+        Strategy::RestForOne,
+        Strategy::SimpleOneForOne,
+    ];
+    for strategy in strategies {
+        assert_eq!(wire(&strategy), json!(strategy.to_string()));
+    }
+    for restart in [
+        RestartType::Permanent,
+        RestartType::Transient,
+        RestartType::Temporary,
+    ] {
+        assert_eq!(wire(&restart), json!(restart.to_string()));
+    }
+    // The fallback has no wire name of its own (`#[serde(other)]`): it shows as `unknown`.
+    assert_eq!(ProcessStatus::Unknown.to_string(), "unknown");
+    assert_eq!(format!("{:>9}", Strategy::Unknown), "  unknown");
+}
