@@ -25,6 +25,47 @@ pub struct ServerNotRunningError {
     pub pid: Pid,
 }
 
+/// A [`NamedRef`](crate::gen_server::NamedRef) found no server of its type to send to.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UnresolvedError {
+    /// Nothing runs under the name (or as the child) now: it was never started, it
+    /// has stopped, or its supervisor is restarting it and did not finish in time.
+    #[error("no process runs as {target}{}", waited_text(*.waited))]
+    NotFound {
+        /// What the handle names: `"pool-1"`, or `child "pool-1" of <0.3>`.
+        target: String,
+        /// How long the call waited for one to come up; `None` for a cast.
+        waited: Option<Duration>,
+    },
+    /// The process there is a server of another type.
+    #[error("{target} is {pid}, a {registered} server, not a {expected}")]
+    WrongType {
+        /// What the handle names.
+        target: String,
+        /// The process found there.
+        pid: Pid,
+        /// Its server's type, short (`Worker`).
+        registered: String,
+        /// The type the handle was made for, short.
+        expected: String,
+    },
+    /// The supervisor the handle reaches the child through has ended.
+    #[error("{target}: its supervisor {supervisor} has ended")]
+    SupervisorEnded {
+        /// What the handle names.
+        target: String,
+        /// The supervisor.
+        supervisor: Pid,
+    },
+}
+
+fn waited_text(waited: Option<Duration>) -> String {
+    match waited {
+        Some(waited) => format!(" (waited {waited:?} for it to come up)"),
+        None => String::new(),
+    }
+}
+
 /// Why a `call` failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
@@ -50,6 +91,10 @@ pub enum CallError {
         /// The server that was called.
         pid: Pid,
     },
+    /// A handle by name or by child ([`NamedRef`](crate::gen_server::NamedRef)) found
+    /// no server of its type to call within the call's timeout.
+    #[error(transparent)]
+    Unresolved(#[from] UnresolvedError),
     /// A server called itself from its own handler — or a child called the
     /// supervisor starting it, from its `init`, which runs in the supervisor's task:
     /// the call could never be answered, so it fails at once (OTP's `calling_self`).
@@ -247,6 +292,9 @@ pub enum SupervisorError {
     /// The supervisor is not running, or exited before it answered.
     #[error(transparent)]
     NotRunning(#[from] ServerNotRunningError),
+    /// A supervisor (or a child) reached through a handle by name was not found.
+    #[error(transparent)]
+    Unresolved(#[from] UnresolvedError),
     /// The operation does not apply to this strategy (as in OTP, a
     /// `simple_one_for_one` child cannot be restarted by `restart_child`).
     #[error("{operation} is not supported by a {strategy} supervisor")]
@@ -263,6 +311,7 @@ impl From<CallError> for SupervisorError {
         // Supervisor calls have no timeout; any failure means the supervisor is gone.
         match error {
             CallError::NotRunning(e) => SupervisorError::NotRunning(e),
+            CallError::Unresolved(e) => SupervisorError::Unresolved(e),
             CallError::Timeout(CallTimeoutError { pid, .. })
             | CallError::Exited { pid, .. }
             | CallError::NoReply { pid }

@@ -32,10 +32,10 @@ pub mod supervisor;
 pub use error::{
     AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,
     InitializationError, MaxRestartsExceededError, NotRegisteredError, ServerNotRunningError,
-    SpecError, StartError, StopError, SupervisorError,
+    SpecError, StartError, StopError, SupervisorError, UnresolvedError,
 };
 pub use exit::ExitReason;
-pub use gen_server::{Context, GenServer, Reply, ServerRef, StartOptions};
+pub use gen_server::{Context, GenServer, NamedRef, Reply, ServerRef, StartOptions};
 pub use noex_agent::types::Pid;
 pub use services::{cache, event_bus, rate_limiter};
 pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};

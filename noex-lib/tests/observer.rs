@@ -383,7 +383,8 @@ async fn lifecycle_events_are_stamped_with_the_time_they_happened() {
     let child = sup
         .start_child(ChildSpec::worker("stamped", || support::Idle))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let after = now_ms();
     let mut seen = Vec::new();
     within("the started and child_added events", async {

@@ -153,7 +153,7 @@ async fn a_supervisor_named_at_start_or_later_is_found_by_lookup_supervisor() {
     );
     let inner = registry::lookup_supervisor("reg.inner_sup").unwrap();
     assert_eq!(
-        top.child("inner").await.unwrap().unwrap().pid,
+        top.child_info("inner").await.unwrap().unwrap().pid,
         Some(inner.pid())
     );
     assert_eq!(inner.count_children().await.unwrap().specs, 0);

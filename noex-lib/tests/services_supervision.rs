@@ -37,7 +37,7 @@ async fn app(prefix: &str) -> SupervisorRef {
 /// Wait until the supervisor runs a new instance of child `id` (not `old`).
 async fn restarted(sup: &SupervisorRef, id: &str, old: Pid) -> Pid {
     eventually(&format!("{id} is restarted"), || async {
-        sup.child(id)
+        sup.child_info(id)
             .await
             .unwrap()
             .and_then(|child| child.pid)

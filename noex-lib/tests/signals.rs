@@ -452,7 +452,7 @@ impl GenServer for Named {
     }
 }
 
-fn named(id: &'static str, name: &'static str) -> ChildSpec {
+fn named(id: &'static str, name: &'static str) -> ChildSpec<Named> {
     ChildSpec::worker(id, || Named).name(name)
 }
 

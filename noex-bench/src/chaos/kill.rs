@@ -197,7 +197,10 @@ impl Killer {
             None => {
                 let parent =
                     registry::lookup_supervisor(&target.parent).map_err(|_| Miss::Absent)?;
-                let child = parent.child(&target.id).await.map_err(|_| Miss::Absent)?;
+                let child = parent
+                    .child_info(&target.id)
+                    .await
+                    .map_err(|_| Miss::Absent)?;
                 child
                     .and_then(|child| child.pid)
                     .ok_or(Miss::Absent)?

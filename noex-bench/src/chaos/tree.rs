@@ -347,6 +347,7 @@ impl Layout {
                     name: name.clone(),
                     register_self: false,
                 })
+                .erase()
             }
             Kind::Keeper { pool, size } => {
                 let (pool, size) = (pool.clone(), *size);
@@ -355,6 +356,7 @@ impl Layout {
                     size,
                     watching: None,
                 })
+                .erase()
             }
         };
         match &node.name {

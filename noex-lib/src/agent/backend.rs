@@ -145,7 +145,7 @@ impl Backend for RuntimeBackend {
                 Ok(pid) => pid,
                 // A sibling's group restart started it again in between.
                 Err(SupervisorError::Running { .. }) => supervisor
-                    .child(&child_id)
+                    .child_info(&child_id)
                     .await
                     .map_err(failed)?
                     .and_then(|child| child.pid)

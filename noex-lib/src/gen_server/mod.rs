@@ -41,6 +41,7 @@
 mod context;
 mod deadline;
 mod mailbox;
+mod named;
 mod process;
 mod reply;
 mod server_ref;
@@ -50,6 +51,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use context::{Context, ReplyTo, TimerRef};
+pub use named::NamedRef;
 pub(crate) use process::{SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;
 pub(crate) use shared::Shared;

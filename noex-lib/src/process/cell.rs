@@ -119,6 +119,9 @@ pub(crate) struct SupervisorView {
     pub(crate) strategy: Strategy,
     pub(crate) intensity: Intensity,
     pub(crate) state: Mutex<SupervisorViewState>,
+    /// Woken whenever the children change: handles to a child wait here for its
+    /// restart.
+    pub(crate) changed: Notify,
 }
 
 #[derive(Default)]
@@ -256,12 +259,7 @@ impl ProcessCell {
     /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
     /// Shortened when asked, not when the process starts.
     pub(crate) fn type_name(&self) -> &'static str {
-        let full = (self.full_type_name)();
-        let base_end = full.find('<').unwrap_or(full.len());
-        match full[..base_end].rfind("::") {
-            Some(at) => &full[at + 2..],
-            None => full,
-        }
+        short_type_name((self.full_type_name)())
     }
 
     pub(crate) fn status(&self) -> ProcessStatus {
@@ -469,4 +467,15 @@ fn task_number(id: tokio::task::Id) -> u64 {
     let mut number = super::table::NumberHasher::default();
     std::hash::Hash::hash(&id, &mut number);
     std::hash::Hasher::finish(&number)
+}
+
+/// A type's name without its module path (`Cache<String, u64>`, not
+/// `noex::services::cache::server::Cache<...>`): what a person reads in `noex ps`
+/// and in errors.
+pub(crate) fn short_type_name(full: &'static str) -> &'static str {
+    let base_end = full.find('<').unwrap_or(full.len());
+    match full[..base_end].rfind("::") {
+        Some(at) => &full[at + 2..],
+        None => full,
+    }
 }

@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use noex_agent::types::EventKind;
+use tokio::sync::Notify;
 
 use super::ProcessCell;
 use crate::Pid;
@@ -32,6 +33,9 @@ struct Registration {
 #[derive(Default)]
 pub(crate) struct NameTable {
     names: DashMap<Arc<str>, Registration>,
+    /// Woken at every registration: handles by name wait here for a restarted
+    /// process to take its name again.
+    registered: Notify,
 }
 
 impl NameTable {
@@ -75,6 +79,7 @@ impl NameTable {
             self.release(cell);
             return Err(ServerNotRunningError { pid: cell.pid }.into());
         }
+        self.registered.notify_waiters();
         cell.emit(EventKind::Registered {
             registered_name: name.to_string(),
         });
@@ -105,6 +110,11 @@ impl NameTable {
         self.names
             .get(name)
             .map(|registration| (registration.pid, registration.handle.clone()))
+    }
+
+    /// Woken at the next registration of any name.
+    pub(crate) fn registered(&self) -> &Notify {
+        &self.registered
     }
 
     /// The pid registered under `name`.

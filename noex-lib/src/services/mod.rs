@@ -69,5 +69,5 @@ where
 {
     let id = id.into();
     let name = name.unwrap_or_else(|| id.clone());
-    ChildSpec::worker(id, server).name(name)
+    ChildSpec::worker(id, server).name(name).erase()
 }

@@ -39,18 +39,20 @@ mod server;
 mod spec;
 
 use std::any::Any;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-pub use policy::{ChildInfo, ChildKind, RestartType, Strategy};
+pub use policy::{ChildInfo, ChildKind, ChildStatus, RestartType, Strategy};
 use server::SupervisorCall;
 pub(crate) use server::SupervisorServer;
 pub use spec::{
-    ChildSpec, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_WORKER_SHUTDOWN, Shutdown,
-    SupervisorSpec,
+    AnyServer, ChildSpec, DEFAULT_MAX_RESTARTS, DEFAULT_RESTART_WINDOW, DEFAULT_WORKER_SHUTDOWN,
+    Shutdown, SupervisorSpec,
 };
 
 use crate::error::{StartError, StopError, SupervisorError};
-use crate::gen_server::{ReplyTo, ServerRef, SpawnOptions};
+use crate::gen_server::{GenServer, NamedRef, ReplyTo, ServerRef, SpawnOptions};
+use crate::process::CellRef;
 use crate::{ExitReason, Pid};
 
 /// Start a supervisor and its children (in order). Fails if any child fails to start;
@@ -107,6 +109,43 @@ impl From<Pid> for ChildRef {
     }
 }
 
+/// A child [`SupervisorRef::start_child`] started: the pid of this instance, and, for
+/// a worker, a typed handle that reaches it across its restarts.
+pub struct StartedChild<S = AnyServer> {
+    pid: Pid,
+    id: Arc<str>,
+    supervisor: CellRef,
+    server: PhantomData<fn() -> S>,
+}
+
+impl<S> StartedChild<S> {
+    /// The pid of the instance just started.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// The child's id in its supervisor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl<S: GenServer> StartedChild<S> {
+    /// The child, whichever instance of it runs when the handle is used.
+    pub fn handle(&self) -> NamedRef<S> {
+        NamedRef::child(self.supervisor.clone(), self.id.clone())
+    }
+}
+
+impl<S> std::fmt::Debug for StartedChild<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartedChild")
+            .field("pid", &self.pid)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
 /// A reference to a running supervisor.
 #[derive(Clone, Debug)]
 pub struct SupervisorRef {
@@ -140,9 +179,24 @@ impl SupervisorRef {
     /// Add and start a child. An id already in use is refused: `AlreadyStarted`
     /// (with its pid) if that child runs, `AlreadyPresent` if not. If its `init`
     /// returns `Ignore`: `Ignored`, the spec kept unless the child is temporary.
-    pub async fn start_child(&self, spec: ChildSpec) -> Result<Pid, SupervisorError> {
-        self.ask(|reply| SupervisorCall::StartChild(spec, reply))
-            .await?
+    ///
+    /// A worker's spec gives back a typed child: [`StartedChild::handle`] reaches it
+    /// across its restarts.
+    pub async fn start_child<S>(
+        &self,
+        spec: ChildSpec<S>,
+    ) -> Result<StartedChild<S>, SupervisorError> {
+        let id: Arc<str> = Arc::from(spec.id());
+        let spec = spec.erase();
+        let pid = self
+            .ask(|reply| SupervisorCall::StartChild(spec, reply))
+            .await??;
+        Ok(StartedChild {
+            pid,
+            id,
+            supervisor: self.server.cell_ref(),
+            server: PhantomData,
+        })
     }
 
     /// Start a `simple_one_for_one` child from the template, with `arg`. Its id is
@@ -188,8 +242,15 @@ impl SupervisorRef {
         self.ask(SupervisorCall::Children).await
     }
 
-    /// One child by id, if the supervisor has it.
-    pub async fn child(&self, id: &str) -> Result<Option<ChildInfo>, SupervisorError> {
+    /// The child `id`, typed, whichever instance of it runs when the handle is used:
+    /// it outlives the child's restarts (see [`NamedRef`]). Not for
+    /// `simple_one_for_one` children, which share their template's id.
+    pub fn child<S: GenServer>(&self, id: &str) -> NamedRef<S> {
+        NamedRef::child(self.server.cell_ref(), Arc::from(id))
+    }
+
+    /// What the supervisor says of child `id`, if it has it.
+    pub async fn child_info(&self, id: &str) -> Result<Option<ChildInfo>, SupervisorError> {
         Ok(self
             .children()
             .await?

@@ -106,10 +106,26 @@ pub struct ChildInfo {
     pub id: String,
     /// `None` while the child is not running (terminated, or between restarts).
     pub pid: Option<crate::Pid>,
+    /// Running, restarting, or stopped (OTP's pid, `restarting` or `undefined`).
+    pub status: ChildStatus,
+    /// How many times the supervisor has restarted it (each attempt counts).
+    pub restarts: u32,
     /// When the supervisor restarts it.
     pub restart: RestartType,
     /// Worker or supervisor.
     pub kind: ChildKind,
+}
+
+/// Where a child is, as its supervisor sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChildStatus {
+    /// An instance runs (its pid is in [`ChildInfo::pid`]).
+    Running,
+    /// Its restart failed and is being tried again (OTP's `restarting`).
+    Restarting,
+    /// Not running: terminated by `terminate_child`, a transient child that ended
+    /// normally, or a child whose `init` returned `Ignore` (OTP's `undefined`).
+    Stopped,
 }
 
 impl From<&ChildInfo> for wire::ChildInfo {

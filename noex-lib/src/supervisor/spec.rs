@@ -1,6 +1,7 @@
 //! How a supervisor starts, restarts and stops each child.
 
 use std::any::Any;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,8 +106,12 @@ type StartFn =
 /// #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
 /// let spec = ChildSpec::worker("worker-1", || Worker).restart(RestartType::Transient);
 /// ```
-#[derive(Clone)]
-pub struct ChildSpec {
+///
+/// A worker's spec knows its server's type (`ChildSpec<Worker>`), so
+/// [`SupervisorRef::start_child`](super::SupervisorRef::start_child) hands back a
+/// typed handle; specs of nested supervisors, and specs gathered into one list, are
+/// `ChildSpec` ([`AnyServer`]).
+pub struct ChildSpec<S = AnyServer> {
     pub(crate) id: String,
     pub(crate) restart: RestartType,
     pub(crate) shutdown: Shutdown,
@@ -114,9 +119,30 @@ pub struct ChildSpec {
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
     pub(crate) start: StartFn,
+    server: PhantomData<fn() -> S>,
 }
 
-impl std::fmt::Debug for ChildSpec {
+/// The server type of a [`ChildSpec`] that does not say which: a nested supervisor,
+/// or one spec among others of different types. No value of it exists.
+#[derive(Clone, Copy, Debug)]
+pub enum AnyServer {}
+
+impl<S> Clone for ChildSpec<S> {
+    fn clone(&self) -> Self {
+        ChildSpec {
+            id: self.id.clone(),
+            restart: self.restart,
+            shutdown: self.shutdown,
+            kind: self.kind,
+            name: self.name.clone(),
+            system: self.system,
+            start: self.start.clone(),
+            server: PhantomData,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for ChildSpec<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChildSpec")
             .field("id", &self.id)
@@ -131,7 +157,7 @@ impl std::fmt::Debug for ChildSpec {
 impl ChildSpec {
     /// A GenServer child; `factory` makes a fresh server for every (re)start, so a
     /// restarted child begins with fresh state and an empty mailbox.
-    pub fn worker<S, F>(id: impl Into<String>, factory: F) -> Self
+    pub fn worker<S, F>(id: impl Into<String>, factory: F) -> ChildSpec<S>
     where
         S: GenServer,
         F: Fn() -> S + Send + Sync + 'static,
@@ -152,7 +178,7 @@ impl ChildSpec {
 
     /// A GenServer child made from an argument: the template of a
     /// `simple_one_for_one` supervisor, started with `start_child_with(arg)`.
-    pub fn worker_with<A, S, F>(id: impl Into<String>, factory: F) -> Self
+    pub fn worker_with<A, S, F>(id: impl Into<String>, factory: F) -> ChildSpec<S>
     where
         A: Any + Send + Sync,
         S: GenServer,
@@ -201,7 +227,12 @@ impl ChildSpec {
         )
     }
 
-    fn with_start<F>(id: impl Into<String>, kind: ChildKind, shutdown: Shutdown, start: F) -> Self
+    fn with_start<S, F>(
+        id: impl Into<String>,
+        kind: ChildKind,
+        shutdown: Shutdown,
+        start: F,
+    ) -> ChildSpec<S>
     where
         F: Fn(ChildStart) -> BoxFuture<'static, Result<CellRef, StartError>>
             + Send
@@ -216,6 +247,24 @@ impl ChildSpec {
             name: None,
             system: false,
             start: Arc::new(start),
+            server: PhantomData,
+        }
+    }
+}
+
+impl<S> ChildSpec<S> {
+    /// The same spec, with its server type forgotten: to keep it in one list with
+    /// specs of other types.
+    pub fn erase(self) -> ChildSpec {
+        ChildSpec {
+            id: self.id,
+            restart: self.restart,
+            shutdown: self.shutdown,
+            kind: self.kind,
+            name: self.name,
+            system: self.system,
+            start: self.start,
+            server: PhantomData,
         }
     }
 
@@ -297,9 +346,9 @@ impl SupervisorSpec {
     }
 
     /// Dynamic children of one template, added with `start_child_with(arg)`.
-    pub fn simple_one_for_one(template: ChildSpec) -> Self {
+    pub fn simple_one_for_one<S>(template: ChildSpec<S>) -> Self {
         SupervisorSpec {
-            template: Some(template),
+            template: Some(template.erase()),
             ..Self::with_strategy(Strategy::SimpleOneForOne)
         }
     }
@@ -313,14 +362,15 @@ impl SupervisorSpec {
     }
 
     /// Add a child; children start in the order added.
-    pub fn child(mut self, child: ChildSpec) -> Self {
-        self.children.push(child);
+    pub fn child<S>(mut self, child: ChildSpec<S>) -> Self {
+        self.children.push(child.erase());
         self
     }
 
     /// Add several children, started in the order given, after those already added.
-    pub fn children(mut self, children: impl IntoIterator<Item = ChildSpec>) -> Self {
-        self.children.extend(children);
+    pub fn children<S>(mut self, children: impl IntoIterator<Item = ChildSpec<S>>) -> Self {
+        self.children
+            .extend(children.into_iter().map(ChildSpec::erase));
         self
     }
 

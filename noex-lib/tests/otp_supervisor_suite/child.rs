@@ -276,23 +276,23 @@ impl GenServer for Child {
 }
 
 /// A child spec of `child`, with OTP's usual shutdown of 1000 ms.
-pub(crate) fn worker(id: &str, child: Child) -> ChildSpec {
+pub(crate) fn worker(id: &str, child: Child) -> ChildSpec<Child> {
     ChildSpec::worker(id, move || child.clone()).shutdown(Shutdown::Timeout(ms(1000)))
 }
 
 /// `{Id, {supervisor_1, start_child, []}, permanent, 1000, worker, []}`.
-pub(crate) fn sup1(id: &str) -> ChildSpec {
+pub(crate) fn sup1(id: &str) -> ChildSpec<Child> {
     worker(id, Child::new(id))
 }
 
 /// `{Id, {supervisor_1, start_child, [Arg]}, permanent, 1000, worker, []}`: a
 /// `supervisor_1` child whose start behaves as `start` says.
-pub(crate) fn sup1_starting(id: &str, start: Start) -> ChildSpec {
+pub(crate) fn sup1_starting(id: &str, start: Start) -> ChildSpec<Child> {
     worker(id, Child::new(id).start(start))
 }
 
 /// A `simple_one_for_one` template whose argument is the child to start.
-pub(crate) fn template(id: &str) -> ChildSpec {
+pub(crate) fn template(id: &str) -> ChildSpec<Child> {
     ChildSpec::worker_with(id, |child: &Child| child.clone()).shutdown(Shutdown::Timeout(ms(1000)))
 }
 
@@ -418,7 +418,7 @@ impl Deadlock {
 
     /// `{Id, {supervisor_deadlock, start_child, []}, permanent, brutal_kill,
     /// worker, []}`.
-    pub(crate) fn child(&self, id: &str) -> ChildSpec {
+    pub(crate) fn child(&self, id: &str) -> ChildSpec<Child> {
         worker(
             id,
             Child::new(id)

@@ -104,7 +104,7 @@ async fn child_adm_start_terminate_restart_delete_by_id_and_their_errors() {
     assert_children(&sup, &[], count(0, 0, 0, 0)).await;
 
     assert_noproc(gone.start_child(child()).await);
-    let cpid3 = sup.start_child(child()).await.unwrap();
+    let cpid3 = sup.start_child(child()).await.unwrap().pid();
     assert_only_child1(&sup, Some(cpid3)).await;
 
     // (OTP's step 14, before step 13.)
@@ -217,7 +217,7 @@ async fn extra_return_administration_of_a_child_started_with_the_supervisor() {
     assert_not_found(sup.restart_child("child1").await);
     assert_children(&sup, &[], count(0, 0, 0, 0)).await;
 
-    let cpid3 = sup.start_child(sup1("child1")).await.unwrap();
+    let cpid3 = sup.start_child(sup1("child1")).await.unwrap().pid();
     assert_only_child1(&sup, Some(cpid3)).await;
 
     end(cpid3, How::Abnormal).await;

@@ -58,7 +58,7 @@ async fn child_specs_duplicate_ids_are_refused_and_every_valid_spec_is_accepted(
                 let child = if kind == S {
                     ChildSpec::supervisor(&id, SupervisorSpec::one_for_one())
                 } else {
-                    sup1(&id)
+                    sup1(&id).erase()
                 };
                 spec = spec.child(child.restart(restart).shutdown(shutdown));
                 combinations += 1;
@@ -126,7 +126,8 @@ async fn multiple_restarts_spaced_beyond_the_period_never_exceed_the_intensity()
     let mut pid = sup
         .start_child(sup1("child1").shutdown(Shutdown::BrutalKill))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     end(pid, How::Abnormal).await;
     for _ in 0..3 {
         tokio::time::advance(ms(2100)).await;

@@ -13,7 +13,7 @@ use crate::support::*;
 /// supervisors or as workers (and listed: as many, all of `kind`; asking again
 /// gives the same), and `[1,0,0,0]` once every child is killed (`exit(Pid,
 /// kill)`).
-async fn dynamic_children_are_counted(template: ChildSpec, kind: ChildKind) {
+async fn dynamic_children_are_counted<S>(template: ChildSpec<S>, kind: ChildKind) {
     let active = |n: usize| {
         if kind == S {
             count(1, n, n, 0)

@@ -20,7 +20,7 @@ async fn start_registered(case: &str, spec: SupervisorSpec) -> (SupervisorRef, S
 /// What a supervisor in a restart loop of the child of `spec` answers about it:
 /// `start_child(spec)` is `{error, already_present}`, `restart_child` and
 /// `delete_child` are `{error, restarting}`.
-async fn assert_restarting(sup: &SupervisorRef, spec: ChildSpec) {
+async fn assert_restarting<S>(sup: &SupervisorRef, spec: ChildSpec<S>) {
     let id = spec.id().to_string();
     assert_matches!(
         sup.start_child(spec).await,
@@ -57,7 +57,11 @@ async fn shut_down_in_the_restart_loop(sup: &SupervisorRef, name: &str) {
 async fn hanging_restart_loop_a_supervisor_in_a_restart_loop_serves_requests_and_shuts_down() {
     let mut deadlock = Deadlock::new();
     let (sup, name) = start_registered("hanging_restart_loop", SupervisorSpec::one_for_one()).await;
-    let cpid1 = sup.start_child(deadlock.child("child1")).await.unwrap();
+    let cpid1 = sup
+        .start_child(deadlock.child("child1"))
+        .await
+        .unwrap()
+        .pid();
     deadlock.crash_into_a_restart_loop(cpid1).await;
 
     assert_restarting(&sup, deadlock.child("child1")).await;
@@ -90,11 +94,17 @@ async fn hanging_restart_loop_rest_for_one_a_supervisor_in_a_restart_loop_serves
     let cpid1 = sup
         .start_child(sup1("child1").shutdown(Shutdown::BrutalKill))
         .await
-        .unwrap();
-    let cpid2 = sup.start_child(deadlock.child("child2")).await.unwrap();
+        .unwrap()
+        .pid();
+    let cpid2 = sup
+        .start_child(deadlock.child("child2"))
+        .await
+        .unwrap()
+        .pid();
     sup.start_child(sup1("child3").shutdown(Shutdown::BrutalKill))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     deadlock.crash_into_a_restart_loop(cpid2).await;
 
     assert_restarting(&sup, deadlock.child("child2")).await;

@@ -102,7 +102,7 @@ async fn scale_start_stop_many_children_start_and_terminate_by_id() {
     let sup = start_sup(SupervisorSpec::one_for_one().max_restarts(2, hour())).await;
     let ids: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
     for id in &ids {
-        sup.start_child(sup1(id)).await.unwrap();
+        sup.start_child(sup1(id)).await.unwrap().pid();
     }
     assert_eq!(counts(&sup).await, count(1000, 1000, 0, 1000));
     for id in &ids {

@@ -68,7 +68,11 @@ async fn sup_start_map_child_spec_defaults_are_permanent_worker_5s_and_infinity(
             ("child3", RestartType::Permanent, S),
         ]
     );
-    assert_eq!(sup.child("child4").await.unwrap(), None, "child4 not found");
+    assert_eq!(
+        sup.child_info("child4").await.unwrap(),
+        None,
+        "child4 not found"
+    );
 
     // child1: the default worker shutdown, 5000 ms, then kill.
     let child1 = pid_of(&sup, "child1").await;

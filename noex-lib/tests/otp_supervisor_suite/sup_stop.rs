@@ -18,11 +18,13 @@ async fn sup_stop_infinity_children_are_waited_for_and_end_with_shutdown() {
                 .shutdown(Shutdown::Infinity),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let cpid2 = sup
         .start_child(sup1("child2").shutdown(Shutdown::Infinity))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     assert_eq!(
         shutdown_reasons(&sup, &[cpid1, cpid2]).await,
         [ExitReason::Shutdown, ExitReason::Shutdown]
@@ -34,8 +36,8 @@ async fn sup_stop_infinity_children_are_waited_for_and_end_with_shutdown() {
 #[tokio::test(start_paused = true)]
 async fn sup_stop_timeout_an_unresponsive_child_is_killed_after_its_shutdown_time() {
     let sup = start_sup(SupervisorSpec::one_for_one().max_restarts(2, hour())).await;
-    let cpid1 = sup.start_child(sup1("child1")).await.unwrap();
-    let cpid2 = sup.start_child(sup1("child2")).await.unwrap();
+    let cpid1 = sup.start_child(sup1("child1")).await.unwrap().pid();
+    let cpid2 = sup.start_child(sup1("child2")).await.unwrap().pid();
     handle(cpid2).cast(Cmd::Hang).unwrap();
     let t0 = Instant::now();
     let reasons = shutdown_reasons(&sup, &[cpid1, cpid2]).await;
@@ -66,11 +68,12 @@ async fn sup_stop_timeout_dynamic_an_unresponsive_dynamic_child_is_killed() {
 #[tokio::test(start_paused = true)]
 async fn sup_stop_brutal_kill_a_brutal_kill_child_is_killed() {
     let sup = start_sup(SupervisorSpec::one_for_one().max_restarts(2, hour())).await;
-    let cpid1 = sup.start_child(sup1("child1")).await.unwrap();
+    let cpid1 = sup.start_child(sup1("child1")).await.unwrap().pid();
     let cpid2 = sup
         .start_child(sup1("child2").shutdown(Shutdown::BrutalKill))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     assert_eq!(
         shutdown_reasons(&sup, &[cpid1, cpid2]).await,
         [ExitReason::Shutdown, ExitReason::Killed]
@@ -111,7 +114,8 @@ async fn sup_stop_race_children_exiting_during_the_shutdown_do_not_block_it() {
     let child_a = sup
         .start_child(sup1("child_a").restart(RestartType::Temporary))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let reasons = [
         ExitReason::Normal,
         ExitReason::Shutdown,
@@ -129,7 +133,8 @@ async fn sup_stop_race_children_exiting_during_the_shutdown_do_not_block_it() {
             let pid = sup
                 .start_child(worker(&id, Child::new(&id).on_stop(reason.clone())).restart(restart))
                 .await
-                .unwrap();
+                .unwrap()
+                .pid();
             racers.push((pid, reason.clone(), process::monitor(pid)));
         }
     }
@@ -140,7 +145,8 @@ async fn sup_stop_race_children_exiting_during_the_shutdown_do_not_block_it() {
                 .shutdown(Shutdown::Timeout(ms(2000))),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let (down_a, down_z) = (process::monitor(child_a), process::monitor(child_z));
     let racing: Vec<Pid> = racers.iter().map(|(pid, _, _)| *pid).collect();
     let stopper = tokio::spawn(async move {

@@ -96,7 +96,7 @@ pub(crate) async fn pids(sup: &SupervisorRef) -> Vec<Option<Pid>> {
 
 /// The pid of child `id`, which must be running.
 pub(crate) async fn pid_of(sup: &SupervisorRef, id: &str) -> Pid {
-    within("which_child", sup.child(id))
+    within("which_child", sup.child_info(id))
         .await
         .expect("which_children")
         .unwrap_or_else(|| panic!("no child {id}"))

@@ -35,17 +35,17 @@ async fn do_not_save_child_specs_for_temporary_children_only_their_spec_is_forgo
     }
     /// Start `spec`, end the child as `ending` says, and start `spec` again:
     /// the child's id and first pid, and what the second `start_child` answered.
-    async fn end_and_start_again(
+    async fn end_and_start_again<S>(
         sup: &SupervisorRef,
-        spec: ChildSpec,
+        spec: ChildSpec<S>,
         ending: Ending,
     ) -> (String, Pid, Result<Pid, SupervisorError>) {
         let id = spec.id().to_string();
-        let pid = sup.start_child(spec.clone()).await.unwrap();
+        let pid = sup.start_child(spec.clone()).await.unwrap().pid();
         end_with(sup, pid, &id, ending).await;
-        (id, pid, sup.start_child(spec).await)
+        (id, pid, sup.start_child(spec).await.map(|c| c.pid()))
     }
-    async fn already_present(sup: &SupervisorRef, spec: ChildSpec, ending: Ending) {
+    async fn already_present<S>(sup: &SupervisorRef, spec: ChildSpec<S>, ending: Ending) {
         let (id, _, again) = end_and_start_again(sup, spec, ending).await;
         assert_matches!(
             again,
@@ -53,7 +53,7 @@ async fn do_not_save_child_specs_for_temporary_children_only_their_spec_is_forgo
         );
         sup.restart_child(&id).await.unwrap();
     }
-    async fn restarted(sup: &SupervisorRef, spec: ChildSpec, ending: Ending) {
+    async fn restarted<S>(sup: &SupervisorRef, spec: ChildSpec<S>, ending: Ending) {
         let (id, pid, again) = end_and_start_again(sup, spec, ending).await;
         assert_matches!(
             again,
@@ -137,8 +137,8 @@ async fn temporary_bystander_a_temporary_child_taken_down_by_a_group_restart_is_
     let mut bystanders = Vec::new();
     let mut firsts = Vec::new();
     for sup in [&sup_a, &sup_b] {
-        firsts.push(sup.start_child(child1()).await.unwrap());
-        let cpid2 = sup.start_child(child2()).await.unwrap();
+        firsts.push(sup.start_child(child1()).await.unwrap().pid());
+        let cpid2 = sup.start_child(child2()).await.unwrap().pid();
         bystanders.push(process::monitor(cpid2));
     }
     end(firsts[0], How::Normal).await;

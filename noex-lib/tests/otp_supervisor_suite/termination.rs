@@ -14,7 +14,8 @@ async fn restart_type_setup(restart: RestartType) -> (SupervisorRef, Pid) {
     let cpid1 = sup
         .start_child(sup1("child1").restart(restart))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     (sup, cpid1)
 }
 
@@ -88,7 +89,8 @@ async fn temporary_shutdown_a_temporary_child_is_not_restarted_its_spec_is_remov
     let cpid2 = sup
         .start_child(sup1("child1").restart(RestartType::Temporary))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     end(cpid2, How::ShutdownWith("some_info")).await;
     assert_children(&sup, &[], count(0, 0, 0, 0)).await;
     stop_sup(&sup).await;

@@ -25,7 +25,8 @@ async fn child_unlink_terminate_child_does_not_hang_on_a_child_that_unlinked() {
             Child::new("naughty_child").unlink_from(&sup_pid),
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let down = process::monitor(naughty);
     let terminating = tokio::spawn({
         let sup = sup.clone();
@@ -69,14 +70,17 @@ async fn tree_a_nested_supervisor_giving_up_restarts_the_whole_one_for_all_tree(
             middle(0).child(sup1("child1")).child(sup1("child2")),
         ))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     let sup2_pid = top
         .start_child(ChildSpec::supervisor("supchild2", middle(1)))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
     top.start_child(ChildSpec::supervisor("supchild3", middle(2)).restart(RestartType::Transient))
         .await
-        .unwrap();
+        .unwrap()
+        .pid();
 
     within("terminate_child", top.terminate_child("supchild3"))
         .await
@@ -95,8 +99,9 @@ async fn tree_a_nested_supervisor_giving_up_restarts_the_whole_one_for_all_tree(
     let cpid3 = mid2
         .start_child(sup1_starting("child3", Start::error_after_first()))
         .await
-        .unwrap();
-    let cpid4 = mid2.start_child(sup1("child4")).await.unwrap();
+        .unwrap()
+        .pid();
+    let cpid4 = mid2.start_child(sup1("child4")).await.unwrap().pid();
     assert_eq!(counts(&mid1).await, count(2, 2, 0, 2));
     assert_eq!(counts(&mid2).await, count(2, 2, 0, 2));
 

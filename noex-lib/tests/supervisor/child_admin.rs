@@ -13,7 +13,11 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     let sup = supervisor::start(SupervisorSpec::one_for_one().child(worker("dyn", "a", &log)))
         .await
         .unwrap();
-    let pid = sup.start_child(worker("dyn", "b", &log)).await.unwrap();
+    let pid = sup
+        .start_child(worker("dyn", "b", &log))
+        .await
+        .unwrap()
+        .pid();
     assert_eq!(registry::whereis("dyn.b"), Some(pid));
     let duplicate = sup.start_child(worker("dyn", "b", &log)).await.unwrap_err();
     assert!(
@@ -22,7 +26,7 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     );
 
     sup.terminate_child("b").await.unwrap();
-    assert_eq!(sup.child("b").await.unwrap().unwrap().pid, None);
+    assert_eq!(sup.child_info("b").await.unwrap().unwrap().pid, None);
     let count = sup.count_children().await.unwrap();
     assert_eq!(
         (count.specs, count.active, count.workers, count.supervisors),
@@ -46,7 +50,7 @@ async fn dynamic_children_start_terminate_restart_and_delete() {
     ));
     sup.terminate_child("b").await.unwrap();
     sup.delete_child("b").await.unwrap();
-    assert!(sup.child("b").await.unwrap().is_none());
+    assert!(sup.child_info("b").await.unwrap().is_none());
     assert!(!registry::is_registered("dyn.b"));
     let missing = sup.terminate_child("nope").await.unwrap_err();
     assert!(matches!(missing, SupervisorError::ChildNotFound(e) if e.id == "nope"));

@@ -99,7 +99,7 @@ async fn a_supervisor_over_its_limit_exits_with_shutdown_and_its_parent_restarts
     assert_ne!(inner_after, inner_before);
     assert_eq!(registry::whereis("esc.inner"), Some(inner_after));
     assert_eq!(
-        outer.child("inner").await.unwrap().unwrap().pid,
+        outer.child_info("inner").await.unwrap().unwrap().pid,
         Some(inner_after)
     );
     let counted = observer::snapshot()

@@ -37,7 +37,7 @@ impl GenServer for Fragile {
     }
 }
 
-fn fragile(name: &str, fails: &Arc<std::sync::atomic::AtomicU32>) -> ChildSpec {
+fn fragile(name: &str, fails: &Arc<std::sync::atomic::AtomicU32>) -> ChildSpec<Fragile> {
     let fails = fails.clone();
     ChildSpec::worker("a", move || Fragile {
         fails: fails.clone(),
@@ -70,7 +70,12 @@ async fn try_again_a_failed_restart_is_retried_through_the_mailbox() {
     kill_named("try-again.retried").await;
     // The Exit is queued before this call: the first attempt has failed when it is
     // answered, and the retry is queued behind it.
-    assert_eq!(sup.children().await.unwrap()[0].pid, None, "restarting");
+    let child = sup.children().await.unwrap().remove(0);
+    assert_eq!(child.pid, None, "restarting");
+    // OTP's which_children shows `restarting`; each failed attempt (of the five that
+    // fail) counts.
+    assert_eq!(child.status, noex::supervisor::ChildStatus::Restarting);
+    assert!((1..=5).contains(&child.restarts), "{}", child.restarts);
     assert!(matches!(
         sup.restart_child("a").await,
         Err(SupervisorError::Restarting { ref id }) if id == "a"

@@ -69,7 +69,7 @@ impl GenServer for Worker {
     }
 }
 
-pub(crate) fn worker(prefix: &str, id: &str, log: &Log) -> ChildSpec {
+pub(crate) fn worker(prefix: &str, id: &str, log: &Log) -> ChildSpec<Worker> {
     let (name, id, log) = (format!("{prefix}.{id}"), id.to_string(), log.clone());
     ChildSpec::worker(id.clone(), move || Worker {
         id: id.clone(),

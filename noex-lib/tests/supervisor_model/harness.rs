@@ -37,7 +37,11 @@ pub(crate) fn spec_for(strategy: Strat, template: Option<ChildSpec>) -> Supervis
     }
 }
 
-pub(crate) fn worker_spec(world: &Arc<World>, id: String, restart: RestartType) -> ChildSpec {
+pub(crate) fn worker_spec(
+    world: &Arc<World>,
+    id: String,
+    restart: RestartType,
+) -> ChildSpec<Worker> {
     let (world, worker_id) = (world.clone(), id.clone());
     ChildSpec::worker(id, move || Worker {
         id: worker_id.clone(),
@@ -56,7 +60,7 @@ pub(crate) fn root_spec(case: &Case, world: &Arc<World>, prefix: &str) -> Superv
         })
         .restart(case.template)
     };
-    let nested_spec = spec_for(nested.strategy, Some(template))
+    let nested_spec = spec_for(nested.strategy, Some(template.erase()))
         .max_restarts(nested.intensity, Duration::from_millis(nested.period_ms))
         .name(format!("{prefix}sup"))
         .children(
@@ -72,7 +76,7 @@ pub(crate) fn root_spec(case: &Case, world: &Arc<World>, prefix: &str) -> Superv
         .workers
         .iter()
         .enumerate()
-        .map(|(i, &restart)| worker_spec(world, format!("{prefix}r{i}"), restart))
+        .map(|(i, &restart)| worker_spec(world, format!("{prefix}r{i}"), restart).erase())
         .collect();
     let position = case.nested_position.min(children.len());
     children.insert(

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use noex_agent::types::{EventKind, Intensity, LifecycleEvent};
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use super::intensity::RestartWindow;
 use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children};
@@ -96,6 +97,7 @@ impl SupervisorServer {
                 within_ms: spec.within.as_millis() as u64,
             },
             state: Mutex::default(),
+            changed: Notify::new(),
         });
         let server = SupervisorServer {
             window: RestartWindow::new(spec.max_restarts, spec.within),
@@ -124,6 +126,8 @@ impl SupervisorServer {
         let mut state = view.state.lock();
         state.children = self.children_info().iter().map(Into::into).collect();
         state.child_restarts = self.child_restarts;
+        drop(state);
+        view.changed.notify_waiters();
     }
 
     /// Start a new instance of child `index`, linked to this supervisor.

@@ -11,7 +11,7 @@ use super::{ChildState, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
-use crate::supervisor::{ChildCount, ChildInfo, ChildKind, ChildRef, ChildSpec};
+use crate::supervisor::{ChildCount, ChildInfo, ChildKind, ChildRef, ChildSpec, ChildStatus};
 
 impl SupervisorServer {
     pub(super) fn unsupported(&self, operation: &'static str) -> SupervisorError {
@@ -146,6 +146,12 @@ impl SupervisorServer {
             .map(|child| ChildInfo {
                 id: child.id.to_string(),
                 pid: child.running().map(|cell| cell.pid),
+                status: match child.state {
+                    ChildState::Running(_) => ChildStatus::Running,
+                    ChildState::Restarting => ChildStatus::Restarting,
+                    ChildState::Stopped => ChildStatus::Stopped,
+                },
+                restarts: child.restarts,
                 restart: child.spec.restart,
                 kind: child.spec.kind,
             })

@@ -33,7 +33,7 @@ async fn escalation(spec: SupervisorSpec, failing: &str) -> Vec<String> {
         let pid = if dynamic {
             sup.start_child_with(child).await
         } else {
-            sup.start_child(worker(id, child)).await
+            sup.start_child(worker(id, child)).await.map(|c| c.pid())
         };
         started.push(pid.unwrap());
     }

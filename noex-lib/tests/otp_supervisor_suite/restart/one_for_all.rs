@@ -13,8 +13,8 @@ use crate::support::*;
 #[tokio::test(start_paused = true)]
 async fn one_for_all_restarts_every_child_until_the_intensity_is_exceeded() {
     let sup = start_sup(SupervisorSpec::one_for_all().max_restarts(2, hour())).await;
-    let cpid1 = sup.start_child(sup1("child1")).await.unwrap();
-    let cpid2 = sup.start_child(sup1("child2")).await.unwrap();
+    let cpid1 = sup.start_child(sup1("child1")).await.unwrap().pid();
+    let cpid2 = sup.start_child(sup1("child2")).await.unwrap().pid();
     let down2 = process::monitor(cpid2);
 
     end(cpid1, How::Abnormal).await;

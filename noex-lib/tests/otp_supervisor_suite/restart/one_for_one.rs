@@ -12,8 +12,8 @@ use crate::support::*;
 #[tokio::test(start_paused = true)]
 async fn one_for_one_restarts_only_the_crashed_child_until_the_intensity_is_exceeded() {
     let sup = start_sup(SupervisorSpec::one_for_one().max_restarts(2, hour())).await;
-    let cpid1 = sup.start_child(sup1("child1")).await.unwrap();
-    let cpid2 = sup.start_child(sup1("child2")).await.unwrap();
+    let cpid1 = sup.start_child(sup1("child1")).await.unwrap().pid();
+    let cpid2 = sup.start_child(sup1("child2")).await.unwrap().pid();
 
     end(cpid1, How::Abnormal).await;
     let children = which(&sup).await;

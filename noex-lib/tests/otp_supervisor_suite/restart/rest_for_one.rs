@@ -13,9 +13,9 @@ use crate::support::*;
 #[tokio::test(start_paused = true)]
 async fn rest_for_one_restarts_the_crashed_child_and_the_later_ones() {
     let sup = start_sup(SupervisorSpec::rest_for_one().max_restarts(2, hour())).await;
-    let cpid1 = sup.start_child(sup1("child1")).await.unwrap();
-    let cpid2 = sup.start_child(sup1("child2")).await.unwrap();
-    let cpid3 = sup.start_child(sup1("child3")).await.unwrap();
+    let cpid1 = sup.start_child(sup1("child1")).await.unwrap().pid();
+    let cpid2 = sup.start_child(sup1("child2")).await.unwrap().pid();
+    let cpid3 = sup.start_child(sup1("child3")).await.unwrap().pid();
     assert_eq!(counts(&sup).await, count(3, 3, 0, 3));
     let down3 = process::monitor(cpid3);
 
