@@ -24,6 +24,7 @@ pub mod events;
 mod exit;
 pub mod gen_server;
 pub mod observer;
+pub mod otp_names;
 pub mod process;
 pub mod registry;
 pub mod services;

@@ -1,0 +1,61 @@
+//! OTP and Elixir names, and what they are called in noex.
+//!
+//! For a reader who knows Erlang/OTP or Elixir: where each idea lives here, and how
+//! it differs. The differences from OTP's supervisor and gen_server in detail, each
+//! with its reason and its test, are in [`crate::supervisor::otp_differences`].
+//!
+//! ## Processes and servers
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `gen_server` / `GenServer` behaviour | [`GenServer`](crate::GenServer) trait | `Call`, `Cast` and `Reply` are types; handlers are `async fn`s on `&mut self` (the state). |
+//! | `init/1` returning `{ok, State}`, `ignore`, `{stop, R}` | [`GenServer::init`](crate::GenServer::init): `Ok(())`, `Err(Ignore.into())`, `Err(e)` | The state is the value you start, not what `init` returns. |
+//! | `gen_server:start_link/3`, `GenServer.start_link/3` | [`gen_server::start`](crate::gen_server::start), or a [`ChildSpec`](crate::ChildSpec) under a supervisor | Linking to the caller is what supervision does; a bare `start` is `start/3`. |
+//! | `{local, Name}` / `name:` option | [`StartOptions::name`](crate::StartOptions::name), [`ChildSpec::name`](crate::ChildSpec::name) | Registered before `init` runs, released when the process ends. |
+//! | `gen_server:call(Pid, Req)` | [`ServerRef::call`](crate::ServerRef::call), [`call_timeout`](crate::ServerRef::call_timeout) | Errors are values ([`CallError`](crate::CallError)), not exits. Default timeout 5 s, as OTP. |
+//! | `gen_server:call(Name, Req)` | [`NamedRef::call`](crate::NamedRef::call) | Looks the name up on each call; waits within the timeout for a restarting process to take the name again. |
+//! | `gen_server:cast/2` | [`ServerRef::cast`](crate::ServerRef::cast) | Fails if the server has ended (OTP's cast always returns `ok`). |
+//! | `Pid ! Msg`, `handle_info/2` | [`ServerRef::send_info`](crate::ServerRef::send_info), [`GenServer::handle_info`](crate::GenServer::handle_info) | An info message is any `'static` value; downcast it. |
+//! | `{noreply, S}` + `gen_server:reply/2` | [`Context::defer_reply`](crate::Context::defer_reply), [`Reply::Deferred`](crate::Reply::Deferred), [`ReplyTo::reply`](crate::gen_server::ReplyTo::reply) | |
+//! | `{continue, C}`, `handle_continue/2` | [`Context::continue_with`](crate::Context::continue_with) | Delivered to `handle_info` before any other message. |
+//! | `{stop, Reason, ...}` | [`Context::stop`](crate::Context::stop) | |
+//! | `gen_server:stop/3` | [`ServerRef::stop`](crate::ServerRef::stop) | |
+//! | `erlang:send_after/3`, `Process.send_after/3` | [`Context::send_after`](crate::Context::send_after) → [`TimerRef`](crate::gen_server::TimerRef) | |
+//! | `exit(Pid, kill)` | [`ServerRef::kill`](crate::ServerRef::kill), [`Context::exit`](crate::Context::exit) | A kill lands at the handler's next `.await`. |
+//! | `monitor/2`, `'DOWN'` | [`Context::monitor`](crate::Context::monitor), [`process::monitor`](crate::process::monitor), [`process::Down`](crate::process::Down) | |
+//! | `link/1`, `process_flag(trap_exit, true)`, `'EXIT'` | [`Context::link`](crate::Context::link), [`Context::trap_exit`](crate::Context::trap_exit), [`process::Exit`](crate::process::Exit) | |
+//! | `is_process_alive/1` | [`process::is_alive`](crate::process::is_alive) | |
+//! | exit reasons `normal`, `shutdown`, `{shutdown, T}`, `kill` | [`ExitReason`](crate::ExitReason) | A panic is `ExitReason::Error(message)`. |
+//!
+//! ## Supervision
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `supervisor:start_link/2`, `Supervisor.start_link/2` | [`supervisor::start`](crate::supervisor::start) with a [`SupervisorSpec`](crate::SupervisorSpec) | |
+//! | `one_for_one`, `one_for_all`, `rest_for_one`, `simple_one_for_one` | [`SupervisorSpec::one_for_one`](crate::SupervisorSpec::one_for_one) and its siblings | |
+//! | `DynamicSupervisor` | [`SupervisorSpec::simple_one_for_one`](crate::SupervisorSpec::simple_one_for_one) + [`start_child_with`](crate::SupervisorRef::start_child_with) | |
+//! | `intensity`, `period` | [`SupervisorSpec::max_restarts`](crate::SupervisorSpec::max_restarts) | The period is a `Duration`. |
+//! | child spec `#{id, start, restart, shutdown, type}` | [`ChildSpec::worker`](crate::ChildSpec::worker), [`ChildSpec::supervisor`](crate::ChildSpec::supervisor), [`restart`](crate::ChildSpec::restart), [`shutdown`](crate::ChildSpec::shutdown) | `start` is a closure that makes a fresh server per (re)start. |
+//! | `permanent`, `transient`, `temporary` | [`RestartType`](crate::supervisor::RestartType) | |
+//! | `brutal_kill`, timeout, `infinity` | [`Shutdown`](crate::supervisor::Shutdown) | |
+//! | `supervisor:start_child/2` | [`SupervisorRef::start_child`](crate::SupervisorRef::start_child) | Returns a typed child whose [`handle`](crate::supervisor::StartedChild::handle) outlives its restarts. |
+//! | `which_children/1` | [`SupervisorRef::children`](crate::SupervisorRef::children) | Start order (OTP lists newest first); each child says its status and restart count. |
+//! | `count_children/1`, `terminate_child/2`, `restart_child/2`, `delete_child/2` | [`count_children`](crate::SupervisorRef::count_children), [`terminate_child`](crate::SupervisorRef::terminate_child), [`restart_child`](crate::SupervisorRef::restart_child), [`delete_child`](crate::SupervisorRef::delete_child) | |
+//!
+//! ## Names
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `register/2`, `whereis/1`, `unregister/1` | [`registry::register`](crate::registry::register), [`whereis`](crate::registry::whereis), [`unregister`](crate::registry::unregister) | One name per process, one process per name, as in OTP. |
+//! | a `{via, Registry, Key}` name held across restarts | [`NamedRef`](crate::NamedRef), [`SupervisorRef::child`](crate::SupervisorRef::child) | |
+//! | `Registry` with duplicate keys | not yet | |
+//!
+//! ## Services and the rest of OTP
+//!
+//! | OTP / Elixir | noex |
+//! |---|---|
+//! | ETS as a cache | [`cache::Cache`](crate::cache::Cache): LRU, TTLs, single-flight `get_or_set` |
+//! | `Phoenix.PubSub`, `:pg` topics | [`event_bus::EventBus`](crate::event_bus::EventBus): dotted topics with `*` wildcards |
+//! | a rate-limiting GenServer | [`rate_limiter::RateLimiter`](crate::rate_limiter::RateLimiter) |
+//! | observer, `sys:get_status` | [`observer::snapshot`](crate::observer::snapshot), and `noex ps` / `noex tree` / `noex top` from outside |
+//! | `gen_statem`, `Task`, `Agent`, `Application`, ETS tables | not yet |
