@@ -30,7 +30,7 @@ use crate::Pid;
 use crate::error::NotRegisteredError;
 pub use crate::error::RegisterError;
 use crate::gen_server::{GenServer, ServerRef};
-use crate::process;
+use crate::process::{self, Registered};
 use crate::supervisor::{SupervisorRef, SupervisorServer};
 
 /// Something that can be registered: a [`ServerRef`] or a [`SupervisorRef`].
@@ -81,6 +81,7 @@ pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterE
         name,
         sealed::HasCell::cell(process),
         sealed::HasCell::handle(process),
+        None,
     )
 }
 
@@ -101,30 +102,86 @@ pub fn unregister(name: &str) -> bool {
 /// The typed reference registered under `name`.
 ///
 /// Fails with [`LookupError::NotRegistered`] if nobody has the name, and with
-/// [`LookupError::WrongType`] if the process is not a `P`.
+/// [`LookupError::WrongType`] if the process is not an `S`.
 pub fn lookup<S: GenServer>(name: &str) -> Result<ServerRef<S>, LookupError> {
-    lookup_as::<ServerRef<S>>(name)
+    lookup_as::<ServerRef<S>>(name, Expected::Type(std::any::type_name::<S>()))
 }
 
 /// The supervisor registered under `name`.
+///
+/// Fails with [`LookupError::NotRegistered`] if nobody has the name, and with
+/// [`LookupError::WrongType`] if the process is not a supervisor.
 pub fn lookup_supervisor(name: &str) -> Result<SupervisorRef, LookupError> {
-    lookup_as::<ServerRef<SupervisorServer>>(name).map(|server| SupervisorRef { server })
+    lookup_as::<ServerRef<SupervisorServer>>(name, Expected::Supervisor)
+        .map(|server| SupervisorRef { server })
 }
 
-fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {
-    let (pid, handle) = process::names()
+/// [`lookup`] for a handle `H` that wraps `ServerRef<S>` (a built-in service): a
+/// wrong type is told as "not an `H`", the name the caller knows.
+pub(crate) fn lookup_wrapped<S: GenServer, H>(name: &str) -> Result<ServerRef<S>, LookupError> {
+    lookup_as::<ServerRef<S>>(name, Expected::Type(std::any::type_name::<H>()))
+}
+
+/// What a lookup asked for, to tell it in words.
+enum Expected {
+    /// A type, by `std::any::type_name`.
+    Type(&'static str),
+    Supervisor,
+}
+
+fn lookup_as<P: Registrable>(name: &str, expected: Expected) -> Result<P, LookupError> {
+    let (pid, handle, what) = process::names()
         .lookup(name)
         .ok_or_else(|| NotRegisteredError {
             name: name.to_string(),
         })?;
-    handle
-        .downcast_ref::<P>()
-        .cloned()
-        .ok_or_else(|| LookupError::WrongType {
+    handle.downcast_ref::<P>().cloned().ok_or_else(|| {
+        // A server is a "Worker server", asked for as a "Counter"; a service is
+        // its handle's type, without "server".
+        let registered = match what {
+            Registered::Server(type_name) => format!("{} server", readable_type_name(type_name())),
+            Registered::Handle(type_name) => readable_type_name(type_name()),
+            Registered::Supervisor => "supervisor".to_string(),
+        };
+        let expected = match expected {
+            Expected::Type(type_name) => readable_type_name(type_name),
+            Expected::Supervisor => "supervisor".to_string(),
+        };
+        LookupError::WrongType {
             name: name.to_string(),
             pid,
-            expected: std::any::type_name::<P>(),
-        })
+            registered,
+            expected,
+        }
+    })
+}
+
+/// A type name as a reader writes it: every path shortened to its last segment,
+/// generics kept (`alloc::vec::Vec<my_app::Job>` -> `Vec<Job>`).
+fn readable_type_name(type_name: &str) -> String {
+    let mut readable = String::with_capacity(type_name.len());
+    let mut path = String::new();
+    // A path runs over identifiers, `::` and a closure's `{{closure}}`; whatever
+    // ends it (`<`, `,`, a space...) is kept as it is.
+    let flush = |path: &mut String, readable: &mut String| {
+        // `<T as Trait>::Assoc`: the path after a `>` keeps its own `::`.
+        if path.starts_with("::") {
+            readable.push_str("::");
+        }
+        let last = path.rfind("::").map_or(0, |at| at + 2);
+        readable.push_str(&path[last..]);
+        path.clear();
+    };
+    for c in type_name.chars() {
+        if c.is_alphanumeric() || matches!(c, '_' | ':' | '{' | '}') {
+            path.push(c);
+        } else {
+            flush(&mut path, &mut readable);
+            readable.push(c);
+        }
+    }
+    flush(&mut path, &mut readable);
+    readable
 }
 
 /// The pid registered under `name`, if any.
@@ -154,14 +211,73 @@ pub enum LookupError {
     #[error(transparent)]
     NotRegistered(#[from] NotRegisteredError),
     /// The name is registered, but to a process of another type than the one asked
-    /// for.
-    #[error("{name:?} is registered to {pid}, which is not a {expected}")]
+    /// for. Both types are told as a reader writes them, without module paths:
+    /// `"pool-1" is registered to <0.7>, a Worker server, not a Counter`.
+    #[error(
+        "{name:?} is registered to {pid}, {} {registered}, not {} {expected}",
+        article(.registered),
+        article(.expected)
+    )]
     WrongType {
         /// The name that was looked up.
         name: String,
         /// The process registered under it.
         pid: Pid,
-        /// The Rust type name of the reference that was asked for.
-        expected: &'static str,
+        /// What that process is: `Worker server` for a server (its type without
+        /// module paths), `supervisor`, or a built-in service's handle type
+        /// (`Cache<String, u64>`).
+        registered: String,
+        /// What was asked for: the server's type without module paths
+        /// (`Counter`), `supervisor`, or a built-in service's handle type.
+        expected: String,
     },
+}
+
+/// "a" or "an", by the first letter: "an EventBus", "a Worker server".
+fn article(noun: &str) -> &'static str {
+    match noun.chars().next() {
+        Some(c) if "AEIOUaeiou".contains(c) => "an",
+        _ => "a",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{article, readable_type_name};
+
+    #[test]
+    fn a_type_name_loses_its_paths_and_keeps_its_generics() {
+        let cases = [
+            ("my_app::workers::Worker", "Worker"),
+            ("Counter", "Counter"),
+            (
+                "noex::services::cache::handle::Cache<alloc::string::String, u64>",
+                "Cache<String, u64>",
+            ),
+            (
+                "core::option::Option<alloc::vec::Vec<(u8, my_app::Job)>>",
+                "Option<Vec<(u8, Job)>>",
+            ),
+            (
+                "alloc::boxed::Box<dyn core::any::Any + core::marker::Send + core::marker::Sync>",
+                "Box<dyn Any + Send + Sync>",
+            ),
+            ("&'static [my_app::Job; 3]", "&'static [Job; 3]"),
+            ("my_app::main::{{closure}}", "{{closure}}"),
+            (
+                "<my_app::Job as my_app::Task>::Output",
+                "<Job as Task>::Output",
+            ),
+        ];
+        for (full, readable) in cases {
+            assert_eq!(readable_type_name(full), readable, "{full}");
+        }
+    }
+
+    #[test]
+    fn a_noun_that_starts_with_a_vowel_takes_an() {
+        assert_eq!(article("EventBus<String>"), "an");
+        assert_eq!(article("Worker server"), "a");
+        assert_eq!(article("supervisor"), "a");
+    }
 }

@@ -257,3 +257,20 @@ async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
     })
     .await
 }
+
+/// A cache started on its own is registered as what the caller knows it by, so
+/// a lookup with other types says both in words.
+#[tokio::test]
+async fn a_lookup_with_other_types_is_refused_in_the_handles_words() {
+    let cache = Cache::<String, u64>::start(CacheOptions::new().name("cache.typed"))
+        .await
+        .unwrap();
+    let error = Cache::<String, String>::lookup("cache.typed").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "\"cache.typed\" is registered to {}, a Cache<String, u64>, not a Cache<String, String>",
+            cache.pid()
+        )
+    );
+}

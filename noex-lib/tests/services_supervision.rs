@@ -73,12 +73,43 @@ async fn each_service_is_found_by_its_name_or_its_child_id() {
         pids,
         vec![Some(bus.pid()), Some(cache.pid()), Some(limiter.pid())]
     );
-    assert!(
-        matches!(
-            Cache::<String, String>::lookup("found.cache"),
-            Err(LookupError::WrongType { pid, .. }) if pid == cache.pid()
-        ),
-        "a lookup with other types is refused"
+    // A lookup with other types is refused, in the words the caller knows: the
+    // handles' types, not the processes behind them.
+    assert_eq!(
+        Cache::<String, String>::lookup("found.cache").unwrap_err(),
+        LookupError::WrongType {
+            name: "found.cache".into(),
+            pid: cache.pid(),
+            registered: "Cache<String, u32>".into(),
+            expected: "Cache<String, String>".into(),
+        }
+    );
+    assert_eq!(
+        Cache::<String, String>::lookup("found.cache")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.cache\" is registered to {}, a Cache<String, u32>, not a Cache<String, String>",
+            cache.pid()
+        )
+    );
+    assert_eq!(
+        EventBus::<u32>::lookup("found.bus")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.bus\" is registered to {}, an EventBus<String>, not an EventBus<u32>",
+            bus.pid()
+        )
+    );
+    assert_eq!(
+        Cache::<String, u32>::lookup("found.limiter")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.limiter\" is registered to {}, a RateLimiter, not a Cache<String, u32>",
+            limiter.pid()
+        )
     );
     sup.stop().await.unwrap();
 }

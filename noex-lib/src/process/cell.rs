@@ -253,6 +253,11 @@ impl ProcessCell {
         self.trap_exit.store(trap, Ordering::Relaxed);
     }
 
+    /// `std::any::type_name` of the server, unshortened, for whoever keeps it.
+    pub(crate) fn full_type_name(&self) -> fn() -> &'static str {
+        self.full_type_name
+    }
+
     /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
     /// Shortened when asked, not when the process starts.
     pub(crate) fn type_name(&self) -> &'static str {

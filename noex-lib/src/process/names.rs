@@ -10,7 +10,7 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use noex_agent::types::EventKind;
 
-use super::ProcessCell;
+use super::{ProcessCell, ProcessKind};
 use crate::Pid;
 use crate::error::{AlreadyRegisteredError, RegisterError, ServerNotRunningError};
 
@@ -27,6 +27,22 @@ struct Registration {
     pid: Pid,
     /// A clone of the typed reference, for typed lookups.
     handle: Arc<dyn Any + Send + Sync>,
+    /// What the process is, so that a lookup of another type can say so in words.
+    what: Registered,
+}
+
+/// What a registered process is, as a lookup that finds another type tells it.
+/// Type names are kept as functions (`std::any::type_name`), turned into text
+/// only when an error needs them.
+#[derive(Clone, Copy)]
+pub(crate) enum Registered {
+    /// A server, by its type.
+    Server(fn() -> &'static str),
+    /// A server known by the handle that wraps it (a built-in service's
+    /// `Cache<K, V>`), by the handle's type.
+    Handle(fn() -> &'static str),
+    /// A supervisor.
+    Supervisor,
 }
 
 #[derive(Default)]
@@ -35,13 +51,21 @@ pub(crate) struct NameTable {
 }
 
 impl NameTable {
+    /// Register `cell` under `name`. `handle_type` is the type users know the
+    /// server by when it is not the server's own (see [`Registered::Handle`]).
     pub(crate) fn register_cell(
         &self,
         name: &str,
         cell: &ProcessCell,
         handle: Arc<dyn Any + Send + Sync>,
+        handle_type: Option<fn() -> &'static str>,
     ) -> Result<(), RegisterError> {
         let name: Arc<str> = Arc::from(name);
+        let what = match (handle_type, cell.kind) {
+            (Some(handle_type), _) => Registered::Handle(handle_type),
+            (None, ProcessKind::Supervisor) => Registered::Supervisor,
+            (None, ProcessKind::Server) => Registered::Server(cell.full_type_name()),
+        };
         {
             let mut notes = cell.notes();
             let current = &mut notes.name;
@@ -65,6 +89,7 @@ impl NameTable {
                     entry.insert(Registration {
                         pid: cell.pid,
                         handle,
+                        what,
                     });
                 }
             }
@@ -100,11 +125,19 @@ impl NameTable {
 }
 
 impl NameTable {
-    /// The pid registered under `name`, and a clone of its typed reference.
-    pub(crate) fn lookup(&self, name: &str) -> Option<(Pid, Arc<dyn Any + Send + Sync>)> {
-        self.names
-            .get(name)
-            .map(|registration| (registration.pid, registration.handle.clone()))
+    /// The pid registered under `name`, a clone of its typed reference, and what
+    /// it is.
+    pub(crate) fn lookup(
+        &self,
+        name: &str,
+    ) -> Option<(Pid, Arc<dyn Any + Send + Sync>, Registered)> {
+        self.names.get(name).map(|registration| {
+            (
+                registration.pid,
+                registration.handle.clone(),
+                registration.what,
+            )
+        })
     }
 
     /// The pid registered under `name`.

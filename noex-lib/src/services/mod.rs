@@ -47,8 +47,9 @@ use crate::error::StartError;
 use crate::gen_server::{self, GenServer, ServerRef, StartOptions};
 use crate::supervisor::ChildSpec;
 
-/// Start a service's process, registered under `name` when it has one.
-pub(crate) async fn start<S: GenServer>(
+/// Start a service's process, registered under `name` when it has one. `H` is the
+/// handle users know it by: a lookup of another type names the process as one.
+pub(crate) async fn start<S: GenServer, H>(
     server: S,
     name: Option<&str>,
 ) -> Result<ServerRef<S>, StartError> {
@@ -56,18 +57,25 @@ pub(crate) async fn start<S: GenServer>(
     if let Some(name) = name {
         options = options.name(name);
     }
+    options.handle_type = Some(std::any::type_name::<H>);
     gen_server::start(server, options).await
 }
 
 /// A supervisor child that runs a fresh `server()` at every (re)start, registered
 /// under its own name, or under its child id when it has none, so that `lookup`
-/// finds every instance the supervisor starts.
-pub(crate) fn child_spec<S, F>(id: impl Into<String>, name: Option<String>, server: F) -> ChildSpec
+/// finds every instance the supervisor starts. `H` as for [`start`].
+pub(crate) fn child_spec<S, H, F>(
+    id: impl Into<String>,
+    name: Option<String>,
+    server: F,
+) -> ChildSpec
 where
     S: GenServer,
     F: Fn() -> S + Send + Sync + 'static,
 {
     let id = id.into();
     let name = name.unwrap_or_else(|| id.clone());
-    ChildSpec::worker(id, server).name(name)
+    let mut spec = ChildSpec::worker(id, server).name(name);
+    spec.handle_type = Some(std::any::type_name::<H>);
+    spec
 }

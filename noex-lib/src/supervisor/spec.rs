@@ -35,6 +35,8 @@ pub(crate) struct ChildStart {
     pub(crate) last_error: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
+    /// See `SpawnOptions::handle_type`.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
     /// The argument of a `simple_one_for_one` child.
     pub(crate) arg: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -49,6 +51,7 @@ impl ChildStart {
             restarts: self.restarts,
             last_error: self.last_error,
             supervisor: None,
+            handle_type: self.handle_type,
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct ChildSpec {
     pub(crate) kind: ChildKind,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
+    /// See `SpawnOptions::handle_type`.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
     pub(crate) start: StartFn,
 }
 
@@ -215,6 +220,7 @@ impl ChildSpec {
             kind,
             name: None,
             system: false,
+            handle_type: None,
             start: Arc::new(start),
         }
     }

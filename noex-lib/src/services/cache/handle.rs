@@ -81,21 +81,22 @@ where
     /// Start a cache (registered under the options' name, if any). Fails with an
     /// `InitializationError` if `max_size` is 0.
     pub async fn start(options: CacheOptions) -> Result<Self, StartError> {
-        let server = services::start(CacheServer::new(&options), options.name.as_deref()).await?;
+        let server =
+            services::start::<_, Self>(CacheServer::new(&options), options.name.as_deref()).await?;
         Ok(Cache { server })
     }
 
     /// A supervisor child that runs a cache, registered under the options' name, or
     /// under `id` when the options have none; find it with [`Cache::lookup`].
     pub fn child_spec(id: impl Into<String>, options: CacheOptions) -> ChildSpec {
-        services::child_spec(id, options.name.clone(), move || {
+        services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             CacheServer::<K, V>::new(&options)
         })
     }
 
     /// The cache registered under `name`.
     pub fn lookup(name: &str) -> Result<Self, LookupError> {
-        registry::lookup::<CacheServer<K, V>>(name).map(Cache::from)
+        registry::lookup_wrapped::<CacheServer<K, V>, Self>(name).map(Cache::from)
     }
 
     /// The process behind the cache.

@@ -55,21 +55,22 @@ impl<M: Send + Sync + 'static> EventBus<M> {
     /// Start a bus (registered under the options' name, if any).
     pub async fn start(options: EventBusOptions) -> Result<Self, StartError> {
         let server =
-            services::start(EventBusServer::new(&options), options.name.as_deref()).await?;
+            services::start::<_, Self>(EventBusServer::new(&options), options.name.as_deref())
+                .await?;
         Ok(EventBus { server })
     }
 
     /// A supervisor child that runs a bus, registered under the options' name, or
     /// under `id` when the options have none; find it with [`EventBus::lookup`].
     pub fn child_spec(id: impl Into<String>, options: EventBusOptions) -> ChildSpec {
-        services::child_spec(id, options.name.clone(), move || {
+        services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             EventBusServer::<M>::new(&options)
         })
     }
 
     /// The bus registered under `name`.
     pub fn lookup(name: &str) -> Result<Self, LookupError> {
-        registry::lookup::<EventBusServer<M>>(name).map(EventBus::from)
+        registry::lookup_wrapped::<EventBusServer<M>, Self>(name).map(EventBus::from)
     }
 
     /// The process behind the bus.
