@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Bencher, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use noex::cache::{Cache, CacheOptions};
+use noex::event_bus::{EventBus, EventBusOptions, Subscription};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions, Subscription};
-use noex::services::rate_limiter::{RateLimiter, RateLimiterOptions};
+use noex::rate_limiter::{RateLimiter, RateLimiterOptions};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, broadcast};
 

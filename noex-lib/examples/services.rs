@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions};
-use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+use noex::cache::{Cache, CacheOptions};
+use noex::event_bus::{EventBus, EventBusOptions};
+use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 use noex::supervisor::{self, SupervisorSpec};
 
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use noex::StartError;
-use noex::services::cache::{Cache, CacheOptions, GetOrSetError};
+use noex::cache::{Cache, CacheOptions, GetOrSetError};
 use tokio::time::advance;
 
 mod support;

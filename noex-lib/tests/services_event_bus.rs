@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use noex::CallError;
-use noex::services::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
+use noex::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
 
 mod support;
 

@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use noex::cache::{Cache, CacheOptions};
+use noex::event_bus::{EventBus, EventBusOptions};
+use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 use noex::registry::LookupError;
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions};
-use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 use noex::supervisor::{self, SupervisorSpec};
 use noex::{CallError, ExitReason, NotRegisteredError, Pid, ServerNotRunningError, SupervisorRef};
 

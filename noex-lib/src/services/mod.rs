@@ -1,42 +1,10 @@
-//! Built-in services: the processes most applications need, ready to start or to
-//! put under a supervisor.
+//! The built-in services (`noex::cache`, `noex::event_bus`, `noex::rate_limiter`),
+//! and the start and child spec they share. The crate docs describe them to users;
+//! this module is private so that each service has one public path.
 //!
-//! Each service is a [`GenServer`] behind a small typed handle, so it
-//! shows up in `noex ps` and `noex tree` like any other process, stops cleanly, and
-//! after a crash its supervisor restarts it with fresh state.
-//!
-//! - [`event_bus`]: publish/subscribe on dotted topics, with `*` wildcards.
-//! - [`cache`]: a key-value cache with LRU eviction, TTLs and single-flight `get_or_set`.
-//! - [`rate_limiter`]: per-key sliding-window limits.
-//!
-//! Every handle has the same shape: `start(options)` for a standalone instance,
-//! `child_spec(id, options)` for a supervised one, and `lookup(name)` to find the
-//! current instance by its registered name (after a restart, the old handle reports
-//! `ServerNotRunningError`; look the service up again).
-//!
-//! ```
-//! use std::time::Duration;
-//! use noex::services::{cache::{Cache, CacheOptions}, rate_limiter::{RateLimiter, RateLimiterOptions}};
-//! use noex::supervisor::{self, SupervisorSpec};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
-//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
-//! let app = supervisor::start(
-//!     SupervisorSpec::one_for_one()
-//!         .child(Cache::<String, u64>::child_spec("sessions", CacheOptions::new().max_size(1_000)))
-//!         .child(RateLimiter::child_spec(
-//!             "api-limits",
-//!             RateLimiterOptions::new(100, Duration::from_secs(60)),
-//!         )),
-//! )
-//! .await?;
-//! let sessions = Cache::<String, u64>::lookup("sessions")?;
-//! sessions.set("abc".to_string(), 7).await?;
-//! assert_eq!(sessions.get("abc").await?, Some(7));
-//! RateLimiter::lookup("api-limits")?.consume("user:1").await?;
-//! app.stop().await?;
-//! # Ok(()) }
+//! ```compile_fail
+//! // `noex::cache` is the path; this second one is gone.
+//! use noex::services::cache::Cache;
 //! ```
 
 pub mod cache;

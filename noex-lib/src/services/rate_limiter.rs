@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+//! use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.

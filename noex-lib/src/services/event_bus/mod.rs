@@ -7,7 +7,7 @@
 //! nor `user`), or is `*`, which matches every topic. See [`topic_matches`].
 //!
 //! ```
-//! use noex::services::event_bus::{EventBus, EventBusOptions};
+//! use noex::event_bus::{EventBus, EventBusOptions};
 //!
 //! #[derive(Debug)]
 //! enum UserEvent { Created { id: u32 }, Deleted { id: u32 } }
