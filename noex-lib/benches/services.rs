@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Bencher, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use noex::cache::{Cache, CacheOptions};
+use noex::event_bus::{EventBus, EventBusOptions};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions, Subscription};
-use noex::services::rate_limiter::{RateLimiter, RateLimiterOptions};
+use noex::rate_limiter::{RateLimiter, RateLimiterOptions};
 use tokio::runtime::Runtime;
 use tokio::sync::{Notify, broadcast};
 
@@ -223,21 +223,20 @@ fn event_bus(c: &mut Criterion) {
         }
 
         // noex: publish_sync returns when every handler has run.
-        let (bus, subscriptions) = rt.block_on(async {
+        let bus = rt.block_on(async {
             let bus = EventBus::<u64>::start(EventBusOptions::new())
                 .await
                 .unwrap();
-            let mut subscriptions: Vec<Subscription<u64>> = Vec::with_capacity(subscribers);
             for _ in 0..subscribers {
-                let sub = bus
+                // Kept until the bus stops, below.
+                let _ = bus
                     .subscribe("bench.tick", |n: &u64, _: &str| {
                         std::hint::black_box(n);
                     })
                     .await
                     .unwrap();
-                subscriptions.push(sub);
             }
-            (bus, subscriptions)
+            bus
         });
         let id = BenchmarkId::new("noex_publish_sync", subscribers);
         group.bench_function(
@@ -251,7 +250,6 @@ fn event_bus(c: &mut Criterion) {
             }),
         );
         rt.block_on(async {
-            drop(subscriptions);
             bus.stop().await.unwrap();
         });
 

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions};
-use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+use noex::cache::{Cache, CacheOptions};
+use noex::event_bus::{EventBus, EventBusOptions};
+use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 use noex::supervisor::{self, SupervisorSpec};
 
 #[derive(Debug)]
@@ -93,15 +93,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = EventBus::<ApiEvent>::lookup("api-events")?;
     let served = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
     let audit = served.clone();
-    events
+    // Kept for the life of the bus: dropping a Subscription does not cancel it.
+    let _ = events
         .subscribe("api.served", move |event: &ApiEvent, _: &str| {
             if let ApiEvent::Served { client } = event {
                 *audit.lock().unwrap().entry(client.clone()).or_default() += 1;
             }
         })
-        .await?
-        .detach();
-    events
+        .await?;
+    let _ = events
         .subscribe("api.*", |event: &ApiEvent, topic: &str| {
             if let ApiEvent::Limited {
                 client,
@@ -111,8 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{topic}: {client} must wait {retry_after:?}");
             }
         })
-        .await?
-        .detach();
+        .await?;
 
     // Three clients, eight requests each, at once; all ask for the same few users.
     let loads = Arc::new(AtomicU64::new(0));

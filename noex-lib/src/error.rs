@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::type_names::article;
 use crate::{ExitReason, Pid};
 
 /// Boxed error returned by `init` and carried by [`InitializationError`].
@@ -37,17 +38,23 @@ pub enum UnresolvedError {
         /// How long the call waited for one to come up; `None` for a cast.
         waited: Option<Duration>,
     },
-    /// The process there is a server of another type.
-    #[error("{target} is {pid}, a {registered} server, not a {expected}")]
+    /// The process there is of another type, told as a reader writes it:
+    /// `"pool-1" is <0.7>, a Worker server, not a Counter`.
+    #[error(
+        "{target} is {pid}, {} {registered}, not {} {expected}",
+        article(.registered),
+        article(.expected)
+    )]
     WrongType {
         /// What the handle names.
         target: String,
+        /// The process found there: `Worker server`, `supervisor`, or a built-in
+        /// service's handle type.
+        registered: String,
+        /// The server type the handle was made for, without module paths.
+        expected: String,
         /// The process found there.
         pid: Pid,
-        /// Its server's type, short (`Worker`).
-        registered: String,
-        /// The type the handle was made for, short.
-        expected: String,
     },
     /// The supervisor the handle reaches the child through has ended.
     #[error("{target}: its supervisor {supervisor} has ended")]

@@ -12,8 +12,52 @@
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
 //! - [`agent`]: the embedded agent that `noex` attaches to.
-//! - [`services`]: built-in services, each a GenServer: [`event_bus`], [`cache`],
-//!   [`rate_limiter`].
+//! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`]
+//!   (below).
+//!
+//! # Built-in services
+//!
+//! The processes most applications need, ready to start or to put under a
+//! supervisor:
+//!
+//! - [`event_bus`]: publish/subscribe on dotted topics, with `*` wildcards.
+//! - [`cache`]: a key-value cache with LRU eviction, TTLs and single-flight `get_or_set`.
+//! - [`rate_limiter`]: per-key sliding-window limits.
+//!
+//! Each is a [`GenServer`] behind a small typed handle, so it shows up in `noex ps`
+//! and `noex tree` like any other process, stops cleanly, and after a crash its
+//! supervisor restarts it with fresh state.
+//!
+//! Every handle has the same shape: `start(options)` for a standalone instance,
+//! `child_spec(id, options)` for a supervised one, and `lookup(name)` to find the
+//! current instance by its registered name (after a restart, the old handle reports
+//! `ServerNotRunningError`; look the service up again).
+//!
+//! ```
+//! use std::time::Duration;
+//! use noex::cache::{Cache, CacheOptions};
+//! use noex::rate_limiter::{RateLimiter, RateLimiterOptions};
+//! use noex::supervisor::{self, SupervisorSpec};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+//! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
+//! let app = supervisor::start(
+//!     SupervisorSpec::one_for_one()
+//!         .child(Cache::<String, u64>::child_spec("sessions", CacheOptions::new().max_size(1_000)))
+//!         .child(RateLimiter::child_spec(
+//!             "api-limits",
+//!             RateLimiterOptions::new(100, Duration::from_secs(60)),
+//!         )),
+//! )
+//! .await?;
+//! let sessions = Cache::<String, u64>::lookup("sessions")?;
+//! sessions.set("abc".to_string(), 7).await?;
+//! assert_eq!(sessions.get("abc").await?, Some(7));
+//! RateLimiter::lookup("api-limits")?.consume("user:1").await?;
+//! app.stop().await?;
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
@@ -27,8 +71,10 @@ pub mod observer;
 pub mod otp_names;
 pub mod process;
 pub mod registry;
-pub mod services;
+// Private: each service has one public path, `noex::cache` and the like (below).
+mod services;
 pub mod supervisor;
+mod type_names;
 
 pub use error::{
     AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,

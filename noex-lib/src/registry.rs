@@ -32,6 +32,7 @@ pub use crate::error::RegisterError;
 use crate::gen_server::{GenServer, ServerRef};
 use crate::process;
 use crate::supervisor::{SupervisorRef, SupervisorServer};
+use crate::type_names::{article, readable_type_name};
 
 /// Something that can be registered: a [`ServerRef`] or a [`SupervisorRef`].
 pub trait Registrable: sealed::HasCell + Clone + Send + Sync + 'static {}
@@ -81,6 +82,7 @@ pub fn register<P: Registrable>(name: &str, process: &P) -> Result<(), RegisterE
         name,
         sealed::HasCell::cell(process),
         sealed::HasCell::handle(process),
+        None,
     )
 }
 
@@ -101,30 +103,54 @@ pub fn unregister(name: &str) -> bool {
 /// The typed reference registered under `name`.
 ///
 /// Fails with [`LookupError::NotRegistered`] if nobody has the name, and with
-/// [`LookupError::WrongType`] if the process is not a `P`.
+/// [`LookupError::WrongType`] if the process is not an `S`.
 pub fn lookup<S: GenServer>(name: &str) -> Result<ServerRef<S>, LookupError> {
-    lookup_as::<ServerRef<S>>(name)
+    lookup_as::<ServerRef<S>>(name, Expected::Type(std::any::type_name::<S>()))
 }
 
 /// The supervisor registered under `name`.
+///
+/// Fails with [`LookupError::NotRegistered`] if nobody has the name, and with
+/// [`LookupError::WrongType`] if the process is not a supervisor.
 pub fn lookup_supervisor(name: &str) -> Result<SupervisorRef, LookupError> {
-    lookup_as::<ServerRef<SupervisorServer>>(name).map(|server| SupervisorRef { server })
+    lookup_as::<ServerRef<SupervisorServer>>(name, Expected::Supervisor)
+        .map(|server| SupervisorRef { server })
 }
 
-fn lookup_as<P: Registrable>(name: &str) -> Result<P, LookupError> {
-    let (pid, handle) = process::names()
+/// [`lookup`] for a handle `H` that wraps `ServerRef<S>` (a built-in service): a
+/// wrong type is told as "not an `H`", the name the caller knows.
+pub(crate) fn lookup_wrapped<S: GenServer, H>(name: &str) -> Result<ServerRef<S>, LookupError> {
+    lookup_as::<ServerRef<S>>(name, Expected::Type(std::any::type_name::<H>()))
+}
+
+/// What a lookup asked for, to tell it in words.
+enum Expected {
+    /// A type, by `std::any::type_name`.
+    Type(&'static str),
+    Supervisor,
+}
+
+fn lookup_as<P: Registrable>(name: &str, expected: Expected) -> Result<P, LookupError> {
+    let (pid, handle, what) = process::names()
         .lookup(name)
         .ok_or_else(|| NotRegisteredError {
             name: name.to_string(),
         })?;
-    handle
-        .downcast_ref::<P>()
-        .cloned()
-        .ok_or_else(|| LookupError::WrongType {
+    handle.downcast_ref::<P>().cloned().ok_or_else(|| {
+        // A server is a "Worker server", asked for as a "Counter"; a service is
+        // its handle's type, without "server".
+        let registered = what.describe();
+        let expected = match expected {
+            Expected::Type(type_name) => readable_type_name(type_name),
+            Expected::Supervisor => "supervisor".to_string(),
+        };
+        LookupError::WrongType {
             name: name.to_string(),
             pid,
-            expected: std::any::type_name::<P>(),
-        })
+            registered,
+            expected,
+        }
+    })
 }
 
 /// The pid registered under `name`, if any.
@@ -154,14 +180,24 @@ pub enum LookupError {
     #[error(transparent)]
     NotRegistered(#[from] NotRegisteredError),
     /// The name is registered, but to a process of another type than the one asked
-    /// for.
-    #[error("{name:?} is registered to {pid}, which is not a {expected}")]
+    /// for. Both types are told as a reader writes them, without module paths:
+    /// `"pool-1" is registered to <0.7>, a Worker server, not a Counter`.
+    #[error(
+        "{name:?} is registered to {pid}, {} {registered}, not {} {expected}",
+        article(.registered),
+        article(.expected)
+    )]
     WrongType {
         /// The name that was looked up.
         name: String,
         /// The process registered under it.
         pid: Pid,
-        /// The Rust type name of the reference that was asked for.
-        expected: &'static str,
+        /// What that process is: `Worker server` for a server (its type without
+        /// module paths), `supervisor`, or a built-in service's handle type
+        /// (`Cache<String, u64>`).
+        registered: String,
+        /// What was asked for: the server's type without module paths
+        /// (`Counter`), `supervisor`, or a built-in service's handle type.
+        expected: String,
     },
 }

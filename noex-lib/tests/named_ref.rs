@@ -185,14 +185,14 @@ async fn a_handle_of_the_wrong_type_says_which_server_is_there() {
         UnresolvedError::WrongType {
             target: "\"named.other\"".into(),
             pid: other.pid(),
-            registered: "Other".into(),
+            registered: "Other server".into(),
             expected: "Counter".into(),
         }
     );
     assert_eq!(
         error.to_string(),
         format!(
-            "\"named.other\" is {}, a Other server, not a Counter",
+            "\"named.other\" is {}, an Other server, not a Counter",
             other.pid()
         )
     );

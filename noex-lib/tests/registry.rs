@@ -50,15 +50,67 @@ async fn lookup_of_an_unknown_name_is_not_registered_error() {
     assert_eq!(registry::whereis("reg.nobody"), None);
 }
 
+/// The refusal says what is registered and what was asked for, in the words a
+/// reader uses: type names without module paths.
 #[tokio::test]
-async fn a_typed_lookup_of_another_type_is_refused() {
-    gen_server::start(Named, StartOptions::new().name("reg.typed"))
+async fn a_typed_lookup_of_another_type_is_refused_and_names_both_types() {
+    let named = gen_server::start(Named, StartOptions::new().name("reg.typed"))
         .await
         .unwrap();
-    assert!(matches!(
-        registry::lookup::<Idle>("reg.typed"),
-        Err(LookupError::WrongType { .. })
-    ));
+    let error = registry::lookup::<Idle>("reg.typed").unwrap_err();
+    assert_eq!(
+        error,
+        LookupError::WrongType {
+            name: "reg.typed".into(),
+            pid: named.pid(),
+            registered: "Named server".into(),
+            expected: "Idle".into(),
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "\"reg.typed\" is registered to {}, a Named server, not an Idle",
+            named.pid()
+        )
+    );
+    let error = registry::lookup_supervisor("reg.typed").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "\"reg.typed\" is registered to {}, a Named server, not a supervisor",
+            named.pid()
+        )
+    );
+}
+
+/// A generic server is told with its type arguments, each without its path.
+struct Pool<T>(std::marker::PhantomData<T>);
+impl<T: Send + 'static> GenServer for Pool<T> {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+struct Job;
+
+#[tokio::test]
+async fn a_generic_server_of_other_type_arguments_is_refused_with_both_in_words() {
+    let pool = gen_server::start(Pool::<Job>(Default::default()), StartOptions::new())
+        .await
+        .unwrap();
+    // Registered after the start: the same words as a name given at start.
+    registry::register("reg.pool", &pool).unwrap();
+    let error = registry::lookup::<Pool<Vec<String>>>("reg.pool").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "\"reg.pool\" is registered to {}, a Pool<Job> server, not a Pool<Vec<String>>",
+            pool.pid()
+        )
+    );
 }
 
 #[tokio::test]
@@ -166,10 +218,24 @@ async fn a_supervisor_named_at_start_or_later_is_found_by_lookup_supervisor() {
         registry::lookup_supervisor("reg.later_sup").unwrap().pid(),
         later.pid()
     );
-    assert!(matches!(
-        registry::lookup::<Named>("reg.later_sup"),
-        Err(LookupError::WrongType { .. })
-    ));
+    assert_eq!(
+        registry::lookup::<Named>("reg.later_sup").unwrap_err(),
+        LookupError::WrongType {
+            name: "reg.later_sup".into(),
+            pid: later.pid(),
+            registered: "supervisor".into(),
+            expected: "Named".into(),
+        }
+    );
+    assert_eq!(
+        registry::lookup::<Named>("reg.inner_sup")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"reg.inner_sup\" is registered to {}, a supervisor, not a Named",
+            inner.pid()
+        )
+    );
 }
 
 #[tokio::test]

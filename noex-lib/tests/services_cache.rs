@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use noex::StartError;
-use noex::services::cache::{Cache, CacheOptions, GetOrSetError};
+use noex::cache::{Cache, CacheOptions, GetOrSetError};
 use tokio::time::advance;
 
 mod support;
@@ -256,4 +256,109 @@ async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
         (stats.hits + stats.misses >= lookups).then_some(())
     })
     .await
+}
+
+/// A cache started on its own is registered as what the caller knows it by, so
+/// a lookup with other types says both in words.
+#[tokio::test]
+async fn a_lookup_with_other_types_is_refused_in_the_handles_words() {
+    let cache = Cache::<String, u64>::start(CacheOptions::new().name("cache.typed"))
+        .await
+        .unwrap();
+    let error = Cache::<String, String>::lookup("cache.typed").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "\"cache.typed\" is registered to {}, a Cache<String, u64>, not a Cache<String, String>",
+            cache.pid()
+        )
+    );
+}
+
+/// A per-call TTL is the computed value's, not the default: it counts from when
+/// the value is stored (after a computation of 5 s here), the value is served
+/// until just before it without computing again, and is gone at it.
+#[tokio::test(start_paused = true)]
+async fn get_or_set_with_ttl_keeps_the_value_for_that_ttl_and_not_the_default() {
+    let cache = start(CacheOptions::new().default_ttl(Duration::from_secs(10))).await;
+    let computed = Arc::new(AtomicUsize::new(0));
+    let compute = |n: u32| {
+        let computed = computed.clone();
+        move || async move {
+            computed.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            n
+        }
+    };
+    let ttl = Some(Duration::from_secs(3));
+
+    let value = cache.get_or_set_with_ttl("k", ttl, compute(1)).await;
+    assert_eq!(value.unwrap(), 1);
+    // The value is stored by a cast; a call behind it waits until it is.
+    assert!(cache.has("k").await.unwrap());
+    advance(Duration::from_secs(3) - Duration::from_millis(1)).await;
+    let value = cache.get_or_set_with_ttl("k", ttl, compute(2)).await;
+    assert_eq!(value.unwrap(), 1, "alive just before its TTL: not computed");
+    advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        cache.get("k").await.unwrap(),
+        None,
+        "gone at its TTL, long before the default"
+    );
+    let value = cache.get_or_set_with_ttl("k", ttl, compute(3)).await;
+    assert_eq!(value.unwrap(), 3, "computed again once expired");
+    assert_eq!(computed.load(Ordering::SeqCst), 2);
+
+    // `None`: kept past the default TTL; the fallible form takes a TTL too.
+    let value = cache.get_or_set_with_ttl("kept", None, compute(4)).await;
+    assert_eq!(value.unwrap(), 4);
+    let value = cache
+        .try_get_or_set_with_ttl("brief", ttl, || async { Ok::<u32, &str>(5) })
+        .await;
+    assert_eq!(value.unwrap(), 5);
+    assert!(cache.has("brief").await.unwrap());
+    advance(Duration::from_secs(3)).await;
+    assert_eq!(cache.get("brief").await.unwrap(), None, "gone at its TTL");
+    advance(Duration::from_secs(3600)).await;
+    assert_eq!(cache.get("kept").await.unwrap(), Some(4), "no TTL: kept");
+}
+
+/// Single flight holds with a TTL: one of the concurrent callers computes, all
+/// get its value, which then lives for exactly the TTL.
+#[tokio::test(start_paused = true)]
+async fn get_or_set_with_ttl_computes_once_for_concurrent_callers() {
+    let cache = start(CacheOptions::new()).await;
+    let computed = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = tokio::sync::watch::channel(false);
+    let ttl = Some(Duration::from_secs(5));
+
+    let callers: Vec<_> = (0..10)
+        .map(|_| {
+            let (cache, computed, gate) = (cache.clone(), computed.clone(), gate.clone());
+            tokio::spawn(async move {
+                cache
+                    .get_or_set_with_ttl("answer", ttl, || async move {
+                        computed.fetch_add(1, Ordering::SeqCst);
+                        let mut gate = gate;
+                        let _ = gate.wait_for(|open| *open).await;
+                        42
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    wait_for_lookups(&cache, 10).await;
+    release.send(true).unwrap();
+    for caller in callers {
+        assert_eq!(within("a caller", caller).await.unwrap(), 42);
+    }
+
+    assert_eq!(computed.load(Ordering::SeqCst), 1);
+    let stats = cache.stats().await.unwrap();
+    assert_eq!((stats.misses, stats.hits), (1, 9));
+    advance(Duration::from_secs(5) - Duration::from_millis(1)).await;
+    assert!(cache.has("answer").await.unwrap(), "alive before its TTL");
+    advance(Duration::from_millis(1)).await;
+    assert!(!cache.has("answer").await.unwrap(), "gone at its TTL");
 }

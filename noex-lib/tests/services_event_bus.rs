@@ -4,10 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::CallError;
-use noex::services::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
+use noex::event_bus::{AnyMessage, Delivered, EventBus, EventBusOptions};
+use noex::gen_server::{self, StartOptions};
+use noex::{CallError, ExitReason};
 
 mod support;
+use support::{Idle, within};
 
 type Log<T> = Arc<Mutex<Vec<T>>>;
 
@@ -214,8 +216,11 @@ async fn a_panicking_handler_is_isolated_from_the_bus_and_other_subscribers() {
     assert!(bus.is_running());
 }
 
+/// The handle is only the way to cancel: `unsubscribe` ends a subscription, and a
+/// dropped handle (`drop`, or `let _ =` as rustc suggests for an unused one)
+/// leaves it running.
 #[tokio::test]
-async fn unsubscribe_stops_delivery_and_dropping_a_subscription_unsubscribes() {
+async fn unsubscribe_stops_delivery_and_dropping_the_handle_keeps_the_subscription() {
     let bus = bus::<u32>().await;
     let seen: Log<&'static str> = log();
     let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
@@ -231,20 +236,88 @@ async fn unsubscribe_stops_delivery_and_dropping_a_subscription_unsubscribes() {
         })
         .await
         .unwrap();
-    bus.subscribe("t", move |_: &u32, _: &str| {
-        c.lock().unwrap().push("detached")
-    })
-    .await
-    .unwrap()
-    .detach();
+    let _ = bus
+        .subscribe("t", move |_: &u32, _: &str| {
+            c.lock().unwrap().push("ignored")
+        })
+        .await
+        .unwrap();
     assert_eq!(bus.subscription_count().await.unwrap(), 3);
 
     assert!(explicit.unsubscribe().await.unwrap());
     drop(dropped);
     let delivered = bus.publish_sync("t", 0).await.unwrap();
 
-    assert_eq!(delivered.handlers, 1);
-    assert_eq!(take(&seen), vec!["detached"]);
+    assert_eq!(delivered.handlers, 2);
+    let mut seen = take(&seen);
+    seen.sort();
+    assert_eq!(seen, vec!["dropped", "ignored"]);
+    assert_eq!(bus.subscription_count().await.unwrap(), 2);
+}
+
+/// OTP's `pg` and Elixir's `Registry` drop a process's entries when it exits,
+/// whatever the reason: so does a bus with the subscriptions tied to a process.
+/// Its exit reaches the bus before `stop` returns (monitors hear before waiters),
+/// so the next call finds them gone. The others stay.
+#[tokio::test]
+async fn subscriptions_tied_to_a_process_end_when_it_exits_as_pg_drops_its_members() {
+    let bus = bus::<u32>().await;
+    let owner = gen_server::start(Idle, StartOptions::new()).await.unwrap();
+    let seen: Log<&'static str> = log();
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    let owned = bus
+        .subscribe("t", move |_: &u32, _: &str| a.lock().unwrap().push("owned"))
+        .await
+        .unwrap();
+    let also_owned = bus
+        .subscribe("*", move |_: &u32, _: &str| {
+            b.lock().unwrap().push("also owned")
+        })
+        .await
+        .unwrap();
+    let _free = bus
+        .subscribe("t", move |_: &u32, _: &str| c.lock().unwrap().push("free"))
+        .await
+        .unwrap();
+    assert!(owned.unsubscribe_on_exit(owner.pid()).await.unwrap());
+    assert!(also_owned.unsubscribe_on_exit(owner.pid()).await.unwrap());
+    assert_eq!(bus.publish_sync("t", 0).await.unwrap().handlers, 3);
+    take(&seen);
+
+    owner.kill();
+    within("the owner's exit", owner.wait()).await;
+
+    assert_eq!(bus.subscription_count().await.unwrap(), 1);
+    assert_eq!(bus.publish_sync("t", 1).await.unwrap().handlers, 1);
+    assert_eq!(take(&seen), vec!["free"]);
+    assert!(
+        !owned.unsubscribe().await.unwrap(),
+        "already gone with its owner"
+    );
+}
+
+/// As a monitor of a process that is not alive reports `noproc` at once, a
+/// subscription tied to an owner that has ended is dropped at once; one cancelled
+/// first gets no owner, and one untied by `unsubscribe` outlives nothing.
+#[tokio::test]
+async fn a_subscription_tied_to_an_ended_process_ends_at_once() {
+    let bus = bus::<u32>().await;
+    let gone = gen_server::start(Idle, StartOptions::new()).await.unwrap();
+    gone.stop(ExitReason::Normal).await.unwrap();
+    let orphan = bus.subscribe("t", |_: &u32, _: &str| {}).await.unwrap();
+
+    assert!(orphan.unsubscribe_on_exit(gone.pid()).await.unwrap());
+
+    assert_eq!(bus.subscription_count().await.unwrap(), 0);
+    assert!(!orphan.unsubscribe_on_exit(gone.pid()).await.unwrap());
+
+    // Tied, then cancelled: the owner's later exit touches nothing else.
+    let owner = gen_server::start(Idle, StartOptions::new()).await.unwrap();
+    let tied = bus.subscribe("t", |_: &u32, _: &str| {}).await.unwrap();
+    let _kept = bus.subscribe("t", |_: &u32, _: &str| {}).await.unwrap();
+    tied.unsubscribe_on_exit(owner.pid()).await.unwrap();
+    assert!(tied.unsubscribe().await.unwrap());
+    owner.stop(ExitReason::Normal).await.unwrap();
     assert_eq!(bus.subscription_count().await.unwrap(), 1);
 }
 
@@ -282,16 +355,17 @@ async fn stop_lets_handlers_finish_what_was_published() {
     let bus = bus::<u32>().await;
     let seen: Log<u32> = log();
     let slow = seen.clone();
-    bus.subscribe_async("n", move |event| {
-        let slow = slow.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-            slow.lock().unwrap().push(*event.message());
-        }
-    })
-    .await
-    .unwrap()
-    .detach();
+    // Kept for the life of the bus: dropping the handle does not cancel it.
+    let _ = bus
+        .subscribe_async("n", move |event| {
+            let slow = slow.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                slow.lock().unwrap().push(*event.message());
+            }
+        })
+        .await
+        .unwrap();
     for n in 0..5 {
         bus.publish("n", n).unwrap();
     }

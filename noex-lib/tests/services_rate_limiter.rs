@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use noex::StartError;
-use noex::services::rate_limiter::{
+use noex::rate_limiter::{
     ConsumeError, RateLimitExceededError, RateLimitStatus, RateLimiter, RateLimiterOptions,
 };
 use tokio::time::advance;

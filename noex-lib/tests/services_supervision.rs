@@ -4,11 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::registry::LookupError;
-use noex::services::cache::{Cache, CacheOptions};
-use noex::services::event_bus::{EventBus, EventBusOptions};
-use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
-use noex::supervisor::{self, SupervisorSpec};
+use noex::cache::{Cache, CacheOptions};
+use noex::error::BoxError;
+use noex::event_bus::{EventBus, EventBusOptions};
+use noex::gen_server::{Context, GenServer, Reply};
+use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+use noex::registry::{self, LookupError};
+use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex::{CallError, ExitReason, NotRegisteredError, Pid, ServerNotRunningError, SupervisorRef};
 
 mod support;
@@ -73,12 +75,43 @@ async fn each_service_is_found_by_its_name_or_its_child_id() {
         pids,
         vec![Some(bus.pid()), Some(cache.pid()), Some(limiter.pid())]
     );
-    assert!(
-        matches!(
-            Cache::<String, String>::lookup("found.cache"),
-            Err(LookupError::WrongType { pid, .. }) if pid == cache.pid()
-        ),
-        "a lookup with other types is refused"
+    // A lookup with other types is refused, in the words the caller knows: the
+    // handles' types, not the processes behind them.
+    assert_eq!(
+        Cache::<String, String>::lookup("found.cache").unwrap_err(),
+        LookupError::WrongType {
+            name: "found.cache".into(),
+            pid: cache.pid(),
+            registered: "Cache<String, u32>".into(),
+            expected: "Cache<String, String>".into(),
+        }
+    );
+    assert_eq!(
+        Cache::<String, String>::lookup("found.cache")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.cache\" is registered to {}, a Cache<String, u32>, not a Cache<String, String>",
+            cache.pid()
+        )
+    );
+    assert_eq!(
+        EventBus::<u32>::lookup("found.bus")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.bus\" is registered to {}, an EventBus<String>, not an EventBus<u32>",
+            bus.pid()
+        )
+    );
+    assert_eq!(
+        Cache::<String, u32>::lookup("found.limiter")
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "\"found.limiter\" is registered to {}, a RateLimiter, not a Cache<String, u32>",
+            limiter.pid()
+        )
     );
     sup.stop().await.unwrap();
 }
@@ -89,12 +122,12 @@ async fn the_event_bus_restarts_without_its_subscriptions_after_a_crash() {
     let bus = EventBus::<String>::lookup("bus.bus").unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    bus.subscribe("*", move |text: &String, _: &str| {
-        log.lock().unwrap().push(text.clone())
-    })
-    .await
-    .unwrap()
-    .detach();
+    let _ = bus
+        .subscribe("*", move |text: &String, _: &str| {
+            log.lock().unwrap().push(text.clone())
+        })
+        .await
+        .unwrap();
     assert_eq!(
         bus.publish_sync("a", "before".into())
             .await
@@ -222,4 +255,52 @@ async fn the_services_stop_cleanly_with_their_supervisor() {
         })),
         "names are released"
     );
+}
+
+/// Subscribes in `init`, tied to itself: what a supervised subscriber does.
+struct Listener {
+    bus: EventBus<String>,
+}
+
+impl GenServer for Listener {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        let subscription = self.bus.subscribe("*", |_: &String, _: &str| {}).await?;
+        subscription.unsubscribe_on_exit(ctx.pid()).await?;
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+/// A subscriber restarted by its supervisor leaves no stale subscription behind:
+/// the old instance's ends with it (as `pg` drops a dead member), and the new
+/// instance's is the only one.
+#[tokio::test]
+async fn a_restarted_subscriber_leaves_no_stale_subscription_behind() {
+    let bus = EventBus::<String>::start(EventBusOptions::new())
+        .await
+        .unwrap();
+    let listener_bus = bus.clone();
+    let listener = ChildSpec::worker("listener", move || Listener {
+        bus: listener_bus.clone(),
+    })
+    .name("listener");
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(listener))
+        .await
+        .unwrap();
+    assert_eq!(bus.subscription_count().await.unwrap(), 1);
+
+    let old = registry::lookup::<Listener>("listener").unwrap();
+    old.kill();
+    restarted(&sup, "listener", old.pid()).await;
+
+    assert_eq!(bus.subscription_count().await.unwrap(), 1);
+    sup.stop().await.unwrap();
+    bus.stop().await.unwrap();
 }

@@ -191,6 +191,8 @@ fn undefined_callback<S>(callback: &str) {
 pub struct StartOptions {
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
+    /// See `SpawnOptions::handle_type`.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
 }
 
 impl StartOptions {
@@ -224,6 +226,7 @@ pub async fn start<S: GenServer>(
         SpawnOptions {
             name: options.name,
             system: options.system,
+            handle_type: options.handle_type,
             ..SpawnOptions::default()
         },
     )

@@ -20,7 +20,8 @@ use super::shared::Shared;
 use super::{DEFAULT_CALL_TIMEOUT, GenServer, ReplyTo, ServerRef};
 use crate::Pid;
 use crate::error::{CallError, UnresolvedError};
-use crate::process::{self, CellRef, short_type_name};
+use crate::process::{self, CellRef, Registered};
+use crate::type_names::readable_type_name;
 
 /// A server by its registered name or by its child id under a supervisor, looked up
 /// on each use, so one handle serves every instance its supervisor starts.
@@ -205,9 +206,9 @@ impl<S: GenServer> NamedRef<S> {
             // process is in the process table.
             Target::Name(name) => match process::names().lookup(name) {
                 None => return Ok(Found::Nothing),
-                Some((pid, handle)) => match handle.downcast_ref::<ServerRef<S>>() {
+                Some((pid, handle, what)) => match handle.downcast_ref::<ServerRef<S>>() {
                     Some(server) => server.clone(),
-                    None => return Err(self.wrong_type(pid)),
+                    None => return Err(self.wrong_type(pid, what)),
                 },
             },
             Target::Child { supervisor, id } => {
@@ -233,7 +234,7 @@ impl<S: GenServer> NamedRef<S> {
                 };
                 match cell.downcast::<Shared<S>>() {
                     Some(shared) => ServerRef::new(shared),
-                    None => return Err(self.wrong_type(cell.pid)),
+                    None => return Err(self.wrong_type(cell.pid, Registered::of(&cell))),
                 }
             }
         };
@@ -250,15 +251,12 @@ impl<S: GenServer> NamedRef<S> {
         })
     }
 
-    fn wrong_type(&self, pid: Pid) -> UnresolvedError {
-        let registered = process::processes()
-            .get(pid)
-            .map_or("unknown", |cell| cell.type_name());
+    fn wrong_type(&self, pid: Pid, what: Registered) -> UnresolvedError {
         UnresolvedError::WrongType {
             target: self.target(),
             pid,
-            registered: registered.to_string(),
-            expected: short_type_name(std::any::type_name::<S>()).to_string(),
+            registered: what.describe(),
+            expected: readable_type_name(std::any::type_name::<S>()),
         }
     }
 
@@ -292,7 +290,7 @@ impl<S: GenServer> std::fmt::Debug for NamedRef<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NamedRef")
             .field("target", &self.target())
-            .field("type", &short_type_name(std::any::type_name::<S>()))
+            .field("type", &readable_type_name(std::any::type_name::<S>()))
             .finish()
     }
 }

@@ -37,6 +37,10 @@ pub(crate) struct SpawnOptions {
     pub(crate) restarts: u32,
     pub(crate) last_error: Option<String>,
     pub(crate) supervisor: Option<SupervisorView>,
+    /// The type of the handle users know the server by, when it is not
+    /// `ServerRef<S>` (a built-in service's `Cache<K, V>`): what the registry
+    /// calls the process in words.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
 }
 
 pub(crate) async fn spawn<S: GenServer>(
@@ -72,7 +76,8 @@ pub(crate) async fn spawn<S: GenServer>(
         return Err(ServerNotRunningError { pid: parent.pid }.into());
     }
     if let Some(name) = &options.name
-        && let Err(error) = names().register_cell(name, cell, Arc::new(myself.clone()))
+        && let Err(error) =
+            names().register_cell(name, cell, Arc::new(myself.clone()), options.handle_type)
     {
         if let Some(parent) = &options.parent {
             process::unlink(cell, parent.pid);

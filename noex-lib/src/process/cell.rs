@@ -256,10 +256,15 @@ impl ProcessCell {
         self.trap_exit.store(trap, Ordering::Relaxed);
     }
 
+    /// `std::any::type_name` of the server, unshortened, for whoever keeps it.
+    pub(crate) fn full_type_name(&self) -> fn() -> &'static str {
+        self.full_type_name
+    }
+
     /// `my_app::workers::Worker<u8>` -> `Worker<u8>`: the path is noise in a table.
     /// Shortened when asked, not when the process starts.
     pub(crate) fn type_name(&self) -> &'static str {
-        short_type_name((self.full_type_name)())
+        crate::type_names::short_type_name((self.full_type_name)())
     }
 
     pub(crate) fn status(&self) -> ProcessStatus {
@@ -467,15 +472,4 @@ fn task_number(id: tokio::task::Id) -> u64 {
     let mut number = super::table::NumberHasher::default();
     std::hash::Hash::hash(&id, &mut number);
     std::hash::Hasher::finish(&number)
-}
-
-/// A type's name without its module path (`Cache<String, u64>`, not
-/// `noex::services::cache::server::Cache<...>`): what a person reads in `noex ps`
-/// and in errors.
-pub(crate) fn short_type_name(full: &'static str) -> &'static str {
-    let base_end = full.find('<').unwrap_or(full.len());
-    match full[..base_end].rfind("::") {
-        Some(at) => &full[at + 2..],
-        None => full,
-    }
 }

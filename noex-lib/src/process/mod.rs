@@ -73,11 +73,9 @@ mod teardown;
 /// the type you expect.
 pub type Info = Box<dyn std::any::Any + Send>;
 
-pub(crate) use cell::{
-    CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView, short_type_name,
-};
+pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
 pub(crate) use first_spawn::{first_spawn, on_first_spawn};
-pub(crate) use names::names;
+pub(crate) use names::{Registered, names};
 pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
 pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,

@@ -11,9 +11,10 @@ use dashmap::mapref::entry::Entry;
 use noex_agent::types::EventKind;
 use tokio::sync::Notify;
 
-use super::ProcessCell;
+use super::{ProcessCell, ProcessKind};
 use crate::Pid;
 use crate::error::{AlreadyRegisteredError, RegisterError, ServerNotRunningError};
+use crate::type_names::readable_type_name;
 
 /// The runtime's one name table, created on first use.
 static NAMES: LazyLock<NameTable> = LazyLock::new(NameTable::default);
@@ -28,6 +29,42 @@ struct Registration {
     pid: Pid,
     /// A clone of the typed reference, for typed lookups.
     handle: Arc<dyn Any + Send + Sync>,
+    /// What the process is, so that a lookup of another type can say so in words.
+    what: Registered,
+}
+
+/// What a registered process is, as a lookup that finds another type tells it.
+/// Type names are kept as functions (`std::any::type_name`), turned into text
+/// only when an error needs them.
+#[derive(Clone, Copy)]
+pub(crate) enum Registered {
+    /// A server, by its type.
+    Server(fn() -> &'static str),
+    /// A server known by the handle that wraps it (a built-in service's
+    /// `Cache<K, V>`), by the handle's type.
+    Handle(fn() -> &'static str),
+    /// A supervisor.
+    Supervisor,
+}
+
+impl Registered {
+    /// What `cell` is, by its own type.
+    pub(crate) fn of(cell: &ProcessCell) -> Self {
+        match cell.kind {
+            ProcessKind::Supervisor => Registered::Supervisor,
+            ProcessKind::Server => Registered::Server(cell.full_type_name()),
+        }
+    }
+
+    /// In words, as an error says it: a server is a `Worker server`, a built-in
+    /// service its handle's type (`Cache<String, u64>`), else `supervisor`.
+    pub(crate) fn describe(self) -> String {
+        match self {
+            Registered::Server(type_name) => format!("{} server", readable_type_name(type_name())),
+            Registered::Handle(type_name) => readable_type_name(type_name()),
+            Registered::Supervisor => "supervisor".to_string(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -39,13 +76,20 @@ pub(crate) struct NameTable {
 }
 
 impl NameTable {
+    /// Register `cell` under `name`. `handle_type` is the type users know the
+    /// server by when it is not the server's own (see [`Registered::Handle`]).
     pub(crate) fn register_cell(
         &self,
         name: &str,
         cell: &ProcessCell,
         handle: Arc<dyn Any + Send + Sync>,
+        handle_type: Option<fn() -> &'static str>,
     ) -> Result<(), RegisterError> {
         let name: Arc<str> = Arc::from(name);
+        let what = match handle_type {
+            Some(handle_type) => Registered::Handle(handle_type),
+            None => Registered::of(cell),
+        };
         {
             let mut notes = cell.notes();
             let current = &mut notes.name;
@@ -69,6 +113,7 @@ impl NameTable {
                     entry.insert(Registration {
                         pid: cell.pid,
                         handle,
+                        what,
                     });
                 }
             }
@@ -105,11 +150,19 @@ impl NameTable {
 }
 
 impl NameTable {
-    /// The pid registered under `name`, and a clone of its typed reference.
-    pub(crate) fn lookup(&self, name: &str) -> Option<(Pid, Arc<dyn Any + Send + Sync>)> {
-        self.names
-            .get(name)
-            .map(|registration| (registration.pid, registration.handle.clone()))
+    /// The pid registered under `name`, a clone of its typed reference, and what
+    /// it is.
+    pub(crate) fn lookup(
+        &self,
+        name: &str,
+    ) -> Option<(Pid, Arc<dyn Any + Send + Sync>, Registered)> {
+        self.names.get(name).map(|registration| {
+            (
+                registration.pid,
+                registration.handle.clone(),
+                registration.what,
+            )
+        })
     }
 
     /// Woken at the next registration of any name.

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use noex::services::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+//! use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
@@ -148,21 +148,22 @@ impl RateLimiter {
     /// `InitializationError` if `max_requests` or `window` is zero.
     pub async fn start(options: RateLimiterOptions) -> Result<Self, StartError> {
         let server =
-            super::start(RateLimiterServer::new(&options), options.name.as_deref()).await?;
+            super::start::<_, Self>(RateLimiterServer::new(&options), options.name.as_deref())
+                .await?;
         Ok(RateLimiter { server })
     }
 
     /// A supervisor child that runs a limiter, registered under the options' name,
     /// or under `id` when the options have none; find it with [`RateLimiter::lookup`].
     pub fn child_spec(id: impl Into<String>, options: RateLimiterOptions) -> ChildSpec {
-        super::child_spec(id, options.name.clone(), move || {
+        super::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             RateLimiterServer::new(&options)
         })
     }
 
     /// The limiter registered under `name`.
     pub fn lookup(name: &str) -> Result<Self, LookupError> {
-        registry::lookup::<RateLimiterServer>(name).map(RateLimiter::from)
+        registry::lookup_wrapped::<RateLimiterServer, Self>(name).map(RateLimiter::from)
     }
 
     /// The process behind the limiter.

@@ -36,6 +36,8 @@ pub(crate) struct ChildStart {
     pub(crate) last_error: Option<String>,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
+    /// See `SpawnOptions::handle_type`.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
     /// The argument of a `simple_one_for_one` child.
     pub(crate) arg: Option<Arc<dyn Any + Send + Sync>>,
 }
@@ -50,6 +52,7 @@ impl ChildStart {
             restarts: self.restarts,
             last_error: self.last_error,
             supervisor: None,
+            handle_type: self.handle_type,
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct ChildSpec<S = AnyServer> {
     pub(crate) kind: ChildKind,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
+    /// See `SpawnOptions::handle_type`.
+    pub(crate) handle_type: Option<fn() -> &'static str>,
     pub(crate) start: StartFn,
     server: PhantomData<fn() -> S>,
 }
@@ -137,6 +142,7 @@ impl<S> Clone for ChildSpec<S> {
             name: self.name.clone(),
             system: self.system,
             start: self.start.clone(),
+            handle_type: self.handle_type,
             server: PhantomData,
         }
     }
@@ -246,6 +252,7 @@ impl ChildSpec {
             kind,
             name: None,
             system: false,
+            handle_type: None,
             start: Arc::new(start),
             server: PhantomData,
         }
@@ -264,6 +271,7 @@ impl<S> ChildSpec<S> {
             name: self.name,
             system: self.system,
             start: self.start,
+            handle_type: self.handle_type,
             server: PhantomData,
         }
     }

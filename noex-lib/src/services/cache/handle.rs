@@ -81,21 +81,22 @@ where
     /// Start a cache (registered under the options' name, if any). Fails with an
     /// `InitializationError` if `max_size` is 0.
     pub async fn start(options: CacheOptions) -> Result<Self, StartError> {
-        let server = services::start(CacheServer::new(&options), options.name.as_deref()).await?;
+        let server =
+            services::start::<_, Self>(CacheServer::new(&options), options.name.as_deref()).await?;
         Ok(Cache { server })
     }
 
     /// A supervisor child that runs a cache, registered under the options' name, or
     /// under `id` when the options have none; find it with [`Cache::lookup`].
     pub fn child_spec(id: impl Into<String>, options: CacheOptions) -> ChildSpec {
-        services::child_spec(id, options.name.clone(), move || {
+        services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             CacheServer::<K, V>::new(&options)
         })
     }
 
     /// The cache registered under `name`.
     pub fn lookup(name: &str) -> Result<Self, LookupError> {
-        registry::lookup::<CacheServer<K, V>>(name).map(Cache::from)
+        registry::lookup_wrapped::<CacheServer<K, V>, Self>(name).map(Cache::from)
     }
 
     /// The process behind the cache.
@@ -190,8 +191,55 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
+        self.get_or_compute(key, Ttl::Default, compute).await
+    }
+
+    /// [`get_or_set`](Self::get_or_set), storing a computed value for `ttl` (`None`:
+    /// until evicted or deleted) instead of the default, as
+    /// [`set_with_ttl`](Self::set_with_ttl) does. The time to live counts from when
+    /// the value is stored, after the computation. A value already there is
+    /// returned as it is, its time to live unchanged; among concurrent callers, the
+    /// one that computes sets it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use noex::cache::{Cache, CacheOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+    /// # unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    /// let tokens = Cache::<String, String>::start(CacheOptions::new()).await?;
+    /// let token = tokens
+    ///     .get_or_set_with_ttl("api", Some(Duration::from_secs(300)), || async {
+    ///         "fresh-token".to_string()
+    ///     })
+    ///     .await?;
+    /// assert_eq!(token, "fresh-token");
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_or_set_with_ttl<Q, F, Fut>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+        compute: F,
+    ) -> Result<V, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
+        self.get_or_compute(key, ttl, compute).await
+    }
+
+    async fn get_or_compute<Q, F, Fut>(&self, key: &Q, ttl: Ttl, compute: F) -> Result<V, CallError>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
         let outcome = self
-            .try_get_or_set(key, || async {
+            .try_get_or_compute(key, ttl, || async {
                 Ok::<V, std::convert::Infallible>(compute().await)
             })
             .await;
@@ -215,6 +263,38 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
+        self.try_get_or_compute(key, Ttl::Default, compute).await
+    }
+
+    /// [`try_get_or_set`](Self::try_get_or_set), storing a computed value for `ttl`
+    /// (`None`: until evicted or deleted), as
+    /// [`get_or_set_with_ttl`](Self::get_or_set_with_ttl) does.
+    pub async fn try_get_or_set_with_ttl<Q, F, Fut, E>(
+        &self,
+        key: &Q,
+        ttl: Option<Duration>,
+        compute: F,
+    ) -> Result<V, GetOrSetError<E>>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
+        self.try_get_or_compute(key, ttl, compute).await
+    }
+
+    async fn try_get_or_compute<Q, F, Fut, E>(
+        &self,
+        key: &Q,
+        ttl: Ttl,
+        compute: F,
+    ) -> Result<V, GetOrSetError<E>>
+    where
+        Q: ToOwned<Owned = K> + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
         // No timeout: a waiter waits as long as the computation it waits for takes,
         // as the computing caller does. A cache that ends answers every waiter.
         let found = self
@@ -227,7 +307,7 @@ where
                 // If `compute` fails, panics or is cancelled, dropping the guard
                 // hands the computation to the next waiter.
                 let value = compute().await.map_err(GetOrSetError::Compute)?;
-                guard.fill(value.clone());
+                guard.fill(value.clone(), ttl);
                 Ok(value)
             }
         }

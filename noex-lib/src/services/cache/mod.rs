@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use noex::services::cache::{Cache, CacheOptions};
+//! use noex::cache::{Cache, CacheOptions};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
@@ -47,6 +47,10 @@
 //! which answers them all when the value arrives. If the computing caller fails,
 //! panics or is cancelled, the next waiter computes instead, so nobody waits on a
 //! computation that will never finish.
+//!
+//! [`Cache::get_or_set_with_ttl`] stores the computed value for its own time to
+//! live, as [`Cache::set_with_ttl`] does; among concurrent callers, the one that
+//! computes sets it.
 
 // `handle`: what callers use; `server`: the process, its messages and the
 // `get_or_set` hand-over; `store`: entries, LRU, expiry and counters. Kept apart so
@@ -97,7 +101,8 @@ impl CacheOptions {
         self
     }
 
-    /// How long an entry lives unless `set_with_ttl` says otherwise (default: forever).
+    /// How long an entry lives unless `set_with_ttl` or `get_or_set_with_ttl` says
+    /// otherwise (default: forever).
     pub fn default_ttl(mut self, ttl: Duration) -> Self {
         self.default_ttl = Some(ttl);
         self

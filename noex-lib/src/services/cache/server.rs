@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use self::protocol::{CacheCall, CacheCast, FillGuard, Lookup};
 use super::CacheOptions;
-use super::store::{Store, Ttl};
+use super::store::Store;
 use crate::error::BoxError;
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo};
 
@@ -142,13 +142,13 @@ where
 
     async fn handle_cast(&mut self, message: CacheCast<K, V>, ctx: &mut Context<Self>) {
         match message {
-            CacheCast::Fill(key, value) => {
+            CacheCast::Fill(key, value, ttl) => {
                 if let Some(pending) = self.pending.remove(&key) {
                     for waiter in pending.waiters {
                         waiter.reply(Lookup::Hit(value.clone()));
                     }
                 }
-                self.store.insert(key, value, Ttl::Default, Instant::now());
+                self.store.insert(key, value, ttl, Instant::now());
             }
             CacheCast::Abandon(key, token) => self.hand_over(key, token, ctx),
         }
@@ -191,8 +191,8 @@ pub(super) mod protocol {
     }
 
     pub enum CacheCast<K, V> {
-        /// A computed value for a pending key.
-        Fill(K, V),
+        /// A computed value for a pending key, and how long to keep it.
+        Fill(K, V, Ttl),
         /// The computation with this token will not fill the key.
         Abandon(K, u64),
     }
@@ -235,9 +235,9 @@ pub(super) mod protocol {
         }
 
         // Called by the handle, in the caller's task, once the value is computed.
-        pub(in crate::services::cache) fn fill(mut self, value: V) {
+        pub(in crate::services::cache) fn fill(mut self, value: V, ttl: Ttl) {
             if let Some(key) = self.key.take() {
-                let _ = self.cache.cast(CacheCast::Fill(key, value));
+                let _ = self.cache.cast(CacheCast::Fill(key, value, ttl));
             }
         }
     }

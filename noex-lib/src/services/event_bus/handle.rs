@@ -55,21 +55,22 @@ impl<M: Send + Sync + 'static> EventBus<M> {
     /// Start a bus (registered under the options' name, if any).
     pub async fn start(options: EventBusOptions) -> Result<Self, StartError> {
         let server =
-            services::start(EventBusServer::new(&options), options.name.as_deref()).await?;
+            services::start::<_, Self>(EventBusServer::new(&options), options.name.as_deref())
+                .await?;
         Ok(EventBus { server })
     }
 
     /// A supervisor child that runs a bus, registered under the options' name, or
     /// under `id` when the options have none; find it with [`EventBus::lookup`].
     pub fn child_spec(id: impl Into<String>, options: EventBusOptions) -> ChildSpec {
-        services::child_spec(id, options.name.clone(), move || {
+        services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             EventBusServer::<M>::new(&options)
         })
     }
 
     /// The bus registered under `name`.
     pub fn lookup(name: &str) -> Result<Self, LookupError> {
-        registry::lookup::<EventBusServer<M>>(name).map(EventBus::from)
+        registry::lookup_wrapped::<EventBusServer<M>, Self>(name).map(EventBus::from)
     }
 
     /// The process behind the bus.
@@ -88,7 +89,9 @@ impl<M: Send + Sync + 'static> EventBus<M> {
     }
 
     /// Run `handler(message, topic)` for every message published to a topic that
-    /// matches `pattern`, in its own task (see the module docs).
+    /// matches `pattern`, in its own task (see the module docs), until the
+    /// returned [`Subscription`] cancels it or the bus stops. Dropping the
+    /// `Subscription` does not cancel it.
     pub async fn subscribe<F>(
         &self,
         pattern: &str,
@@ -142,7 +145,7 @@ impl<M: Send + Sync + 'static> EventBus<M> {
         Ok(Subscription {
             id,
             pattern,
-            bus: Some(self.server.clone()),
+            bus: self.server.clone(),
         })
     }
 
@@ -230,14 +233,16 @@ impl EventBus<AnyMessage> {
     }
 }
 
-/// A live subscription. Dropping it unsubscribes; [`detach`](Self::detach) keeps it
-/// for the life of the bus.
-#[must_use = "dropping a Subscription unsubscribes it; call `.detach()` to keep it"]
+/// The handle to a subscription: the way to cancel it. The subscription stays
+/// until it is cancelled with [`unsubscribe`](Self::unsubscribe), or the bus stops
+/// (or its owner ends, see [`unsubscribe_on_exit`](Self::unsubscribe_on_exit));
+/// dropping the handle does not cancel it.
+#[must_use = "dropping a Subscription does not cancel it: it runs until the bus stops; \
+              keep the handle to call `.unsubscribe()`"]
 pub struct Subscription<M: Send + Sync + 'static = AnyMessage> {
     id: SubscriptionId,
     pattern: Arc<str>,
-    /// `None` once unsubscribed or detached: nothing left to do on drop.
-    bus: Option<ServerRef<EventBusServer<M>>>,
+    bus: ServerRef<EventBusServer<M>>,
 }
 
 impl<M: Send + Sync + 'static> Subscription<M> {
@@ -252,27 +257,65 @@ impl<M: Send + Sync + 'static> Subscription<M> {
     }
 
     /// Unsubscribe and wait until the bus has removed the subscription. Returns
-    /// whether it was still subscribed.
-    pub async fn unsubscribe(mut self) -> Result<bool, CallError> {
-        let Some(bus) = self.bus.take() else {
-            return Ok(false);
-        };
+    /// whether it was still subscribed (it was not if its owner has ended).
+    pub async fn unsubscribe(self) -> Result<bool, CallError> {
         let id = self.id;
-        bus.request(|reply| BusCall::Unsubscribe(id, reply)).await
+        self.bus
+            .request(|reply| BusCall::Unsubscribe(id, reply))
+            .await
     }
 
-    /// Keep the subscription for as long as the bus runs, without a handle.
-    pub fn detach(mut self) {
-        self.bus = None;
-    }
-}
-
-impl<M: Send + Sync + 'static> Drop for Subscription<M> {
-    fn drop(&mut self) {
-        if let Some(bus) = self.bus.take() {
-            // A bus that has ended has no subscriptions left to remove.
-            let _ = bus.cast(BusCast::Unsubscribe(self.id));
-        }
+    /// Unsubscribe when the process `owner` ends, whatever the reason, as OTP's
+    /// `pg` and Elixir's `Registry` drop a process's entries when it exits. The bus
+    /// monitors `owner`; one that has already ended unsubscribes at once. A server
+    /// that subscribes in `init` ties its subscription to itself (`ctx.pid()`), so
+    /// that a restart does not leave the old one behind. A subscription has one
+    /// owner: a second call replaces the first. Returns whether the subscription
+    /// was still there to tie (one already cancelled gets no owner).
+    ///
+    /// ```
+    /// use noex::error::BoxError;
+    /// use noex::event_bus::{EventBus, EventBusOptions};
+    /// use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+    /// use noex::ExitReason;
+    ///
+    /// struct Auditor {
+    ///     bus: EventBus<String>,
+    /// }
+    ///
+    /// impl GenServer for Auditor {
+    ///     type Call = ();
+    ///     type Cast = ();
+    ///     type Reply = ();
+    ///     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+    ///         let subscription = self
+    ///             .bus
+    ///             .subscribe("user.*", |event: &String, _: &str| println!("audit: {event}"))
+    ///             .await?;
+    ///         // Ends with this server, so a restart leaves no stale subscription.
+    ///         subscription.unsubscribe_on_exit(ctx.pid()).await?;
+    ///         Ok(())
+    ///     }
+    ///     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+    ///         Reply::Now(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // As a doc test, leave no agent socket behind (`NOEX_AGENT=off`); one thread, so sound.
+    /// # unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    /// let bus = EventBus::<String>::start(EventBusOptions::new()).await?;
+    /// let auditor = gen_server::start(Auditor { bus: bus.clone() }, StartOptions::new()).await?;
+    /// assert_eq!(bus.subscription_count().await?, 1);
+    /// auditor.stop(ExitReason::Normal).await?;
+    /// assert_eq!(bus.subscription_count().await?, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn unsubscribe_on_exit(&self, owner: Pid) -> Result<bool, CallError> {
+        let id = self.id;
+        self.bus
+            .request(|reply| BusCall::OwnedBy(id, owner, reply))
+            .await
     }
 }
 

@@ -48,6 +48,11 @@ impl<S> SubscriptionIndex<S> {
         self.slots.len()
     }
 
+    /// Whether subscription `id` is filed here.
+    pub(super) fn contains(&self, id: SubscriptionId) -> bool {
+        self.slots.contains_key(&id)
+    }
+
     pub(super) fn insert(&mut self, id: SubscriptionId, text: Arc<str>, subscriber: S) {
         let slot = match Pattern::parse(&text) {
             Pattern::Exact(topic) => Slot {

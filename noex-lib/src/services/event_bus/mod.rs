@@ -7,7 +7,7 @@
 //! nor `user`), or is `*`, which matches every topic. See [`topic_matches`].
 //!
 //! ```
-//! use noex::services::event_bus::{EventBus, EventBusOptions};
+//! use noex::event_bus::{EventBus, EventBusOptions};
 //!
 //! #[derive(Debug)]
 //! enum UserEvent { Created { id: u32 }, Deleted { id: u32 } }
@@ -59,10 +59,19 @@
 //!
 //! # Lifetime
 //!
-//! Dropping a [`Subscription`] unsubscribes it (call [`Subscription::detach`] to keep
-//! it for the life of the bus). Messages published before the unsubscribe may still
-//! be delivered; none published after. When the bus stops, each subscription first
+//! A subscription stays until it is cancelled with [`Subscription::unsubscribe`],
+//! or the bus stops. Dropping its [`Subscription`] does not cancel it: the handle
+//! is only the way to cancel, so `let _ = bus.subscribe(..)` subscribes for the
+//! life of the bus. Messages published before the unsubscribe may still be
+//! delivered; none published after. When the bus stops, each subscription first
 //! finishes what was published to it (up to [`EventBusOptions::drain_timeout`]).
+//!
+//! A subscription can also end with a process:
+//! [`Subscription::unsubscribe_on_exit`] ties it to one, as OTP's `pg` and Elixir's
+//! `Registry` drop a process's entries when it exits. A server that subscribes in
+//! `init` should tie the subscription to itself (`ctx.pid()`): otherwise, once its
+//! supervisor restarts it, the old subscription runs on beside the new one.
+//!
 //! Subscriptions belong to the bus process: a bus restarted by its supervisor starts
 //! with none, and subscribers subscribe again to the new instance.
 

@@ -66,7 +66,7 @@ impl Pattern {
 /// uses, for code that wants to check a pattern before subscribing.
 ///
 /// ```
-/// use noex::services::event_bus::topic_matches;
+/// use noex::event_bus::topic_matches;
 ///
 /// assert!(topic_matches("user.*", "user.created"));
 /// assert!(!topic_matches("user.*", "user.a.b"));

@@ -6,6 +6,7 @@
 //! subscription's queue. It never runs a handler: those run in the subscription
 //! tasks (see `handle`), so a slow handler cannot hold up the bus.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,8 +16,9 @@ use tokio::task::JoinHandle;
 use self::protocol::{BusCall, BusCast, Completion, Published, Subscriber};
 use super::index::SubscriptionIndex;
 use super::{EventBusOptions, SubscriptionId};
-use crate::ExitReason;
-use crate::gen_server::{Context, GenServer, Reply};
+use crate::gen_server::{Context, GenServer, Info, Reply};
+use crate::process::{Down, MonitorRef};
+use crate::{ExitReason, Pid};
 
 /// The process behind an [`EventBus`](super::EventBus): its subscriptions, grouped
 /// by pattern.
@@ -26,6 +28,16 @@ use crate::gen_server::{Context, GenServer, Reply};
 pub struct EventBusServer<M: Send + Sync + 'static> {
     subscriptions: SubscriptionIndex<Subscriber<M>>,
     drain_timeout: Duration,
+    /// Processes whose subscriptions end with them, one monitor each.
+    owners: HashMap<Pid, Owner>,
+    /// The owner of each owned subscription.
+    owned: HashMap<SubscriptionId, Pid>,
+}
+
+/// A process that owns subscriptions: they are removed when it ends.
+struct Owner {
+    monitor: MonitorRef,
+    subscriptions: Vec<SubscriptionId>,
 }
 
 impl<M: Send + Sync + 'static> EventBusServer<M> {
@@ -33,12 +45,69 @@ impl<M: Send + Sync + 'static> EventBusServer<M> {
         EventBusServer {
             subscriptions: SubscriptionIndex::new(),
             drain_timeout: options.drain_timeout,
+            owners: HashMap::new(),
+            owned: HashMap::new(),
         }
     }
 
     /// Remove a subscription; its task finishes what is queued and ends.
-    fn remove(&mut self, id: SubscriptionId) -> bool {
+    fn remove(&mut self, id: SubscriptionId, ctx: &Context<Self>) -> bool {
+        self.disown(id, ctx);
         self.subscriptions.remove(id)
+    }
+
+    /// Tie subscription `id` to process `owner` (in place of any owner it had).
+    fn own(&mut self, id: SubscriptionId, owner: Pid, ctx: &Context<Self>) -> bool {
+        if !self.subscriptions.contains(id) {
+            return false;
+        }
+        self.disown(id, ctx);
+        // One monitor per owner, however many subscriptions it owns. An owner that
+        // has ended already is reported at once (`NoProc`) and handled as any other.
+        self.owners
+            .entry(owner)
+            .or_insert_with(|| Owner {
+                monitor: ctx.monitor(owner),
+                subscriptions: Vec::new(),
+            })
+            .subscriptions
+            .push(id);
+        self.owned.insert(id, owner);
+        true
+    }
+
+    /// Untie subscription `id` from its owner, if it has one; the owner's monitor
+    /// goes with its last subscription.
+    fn disown(&mut self, id: SubscriptionId, ctx: &Context<Self>) {
+        let Some(pid) = self.owned.remove(&id) else {
+            return;
+        };
+        if let Some(owner) = self.owners.get_mut(&pid) {
+            owner.subscriptions.retain(|owned| *owned != id);
+            if owner.subscriptions.is_empty() {
+                ctx.demonitor(owner.monitor);
+                self.owners.remove(&pid);
+            }
+        }
+    }
+
+    /// An owner has ended: its subscriptions go with it.
+    fn owner_down(&mut self, down: &Down) {
+        // Only this owner's current monitor: a monitor taken back sends no Down.
+        if !self
+            .owners
+            .get(&down.pid)
+            .is_some_and(|owner| owner.monitor == down.monitor)
+        {
+            return;
+        }
+        let Some(owner) = self.owners.remove(&down.pid) else {
+            return;
+        };
+        for id in owner.subscriptions {
+            self.owned.remove(&id);
+            self.subscriptions.remove(id);
+        }
     }
 
     /// Enqueue the message for every matching subscription: one shared reference
@@ -69,7 +138,7 @@ impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
     type Cast = BusCast<M>;
     type Reply = ();
 
-    async fn handle_call(&mut self, request: BusCall<M>, _: &mut Context<Self>) -> Reply<()> {
+    async fn handle_call(&mut self, request: BusCall<M>, ctx: &mut Context<Self>) -> Reply<()> {
         match request {
             BusCall::Subscribe(subscriber, reply) => {
                 let (id, pattern) = (subscriber.id, subscriber.pattern.clone());
@@ -77,7 +146,10 @@ impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
                 reply.reply(());
             }
             BusCall::Unsubscribe(id, reply) => {
-                reply.reply(self.remove(id));
+                reply.reply(self.remove(id, ctx));
+            }
+            BusCall::OwnedBy(id, owner, reply) => {
+                reply.reply(self.own(id, owner, ctx));
             }
             BusCall::Count(reply) => {
                 reply.reply(self.subscriptions.len());
@@ -98,9 +170,14 @@ impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
     async fn handle_cast(&mut self, message: BusCast<M>, _: &mut Context<Self>) {
         match message {
             BusCast::Publish(topic, message) => self.dispatch(topic, message, None),
-            BusCast::Unsubscribe(id) => {
-                self.remove(id);
-            }
+        }
+    }
+
+    async fn handle_info(&mut self, message: Info, ctx: &mut Context<Self>) {
+        match message.downcast_ref::<Down>() {
+            Some(down) => self.owner_down(down),
+            // As the default `handle_info` does, and OTP's gen_server.
+            None => tracing::warn!(bus = %ctx.pid(), "unexpected info message dropped"),
         }
     }
 
@@ -139,19 +216,21 @@ pub(super) mod protocol {
     use tokio::sync::mpsc;
     use tokio::task::JoinHandle;
 
+    use crate::Pid;
     use crate::gen_server::ReplyTo;
     use crate::services::event_bus::{Delivered, SubscriptionId};
 
     pub enum BusCall<M> {
         Subscribe(Subscriber<M>, ReplyTo<()>),
         Unsubscribe(SubscriptionId, ReplyTo<bool>),
+        /// Unsubscribe when the process ends.
+        OwnedBy(SubscriptionId, Pid, ReplyTo<bool>),
         Count(ReplyTo<usize>),
         PublishSync(Arc<str>, M, ReplyTo<Delivered>),
     }
 
     pub enum BusCast<M> {
         Publish(Arc<str>, M),
-        Unsubscribe(SubscriptionId),
     }
 
     pub struct Subscriber<M> {

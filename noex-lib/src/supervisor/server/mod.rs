@@ -141,6 +141,7 @@ impl SupervisorServer {
             last_error: child.last_error.clone(),
             name: child.spec.name.clone(),
             system: child.spec.system || me.system,
+            handle_type: child.spec.handle_type,
             arg: child.arg.clone(),
         };
         (child.spec.start)(start).await
