@@ -72,20 +72,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = supervisor::start(
         SupervisorSpec::one_for_one()
             .name("app_sup")
-            .child(EventBus::<ApiEvent>::child_spec(
-                "api-events",
-                EventBusOptions::new(),
-            ))
-            .child(Users::child_spec(
-                "users",
-                CacheOptions::new()
-                    .max_size(1_000)
-                    .default_ttl(Duration::from_secs(30)),
-            ))
-            .child(RateLimiter::child_spec(
-                "api-limits",
-                RateLimiterOptions::new(5, Duration::from_secs(1)),
-            )),
+            // Named, so `lookup` finds each one (an unnamed child is reached through
+            // its supervisor, by id).
+            .child(
+                EventBus::<ApiEvent>::child_spec("api-events", EventBusOptions::new())
+                    .name("api-events"),
+            )
+            .child(
+                Users::child_spec(
+                    "users",
+                    CacheOptions::new()
+                        .max_size(1_000)
+                        .default_ttl(Duration::from_secs(30)),
+                )
+                .name("users"),
+            )
+            .child(
+                RateLimiter::child_spec(
+                    "api-limits",
+                    RateLimiterOptions::new(5, Duration::from_secs(1)),
+                )
+                .name("api-limits"),
+            ),
     )
     .await?;
 

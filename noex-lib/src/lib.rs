@@ -29,7 +29,8 @@
 //! supervisor restarts it with fresh state.
 //!
 //! Every handle has the same shape: `start(options)` for a standalone instance,
-//! `child_spec(id, options)` for a supervised one, and `lookup(name)` to find the
+//! `child_spec(id, options)` for a supervised one — registered only if named, as
+//! every child (see "Names" in [`supervisor`]) — and `lookup(name)` to find the
 //! current instance by its registered name (after a restart, the old handle reports
 //! `ServerNotRunningError`; look the service up again).
 //!
@@ -44,11 +45,17 @@
 //! # unsafe { std::env::set_var("NOEX_AGENT", "off") }
 //! let app = supervisor::start(
 //!     SupervisorSpec::one_for_one()
-//!         .child(Cache::<String, u64>::child_spec("sessions", CacheOptions::new().max_size(1_000)))
-//!         .child(RateLimiter::child_spec(
-//!             "api-limits",
-//!             RateLimiterOptions::new(100, Duration::from_secs(60)),
-//!         )),
+//!         .child(
+//!             Cache::<String, u64>::child_spec("sessions", CacheOptions::new().max_size(1_000))
+//!                 .name("sessions"),
+//!         )
+//!         .child(
+//!             RateLimiter::child_spec(
+//!                 "api-limits",
+//!                 RateLimiterOptions::new(100, Duration::from_secs(60)),
+//!             )
+//!             .name("api-limits"),
+//!         ),
 //! )
 //! .await?;
 //! let sessions = Cache::<String, u64>::lookup("sessions")?;

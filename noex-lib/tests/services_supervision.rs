@@ -19,18 +19,22 @@ use support::{eventually, within};
 async fn app(prefix: &str) -> SupervisorRef {
     supervisor::start(
         SupervisorSpec::one_for_one()
-            .child(EventBus::<String>::child_spec(
-                format!("{prefix}.bus"),
-                EventBusOptions::new(),
-            ))
+            // Named either way: on the spec, as any child, or in the options.
+            .child(
+                EventBus::<String>::child_spec(format!("{prefix}.bus"), EventBusOptions::new())
+                    .name(format!("{prefix}.bus")),
+            )
             .child(Cache::<String, u32>::child_spec(
                 "cache",
                 CacheOptions::new().name(format!("{prefix}.cache")),
             ))
-            .child(RateLimiter::child_spec(
-                format!("{prefix}.limiter"),
-                RateLimiterOptions::new(1, Duration::from_secs(60)),
-            )),
+            .child(
+                RateLimiter::child_spec(
+                    format!("{prefix}.limiter"),
+                    RateLimiterOptions::new(1, Duration::from_secs(60)),
+                )
+                .name(format!("{prefix}.limiter")),
+            ),
     )
     .await
     .unwrap()
@@ -58,7 +62,7 @@ async fn wait_for_lookups(cache: &Cache<String, u32>, lookups: u64) {
 }
 
 #[tokio::test]
-async fn each_service_is_found_by_its_name_or_its_child_id() {
+async fn each_service_is_found_by_the_name_its_spec_or_options_give() {
     let sup = app("found").await;
     let bus = EventBus::<String>::lookup("found.bus").unwrap();
     let cache = Cache::<String, u32>::lookup("found.cache").unwrap();
@@ -303,4 +307,23 @@ async fn a_restarted_subscriber_leaves_no_stale_subscription_behind() {
     assert_eq!(bus.subscription_count().await.unwrap(), 1);
     sup.stop().await.unwrap();
     bus.stop().await.unwrap();
+}
+
+/// One naming rule for every child: a service's child id is not a registered name;
+/// only a name given to it is.
+#[tokio::test]
+async fn a_service_child_is_registered_only_when_named() {
+    let sup = supervisor::start(SupervisorSpec::one_for_one().child(
+        Cache::<String, u32>::child_spec("unnamed.cache", CacheOptions::new()),
+    ))
+    .await
+    .unwrap();
+    let child = sup.child_info("unnamed.cache").await.unwrap().unwrap();
+    assert!(child.pid.is_some(), "it runs");
+    assert_eq!(registry::whereis("unnamed.cache"), None);
+    assert!(matches!(
+        Cache::<String, u32>::lookup("unnamed.cache"),
+        Err(LookupError::NotRegistered(_))
+    ));
+    sup.stop().await.unwrap();
 }

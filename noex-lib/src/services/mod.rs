@@ -30,8 +30,8 @@ pub(crate) async fn start<S: GenServer, H>(
 }
 
 /// A supervisor child that runs a fresh `server()` at every (re)start, registered
-/// under its own name, or under its child id when it has none, so that `lookup`
-/// finds every instance the supervisor starts. `H` as for [`start`].
+/// under `name` if there is one: the rule of every child (see `crate::supervisor`,
+/// "Names"). `H` as for [`start`].
 pub(crate) fn child_spec<S, H, F>(
     id: impl Into<String>,
     name: Option<String>,
@@ -41,9 +41,10 @@ where
     S: GenServer,
     F: Fn() -> S + Send + Sync + 'static,
 {
-    let id = id.into();
-    let name = name.unwrap_or_else(|| id.clone());
-    let mut spec = ChildSpec::worker(id, server).name(name).erase();
+    let mut spec = ChildSpec::worker(id, server).erase();
+    if let Some(name) = name {
+        spec = spec.name(name);
+    }
     spec.handle_type = Some(std::any::type_name::<H>);
     spec
 }

@@ -153,8 +153,9 @@ impl RateLimiter {
         Ok(RateLimiter { server })
     }
 
-    /// A supervisor child that runs a limiter, registered under the options' name,
-    /// or under `id` when the options have none; find it with [`RateLimiter::lookup`].
+    /// A supervisor child that runs a limiter. Like every child, it is registered only
+    /// if named — `.name("...")` on the spec, or the options' `name` — and then
+    /// [`RateLimiter::lookup`] finds it.
     pub fn child_spec(id: impl Into<String>, options: RateLimiterOptions) -> ChildSpec {
         super::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             RateLimiterServer::new(&options)

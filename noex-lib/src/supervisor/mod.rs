@@ -11,6 +11,16 @@
 //! It follows OTP's `supervisor` rule for rule; the few differences are listed,
 //! each with its reason and its test, in [`otp_differences`].
 //!
+//! ## Names
+//!
+//! One rule for every child, built-in services included: a child's **id** names it
+//! within its supervisor, and reaches it there, typed and across restarts
+//! ([`SupervisorRef::child`]); a child is **registered** under a name, for the whole
+//! application and for `noex ps`, only when its spec says so
+//! ([`ChildSpec::name`], or a service's options `name`). Every instance the
+//! supervisor starts takes that name again, so a [`NamedRef`] or a service's
+//! `lookup` finds the current one. Ids may repeat across supervisors; names may not.
+//!
 //! ```
 //! use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 //! # use noex::gen_server::{Context, GenServer, Reply};

@@ -289,7 +289,8 @@ impl<S> ChildSpec<S> {
         self
     }
 
-    /// Register every instance of this child under `name`.
+    /// Register every instance of this child under `name` (unnamed, a child is reached
+    /// through its supervisor by id: see "Names" in [`crate::supervisor`]).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

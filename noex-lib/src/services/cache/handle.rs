@@ -86,8 +86,9 @@ where
         Ok(Cache { server })
     }
 
-    /// A supervisor child that runs a cache, registered under the options' name, or
-    /// under `id` when the options have none; find it with [`Cache::lookup`].
+    /// A supervisor child that runs a cache. Like every child, it is registered only
+    /// if named — `.name("...")` on the spec, or the options' `name` — and then
+    /// [`Cache::lookup`] finds it.
     pub fn child_spec(id: impl Into<String>, options: CacheOptions) -> ChildSpec {
         services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             CacheServer::<K, V>::new(&options)

@@ -60,8 +60,9 @@ impl<M: Send + Sync + 'static> EventBus<M> {
         Ok(EventBus { server })
     }
 
-    /// A supervisor child that runs a bus, registered under the options' name, or
-    /// under `id` when the options have none; find it with [`EventBus::lookup`].
+    /// A supervisor child that runs a bus. Like every child, it is registered only
+    /// if named — `.name("...")` on the spec, or the options' `name` — and then
+    /// [`EventBus::lookup`] finds it.
     pub fn child_spec(id: impl Into<String>, options: EventBusOptions) -> ChildSpec {
         services::child_spec::<_, Self, _>(id, options.name.clone(), move || {
             EventBusServer::<M>::new(&options)
