@@ -6,6 +6,48 @@
 //! using noex can be watched and steered from outside: an embedded agent serves the
 //! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`).
 //!
+//! A counter server under a supervisor, reached through a handle that outlives its
+//! restarts (with `tokio = { version = "1", features = ["macros", "rt-multi-thread"] }`):
+//!
+//! ```no_run
+//! use noex::gen_server::{Context, GenServer, Reply};
+//! use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+//!
+//! struct Counter {
+//!     value: u64,
+//! }
+//!
+//! impl GenServer for Counter {
+//!     type Call = ();    // requests that get a reply
+//!     type Cast = u64;   // fire-and-forget messages
+//!     type Reply = u64;
+//!
+//!     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+//!         Reply::Now(self.value)
+//!     }
+//!
+//!     async fn handle_cast(&mut self, add: u64, _: &mut Context<Self>) {
+//!         self.value += add;
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // `noex ps --pid <this pid>` in another terminal shows `counter` and its supervisor.
+//!     let app = supervisor::start(SupervisorSpec::one_for_one().name("app")).await?;
+//!     let counter = app
+//!         .start_child(ChildSpec::worker("counter", || Counter { value: 0 }).name("counter"))
+//!         .await?
+//!         .handle();
+//!     counter.cast(2)?;
+//!     assert_eq!(counter.call(()).await?, 2);
+//!     app.stop().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Where OTP and Elixir names went: [`otp_names`].
+//!
 //! - [`gen_server`]: stateful processes, `call` / `cast` / `info`.
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
