@@ -212,10 +212,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         SupervisorSpec::one_for_one()
             .name("shop_sup")
             .max_restarts(5, Duration::from_secs(10))
-            .child(EventBus::<ShopEvent>::child_spec(
-                BUS,
-                EventBusOptions::new(),
-            ))
+            // Named, so `EventBus::lookup` finds whichever instance runs.
+            .child(EventBus::<ShopEvent>::child_spec(BUS, EventBusOptions::new()).name(BUS))
             .child(ChildSpec::worker("orders", Orders::default).name("orders"))
             .child(ChildSpec::worker("payments", || Payments).name("payments")),
     )

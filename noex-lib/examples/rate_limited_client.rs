@@ -235,10 +235,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .name("api_sup")
             .max_restarts(5, Duration::from_secs(10))
             .child(ChildSpec::worker("weather_api", WeatherApi::default).name("weather_api"))
-            .child(RateLimiter::child_spec(
-                LIMITER,
-                RateLimiterOptions::new(API_LIMIT, CLIENT_WINDOW),
-            ))
+            // Named, so `RateLimiter::lookup` finds whichever instance runs.
+            .child(
+                RateLimiter::child_spec(LIMITER, RateLimiterOptions::new(API_LIMIT, CLIENT_WINDOW))
+                    .name(LIMITER),
+            )
             .child(ChildSpec::worker("api_client", ApiClient::default).name("api_client")),
     )
     .await?;

@@ -116,6 +116,16 @@ pub struct ChildInfo {
     pub kind: ChildKind,
 }
 
+impl fmt::Display for ChildStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            ChildStatus::Running => "running",
+            ChildStatus::Restarting => "restarting",
+            ChildStatus::Stopped => "stopped",
+        })
+    }
+}
+
 /// Where a child is, as its supervisor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChildStatus {
