@@ -176,6 +176,14 @@ mod tests {
             assert_eq!(restart.to_string(), name);
             assert_eq!(wire::RestartType::from(restart).as_str(), name);
         }
+        let statuses = [
+            (ChildStatus::Running, "running"),
+            (ChildStatus::Restarting, "restarting"),
+            (ChildStatus::Stopped, "stopped"),
+        ];
+        for (status, name) in statuses {
+            assert_eq!(status.to_string(), name);
+        }
         assert_eq!(
             wire::ChildKind::from(ChildKind::Worker),
             wire::ChildKind::Worker
