@@ -4,19 +4,26 @@
 //! their state and handle one message at a time; a crash is contained and its
 //! supervisor decides; names are released when processes end. Every application
 //! using noex can be watched and steered from outside: an embedded agent serves the
-//! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`).
+//! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`) over a
+//! Unix socket it opens with the first process.
+//!
+//! The agent is the `agent` feature, on by default. To keep it off: call
+//! `agent::disable()` before the first process, or set `NOEX_AGENT=off`; to leave it
+//! (and its dependencies) out of the build, depend on noex with
+//! `default-features = false`. Everything else is the same either way.
 //!
 //! - [`gen_server`]: stateful processes, `call` / `cast` / `info`.
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
-//! - [`agent`]: the embedded agent that `noex` attaches to.
+//! - `agent`: the embedded agent that `noex` attaches to (the `agent` feature).
 //! - [`services`]: built-in services, each a GenServer: [`event_bus`], [`cache`],
 //!   [`rate_limiter`].
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "agent")]
 pub mod agent;
 mod clock;
 pub mod error;
@@ -28,6 +35,7 @@ pub mod process;
 pub mod registry;
 pub mod services;
 pub mod supervisor;
+mod sync;
 
 pub use error::{
     AlreadyRegisteredError, CallError, CallTimeoutError, ChildNotFoundError, DuplicateChildError,

@@ -1,6 +1,6 @@
 //! `noex kill` and `noex restart` as the app's own agent carries them out: the
 //! supervisor's policy decides, the agent only asks.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "agent"))]
 //! (Its own test binary: the agent is one per OS process, and this test owns it.)
 
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};

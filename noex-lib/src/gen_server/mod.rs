@@ -52,6 +52,7 @@ use std::time::Duration;
 pub use context::{Context, ReplyTo, TimerRef};
 pub(crate) use process::{SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;
+#[cfg(feature = "agent")]
 pub(crate) use shared::Shared;
 
 use crate::error::{BoxError, StartError};
