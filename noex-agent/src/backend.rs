@@ -3,7 +3,7 @@
 //! The agent is only the wire: it knows nothing of GenServers or supervisors. The
 //! runtime (`noex`) implements [`Backend`]; tests implement it with fixed data.
 
-use futures::future::BoxFuture;
+use futures_util::future::BoxFuture;
 use tokio::sync::broadcast;
 
 use crate::protocol::{ActionOutcome, ErrorBody};

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::Path;
 
-use futures::{SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::{ConnectOptions, GenericFilePath, ToFsName};
 use tokio_util::codec::Framed;

@@ -119,7 +119,9 @@ pub fn list_agents_in(dir: &Path) -> Result<Vec<AgentEntry>, DirError> {
     imp::list_agents_in(dir)
 }
 
-/// Connects to `path` and hangs up at once: `Ok` when something listens there.
+/// Connects to `path` and hangs up at once: `Ok` when something listens there (the
+/// agent's check before it replaces a socket).
+#[cfg(feature = "server")]
 pub(crate) fn probe(path: &Path) -> io::Result<()> {
     imp::probe(path)
 }
@@ -419,6 +421,7 @@ mod imp {
     }
 
     // Binding over a live pipe fails; a dead one is already gone.
+    #[cfg(feature = "server")]
     pub fn probe(_path: &Path) -> std::io::Result<()> {
         Ok(())
     }

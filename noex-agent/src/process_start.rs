@@ -3,8 +3,11 @@
 //! Pids are reused: the agent puts its process's start time in `Hello`, so a client that
 //! attaches by pid can tell the application it meant from a newcomer with the same pid,
 //! and discovery can tell a socket older than the process that now holds its pid.
+//! The start times come with the `discovery` feature; the wall clock, [`now_ms`], is
+//! always here.
 
 /// The start time of process `pid`, where the platform tells it (Linux: `/proc`).
+#[cfg(feature = "discovery")]
 pub fn process_start_ms(pid: u32) -> Option<u64> {
     imp::process_start_ms(pid)
 }
@@ -17,7 +20,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(feature = "discovery", target_os = "linux"))]
 mod imp {
     pub fn process_start_ms(pid: u32) -> Option<u64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -45,14 +48,14 @@ mod imp {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(all(feature = "discovery", not(target_os = "linux")))]
 mod imp {
     pub fn process_start_ms(_pid: u32) -> Option<u64> {
         None
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, feature = "discovery", target_os = "linux"))]
 mod tests {
     use super::*;
 

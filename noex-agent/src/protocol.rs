@@ -372,6 +372,10 @@ impl ErrorCode {
 /// is ~20 MB). The agent writes `type` first, so a first pass reads only the tags
 /// (skipping the rest without allocating) and a second pass decodes snapshot and tree
 /// replies straight into their types. Anything else takes the ordinary path.
+///
+/// A client's work: with the `client` feature, so an agent's build does not compile
+/// the decoding of every frame it only ever writes.
+#[cfg(feature = "client")]
 pub fn decode_server_frame(
     body: &[u8],
     max_depth: usize,
@@ -434,7 +438,7 @@ pub fn decode_server_frame(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client"))]
 mod tests {
     use super::*;
     use crate::codec::decode_with_serde;

@@ -273,7 +273,7 @@ pub struct SupervisorInfo {
 pub struct Snapshot {
     /// When it was taken, in milliseconds since the Unix epoch.
     pub taken_at_ms: u64,
-    /// The application's name.
+    /// The application's name ([`default_app_name`] unless it was given one).
     pub app: String,
     /// The application's OS process id.
     pub os_pid: u32,
@@ -290,6 +290,14 @@ pub struct Snapshot {
     pub servers: Vec<ServerInfo>,
     /// The supervisors.
     pub supervisors: Vec<SupervisorInfo>,
+}
+
+/// The executable's name: the application's name until it is given one.
+pub fn default_app_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "app".to_string())
 }
 
 /// The supervision tree: supervisors with their children in child order. Processes

@@ -17,10 +17,10 @@ use std::sync::LazyLock;
 
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 pub use noex_agent::types::{EventKind, LifecycleEvent};
-use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
 use crate::clock::coarse_now_ms;
+use crate::sync::Mutex;
 
 /// Events kept for late subscribers (`noex events --history`), by default.
 pub const HISTORY_CAPACITY: usize = 10_000;
@@ -124,7 +124,9 @@ impl EventHub {
         history.evict();
     }
 
-    /// Up to `limit` recent events (oldest first) and a receiver for all later ones.
+    /// Up to `limit` recent events (oldest first) and a receiver for all later ones
+    /// (an agent client's `subscribe`).
+    #[cfg(feature = "agent")]
     pub(crate) fn subscribe_with_history(
         &self,
         limit: usize,

@@ -4,7 +4,13 @@
 //! their state and handle one message at a time; a crash is contained and its
 //! supervisor decides; names are released when processes end. Every application
 //! using noex can be watched and steered from outside: an embedded agent serves the
-//! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`).
+//! Observer's data to the `noex` command (`noex ps`, `noex tree`, `noex top`) over a
+//! Unix socket it opens with the first process.
+//!
+//! The agent is the `agent` feature, on by default. To keep it off: call
+//! `agent::disable()` before the first process, or set `NOEX_AGENT=off`; to leave it
+//! (and its dependencies) out of the build, depend on noex with
+//! `default-features = false`. Everything else is the same either way.
 //!
 //! A counter server under a supervisor, reached through a handle that outlives its
 //! restarts (with `tokio = { version = "1", features = ["macros", "rt-multi-thread"] }`):
@@ -53,7 +59,7 @@
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
-//! - [`agent`]: the embedded agent that `noex` attaches to.
+//! - `agent`: the embedded agent that `noex` attaches to (the `agent` feature).
 //! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`]
 //!   (below).
 //!
@@ -110,6 +116,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "agent")]
 pub mod agent;
 mod clock;
 pub mod error;
@@ -123,6 +130,7 @@ pub mod registry;
 // Private: each service has one public path, `noex::cache` and the like (below).
 mod services;
 pub mod supervisor;
+mod sync;
 mod type_names;
 
 pub use error::{

@@ -12,10 +12,9 @@ pub use noex_agent::types::{
     ServerInfo, Snapshot, Strategy, SupervisorInfo, TreeNode,
 };
 
-use parking_lot::Mutex;
-
 use crate::clock::now_ms;
 use crate::process::{ProcessKind, processes};
+use crate::sync::Mutex;
 
 /// The name `set_app_name` gave, if any.
 static APP_NAME: Mutex<Option<String>> = Mutex::new(None);
@@ -25,11 +24,12 @@ static APP_NAME: Mutex<Option<String>> = Mutex::new(None);
 pub fn app_name() -> String {
     match APP_NAME.lock().as_ref() {
         Some(name) => name.clone(),
-        None => noex_agent::server::AgentOptions::default().app_name,
+        None => noex_agent::types::default_app_name(),
     }
 }
 
 /// Name the application: the agent does, with its options.
+#[cfg(feature = "agent")]
 pub(crate) fn set_app_name(name: String) {
     *APP_NAME.lock() = Some(name);
 }
@@ -57,7 +57,7 @@ pub fn snapshot() -> Snapshot {
         uptime_ms: processes().uptime().as_millis() as u64,
         process_count: cells.len() as u64,
         total_messages,
-        memory_rss_bytes: memory_stats::memory_stats().map(|m| m.physical_mem as u64),
+        memory_rss_bytes: resident_bytes(),
         servers,
         supervisors,
     }
@@ -71,4 +71,49 @@ pub fn process_tree() -> ProcessTree {
 /// How many processes are alive now.
 pub fn process_count() -> usize {
     processes().len()
+}
+
+/// The OS process's resident memory, from the kernel's own count in kB.
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_rss_bytes(&status)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn resident_bytes() -> Option<u64> {
+    memory_stats::memory_stats().map(|m| m.physical_mem as u64)
+}
+
+/// The `VmRSS:` line of `/proc/<pid>/status` (`VmRSS:    1234 kB`), in bytes.
+#[cfg(any(target_os = "linux", test))]
+fn vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_the_vm_rss_line_in_bytes() {
+        let status = "Name:\tapp\nVmPeak:\t  9000 kB\nVmRSS:\t    1234 kB\nThreads:\t4\n";
+        assert_eq!(vm_rss_bytes(status), Some(1234 * 1024));
+        assert_eq!(vm_rss_bytes("Name:\tapp\nThreads:\t4\n"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn resident_memory_grows_with_memory_in_use() {
+        let before = resident_bytes().expect("Linux tells it");
+        // Written, so the pages are resident.
+        let block = vec![1u8; 64 << 20];
+        let after = resident_bytes().expect("Linux tells it");
+        assert!(after >= before + (32 << 20), "{before} -> {after}");
+        drop(std::hint::black_box(block));
+    }
 }

@@ -1,6 +1,6 @@
 //! `noex kill` and `noex restart` as the app's own agent carries them out: the
 //! supervisor's policy decides, the agent only asks.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "agent"))]
 //! (Its own test binary: the agent is one per OS process, and this test owns it.)
 
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
@@ -9,6 +9,11 @@ use noex_agent::protocol::ErrorCode;
 
 mod support;
 use support::Idle;
+
+/// Both tests attach clients to this binary's one agent, and one counts its
+/// connections: they take turns, so neither sees the other's client, and the agent
+/// has started (with the first test's first process) before the second test asks.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn client() -> Client {
     let socket = noex::agent::socket_path().expect("started with the first process");
@@ -31,6 +36,7 @@ fn pid_of(id: &str) -> Option<noex::Pid> {
 
 #[tokio::test]
 async fn restart_asks_the_supervisor_for_a_fresh_instance_and_kill_lets_it_apply_its_policy() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let sup = supervisor::start(
         SupervisorSpec::one_for_one()
             .name("actions.sup")
@@ -103,6 +109,7 @@ async fn new_connection(before: &[noex::Pid]) -> noex::Pid {
 /// through the agent, so one client cannot cut another off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_is_a_system_process_that_ends_with_its_connection_and_is_protected() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // The agent starts with the app's first process.
     let _app = noex::gen_server::start(Idle, Default::default())
         .await

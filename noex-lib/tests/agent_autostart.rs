@@ -1,5 +1,5 @@
 //! The agent starts by itself with the first process, where `noex` looks for it.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "agent"))]
 //! (Its own test binary: the agent is one per OS process, and this test owns it.)
 
 use std::os::unix::fs::PermissionsExt;

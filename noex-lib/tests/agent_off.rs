@@ -1,5 +1,6 @@
 //! `NOEX_AGENT=off` keeps the agent from starting. (Its own test binary: the
 //! environment is read once per OS process.)
+#![cfg(feature = "agent")]
 
 use noex::gen_server::{self, StartOptions};
 

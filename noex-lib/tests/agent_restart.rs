@@ -2,7 +2,7 @@
 //! agent's thread is joined while a snapshot may still be built there, and that
 //! snapshot asks for the agent's name. `start` must not hold the agent's lock across
 //! the join, or the two wait for each other for ever.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "agent"))]
 //! (Its own test binary: the agent is one per OS process, and this test owns it.)
 
 use std::time::Duration;

@@ -119,16 +119,24 @@ fn run(name: &str) -> Output {
         output.stdout,
         output.stderr
     );
-    // The agent made the directory when the example started its first process, and
-    // removed its socket when the example exited.
-    let left: Vec<_> = std::fs::read_dir(&agent_dir)
-        .unwrap_or_else(|error| panic!("{name}'s agent never started: {error}"))
-        .map(|entry| entry.map(|e| e.file_name()))
-        .collect();
-    assert!(
-        left.is_empty(),
-        "{name} left {left:?} in its agent directory"
-    );
+    // With the agent, it made the directory when the example started its first
+    // process, and removed its socket when the example exited; without it, nothing
+    // is made at all.
+    if cfg!(feature = "agent") {
+        let left: Vec<_> = std::fs::read_dir(&agent_dir)
+            .unwrap_or_else(|error| panic!("{name}'s agent never started: {error}"))
+            .map(|entry| entry.map(|e| e.file_name()))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{name} left {left:?} in its agent directory"
+        );
+    } else {
+        assert!(
+            !agent_dir.exists(),
+            "{name} made an agent directory without the agent"
+        );
+    }
     output
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use futures::FutureExt;
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;

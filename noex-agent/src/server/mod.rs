@@ -440,7 +440,7 @@ mod tests {
                 &self,
                 pid: crate::types::Pid,
                 _: Option<String>,
-            ) -> futures::future::BoxFuture<
+            ) -> futures_util::future::BoxFuture<
                 'static,
                 Result<crate::protocol::ActionOutcome, ErrorBody>,
             > {
@@ -449,7 +449,7 @@ mod tests {
             fn restart(
                 &self,
                 pid: crate::types::Pid,
-            ) -> futures::future::BoxFuture<
+            ) -> futures_util::future::BoxFuture<
                 'static,
                 Result<crate::protocol::ActionOutcome, ErrorBody>,
             > {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::discovery::DirError;
+use crate::types::default_app_name;
 
 /// How an agent listens and what it allows. The defaults are the limits PROTOCOL.md
 /// documents (§8).
@@ -146,14 +147,6 @@ impl AgentOptions {
         self.write_timeout = timeout;
         self
     }
-}
-
-/// The executable's name: a sensible default for the app name.
-fn default_app_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "app".to_string())
 }
 
 /// The agent could not start.

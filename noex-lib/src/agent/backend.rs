@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use parking_lot::Mutex;
+use futures_util::future::BoxFuture;
 use tokio::sync::OnceCell;
 use tokio::task::AbortHandle;
 
 use crate::gen_server::{Context, GenServer, Info, Reply};
 use crate::supervisor::{self, ChildSpec, RestartType, SupervisorRef, SupervisorSpec};
+use crate::sync::Mutex;
 use crate::{ExitReason, error::BoxError};
 
 type PendingConnection = Arc<Mutex<Option<BoxFuture<'static, ()>>>>;

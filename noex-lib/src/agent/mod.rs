@@ -1,11 +1,15 @@
 //! The embedded agent: how `noex` attaches to this application.
 //!
-//! It starts by itself the first time the application starts a noex process (set
-//! `NOEX_AGENT=off` to prevent that), listening at `<agent dir>/<pid>.sock`; call
-//! [`start`] first to choose the options (read-only, socket path, app name). It runs
-//! on a thread and tokio runtime of its own, so it keeps serving whichever runtime
-//! the app's processes live on, and its work (building a snapshot of 100k processes)
-//! never occupies the app's workers.
+//! It starts by itself the first time the application starts a noex process,
+//! listening at `<agent dir>/<pid>.sock`; call [`start`] first to choose the options
+//! (read-only, socket path, app name). It runs on a thread and tokio runtime of its
+//! own, so it keeps serving whichever runtime the app's processes live on, and its
+//! work (building a snapshot of 100k processes) never occupies the app's workers.
+//!
+//! To keep it off: call [`disable`] (or [`shutdown`]) before the first process
+//! starts, set `NOEX_AGENT=off`, or build noex without its `agent` feature
+//! (`default-features = false`), which leaves this module and the agent's
+//! dependencies out.
 //!
 //! ```no_run
 //! use noex::agent::{self, AgentOptions};
@@ -25,9 +29,9 @@ use std::sync::mpsc as std_mpsc;
 
 use noex_agent::server::{Agent, AgentHandle};
 pub use noex_agent::server::{AgentError, AgentOptions};
-use parking_lot::Mutex;
 
 use crate::observer;
+use crate::sync::Mutex;
 use tokio::sync::oneshot;
 
 /// The environment variable that turns the automatic start off (`NOEX_AGENT=off`).
@@ -42,15 +46,26 @@ struct Running {
 /// The running agent. Taken only for a moment, never across the join of an agent's
 /// thread (the exit handler `try_lock`s it).
 static AGENT: Mutex<Option<Running>> = Mutex::new(None);
-/// One `start` or `shutdown` at a time. Held across the join of the old agent's thread
-/// and the start of the new one; nothing on an agent's thread takes it.
+/// One `start`, `shutdown` or automatic start at a time. Held across the join of the
+/// old agent's thread and the start of the new one; nothing on an agent's thread takes
+/// it.
 static LIFECYCLE: Mutex<()> = Mutex::new(());
-static AUTOSTART_DONE: AtomicBool = AtomicBool::new(false);
+/// Whether the automatic start is still to come. Cleared under `LIFECYCLE` only, and
+/// the automatic start decides under it too, so the first process's start and a
+/// `disable` on another thread are ordered: whichever comes second sees what the
+/// first did.
+static AUTOSTART_PENDING: AtomicBool = AtomicBool::new(true);
 
-/// Start (or restart with new options) the agent. Returns the socket path.
+/// Start (or restart with new options) the agent. Returns the socket path. Starts it
+/// even after [`disable`]: the automatic start is what that keeps off.
 pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
-    AUTOSTART_DONE.store(true, Ordering::Relaxed);
     let _lifecycle = LIFECYCLE.lock();
+    AUTOSTART_PENDING.store(false, Ordering::Relaxed);
+    start_locked(options)
+}
+
+/// `start`, with `LIFECYCLE` held.
+fn start_locked(options: AgentOptions) -> Result<PathBuf, AgentError> {
     // Taken in a statement of its own, and the lock let go before the old agent's
     // thread is joined: see `AGENT`.
     let old = AGENT.lock().take();
@@ -87,15 +102,43 @@ pub fn start(options: AgentOptions) -> Result<PathBuf, AgentError> {
     }
 }
 
-/// Stop the agent and remove its socket. A later [`start`] may start it again.
+/// Stop the agent and remove its socket. Called before the first process starts, it
+/// keeps the agent from starting with it (as [`disable`] does). A later [`start`] may
+/// start it again.
 pub fn shutdown() {
     let _lifecycle = LIFECYCLE.lock();
+    AUTOSTART_PENDING.store(false, Ordering::Relaxed);
     // Taken in a statement of its own: an `if let` would hold the lock while the
     // agent's thread is joined (see `AGENT`).
     let running = AGENT.lock().take();
     if let Some(running) = running {
         stop_running(running);
     }
+}
+
+/// Keep the agent off: it will not start with the first process, and if it is
+/// running it stops (the same as [`shutdown`], named for what an application
+/// means when it calls it first thing in `main`). Safe to call from any thread at any
+/// time, while the first process starts too: once it returns, no agent runs until an
+/// explicit [`start`].
+///
+/// ```
+/// use noex::gen_server::{self, StartOptions};
+/// # use noex::gen_server::{Context, GenServer, Reply};
+/// # struct App;
+/// # impl GenServer for App { type Call = (); type Cast = (); type Reply = ();
+/// #   async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) } }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     noex::agent::disable(); // before the first process: no socket is opened
+///     gen_server::start(App, StartOptions::new()).await?;
+///     assert_eq!(noex::agent::socket_path(), None);
+///     Ok(())
+/// }
+/// ```
+pub fn disable() {
+    shutdown();
 }
 
 /// Where the agent listens, if it is running.
@@ -144,24 +187,33 @@ fn serve(
     });
 }
 
-/// Before `main`: the process core starts the agent with the application's first
-/// process. Only stores a function pointer, so it is sound to run this early.
-#[ctor::ctor]
-unsafe fn register_autostart() {
-    crate::process::on_first_spawn(autostart);
+// The declarative form: the attribute form builds a proc-macro crate more.
+ctor::declarative::ctor! {
+    /// Before `main`: the process core starts the agent with the application's first
+    /// process. Only stores a function pointer, so it is sound to run this early.
+    #[ctor]
+    unsafe fn register_autostart() {
+        crate::process::on_first_spawn(autostart);
+    }
 }
 
-/// Run with the application's first process: starts the agent, unless [`start`] has
-/// already, or `NOEX_AGENT=off`.
+/// Run with the application's first process: starts the agent, unless [`start`],
+/// [`shutdown`] or [`disable`] came first, or `NOEX_AGENT=off`.
 fn autostart() {
-    if AUTOSTART_DONE.swap(true, Ordering::Relaxed) {
+    // Without the lock first: the first process may be the agent's own, started on its
+    // thread while `start` holds the lock and waits for it.
+    if !AUTOSTART_PENDING.load(Ordering::Relaxed) {
+        return;
+    }
+    let _lifecycle = LIFECYCLE.lock();
+    if !AUTOSTART_PENDING.swap(false, Ordering::Relaxed) {
         return;
     }
     if std::env::var(AGENT_ENV).is_ok_and(|value| matches!(value.as_str(), "off" | "0" | "false")) {
         tracing::debug!("noex agent disabled by {AGENT_ENV}");
         return;
     }
-    if let Err(error) = start(AgentOptions::default()) {
+    if let Err(error) = start_locked(AgentOptions::default()) {
         tracing::warn!(%error, "noex agent did not start; `noex` cannot attach to this process");
     }
 }

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use slab::Slab;
 use tokio::time::Instant;
+
+use crate::sync::Mutex;
 
 /// The width of a deadline window.
 const WINDOW: Duration = Duration::from_millis(10);

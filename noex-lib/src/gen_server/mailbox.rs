@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 /// A queue that grew past this during a burst is given back when it drains, so an
 /// idle server does not keep a burst's memory.

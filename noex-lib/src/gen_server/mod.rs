@@ -54,6 +54,7 @@ pub use context::{Context, ReplyTo, TimerRef};
 pub use named::NamedRef;
 pub(crate) use process::{SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;
+#[cfg(feature = "agent")]
 pub(crate) use shared::Shared;
 
 use crate::error::{BoxError, StartError};

@@ -10,8 +10,8 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
-use futures::future::Either;
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 use noex_agent::types::EventKind;
 
@@ -85,6 +85,7 @@ pub(crate) async fn spawn<S: GenServer>(
         return Err(error.into());
     }
     processes().insert(myself.cell_ref());
+    #[cfg(feature = "agent")]
     process::first_spawn();
 
     let mut process = Process {

@@ -2,9 +2,6 @@
 //! status, counters) and its mailbox, and what the mailbox carries (`Envelope`). One
 //! allocation per process instead of two, and a `ServerRef` one pointer wide.
 
-use std::any::Any;
-use std::sync::Arc;
-
 use super::mailbox::Mailbox;
 use super::reply::ReplySlot;
 use super::{GenServer, Info};
@@ -35,7 +32,7 @@ impl<S: GenServer> ProcessRecord for Shared<S> {
         let _ = self.mailbox.send(Envelope::Stop(Box::new(reason)));
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+    fn into_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn std::any::Any + Send + Sync> {
         self
     }
 }

@@ -8,7 +8,6 @@
 //! A cell shares one allocation with its server's mailbox (`gen_server::shared`);
 //! what is not the server's own handle holds it as a [`CellRef`].
 
-use std::any::Any;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -17,13 +16,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use noex_agent::types::{
     ChildInfo, EventKind, Intensity, LifecycleEvent, ServerInfo, Strategy, SupervisorInfo,
 };
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::Info;
 use super::signals::Signals;
 use super::status::ProcessStatus;
+use crate::sync::Mutex;
 use crate::{ExitReason, Pid, clock, events};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,7 +232,7 @@ impl ProcessCell {
         }
     }
 
-    pub(crate) fn notes(&self) -> parking_lot::MutexGuard<'_, Notes> {
+    pub(crate) fn notes(&self) -> crate::sync::MutexGuard<'_, Notes> {
         self.notes.lock()
     }
 
@@ -330,7 +329,7 @@ impl ProcessCell {
     pub(crate) async fn until_killed<F: Future>(&self, future: F) -> Option<F::Output> {
         let mut future = std::pin::pin!(future);
         // Most `init`s finish on their first poll: no need to watch for a kill then.
-        if let Some(output) = futures::FutureExt::now_or_never(future.as_mut()) {
+        if let Some(output) = futures_util::FutureExt::now_or_never(future.as_mut()) {
             return Some(output);
         }
         let killed = async {
@@ -414,8 +413,9 @@ pub(crate) trait ProcessRecord: Send + Sync + 'static {
     fn send_info(&self, message: Info) -> bool;
     /// Queue a stop request behind the messages already in the mailbox.
     fn request_stop(&self, reason: ExitReason);
-    /// The record itself, to find the typed server behind a cell.
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The record itself, to find the typed server behind a cell (the agent's
+    /// actions, a handle to a supervisor's child).
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
 }
 
 /// A process's cell, held apart from the server's typed handle: by the process

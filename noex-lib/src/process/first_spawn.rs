@@ -2,7 +2,8 @@
 //!
 //! The agent starts then, but the process core sits below the agent and imports
 //! nothing of it: the agent hands its start in from above, before `main`
-//! (`agent::register_autostart`), and the core calls whatever it was given.
+//! (`agent::register_autostart`), and the core calls whatever it was given. The agent
+//! is the one hook: without the `agent` feature there is none, and no check either.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -60,6 +60,7 @@
 //! ```
 
 mod cell;
+#[cfg(feature = "agent")]
 mod first_spawn;
 mod names;
 mod signals;
@@ -74,6 +75,7 @@ mod teardown;
 pub type Info = Box<dyn std::any::Any + Send>;
 
 pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
+#[cfg(feature = "agent")]
 pub(crate) use first_spawn::{first_spawn, on_first_spawn};
 pub(crate) use names::{Registered, names};
 pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};

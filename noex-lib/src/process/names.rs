@@ -4,10 +4,10 @@
 //! whatever the reason; the typed lookups over it are `crate::registry`.
 
 use std::any::Any;
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, LazyLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use noex_agent::types::EventKind;
 use tokio::sync::Notify;
 
@@ -67,12 +67,45 @@ impl Registered {
     }
 }
 
+/// Shards, each with its own lock, so lookups and registrations on many threads
+/// rarely meet.
+const SHARDS: usize = 16;
+
 #[derive(Default)]
 pub(crate) struct NameTable {
-    names: DashMap<Arc<str>, Registration>,
+    shards: [Shard; SHARDS],
     /// Woken at every registration: handles by name wait here for a restarted
     /// process to take its name again.
     registered: Notify,
+}
+
+/// Aligned to a cache line, so two threads in neighbouring shards do not write to one
+/// line.
+#[derive(Default)]
+#[repr(align(64))]
+struct Shard(RwLock<HashMap<Arc<str>, Registration>>);
+
+impl NameTable {
+    fn shard(&self, name: &str) -> &Shard {
+        // FNV-1a: it only spreads names over the shards; each shard's map hashes
+        // with std's keyed hasher, so crafted names cannot degrade a lookup.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.shards[hash as usize % SHARDS]
+    }
+}
+
+// Nothing under these locks panics but an allocation, which leaves the map whole: a
+// poisoned lock is used as it is (see `crate::sync`).
+impl Shard {
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Registration>> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Registration>> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl NameTable {
@@ -101,7 +134,7 @@ impl NameTable {
                 }
                 .into());
             }
-            match self.names.entry(name.clone()) {
+            match self.shard(&name).write().entry(name.clone()) {
                 Entry::Occupied(entry) => {
                     return Err(AlreadyRegisteredError {
                         name: name.to_string(),
@@ -136,11 +169,16 @@ impl NameTable {
         let Some(name) = cell.notes().name.take() else {
             return;
         };
-        if self
-            .names
-            .remove_if(&name, |_, reg| reg.pid == cell.pid)
-            .is_some()
-        {
+        // Out of the map under the lock, dropped after it: the registration holds a
+        // server's reference, whose drop must not run under a name table lock.
+        let removed = {
+            let mut names = self.shard(&name).write();
+            match names.get(&name) {
+                Some(registration) if registration.pid == cell.pid => names.remove(&name),
+                _ => None,
+            }
+        };
+        if removed.is_some() {
             let event = EventKind::Unregistered {
                 registered_name: name.to_string(),
             };
@@ -156,7 +194,7 @@ impl NameTable {
         &self,
         name: &str,
     ) -> Option<(Pid, Arc<dyn Any + Send + Sync>, Registered)> {
-        self.names.get(name).map(|registration| {
+        self.shard(name).read().get(name).map(|registration| {
             (
                 registration.pid,
                 registration.handle.clone(),
@@ -172,29 +210,37 @@ impl NameTable {
 
     /// The pid registered under `name`.
     pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
-        self.names.get(name).map(|registration| registration.pid)
+        self.shard(name)
+            .read()
+            .get(name)
+            .map(|registration| registration.pid)
     }
 
     /// Whether `name` is registered.
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.names.contains_key(name)
+        self.shard(name).read().contains_key(name)
     }
 
     /// Drop `name` whoever holds it; whether it was registered. For a process that
     /// has already left the process table (its exit releases the name too).
     pub(crate) fn remove(&self, name: &str) -> bool {
-        self.names.remove(name).is_some()
+        // Dropped once the lock is let go, as in `release`.
+        let removed = self.shard(name).write().remove(name);
+        removed.is_some()
     }
 
     /// Every registered name, sorted.
     pub(crate) fn sorted(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.names.iter().map(|e| e.key().to_string()).collect();
+        let mut names = Vec::new();
+        for shard in &self.shards {
+            names.extend(shard.read().keys().map(|name| name.to_string()));
+        }
         names.sort();
         names
     }
 
     /// How many names are registered.
     pub(crate) fn len(&self) -> usize {
-        self.names.len()
+        self.shards.iter().map(|shard| shard.read().len()).sum()
     }
 }

@@ -14,10 +14,9 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use super::CellRef;
 use crate::Pid;
+use crate::sync::Mutex;
 
 /// Pids per page. A page lives while any of its pids does, so a long-lived process
 /// among short-lived ones keeps at most one page (32 slots, 512 bytes) alive.

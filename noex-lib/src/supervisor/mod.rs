@@ -293,7 +293,8 @@ impl SupervisorRef {
     }
 }
 
-/// The live supervisor with this pid, if there is one.
+/// The live supervisor with this pid, if there is one (the agent's restart action).
+#[cfg(feature = "agent")]
 pub(crate) fn supervisor_at(pid: Pid) -> Option<SupervisorRef> {
     let shared = crate::process::processes()
         .get(pid)?

@@ -11,7 +11,7 @@ use crate::ExitReason;
 use crate::error::{DuplicateChildError, SpecError, StartError};
 use crate::gen_server::{GenServer, SpawnOptions, spawn};
 use crate::process::CellRef;
-use futures::future::BoxFuture;
+use futures_util::future::BoxFuture;
 
 /// How a child is stopped: OTP's shutdown spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,8 @@ pub(crate) async fn shutdown_child(child: &CellRef, shutdown: Shutdown) {
 /// Stop many children at once by one shutdown spec, as OTP stops the children of
 /// a `simple_one_for_one` supervisor: all asked together, one shared timeout.
 pub(crate) async fn shutdown_children(children: &[CellRef], shutdown: Shutdown) {
-    let all_ended = || futures::future::join_all(children.iter().map(|child| child.exit.wait()));
+    let all_ended =
+        || futures_util::future::join_all(children.iter().map(|child| child.exit.wait()));
     match shutdown {
         Shutdown::BrutalKill => children.iter().for_each(|c| c.kill(ExitReason::Killed)),
         Shutdown::Timeout(limit) => {

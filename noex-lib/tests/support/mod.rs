@@ -54,3 +54,41 @@ impl GenServer for Idle {
         Reply::Now(())
     }
 }
+
+/// How many sockets this process holds open, the agent's listener and its
+/// connections among them, and any it inherited or its tokio runtime made (with
+/// tokio's `signal` feature, a runtime's driver is a socket pair): compare with a
+/// count taken before, once the runtime runs.
+#[cfg(target_os = "linux")]
+pub fn open_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("Linux lists a process's files")
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .count()
+}
+
+/// Start a small application: a supervisor with a named worker, and a server on its
+/// own; one call to each server.
+pub async fn start_an_app(name: &str) -> noex::SupervisorRef {
+    use noex::gen_server::{self, StartOptions};
+    use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+
+    let worker = format!("{name}.worker");
+    let app = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .name(format!("{name}.sup"))
+            .child(ChildSpec::worker("worker", || Idle).name(worker.clone())),
+    )
+    .await
+    .unwrap();
+    let alone = gen_server::start(Idle, StartOptions::new()).await.unwrap();
+    alone.call(()).await.unwrap();
+    noex::registry::lookup::<Idle>(&worker)
+        .unwrap()
+        .call(())
+        .await
+        .unwrap();
+    app
+}

@@ -190,7 +190,7 @@ impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
             .collect();
         let drained = tokio::time::timeout(
             self.drain_timeout,
-            futures::future::join_all(tasks.iter_mut()),
+            futures_util::future::join_all(tasks.iter_mut()),
         )
         .await
         .is_ok();

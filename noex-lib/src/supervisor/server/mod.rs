@@ -11,7 +11,6 @@ use std::any::Any;
 use std::sync::Arc;
 
 use noex_agent::types::{EventKind, Intensity, LifecycleEvent};
-use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::intensity::RestartWindow;
@@ -20,6 +19,7 @@ use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
 use crate::process::{CellRef, Exit, SupervisorView};
+use crate::sync::Mutex;
 use crate::{ExitReason, Pid};
 use restart::TryAgain;
 
