@@ -145,8 +145,7 @@ where
         value: V,
         ttl: Option<Duration>,
     ) -> Result<(), CallError> {
-        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
-        self.ask(|reply| CacheCall::Set(key, value, ttl, reply))
+        self.ask(|reply| CacheCall::Set(key, value, ttl.into(), reply))
             .await
     }
 
@@ -229,8 +228,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
-        self.get_or_compute(key, ttl, compute).await
+        self.get_or_compute(key, ttl.into(), compute).await
     }
 
     async fn get_or_compute<Q, F, Fut>(&self, key: &Q, ttl: Ttl, compute: F) -> Result<V, CallError>
@@ -281,8 +279,7 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        let ttl = ttl.map_or(Ttl::Never, Ttl::After);
-        self.try_get_or_compute(key, ttl, compute).await
+        self.try_get_or_compute(key, ttl.into(), compute).await
     }
 
     async fn try_get_or_compute<Q, F, Fut, E>(

@@ -21,6 +21,13 @@ pub enum Ttl {
     After(Duration),
 }
 
+impl From<Option<Duration>> for Ttl {
+    /// A time to live a caller gave: `None` is until evicted or deleted.
+    fn from(ttl: Option<Duration>) -> Self {
+        ttl.map_or(Ttl::Never, Ttl::After)
+    }
+}
+
 /// The entries and the counters of one cache.
 pub(super) struct Store<K, V> {
     entries: LruCache<K, Entry<V>>,
