@@ -1,4 +1,4 @@
-//! The runtime's mutex: std's, without poisoning.
+//! The runtime's locks: std's mutex and read-write lock, without poisoning.
 //!
 //! A panic in a handler is contained by its process, and every lock here is held for
 //! a few plain reads and writes that leave the data whole: a lock whose holder
@@ -9,7 +9,7 @@ use std::sync::PoisonError;
 #[cfg(feature = "agent")]
 use std::sync::TryLockError;
 
-pub(crate) use std::sync::MutexGuard;
+pub(crate) use std::sync::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
 #[derive(Default)]
 pub(crate) struct Mutex<T: ?Sized>(std::sync::Mutex<T>);
@@ -37,6 +37,21 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+#[derive(Default)]
+pub(crate) struct RwLock<T: ?Sized>(std::sync::RwLock<T>);
+
+impl<T: ?Sized> RwLock<T> {
+    #[inline]
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[inline]
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +68,16 @@ mod tests {
         .join();
         assert!(panicked.is_err());
         assert_eq!(*mutex.lock(), 2);
+
+        let rwlock = std::sync::Arc::new(RwLock::<u32>::default());
+        let held = std::sync::Arc::clone(&rwlock);
+        let panicked = std::thread::spawn(move || {
+            *held.write() = 3;
+            panic!("while holding the write lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(*rwlock.read(), 3);
         #[cfg(feature = "agent")]
         assert_eq!(mutex.try_lock().map(|guard| *guard), Some(2));
     }

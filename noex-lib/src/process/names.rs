@@ -6,7 +6,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::{Arc, LazyLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, LazyLock};
 
 use noex_agent::types::EventKind;
 use tokio::sync::Notify;
@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use super::{ProcessCell, ProcessKind};
 use crate::Pid;
 use crate::error::{AlreadyRegisteredError, RegisterError, ServerNotRunningError};
+use crate::sync::RwLock;
 use crate::type_names::readable_type_name;
 
 /// The runtime's one name table, created on first use.
@@ -96,18 +97,6 @@ impl NameTable {
     }
 }
 
-// Nothing under these locks panics but an allocation, which leaves the map whole: a
-// poisoned lock is used as it is (see `crate::sync`).
-impl Shard {
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Registration>> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Arc<str>, Registration>> {
-        self.0.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 impl NameTable {
     /// Register `cell` under `name`. `handle_type` is the type users know the
     /// server by when it is not the server's own (see [`Registered::Handle`]).
@@ -134,7 +123,7 @@ impl NameTable {
                 }
                 .into());
             }
-            match self.shard(&name).write().entry(name.clone()) {
+            match self.shard(&name).0.write().entry(name.clone()) {
                 Entry::Occupied(entry) => {
                     return Err(AlreadyRegisteredError {
                         name: name.to_string(),
@@ -172,7 +161,7 @@ impl NameTable {
         // Out of the map under the lock, dropped after it: the registration holds a
         // server's reference, whose drop must not run under a name table lock.
         let removed = {
-            let mut names = self.shard(&name).write();
+            let mut names = self.shard(&name).0.write();
             match names.get(&name) {
                 Some(registration) if registration.pid == cell.pid => names.remove(&name),
                 _ => None,
@@ -194,7 +183,7 @@ impl NameTable {
         &self,
         name: &str,
     ) -> Option<(Pid, Arc<dyn Any + Send + Sync>, Registered)> {
-        self.shard(name).read().get(name).map(|registration| {
+        self.shard(name).0.read().get(name).map(|registration| {
             (
                 registration.pid,
                 registration.handle.clone(),
@@ -211,6 +200,7 @@ impl NameTable {
     /// The pid registered under `name`.
     pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
         self.shard(name)
+            .0
             .read()
             .get(name)
             .map(|registration| registration.pid)
@@ -218,14 +208,14 @@ impl NameTable {
 
     /// Whether `name` is registered.
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.shard(name).read().contains_key(name)
+        self.shard(name).0.read().contains_key(name)
     }
 
     /// Drop `name` whoever holds it; whether it was registered. For a process that
     /// has already left the process table (its exit releases the name too).
     pub(crate) fn remove(&self, name: &str) -> bool {
         // Dropped once the lock is let go, as in `release`.
-        let removed = self.shard(name).write().remove(name);
+        let removed = self.shard(name).0.write().remove(name);
         removed.is_some()
     }
 
@@ -233,7 +223,7 @@ impl NameTable {
     pub(crate) fn sorted(&self) -> Vec<String> {
         let mut names = Vec::new();
         for shard in &self.shards {
-            names.extend(shard.read().keys().map(|name| name.to_string()));
+            names.extend(shard.0.read().keys().map(|name| name.to_string()));
         }
         names.sort();
         names
@@ -241,6 +231,6 @@ impl NameTable {
 
     /// How many names are registered.
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|shard| shard.read().len()).sum()
+        self.shards.iter().map(|shard| shard.0.read().len()).sum()
     }
 }
