@@ -131,12 +131,12 @@ enum Expected {
 }
 
 fn lookup_as<P: Registrable>(name: &str, expected: Expected) -> Result<P, LookupError> {
-    let (pid, handle, what) = process::names()
-        .lookup(name)
+    let found = process::names()
+        .lookup::<P>(name)
         .ok_or_else(|| NotRegisteredError {
             name: name.to_string(),
         })?;
-    handle.downcast_ref::<P>().cloned().ok_or_else(|| {
+    found.map_err(|(pid, what)| {
         // A server is a "Worker server", asked for as a "Counter"; a service is
         // its handle's type, without "server".
         let registered = what.describe();

@@ -206,10 +206,8 @@ impl<S: GenServer> NamedRef<S> {
             // process is in the process table.
             Target::Name(name) => match process::names().lookup(name) {
                 None => return Ok(Found::Nothing),
-                Some((pid, handle, what)) => match handle.downcast_ref::<ServerRef<S>>() {
-                    Some(server) => server.clone(),
-                    None => return Err(self.wrong_type(pid, what)),
-                },
+                Some(Ok(server)) => server,
+                Some(Err((pid, what))) => return Err(self.wrong_type(pid, what)),
             },
             Target::Child { supervisor, id } => {
                 if !supervisor.is_alive() {

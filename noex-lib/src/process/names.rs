@@ -177,18 +177,19 @@ impl NameTable {
 }
 
 impl NameTable {
-    /// The pid registered under `name`, a clone of its typed reference, and what
-    /// it is.
-    pub(crate) fn lookup(
+    /// The typed reference registered under `name`, if it is a `P`; if it is not,
+    /// the pid registered and what it is. Cloned under the lock, with no clone of
+    /// the stored handle itself.
+    pub(crate) fn lookup<P: Clone + 'static>(
         &self,
         name: &str,
-    ) -> Option<(Pid, Arc<dyn Any + Send + Sync>, Registered)> {
+    ) -> Option<Result<P, (Pid, Registered)>> {
         self.shard(name).0.read().get(name).map(|registration| {
-            (
-                registration.pid,
-                registration.handle.clone(),
-                registration.what,
-            )
+            registration
+                .handle
+                .downcast_ref::<P>()
+                .cloned()
+                .ok_or((registration.pid, registration.what))
         })
     }
 
