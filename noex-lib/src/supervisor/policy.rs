@@ -138,10 +138,10 @@ pub enum ChildStatus {
     Stopped,
 }
 
-impl From<&ChildInfo> for wire::ChildInfo {
-    fn from(child: &ChildInfo) -> Self {
+impl From<ChildInfo> for wire::ChildInfo {
+    fn from(child: ChildInfo) -> Self {
         wire::ChildInfo {
-            id: child.id.clone(),
+            id: child.id,
             pid: child.pid,
             restart: child.restart.into(),
             kind: child.kind.into(),

@@ -124,7 +124,7 @@ impl SupervisorServer {
             return;
         };
         let mut state = view.state.lock();
-        state.children = self.children_info().iter().map(Into::into).collect();
+        state.children = self.children_info().into_iter().map(Into::into).collect();
         state.child_restarts = self.child_restarts;
         drop(state);
         view.changed.notify_waiters();
