@@ -123,10 +123,14 @@ impl SupervisorServer {
         let Some(view) = self.cell().supervisor.as_ref() else {
             return;
         };
-        let mut state = view.state.lock();
-        state.children = self.children_info().into_iter().map(Into::into).collect();
-        state.child_restarts = self.child_restarts;
-        drop(state);
+        // Built before the lock: a snapshot reading the view waits only for the swap.
+        let children = self.children_info().into_iter().map(Into::into).collect();
+        let old = {
+            let mut state = view.state.lock();
+            state.child_restarts = self.child_restarts;
+            std::mem::replace(&mut state.children, children)
+        };
+        drop(old);
         view.changed.notify_waiters();
     }
 
