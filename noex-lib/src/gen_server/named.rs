@@ -129,11 +129,8 @@ impl<S: GenServer> NamedRef<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
-        let deadline = Instant::now() + timeout;
-        let server = self.resolve_until(deadline, timeout).await?;
-        server
-            .call_timeout(request, self.remaining(deadline, timeout)?)
-            .await
+        let (server, left) = self.resolve_for_call(timeout).await?;
+        server.call_timeout(request, left).await
     }
 
     /// A typed request ([`ServerRef::request`]), waiting at most
@@ -151,11 +148,8 @@ impl<S: GenServer> NamedRef<S> {
         make: impl FnOnce(ReplyTo<T>) -> S::Call,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let deadline = Instant::now() + timeout;
-        let server = self.resolve_until(deadline, timeout).await?;
-        server
-            .request_timeout(make, self.remaining(deadline, timeout)?)
-            .await
+        let (server, left) = self.resolve_for_call(timeout).await?;
+        server.request_timeout(make, left).await
     }
 
     /// Send a message to the server running now, without waiting. Fails if none
@@ -258,13 +252,19 @@ impl<S: GenServer> NamedRef<S> {
         }
     }
 
-    /// What is left of a call's time once its server is found.
-    fn remaining(&self, deadline: Instant, timeout: Duration) -> Result<Duration, UnresolvedError> {
+    /// The server, waited for within `timeout`, and what is left of `timeout` for
+    /// the call itself.
+    async fn resolve_for_call(
+        &self,
+        timeout: Duration,
+    ) -> Result<(ServerRef<S>, Duration), UnresolvedError> {
+        let deadline = Instant::now() + timeout;
+        let server = self.resolve_until(deadline, timeout).await?;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(self.not_found(Some(timeout)));
         }
-        Ok(left)
+        Ok((server, left))
     }
 
     fn not_found(&self, waited: Option<Duration>) -> UnresolvedError {
