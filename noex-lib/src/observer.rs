@@ -16,16 +16,17 @@ use crate::clock::now_ms;
 use crate::process::{ProcessKind, processes};
 use crate::sync::Mutex;
 
-/// The name `set_app_name` gave, if any.
+/// The name `set_app_name` gave, or the executable's once first asked for.
 static APP_NAME: Mutex<Option<String>> = Mutex::new(None);
 
 /// The application's name, as `noex list` and the dashboard show it: the agent's
 /// `app_name` option, or else the executable's name.
 pub fn app_name() -> String {
-    match APP_NAME.lock().as_ref() {
-        Some(name) => name.clone(),
-        None => noex_agent::types::default_app_name(),
-    }
+    // The executable's name is looked up once, not at every snapshot.
+    APP_NAME
+        .lock()
+        .get_or_insert_with(noex_agent::types::default_app_name)
+        .clone()
 }
 
 /// Name the application: the agent does, with its options.
