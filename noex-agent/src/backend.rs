@@ -3,11 +3,15 @@
 //! The agent is only the wire: it knows nothing of GenServers or supervisors. The
 //! runtime (`noex`) implements [`Backend`]; tests implement it with fixed data.
 
-use futures_util::future::BoxFuture;
+use std::pin::Pin;
+
 use tokio::sync::broadcast;
 
 use crate::protocol::{ActionOutcome, ErrorBody};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
+
+/// A boxed, sendable future, as `futures` names it.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The application side of the agent.
 pub trait Backend: Send + Sync + 'static {

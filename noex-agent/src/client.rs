@@ -30,12 +30,11 @@ use std::io;
 use std::path::Path;
 
 use futures_util::{SinkExt, StreamExt};
-use interprocess::local_socket::tokio::Stream;
-use interprocess::local_socket::{ConnectOptions, GenericFilePath, ToFsName};
 use tokio_util::codec::Framed;
 
 use crate::codec::{self, FrameCodec};
 use crate::discovery;
+use crate::local_socket::{self, Stream};
 use crate::protocol::{
     ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProtocolVersion,
     ReplyBody, Request, RequestKind, ServerFrame,
@@ -100,8 +99,7 @@ pub struct Client {
 impl Client {
     /// Connects, reads the agent's `Hello`, checks its major version and states ours.
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
-        let name = path.to_fs_name::<GenericFilePath>()?;
-        let stream = ConnectOptions::new().name(name).connect_tokio().await?;
+        let stream = local_socket::connect(path).await?;
         let mut frames = Framed::new(
             stream,
             FrameCodec::with_decoder(MAX_REPLY_FRAME, crate::protocol::decode_server_frame),

@@ -193,7 +193,8 @@ mod imp {
     }
 
     pub fn own_uid() -> u32 {
-        rustix::process::geteuid().as_raw()
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() }
     }
 
     pub fn ensure_agent_dir(dir: &Path) -> Result<(), DirError> {
@@ -301,16 +302,15 @@ mod imp {
     /// `kill(pid, 0)` sends nothing; it only asks whether the process exists. EPERM means
     /// it does, under another user.
     pub fn process_exists(pid: u32) -> bool {
-        let Some(pid) = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        else {
+        // 0 and negative pids name process groups, not a process.
+        let Some(pid) = i32::try_from(pid).ok().filter(|&pid| pid > 0) else {
             return false;
         };
-        match rustix::process::test_kill_process(pid) {
-            Ok(()) => true,
-            Err(errno) => errno == rustix::io::Errno::PERM,
+        // SAFETY: signal 0 is never delivered; kill only checks that the process exists.
+        if unsafe { libc::kill(pid, 0) } == 0 {
+            return true;
         }
+        io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
 
     fn socket_predates_process(meta: &fs::Metadata, pid: u32) -> bool {
@@ -336,8 +336,8 @@ mod imp {
         socket.set_nonblocking(true)?;
         match socket.connect(&addr) {
             Ok(()) => Ok(()),
-            Err(err) => match rustix::io::Errno::from_io_error(&err) {
-                Some(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => Ok(()),
+            Err(err) => match err.raw_os_error() {
+                Some(libc::EAGAIN | libc::EINPROGRESS) => Ok(()),
                 _ => Err(err),
             },
         }
@@ -451,7 +451,6 @@ mod imp {
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
-    use rustix::process::{Pid, WaitOptions};
 
     /// The pid of a process that has exited and been waited for: no process has it
     /// (pids are handed out in order, so it is not reused this soon).
@@ -507,18 +506,15 @@ mod tests {
             // exit handlers or destructors (which a forked copy must not run).
             unsafe { libc::_exit(code) };
         }
-        let child = Pid::from_raw(child).expect("a child's pid is positive");
-        let (pid, status) = rustix::process::waitpid(Some(child), WaitOptions::empty())
-            .expect("waitpid")
-            .expect("a child that has exited");
-        assert_eq!(pid, child);
-        match status.exit_status() {
-            Some(0) => {}
-            Some(2) => panic!("could not drop to uid {NOBODY} to meet EPERM"),
-            Some(_) => {
-                panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}")
-            }
-            None => panic!("child status {:#x}", status.as_raw()),
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid int to write to.
+        let waited = unsafe { libc::waitpid(child, &mut status, 0) };
+        assert_eq!(waited, child, "waitpid: {}", io::Error::last_os_error());
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        match libc::WEXITSTATUS(status) {
+            0 => {}
+            2 => panic!("could not drop to uid {NOBODY} to meet EPERM"),
+            _ => panic!("pid 1, owned by root, did not count as existing for uid {NOBODY}"),
         }
     }
 

@@ -26,7 +26,8 @@ mod imp {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let start_ticks = start_ticks_from_stat(&stat)?;
         let boot_secs = boot_time_secs(&std::fs::read_to_string("/proc/stat").ok()?)?;
-        let ticks_per_sec = rustix::param::clock_ticks_per_second();
+        // SAFETY: sysconf only reads a configuration value.
+        let ticks_per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
         Some(boot_secs * 1000 + (start_ticks * 1000).checked_div(ticks_per_sec)?)
     }
 

@@ -44,7 +44,9 @@ impl std::fmt::Display for ProtocolVersion {
 }
 
 /// The agent's greeting, the first frame on every connection.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct Hello {
     /// The agent's protocol version.
     pub protocol_version: ProtocolVersion,
@@ -118,7 +120,9 @@ pub enum RequestKind {
 }
 
 /// Every frame the agent sends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// The agent's greeting, always the first frame.
@@ -156,7 +160,9 @@ pub enum ServerFrame {
 
 /// The body of a [`ServerFrame::Reply`], tagged by `type` with the kind of request it
 /// answers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ReplyBody {
     /// The answer to `hello`.
@@ -199,7 +205,9 @@ pub enum ReplyBody {
 /// What a client may do to a process: kill it (its supervisor applies its restart
 /// policy) or have its supervisor restart it. One type for the agent, the CLI and the
 /// dashboard.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// End the process with an abnormal reason (the `kill` request).
@@ -219,7 +227,9 @@ impl Action {
 }
 
 /// A process, named the ways a user may name it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct ProcessRef {
     /// Its pid.
     pub pid: Pid,
@@ -242,7 +252,9 @@ impl ProcessRef {
 }
 
 /// What a kill or restart did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct ActionOutcome {
     /// The process acted on, as it was before.
     pub target: ProcessRef,
@@ -255,7 +267,9 @@ pub struct ActionOutcome {
 }
 
 /// Why a request failed, or why the connection closes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 #[error("{message}")]
 pub struct ErrorBody {
     /// What kind of error it is.
@@ -284,7 +298,9 @@ impl ErrorBody {
 
 /// The kind of an error, a snake_case string on the wire. Clients must accept codes they
 /// do not know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The frame's bytes are not a request.

@@ -12,7 +12,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+#[cfg(feature = "client")]
+use serde::Deserialize;
+#[cfg(feature = "protocol")]
+use serde::Serialize;
 
 /// `as_str` and `Display` for an enum: its wire name (the serde name) per value,
 /// `unknown` for the fallback a newer agent's values decode to.
@@ -39,8 +42,10 @@ macro_rules! wire_names {
 /// A process identifier, unique within one run of an application and never reused.
 ///
 /// Shown as `<0.42>`, after Erlang; parsed from `<0.42>` or `42`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(transparent))]
 pub struct Pid(pub u64);
 
 impl Pid {
@@ -79,8 +84,10 @@ impl FromStr for Pid {
 }
 
 /// Where a process is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(rename_all = "snake_case"))]
 pub enum ProcessStatus {
     /// `init` is running; the process does not take messages yet.
     Initializing,
@@ -91,7 +98,7 @@ pub enum ProcessStatus {
     /// Ended; kept in a snapshot only while its supervisor still lists it.
     Stopped,
     /// A status this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 
@@ -104,8 +111,10 @@ wire_names!(ProcessStatus {
 });
 
 /// A supervisor's restart strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(rename_all = "snake_case"))]
 pub enum Strategy {
     /// Restart only the child that exited.
     OneForOne,
@@ -116,7 +125,7 @@ pub enum Strategy {
     /// Dynamic children of one template, each restarted on its own.
     SimpleOneForOne,
     /// A strategy this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 
@@ -129,8 +138,10 @@ wire_names!(Strategy {
 });
 
 /// When a supervisor restarts a child.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(rename_all = "snake_case"))]
 pub enum RestartType {
     /// Always restarted.
     #[default]
@@ -140,7 +151,7 @@ pub enum RestartType {
     /// Never restarted.
     Temporary,
     /// A restart type this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 
@@ -152,21 +163,25 @@ wire_names!(RestartType {
 });
 
 /// Whether a child is a worker (a GenServer) or a supervisor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(rename_all = "snake_case"))]
 pub enum ChildKind {
     /// A worker: a GenServer.
     Worker,
     /// A supervisor, with children of its own.
     Supervisor,
     /// A kind this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 
 /// Restart intensity: more than `max_restarts` restarts within `within_ms`
 /// stops the supervisor, and its parent sees that as a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct Intensity {
     /// The most restarts allowed within the window.
     pub max_restarts: u32,
@@ -175,18 +190,20 @@ pub struct Intensity {
 }
 
 /// One GenServer, as the Observer sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct ServerInfo {
     /// The server's pid.
     pub pid: Pid,
     /// Registered name, if any.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub name: Option<String>,
     /// The id of its child spec, when a supervisor started it.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub child_id: Option<String>,
     /// The supervisor it belongs to.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub parent: Option<Pid>,
     /// The Rust type implementing the server (short path).
     pub type_name: String,
@@ -206,23 +223,25 @@ pub struct ServerInfo {
     pub busy_ns: u64,
     /// How long the handler running now has been running, in nanoseconds; `None` when
     /// idle, so a stuck handler stands out.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub handler_running_ns: Option<u64>,
     /// The last crash or error message, kept across restarts.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub last_error: Option<String>,
     /// Part of noex itself (the agent's own processes); hidden from user views by default.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub system: bool,
 }
 
 /// One child as its supervisor lists it, in start order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct ChildInfo {
     /// The id of its child spec.
     pub id: String,
     /// `None` while the child is not running (terminated, or between restarts).
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub pid: Option<Pid>,
     /// When the supervisor restarts it.
     pub restart: RestartType,
@@ -231,18 +250,20 @@ pub struct ChildInfo {
 }
 
 /// One supervisor, as the Observer sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct SupervisorInfo {
     /// The supervisor's pid.
     pub pid: Pid,
     /// Registered name, if any.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub name: Option<String>,
     /// The id of its child spec, when a supervisor started it.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub child_id: Option<String>,
     /// The supervisor it belongs to.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub parent: Option<Pid>,
     /// Where it is in its life.
     pub status: ProcessStatus,
@@ -256,20 +277,22 @@ pub struct SupervisorInfo {
     pub child_restarts: u32,
     /// How many times its own supervisor has restarted it (carried across restarts), as
     /// [`ServerInfo::restarts`]: `restarts` means the same on every process.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub restarts: u32,
     /// When this instance started, in milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     /// The last crash or error message, kept across restarts.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub last_error: Option<String>,
     /// Part of noex itself (the agent's own supervisor); hidden from user views by default.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub system: bool,
 }
 
 /// Everything the Observer knows at one moment. Built on demand, never on a timer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct Snapshot {
     /// When it was taken, in milliseconds since the Unix epoch.
     pub taken_at_ms: u64,
@@ -284,7 +307,7 @@ pub struct Snapshot {
     /// Messages handled by every live server.
     pub total_messages: u64,
     /// Resident memory of the whole OS process, in bytes, where the platform tells it.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub memory_rss_bytes: Option<u64>,
     /// The GenServers.
     pub servers: Vec<ServerInfo>,
@@ -302,15 +325,19 @@ pub fn default_app_name() -> String {
 
 /// The supervision tree: supervisors with their children in child order. Processes
 /// that nobody supervises are roots, in pid order.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct ProcessTree {
     /// The top-level nodes: root supervisors and unsupervised processes, in pid order.
     pub roots: Vec<TreeNode>,
 }
 
 /// A node of the supervision tree.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(tag = "type", rename_all = "snake_case"))]
 pub enum TreeNode {
     /// A live supervisor.
     Supervisor {
@@ -334,7 +361,7 @@ pub enum TreeNode {
         kind: ChildKind,
     },
     /// A node type this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 
@@ -350,7 +377,9 @@ impl TreeNode {
 }
 
 /// One entry of the runtime-wide lifecycle stream.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct LifecycleEvent {
     /// Increases by one per event in a run; a gap means events were dropped.
     pub seq: u64,
@@ -359,16 +388,16 @@ pub struct LifecycleEvent {
     /// The process it happened to (for `restarted`, the new process).
     pub pid: Pid,
     /// The process's registered name, if any.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub name: Option<String>,
     /// The id of the process's child spec, when a supervisor started it.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub child_id: Option<String>,
     /// The supervisor of the process, if any.
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub parent: Option<Pid>,
     /// The process is part of noex itself (hidden from user views by default).
-    #[serde(default)]
+    #[cfg_attr(feature = "protocol", serde(default))]
     pub system: bool,
     /// What happened.
     pub kind: EventKind,
@@ -383,8 +412,10 @@ pub fn is_normal_exit(reason: &str) -> bool {
 }
 
 /// What happened to a process.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "protocol", derive(Serialize))]
+#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", serde(tag = "type", rename_all = "snake_case"))]
 pub enum EventKind {
     /// The process started.
     Started,
@@ -427,7 +458,7 @@ pub enum EventKind {
         registered_name: String,
     },
     /// An event kind this client does not know (sent by a newer agent).
-    #[serde(other)]
+    #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
 

@@ -122,6 +122,7 @@ mod clock;
 pub mod error;
 pub mod events;
 mod exit;
+mod future;
 pub mod gen_server;
 pub mod observer;
 pub mod otp_names;

@@ -1,12 +1,10 @@
 //! Answering one request: what it asks of the backend, the room its answer needs in the
 //! budgets, and the kill or restart it may carry out.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use crate::backend::Backend;
@@ -254,17 +252,15 @@ impl Handler<'_> {
             Action::Kill => backend.kill(process.pid, reason),
             Action::Restart => backend.restart(process.pid),
         };
-        // A panicking backend fails this request, not the connection.
-        AssertUnwindSafe(done)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                tracing::warn!("agent: backend {verb} of {} panicked", process.pid);
-                Err(ErrorBody::new(
-                    ErrorCode::Failed,
-                    format!("{verb} of {} failed inside the app", process.label()),
-                ))
-            })
+        // A task of its own: a panicking backend fails this request, not the connection;
+        // and an action once begun runs to its end even if the client leaves.
+        tokio::spawn(done).await.unwrap_or_else(|_| {
+            tracing::warn!("agent: backend {verb} of {} panicked", process.pid);
+            Err(ErrorBody::new(
+                ErrorCode::Failed,
+                format!("{verb} of {} failed inside the app", process.label()),
+            ))
+        })
     }
 
     /// Waits until both this connection's and the agent's budgets have room.

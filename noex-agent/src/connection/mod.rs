@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use interprocess::local_socket::tokio::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
 use crate::backend::Backend;
 use crate::budget::{ByteBudget, Charge, FrameBudget};
+use crate::local_socket::Stream;
 use crate::protocol::{ErrorBody, Hello, ServerFrame};
 use crate::types::LifecycleEvent;
 

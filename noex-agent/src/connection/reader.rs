@@ -2,12 +2,12 @@
 //! limits of the first request and of every frame.
 
 use bytes::BytesMut;
-use interprocess::local_socket::tokio::Stream;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use crate::codec::FrameCodec;
+use crate::local_socket::Stream;
 use crate::protocol::{ErrorCode, MAX_REQUEST_FRAME, Request};
 
 use super::handler::Handler;

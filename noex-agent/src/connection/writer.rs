@@ -7,12 +7,12 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::Stream;
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
 use crate::budget::FrameBudget;
+use crate::local_socket::Stream;
 use crate::protocol::{ErrorBody, ErrorCode, ServerFrame};
 
 use super::events::EventFeed;

@@ -21,16 +21,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::{Listener, Stream};
-use interprocess::local_socket::traits::StreamCommon;
-use interprocess::local_socket::traits::tokio::Listener as _;
-use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::backend::Backend;
 use crate::budget::ByteBudget;
 use crate::connection::{self, CONCURRENT_BUILDS, Context};
 use crate::discovery;
+use crate::local_socket::{self, Listener, Stream};
 use crate::process_start::{now_ms, process_start_ms};
 use crate::protocol::{ErrorBody, ErrorCode, Hello, ProtocolVersion};
 
@@ -236,7 +233,7 @@ impl Door {
             // No uids here (Windows): the pipe's own security decides.
             return Ok(());
         };
-        match peer_uid(stream) {
+        match local_socket::peer_uid(stream) {
             Ok(Some(uid)) if peer_allowed(uid, own_uid) => Ok(()),
             outcome => {
                 tracing::warn!("agent: refusing a connection from another user: {outcome:?}");
@@ -276,7 +273,7 @@ fn bind(path: &Path, ours: bool) -> Result<Listener, AgentError> {
         path: path.to_path_buf(),
         source,
     };
-    match listen(path, ours) {
+    match Listener::bind(path, ours) {
         Ok(listener) => Ok(listener),
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
             // A socket file is in the way. Take it over only if nobody listens on it.
@@ -291,51 +288,10 @@ fn bind(path: &Path, ours: bool) -> Result<Listener, AgentError> {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(bind_error(e)),
             }
-            listen(path, false).map_err(bind_error)
+            Listener::bind(path, false).map_err(bind_error)
         }
         Err(e) => Err(bind_error(e)),
     }
-}
-
-fn listen(path: &Path, overwrite: bool) -> io::Result<Listener> {
-    let options = || -> io::Result<ListenerOptions<'_>> {
-        Ok(ListenerOptions::new()
-            .name(path.to_fs_name::<GenericFilePath>()?)
-            // We remove the file ourselves on shutdown, and only if it is still ours:
-            // a listener dropped later must not unlink a successor's socket.
-            .reclaim_name(false)
-            .try_overwrite(overwrite)
-            .max_spin_time(Duration::from_secs(1)))
-    };
-    #[cfg(unix)]
-    {
-        use interprocess::os::unix::local_socket::ListenerOptionsExt;
-        match options()?.mode(0o600).create_tokio() {
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                // Platforms that cannot set the mode at bind: bind, then chmod. The
-                // directory is private, so nobody else can connect in between.
-                use std::os::unix::fs::PermissionsExt;
-                let listener = options()?.create_tokio()?;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-                Ok(listener)
-            }
-            other => other,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        options()?.create_tokio()
-    }
-}
-
-#[cfg(unix)]
-fn peer_uid(stream: &Stream) -> io::Result<Option<u32>> {
-    Ok(stream.peer_creds()?.euid())
-}
-
-#[cfg(not(unix))]
-fn peer_uid(stream: &Stream) -> io::Result<Option<u32>> {
-    stream.peer_creds().map(|_| None)
 }
 
 /// Which file the socket is, so shutdown removes our socket and not a successor's.
@@ -440,19 +396,15 @@ mod tests {
                 &self,
                 pid: crate::types::Pid,
                 _: Option<String>,
-            ) -> futures_util::future::BoxFuture<
-                'static,
-                Result<crate::protocol::ActionOutcome, ErrorBody>,
-            > {
+            ) -> crate::backend::BoxFuture<'static, Result<crate::protocol::ActionOutcome, ErrorBody>>
+            {
                 Box::pin(async move { Err(crate::target::not_found(&pid.to_string())) })
             }
             fn restart(
                 &self,
                 pid: crate::types::Pid,
-            ) -> futures_util::future::BoxFuture<
-                'static,
-                Result<crate::protocol::ActionOutcome, ErrorBody>,
-            > {
+            ) -> crate::backend::BoxFuture<'static, Result<crate::protocol::ActionOutcome, ErrorBody>>
+            {
                 Box::pin(async move { Err(crate::target::not_found(&pid.to_string())) })
             }
         }

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
+use crate::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
@@ -69,7 +68,7 @@ impl Backend for RuntimeBackend {
         pid: Pid,
         reason: Option<String>,
     ) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        async move {
+        Box::pin(async move {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
             // Subscribed before the kill, so the restart cannot slip by unseen.
@@ -106,14 +105,13 @@ impl Backend for RuntimeBackend {
             .ok()
             .flatten();
             Ok(ActionOutcome { new_pid, ..outcome })
-        }
-        .boxed()
+        })
     }
 
     /// OTP has no "restart a running child": it is `terminate_child`, then
     /// `restart_child` (which starts it with a fresh state and an empty mailbox).
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
-        async move {
+        Box::pin(async move {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
             let label = outcome.target.label();
@@ -160,8 +158,7 @@ impl Backend for RuntimeBackend {
                 new_pid: Some(new_pid),
                 ..outcome
             })
-        }
-        .boxed()
+        })
     }
 
     fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use futures_util::future::BoxFuture;
+use crate::future::BoxFuture;
 use tokio::sync::OnceCell;
 use tokio::task::AbortHandle;
 

@@ -7,11 +7,8 @@
 //! future is dropped at its await point.
 
 use std::any::Any;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-use futures_util::future::Either;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 use noex_agent::types::EventKind;
 
@@ -21,6 +18,7 @@ use super::shared::{Envelope, Shared};
 use super::{Context, GenServer, Ignore, Info, Reply, ServerRef};
 use crate::ExitReason;
 use crate::error::{InitializationError, ServerNotRunningError, StartError};
+use crate::future::catch_panic;
 use crate::process::{
     self, CellInit, CellRef, Down, ProcessCell, ProcessKind, ProcessStatus, SupervisorView, names,
     processes,
@@ -97,7 +95,7 @@ pub(crate) async fn spawn<S: GenServer>(
     // hand-over to the server's task and back before `start` returns. A kill during
     // `init` ends it (and a starter that gives up drops it), exactly as an abort of
     // the server's task did; `Drop for Process` reports the exit either way.
-    let init = AssertUnwindSafe(process.server.init(&mut process.ctx)).catch_unwind();
+    let init = catch_panic(process.server.init(&mut process.ctx));
     let failure = match cell.until_killed(init).await {
         Some(Ok(Ok(()))) => None,
         Some(Ok(Err(error))) if error.is::<Ignore>() => {
@@ -162,6 +160,38 @@ struct Process<S: GenServer> {
     server: S,
 }
 
+pin_project_lite::pin_project! {
+    /// The handler of one message, whichever kind: one type, so the message loop awaits
+    /// every kind at a single point, and the task has room for the largest handler, not
+    /// for each. Its output is the reply, for a call.
+    #[project = HandlerProjection]
+    enum Handler<C, N, I> {
+        Call { #[pin] future: C },
+        Cast { #[pin] future: N },
+        Info { #[pin] future: I },
+    }
+}
+
+impl<R, C, N, I> Future for Handler<C, N, I>
+where
+    C: Future<Output = Reply<R>>,
+    N: Future<Output = ()>,
+    I: Future<Output = ()>,
+{
+    type Output = Option<Reply<R>>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            HandlerProjection::Call { future } => future.poll(cx).map(Some),
+            HandlerProjection::Cast { future } => future.poll(cx).map(|()| None),
+            HandlerProjection::Info { future } => future.poll(cx).map(|()| None),
+        }
+    }
+}
+
 /// The server's task: the message loop, then `terminate`. (`init` ran in `spawn`.)
 ///
 /// This future is most of an idle server's memory, and tokio sizes tasks in steps
@@ -196,24 +226,26 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
                 match envelope {
                     Envelope::Call(request, slot) => {
                         ctx.reply_slot = Some(slot);
-                        Either::Left(server.handle_call(request, ctx).map(Some))
+                        Handler::Call {
+                            future: server.handle_call(request, ctx),
+                        }
                     }
-                    Envelope::Request(request) => {
-                        Either::Left(server.handle_call(request, ctx).map(Some))
-                    }
-                    Envelope::Cast(message) => Either::Right(Either::Left(
-                        server.handle_cast(message, ctx).map(|()| None),
-                    )),
-                    Envelope::Info(message) => Either::Right(Either::Right(
-                        server.handle_info(message, ctx).map(|()| None),
-                    )),
+                    Envelope::Request(request) => Handler::Call {
+                        future: server.handle_call(request, ctx),
+                    },
+                    Envelope::Cast(message) => Handler::Cast {
+                        future: server.handle_cast(message, ctx),
+                    },
+                    Envelope::Info(message) => Handler::Info {
+                        future: server.handle_info(message, ctx),
+                    },
                     Envelope::Stop(reason) => {
                         process.cell().counters.handler_finished();
                         break 'serve reason;
                     }
                 }
             };
-            let handled = AssertUnwindSafe(handler).catch_unwind().await;
+            let handled = catch_panic(handler).await;
             // Counted before the caller is answered, so what it sees next agrees.
             process.inbox.previous_end = process.cell().counters.handler_finished();
             match handled {
@@ -267,9 +299,7 @@ impl<S: GenServer> Process<S> {
             .requests
             .take()
             .and_then(|requests| requests.reply_after_terminate);
-        let terminate = AssertUnwindSafe(self.server.terminate(&reason, &mut self.ctx))
-            .catch_unwind()
-            .await;
+        let terminate = catch_panic(self.server.terminate(&reason, &mut self.ctx)).await;
         if let Some(reply) = held_reply {
             reply();
         }
@@ -295,9 +325,7 @@ impl<S: GenServer> Process<S> {
                 continue;
             };
             self.cell().counters.handler_started(0);
-            let outcome = AssertUnwindSafe(self.server.handle_continue(message, &mut self.ctx))
-                .catch_unwind()
-                .await;
+            let outcome = catch_panic(self.server.handle_continue(message, &mut self.ctx)).await;
             self.cell().counters.handler_finished();
             if let Err(panic) = outcome {
                 return Some(self.crash(&*panic));

@@ -329,7 +329,7 @@ impl ProcessCell {
     pub(crate) async fn until_killed<F: Future>(&self, future: F) -> Option<F::Output> {
         let mut future = std::pin::pin!(future);
         // Most `init`s finish on their first poll: no need to watch for a kill then.
-        if let Some(output) = futures_util::FutureExt::now_or_never(future.as_mut()) {
+        if let Some(output) = crate::future::now_or_never(future.as_mut()) {
             return Some(output);
         }
         let killed = async {

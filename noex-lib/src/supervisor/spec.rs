@@ -9,9 +9,9 @@ use super::policy::{ChildKind, RestartType, Strategy};
 use super::server::SupervisorServer;
 use crate::ExitReason;
 use crate::error::{DuplicateChildError, SpecError, StartError};
+use crate::future::BoxFuture;
 use crate::gen_server::{GenServer, SpawnOptions, spawn};
 use crate::process::CellRef;
-use futures_util::future::BoxFuture;
 
 /// How a child is stopped: OTP's shutdown spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +77,12 @@ pub(crate) async fn shutdown_child(child: &CellRef, shutdown: Shutdown) {
 /// Stop many children at once by one shutdown spec, as OTP stops the children of
 /// a `simple_one_for_one` supervisor: all asked together, one shared timeout.
 pub(crate) async fn shutdown_children(children: &[CellRef], shutdown: Shutdown) {
-    let all_ended =
-        || futures_util::future::join_all(children.iter().map(|child| child.exit.wait()));
+    // Every child was asked at once; waiting for their exits in turn waits as long.
+    let all_ended = || async {
+        for child in children {
+            child.exit.wait().await;
+        }
+    };
     match shutdown {
         Shutdown::BrutalKill => children.iter().for_each(|c| c.kill(ExitReason::Killed)),
         Shutdown::Timeout(limit) => {

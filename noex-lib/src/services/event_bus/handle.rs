@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 use super::server::EventBusServer;
@@ -397,6 +396,6 @@ where
             message: published.message.clone(),
         };
         let future = std::panic::catch_unwind(AssertUnwindSafe(|| (self.0)(event)))?;
-        AssertUnwindSafe(future).catch_unwind().await
+        crate::future::catch_panic(future).await
     }
 }

@@ -188,12 +188,15 @@ impl<M: Send + Sync + 'static> GenServer for EventBusServer<M> {
             .drain()
             .map(|subscriber| subscriber.task)
             .collect();
-        let drained = tokio::time::timeout(
-            self.drain_timeout,
-            futures_util::future::join_all(tasks.iter_mut()),
-        )
-        .await
-        .is_ok();
+        // The tasks run on their own; awaiting them in turn waits as long as together.
+        let all_drained = async {
+            for task in &mut tasks {
+                let _ = task.await;
+            }
+        };
+        let drained = tokio::time::timeout(self.drain_timeout, all_drained)
+            .await
+            .is_ok();
         if !drained {
             tracing::warn!(
                 bus = %ctx.pid(),
