@@ -214,11 +214,13 @@ impl<S: GenServer> NamedRef<S> {
                     .supervisor
                     .as_ref()
                     .expect("a child handle is made from a supervisor");
+                // A scan: handles by id name the few children of a static
+                // supervisor, not a dynamic one's thousands.
                 let pid = view
                     .state
                     .lock()
                     .children
-                    .iter()
+                    .values()
                     .find(|child| *child.id == **id)
                     .and_then(|child| child.pid);
                 let Some(cell) = pid.and_then(|pid| process::processes().get(pid)) else {

@@ -8,13 +8,15 @@
 //! A cell shares one allocation with its server's mailbox (`gen_server::shared`);
 //! what is not the server's own handle holds it as a [`CellRef`].
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use noex_agent::types::{
-    ChildInfo, EventKind, Intensity, LifecycleEvent, ServerInfo, Strategy, SupervisorInfo,
+    ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, ServerInfo, Strategy,
+    SupervisorInfo,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -125,9 +127,29 @@ pub(crate) struct SupervisorView {
 
 #[derive(Default)]
 pub(crate) struct SupervisorViewState {
-    pub(crate) children: Vec<ChildInfo>,
+    /// By their place in start order: a change touches one entry, not the list.
+    pub(crate) children: BTreeMap<u64, PublishedChild>,
     /// Restarts the supervisor has performed on its children (all time).
     pub(crate) child_restarts: u32,
+}
+
+/// One child as the Observer shows it; the id is shared with the supervisor's own table.
+pub(crate) struct PublishedChild {
+    pub(crate) id: Arc<str>,
+    pub(crate) pid: Option<Pid>,
+    pub(crate) restart: RestartType,
+    pub(crate) kind: ChildKind,
+}
+
+impl PublishedChild {
+    fn to_wire(&self) -> ChildInfo {
+        ChildInfo {
+            id: self.id.to_string(),
+            pid: self.pid,
+            restart: self.restart,
+            kind: self.kind,
+        }
+    }
 }
 
 /// `repr(C)`, with the counters last: the mailbox sits before the cell in their
@@ -394,7 +416,11 @@ impl ProcessCell {
             status: self.status().into(),
             strategy: view.strategy,
             intensity: view.intensity,
-            children: state.children.clone(),
+            children: state
+                .children
+                .values()
+                .map(PublishedChild::to_wire)
+                .collect(),
             child_restarts: state.child_restarts,
             restarts: self.restarts,
             started_at_ms: self.started_at_ms,

@@ -74,7 +74,9 @@ mod teardown;
 /// the type you expect.
 pub type Info = Box<dyn std::any::Any + Send>;
 
-pub(crate) use cell::{CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, SupervisorView};
+pub(crate) use cell::{
+    CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, PublishedChild, SupervisorView,
+};
 #[cfg(feature = "agent")]
 pub(crate) use first_spawn::{first_spawn, on_first_spawn};
 pub(crate) use names::{Registered, names};

@@ -320,7 +320,7 @@ pub struct SupervisorSpec {
     pub(crate) max_restarts: u32,
     pub(crate) within: Duration,
     pub(crate) children: Vec<ChildSpec>,
-    pub(crate) template: Option<ChildSpec>,
+    pub(crate) template: Option<Arc<ChildSpec>>,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
 }
@@ -362,7 +362,7 @@ impl SupervisorSpec {
     /// Dynamic children of one template, added with `start_child_with(arg)`.
     pub fn simple_one_for_one<S>(template: ChildSpec<S>) -> Self {
         SupervisorSpec {
-            template: Some(template.erase()),
+            template: Some(Arc::new(template.erase())),
             ..Self::with_strategy(Strategy::SimpleOneForOne)
         }
     }

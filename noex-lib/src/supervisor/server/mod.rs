@@ -6,6 +6,7 @@
 
 mod requests;
 mod restart;
+mod table;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -18,50 +19,21 @@ use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdow
 use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
-use crate::process::{CellRef, Exit, SupervisorView};
+use crate::process::{CellRef, Exit, PublishedChild, SupervisorView};
 use crate::sync::Mutex;
 use crate::{ExitReason, Pid};
 use restart::TryAgain;
+use table::{Child, ChildState, ChildTable, Position};
 
 pub(crate) struct SupervisorServer {
     spec: SupervisorSpec,
-    /// In start order.
-    children: Vec<Child>,
+    children: ChildTable,
     window: RestartWindow,
     /// Restarts performed on its children, all time (what the Observer shows).
     child_restarts: u32,
     next_dynamic_id: u64,
     /// Set in `init`: this supervisor's own cell.
     me: Option<CellRef>,
-}
-
-struct Child {
-    spec: ChildSpec,
-    id: Arc<str>,
-    state: ChildState,
-    /// The pid of the latest instance, running or not.
-    last_pid: Option<Pid>,
-    /// Restarts of this child so far (each attempt counts).
-    restarts: u32,
-    last_error: Option<String>,
-    arg: Option<Arc<dyn Any + Send + Sync>>,
-}
-
-/// OTP's child `pid` field: a pid, `{restarting, _}`, or `undefined`.
-enum ChildState {
-    Running(CellRef),
-    /// A restart failed; it is tried again through the mailbox.
-    Restarting,
-    Stopped,
-}
-
-impl Child {
-    fn running(&self) -> Option<&CellRef> {
-        match &self.state {
-            ChildState::Running(cell) => Some(cell),
-            _ => None,
-        }
-    }
 }
 
 /// A supervisor's requests, each carrying the handle its typed reply goes through.
@@ -102,7 +74,7 @@ impl SupervisorServer {
         let server = SupervisorServer {
             window: RestartWindow::new(spec.max_restarts, spec.within),
             spec,
-            children: Vec::new(),
+            children: ChildTable::default(),
             child_restarts: 0,
             next_dynamic_id: 0,
             me: None,
@@ -118,26 +90,34 @@ impl SupervisorServer {
         self.spec.strategy == Strategy::SimpleOneForOne
     }
 
-    /// Publish the children list for the Observer.
-    fn publish(&self) {
+    /// Publish the children that changed since the last time, for the Observer.
+    fn publish(&mut self) {
+        let changed = self.children.take_changed();
         let Some(view) = self.cell().supervisor.as_ref() else {
             return;
         };
-        // Built before the lock: a snapshot reading the view waits only for the swap.
-        let children = self.children_info().into_iter().map(Into::into).collect();
-        let old = {
+        let mut removed = Vec::new();
+        {
             let mut state = view.state.lock();
             state.child_restarts = self.child_restarts;
-            std::mem::replace(&mut state.children, children)
-        };
-        drop(old);
+            for position in changed {
+                match self.children.try_get(position) {
+                    Some(child) => {
+                        state.children.insert(position, published(child));
+                    }
+                    None => removed.extend(state.children.remove(&position)),
+                }
+            }
+        }
+        // Freed after the lock: a snapshot reading the view waits only for the update.
+        drop(removed);
         view.changed.notify_waiters();
     }
 
-    /// Start a new instance of child `index`, linked to this supervisor.
-    async fn start_instance(&self, index: usize, restarts: u32) -> Result<CellRef, StartError> {
+    /// Start a new instance of child `at`, linked to this supervisor.
+    async fn start_instance(&self, at: Position, restarts: u32) -> Result<CellRef, StartError> {
         let me = self.cell();
-        let child = &self.children[index];
+        let child = self.children.get(at);
         let start = ChildStart {
             parent: me.clone(),
             child_id: child.id.clone(),
@@ -151,19 +131,17 @@ impl SupervisorServer {
         (child.spec.start)(start).await
     }
 
-    /// OTP's `do_start_child`: start child `index` (as restart number `restarts`).
+    /// OTP's `do_start_child`: start child `at` (as restart number `restarts`).
     /// `Ignore` leaves it stopped; an error leaves its state as it was.
-    async fn start_child_at(&mut self, index: usize, restarts: u32) -> Result<Started, StartError> {
-        match self.start_instance(index, restarts).await {
+    async fn start_child_at(&mut self, at: Position, restarts: u32) -> Result<Started, StartError> {
+        match self.start_instance(at, restarts).await {
             Ok(cell) => {
                 let pid = cell.pid;
-                let child = &mut self.children[index];
-                child.last_pid = Some(pid);
-                child.state = ChildState::Running(cell);
+                self.children.set_running(at, cell);
                 Ok(Started::Running(pid))
             }
             Err(StartError::Ignored { .. }) => {
-                self.children[index].state = ChildState::Stopped;
+                self.children.set_state(at, ChildState::Stopped);
                 Ok(Started::Ignored)
             }
             Err(error) => Err(error),
@@ -174,65 +152,54 @@ impl SupervisorServer {
     /// start and is temporary or dynamic.
     async fn add_child(
         &mut self,
-        spec: ChildSpec,
+        spec: Arc<ChildSpec>,
         id: Arc<str>,
         arg: Option<Arc<dyn Any + Send + Sync>>,
     ) -> Result<Started, StartError> {
-        self.children.push(Child {
-            spec,
-            id,
-            state: ChildState::Stopped,
-            last_pid: None,
-            restarts: 0,
-            last_error: None,
-            arg,
-        });
-        let index = self.children.len() - 1;
-        let started = self.start_child_at(index, 0).await;
+        let at = self.children.push(Child::new(spec, id, arg));
+        let started = self.start_child_at(at, 0).await;
         let keep = match &started {
             Ok(Started::Running(_)) => true,
             Ok(Started::Ignored) => {
-                !self.is_simple() && self.children[index].spec.restart != RestartType::Temporary
+                !self.is_simple() && self.children.get(at).spec.restart != RestartType::Temporary
             }
             Err(_) => false,
         };
         if !keep {
-            self.children.pop();
+            self.children.remove(at);
         }
         started
     }
 
-    fn find(&self, id: &str) -> Result<usize, ChildNotFoundError> {
+    fn find(&self, id: &str) -> Result<Position, ChildNotFoundError> {
         self.children
-            .iter()
-            .position(|child| &*child.id == id)
+            .find(id)
             .ok_or_else(|| ChildNotFoundError { id: id.to_string() })
     }
 
-    fn find_running(&self, pid: Pid) -> Option<usize> {
+    fn find_running(&self, pid: Pid) -> Option<Position> {
         self.children
-            .iter()
-            .position(|child| child.running().is_some_and(|cell| cell.pid == pid))
+            .find_pid(pid)
+            .filter(|&at| self.children.get(at).running().is_some())
     }
 
     /// OTP's `del_child`: a temporary or dynamic child is forgotten, any other is
     /// kept, stopped.
-    fn del_child(&mut self, index: usize) {
-        let child = &self.children[index];
-        if child.spec.restart == RestartType::Temporary || self.is_simple() {
-            self.remove(index);
+    fn del_child(&mut self, at: Position) {
+        if self.children.get(at).spec.restart == RestartType::Temporary || self.is_simple() {
+            self.remove(at);
         } else {
-            self.children[index].state = ChildState::Stopped;
+            self.children.set_state(at, ChildState::Stopped);
         }
     }
 
-    fn remove(&mut self, index: usize) {
-        let child = self.children.remove(index);
+    fn remove(&mut self, at: Position) {
+        let child = self.children.remove(at);
         let cell = self.cell();
         crate::events::hub().publish(LifecycleEvent {
             seq: 0,
             at_ms: 0,
-            pid: child.last_pid.unwrap_or(cell.pid),
+            pid: child.last_pid().unwrap_or(cell.pid),
             name: None,
             child_id: Some(child.id.to_string()),
             parent: Some(cell.pid),
@@ -241,12 +208,11 @@ impl SupervisorServer {
         });
     }
 
-    /// Stop child `index` by its shutdown spec, if it is running (OTP's
+    /// Stop child `at` by its shutdown spec, if it is running (OTP's
     /// `do_terminate`); it is left stopped.
-    async fn terminate_at(&mut self, index: usize) {
-        let state = std::mem::replace(&mut self.children[index].state, ChildState::Stopped);
-        if let ChildState::Running(cell) = state {
-            shutdown_child(&cell, self.children[index].spec.shutdown).await;
+    async fn terminate_at(&mut self, at: Position) {
+        if let ChildState::Running(cell) = self.children.set_state(at, ChildState::Stopped) {
+            shutdown_child(&cell, self.children.get(at).spec.shutdown).await;
         }
     }
 
@@ -254,24 +220,26 @@ impl SupervisorServer {
     /// dynamic children of a `simple_one_for_one` supervisor all at once.
     async fn terminate_children(&mut self) {
         if self.is_simple() {
-            let running: Vec<CellRef> = self
-                .children
-                .iter_mut()
-                .filter_map(|child| {
-                    match std::mem::replace(&mut child.state, ChildState::Stopped) {
-                        ChildState::Running(cell) => Some(cell),
-                        _ => None,
-                    }
-                })
-                .collect();
+            let running = self.children.stop_all();
             if let Some(template) = &self.spec.template {
                 shutdown_children(&running, template.shutdown).await;
             }
             return;
         }
-        for index in (0..self.children.len()).rev() {
-            self.terminate_at(index).await;
+        let first = self.children.first_position();
+        for at in self.children.positions_from(first).into_iter().rev() {
+            self.terminate_at(at).await;
         }
+    }
+}
+
+/// The Observer's view of one child.
+fn published(child: &Child) -> PublishedChild {
+    PublishedChild {
+        id: child.id.clone(),
+        pid: child.running().map(|cell| cell.pid),
+        restart: child.spec.restart.into(),
+        kind: child.spec.kind.into(),
     }
 }
 
@@ -287,7 +255,7 @@ impl GenServer for SupervisorServer {
         self.me = Some(ctx.myself().cell_ref());
         for spec in std::mem::take(&mut self.spec.children) {
             let id: Arc<str> = Arc::from(spec.id.as_str());
-            if let Err(error) = self.add_child(spec, id.clone(), None).await {
+            if let Err(error) = self.add_child(Arc::new(spec), id.clone(), None).await {
                 self.terminate_children().await;
                 return Err(Box::new(StartError::Child {
                     child_id: id.to_string(),

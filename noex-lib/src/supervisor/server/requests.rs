@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use noex_agent::types::EventKind;
 
-use super::{ChildState, Started, SupervisorServer};
+use super::{ChildState, Position, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
@@ -25,8 +25,8 @@ impl SupervisorServer {
         if self.is_simple() {
             return Err(self.unsupported("start_child with a spec (use start_child_with)"));
         }
-        if let Ok(index) = self.find(&spec.id) {
-            let child = &self.children[index];
+        if let Ok(at) = self.find(&spec.id) {
+            let child = self.children.get(at);
             return Err(match child.running() {
                 Some(cell) => SupervisorError::AlreadyStarted {
                     id: spec.id,
@@ -36,7 +36,7 @@ impl SupervisorServer {
             });
         }
         let id: Arc<str> = Arc::from(spec.id.as_str());
-        let started = self.add_child(spec, id.clone(), None).await;
+        let started = self.add_child(Arc::new(spec), id.clone(), None).await;
         self.added(&id, started)
     }
 
@@ -54,7 +54,7 @@ impl SupervisorServer {
     }
 
     pub(super) fn added(
-        &self,
+        &mut self,
         id: &str,
         started: Result<Started, StartError>,
     ) -> Result<Pid, SupervisorError> {
@@ -71,44 +71,42 @@ impl SupervisorServer {
     }
 
     pub(super) async fn terminate_child(&mut self, child: ChildRef) -> Result<(), SupervisorError> {
-        let index = match child {
+        let at = match child {
             ChildRef::Id(id) => self.find(&id)?,
             // By pid: only the children of a simple_one_for_one supervisor (OTP's
             // `find_child`), whose pid is their only name there.
             ChildRef::Pid(pid) if self.is_simple() => match self.find_dynamic(pid) {
-                Some(index) => index,
+                Some(at) => at,
                 // One that has already ended has nothing left to stop.
                 None if !is_alive(pid) => return Ok(()),
                 None => return Err(not_found(pid)),
             },
             ChildRef::Pid(pid) => return Err(not_found(pid)),
         };
-        self.terminate_at(index).await;
-        self.del_child(index);
+        self.terminate_at(at).await;
+        self.del_child(at);
         self.publish();
         Ok(())
     }
 
     /// A dynamic child by its pid: the running one, or one whose restart from that
     /// pid is pending (OTP's `{restarting, Pid}`).
-    pub(super) fn find_dynamic(&self, pid: Pid) -> Option<usize> {
-        self.find_running(pid).or_else(|| {
-            self.children.iter().position(|child| {
-                matches!(child.state, ChildState::Restarting) && child.last_pid == Some(pid)
-            })
-        })
+    pub(super) fn find_dynamic(&self, pid: Pid) -> Option<Position> {
+        self.children
+            .find_pid(pid)
+            .filter(|&at| !matches!(self.children.get(at).state(), ChildState::Stopped))
     }
 
     /// Start a stopped child again; a manual restart does not count toward the
     /// intensity. As OTP: a running or restarting child is an error.
     pub(super) async fn restart_child(&mut self, id: &str) -> Result<Pid, SupervisorError> {
-        let index = self.stopped_child(id, "restart_child")?;
-        let attempt = self.children[index].restarts + 1;
-        let started = self.start_child_at(index, attempt).await;
+        let at = self.stopped_child(id, "restart_child")?;
+        let attempt = self.children.get(at).restarts + 1;
+        let started = self.start_child_at(at, attempt).await;
         let result = match started {
             Ok(Started::Running(pid)) => {
-                self.children[index].restarts = attempt;
-                self.restarted(index, attempt);
+                self.children.get_mut(at).restarts = attempt;
+                self.restarted(at, attempt);
                 Ok(pid)
             }
             Ok(Started::Ignored) => Err(SupervisorError::Ignored { id: id.into() }),
@@ -121,21 +119,25 @@ impl SupervisorServer {
     /// The child `id` for `restart_child` and `delete_child`, which act on a stopped
     /// child only: OTP's `running`, `restarting`, `not_found` and (for
     /// simple_one_for_one) `simple_one_for_one` answers otherwise.
-    fn stopped_child(&self, id: &str, operation: &'static str) -> Result<usize, SupervisorError> {
+    fn stopped_child(
+        &self,
+        id: &str,
+        operation: &'static str,
+    ) -> Result<Position, SupervisorError> {
         if self.is_simple() {
             return Err(self.unsupported(operation));
         }
-        let index = self.find(id)?;
-        match self.children[index].state {
+        let at = self.find(id)?;
+        match self.children.get(at).state() {
             ChildState::Running(_) => Err(SupervisorError::Running { id: id.into() }),
             ChildState::Restarting => Err(SupervisorError::Restarting { id: id.into() }),
-            ChildState::Stopped => Ok(index),
+            ChildState::Stopped => Ok(at),
         }
     }
 
     pub(super) async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
-        let index = self.stopped_child(id, "delete_child")?;
-        self.remove(index);
+        let at = self.stopped_child(id, "delete_child")?;
+        self.remove(at);
         self.publish();
         Ok(())
     }
@@ -143,10 +145,10 @@ impl SupervisorServer {
     pub(super) fn children_info(&self) -> Vec<ChildInfo> {
         self.children
             .iter()
-            .map(|child| ChildInfo {
+            .map(|(_, child)| ChildInfo {
                 id: child.id.to_string(),
                 pid: child.running().map(|cell| cell.pid),
-                status: match child.state {
+                status: match child.state() {
                     ChildState::Running(_) => ChildStatus::Running,
                     ChildState::Restarting => ChildStatus::Restarting,
                     ChildState::Stopped => ChildStatus::Stopped,
@@ -164,7 +166,7 @@ impl SupervisorServer {
         let active = self
             .children
             .iter()
-            .filter(|child| child.running().is_some())
+            .filter(|(_, child)| child.running().is_some())
             .count();
         let mut count = ChildCount {
             specs: self.children.len(),
@@ -179,7 +181,7 @@ impl SupervisorServer {
             }
             return count;
         }
-        for child in &self.children {
+        for (_, child) in self.children.iter() {
             match child.spec.kind {
                 ChildKind::Supervisor => count.supervisors += 1,
                 _ => count.workers += 1,

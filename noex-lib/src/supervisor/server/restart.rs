@@ -6,7 +6,7 @@ use std::sync::Arc;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::EventKind;
 
-use super::{ChildState, Started, SupervisorServer};
+use super::{ChildState, Position, Started, SupervisorServer};
 use crate::ExitReason;
 use crate::error::{MaxRestartsExceededError, StartError};
 use crate::gen_server::Context;
@@ -24,11 +24,11 @@ impl SupervisorServer {
     pub(super) async fn on_exit(&mut self, exit: Exit, ctx: &mut Context<Self>) {
         // Not a running child: an exit this supervisor caused, or of a process
         // linked to it that it does not supervise.
-        let Some(index) = self.find_running(exit.pid) else {
+        let Some(at) = self.find_running(exit.pid) else {
             return;
         };
-        let child = &mut self.children[index];
-        child.state = ChildState::Stopped;
+        self.children.set_state(at, ChildState::Stopped);
+        let child = self.children.get_mut(at);
         if exit.reason.is_abnormal() {
             child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into_owned());
         }
@@ -41,7 +41,7 @@ impl SupervisorServer {
             let id = child.id.clone();
             self.restart(id, ctx).await;
         } else {
-            self.del_child(index);
+            self.del_child(at);
         }
         self.publish();
     }
@@ -50,19 +50,19 @@ impl SupervisorServer {
     /// the strategy; a start that fails is tried again through the mailbox.
     pub(super) async fn restart(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
         if self.window.record(tokio::time::Instant::now()) {
-            if let Ok(index) = self.find(&id) {
-                self.del_child(index);
+            if let Ok(at) = self.find(&id) {
+                self.del_child(at);
             }
             self.give_up(ctx);
             return;
         }
-        let Ok(index) = self.find(&id) else {
+        let Ok(at) = self.find(&id) else {
             return;
         };
         let failed = match self.spec.strategy {
-            Strategy::OneForAll => self.restart_group(0).await,
-            Strategy::RestForOne => self.restart_group(index).await,
-            _ => self.restart_one(index).await,
+            Strategy::OneForAll => self.restart_group(self.children.first_position()).await,
+            Strategy::RestForOne => self.restart_group(at).await,
+            _ => self.restart_one(at).await,
         };
         if let Some(failed) = failed {
             let _ = ctx.myself().send_info(TryAgain(failed));
@@ -70,60 +70,60 @@ impl SupervisorServer {
     }
 
     /// One child (one_for_one, simple_one_for_one). Returns the id to try again.
-    pub(super) async fn restart_one(&mut self, index: usize) -> Option<Arc<str>> {
-        let attempt = self.children[index].restarts + 1;
-        self.children[index].restarts = attempt;
-        match self.start_child_at(index, attempt).await {
+    pub(super) async fn restart_one(&mut self, at: Position) -> Option<Arc<str>> {
+        let attempt = self.children.get(at).restarts + 1;
+        self.children.get_mut(at).restarts = attempt;
+        match self.start_child_at(at, attempt).await {
             Ok(Started::Running(_)) => {
-                self.restarted(index, attempt);
+                self.restarted(at, attempt);
                 None
             }
             // A dynamic child that ignores its restart is dropped, as in OTP.
             Ok(Started::Ignored) => {
                 if self.is_simple() {
-                    self.remove(index);
+                    self.remove(at);
                 }
                 None
             }
-            Err(error) => Some(self.restart_failed(index, &error)),
+            Err(error) => Some(self.restart_failed(at, &error)),
         }
     }
 
     /// OTP's `restart_multiple_children`: stop the children from `from` on (in
     /// reverse start order; temporary ones are dropped), then start every one left
     /// in start order, until one fails. Returns the id of the one that failed.
-    pub(super) async fn restart_group(&mut self, from: usize) -> Option<Arc<str>> {
-        for index in (from..self.children.len()).rev() {
-            self.terminate_at(index).await;
-            if self.children[index].spec.restart == RestartType::Temporary {
-                self.remove(index);
+    pub(super) async fn restart_group(&mut self, from: Position) -> Option<Arc<str>> {
+        for at in self.children.positions_from(from).into_iter().rev() {
+            self.terminate_at(at).await;
+            if self.children.get(at).spec.restart == RestartType::Temporary {
+                self.remove(at);
             }
         }
         // No temporary child is left to start: a child that ignores its start stays
         // stopped (OTP's `start_children` drops only temporary ones).
-        for index in from..self.children.len() {
-            let attempt = self.children[index].restarts + 1;
-            self.children[index].restarts = attempt;
-            match self.start_child_at(index, attempt).await {
-                Ok(Started::Running(_)) => self.restarted(index, attempt),
+        for at in self.children.positions_from(from) {
+            let attempt = self.children.get(at).restarts + 1;
+            self.children.get_mut(at).restarts = attempt;
+            match self.start_child_at(at, attempt).await {
+                Ok(Started::Running(_)) => self.restarted(at, attempt),
                 Ok(Started::Ignored) => {}
-                Err(error) => return Some(self.restart_failed(index, &error)),
+                Err(error) => return Some(self.restart_failed(at, &error)),
             }
         }
         None
     }
 
-    pub(super) fn restart_failed(&mut self, index: usize, error: &StartError) -> Arc<str> {
-        let child = &mut self.children[index];
+    pub(super) fn restart_failed(&mut self, at: Position, error: &StartError) -> Arc<str> {
+        self.children.set_state(at, ChildState::Restarting);
+        let child = self.children.get_mut(at);
         tracing::warn!(child = %child.id, %error, "restart failed; trying again");
-        child.state = ChildState::Restarting;
         child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into_owned());
         child.id.clone()
     }
 
-    pub(super) fn restarted(&mut self, index: usize, attempt: u32) {
+    pub(super) fn restarted(&mut self, at: Position, attempt: u32) {
         self.child_restarts += 1;
-        if let Some(cell) = self.children[index].running() {
+        if let Some(cell) = self.children.get(at).running() {
             cell.emit(EventKind::Restarted { attempt });
         }
     }
@@ -136,8 +136,8 @@ impl SupervisorServer {
     /// could run.
     pub(super) async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
         tokio::task::yield_now().await;
-        if let Ok(index) = self.find(&id)
-            && matches!(self.children[index].state, ChildState::Restarting)
+        if let Ok(at) = self.find(&id)
+            && matches!(self.children.get(at).state(), ChildState::Restarting)
         {
             self.restart(id, ctx).await;
             self.publish();
