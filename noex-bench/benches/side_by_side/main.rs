@@ -185,6 +185,10 @@ pub fn storm_case(flavor: Flavor, children: usize) -> String {
 /// One task casts 2 000 000 messages to one server, then calls it once; time per
 /// cast. Unlike `cast_throughput` (a call every 10 000 casts), the queue is never
 /// drained by the caller waiting, so the sender and the server run side by side.
+/// The backlog is what costs noex here: its mailbox is one `VecDeque`, which grows
+/// by doubling (copying) to millions of slots, is given back once drained, and so
+/// faults in fresh pages every run (530k page faults in a run where the floor's
+/// reused 32-slot blocks take 13k); the Observer's counting adds the rest.
 fn cast_one_task<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
     bench_on::<C, _, _, _>(
         group,
