@@ -126,3 +126,82 @@ pub trait Supervision: Contender {
     /// Crash the child, and return once its restarted instance has answered a call.
     fn crash_and_recover(child: &Self::Supervised) -> impl Future<Output = ()> + Send;
 }
+
+/// The leaves of one skynet: 10 children a node, 6 levels below the root.
+pub const SKYNET_LEAVES: u64 = 1_000_000;
+/// Every leaf sends its ordinal (0..SKYNET_LEAVES) up: the root's sum.
+pub const SKYNET_SUM: u64 = SKYNET_LEAVES * (SKYNET_LEAVES - 1) / 2;
+/// How many children each skynet node starts.
+pub const SKYNET_FAN_OUT: u64 = 10;
+
+/// Where a skynet node's children start: `size` leaves below it, split ten ways.
+pub fn skynet_children(ordinal: u64, size: u64) -> impl Iterator<Item = (u64, u64)> {
+    let child_size = size / SKYNET_FAN_OUT;
+    (0..SKYNET_FAN_OUT).map(move |i| (ordinal + i * child_size, child_size))
+}
+
+/// The classic actor-system workloads: actors that start actors (skynet) and
+/// actors that message each other (a ring), each written with the library's own
+/// actors, as its users would.
+pub trait Classic: Contender {
+    /// A ring's first node, and whatever keeps the ring alive.
+    type Ring: Send + Sync + 'static;
+
+    /// Run one skynet of [`SKYNET_LEAVES`] leaves and return the root's sum. Every
+    /// node is an actor of the library and stops once it has sent its sum up.
+    fn skynet(&self) -> impl Future<Output = u64> + Send;
+
+    /// Start `nodes` actors, each sending the token on to the next, the last to the
+    /// first.
+    fn ring(&self, nodes: usize) -> impl Future<Output = Self::Ring> + Send;
+
+    /// Send the token in for `hops` hops, and return once the last hop has arrived.
+    fn pass_token(ring: &Self::Ring, hops: u64) -> impl Future<Output = ()> + Send;
+}
+
+/// Counts children as they (re)start, and wakes whoever waits for a number of them.
+#[derive(Default)]
+pub struct StartCount {
+    started: std::sync::atomic::AtomicUsize,
+    target: std::sync::atomic::AtomicUsize,
+    all_started: tokio::sync::Notify,
+}
+
+impl StartCount {
+    /// A child started (its `init`, `pre_start`, `on_start` or `started` ran).
+    pub fn started(&self) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        if self.started.fetch_add(1, AcqRel) + 1 == self.target.load(Acquire) {
+            // A permit is stored if nobody waits yet.
+            self.all_started.notify_one();
+        }
+    }
+
+    /// Count from zero, and wake the waiter when `children` have started.
+    pub fn expect(&self, children: usize) {
+        use std::sync::atomic::Ordering::Release;
+        self.started.store(0, Release);
+        self.target.store(children, Release);
+    }
+
+    pub async fn all_started(&self) {
+        self.all_started.notified().await;
+    }
+}
+
+/// OTP's `simple_one_for_one`: one supervisor, many children of one template, each
+/// restarted on its own when it crashes.
+pub trait Storm: Contender {
+    /// The supervisor and a way to reach each of its children.
+    type Storm: Send + Sync + 'static;
+
+    /// The most children this library's storm is run with in a benchmark run.
+    const MAX_STORM: usize = usize::MAX;
+
+    /// A supervisor with `children` children, every one of them started.
+    fn start_storm(&self, children: usize) -> impl Future<Output = Self::Storm> + Send;
+
+    /// Crash every child at once, and return once every one has been restarted and
+    /// has answered a call.
+    fn storm(storm: &Self::Storm) -> impl Future<Output = ()> + Send;
+}

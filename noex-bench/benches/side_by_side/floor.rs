@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::contender::{Contender, Flavor, Runtime};
+use crate::contender::{Classic, Contender, Flavor, Runtime, SKYNET_FAN_OUT, skynet_children};
 
 pub enum Message {
     Call(oneshot::Sender<u64>),
@@ -170,5 +170,86 @@ impl Contender for Counted {
 
     async fn stop(server: Self::Server) {
         drop(server);
+    }
+}
+
+/// A skynet node: a task with its own channel, which its children send their sums to.
+fn skynet_node(parent: mpsc::UnboundedSender<u64>, ordinal: u64, size: u64) {
+    tokio::spawn(async move {
+        // Every node is an actor with a mailbox, leaves included.
+        let (me, mut mailbox) = mpsc::unbounded_channel();
+        if size == 1 {
+            let _ = parent.send(ordinal);
+            return;
+        }
+        for (ordinal, size) in skynet_children(ordinal, size) {
+            skynet_node(me.clone(), ordinal, size);
+        }
+        drop(me);
+        let mut sum = 0;
+        for _ in 0..SKYNET_FAN_OUT {
+            sum += mailbox.recv().await.expect("a child's sum");
+        }
+        let _ = parent.send(sum);
+    });
+}
+
+pub enum RingMessage {
+    Token(u64),
+    Next(mpsc::UnboundedSender<RingMessage>),
+}
+
+async fn ring_node(mut mailbox: mpsc::UnboundedReceiver<RingMessage>, done: Arc<Notify>) {
+    let mut next = None;
+    while let Some(message) = mailbox.recv().await {
+        match message {
+            RingMessage::Next(node) => next = Some(node),
+            RingMessage::Token(0) => done.notify_one(),
+            RingMessage::Token(hops) => {
+                let next: &mpsc::UnboundedSender<RingMessage> = next.as_ref().expect("linked");
+                let _ = next.send(RingMessage::Token(hops - 1));
+            }
+        }
+    }
+}
+
+pub struct FloorRing {
+    first: mpsc::UnboundedSender<RingMessage>,
+    done: Arc<Notify>,
+}
+
+impl Classic for Floor {
+    type Ring = FloorRing;
+
+    async fn skynet(&self) -> u64 {
+        let (root, mut sum) = mpsc::unbounded_channel();
+        skynet_node(root, 0, crate::contender::SKYNET_LEAVES);
+        sum.recv().await.expect("the root's sum")
+    }
+
+    async fn ring(&self, nodes: usize) -> FloorRing {
+        let done = Arc::new(Notify::new());
+        let senders: Vec<_> = (0..nodes)
+            .map(|_| {
+                let (sender, mailbox) = mpsc::unbounded_channel();
+                tokio::spawn(ring_node(mailbox, done.clone()));
+                sender
+            })
+            .collect();
+        for (i, node) in senders.iter().enumerate() {
+            let next = senders[(i + 1) % nodes].clone();
+            let _ = node.send(RingMessage::Next(next));
+        }
+        let ring = FloorRing {
+            first: senders[0].clone(),
+            done,
+        };
+        Self::pass_token(&ring, nodes as u64).await;
+        ring
+    }
+
+    async fn pass_token(ring: &FloorRing, hops: u64) {
+        let _ = ring.first.send(RingMessage::Token(hops));
+        ring.done.notified().await;
     }
 }

@@ -20,9 +20,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use std::sync::Arc;
 
-use contender::{Contender, Flavor, Runtime, Supervision};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+
+use contender::{Classic, Contender, Flavor, Runtime, SKYNET_SUM, Storm, Supervision};
 
 /// Casts per measured round (then one call, so every cast has been handled).
 const CASTS: u64 = 10_000;
@@ -30,6 +32,15 @@ const SAMPLE_SIZE: usize = 100;
 const SNAPSHOT_SAMPLE_SIZE: usize = 10;
 /// How many servers the Observer's snapshot is taken of.
 const SNAPSHOT_SERVERS: [u64; 2] = [10_000, 100_000];
+/// Samples of the classic workloads, whose single runs take up to seconds.
+const CLASSIC_SAMPLE_SIZE: usize = 10;
+const RING_NODES: usize = 10_000;
+/// A hundred times round the ring.
+const RING_HOPS: u64 = 100 * RING_NODES as u64;
+/// Children of the restart storm's supervisor: the cost per restart must not grow.
+pub const STORM_CHILDREN: [usize; 4] = [10, 1_000, 10_000, 100_000];
+/// Casts from one task before its one call.
+const ONE_TASK_CASTS: u64 = 2_000_000;
 
 /// A routine's measurement, recorded for the summary table as well.
 fn measured(id: &str, sample_size: usize, units: u64, elapsed: Duration) -> Duration {
@@ -56,6 +67,154 @@ fn bench<C, B, F>(
     group.bench_function(BenchmarkId::new(C::NAME, flavor.as_str()), |b| {
         b.iter_custom(|iters| measured(&id, SAMPLE_SIZE, iters * units, rt.run(batch(iters))))
     });
+}
+
+/// Benchmarks `batch` as `workload/C::NAME/case` on state made by `setup` the first
+/// time it runs, so a filter that skips it costs nothing (some set-ups start 100k
+/// actors). Records `sample_size` samples of `units` units per iteration.
+#[allow(clippy::too_many_arguments)]
+fn bench_on<C, S, B, F>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    workload: &str,
+    case: &str,
+    sample_size: usize,
+    units: u64,
+    setup: impl FnOnce() -> (Runtime, S),
+    batch: B,
+) where
+    C: Contender,
+    B: Fn(&S, u64) -> F,
+    F: Future<Output = Duration> + Send + 'static,
+{
+    let id = summary::id(workload, C::NAME, case);
+    let mut setup = Some(setup);
+    let mut state = None;
+    group.bench_function(BenchmarkId::new(C::NAME, case), |b| {
+        let (rt, state) = state.get_or_insert_with(|| setup.take().expect("set up once")());
+        b.iter_custom(|iters| {
+            measured(&id, sample_size, iters * units, rt.run(batch(state, iters)))
+        })
+    });
+    // The runtime goes first, ending whatever the workload left running.
+    drop(state);
+}
+
+/// Skynet: a root actor starts 10 children, each of them 10 more, down to a million
+/// leaves; the sums come back up. Time per whole run.
+fn skynet<C: Classic>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    bench_on::<C, _, _, _>(
+        group,
+        "skynet",
+        flavor.as_str(),
+        CLASSIC_SAMPLE_SIZE,
+        1,
+        || C::setup(flavor),
+        |contender, iters| {
+            let contender = contender.clone();
+            async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    assert_eq!(contender.skynet().await, SKYNET_SUM);
+                }
+                began.elapsed()
+            }
+        },
+    );
+}
+
+/// A token passed a hundred times round a ring of 10 000 actors; time per hop.
+fn ring<C: Classic>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    bench_on::<C, _, _, _>(
+        group,
+        "ring",
+        flavor.as_str(),
+        CLASSIC_SAMPLE_SIZE,
+        RING_HOPS,
+        || {
+            let (rt, contender) = C::setup(flavor);
+            let ring = rt.run(async move { contender.ring(RING_NODES).await });
+            (rt, Arc::new(ring))
+        },
+        |ring, iters| {
+            let ring = ring.clone();
+            async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    C::pass_token(&ring, RING_HOPS).await;
+                }
+                began.elapsed()
+            }
+        },
+    );
+}
+
+/// Every child of one supervisor crashes at once; the storm is over when each has
+/// been restarted and has answered a call. Recorded per restart, for each size.
+fn restart_storm<C: Storm>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    for children in STORM_CHILDREN.into_iter().filter(|&n| n <= C::MAX_STORM) {
+        bench_on::<C, _, _, _>(
+            group,
+            "restart_storm",
+            &storm_case(flavor, children),
+            CLASSIC_SAMPLE_SIZE,
+            children as u64,
+            || {
+                let (rt, contender) = C::setup(flavor);
+                let storm = rt.run(async move { contender.start_storm(children).await });
+                (rt, Arc::new(storm))
+            },
+            |storm, iters| {
+                let storm = storm.clone();
+                async move {
+                    let began = Instant::now();
+                    for _ in 0..iters {
+                        C::storm(&storm).await;
+                    }
+                    began.elapsed()
+                }
+            },
+        );
+    }
+}
+
+/// The restart storm's benchmark case: `current_thread/1000`.
+pub fn storm_case(flavor: Flavor, children: usize) -> String {
+    format!("{}/{children}", flavor.as_str())
+}
+
+/// One task casts 2 000 000 messages to one server, then calls it once; time per
+/// cast. Unlike `cast_throughput` (a call every 10 000 casts), the queue is never
+/// drained by the caller waiting, so the sender and the server run side by side.
+/// The backlog is what costs noex here: its mailbox is one `VecDeque`, which grows
+/// by doubling (copying) to millions of slots, is given back once drained, and so
+/// faults in fresh pages every run (530k page faults in a run where the floor's
+/// reused 32-slot blocks take 13k); the Observer's counting adds the rest.
+fn cast_one_task<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
+    bench_on::<C, _, _, _>(
+        group,
+        "cast_one_task",
+        flavor.as_str(),
+        CLASSIC_SAMPLE_SIZE,
+        ONE_TASK_CASTS,
+        || {
+            let (rt, contender) = C::setup(flavor);
+            let server = rt.run(async move { contender.start().await });
+            (rt, server)
+        },
+        |server, iters| {
+            let server = server.clone();
+            async move {
+                let began = Instant::now();
+                for _ in 0..iters {
+                    for _ in 0..ONE_TASK_CASTS {
+                        C::cast(&server, 1);
+                    }
+                    black_box(C::call(&server).await);
+                }
+                began.elapsed()
+            }
+        },
+    );
 }
 
 fn call_round_trip<C: Contender>(group: &mut BenchmarkGroup<'_, WallTime>, flavor: Flavor) {
@@ -200,6 +359,62 @@ fn lifecycle(c: &mut Criterion) {
     restarts.finish();
 }
 
+/// A group for workloads whose single run takes up to seconds: few samples, one
+/// run each.
+fn classic_group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(CLASSIC_SAMPLE_SIZE);
+    group.sampling_mode(SamplingMode::Flat);
+    group
+}
+
+/// The classic actor-system workloads.
+fn classic(c: &mut Criterion) {
+    let mut skynets = classic_group(c, "skynet");
+    for_each_contender!(
+        skynet,
+        &mut skynets,
+        [
+            floor::Floor,
+            noex::Noex,
+            ractor::Ractor,
+            kameo::Kameo,
+            actix::Actix
+        ]
+    );
+    skynets.finish();
+
+    let mut rings = classic_group(c, "ring");
+    rings.throughput(Throughput::Elements(RING_HOPS));
+    for_each_contender!(
+        ring,
+        &mut rings,
+        [
+            floor::Floor,
+            noex::Noex,
+            ractor::Ractor,
+            kameo::Kameo,
+            actix::Actix
+        ]
+    );
+    rings.finish();
+
+    // The floor has no supervision. actix restarts in place (see `actix.rs`): its
+    // figures are given beside the table, as for `restart`.
+    let mut storms = classic_group(c, "restart_storm");
+    for_each_contender!(
+        restart_storm,
+        &mut storms,
+        [noex::Noex, ractor::Ractor, kameo::Kameo, actix::Actix]
+    );
+    storms.finish();
+
+    let mut casts = classic_group(c, "cast_one_task");
+    casts.throughput(Throughput::Elements(ONE_TASK_CASTS));
+    messaging_contenders!(cast_one_task, &mut casts);
+    casts.finish();
+}
+
 /// noex only: building the Observer's snapshot of every process.
 fn observer_snapshot(c: &mut Criterion) {
     let mut group = c.benchmark_group("observer_snapshot");
@@ -294,7 +509,7 @@ impl Invocation {
 }
 
 fn main() {
-    if memory::run_probe_if_asked() {
+    if memory::run_probe_if_asked() || memory::run_skynet_probe_if_asked() {
         return;
     }
     // The restart benchmark crashes servers on purpose: keep those panics quiet.
@@ -313,13 +528,19 @@ fn main() {
     messaging(&mut criterion);
     lifecycle(&mut criterion);
     observer_snapshot(&mut criterion);
+    classic(&mut criterion);
     let memory = if invocation.wants("idle_memory") {
         memory::measure_all()
     } else {
         Vec::new()
     };
+    let skynet_memory = if invocation.wants("skynet_memory") {
+        memory::measure_skynets()
+    } else {
+        Vec::new()
+    };
     criterion.final_summary();
     if invocation.measuring {
-        println!("\n{}", summary::render(&memory));
+        println!("\n{}", summary::render(&memory, &skynet_memory));
     }
 }

@@ -11,7 +11,7 @@
 use std::process::Command;
 
 use crate::actix::Actix;
-use crate::contender::{Contender, Flavor};
+use crate::contender::{Classic, Contender, Flavor, SKYNET_SUM};
 use crate::floor::Floor;
 use crate::kameo::Kameo;
 use crate::noex::Noex;
@@ -114,3 +114,99 @@ pub fn measure_all() -> Vec<MemoryRow> {
         })
         .collect()
 }
+
+/// Peak memory of one skynet, each library and flavour in a fresh process (the
+/// benchmark runs itself again with `NOEX_BENCH_SKYNET_PROBE=<library>/<flavour>`):
+/// the child runs one skynet and reads its high-water mark of resident memory
+/// (`VmHWM` in `/proc/self/status`), which counts the process's start too.
+const SKYNET_PROBE_ENV: &str = "NOEX_BENCH_SKYNET_PROBE";
+
+pub struct SkynetMemoryRow {
+    pub library: &'static str,
+    pub flavor: Flavor,
+    pub peak_bytes: u64,
+}
+
+fn status_bytes(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a kB field");
+    kib * 1024
+}
+
+/// If this process is a skynet probe, run one skynet, print its peak, and say so.
+pub fn run_skynet_probe_if_asked() -> bool {
+    let Ok(probe) = std::env::var(SKYNET_PROBE_ENV) else {
+        return false;
+    };
+    let (library, flavor) = probe.split_once('/').expect("<library>/<flavour>");
+    let flavor = Flavor::ALL
+        .into_iter()
+        .find(|f| f.as_str() == flavor)
+        .expect("a flavour");
+    match library {
+        "tokio_bare" => skynet_probe::<Floor>(flavor),
+        "noex" => skynet_probe::<Noex>(flavor),
+        "ractor" => skynet_probe::<Ractor>(flavor),
+        "kameo" => skynet_probe::<Kameo>(flavor),
+        "actix" => skynet_probe::<Actix>(flavor),
+        other => panic!("no skynet probe for {other:?}"),
+    }
+    true
+}
+
+fn skynet_probe<C: Classic>(flavor: Flavor) {
+    let (rt, contender) = C::setup(flavor);
+    let before = status_bytes("VmHWM");
+    let sum = rt.run(async move { contender.skynet().await });
+    assert_eq!(sum, SKYNET_SUM);
+    println!("peak_bytes={}", status_bytes("VmHWM"));
+    println!("start_bytes={before}");
+}
+
+/// Run one skynet probe process per library and flavour, in turn.
+pub fn measure_skynets() -> Vec<SkynetMemoryRow> {
+    let exe = std::env::current_exe().expect("this benchmark's path");
+    let mut rows = Vec::new();
+    for flavor in Flavor::ALL {
+        for library in crate::contender::LIBRARIES {
+            let output = Command::new(&exe)
+                .env(SKYNET_PROBE_ENV, format!("{library}/{}", flavor.as_str()))
+                .output()
+                .expect("a probe process");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let field = |name: &str| -> Option<u64> {
+                stdout
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|value| value.parse().ok())
+            };
+            match (field("peak_bytes"), field("start_bytes")) {
+                (Some(peak_bytes), Some(start)) => {
+                    println!(
+                        "skynet_memory/{library}/{}: peak {:.1} MiB (at the start {:.1} MiB)",
+                        flavor.as_str(),
+                        peak_bytes as f64 / MIB,
+                        start as f64 / MIB
+                    );
+                    rows.push(SkynetMemoryRow {
+                        library,
+                        flavor,
+                        peak_bytes,
+                    });
+                }
+                _ => eprintln!(
+                    "skynet_memory/{library}/{}: the probe failed: {}",
+                    flavor.as_str(),
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+            }
+        }
+    }
+    rows
+}
+
+pub const MIB: f64 = 1024.0 * 1024.0;

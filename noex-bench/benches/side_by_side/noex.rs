@@ -1,13 +1,19 @@
 //! noex: a GenServer, with the Observer counting every message (there is no switch
 //! to turn it off). `call` carries noex's default 5 s timeout.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::error::BoxError;
+use noex::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
-use noex::{ExitReason, ServerRef, registry};
+use noex::{ExitReason, ServerRef, SupervisorRef, registry};
+use tokio::sync::{Notify, oneshot};
 
-use crate::contender::{CRASH_MESSAGE, Contender, Flavor, Runtime, Supervision};
+use crate::contender::{
+    CRASH_MESSAGE, Classic, Contender, Flavor, Runtime, SKYNET_FAN_OUT, SKYNET_LEAVES, StartCount,
+    Storm, Supervision, skynet_children,
+};
 
 pub struct Counter(u64);
 
@@ -113,6 +119,264 @@ impl Supervision for Noex {
                 return;
             }
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Where a skynet node sends its sum: its parent, or (the root) the caller.
+pub enum SkynetParent {
+    Node(ServerRef<SkynetNode>),
+    Root(oneshot::Sender<u64>),
+}
+
+impl SkynetParent {
+    fn send(self, sum: u64) {
+        match self {
+            SkynetParent::Node(parent) => parent.cast(sum).expect("the parent waits"),
+            SkynetParent::Root(caller) => caller.send(sum).expect("the caller waits"),
+        }
+    }
+}
+
+pub struct SkynetNode {
+    parent: Option<SkynetParent>,
+    ordinal: u64,
+    size: u64,
+    sum: u64,
+    pending: u64,
+}
+
+impl SkynetNode {
+    fn new(parent: SkynetParent, ordinal: u64, size: u64) -> Self {
+        SkynetNode {
+            parent: Some(parent),
+            ordinal,
+            size,
+            sum: 0,
+            pending: SKYNET_FAN_OUT,
+        }
+    }
+
+    fn finish(&mut self, sum: u64, ctx: &mut Context<Self>) {
+        self.parent.take().expect("sent once").send(sum);
+        ctx.stop(ExitReason::Normal);
+    }
+}
+
+/// The continuation that starts a node's children, in the node's own task.
+struct StartChildren;
+
+impl GenServer for SkynetNode {
+    type Call = ();
+    type Cast = u64;
+    type Reply = ();
+
+    /// `start` waits for `init`: the children are started after it (OTP's
+    /// `{continue, _}`), so every node starts its subtree in its own process.
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        ctx.continue_with(StartChildren);
+        Ok(())
+    }
+
+    async fn handle_continue(&mut self, _: Info, ctx: &mut Context<Self>) {
+        if self.size == 1 {
+            return self.finish(self.ordinal, ctx);
+        }
+        let me = ctx.myself();
+        for (ordinal, size) in skynet_children(self.ordinal, self.size) {
+            let child = SkynetNode::new(SkynetParent::Node(me.clone()), ordinal, size);
+            gen_server::start(child, StartOptions::new())
+                .await
+                .expect("started");
+        }
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+
+    async fn handle_cast(&mut self, sum: u64, ctx: &mut Context<Self>) {
+        self.sum += sum;
+        self.pending -= 1;
+        if self.pending == 0 {
+            self.finish(self.sum, ctx);
+        }
+    }
+}
+
+pub enum RingMessage {
+    Token(u64),
+    Next(ServerRef<RingNode>),
+}
+
+pub struct RingNode {
+    next: Option<ServerRef<RingNode>>,
+    done: Arc<Notify>,
+}
+
+impl GenServer for RingNode {
+    type Call = ();
+    type Cast = RingMessage;
+    type Reply = ();
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+
+    async fn handle_cast(&mut self, message: RingMessage, _: &mut Context<Self>) {
+        match message {
+            RingMessage::Next(node) => self.next = Some(node),
+            RingMessage::Token(0) => self.done.notify_one(),
+            RingMessage::Token(hops) => {
+                let next = self.next.as_ref().expect("linked");
+                next.cast(RingMessage::Token(hops - 1)).expect("running");
+            }
+        }
+    }
+}
+
+pub struct NoexRing {
+    first: ServerRef<RingNode>,
+    done: Arc<Notify>,
+}
+
+impl Classic for Noex {
+    type Ring = NoexRing;
+
+    async fn skynet(&self) -> u64 {
+        let (root, sum) = oneshot::channel();
+        let root = SkynetNode::new(SkynetParent::Root(root), 0, SKYNET_LEAVES);
+        gen_server::start(root, StartOptions::new())
+            .await
+            .expect("started");
+        sum.await.expect("the root's sum")
+    }
+
+    async fn ring(&self, nodes: usize) -> NoexRing {
+        let done = Arc::new(Notify::new());
+        let mut started = Vec::with_capacity(nodes);
+        for _ in 0..nodes {
+            let node = RingNode {
+                next: None,
+                done: done.clone(),
+            };
+            started.push(
+                gen_server::start(node, StartOptions::new())
+                    .await
+                    .expect("started"),
+            );
+        }
+        for (i, node) in started.iter().enumerate() {
+            let next = started[(i + 1) % nodes].clone();
+            node.cast(RingMessage::Next(next)).expect("running");
+        }
+        let ring = NoexRing {
+            first: started[0].clone(),
+            done,
+        };
+        Self::pass_token(&ring, nodes as u64).await;
+        ring
+    }
+
+    async fn pass_token(ring: &NoexRing, hops: u64) {
+        ring.first.cast(RingMessage::Token(hops)).expect("running");
+        ring.done.notified().await;
+    }
+}
+
+/// What the storm's children share: each one's current instance, and a count of
+/// the instances that have started.
+pub struct StormShared {
+    children: Vec<Mutex<Option<ServerRef<StormChild>>>>,
+    started: StartCount,
+}
+
+impl StormShared {
+    fn new(children: usize) -> Arc<Self> {
+        Arc::new(StormShared {
+            children: (0..children).map(|_| Mutex::new(None)).collect(),
+            started: StartCount::default(),
+        })
+    }
+}
+
+/// A `simple_one_for_one` child's argument: its slot, and what the children share.
+pub struct StormArg(usize, Arc<StormShared>);
+
+/// A child that crashes (panics) when told to, and says so when it (re)starts.
+pub struct StormChild {
+    index: usize,
+    shared: Arc<StormShared>,
+}
+
+impl GenServer for StormChild {
+    type Call = ();
+    type Cast = Crash;
+    type Reply = u64;
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        *self.shared.children[self.index].lock().expect("slot") = Some(ctx.myself());
+        self.shared.started.started();
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
+        Reply::Now(1)
+    }
+
+    async fn handle_cast(&mut self, _: Crash, _: &mut Context<Self>) {
+        std::panic::panic_any(CRASH_MESSAGE);
+    }
+}
+
+impl Storm for Noex {
+    /// The supervisor is kept so that it lives as long as the storm.
+    type Storm = (SupervisorRef, Arc<StormShared>);
+
+    /// Not 100k: noex's supervisor republishes its whole child list after every
+    /// start and every restart, and finds an exited child by a linear scan, so
+    /// starting N dynamic children and a storm of N each cost O(N²). Starting 100k
+    /// did not finish in 4.5 minutes; 10k shows the growth.
+    const MAX_STORM: usize = 10_000;
+
+    async fn start_storm(&self, children: usize) -> Self::Storm {
+        let shared = StormShared::new(children);
+        let template =
+            ChildSpec::worker_with("storm", |StormArg(index, shared): &StormArg| StormChild {
+                index: *index,
+                shared: shared.clone(),
+            });
+        // Every child crashes at once: no intensity the storm could exceed.
+        let supervisor = supervisor::start(
+            SupervisorSpec::simple_one_for_one(template)
+                .max_restarts(u32::MAX, Duration::from_millis(100)),
+        )
+        .await
+        .expect("supervisor started");
+        shared.started.expect(children);
+        for index in 0..children {
+            supervisor
+                .start_child_with(StormArg(index, shared.clone()))
+                .await
+                .expect("child started");
+        }
+        shared.started.all_started().await;
+        (supervisor, shared)
+    }
+
+    /// A restarted child is a new process: its new reference is the one its `init`
+    /// left in its slot.
+    async fn storm((_, shared): &Self::Storm) {
+        let current = |slot: &Mutex<Option<ServerRef<StormChild>>>| {
+            slot.lock().expect("slot").clone().expect("started")
+        };
+        shared.started.expect(shared.children.len());
+        for slot in &shared.children {
+            current(slot).cast(Crash).expect("running");
+        }
+        shared.started.all_started().await;
+        for slot in &shared.children {
+            current(slot).call(()).await.expect("answered");
         }
     }
 }

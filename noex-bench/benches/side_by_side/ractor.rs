@@ -2,12 +2,18 @@
 //! mailbox is unbounded. ractor's supervision is linking plus supervision events:
 //! the restart itself is code the user writes in `handle_supervisor_evt`, as here.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, call, registry};
-use tokio::sync::Notify;
+use ractor::{
+    Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, call, registry,
+};
+use tokio::sync::{Notify, oneshot};
 
-use crate::contender::{CRASH_MESSAGE, Contender, Flavor, Runtime, Supervision};
+use crate::contender::{
+    CRASH_MESSAGE, Classic, Contender, Flavor, Runtime, SKYNET_FAN_OUT, SKYNET_LEAVES, StartCount,
+    Storm, Supervision, skynet_children,
+};
 
 pub struct Counter;
 
@@ -169,5 +175,286 @@ impl Supervision for Ractor {
             .expect("registered again")
             .into();
         call!(new, CrashyMsg::Ping).expect("answered after the restart");
+    }
+}
+
+/// Where a skynet node sends its sum: its parent, or (the root) the caller.
+pub enum SkynetParent {
+    Node(ActorRef<u64>),
+    Root(oneshot::Sender<u64>),
+}
+
+impl SkynetParent {
+    fn send(self, sum: u64) {
+        match self {
+            SkynetParent::Node(parent) => parent.cast(sum).expect("the parent waits"),
+            SkynetParent::Root(caller) => caller.send(sum).expect("the caller waits"),
+        }
+    }
+}
+
+pub struct SkynetNode;
+
+pub struct SkynetState {
+    parent: Option<SkynetParent>,
+    ordinal: u64,
+    size: u64,
+    sum: u64,
+    pending: u64,
+}
+
+impl Actor for SkynetNode {
+    type Msg = u64;
+    type State = SkynetState;
+    type Arguments = (SkynetParent, u64, u64);
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<u64>,
+        (parent, ordinal, size): (SkynetParent, u64, u64),
+    ) -> Result<SkynetState, ActorProcessingErr> {
+        Ok(SkynetState {
+            parent: Some(parent),
+            ordinal,
+            size,
+            sum: 0,
+            pending: SKYNET_FAN_OUT,
+        })
+    }
+
+    /// `spawn` waits for `pre_start`: the children are started here, in the
+    /// node's own task, so every node starts its subtree itself.
+    async fn post_start(
+        &self,
+        myself: ActorRef<u64>,
+        state: &mut SkynetState,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.size == 1 {
+            state.parent.take().expect("sent once").send(state.ordinal);
+            myself.stop(None);
+            return Ok(());
+        }
+        for (ordinal, size) in skynet_children(state.ordinal, state.size) {
+            let parent = SkynetParent::Node(myself.clone());
+            Actor::spawn(None, SkynetNode, (parent, ordinal, size)).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<u64>,
+        sum: u64,
+        state: &mut SkynetState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.sum += sum;
+        state.pending -= 1;
+        if state.pending == 0 {
+            state.parent.take().expect("sent once").send(state.sum);
+            myself.stop(None);
+        }
+        Ok(())
+    }
+}
+
+pub enum RingMessage {
+    Token(u64),
+    Next(ActorRef<RingMessage>),
+}
+
+pub struct RingNode;
+
+pub struct RingState {
+    next: Option<ActorRef<RingMessage>>,
+    done: Arc<Notify>,
+}
+
+impl Actor for RingNode {
+    type Msg = RingMessage;
+    type State = RingState;
+    type Arguments = Arc<Notify>;
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<RingMessage>,
+        done: Arc<Notify>,
+    ) -> Result<RingState, ActorProcessingErr> {
+        Ok(RingState { next: None, done })
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<RingMessage>,
+        message: RingMessage,
+        state: &mut RingState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            RingMessage::Next(node) => state.next = Some(node),
+            RingMessage::Token(0) => state.done.notify_one(),
+            RingMessage::Token(hops) => {
+                let next = state.next.as_ref().expect("linked");
+                next.cast(RingMessage::Token(hops - 1))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct RactorRing {
+    first: ActorRef<RingMessage>,
+    done: Arc<Notify>,
+}
+
+impl Classic for Ractor {
+    type Ring = RactorRing;
+
+    async fn skynet(&self) -> u64 {
+        let (root, sum) = oneshot::channel();
+        let arguments = (SkynetParent::Root(root), 0, SKYNET_LEAVES);
+        Actor::spawn(None, SkynetNode, arguments)
+            .await
+            .expect("started");
+        sum.await.expect("the root's sum")
+    }
+
+    async fn ring(&self, nodes: usize) -> RactorRing {
+        let done = Arc::new(Notify::new());
+        let mut started = Vec::with_capacity(nodes);
+        for _ in 0..nodes {
+            let (node, _) = Actor::spawn(None, RingNode, done.clone())
+                .await
+                .expect("started");
+            started.push(node);
+        }
+        for (i, node) in started.iter().enumerate() {
+            let next = started[(i + 1) % nodes].clone();
+            node.cast(RingMessage::Next(next)).expect("running");
+        }
+        let ring = RactorRing {
+            first: started[0].clone(),
+            done,
+        };
+        Self::pass_token(&ring, nodes as u64).await;
+        ring
+    }
+
+    async fn pass_token(ring: &RactorRing, hops: u64) {
+        ring.first.cast(RingMessage::Token(hops)).expect("running");
+        ring.done.notified().await;
+    }
+}
+
+/// What the storm's children share: each one's current instance, and a count of
+/// the instances that have started.
+pub struct StormShared {
+    children: Vec<Mutex<Option<ActorRef<CrashyMsg>>>>,
+    started: StartCount,
+}
+
+/// A child that panics when told to, and says so when it (re)starts.
+pub struct StormChild;
+
+impl Actor for StormChild {
+    type Msg = CrashyMsg;
+    type State = ();
+    type Arguments = (usize, Arc<StormShared>);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<CrashyMsg>,
+        (index, shared): (usize, Arc<StormShared>),
+    ) -> Result<(), ActorProcessingErr> {
+        *shared.children[index].lock().expect("slot") = Some(myself);
+        shared.started.started();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<CrashyMsg>,
+        message: CrashyMsg,
+        state: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
+        Crashy.handle(myself, message, state).await
+    }
+}
+
+/// ractor has no `simple_one_for_one`: this is the user code that plays it, one
+/// actor linked to every child, starting a failed child again in its slot.
+struct StormSupervisor {
+    shared: Arc<StormShared>,
+}
+
+impl Actor for StormSupervisor {
+    type Msg = ();
+    /// Which slot each running child fills.
+    type State = HashMap<ActorId, usize>;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<()>,
+        _: (),
+    ) -> Result<HashMap<ActorId, usize>, ActorProcessingErr> {
+        let mut slots = HashMap::with_capacity(self.shared.children.len());
+        for index in 0..self.shared.children.len() {
+            let arguments = (index, self.shared.clone());
+            let (child, _) =
+                Actor::spawn_linked(None, StormChild, arguments, myself.get_cell()).await?;
+            slots.insert(child.get_id(), index);
+        }
+        Ok(slots)
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<()>,
+        event: SupervisionEvent,
+        slots: &mut HashMap<ActorId, usize>,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(child, _) = event
+            && let Some(index) = slots.remove(&child.get_id())
+        {
+            let arguments = (index, self.shared.clone());
+            let (child, _) =
+                Actor::spawn_linked(None, StormChild, arguments, myself.get_cell()).await?;
+            slots.insert(child.get_id(), index);
+        }
+        Ok(())
+    }
+}
+
+impl Storm for Ractor {
+    /// The supervisor is kept so that it lives as long as the storm.
+    type Storm = (ActorRef<()>, Arc<StormShared>);
+
+    async fn start_storm(&self, children: usize) -> Self::Storm {
+        let shared = Arc::new(StormShared {
+            children: (0..children).map(|_| Mutex::new(None)).collect(),
+            started: StartCount::default(),
+        });
+        shared.started.expect(children);
+        let supervisor = StormSupervisor {
+            shared: shared.clone(),
+        };
+        let (supervisor, _) = Actor::spawn(None, supervisor, ()).await.expect("started");
+        shared.started.all_started().await;
+        (supervisor, shared)
+    }
+
+    /// A restarted child is a new actor: its new reference is the one its
+    /// `pre_start` left in its slot.
+    async fn storm((_, shared): &Self::Storm) {
+        let current = |slot: &Mutex<Option<ActorRef<CrashyMsg>>>| {
+            slot.lock().expect("slot").clone().expect("started")
+        };
+        shared.started.expect(shared.children.len());
+        for slot in &shared.children {
+            current(slot).cast(CrashyMsg::Crash).expect("running");
+        }
+        shared.started.all_started().await;
+        for slot in &shared.children {
+            call!(current(slot), CrashyMsg::Ping).expect("answered");
+        }
     }
 }

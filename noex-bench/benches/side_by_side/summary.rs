@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::contender::{FLOOR, Flavor, LIBRARIES};
-use crate::memory::MemoryRow;
+use crate::memory::{MIB, MemoryRow, SkynetMemoryRow};
 
 struct Samples {
     sample_size: usize,
@@ -62,32 +62,76 @@ pub fn id(workload: &str, library: &str, case: impl Display) -> String {
 
 /// The timed workloads, in the table's order: the label of their rows, and their
 /// benchmark group. Each has a row per runtime flavour.
-const WORKLOADS: [(&str, &str); 4] = [
+const WORKLOADS: [(&str, &str); 7] = [
     ("call round trip", "call_round_trip"),
     ("cast (per message)", "cast_throughput"),
+    ("cast, 2M from one task (per message)", "cast_one_task"),
     ("spawn (per server)", "spawn"),
     ("restart latency", "restart"),
+    ("skynet, 1M leaves (whole run)", "skynet"),
+    ("ring, 10k actors (per hop)", "ring"),
 ];
 
 /// The workloads the Observer's share is shown for: messaging, where it counts.
-const OBSERVED: [&str; 2] = ["call_round_trip", "cast_throughput"];
+const OBSERVED: [&str; 3] = ["call_round_trip", "cast_throughput", "cast_one_task"];
+
+/// The restart storm's largest size, shown as a whole storm as well.
+const STORM_WHOLE: usize = 100_000;
 
 /// A flavour as a row label shows it: `current-thread`.
 fn flavor_label(flavor: Flavor) -> String {
     flavor.as_str().replace('_', "-")
 }
 
-/// Every row of the timed workloads, in order: its label, benchmark group and flavour.
-fn rows() -> impl Iterator<Item = (String, &'static str, Flavor)> {
-    WORKLOADS.into_iter().flat_map(|(workload, group)| {
-        Flavor::ALL.map(move |flavor| {
-            (
-                format!("{workload}, {}", flavor_label(flavor)),
+/// One row of the timed table.
+struct Row {
+    label: String,
+    group: &'static str,
+    /// The benchmark's case: the flavour, and for the storm its size.
+    case: String,
+    /// The row shows the median per unit times this (1, or a whole storm's restarts).
+    scale: f64,
+}
+
+/// Every row of the timed workloads, in order.
+fn rows() -> Vec<Row> {
+    let mut rows: Vec<Row> = WORKLOADS
+        .into_iter()
+        .flat_map(|(workload, group)| {
+            Flavor::ALL.map(move |flavor| Row {
+                label: format!("{workload}, {}", flavor_label(flavor)),
                 group,
-                flavor,
-            )
+                case: flavor.as_str().to_string(),
+                scale: 1.0,
+            })
         })
-    })
+        .collect();
+    for flavor in Flavor::ALL {
+        rows.push(Row {
+            label: format!(
+                "restart storm, {}k children (until all answer), {}",
+                STORM_WHOLE / 1000,
+                flavor_label(flavor)
+            ),
+            group: "restart_storm",
+            case: crate::storm_case(flavor, STORM_WHOLE),
+            scale: STORM_WHOLE as f64,
+        });
+    }
+    for children in crate::STORM_CHILDREN {
+        for flavor in Flavor::ALL {
+            rows.push(Row {
+                label: format!(
+                    "restart storm (per restart), {children} children, {}",
+                    flavor_label(flavor)
+                ),
+                group: "restart_storm",
+                case: crate::storm_case(flavor, children),
+                scale: 1.0,
+            });
+        }
+    }
+    rows
 }
 
 /// Marks actix's restart cells: it cannot restart after a crash, and what it can do
@@ -95,7 +139,9 @@ fn rows() -> impl Iterator<Item = (String, &'static str, Flavor)> {
 const IN_PLACE: &str = "†";
 
 fn time(ns: f64) -> String {
-    if ns >= 1_000_000.0 {
+    if ns >= 1_000_000_000.0 {
+        format!("{:.2} s", ns / 1_000_000_000.0)
+    } else if ns >= 1_000_000.0 {
         format!("{:.2} ms", ns / 1_000_000.0)
     } else if ns >= 10_000.0 {
         format!("{:.1} µs", ns / 1_000.0)
@@ -115,7 +161,7 @@ fn cell(value: Option<f64>, floor: Option<f64>, show: impl Fn(f64) -> String) ->
 }
 
 /// The markdown tables for BENCHMARKS.md.
-pub fn render(memory: &[MemoryRow]) -> String {
+pub fn render(memory: &[MemoryRow], skynet_memory: &[SkynetMemoryRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -125,19 +171,27 @@ pub fn render(memory: &[MemoryRow]) -> String {
     let _ = writeln!(out, "|---|{}", "---|".repeat(LIBRARIES.len()));
     // actix's restart-in-place figures, one per flavour.
     let mut in_place: Vec<String> = Vec::new();
-    for (label, group, flavor) in rows() {
-        let medians = LIBRARIES.map(|library| median(&id(group, library, flavor.as_str())));
+    for Row {
+        label,
+        group,
+        case,
+        scale,
+        ..
+    } in rows()
+    {
+        let median_of = |library: &str| median(&id(group, library, &case)).map(|ns| ns * scale);
+        let medians = LIBRARIES.map(median_of);
         if medians.iter().all(Option::is_none) {
             continue;
         }
-        let floor = median(&id(group, FLOOR, flavor.as_str()));
+        let floor = median_of(FLOOR);
         let cells: Vec<String> = LIBRARIES
             .iter()
             .zip(medians)
             .map(|(library, value)| {
                 let shown = cell(value, floor, time);
-                if group == "restart" && *library == "actix" && value.is_some() {
-                    in_place.push(format!("{shown} ({})", flavor_label(flavor)));
+                if group.starts_with("restart") && *library == "actix" && value.is_some() {
+                    in_place.push(format!("{shown} ({label})"));
                     format!("n/a {IN_PLACE}")
                 } else {
                     shown
@@ -165,6 +219,28 @@ pub fn render(memory: &[MemoryRow]) -> String {
             cells.join(" | ")
         );
     }
+    for flavor in Flavor::ALL {
+        let peak = |library: &str| {
+            skynet_memory
+                .iter()
+                .find(|row| row.library == library && row.flavor == flavor)
+                .map(|row| row.peak_bytes as f64)
+        };
+        if LIBRARIES.iter().all(|library| peak(library).is_none()) {
+            continue;
+        }
+        let floor = peak(FLOOR);
+        let cells: Vec<String> = LIBRARIES
+            .iter()
+            .map(|library| cell(peak(library), floor, |b| format!("{:.0} MiB", b / MIB)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| skynet peak memory (VmHWM), {} | {} |",
+            flavor_label(flavor),
+            cells.join(" | ")
+        );
+    }
 
     if !in_place.is_empty() {
         let _ = writeln!(
@@ -173,24 +249,29 @@ pub fn render(memory: &[MemoryRow]) -> String {
              has no figure for it. What it can do instead, an actor that stops itself and is \
              restarted in place (same value, same mailbox), takes {}: not the operation the \
              other columns time.",
-            in_place.join(" and ")
+            in_place.join("; ")
         );
     }
 
     let rows: Vec<String> = rows()
-        .filter(|(_, group, _)| OBSERVED.contains(group))
-        .filter_map(|(label, group, flavor)| {
-            let median_of = |library: &str| median(&id(group, library, flavor.as_str()));
-            let floor = median_of(FLOOR);
-            let counted = median_of("tokio_bare_counted")?;
-            let noex = median_of("noex");
-            Some(format!(
-                "| {label} | {} | {} | {} |",
-                cell(floor, floor, time),
-                cell(Some(counted), floor, time),
-                cell(noex, floor, time)
-            ))
-        })
+        .into_iter()
+        .filter(|row| OBSERVED.contains(&row.group))
+        .filter_map(
+            |Row {
+                 label, group, case, ..
+             }| {
+                let median_of = |library: &str| median(&id(group, library, &case));
+                let floor = median_of(FLOOR);
+                let counted = median_of("tokio_bare_counted")?;
+                let noex = median_of("noex");
+                Some(format!(
+                    "| {label} | {} | {} | {} |",
+                    cell(floor, floor, time),
+                    cell(Some(counted), floor, time),
+                    cell(noex, floor, time)
+                ))
+            },
+        )
         .collect();
     if !rows.is_empty() {
         let _ = writeln!(out);
