@@ -80,6 +80,26 @@ fn tree_draws_supervisors_and_workers_in_child_order() {
     snapshot!("e2e_tree", queue.replace_all(&tree.stdout, "").into_owned());
 }
 
+/// `--scale N` adds N idle servers as the numbered children of a simple_one_for_one
+/// supervisor, in start order, after the demo's own tree.
+#[test]
+fn demo_scale_starts_idle_servers_as_simple_one_for_one_children() {
+    let demo = Demo::start_with(&["--scale", "3"]);
+    let tree = demo.noex(&["tree"]);
+    assert_eq!(tree.code, 0, "{}", tree.stderr);
+    let idle: Vec<&str> = tree
+        .stdout
+        .lines()
+        .skip_while(|line| !line.contains("idle <0."))
+        .collect();
+    assert!(idle[0].contains("└── idle <0.18>  supervisor simple_one_for_one  running"));
+    assert_eq!(idle.len(), 4, "{}", tree.stdout);
+    for (n, line) in idle[1..].iter().enumerate() {
+        let expected = format!("── idle-{} <0.{}>  Idle  running", n + 1, 19 + n);
+        assert!(line.ends_with(&expected), "{line:?} is not {expected:?}");
+    }
+}
+
 #[test]
 fn kill_ends_a_worker_and_its_one_for_one_supervisor_restarts_it() {
     let demo = Demo::start();

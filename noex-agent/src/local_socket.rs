@@ -30,6 +30,9 @@ mod unix {
     #[derive(Debug)]
     pub struct Stream(UnixStream);
 
+    /// The most one read asks for: more than a socket's receive buffer holds.
+    const MAX_READ: usize = 256 * 1024;
+
     #[cfg(feature = "client")]
     /// Connects to the socket at `path`.
     pub async fn connect(path: &Path) -> io::Result<Stream> {
@@ -53,7 +56,11 @@ mod unix {
         ) -> Poll<io::Result<()>> {
             loop {
                 ready!(self.0.poll_read_ready(cx))?;
-                match self.0.try_read(buf.initialize_unfilled()) {
+                // Only as much as one read can bring: a codec waiting for a
+                // 300 MB frame offers its whole spare capacity, and zeroing all of it
+                // before every read made receiving a frame quadratic.
+                let chunk = buf.remaining().min(MAX_READ);
+                match self.0.try_read(buf.initialize_unfilled_to(chunk)) {
                     Ok(read) => {
                         buf.advance(read);
                         return Poll::Ready(Ok(()));

@@ -275,6 +275,11 @@ pub struct DemoArgs {
     #[arg(long)]
     pub read_only: bool,
 
+    /// Also start N idle servers under the simple_one_for_one supervisor `idle`, to see
+    /// how `noex ps`, `tree` and `top` handle many processes (try 1000000)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub scale: u32,
+
     /// Exit when the process that started the demo has gone (set by `noex demo`)
     #[arg(long, hide = true)]
     pub watch_parent: bool,

@@ -333,12 +333,6 @@ impl Storm for Noex {
     /// The supervisor is kept so that it lives as long as the storm.
     type Storm = (SupervisorRef, Arc<StormShared>);
 
-    /// Not 100k: noex's supervisor republishes its whole child list after every
-    /// start and every restart, and finds an exited child by a linear scan, so
-    /// starting N dynamic children and a storm of N each cost O(N²). Starting 100k
-    /// did not finish in 4.5 minutes; 10k shows the growth.
-    const MAX_STORM: usize = 10_000;
-
     async fn start_storm(&self, children: usize) -> Self::Storm {
         let shared = StormShared::new(children);
         let template =

@@ -8,7 +8,8 @@
 //! ├── pipeline (rest_for_one): ingest → parse → store, health
 //! ├── metrics
 //! ├── sessions (simple_one_for_one): session-N, temporary
-//! └── session_spawner
+//! ├── session_spawner
+//! └── idle (simple_one_for_one): idle-N, with `--scale N` only
 //! ```
 
 use std::collections::HashMap;
@@ -40,7 +41,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let stop = stop_requested(args.watch_parent);
     let socket = agent::start(AgentOptions::new("noex-demo").read_only(args.read_only))?;
     let chaos = !args.steady;
-    let app = supervisor::start(app_spec(chaos)).await?;
+    let app = supervisor::start(app_spec(chaos, args.scale > 0)).await?;
+    if args.scale > 0 {
+        start_idle_servers(args.scale).await?;
+    }
     let pid = std::process::id();
     // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
     // for it before attaching, so no client's connection takes a pid in the middle of
@@ -154,7 +158,7 @@ async fn parent_exit() {
 
 /// OTP's default intensity (1 restart in 5 s) is strict for a demo that invites
 /// `noex kill`: each supervisor here allows a few.
-fn app_spec(chaos: bool) -> SupervisorSpec {
+fn app_spec(chaos: bool, idle: bool) -> SupervisorSpec {
     let mut app = SupervisorSpec::one_for_one()
         .name("app_sup")
         .max_restarts(10, Duration::from_secs(30))
@@ -209,7 +213,24 @@ fn app_spec(chaos: bool) -> SupervisorSpec {
         app = app
             .child(ChildSpec::worker("session_spawner", || SessionSpawner).name("session_spawner"));
     }
+    if idle {
+        app = app.child(ChildSpec::supervisor(
+            "idle",
+            SupervisorSpec::simple_one_for_one(ChildSpec::worker_with("idle", |(): &()| Idle))
+                .name("idle"),
+        ));
+    }
     app
+}
+
+/// Starts `count` idle servers under `idle`, saying how far it got on a terminal.
+async fn start_idle_servers(count: u32) -> anyhow::Result<()> {
+    let idle = registry::lookup_supervisor("idle")?;
+    eprintln!("starting {count} idle servers under `idle`...");
+    for _ in 0..count {
+        idle.start_child_with(()).await?;
+    }
+    Ok(())
 }
 
 /// How long the store may take to stop before it is killed (its backlog is lost).
@@ -517,6 +538,19 @@ impl GenServer for Session {
 
     async fn handle_info(&mut self, _: Info, ctx: &mut Context<Self>) {
         ctx.stop(ExitReason::Normal);
+    }
+}
+
+/// A server that only waits: what most processes of a large application do.
+struct Idle;
+
+impl GenServer for Idle {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
     }
 }
 

@@ -15,15 +15,18 @@ use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
 use crate::context::Context;
 use crate::error::CliError;
 
-/// How long the demo app may take to start its tree and open its agent socket.
+/// How long the demo app may take to start its tree and open its agent socket...
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
+/// ...and, with `--scale`, to start each idle server (a million in well under a minute).
+const STARTUP_PER_IDLE_SERVER: Duration = Duration::from_micros(50);
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
     if args.no_ui {
         return Ok(app::run(&args).await?);
     }
     let mut demo = DemoProcess::spawn(&args)?;
-    demo.wait_for_agent().await?;
+    demo.wait_for_agent(STARTUP_TIMEOUT + STARTUP_PER_IDLE_SERVER * args.scale)
+        .await?;
     let attached = Context {
         target: TargetArgs {
             pid: Some(demo.pid()),
@@ -72,6 +75,9 @@ impl DemoProcess {
         if args.read_only {
             command.arg("--read-only");
         }
+        if args.scale > 0 {
+            command.args(["--scale", &args.scale.to_string()]);
+        }
         // Its output would draw over the dashboard.
         let stdout = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
         let stderr = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
@@ -114,15 +120,15 @@ impl DemoProcess {
     /// Until its agent listens and its whole tree has started: attaching earlier would
     /// start the agent's connection process in the middle of the tree, and the tree's
     /// pids would no longer follow its start order.
-    async fn wait_for_agent(&mut self) -> anyhow::Result<()> {
+    async fn wait_for_agent(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let socket = discovery::socket_path_for_pid(self.pid());
         let began = Instant::now();
         while !(self.running() && socket_ready(&socket)) {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the demo application exited at start ({status})");
             }
-            if began.elapsed() > STARTUP_TIMEOUT {
-                bail!("the demo application did not start within {STARTUP_TIMEOUT:?}");
+            if began.elapsed() > timeout {
+                bail!("the demo application did not start within {timeout:?}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

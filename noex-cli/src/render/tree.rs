@@ -4,6 +4,7 @@
 //! spec whose process is not running shows as `stopped`. A child's restart type is
 //! shown when it is not the default (`permanent`).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use noex_agent::types::{
@@ -35,7 +36,7 @@ pub fn tree_text(tree: &ProcessTree, all: bool, style: Style) -> String {
 fn write_node(
     out: &mut String,
     node: &TreeNode,
-    parent: Option<&SupervisorInfo>,
+    restart: Option<RestartType>,
     prefix: &str,
     last: Option<bool>,
     all: bool,
@@ -46,13 +47,14 @@ fn write_node(
         Some(false) => "├── ",
         Some(true) => "└── ",
     };
-    let _ = writeln!(out, "{prefix}{branch}{}", node_line(node, parent, style));
+    let _ = writeln!(out, "{prefix}{branch}{}", node_line(node, restart, style));
     if let TreeNode::Supervisor { info, children } = node {
         let child_prefix = match last {
             None => prefix.to_string(),
             Some(false) => format!("{prefix}│   "),
             Some(true) => format!("{prefix}    "),
         };
+        let restarts = RestartTypes::of(info);
         let children = visible(children, all);
         let count = children.len();
         for (index, child) in children.into_iter().enumerate() {
@@ -60,7 +62,7 @@ fn write_node(
             write_node(
                 out,
                 child,
-                Some(info),
+                restarts.of_child(child),
                 &child_prefix,
                 Some(is_last),
                 all,
@@ -85,17 +87,32 @@ fn is_system(node: &TreeNode) -> bool {
     }
 }
 
-/// The restart type of the live child `pid`, as its supervisor lists it.
-fn restart_type_of(parent: Option<&SupervisorInfo>, pid: Pid) -> Option<RestartType> {
-    parent?
-        .children
-        .iter()
-        .find(|child| child.pid == Some(pid))
-        .map(|child| child.restart)
+/// The restart types of a supervisor's live children, by pid: looked up once per
+/// supervisor, not once per child (a million children would take minutes).
+struct RestartTypes(HashMap<Pid, RestartType>);
+
+impl RestartTypes {
+    fn of(info: &SupervisorInfo) -> Self {
+        RestartTypes(
+            info.children
+                .iter()
+                .filter_map(|child| Some((child.pid?, child.restart)))
+                .collect(),
+        )
+    }
+
+    fn of_child(&self, node: &TreeNode) -> Option<RestartType> {
+        let pid = match node {
+            TreeNode::Supervisor { info, .. } => info.pid,
+            TreeNode::Worker { info } => info.pid,
+            TreeNode::Stopped { .. } | TreeNode::Unknown => return None,
+        };
+        self.0.get(&pid).copied()
+    }
 }
 
 /// The text of one node, without the drawing: `label <pid>  what  status  extras...`.
-pub fn node_line(node: &TreeNode, parent: Option<&SupervisorInfo>, style: Style) -> String {
+pub fn node_line(node: &TreeNode, restart: Option<RestartType>, style: Style) -> String {
     let mut parts: Vec<String> = Vec::new();
     match node {
         TreeNode::Supervisor { info, .. } => {
@@ -107,7 +124,7 @@ pub fn node_line(node: &TreeNode, parent: Option<&SupervisorInfo>, style: Style)
             ));
             parts.push(format!("supervisor {}", info.strategy));
             parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
-            push_restart_type(&mut parts, restart_type_of(parent, info.pid), style);
+            push_restart_type(&mut parts, restart, style);
             push_restarts(&mut parts, info.restarts, style);
             match info.child_restarts {
                 0 => {}
@@ -125,7 +142,7 @@ pub fn node_line(node: &TreeNode, parent: Option<&SupervisorInfo>, style: Style)
             ));
             parts.push(info.type_name.clone());
             parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
-            push_restart_type(&mut parts, restart_type_of(parent, info.pid), style);
+            push_restart_type(&mut parts, restart, style);
             push_restarts(&mut parts, info.restarts, style);
             if info.queue_len > 0 {
                 let text = format!("queue {}", format::count(info.queue_len));
@@ -249,31 +266,34 @@ pub fn tree_json(tree: &ProcessTree, all: bool) -> String {
     serde_json::to_string_pretty(&doc).expect("tree serialises") + "\n"
 }
 
-fn node_json(node: &TreeNode, parent: Option<&SupervisorInfo>, all: bool) -> NodeJson {
+fn node_json(node: &TreeNode, restart: Option<RestartType>, all: bool) -> NodeJson {
     match node {
-        TreeNode::Supervisor { info, children } => NodeJson {
-            kind: "supervisor",
-            pid: Some(pid_number(info.pid)),
-            name: info.name.clone(),
-            child_id: info.child_id.clone(),
-            status: info.status,
-            restart: restart_type_of(parent, info.pid),
-            strategy: Some(info.strategy),
-            type_name: None,
-            restarts: Some(info.restarts),
-            child_restarts: Some(info.child_restarts),
-            messages: None,
-            queue_len: None,
-            last_error: info.last_error.clone(),
-            system: info.system,
-            children: Some(
-                visible(children, all)
-                    .into_iter()
-                    .map(|child| node_json(child, Some(info), all))
-                    .collect(),
-            ),
-        },
-        TreeNode::Worker { info } => worker_json(info, parent),
+        TreeNode::Supervisor { info, children } => {
+            let restarts = RestartTypes::of(info);
+            NodeJson {
+                kind: "supervisor",
+                pid: Some(pid_number(info.pid)),
+                name: info.name.clone(),
+                child_id: info.child_id.clone(),
+                status: info.status,
+                restart,
+                strategy: Some(info.strategy),
+                type_name: None,
+                restarts: Some(info.restarts),
+                child_restarts: Some(info.child_restarts),
+                messages: None,
+                queue_len: None,
+                last_error: info.last_error.clone(),
+                system: info.system,
+                children: Some(
+                    visible(children, all)
+                        .into_iter()
+                        .map(|child| node_json(child, restarts.of_child(child), all))
+                        .collect(),
+                ),
+            }
+        }
+        TreeNode::Worker { info } => worker_json(info, restart),
         TreeNode::Stopped {
             child_id,
             restart,
@@ -288,14 +308,14 @@ fn node_json(node: &TreeNode, parent: Option<&SupervisorInfo>, all: bool) -> Nod
     }
 }
 
-fn worker_json(info: &ServerInfo, parent: Option<&SupervisorInfo>) -> NodeJson {
+fn worker_json(info: &ServerInfo, restart: Option<RestartType>) -> NodeJson {
     NodeJson {
         kind: "worker",
         pid: Some(pid_number(info.pid)),
         name: info.name.clone(),
         child_id: info.child_id.clone(),
         status: info.status,
-        restart: restart_type_of(parent, info.pid),
+        restart,
         strategy: None,
         type_name: Some(info.type_name.clone()),
         restarts: Some(info.restarts),
