@@ -65,7 +65,17 @@ fn app_sup() -> SupervisorInfo {
             max_restarts: 3,
             within_ms: 5_000,
         },
-        children: vec![child("worker-1", 5), child("twin", 6), child("cache", 7)],
+        children: vec![
+            child("worker-1", 5),
+            child("twin", 6),
+            child("cache", 7),
+            ChildInfo {
+                id: "reporter".into(),
+                pid: None,
+                restart: RestartType::Transient,
+                kind: ChildKind::Worker,
+            },
+        ],
         child_restarts: 1,
         restarts: 0,
         started_at_ms: NOW_MS - 60_000,
@@ -133,23 +143,9 @@ impl Backend for FakeApp {
         }
     }
 
+    /// As a real agent builds it: from its own snapshot.
     fn tree(&self) -> ProcessTree {
-        let mut workers: Vec<TreeNode> = servers()
-            .into_iter()
-            .filter(|s| !s.system)
-            .map(|info| TreeNode::Worker { info })
-            .collect();
-        workers.push(TreeNode::Stopped {
-            child_id: "reporter".into(),
-            restart: RestartType::Transient,
-            kind: ChildKind::Worker,
-        });
-        ProcessTree {
-            roots: vec![TreeNode::Supervisor {
-                info: app_sup(),
-                children: workers,
-            }],
-        }
+        ProcessTree::from_snapshot(&self.snapshot())
     }
 
     fn subscribe(

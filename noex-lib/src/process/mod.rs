@@ -68,6 +68,8 @@ mod status;
 mod table;
 mod teardown;
 
+pub(crate) use table::PidHasher;
+
 /// A message that is neither a call nor a cast: timers, monitors' [`Down`], trapped
 /// [`Exit`]s, anything sent with
 /// [`ServerRef::send_info`](crate::gen_server::ServerRef::send_info). Downcast it to

@@ -25,6 +25,9 @@ use crate::error::ServerNotRunningError;
 use crate::{ExitReason, Pid};
 
 type PidSet = HashSet<Pid, BuildHasherDefault<PidHasher>>;
+/// By monitor id: ids are ours and sequential, as pids are, and a hasher without
+/// state keeps each map 16 bytes smaller in every linked process.
+type ByMonitorId<V> = HashMap<u64, V, BuildHasherDefault<PidHasher>>;
 
 /// A monitor, as [`monitor`] and [`Context::monitor`](crate::gen_server::Context::monitor)
 /// return it; every [`Down`] names the monitor it answers.
@@ -91,14 +94,14 @@ pub(crate) enum Watcher {
 pub(crate) struct Signals {
     links: PidSet,
     /// Monitors others hold on this process, by monitor id.
-    monitors: HashMap<u64, Watcher>,
+    monitors: ByMonitorId<Watcher>,
     /// Monitors this process holds on others, until their `Down` is sent or they
     /// are taken back: what its exit takes back.
-    watching: HashMap<u64, Pid>,
+    watching: ByMonitorId<Pid>,
     /// `Down`s sent to this process and not yet taken from its mailbox, each with
     /// whether it was taken back meanwhile (then it is dropped on arrival: OTP's
     /// `demonitor(Ref, [flush])`). Each entry lives only while its `Down` is queued.
-    queued_downs: HashMap<u64, bool>,
+    queued_downs: ByMonitorId<bool>,
 }
 
 impl ProcessCell {

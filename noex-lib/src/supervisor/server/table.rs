@@ -5,10 +5,11 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::Pid;
-use crate::process::CellRef;
+use crate::process::{CellRef, PidHasher};
 use crate::supervisor::spec::ChildSpec;
 
 /// A child's place in start order; never reused, so a restart keeps it and a
@@ -75,7 +76,7 @@ pub(super) struct ChildTable {
     by_id: HashMap<Arc<str>, Position>,
     /// Each child's latest pid: the running instance, or the one whose restart is
     /// pending (OTP's `{restarting, Pid}`).
-    by_pid: HashMap<Pid, Position>,
+    by_pid: HashMap<Pid, Position, BuildHasherDefault<PidHasher>>,
     next: Position,
     /// Positions added, changed or removed since [`Self::take_changed`].
     changed: Vec<Position>,
