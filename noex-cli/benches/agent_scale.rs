@@ -8,20 +8,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use noex::agent::{self, AgentOptions};
-use noex::gen_server::{self, Context, GenServer, Reply, ServerRef, StartOptions};
+use noex::gen_server::{self, ServerRef, StartOptions};
 use noex_agent::client::Client;
-
-struct Idle;
-
-impl GenServer for Idle {
-    type Call = ();
-    type Cast = ();
-    type Reply = ();
-
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> {
-        Reply::Now(())
-    }
-}
+use noex_cli::demo::Idle;
 
 fn agent_scale(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -541,8 +541,9 @@ impl GenServer for Session {
     }
 }
 
-/// A server that only waits: what most processes of a large application do.
-struct Idle;
+/// A server that only waits: what most processes of a large application do. The
+/// demo's `--scale` starts these, and so does the agent's scale benchmark.
+pub struct Idle;
 
 impl GenServer for Idle {
     type Call = ();

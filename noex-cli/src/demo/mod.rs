@@ -4,6 +4,8 @@
 
 mod app;
 
+pub use app::Idle;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -75,16 +75,8 @@ fn write_node(
 fn visible(nodes: &[TreeNode], all: bool) -> Vec<&TreeNode> {
     nodes
         .iter()
-        .filter(|node| all || !is_system(node))
+        .filter(|node| all || !node.is_system())
         .collect()
-}
-
-fn is_system(node: &TreeNode) -> bool {
-    match node {
-        TreeNode::Supervisor { info, .. } => info.system,
-        TreeNode::Worker { info } => info.system,
-        TreeNode::Stopped { .. } | TreeNode::Unknown => false,
-    }
 }
 
 /// The restart types of a supervisor's live children, by pid: looked up once per
@@ -102,12 +94,7 @@ impl RestartTypes {
     }
 
     fn of_child(&self, node: &TreeNode) -> Option<RestartType> {
-        let pid = match node {
-            TreeNode::Supervisor { info, .. } => info.pid,
-            TreeNode::Worker { info } => info.pid,
-            TreeNode::Stopped { .. } | TreeNode::Unknown => return None,
-        };
-        self.0.get(&pid).copied()
+        self.0.get(&node.pid()?).copied()
     }
 }
 

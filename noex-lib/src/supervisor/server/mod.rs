@@ -96,21 +96,16 @@ impl SupervisorServer {
         let Some(view) = self.cell().supervisor.as_ref() else {
             return;
         };
-        let mut removed = Vec::new();
         {
             let mut state = view.state.lock();
             state.child_restarts = self.child_restarts;
             for position in changed {
                 match self.children.try_get(position) {
-                    Some(child) => {
-                        state.children.insert(position, published(child));
-                    }
-                    None => removed.extend(state.children.remove(&position)),
-                }
+                    Some(child) => state.children.insert(position, published(child)),
+                    None => state.children.remove(&position),
+                };
             }
         }
-        // Freed after the lock: a snapshot reading the view waits only for the update.
-        drop(removed);
         view.changed.notify_waiters();
     }
 
@@ -226,8 +221,7 @@ impl SupervisorServer {
             }
             return;
         }
-        let first = self.children.first_position();
-        for at in self.children.positions_from(first).into_iter().rev() {
+        for at in self.children.positions_from(0).into_iter().rev() {
             self.terminate_at(at).await;
         }
     }

@@ -145,7 +145,7 @@ impl SupervisorServer {
     pub(super) fn children_info(&self) -> Vec<ChildInfo> {
         self.children
             .iter()
-            .map(|(_, child)| ChildInfo {
+            .map(|child| ChildInfo {
                 id: child.id.to_string(),
                 pid: child.running().map(|cell| cell.pid),
                 status: match child.state() {
@@ -166,7 +166,7 @@ impl SupervisorServer {
         let active = self
             .children
             .iter()
-            .filter(|(_, child)| child.running().is_some())
+            .filter(|child| child.running().is_some())
             .count();
         let mut count = ChildCount {
             specs: self.children.len(),
@@ -181,7 +181,7 @@ impl SupervisorServer {
             }
             return count;
         }
-        for (_, child) in self.children.iter() {
+        for child in self.children.iter() {
             match child.spec.kind {
                 ChildKind::Supervisor => count.supervisors += 1,
                 _ => count.workers += 1,

@@ -60,7 +60,7 @@ impl SupervisorServer {
             return;
         };
         let failed = match self.spec.strategy {
-            Strategy::OneForAll => self.restart_group(self.children.first_position()).await,
+            Strategy::OneForAll => self.restart_group(0).await,
             Strategy::RestForOne => self.restart_group(at).await,
             _ => self.restart_one(at).await,
         };

@@ -12,8 +12,8 @@ use crate::Pid;
 use crate::process::{CellRef, PidHasher};
 use crate::supervisor::spec::ChildSpec;
 
-/// A child's place in start order; never reused, so a restart keeps it and a
-/// removal leaves the others where they were.
+/// A child's place in start order, from 0; never reused, so a restart keeps it and
+/// a removal leaves the others where they were.
 pub(super) type Position = u64;
 
 pub(super) struct Child {
@@ -159,12 +159,9 @@ impl ChildTable {
         self.in_order.range(from..).map(|(&at, _)| at).collect()
     }
 
-    pub(super) fn first_position(&self) -> Position {
-        self.in_order.keys().next().copied().unwrap_or(self.next)
-    }
-
-    pub(super) fn iter(&self) -> impl Iterator<Item = (Position, &Child)> {
-        self.in_order.iter().map(|(&at, child)| (at, child))
+    /// In start order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &Child> {
+        self.in_order.values()
     }
 
     /// Take every running child's instance, leaving all of them stopped.
@@ -207,7 +204,7 @@ mod tests {
         let b = table.push(child("b"));
         let c = table.push(child("c"));
         table.remove(b);
-        let ids: Vec<&str> = table.iter().map(|(_, child)| &*child.id).collect();
+        let ids: Vec<&str> = table.iter().map(|child| &*child.id).collect();
         assert_eq!(ids, ["a", "c"]);
         assert_eq!(table.find("a"), Some(a));
         assert_eq!(table.find("b"), None);
