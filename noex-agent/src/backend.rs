@@ -8,6 +8,7 @@ use std::pin::Pin;
 use tokio::sync::broadcast;
 
 use crate::protocol::{ActionOutcome, ErrorBody};
+use crate::table::{TableMemory, TableQuery, TableView};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
 /// A boxed, sendable future, as `futures` names it.
@@ -29,6 +30,13 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         history: usize,
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
+
+    /// A window of the process table, as `query` asks, with rates against `memory`
+    /// (the connection's, updated here). Called on a blocking thread. The default cuts
+    /// a whole snapshot down.
+    fn table(&self, query: &TableQuery, memory: &mut TableMemory) -> TableView {
+        crate::table::build_table(self.snapshot(), query, memory)
+    }
 
     /// Just process `pid` and its supervisor, as a snapshot of at most those two
     /// (`None` if `pid` is not running): what the agent checks before acting on a

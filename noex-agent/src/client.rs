@@ -39,6 +39,7 @@ use crate::protocol::{
     ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProtocolVersion,
     ReplyBody, Request, RequestKind, ServerFrame,
 };
+use crate::table::{TableQuery, TableView};
 use crate::types::{LifecycleEvent, ProcessTree, Snapshot};
 
 /// Pushes kept while a reply is awaited; beyond this they are dropped and counted.
@@ -163,6 +164,16 @@ impl Client {
     pub async fn tree(&mut self) -> Result<ProcessTree, ClientError> {
         match self.request(RequestKind::Tree).await? {
             ReplyBody::Tree { tree } => Ok(tree),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Asks for a window of the process table, sorted and filtered by the agent, with
+    /// rates since this connection's previous table. An agent older than 2.1 answers
+    /// with an `unknown_request` error.
+    pub async fn table(&mut self, query: TableQuery) -> Result<TableView, ClientError> {
+        match self.request(RequestKind::Table(query)).await? {
+            ReplyBody::Table { table } => Ok(*table),
             other => Err(unexpected(&other)),
         }
     }
@@ -324,6 +335,7 @@ fn unexpected(body: &ReplyBody) -> ClientError {
         ReplyBody::Hello { .. } => "hello",
         ReplyBody::Snapshot { .. } => "snapshot",
         ReplyBody::Tree { .. } => "tree",
+        ReplyBody::Table { .. } => "table",
         ReplyBody::Subscribed { .. } => "subscribed",
         ReplyBody::Unsubscribed => "unsubscribed",
         ReplyBody::Killed { .. } => "killed",

@@ -34,6 +34,8 @@ pub mod protocol;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "protocol")]
+pub mod table;
+#[cfg(feature = "protocol")]
 pub mod target;
 pub mod text;
 pub mod tree;

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::table::{TableQuery, TableView};
 use crate::text::{ERROR_MESSAGE_LIMIT, clip_owned};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
@@ -13,7 +14,7 @@ use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 pub const PROTOCOL_MAJOR: u32 = 2;
 /// Minor version: raised for additions only (new optional fields, request types,
 /// frame types, enumeration values); any minor is accepted.
-pub const PROTOCOL_MINOR: u32 = 0;
+pub const PROTOCOL_MINOR: u32 = 1;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
@@ -72,7 +73,8 @@ pub struct Request {
     pub request: RequestKind,
 }
 
-/// What a request asks, tagged by `type` on the wire.
+/// What a request asks, tagged by `type` on the wire. New kinds go last: serde also
+/// reads a kind's index as its tag, and old indices must keep their meaning.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RequestKind {
@@ -113,6 +115,9 @@ pub enum RequestKind {
         /// A registered name, a child id or a pid (`<0.42>` or `42`).
         target: String,
     },
+    /// Ask for rows of the process table, sorted, filtered and windowed by the agent,
+    /// with counts over the whole table and rates (since 2.1).
+    Table(TableQuery),
     /// A request type this agent does not know (sent by a newer client); answered with
     /// `unknown_request`.
     #[serde(other)]
@@ -196,6 +201,11 @@ pub enum ReplyBody {
     Restarted {
         /// What the restart did.
         outcome: ActionOutcome,
+    },
+    /// The answer to `table`.
+    Table {
+        /// The window and the counts.
+        table: Box<TableView>,
     },
     /// A reply kind this client does not know (sent by a newer agent).
     #[serde(other)]

@@ -641,3 +641,85 @@ async fn kill_of_a_process_nothing_would_restart_needs_force() {
     client.kill("root", None, true).await.unwrap();
     assert_eq!(fake.actions(), vec![BackendCall::Kill(Pid(1), None)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_is_sorted_filtered_and_cut_by_the_agent() {
+    use noex_agent::table::{TableMemory, TableQuery, TableSort, build_table};
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(300, 1024));
+    let agent = start(&dir, &fake, options(&dir));
+    let mut client = Client::connect(agent.path()).await.unwrap();
+
+    let query = TableQuery {
+        sort: TableSort::Name,
+        descending: true,
+        offset: 10,
+        limit: 25,
+        ..TableQuery::default()
+    };
+    let view = client.table(query.clone()).await.unwrap();
+    let expected = build_table(fake.snapshot.clone(), &query, &mut TableMemory::default());
+    assert_eq!(view, expected);
+    assert_eq!(view.rows.len(), 25);
+    assert_eq!(view.offset, 10);
+    assert!(
+        view.snapshot.servers.len() <= 25,
+        "only the window's servers"
+    );
+    assert_eq!(view.snapshot.process_count, fake.snapshot.process_count);
+
+    // A limit past the cap, and a filter past its length, are cut, not refused.
+    let greedy = TableQuery {
+        limit: u32::MAX,
+        filter: "x".repeat(10_000),
+        ..TableQuery::default()
+    };
+    let view = client.table(greedy).await.unwrap();
+    assert_eq!(view.matched, 0);
+    assert!(view.rows.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_sort_from_a_newer_client_falls_back_to_pid_order() {
+    #[derive(Serialize)]
+    struct Future<'a> {
+        id: u64,
+        request: FutureTable<'a>,
+    }
+    #[derive(Serialize)]
+    struct FutureTable<'a> {
+        r#type: &'a str,
+        sort: &'a str,
+        limit: u32,
+        colour: &'a str,
+    }
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::new());
+    let agent = start(&dir, &fake, options(&dir));
+    let mut conn = raw_after_hello(agent.path()).await;
+    let frame = Future {
+        id: 5,
+        request: FutureTable {
+            r#type: "table",
+            sort: "by_mood",
+            limit: 3,
+            colour: "blue",
+        },
+    };
+    let body = rmp_serde::to_vec_named(&frame).unwrap();
+    let mut bytes = (body.len() as u32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    conn.get_mut().write_all(&bytes).await.unwrap();
+    let ServerFrame::Reply {
+        id: 5,
+        body: ReplyBody::Table { table },
+    } = read(&mut conn).await
+    else {
+        panic!("expected a table reply");
+    };
+    let pids: Vec<u64> = table.rows.iter().map(|r| r.pid.0).collect();
+    let mut sorted = pids.clone();
+    sorted.sort_unstable();
+    assert_eq!(pids, sorted, "pid order");
+    assert_eq!(pids.len(), 3);
+}

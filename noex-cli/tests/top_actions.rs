@@ -174,7 +174,7 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
         .expect("a lone server");
     // A snapshot already in flight may predate `lone`: wait for one that shows it.
     let lone_pid = lone.pid();
-    session.request_snapshot();
+    session.request_snapshot(&mut app);
     wait_for(&mut session, &mut app, |app| {
         app.rows().iter().any(|row| row.pid() == lone_pid)
     })
@@ -257,7 +257,7 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
 /// Ask for a snapshot and wait until it is in.
 async fn refresh(session: &mut Session<'_>, app: &mut App) {
     let before = app.snapshot().map(|s| s.taken_at_ms);
-    session.request_snapshot();
+    session.request_snapshot(app);
     wait_for(session, app, |app| {
         let taken_at = app.snapshot().map(|s| s.taken_at_ms);
         taken_at.is_some() && taken_at != before
@@ -272,11 +272,14 @@ async fn wait_for(session: &mut Session<'_>, app: &mut App, done: impl Fn(&App) 
         let update = tokio::time::timeout_at(deadline, session.next_update())
             .await
             .expect("the awaited update came in time");
-        let answered = matches!(update, Some(Update::Snapshot(_) | Update::Action { .. }));
+        let answered = matches!(
+            update,
+            Some(Update::Snapshot(_) | Update::Table(_) | Update::Action { .. })
+        );
         session.update(app, update);
         if answered {
             // Keep snapshots coming, as the refresh timer does.
-            session.request_snapshot();
+            session.request_snapshot(app);
         }
     }
 }

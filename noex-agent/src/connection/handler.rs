@@ -1,8 +1,8 @@
 //! Answering one request: what it asks of the backend, the room its answer needs in the
 //! budgets, and the kill or restart it may carry out.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -13,6 +13,7 @@ use crate::protocol::{
     Action, ActionOutcome, ErrorBody, ErrorCode, PROTOCOL_MAJOR, ProtocolVersion, ReplyBody,
     Request, RequestKind, ServerFrame,
 };
+use crate::table::TableMemory;
 use crate::target;
 
 use super::frames::{encode, reply};
@@ -24,6 +25,7 @@ use super::{Context, Ending, Outgoing, Queued};
 pub(crate) struct ReplySizes {
     snapshot: AtomicUsize,
     tree: AtomicUsize,
+    table: AtomicUsize,
     history: AtomicUsize,
 }
 
@@ -31,6 +33,7 @@ pub(crate) struct ReplySizes {
 enum Built {
     Snapshot,
     Tree,
+    Table,
     History,
 }
 
@@ -39,6 +42,7 @@ impl ReplySizes {
         match kind {
             Built::Snapshot => &self.snapshot,
             Built::Tree => &self.tree,
+            Built::Table => &self.table,
             Built::History => &self.history,
         }
     }
@@ -81,6 +85,8 @@ pub(super) struct Handler<'c> {
     pub(super) context: &'c Context,
     /// This connection's queued replies.
     pub(super) replies: FrameBudget,
+    /// The counters of this connection's previous table, for rates.
+    pub(super) table: Mutex<TableMemory>,
 }
 
 impl Handler<'_> {
@@ -126,6 +132,32 @@ impl Handler<'_> {
                     .await
                 {
                     Ok(bytes) => self.queue(Outgoing::Frame, bytes),
+                    Err(error) => self.fail(id, error).await,
+                }
+            }
+            RequestKind::Table(query) => {
+                // Requests on one connection are answered one at a time: nothing else
+                // holds the memory while it is out.
+                let memory =
+                    std::mem::take(&mut *self.table.lock().unwrap_or_else(PoisonError::into_inner));
+                let built = self
+                    .build(Some(Built::Table), "table", move |backend| {
+                        let mut memory = memory;
+                        let table = backend.table(&query, &mut memory);
+                        let bytes = reply(
+                            id,
+                            ReplyBody::Table {
+                                table: Box::new(table),
+                            },
+                        );
+                        (bytes, memory)
+                    })
+                    .await;
+                match built {
+                    Ok((bytes, memory)) => {
+                        *self.table.lock().unwrap_or_else(PoisonError::into_inner) = memory;
+                        self.queue(Outgoing::Frame, bytes)
+                    }
                     Err(error) => self.fail(id, error).await,
                 }
             }

@@ -106,6 +106,7 @@ pub(crate) async fn serve<S: Send>(
         queue,
         context: &context,
         replies: budget(ByteBudget::new(context.reply_buffer)),
+        table: Default::default(),
     };
     let events = budget(ByteBudget::new(context.event_buffer));
     let writer = write_loop(&stream, outgoing, &context, events);

@@ -7,7 +7,8 @@
 //! exits the task reports [`Update::Closed`] and ends; [`Conn::reconnect`] starts over.
 
 use noex_agent::client::{Client, ClientError, Push};
-use noex_agent::protocol::{ActionOutcome, Hello};
+use noex_agent::protocol::{ActionOutcome, ErrorCode, Hello};
+use noex_agent::table::{TableQuery, TableView};
 use noex_agent::types::{LifecycleEvent, Pid, Snapshot};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -22,7 +23,12 @@ use crate::target::{self, REQUEST_TIMEOUT};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Snapshot,
-    Kill { pid: Pid, force: bool },
+    /// A window of the table, for a large application.
+    Table(TableQuery),
+    Kill {
+        pid: Pid,
+        force: bool,
+    },
     Restart(Pid),
 }
 
@@ -37,8 +43,12 @@ pub enum Update {
     /// A reconnect did not get through.
     ConnectFailed(String),
     Snapshot(Snapshot),
-    /// The agent answered a snapshot request with an error; the connection lives on.
+    Table(Box<TableView>),
+    /// The agent answered a snapshot or table request with an error; the connection
+    /// lives on.
     SnapshotFailed(String),
+    /// The agent does not know the `table` request (it is older than protocol 2.1).
+    TableUnsupported,
     Push(Push),
     Action {
         action: Action,
@@ -170,6 +180,14 @@ async fn perform(client: &mut Client, request: Request) -> Update {
     match request {
         Request::Snapshot => match bounded(client.snapshot()).await {
             Ok(snapshot) => Update::Snapshot(snapshot),
+            Err(error) if is_fatal(&error) => Update::Closed(closed_reason(error)),
+            Err(error) => Update::SnapshotFailed(one_line(&from_client(error))),
+        },
+        Request::Table(query) => match bounded(client.table(query)).await {
+            Ok(view) => Update::Table(Box::new(view)),
+            Err(ClientError::Agent(error)) if error.code == ErrorCode::UnknownRequest => {
+                Update::TableUnsupported
+            }
             Err(error) if is_fatal(&error) => Update::Closed(closed_reason(error)),
             Err(error) => Update::SnapshotFailed(one_line(&from_client(error))),
         },

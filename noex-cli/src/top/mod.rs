@@ -132,14 +132,33 @@ impl<'a> Session<'a> {
         }
     }
 
-    pub fn request_snapshot(&mut self) {
+    /// Ask for the next picture: a window of the table for a large application, else
+    /// a whole snapshot. One at a time; a window wanted meanwhile is asked for when
+    /// the answer comes.
+    pub fn request_snapshot(&mut self, app: &mut App) {
         if self.snapshot_in_flight {
             return;
         }
-        if let Some(conn) = &self.conn
-            && conn.request(Request::Snapshot)
-        {
+        let Some(conn) = &self.conn else {
+            return;
+        };
+        let request = if app.asks_for_window() {
+            Request::Table(app.table_query())
+        } else {
+            app.windowing.stale = false;
+            Request::Snapshot
+        };
+        if conn.request(request) {
             self.snapshot_in_flight = true;
+        }
+    }
+
+    /// A key changed what the window must hold: ask now, not at the next refresh.
+    pub fn request_window_if_stale(&mut self, app: &mut App) {
+        if app.windowing.stale && app.is_connected() && !self.snapshot_in_flight {
+            // Asked for by a key: shown even while paused.
+            self.forced = true;
+            self.request_snapshot(app);
         }
     }
 
@@ -149,7 +168,7 @@ impl<'a> Session<'a> {
             Command::Quit => return false,
             Command::Refresh => {
                 self.forced = true;
-                self.request_snapshot();
+                self.request_snapshot(app);
             }
             Command::Reconnect => {
                 app.reconnecting();
@@ -186,7 +205,7 @@ impl<'a> Session<'a> {
                     return;
                 }
                 app.connected(hello, history);
-                self.request_snapshot();
+                self.request_snapshot(app);
             }
             Update::ConnectFailed(reason) => {
                 self.conn = None;
@@ -202,6 +221,19 @@ impl<'a> Session<'a> {
                     app.ingest(snapshot);
                 }
             }
+            Update::Table(view) => {
+                self.snapshot_in_flight = false;
+                // A window asked for by a key is taken in even while paused.
+                if !app.paused || std::mem::take(&mut self.forced) {
+                    app.ingest_table(*view);
+                }
+                self.request_window_if_stale(app);
+            }
+            Update::TableUnsupported => {
+                self.snapshot_in_flight = false;
+                app.window_unsupported();
+                self.request_snapshot(app);
+            }
             Update::SnapshotFailed(reason) => {
                 self.snapshot_in_flight = false;
                 app.set_message(Tone::Bad, format!("snapshot failed: {reason}"));
@@ -210,7 +242,7 @@ impl<'a> Session<'a> {
             Update::Action { action, result } => {
                 app.action_done(action, result);
                 // Show the new instance now rather than at the next tick.
-                self.request_snapshot();
+                self.request_snapshot(app);
             }
             Update::Closed(reason) => {
                 self.conn = None;
@@ -248,6 +280,7 @@ async fn event_loop(
                     {
                         return Ok(());
                     }
+                    session.request_window_if_stale(app);
                 }
                 Some(Err(error)) => return Err(anyhow::Error::new(error).context("reading the terminal")),
                 None => return Ok(()),
@@ -257,7 +290,7 @@ async fn event_loop(
                 app.expire_message(Instant::now(), MESSAGE_TTL);
                 dirty |= had_message && app.message.is_none();
                 if !app.paused && app.is_connected() {
-                    session.request_snapshot();
+                    session.request_snapshot(app);
                 }
                 let was = app.connection.clone();
                 session.tick(app, Instant::now());

@@ -4,7 +4,7 @@
 use noex_agent::protocol::Hello;
 use noex_agent::types::LifecycleEvent;
 
-use super::{App, LogEntry, Tone, Totals, Tracking};
+use super::{App, LogEntry, Tone, Totals, Tracking, Windowing};
 
 /// Events asked for when attaching, so the log starts with the recent story.
 pub const HISTORY_ON_ATTACH: u32 = 200;
@@ -29,6 +29,8 @@ impl App {
                 // Another application (the pid was reused, or a new `--socket` owner):
                 // nothing of the old one's picture applies.
                 self.model = None;
+                self.window = None;
+                self.windowing = Windowing::default();
                 self.tracking = Tracking::default();
                 self.visible.clear();
                 self.totals = Totals::default();

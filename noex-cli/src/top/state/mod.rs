@@ -23,6 +23,7 @@ mod selection;
 mod table;
 mod tracking;
 mod tree;
+mod window;
 
 use std::collections::{HashSet, VecDeque};
 
@@ -42,6 +43,7 @@ pub use tracking::{
     BACKLOG_STREAK, LOOP_HITS, LOOP_REFRESHES, LOOP_WINDOW_MS, SPARK_LEN, STUCK_NS, Warnings,
 };
 pub use tree::NodeKey;
+pub use window::{WHOLE_AT_MOST, WINDOW_ABOVE, WINDOW_ROWS, Window, Windowing};
 
 use crate::cli::{Layout, Theme};
 use crate::render::format::TimeZone;
@@ -65,6 +67,11 @@ pub struct App {
     pub retrying: bool,
     pub hello: Option<Hello>,
     pub model: Option<Model>,
+    /// Set while the rows are a window the agent cut (a large app).
+    pub window: Option<Window>,
+    pub windowing: Windowing,
+    /// The agent's counts for the header while windowed.
+    window_totals: Totals,
     tracking: Tracking,
     pub log: VecDeque<LogEntry>,
     /// Events that arrived while paused, shown on resume.
@@ -113,6 +120,9 @@ impl App {
             retrying: false,
             hello: None,
             model: None,
+            window: None,
+            windowing: Windowing::default(),
+            window_totals: Totals::default(),
             tracking: Tracking::default(),
             log: VecDeque::new(),
             held: VecDeque::new(),

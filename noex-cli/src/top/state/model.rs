@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
+use noex_agent::table::TableRow;
 use noex_agent::types::{Pid, ProcessTree, ServerInfo, Snapshot};
 
 use super::tree::walk_paths;
+use super::window::WINDOW_ABOVE;
 use super::{App, NodeKey, Warnings};
 use crate::render::table::ProcessRow;
 
@@ -67,8 +69,25 @@ pub struct Model {
 }
 
 impl App {
-    /// Take in a new snapshot: rates, histories, warnings, rows, tree.
+    /// Take in a new whole snapshot: rates, histories, warnings, rows, tree.
     pub fn ingest(&mut self, snapshot: Snapshot) {
+        if snapshot.process_count > WINDOW_ABOVE {
+            // Too many to ask for all of them every refresh.
+            self.windowing.ask = true;
+        }
+        self.window = None;
+        self.take_in(snapshot, None, None);
+    }
+
+    /// Take in `snapshot`, whole or a window's. A window comes with its rates (`given`,
+    /// by pid, and `given_app_rate`); a whole snapshot's are worked out against the
+    /// previous one.
+    pub(super) fn take_in(
+        &mut self,
+        snapshot: Snapshot,
+        given: Option<&HashMap<Pid, TableRow>>,
+        given_app_rate: Option<f64>,
+    ) {
         let before = self.remember_selection();
 
         let previous = self.model.take();
@@ -78,6 +97,7 @@ impl App {
             .filter(|dt| *dt > 0);
         let counters: HashMap<Pid, (u64, u64)> = previous
             .as_ref()
+            .filter(|_| given.is_none())
             .map(|m| {
                 m.snapshot
                     .servers
@@ -90,13 +110,23 @@ impl App {
 
         let at = snapshot.taken_at_ms;
         let mut rows = Vec::with_capacity(snapshot.servers.len() + snapshot.supervisors.len());
-        let mut app_rate = dt_ms.map(|_| 0.0);
+        let mut app_rate = match given {
+            Some(_) => given_app_rate,
+            None => dt_ms.map(|_| 0.0),
+        };
         for server in &snapshot.servers {
-            let (rate, busy_pct) = dt_ms
-                .zip(counters.get(&server.pid))
-                .map(|(dt, &(messages, busy))| rates(server, messages, busy, dt))
-                .unzip();
-            if let (Some(total), Some(rate), false) = (app_rate.as_mut(), rate, server.system) {
+            let (rate, busy_pct) = match given {
+                Some(given) => given
+                    .get(&server.pid)
+                    .map_or((None, None), |row| (row.rate, row.busy_pct)),
+                None => dt_ms
+                    .zip(counters.get(&server.pid))
+                    .map(|(dt, &(messages, busy))| rates(server, messages, busy, dt))
+                    .unzip(),
+            };
+            if let (None, Some(total), Some(rate), false) =
+                (given, app_rate.as_mut(), rate, server.system)
+            {
                 *total += rate;
             }
             rows.push(new_row(ProcessRow::from_server(server, at), rate, busy_pct));
@@ -148,7 +178,11 @@ impl App {
         self.open_supervisors(&supervisors);
         // The old view's indices point into the old rows.
         self.visible.clear();
-        self.refilter();
+        if self.window.is_some() {
+            self.show_window();
+        } else {
+            self.refilter();
+        }
         self.restore_selection(before);
     }
 }

@@ -122,6 +122,12 @@ impl App {
     /// Recompute which rows the table shows and in what order, and the header counts.
     /// Runs when a snapshot arrives and when sort, filter or `a` change: never per frame.
     pub fn refilter(&mut self) {
+        if self.window.is_some() {
+            // The agent sorts and filters: ask it again, at once.
+            self.windowing.stale = true;
+            self.show_window();
+            return;
+        }
         let keep = self.table_pid();
         let Some(model) = &self.model else {
             self.visible.clear();
@@ -193,6 +199,10 @@ impl App {
 
     /// Move the table cursor by `delta` rows (clamped), and the tree with it.
     pub fn move_table(&mut self, delta: isize) {
+        if self.window.is_some() {
+            self.move_window_cursor(delta);
+            return;
+        }
         if self.visible.is_empty() {
             return;
         }
@@ -229,6 +239,10 @@ impl App {
 
     pub fn set_filter(&mut self, filter: String) {
         self.filter = filter;
+        if let Some(window) = &mut self.window {
+            // A new table: from its top, unless the selected process is in it.
+            window.offset = 0;
+        }
         self.refilter();
         if let Some(pid) = self.table_pid() {
             self.select_tree_pid(pid);

@@ -10,8 +10,8 @@ use super::{App, Identity, Row};
 
 /// Samples kept per process for its sparkline (one per refresh).
 pub const SPARK_LEN: usize = 60;
-/// A handler running longer than this is stuck.
-pub const STUCK_NS: u64 = 1_000_000_000;
+/// A handler running longer than this is stuck (the agent counts by the same line).
+pub use noex_agent::table::STUCK_NS;
 /// A queue that grew this many refreshes in a row is a backlog.
 pub const BACKLOG_STREAK: u32 = 3;
 /// A crash loop: restarts went up in `LOOP_HITS` of the last `LOOP_REFRESHES`

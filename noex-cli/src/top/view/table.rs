@@ -143,9 +143,13 @@ fn title(app: &App, styles: &Styles) -> Line<'static> {
     if app.model.is_none() {
         return Line::from(" Processes ");
     }
-    let mut text = format!(" Processes {}", app.visible.len());
+    let mut text = format!(" Processes {}", app.table_len());
     if !app.filter.is_empty() {
         text.push_str(&format!(" of {}", app.totals.processes));
+    }
+    if app.window.is_some() && !app.visible.is_empty() {
+        // Only the rows around the cursor are here: say where they are.
+        text.push_str(&format!(" · row {}", app.table_position() + 1));
     }
     text.push_str(&format!(
         " · by {}{}",

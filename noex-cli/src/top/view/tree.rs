@@ -91,7 +91,14 @@ fn line(node: &TreeNode, app: &App, styles: &Styles) -> Line<'static> {
         (TreeNode::Supervisor { info, children }, Some(row)) => {
             name_and_pid(&mut spans, row, styles);
             spans.push(Span::styled(format!(" {}", info.strategy), styles.dim()));
-            spans.push(Span::styled(format!(" [{}]", children.len()), styles.dim()));
+            let count = match app.child_count(info.pid) {
+                // A window holds some of its children.
+                Some(all) if all > children.len() as u64 => {
+                    format!(" [{} of {all}]", children.len())
+                }
+                _ => format!(" [{}]", children.len()),
+            };
+            spans.push(Span::styled(count, styles.dim()));
             status_and_more(&mut spans, row, styles);
         }
         (TreeNode::Worker { info }, Some(row)) => {
