@@ -139,16 +139,26 @@ pub struct TableView {
     pub child_counts: Vec<ChildCount>,
 }
 
+impl TableQuery {
+    /// Whether the rows' names, child ids and types are needed: to sort by name or to
+    /// filter. Without them, a source may leave labels out, which saves a lock and a
+    /// copy per process.
+    pub fn needs_labels(&self) -> bool {
+        self.sort == TableSort::Name || !self.filter.trim().is_empty()
+    }
+}
+
 #[cfg(feature = "server")]
-pub use build::{TableMemory, build_table};
+pub use build::{TableCut, TableEntry, TableMemory, build_table, cut_table};
 
 #[cfg(feature = "server")]
 mod build {
+    use std::borrow::Cow;
     use std::cmp::Ordering;
     use std::collections::{HashMap, HashSet};
 
     use super::*;
-    use crate::types::{ProcessStatus, ServerInfo, SupervisorInfo};
+    use crate::types::{ProcessStatus, SupervisorInfo};
 
     /// What one connection remembers between its tables: each server's counters, in
     /// pid order, for rates. 32 bytes per server, dropped with the connection.
@@ -166,21 +176,99 @@ mod build {
         queue_len: u64,
     }
 
-    /// One process as the sort sees it.
-    struct Entry<'s> {
-        pid: Pid,
-        label: Option<&'s str>,
-        status: ProcessStatus,
-        rate: Option<f64>,
-        busy_pct: Option<f64>,
-        queue_len: u64,
-        queue_growing: bool,
-        stuck: bool,
-        restarts: u32,
-        started_at_ms: u64,
+    /// One process as the table sees it: what sorting, filtering and counting need,
+    /// without the rest of what a snapshot carries.
+    #[derive(Clone, Debug)]
+    pub struct TableEntry<'s> {
+        /// The process.
+        pub pid: Pid,
+        /// A supervisor (no messages, no queue).
+        pub supervisor: bool,
+        /// Part of noex itself.
+        pub system: bool,
+        /// Registered name, else child id; may be left out unless
+        /// [`TableQuery::needs_labels`].
+        pub label: Option<Cow<'s, str>>,
+        /// Its child id (for the filter).
+        pub child_id: Option<&'s str>,
+        /// The server's type; ignored for a supervisor.
+        pub type_name: &'s str,
+        /// Where it is in its life.
+        pub status: ProcessStatus,
+        /// Messages handled so far.
+        pub messages: u64,
+        /// Time in handlers so far.
+        pub busy_ns: u64,
+        /// Messages waiting now.
+        pub queue_len: u64,
+        /// How long the handler running now has run.
+        pub handler_running_ns: Option<u64>,
+        /// Restarts by its supervisor.
+        pub restarts: u32,
+        /// When this instance started.
+        pub started_at_ms: u64,
     }
 
-    impl Entry<'_> {
+    /// A table cut to its window, before the window's processes are looked up.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct TableCut {
+        /// The window, in table order.
+        pub rows: Vec<TableRow>,
+        /// Where the window starts in the table.
+        pub offset: u64,
+        /// The table's length.
+        pub matched: u64,
+        /// Processes counted before the filter.
+        pub processes: u64,
+        /// System processes left out.
+        pub hidden_system: u64,
+        /// Stuck handlers.
+        pub stuck: u64,
+        /// Queues longer than at the previous table.
+        pub queues_growing: u64,
+        /// Time since the previous table.
+        pub interval_ms: Option<u64>,
+        /// Messages per second of the app's own servers.
+        pub app_rate: Option<f64>,
+        /// Messages handled by every server given.
+        pub total_messages: u64,
+    }
+
+    impl TableCut {
+        /// The window's pids.
+        pub fn pids(&self) -> HashSet<Pid> {
+            self.rows.iter().map(|r| r.pid).collect()
+        }
+
+        /// The reply, with `snapshot` holding the window's processes and the
+        /// supervisors above them.
+        pub fn into_view(self, snapshot: Snapshot, child_counts: Vec<ChildCount>) -> TableView {
+            TableView {
+                snapshot,
+                rows: self.rows,
+                offset: self.offset,
+                matched: self.matched,
+                processes: self.processes,
+                hidden_system: self.hidden_system,
+                stuck: self.stuck,
+                queues_growing: self.queues_growing,
+                interval_ms: self.interval_ms,
+                app_rate: self.app_rate,
+                child_counts,
+            }
+        }
+    }
+
+    /// One entry with what the previous table adds.
+    struct Ranked<'s> {
+        entry: TableEntry<'s>,
+        rate: Option<f64>,
+        busy_pct: Option<f64>,
+        queue_growing: bool,
+        stuck: bool,
+    }
+
+    impl Ranked<'_> {
         fn severity(&self) -> u8 {
             u8::from(self.stuck) * 2 + u8::from(self.queue_growing)
         }
@@ -193,23 +281,69 @@ mod build {
         query: &TableQuery,
         memory: &mut TableMemory,
     ) -> TableView {
-        let now = snapshot.taken_at_ms;
-        let interval_ms = memory
-            .at_ms
-            .map(|at| now.saturating_sub(at))
-            .filter(|dt| *dt > 0);
-        let previous = std::mem::take(&mut memory.counters);
-        let mut counters: Vec<Counters> = snapshot
+        let entries = snapshot
             .servers
             .iter()
-            .map(|s| Counters {
+            .map(|s| TableEntry {
                 pid: s.pid,
+                supervisor: false,
+                system: s.system,
+                label: s
+                    .name
+                    .as_deref()
+                    .or(s.child_id.as_deref())
+                    .map(Cow::Borrowed),
+                child_id: s.child_id.as_deref(),
+                type_name: &s.type_name,
+                status: s.status,
                 messages: s.messages,
                 busy_ns: s.busy_ns,
                 queue_len: s.queue_len,
+                handler_running_ns: s.handler_running_ns,
+                restarts: s.restarts,
+                started_at_ms: s.started_at_ms,
             })
-            .collect();
-        counters.sort_unstable_by_key(|c| c.pid);
+            .chain(snapshot.supervisors.iter().map(|s| {
+                TableEntry {
+                    pid: s.pid,
+                    supervisor: true,
+                    system: s.system,
+                    label: s
+                        .name
+                        .as_deref()
+                        .or(s.child_id.as_deref())
+                        .map(Cow::Borrowed),
+                    child_id: s.child_id.as_deref(),
+                    type_name: "",
+                    status: s.status,
+                    messages: 0,
+                    busy_ns: 0,
+                    queue_len: 0,
+                    handler_running_ns: None,
+                    restarts: s.restarts,
+                    started_at_ms: s.started_at_ms,
+                }
+            }));
+        let cut = cut_table(entries, snapshot.taken_at_ms, query, memory);
+        let (snapshot, child_counts) = keep_only(snapshot, &cut.pids());
+        cut.into_view(snapshot, child_counts)
+    }
+
+    /// Sort, filter and window `entries` (every process, at `now_ms`) as `query`
+    /// asks; `memory` is the connection's, updated for the next table. Linear in the
+    /// processes but for the window's sort; fastest when `entries` come in pid order.
+    pub fn cut_table<'s>(
+        entries: impl IntoIterator<Item = TableEntry<'s>>,
+        now_ms: u64,
+        query: &TableQuery,
+        memory: &mut TableMemory,
+    ) -> TableCut {
+        let interval_ms = memory
+            .at_ms
+            .map(|at| now_ms.saturating_sub(at))
+            .filter(|dt| *dt > 0);
+        let previous = std::mem::take(&mut memory.counters);
+        let mut counters = Vec::with_capacity(previous.len());
         let before = |pid: Pid| {
             previous
                 .binary_search_by_key(&pid, |c| c.pid)
@@ -218,79 +352,83 @@ mod build {
         };
 
         let needle = Needle::new(&query.filter);
-        let mut totals = Totals::default();
-        let mut app_rate = interval_ms.map(|_| 0.0);
-        let mut entries = Vec::with_capacity(snapshot.servers.len() + snapshot.supervisors.len());
-        for server in &snapshot.servers {
-            let earlier = before(server.pid);
-            let (rate, busy_pct) = interval_ms
-                .zip(earlier)
-                .map(|(dt, c)| rates(server, c, dt))
-                .unzip();
-            if let (Some(total), Some(rate), false) = (app_rate.as_mut(), rate, server.system) {
+        let mut cut = TableCut {
+            rows: Vec::new(),
+            offset: 0,
+            matched: 0,
+            processes: 0,
+            hidden_system: 0,
+            stuck: 0,
+            queues_growing: 0,
+            interval_ms,
+            app_rate: interval_ms.map(|_| 0.0),
+            total_messages: 0,
+        };
+        let mut ranked = Vec::new();
+        for entry in entries {
+            let (mut rate, mut busy_pct, mut queue_growing) = (None, None, false);
+            if !entry.supervisor {
+                cut.total_messages += entry.messages;
+                counters.push(Counters {
+                    pid: entry.pid,
+                    messages: entry.messages,
+                    busy_ns: entry.busy_ns,
+                    queue_len: entry.queue_len,
+                });
+                if let Some(earlier) = before(entry.pid) {
+                    queue_growing = entry.queue_len > earlier.queue_len;
+                    if let Some(dt) = interval_ms {
+                        let (r, b) = rates(&entry, earlier, dt);
+                        (rate, busy_pct) = (Some(r), Some(b));
+                    }
+                }
+            }
+            if let (Some(total), Some(rate), false) = (cut.app_rate.as_mut(), rate, entry.system) {
                 *total += rate;
             }
-            let entry = Entry {
-                pid: server.pid,
-                label: server.name.as_deref().or(server.child_id.as_deref()),
-                status: server.status,
-                rate,
-                busy_pct,
-                queue_len: server.queue_len,
-                queue_growing: earlier.is_some_and(|c| server.queue_len > c.queue_len),
-                stuck: server.handler_running_ns.is_some_and(|ns| ns > STUCK_NS),
-                restarts: server.restarts,
-                started_at_ms: server.started_at_ms,
-            };
-            if totals.count(server.system, query.system, &entry)
-                && needle.matches(&entry, Some(&server.type_name), server.child_id.as_deref())
-            {
-                entries.push(entry);
+            if entry.system && !query.system {
+                cut.hidden_system += 1;
+                continue;
+            }
+            let stuck = entry.handler_running_ns.is_some_and(|ns| ns > STUCK_NS);
+            cut.processes += 1;
+            cut.stuck += u64::from(stuck);
+            cut.queues_growing += u64::from(queue_growing);
+            if needle.matches(&entry) {
+                ranked.push(Ranked {
+                    entry,
+                    rate,
+                    busy_pct,
+                    queue_growing,
+                    stuck,
+                });
             }
         }
-        for supervisor in &snapshot.supervisors {
-            let entry = Entry {
-                pid: supervisor.pid,
-                label: supervisor
-                    .name
-                    .as_deref()
-                    .or(supervisor.child_id.as_deref()),
-                status: supervisor.status,
-                rate: None,
-                busy_pct: None,
-                queue_len: 0,
-                queue_growing: false,
-                stuck: false,
-                restarts: supervisor.restarts,
-                started_at_ms: supervisor.started_at_ms,
-            };
-            if totals.count(supervisor.system, query.system, &entry)
-                && needle.matches(&entry, None, supervisor.child_id.as_deref())
-            {
-                entries.push(entry);
-            }
-        }
+        // Pid order makes this a check, not a sort.
+        counters.sort_by_key(|c| c.pid);
+        memory.at_ms = Some(now_ms);
+        memory.counters = counters;
 
-        let matched = entries.len();
+        let matched = ranked.len();
         let limit = query.limit.min(MAX_TABLE_ROWS) as usize;
-        let order = |a: &Entry, b: &Entry| {
+        let order = |a: &Ranked, b: &Ranked| {
             let primary = compare(a, b, query.sort);
             let primary = if query.descending {
                 primary.reverse()
             } else {
                 primary
             };
-            primary.then(a.pid.cmp(&b.pid))
+            primary.then(a.entry.pid.cmp(&b.entry.pid))
         };
         let mut offset =
             (query.offset.min(usize::MAX as u64) as usize).min(matched.saturating_sub(limit));
         if let Some(around) = query.around
-            && let Some(target) = entries.iter().find(|e| e.pid == around)
+            && let Some(target) = ranked.iter().find(|r| r.entry.pid == around)
         {
             // Its place in the table: how many rows sort before it.
-            let place = entries
+            let place = ranked
                 .iter()
-                .filter(|e| order(e, target) == Ordering::Less)
+                .filter(|r| order(r, target) == Ordering::Less)
                 .count();
             if place < offset {
                 offset = place;
@@ -298,107 +436,69 @@ mod build {
                 offset = place + 1 - limit.max(1);
             }
         }
-        let window = window(&mut entries, offset, limit, order);
-        let rows: Vec<TableRow> = window
+        cut.rows = window(&mut ranked, offset, limit, order)
             .iter()
-            .map(|e| TableRow {
-                pid: e.pid,
-                rate: e.rate,
-                busy_pct: e.busy_pct,
-                queue_growing: e.queue_growing,
+            .map(|r| TableRow {
+                pid: r.entry.pid,
+                rate: r.rate,
+                busy_pct: r.busy_pct,
+                queue_growing: r.queue_growing,
             })
             .collect();
-
-        memory.at_ms = Some(now);
-        memory.counters = counters;
-        let wanted: HashSet<Pid> = rows.iter().map(|r| r.pid).collect();
-        let (snapshot, child_counts) = cut(snapshot, &wanted);
-        TableView {
-            snapshot,
-            rows,
-            offset: offset as u64,
-            matched: matched as u64,
-            processes: totals.processes,
-            hidden_system: totals.hidden_system,
-            stuck: totals.stuck,
-            queues_growing: totals.queues_growing,
-            interval_ms,
-            app_rate,
-            child_counts,
-        }
+        cut.offset = offset as u64;
+        cut.matched = matched as u64;
+        cut
     }
 
-    #[derive(Default)]
-    struct Totals {
-        processes: u64,
-        hidden_system: u64,
-        stuck: u64,
-        queues_growing: u64,
-    }
-
-    impl Totals {
-        /// Counts a process; whether the table may show it.
-        fn count(&mut self, system: bool, with_system: bool, entry: &Entry) -> bool {
-            if system && !with_system {
-                self.hidden_system += 1;
-                return false;
-            }
-            self.processes += 1;
-            self.stuck += u64::from(entry.stuck);
-            self.queues_growing += u64::from(entry.queue_growing);
-            true
-        }
-    }
-
-    fn rates(server: &ServerInfo, before: Counters, dt_ms: u64) -> (f64, f64) {
+    fn rates(entry: &TableEntry, before: Counters, dt_ms: u64) -> (f64, f64) {
         let dt = dt_ms as f64;
-        let rate = server.messages.saturating_sub(before.messages) as f64 * 1_000.0 / dt;
-        let busy =
-            server.busy_ns.saturating_sub(before.busy_ns) as f64 / (dt * 1_000_000.0) * 100.0;
+        let rate = entry.messages.saturating_sub(before.messages) as f64 * 1_000.0 / dt;
+        let busy = entry.busy_ns.saturating_sub(before.busy_ns) as f64 / (dt * 1_000_000.0) * 100.0;
         (rate, busy.min(100.0))
     }
 
-    fn compare(a: &Entry, b: &Entry, sort: TableSort) -> Ordering {
+    fn compare(a: &Ranked, b: &Ranked, sort: TableSort) -> Ordering {
         fn unknown_lowest(a: Option<f64>, b: Option<f64>) -> Ordering {
             match (a, b) {
                 (Some(a), Some(b)) => a.total_cmp(&b),
                 (a, b) => a.is_some().cmp(&b.is_some()),
             }
         }
+        let (x, y) = (&a.entry, &b.entry);
         match sort {
-            TableSort::Pid | TableSort::Unknown => a.pid.cmp(&b.pid),
-            TableSort::Name => a
+            TableSort::Pid | TableSort::Unknown => x.pid.cmp(&y.pid),
+            TableSort::Name => x
                 .label
                 .is_none()
-                .cmp(&b.label.is_none())
-                .then_with(|| a.label.cmp(&b.label)),
-            TableSort::Status => a.status.as_str().cmp(b.status.as_str()),
+                .cmp(&y.label.is_none())
+                .then_with(|| x.label.cmp(&y.label)),
+            TableSort::Status => x.status.as_str().cmp(y.status.as_str()),
             TableSort::Rate => unknown_lowest(a.rate, b.rate),
-            TableSort::Queue => a.queue_len.cmp(&b.queue_len),
-            TableSort::Restarts => a.restarts.cmp(&b.restarts),
+            TableSort::Queue => x.queue_len.cmp(&y.queue_len),
+            TableSort::Restarts => x.restarts.cmp(&y.restarts),
             TableSort::Busy => unknown_lowest(a.busy_pct, b.busy_pct),
             // Youngest first ascending, as uptime grows.
-            TableSort::Uptime => b.started_at_ms.cmp(&a.started_at_ms),
+            TableSort::Uptime => y.started_at_ms.cmp(&x.started_at_ms),
             TableSort::Warnings => a.severity().cmp(&b.severity()),
         }
     }
 
-    /// The rows `offset..offset + limit` of `entries` in `order`, without sorting
+    /// The rows `offset..offset + limit` of `ranked` in `order`, without sorting
     /// the rest: two selections and a sort of the window, linear in the table.
-    fn window<'e, 's>(
-        entries: &'e mut [Entry<'s>],
+    fn window<'r, 's>(
+        ranked: &'r mut [Ranked<'s>],
         offset: usize,
         limit: usize,
-        order: impl Fn(&Entry, &Entry) -> Ordering,
-    ) -> &'e mut [Entry<'s>] {
-        let end = (offset + limit).min(entries.len());
+        order: impl Fn(&Ranked, &Ranked) -> Ordering,
+    ) -> &'r mut [Ranked<'s>] {
+        let end = (offset + limit).min(ranked.len());
         if offset >= end {
             return &mut [];
         }
-        if end < entries.len() {
-            entries.select_nth_unstable_by(end, &order);
+        if end < ranked.len() {
+            ranked.select_nth_unstable_by(end, &order);
         }
-        let head = &mut entries[..end];
+        let head = &mut ranked[..end];
         if offset > 0 {
             head.select_nth_unstable_by(offset, &order);
         }
@@ -416,16 +516,21 @@ mod build {
             Needle(filter.to_lowercase())
         }
 
-        fn matches(&self, entry: &Entry, type_name: Option<&str>, child_id: Option<&str>) -> bool {
+        fn matches(&self, entry: &TableEntry) -> bool {
             if self.0.is_empty() {
                 return true;
             }
             let pid = format!("<0.{}>", entry.pid.0);
+            let type_name = if entry.supervisor {
+                "supervisor"
+            } else {
+                entry.type_name
+            };
             [
-                entry.label,
-                child_id,
+                entry.label.as_deref(),
+                entry.child_id,
                 Some(pid.as_str()),
-                Some(type_name.unwrap_or("supervisor")),
+                Some(type_name),
                 Some(entry.status.as_str()),
             ]
             .into_iter()
@@ -447,7 +552,7 @@ mod build {
 
     /// Keep only `wanted` and the supervisors above them, each supervisor listing only
     /// kept children; and every kept supervisor's full child count.
-    fn cut(mut snapshot: Snapshot, wanted: &HashSet<Pid>) -> (Snapshot, Vec<ChildCount>) {
+    fn keep_only(mut snapshot: Snapshot, wanted: &HashSet<Pid>) -> (Snapshot, Vec<ChildCount>) {
         let parents: HashMap<Pid, Option<Pid>> = snapshot
             .supervisors
             .iter()

@@ -43,8 +43,7 @@ macro_rules! wire_names {
 ///
 /// Shown as `<0.42>`, after Erlang; parsed from `<0.42>` or `42`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "protocol", derive(Serialize))]
-#[cfg_attr(feature = "client", derive(Deserialize))]
+#[cfg_attr(feature = "protocol", derive(Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "protocol", serde(transparent))]
 pub struct Pid(pub u64);
 

@@ -76,13 +76,13 @@ pub fn process_count() -> usize {
 
 /// The OS process's resident memory, from the kernel's own count in kB.
 #[cfg(target_os = "linux")]
-fn resident_bytes() -> Option<u64> {
+pub(crate) fn resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     vm_rss_bytes(&status)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn resident_bytes() -> Option<u64> {
+pub(crate) fn resident_bytes() -> Option<u64> {
     memory_stats::memory_stats().map(|m| m.physical_mem as u64)
 }
 

@@ -148,3 +148,73 @@ async fn every_client_is_a_system_process_that_ends_with_its_connection_and_is_p
     victim.snapshot().await.unwrap();
     assert!(noex::process::is_alive(victim_pid));
 }
+
+/// The runtime reads the table from its process table, without a snapshot; it must
+/// say what a table cut from a whole snapshot says.
+#[tokio::test]
+async fn the_table_read_from_the_process_table_agrees_with_one_cut_from_a_snapshot() {
+    use noex_agent::table::{TableMemory, TableQuery, TableSort, build_table};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sup = supervisor::start(
+        SupervisorSpec::simple_one_for_one(ChildSpec::worker_with("table.job", |(): &()| Idle))
+            .name("table.jobs"),
+    )
+    .await
+    .unwrap();
+    for _ in 0..40 {
+        sup.start_child_with(()).await.unwrap();
+    }
+    let mut client = client().await;
+    for (sort, descending, filter, offset) in [
+        (TableSort::Pid, false, "table.", 5),
+        (TableSort::Name, true, "table.", 0),
+        (TableSort::Uptime, false, "TABLE.JOB", 30),
+        (TableSort::Status, true, "running", 0),
+    ] {
+        let query = TableQuery {
+            sort,
+            descending,
+            filter: filter.into(),
+            offset,
+            limit: 10,
+            ..TableQuery::default()
+        };
+        let read = client.table(query.clone()).await.unwrap();
+        let cut = build_table(
+            noex::observer::snapshot(),
+            &query,
+            &mut TableMemory::default(),
+        );
+        let pids = |rows: &[noex_agent::table::TableRow]| -> Vec<_> {
+            rows.iter().map(|r| r.pid).collect()
+        };
+        assert_eq!(pids(&read.rows), pids(&cut.rows), "{query:?}");
+        assert_eq!((read.offset, read.matched), (cut.offset, cut.matched));
+        assert_eq!(read.snapshot.servers, cut.snapshot.servers, "{query:?}");
+        assert_eq!(read.child_counts, cut.child_counts, "{query:?}");
+        let listed = |view: &noex_agent::table::TableView| -> Vec<_> {
+            view.snapshot
+                .supervisors
+                .iter()
+                .map(|s| (s.pid, s.children.clone()))
+                .collect()
+        };
+        assert_eq!(listed(&read), listed(&cut), "{query:?}");
+    }
+    let whole = client
+        .table(TableQuery {
+            filter: "table.job".into(),
+            limit: 100,
+            ..TableQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(whole.matched, 41, "the jobs and table.jobs");
+    assert_eq!(
+        whole.child_counts,
+        [noex_agent::table::ChildCount {
+            pid: sup.pid(),
+            children: 40
+        }]
+    );
+}

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
+use noex_agent::table::{TableMemory, TableQuery, TableView};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::{
     EventKind, LifecycleEvent, Pid, ProcessTree, RestartType, Snapshot, Strategy, SupervisorInfo,
@@ -30,6 +31,11 @@ impl Backend for RuntimeBackend {
 
     fn tree(&self) -> ProcessTree {
         observer::process_tree()
+    }
+
+    /// Read from the process table: no snapshot is built.
+    fn table(&self, query: &TableQuery, memory: &mut TableMemory) -> TableView {
+        super::table::table(query, memory)
     }
 
     /// The process and its supervisor alone, read from the process table.

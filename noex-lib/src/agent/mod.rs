@@ -21,6 +21,7 @@
 
 mod backend;
 mod connection;
+mod table;
 
 use std::path::PathBuf;
 use std::sync::Arc;

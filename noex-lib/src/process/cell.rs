@@ -85,6 +85,10 @@ impl Counters {
     pub(crate) fn handled(&self) -> u64 {
         self.handled.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn busy_ns(&self) -> u64 {
+        self.busy_ns.load(Ordering::Relaxed)
+    }
 }
 
 /// Set once when the process exits; waiters are woken.
@@ -397,7 +401,7 @@ impl ProcessCell {
             queue_len,
             started_at_ms: self.started_at_ms,
             restarts: self.restarts,
-            busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
+            busy_ns: self.counters.busy_ns(),
             handler_running_ns: self.counters.handler_running_ns(),
             last_error,
             system: self.system,
@@ -405,10 +409,19 @@ impl ProcessCell {
     }
 
     pub(crate) fn supervisor_info(&self) -> Option<SupervisorInfo> {
+        self.supervisor_info_listing(|_| true).map(|(info, _)| info)
+    }
+
+    /// Its supervisor info listing only the children `listed` picks (a window of a
+    /// million), and how many children it has in all.
+    pub(crate) fn supervisor_info_listing(
+        &self,
+        listed: impl Fn(&PublishedChild) -> bool,
+    ) -> Option<(SupervisorInfo, u64)> {
         let view = self.supervisor.as_ref()?;
         let (name, last_error) = self.shown_notes();
         let state = view.state.lock();
-        Some(SupervisorInfo {
+        let info = SupervisorInfo {
             pid: self.pid,
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
@@ -419,6 +432,7 @@ impl ProcessCell {
             children: state
                 .children
                 .values()
+                .filter(|child| listed(child))
                 .map(PublishedChild::to_wire)
                 .collect(),
             child_restarts: state.child_restarts,
@@ -426,7 +440,8 @@ impl ProcessCell {
             started_at_ms: self.started_at_ms,
             last_error,
             system: self.system,
-        })
+        };
+        Some((info, state.children.len() as u64))
     }
 }
 

@@ -176,14 +176,24 @@ impl ProcessTable {
 
     /// Every live cell, in pid order.
     pub(crate) fn cells(&self) -> Vec<CellRef> {
-        let mut cells = Vec::with_capacity(self.len());
+        let mut gathered: Vec<Option<CellRef>> = Vec::with_capacity(self.len());
+        // Each page's number and where its cells went in `gathered`.
+        let mut pages = Vec::new();
         for shard in &self.shards {
-            let pages = shard.0.lock();
-            for page in pages.by_number.values() {
-                cells.extend(page.slots.iter().flatten().cloned());
+            let shard = shard.0.lock();
+            for (&number, page) in &shard.by_number {
+                let start = gathered.len();
+                gathered.extend(page.slots.iter().flatten().cloned().map(Some));
+                pages.push((number, start..gathered.len()));
             }
         }
-        cells.sort_unstable_by_key(|cell| cell.pid);
+        // A slot's pid is its page's number and its place in the page: sorting the
+        // pages (a thirty-second as many) orders the cells without reading one.
+        pages.sort_unstable_by_key(|(number, _)| *number);
+        let mut cells = Vec::with_capacity(gathered.len());
+        for (_, range) in pages {
+            cells.extend(gathered[range].iter_mut().filter_map(Option::take));
+        }
         cells
     }
 }
