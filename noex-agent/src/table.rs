@@ -259,21 +259,6 @@ mod build {
         }
     }
 
-    /// One entry with what the previous table adds.
-    struct Ranked<'s> {
-        entry: TableEntry<'s>,
-        rate: Option<f64>,
-        busy_pct: Option<f64>,
-        queue_growing: bool,
-        stuck: bool,
-    }
-
-    impl Ranked<'_> {
-        fn severity(&self) -> u8 {
-            u8::from(self.stuck) * 2 + u8::from(self.queue_growing)
-        }
-    }
-
     /// Sort, filter and window `snapshot` as `query` asks; `memory` is the
     /// connection's, updated for the next table.
     pub fn build_table(
@@ -331,7 +316,8 @@ mod build {
 
     /// Sort, filter and window `entries` (every process, at `now_ms`) as `query`
     /// asks; `memory` is the connection's, updated for the next table. Linear in the
-    /// processes but for the window's sort; fastest when `entries` come in pid order.
+    /// processes but for the window's sort, and 16 bytes per row while it runs (plus
+    /// the labels when sorting by name); fastest when `entries` come in pid order.
     pub fn cut_table<'s>(
         entries: impl IntoIterator<Item = TableEntry<'s>>,
         now_ms: u64,
@@ -343,15 +329,13 @@ mod build {
             .map(|at| now_ms.saturating_sub(at))
             .filter(|dt| *dt > 0);
         let previous = std::mem::take(&mut memory.counters);
-        let mut counters = Vec::with_capacity(previous.len());
-        let before = |pid: Pid| {
-            previous
-                .binary_search_by_key(&pid, |c| c.pid)
-                .ok()
-                .map(|i| previous[i])
+        let mut earlier = Earlier {
+            previous: &previous,
+            next: 0,
         };
-
+        let mut counters = Vec::with_capacity(previous.len());
         let needle = Needle::new(&query.filter);
+        let by_name = query.sort == TableSort::Name;
         let mut cut = TableCut {
             rows: Vec::new(),
             offset: 0,
@@ -364,26 +348,26 @@ mod build {
             app_rate: interval_ms.map(|_| 0.0),
             total_messages: 0,
         };
-        let mut ranked = Vec::new();
+        // Sort keys: a number for every column but the name.
+        let mut keyed: Vec<(u64, Pid)> = Vec::new();
+        let mut named: Vec<(Option<Cow<'s, str>>, Pid)> = Vec::new();
         for entry in entries {
-            let (mut rate, mut busy_pct, mut queue_growing) = (None, None, false);
-            if !entry.supervisor {
+            let now = Counters {
+                pid: entry.pid,
+                messages: entry.messages,
+                busy_ns: entry.busy_ns,
+                queue_len: entry.queue_len,
+            };
+            let change = if entry.supervisor {
+                Change::default()
+            } else {
                 cut.total_messages += entry.messages;
-                counters.push(Counters {
-                    pid: entry.pid,
-                    messages: entry.messages,
-                    busy_ns: entry.busy_ns,
-                    queue_len: entry.queue_len,
-                });
-                if let Some(earlier) = before(entry.pid) {
-                    queue_growing = entry.queue_len > earlier.queue_len;
-                    if let Some(dt) = interval_ms {
-                        let (r, b) = rates(&entry, earlier, dt);
-                        (rate, busy_pct) = (Some(r), Some(b));
-                    }
-                }
-            }
-            if let (Some(total), Some(rate), false) = (cut.app_rate.as_mut(), rate, entry.system) {
+                counters.push(now);
+                Change::between(earlier.find(entry.pid), now, interval_ms)
+            };
+            if let (Some(total), Some(rate), false) =
+                (cut.app_rate.as_mut(), change.rate, entry.system)
+            {
                 *total += rate;
             }
             if entry.system && !query.system {
@@ -393,40 +377,188 @@ mod build {
             let stuck = entry.handler_running_ns.is_some_and(|ns| ns > STUCK_NS);
             cut.processes += 1;
             cut.stuck += u64::from(stuck);
-            cut.queues_growing += u64::from(queue_growing);
-            if needle.matches(&entry) {
-                ranked.push(Ranked {
-                    entry,
-                    rate,
-                    busy_pct,
-                    queue_growing,
-                    stuck,
-                });
+            cut.queues_growing += u64::from(change.queue_growing);
+            if !needle.matches(&entry) {
+                continue;
+            }
+            if by_name {
+                named.push((entry.label, entry.pid));
+            } else {
+                keyed.push((sort_key(query.sort, &entry, &change, stuck), entry.pid));
             }
         }
         // Pid order makes this a check, not a sort.
         counters.sort_by_key(|c| c.pid);
+
+        let limit = query.limit.min(MAX_TABLE_ROWS) as usize;
+        let descending = query.descending;
+        let (matched, offset, pids) = if by_name {
+            // Named first, by name; then the rest.
+            let order = |a: &(Option<Cow<str>>, Pid), b: &(Option<Cow<str>>, Pid)| {
+                let primary =
+                    a.0.is_none()
+                        .cmp(&b.0.is_none())
+                        .then_with(|| a.0.cmp(&b.0));
+                directed(primary, descending).then(a.1.cmp(&b.1))
+            };
+            select(&mut named, query, limit, |(_, pid)| *pid, order)
+        } else {
+            let order = |a: &(u64, Pid), b: &(u64, Pid)| {
+                directed(a.0.cmp(&b.0), descending).then(a.1.cmp(&b.1))
+            };
+            select(&mut keyed, query, limit, |(_, pid)| *pid, order)
+        };
+        cut.rows = pids
+            .into_iter()
+            .map(|pid| {
+                let change = match counters.binary_search_by_key(&pid, |c| c.pid) {
+                    Ok(i) => {
+                        Change::between(Earlier::search(&previous, pid), counters[i], interval_ms)
+                    }
+                    Err(_) => Change::default(),
+                };
+                TableRow {
+                    pid,
+                    rate: change.rate,
+                    busy_pct: change.busy_pct,
+                    queue_growing: change.queue_growing,
+                }
+            })
+            .collect();
+        cut.offset = offset as u64;
+        cut.matched = matched as u64;
         memory.at_ms = Some(now_ms);
         memory.counters = counters;
+        cut
+    }
 
-        let matched = ranked.len();
-        let limit = query.limit.min(MAX_TABLE_ROWS) as usize;
-        let order = |a: &Ranked, b: &Ranked| {
-            let primary = compare(a, b, query.sort);
-            let primary = if query.descending {
-                primary.reverse()
-            } else {
-                primary
+    /// The previous table's counters, looked up in pid order by walking forward.
+    struct Earlier<'p> {
+        previous: &'p [Counters],
+        next: usize,
+    }
+
+    impl Earlier<'_> {
+        fn find(&mut self, pid: Pid) -> Option<Counters> {
+            let rest = &self.previous[self.next..];
+            // Entries in pid order walk forward; any other order searches.
+            let skip = rest.iter().take(8).take_while(|c| c.pid < pid).count();
+            if skip < 8 {
+                self.next += skip;
+                let found = self
+                    .previous
+                    .get(self.next)
+                    .filter(|c| c.pid == pid)
+                    .copied();
+                if found.is_some() {
+                    self.next += 1;
+                }
+                return found;
+            }
+            // Far ahead (many processes ended): search, and walk on from there.
+            match self.previous.binary_search_by_key(&pid, |c| c.pid) {
+                Ok(i) => {
+                    self.next = i + 1;
+                    Some(self.previous[i])
+                }
+                Err(i) => {
+                    self.next = i;
+                    None
+                }
+            }
+        }
+
+        fn search(previous: &[Counters], pid: Pid) -> Option<Counters> {
+            previous
+                .binary_search_by_key(&pid, |c| c.pid)
+                .ok()
+                .map(|i| previous[i])
+        }
+    }
+
+    /// What changed for a server since the previous table.
+    #[derive(Clone, Copy, Default)]
+    struct Change {
+        rate: Option<f64>,
+        busy_pct: Option<f64>,
+        queue_growing: bool,
+    }
+
+    impl Change {
+        fn between(before: Option<Counters>, now: Counters, interval_ms: Option<u64>) -> Change {
+            let Some(before) = before else {
+                return Change::default();
             };
-            primary.then(a.entry.pid.cmp(&b.entry.pid))
-        };
+            let (rate, busy_pct) = interval_ms
+                .map(|dt| {
+                    let dt = dt as f64;
+                    let rate = now.messages.saturating_sub(before.messages) as f64 * 1_000.0 / dt;
+                    let busy = now.busy_ns.saturating_sub(before.busy_ns) as f64
+                        / (dt * 1_000_000.0)
+                        * 100.0;
+                    (rate, busy.min(100.0))
+                })
+                .unzip();
+            Change {
+                rate,
+                busy_pct,
+                queue_growing: now.queue_len > before.queue_len,
+            }
+        }
+    }
+
+    /// `ordering`, reversed for a descending sort.
+    fn directed(ordering: Ordering, descending: bool) -> Ordering {
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    }
+
+    /// A process's place under `sort` (all but the name) as one number: larger sorts
+    /// later ascending.
+    fn sort_key(sort: TableSort, entry: &TableEntry, change: &Change, stuck: bool) -> u64 {
+        // Unknown lowest; rates are never negative, so their bits order as numbers.
+        let measured = |value: Option<f64>| value.map_or(0, |v| v.max(0.0).to_bits() + 1);
+        match sort {
+            TableSort::Pid | TableSort::Name | TableSort::Unknown => entry.pid.0,
+            TableSort::Status => STATUS_ORDER
+                .iter()
+                .position(|s| *s == entry.status.as_str())
+                .unwrap_or(STATUS_ORDER.len()) as u64,
+            TableSort::Rate => measured(change.rate),
+            TableSort::Queue => entry.queue_len,
+            TableSort::Restarts => u64::from(entry.restarts),
+            TableSort::Busy => measured(change.busy_pct),
+            // Youngest first ascending, as uptime grows.
+            TableSort::Uptime => u64::MAX - entry.started_at_ms,
+            // A stuck handler outranks a growing queue.
+            TableSort::Warnings => u64::from(stuck) * 2 + u64::from(change.queue_growing),
+        }
+    }
+
+    /// Status names in the order they sort (by name, as the dashboard sorts them).
+    const STATUS_ORDER: [&str; 5] = ["initializing", "running", "stopped", "stopping", "unknown"];
+
+    /// The table's length, where the window starts (moved to hold `query.around`, and
+    /// kept inside the table), and the window's pids in order.
+    fn select<T>(
+        rows: &mut [T],
+        query: &TableQuery,
+        limit: usize,
+        pid: impl Fn(&T) -> Pid,
+        order: impl Fn(&T, &T) -> Ordering,
+    ) -> (usize, usize, Vec<Pid>) {
+        let matched = rows.len();
         let mut offset =
             (query.offset.min(usize::MAX as u64) as usize).min(matched.saturating_sub(limit));
         if let Some(around) = query.around
-            && let Some(target) = ranked.iter().find(|r| r.entry.pid == around)
+            && let Some(target) = rows.iter().position(|r| pid(r) == around)
         {
             // Its place in the table: how many rows sort before it.
-            let place = ranked
+            let target = &rows[target];
+            let place = rows
                 .iter()
                 .filter(|r| order(r, target) == Ordering::Less)
                 .count();
@@ -436,69 +568,29 @@ mod build {
                 offset = place + 1 - limit.max(1);
             }
         }
-        cut.rows = window(&mut ranked, offset, limit, order)
+        let pids = window(rows, offset, limit, &order)
             .iter()
-            .map(|r| TableRow {
-                pid: r.entry.pid,
-                rate: r.rate,
-                busy_pct: r.busy_pct,
-                queue_growing: r.queue_growing,
-            })
+            .map(&pid)
             .collect();
-        cut.offset = offset as u64;
-        cut.matched = matched as u64;
-        cut
+        (matched, offset, pids)
     }
 
-    fn rates(entry: &TableEntry, before: Counters, dt_ms: u64) -> (f64, f64) {
-        let dt = dt_ms as f64;
-        let rate = entry.messages.saturating_sub(before.messages) as f64 * 1_000.0 / dt;
-        let busy = entry.busy_ns.saturating_sub(before.busy_ns) as f64 / (dt * 1_000_000.0) * 100.0;
-        (rate, busy.min(100.0))
-    }
-
-    fn compare(a: &Ranked, b: &Ranked, sort: TableSort) -> Ordering {
-        fn unknown_lowest(a: Option<f64>, b: Option<f64>) -> Ordering {
-            match (a, b) {
-                (Some(a), Some(b)) => a.total_cmp(&b),
-                (a, b) => a.is_some().cmp(&b.is_some()),
-            }
-        }
-        let (x, y) = (&a.entry, &b.entry);
-        match sort {
-            TableSort::Pid | TableSort::Unknown => x.pid.cmp(&y.pid),
-            TableSort::Name => x
-                .label
-                .is_none()
-                .cmp(&y.label.is_none())
-                .then_with(|| x.label.cmp(&y.label)),
-            TableSort::Status => x.status.as_str().cmp(y.status.as_str()),
-            TableSort::Rate => unknown_lowest(a.rate, b.rate),
-            TableSort::Queue => x.queue_len.cmp(&y.queue_len),
-            TableSort::Restarts => x.restarts.cmp(&y.restarts),
-            TableSort::Busy => unknown_lowest(a.busy_pct, b.busy_pct),
-            // Youngest first ascending, as uptime grows.
-            TableSort::Uptime => y.started_at_ms.cmp(&x.started_at_ms),
-            TableSort::Warnings => a.severity().cmp(&b.severity()),
-        }
-    }
-
-    /// The rows `offset..offset + limit` of `ranked` in `order`, without sorting
+    /// The rows `offset..offset + limit` of `rows` in `order`, without sorting
     /// the rest: two selections and a sort of the window, linear in the table.
-    fn window<'r, 's>(
-        ranked: &'r mut [Ranked<'s>],
+    fn window<T>(
+        rows: &mut [T],
         offset: usize,
         limit: usize,
-        order: impl Fn(&Ranked, &Ranked) -> Ordering,
-    ) -> &'r mut [Ranked<'s>] {
-        let end = (offset + limit).min(ranked.len());
+        order: impl Fn(&T, &T) -> Ordering,
+    ) -> &mut [T] {
+        let end = (offset + limit).min(rows.len());
         if offset >= end {
             return &mut [];
         }
-        if end < ranked.len() {
-            ranked.select_nth_unstable_by(end, &order);
+        if end < rows.len() {
+            rows.select_nth_unstable_by(end, &order);
         }
-        let head = &mut ranked[..end];
+        let head = &mut rows[..end];
         if offset > 0 {
             head.select_nth_unstable_by(offset, &order);
         }
@@ -797,6 +889,29 @@ mod tests {
         assert_eq!(second.queues_growing, 1);
         assert_eq!(second.app_rate, Some(200.0));
         assert_eq!(second.rows[1].rate, Some(0.0));
+    }
+
+    #[test]
+    fn rates_follow_each_server_when_many_others_ended_in_between() {
+        let mut memory = TableMemory::default();
+        build_table(
+            jobs(1_000),
+            &query(TableSort::Pid, false, 0, 0),
+            &mut memory,
+        );
+        let mut later = jobs(2_000);
+        // Twelve servers ended: the walk through the previous counters jumps them.
+        later.servers.retain(|s| !(10..22).contains(&s.pid.0));
+        for server in &mut later.servers {
+            server.messages = server.pid.0;
+        }
+        let view = build_table(later, &query(TableSort::Rate, true, 0, 3), &mut memory);
+        let rates: Vec<_> = view.rows.iter().map(|r| (r.pid.0, r.rate)).collect();
+        // (<0.30> is a system server, left out.)
+        assert_eq!(
+            rates,
+            [(29, Some(29.0)), (28, Some(28.0)), (27, Some(27.0))]
+        );
     }
 
     #[test]

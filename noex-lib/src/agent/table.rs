@@ -47,7 +47,8 @@ fn entry(cell: &CellRef, labels: bool) -> TableEntry<'_> {
         system: cell.system,
         label,
         child_id: cell.child_id.as_deref(),
-        type_name: cell.type_name(),
+        // Shortening the type's path searches it: only for the filter.
+        type_name: if labels { cell.type_name() } else { "" },
         status: cell.status().into(),
         messages: if supervisor {
             0
