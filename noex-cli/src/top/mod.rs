@@ -9,6 +9,7 @@
 
 pub mod conn;
 pub mod input;
+pub mod pacing;
 pub mod state;
 pub mod view;
 
@@ -33,6 +34,7 @@ use crate::error::CliError;
 use crate::render::action::Action;
 use conn::{Conn, Request, Update};
 use input::Command;
+use pacing::Pacing;
 use state::{App, Connection, Tone};
 
 /// How long a status line message stays.
@@ -75,6 +77,7 @@ pub struct Session<'a> {
     automatic: bool,
     /// When [`Session::tick`] may try again.
     next_retry: Option<Instant>,
+    pacing: Pacing,
 }
 
 impl<'a> Session<'a> {
@@ -88,6 +91,7 @@ impl<'a> Session<'a> {
             forced: false,
             automatic: false,
             next_retry: None,
+            pacing: Pacing::default(),
         }
     }
 
@@ -150,6 +154,16 @@ impl<'a> Session<'a> {
         };
         if conn.request(request) {
             self.snapshot_in_flight = true;
+            self.pacing.asked(Instant::now());
+        }
+    }
+
+    /// The refresh timer's tick: ask for the next picture if it is due (later than
+    /// `refresh` when the application is slow to answer; see [`pacing`]).
+    pub fn refresh(&mut self, app: &mut App, refresh: Duration) {
+        app.refresh_stretched = self.pacing.stretched(refresh);
+        if self.pacing.due(Instant::now(), refresh) {
+            self.request_snapshot(app);
         }
     }
 
@@ -217,12 +231,14 @@ impl<'a> Session<'a> {
             }
             Update::Snapshot(snapshot) => {
                 self.snapshot_in_flight = false;
+                self.pacing.answered(Instant::now());
                 if !app.paused || std::mem::take(&mut self.forced) {
                     app.ingest(snapshot);
                 }
             }
             Update::Table(view) => {
                 self.snapshot_in_flight = false;
+                self.pacing.answered(Instant::now());
                 // A window asked for by a key is taken in even while paused.
                 if !app.paused || std::mem::take(&mut self.forced) {
                     app.ingest_table(*view);
@@ -236,6 +252,7 @@ impl<'a> Session<'a> {
             }
             Update::SnapshotFailed(reason) => {
                 self.snapshot_in_flight = false;
+                self.pacing.answered(Instant::now());
                 app.set_message(Tone::Bad, format!("snapshot failed: {reason}"));
             }
             Update::Push(push) => app.push(push),
@@ -290,7 +307,7 @@ async fn event_loop(
                 app.expire_message(Instant::now(), MESSAGE_TTL);
                 dirty |= had_message && app.message.is_none();
                 if !app.paused && app.is_connected() {
-                    session.request_snapshot(app);
+                    session.refresh(app, refresh);
                 }
                 let was = app.connection.clone();
                 session.tick(app, Instant::now());

@@ -70,6 +70,8 @@ pub struct App {
     /// Set while the rows are a window the agent cut (a large app).
     pub window: Option<Window>,
     pub windowing: Windowing,
+    /// The refresh interval, when the app's slow answers made it longer than asked.
+    pub refresh_stretched: Option<std::time::Duration>,
     /// The agent's counts for the header while windowed.
     window_totals: Totals,
     tracking: Tracking,
@@ -122,6 +124,7 @@ impl App {
             model: None,
             window: None,
             windowing: Windowing::default(),
+            refresh_stretched: None,
             window_totals: Totals::default(),
             tracking: Tracking::default(),
             log: VecDeque::new(),

@@ -167,6 +167,16 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             ));
         }
         parts.push((1, vec![Span::raw(format!("{} msg/s", app_rate_text(app)))]));
+        if let Some(every) = app.refresh_stretched {
+            // Slow answers (a very large app): refreshed less often, to spare it.
+            parts.push((
+                3,
+                vec![Span::styled(
+                    format!("refresh {}", format::duration_ms(every.as_millis() as u64)),
+                    styles.warn(),
+                )],
+            ));
+        }
     }
     let sep = styles.symbols.separator;
     let width = |parts: &[(u8, Vec<Span>)]| -> usize {
