@@ -32,7 +32,7 @@ pub trait Backend: Send + Sync + 'static {
     ) -> (Vec<LifecycleEvent>, broadcast::Receiver<LifecycleEvent>);
 
     /// A window of the process table, as `query` asks, with rates against `memory`
-    /// (the connection's, updated here). Called on a blocking thread. The default cuts
+    /// (the agent's, updated here). Called on a blocking thread. The default cuts
     /// a whole snapshot down.
     fn table(&self, query: &TableQuery, memory: &mut TableMemory) -> TableView {
         crate::table::build_table(self.snapshot(), query, memory)

@@ -169,7 +169,7 @@ impl Client {
     }
 
     /// Asks for a window of the process table, sorted and filtered by the agent, with
-    /// rates since this connection's previous table. An agent older than 2.1 answers
+    /// rates since the agent's previous table. An agent older than 2.1 answers
     /// with an `unknown_request` error.
     pub async fn table(&mut self, query: TableQuery) -> Result<TableView, ClientError> {
         match self.request(RequestKind::Table(query)).await? {

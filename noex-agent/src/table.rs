@@ -1,6 +1,6 @@
 //! The process table, cut by the agent: every process sorted and filtered in the
 //! application, and only the rows a client shows sent over the socket, with counts over
-//! all of them and rates since the connection's previous table (since 2.1).
+//! all of them and rates since the agent's previous table (since 2.1).
 //!
 //! A dashboard watching a million processes draws forty rows: asking for a whole
 //! snapshot every second would cost the application hundreds of megabytes of encoding
@@ -32,7 +32,7 @@ pub enum TableSort {
     Name,
     /// Status by its wire name.
     Status,
-    /// Messages per second since the connection's previous table; unknown lowest.
+    /// Messages per second since the agent's previous table; unknown lowest.
     Rate,
     /// Messages waiting.
     Queue,
@@ -127,7 +127,7 @@ pub struct TableView {
     pub stuck: u64,
     /// Processes whose queue grew since the previous table.
     pub queues_growing: u64,
-    /// Time since the connection's previous table, the base of the rates; `None` the
+    /// Time since the agent's previous table (for any client), the base of the rates; `None` the
     /// first time.
     #[cfg_attr(feature = "protocol", serde(default))]
     pub interval_ms: Option<u64>,
@@ -160,8 +160,9 @@ mod build {
     use super::*;
     use crate::types::{ProcessStatus, SupervisorInfo};
 
-    /// What one connection remembers between its tables: each server's counters, in
-    /// pid order, for rates. 32 bytes per server, dropped with the connection.
+    /// What the agent remembers between tables: each server's counters, in
+    /// pid order, for rates. One for the agent: 32 bytes per server, however many
+    /// clients ask.
     #[derive(Debug, Default)]
     pub struct TableMemory {
         at_ms: Option<u64>,
@@ -260,7 +261,7 @@ mod build {
     }
 
     /// Sort, filter and window `snapshot` as `query` asks; `memory` is the
-    /// connection's, updated for the next table.
+    /// agent's, updated for the next table.
     pub fn build_table(
         snapshot: Snapshot,
         query: &TableQuery,
@@ -315,7 +316,7 @@ mod build {
     }
 
     /// Sort, filter and window `entries` (every process, at `now_ms`) as `query`
-    /// asks; `memory` is the connection's, updated for the next table. Linear in the
+    /// asks; `memory` is the agent's, updated for the next table. Linear in the
     /// processes but for the window's sort, and 16 bytes per row while it runs (plus
     /// the labels when sorting by name); fastest when `entries` come in pid order.
     pub fn cut_table<'s>(
@@ -860,7 +861,7 @@ mod tests {
     }
 
     #[test]
-    fn rates_are_against_the_connections_previous_table() {
+    fn rates_are_against_the_agents_previous_table() {
         let mut memory = TableMemory::default();
         let first = build_table(
             jobs(1_000),

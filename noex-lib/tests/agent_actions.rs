@@ -210,6 +210,12 @@ async fn the_table_read_from_the_process_table_agrees_with_one_cut_from_a_snapsh
         .await
         .unwrap();
     assert_eq!(whole.matched, 41, "the jobs and table.jobs");
+    // One memory of counters for the agent, not one per client: another client's
+    // first table already has rates (over the time since this client's table).
+    let mut other = self::client().await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let first_of_other = other.table(TableQuery::default()).await.unwrap();
+    assert!(first_of_other.interval_ms.is_some());
     assert_eq!(
         whole.child_counts,
         [noex_agent::table::ChildCount {

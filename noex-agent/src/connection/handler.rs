@@ -2,7 +2,7 @@
 //! budgets, and the kill or restart it may carry out.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -13,7 +13,6 @@ use crate::protocol::{
     Action, ActionOutcome, ErrorBody, ErrorCode, PROTOCOL_MAJOR, ProtocolVersion, ReplyBody,
     Request, RequestKind, ServerFrame,
 };
-use crate::table::TableMemory;
 use crate::target;
 
 use super::frames::{encode, reply};
@@ -85,8 +84,6 @@ pub(super) struct Handler<'c> {
     pub(super) context: &'c Context,
     /// This connection's queued replies.
     pub(super) replies: FrameBudget,
-    /// The counters of this connection's previous table, for rates.
-    pub(super) table: Mutex<TableMemory>,
 }
 
 impl Handler<'_> {
@@ -136,10 +133,15 @@ impl Handler<'_> {
                 }
             }
             RequestKind::Table(query) => {
-                // Requests on one connection are answered one at a time: nothing else
-                // holds the memory while it is out.
-                let memory =
-                    std::mem::take(&mut *self.table.lock().unwrap_or_else(PoisonError::into_inner));
+                // Taken while the table is built: a table built meanwhile for another
+                // client has no rates, and the last one built is remembered.
+                let memory = std::mem::take(
+                    &mut *self
+                        .context
+                        .table
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner),
+                );
                 let built = self
                     .build(Some(Built::Table), "table", move |backend| {
                         let mut memory = memory;
@@ -155,7 +157,11 @@ impl Handler<'_> {
                     .await;
                 match built {
                     Ok((bytes, memory)) => {
-                        *self.table.lock().unwrap_or_else(PoisonError::into_inner) = memory;
+                        *self
+                            .context
+                            .table
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner) = memory;
                         self.queue(Outgoing::Frame, bytes)
                     }
                     Err(error) => self.fail(id, error).await,

@@ -73,6 +73,9 @@ pub(crate) struct Context {
     pub reply_sizes: ReplySizes,
     /// The most history a subscriber may ask for.
     pub max_history: usize,
+    /// The counters of the previous `table`, for rates. One for the agent, not one per
+    /// connection: 32 bytes a server, however many clients ask.
+    pub table: std::sync::Mutex<crate::table::TableMemory>,
     /// For the first request, and for each frame once its first byte arrived.
     pub request_timeout: Duration,
     /// How long the writer may make no progress before the client counts as not reading.
@@ -106,7 +109,6 @@ pub(crate) async fn serve<S: Send>(
         queue,
         context: &context,
         replies: budget(ByteBudget::new(context.reply_buffer)),
-        table: Default::default(),
     };
     let events = budget(ByteBudget::new(context.event_buffer));
     let writer = write_loop(&stream, outgoing, &context, events);

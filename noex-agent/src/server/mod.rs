@@ -78,6 +78,7 @@ impl Agent {
             max_history: options.max_history,
             request_timeout: options.request_timeout,
             write_timeout: options.write_timeout,
+            table: Default::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(options.max_connections));
