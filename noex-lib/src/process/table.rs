@@ -176,14 +176,24 @@ impl ProcessTable {
 
     /// Every live cell, in pid order.
     pub(crate) fn cells(&self) -> Vec<CellRef> {
-        let mut cells = Vec::with_capacity(self.len());
+        // A page's slots are in pid order, so sorting the pages by number orders the
+        // cells: a sort of the cells themselves would read each one (a call through
+        // its record, in cold memory) at every comparison.
+        let mut found = Vec::with_capacity(self.len());
+        let mut pages = Vec::new();
         for shard in &self.shards {
-            let pages = shard.0.lock();
-            for page in pages.by_number.values() {
-                cells.extend(page.slots.iter().flatten().cloned());
+            let shard = shard.0.lock();
+            for (&number, page) in &shard.by_number {
+                let start = found.len();
+                found.extend(page.slots.iter().filter(|slot| slot.is_some()).cloned());
+                pages.push((number, start..found.len()));
             }
         }
-        cells.sort_unstable_by_key(|cell| cell.pid);
+        pages.sort_unstable_by_key(|(number, _)| *number);
+        let mut cells = Vec::with_capacity(found.len());
+        for (_, slots) in pages {
+            cells.extend(found[slots].iter_mut().filter_map(Option::take));
+        }
         cells
     }
 }
