@@ -176,6 +176,8 @@ class Capture:
         kind = frame.get("type")
         if kind == "reply":
             kind = f"reply_{frame['body']['type']}"
+            if "strings" in frame["body"].get("snapshot", {}):
+                kind += "_rows"
         elif kind == "event":
             kind = f"event_{frame['event']['kind']['type']}"
         elif kind == "error":
@@ -215,8 +217,9 @@ def start_demo(noex, agent_dir):
 def converse(socket_path, capture):
     conn = Connection(socket_path)
     capture.keep_frame(conn.read_frame())  # the agent's hello comes first
-    capture.request(conn, "hello", 1, {"type": "hello", "protocol_version": {"major": 2, "minor": 0}})
+    capture.request(conn, "hello", 1, {"type": "hello", "protocol_version": {"major": 2, "minor": 1}})
     capture.request(conn, "snapshot", 2, {"type": "snapshot"})
+    capture.request(conn, "snapshot_rows", 13, {"type": "snapshot", "rows": True})
     capture.request(conn, "tree", 3, {"type": "tree"})
     capture.request(conn, "subscribe", 4, {"type": "subscribe", "history": 20})
     capture.request(conn, "kill", 5, {"type": "kill", "target": "worker-1", "reason": None})

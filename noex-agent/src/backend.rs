@@ -8,6 +8,7 @@ use std::pin::Pin;
 use tokio::sync::broadcast;
 
 use crate::protocol::{ActionOutcome, ErrorBody};
+use crate::rows::{Envelope, RowsWriter};
 use crate::table::{TableMemory, TableQuery, TableView};
 use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 
@@ -19,6 +20,16 @@ pub trait Backend: Send + Sync + 'static {
     /// A fresh snapshot. May take a while for a very large application: the agent
     /// calls it on a blocking thread, never on the app's async workers.
     fn snapshot(&self) -> Snapshot;
+
+    /// A fresh snapshot for a compact reply (since 2.1): its processes written into
+    /// `rows`, the rest returned. Called on a blocking thread, like `snapshot`. The
+    /// default writes [`Backend::snapshot`]; the runtime writes each process as it
+    /// reads it, so no [`Snapshot`] is built only to be encoded.
+    fn snapshot_rows(&self, rows: &mut RowsWriter) -> Envelope {
+        let snapshot = self.snapshot();
+        rows.snapshot(&snapshot);
+        Envelope::of(&snapshot)
+    }
 
     /// The supervision tree. Called on a blocking thread, like `snapshot`.
     fn tree(&self) -> ProcessTree;

@@ -2,7 +2,9 @@
 //!
 //! Framing is tokio-util's [`LengthDelimitedCodec`]; this module only adds MessagePack on
 //! top, always with named fields (`rmp_serde::to_vec_named`): positional arrays would
-//! break `skip_serializing_if`, tagged enums and every field a newer peer adds.
+//! break `skip_serializing_if`, tagged enums and every field a newer peer adds. (The
+//! one exception, the compact snapshot's rows, is written by hand in `rows.rs`, with
+//! its own rules for growing.)
 //!
 //! Two kinds of failure are kept apart on purpose:
 //! - bytes inside a well-formed frame that do not decode are a per-frame

@@ -7,7 +7,7 @@
 //! [`text`], and the wall clock in [`process_start`]), which is what the runtime needs
 //! when it embeds no agent. The features add the rest:
 //!
-//! - `protocol`: `protocol`, `codec` and `target`, the wire format.
+//! - `protocol`: `protocol`, `codec`, `rows` and `target`, the wire format.
 //! - `discovery`: `discovery`, where agents listen; processes' start times.
 //! - `server` (default): the agent, `server` and `backend`.
 //! - `client` (default): the `client` that `noex` attaches with.
@@ -31,6 +31,8 @@ mod local_socket;
 pub mod process_start;
 #[cfg(feature = "protocol")]
 pub mod protocol;
+#[cfg(feature = "protocol")]
+pub mod rows;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "protocol")]

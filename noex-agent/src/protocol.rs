@@ -84,7 +84,14 @@ pub enum RequestKind {
         protocol_version: ProtocolVersion,
     },
     /// Ask for a [`Snapshot`] of every process.
-    Snapshot,
+    Snapshot {
+        /// Answer with the compact body, servers and supervisors as rows
+        /// ([`crate::rows`]; since 2.1). An older agent ignores it and answers with the
+        /// named form, which the client reads as well. Not written when false, so the
+        /// plain request is the same bytes as before.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rows: bool,
+    },
     /// Ask for the supervision tree ([`ProcessTree`]).
     Tree,
     /// Start receiving lifecycle events, after up to `history` recent ones.
@@ -122,6 +129,10 @@ pub enum RequestKind {
     /// `unknown_request`.
     #[serde(other)]
     Unknown,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// Every frame the agent sends.
@@ -175,9 +186,13 @@ pub enum ReplyBody {
         /// The agent's protocol version.
         protocol_version: ProtocolVersion,
     },
-    /// The answer to `snapshot`.
+    /// The answer to `snapshot`, in either form: the named one, or rows (since 2.1).
     Snapshot {
         /// Every process, now.
+        #[cfg_attr(
+            feature = "client",
+            serde(deserialize_with = "crate::rows::deserialize_snapshot")
+        )]
         snapshot: Snapshot,
     },
     /// The answer to `tree`.
@@ -397,7 +412,8 @@ impl ErrorCode {
 /// generic tree, which more than doubles the cost of a large snapshot (100k processes
 /// is ~20 MB). The agent writes `type` first, so a first pass reads only the tags
 /// (skipping the rest without allocating) and a second pass decodes snapshot and tree
-/// replies straight into their types. Anything else takes the ordinary path.
+/// replies straight into their types, a snapshot in either form, named maps or rows
+/// (`crate::rows`, since 2.1). Anything else takes the ordinary path.
 ///
 /// A client's work: with the `client` feature, so an agent's build does not compile
 /// the decoding of every frame it only ever writes.
@@ -427,6 +443,7 @@ pub fn decode_server_frame(
     }
     #[derive(Deserialize)]
     struct SnapshotBody {
+        #[serde(deserialize_with = "crate::rows::deserialize_snapshot")]
         snapshot: Snapshot,
     }
     #[derive(Deserialize)]

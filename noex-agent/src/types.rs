@@ -17,8 +17,8 @@ use serde::Deserialize;
 #[cfg(feature = "protocol")]
 use serde::Serialize;
 
-/// `as_str` and `Display` for an enum: its wire name (the serde name) per value,
-/// `unknown` for the fallback a newer agent's values decode to.
+/// `as_str`, `from_wire_name` and `Display` for an enum: its wire name (the serde name)
+/// per value, `unknown` for the fallback a newer agent's values decode to.
 macro_rules! wire_names {
     ($ty:ident { $($variant:ident => $name:literal,)+ }) => {
         impl $ty {
@@ -26,6 +26,15 @@ macro_rules! wire_names {
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($ty::$variant => $name,)+
+                }
+            }
+
+            /// The value a wire name stands for; `Unknown` for a name this client does
+            /// not know (a newer agent's), as the serde fallback reads it.
+            pub fn from_wire_name(name: &str) -> Self {
+                match name {
+                    $($name => $ty::$variant,)+
+                    _ => $ty::Unknown,
                 }
             }
         }
@@ -175,6 +184,12 @@ pub enum ChildKind {
     #[cfg_attr(feature = "protocol", serde(other))]
     Unknown,
 }
+
+wire_names!(ChildKind {
+    Worker => "worker",
+    Supervisor => "supervisor",
+    Unknown => "unknown",
+});
 
 /// Restart intensity: more than `max_restarts` restarts within `within_ms`
 /// stops the supervisor, and its parent sees that as a crash.

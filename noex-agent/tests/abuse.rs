@@ -63,7 +63,7 @@ async fn pipelined_requests_are_all_answered_in_order_at_any_depth() {
 
     let kinds = [
         RequestKind::Tree,
-        RequestKind::Snapshot,
+        RequestKind::Snapshot { rows: false },
         RequestKind::Unknown,
         RequestKind::Restart {
             target: "nope".into(),
@@ -363,7 +363,7 @@ async fn the_agent_holds_no_more_than_its_memory_limit_whatever_the_clients_do()
         let mut conn = raw_after_hello(agent.path()).await;
         let requests = (0..16).map(|id| {
             let kind = if id % 2 == 0 {
-                RequestKind::Snapshot
+                RequestKind::Snapshot { rows: false }
             } else {
                 RequestKind::Subscribe { history: 10_000 }
             };

@@ -141,3 +141,129 @@ async fn a_snapshot_of_ten_thousand_processes_is_sent_whole() {
     let encoded = rmp_serde::to_vec_named(&snapshot).unwrap().len();
     assert!(encoded > 1024 * 1024, "{encoded} bytes: over a mebibyte");
 }
+
+/// An agent of protocol 2.0, scripted: greets as 2.0, answers the client's hello, then
+/// reads the next request as a 2.0 agent does (a `snapshot` without fields) and sends
+/// `reply`, raw, as its answer.
+async fn agent_of_2_0(path: PathBuf, reply: impl FnOnce(u64) -> Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    /// A 2.0 agent's requests: `snapshot` had no fields.
+    #[derive(serde::Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum RequestOf2_0 {
+        Hello,
+        Snapshot,
+    }
+    #[derive(serde::Deserialize)]
+    struct Asked {
+        id: u64,
+        request: RequestOf2_0,
+    }
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut conn: Framed<UnixStream, FrameCodec<Asked>> =
+        Framed::new(stream, FrameCodec::new(MAX_REQUEST_FRAME));
+    let version = ProtocolVersion { major: 2, minor: 0 };
+    let hello = noex_agent::protocol::Hello {
+        protocol_version: version,
+        noex_version: "0".into(),
+        app: "old".into(),
+        pid: 1,
+        started_at_ms: 0,
+        read_only: false,
+    };
+    conn.send(ServerFrame::Hello(hello)).await.unwrap();
+    let Some(Ok(Ok(Asked {
+        id,
+        request: RequestOf2_0::Hello,
+    }))) = conn.next().await
+    else {
+        panic!("expected the client's hello");
+    };
+    let body = ReplyBody::Hello {
+        protocol_version: version,
+    };
+    conn.send(ServerFrame::Reply { id, body }).await.unwrap();
+    let Some(Ok(Ok(Asked {
+        id,
+        request: RequestOf2_0::Snapshot,
+    }))) = conn.next().await
+    else {
+        panic!("a 2.0 agent reads a 2.1 client's snapshot request as a snapshot request");
+    };
+    let body = reply(id);
+    let mut stream = conn.into_inner();
+    stream
+        .write_all(&(body.len() as u32).to_be_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&body).await.unwrap();
+    // Wait for the client to hang up, so the reply is not cut off.
+    let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut [0; 1]).await;
+}
+
+async fn connect_when_listening(path: &std::path::Path) -> Client {
+    timeout(WAIT, async {
+        loop {
+            match Client::connect(path).await {
+                Ok(client) => return client,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    })
+    .await
+    .expect("the scripted agent listens")
+}
+
+/// A 2.1 client asks for rows; an agent of 2.0 ignores that and answers with named
+/// maps, which the client reads all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_of_2_0_answers_a_rows_request_with_the_named_form_and_the_client_reads_it() {
+    let dir = TempDir::new();
+    let fake = Fake::new();
+    let snapshot = fake.snapshot.clone();
+    let named = snapshot.clone();
+    let script = tokio::spawn(agent_of_2_0(dir.socket(), move |id| {
+        let body = ReplyBody::Snapshot { snapshot: named };
+        rmp_serde::to_vec_named(&ServerFrame::Reply { id, body }).unwrap()
+    }));
+    let mut client = connect_when_listening(&dir.socket()).await;
+    assert_eq!(client.hello().protocol_version.minor, 0);
+    assert_eq!(client.snapshot().await.unwrap(), snapshot);
+    drop(client);
+    script.await.unwrap();
+}
+
+/// A compact reply that does not hold together (a row pointing past the string table)
+/// is the client's protocol error, with the reason, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_compact_reply_is_a_protocol_error() {
+    let dir = TempDir::new();
+    let script = tokio::spawn(agent_of_2_0(dir.socket(), |id| {
+        // {type: reply, id, body: {type: snapshot, snapshot: {..., strings: [],
+        //  servers: [[6, nil, nil, nil, 9, ...]], supervisors: []}}}
+        let row = serde_json::json!([6, null, null, null, 9, 0, 0, 0, 0, 0, 0, null, null, false]);
+        let frame = serde_json::json!({
+            "type": "reply",
+            "id": id,
+            "body": { "type": "snapshot", "snapshot": {
+                "taken_at_ms": 1, "app": "a", "os_pid": 2, "uptime_ms": 3, "process_count": 1,
+                "total_messages": 0, "servers": [row], "supervisors": []
+            }}
+        });
+        rmp_serde::to_vec_named(&frame).unwrap()
+    }));
+    let mut client = connect_when_listening(&dir.socket()).await;
+    let error = client.snapshot().await.unwrap_err();
+    assert!(
+        matches!(error, noex_agent::client::ClientError::Protocol(_)),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("string index 9 is not in the snapshot's table of 0 strings"),
+        "{message}"
+    );
+    drop(client);
+    script.await.unwrap();
+}

@@ -46,7 +46,7 @@ fn protocol_version() -> impl Strategy<Value = ProtocolVersion> {
 fn request_kind() -> impl Strategy<Value = RequestKind> {
     prop_oneof![
         protocol_version().prop_map(|protocol_version| RequestKind::Hello { protocol_version }),
-        Just(RequestKind::Snapshot),
+        Just(RequestKind::Snapshot { rows: false }),
         Just(RequestKind::Tree),
         any::<u32>().prop_map(|history| RequestKind::Subscribe { history }),
         Just(RequestKind::Unsubscribe),

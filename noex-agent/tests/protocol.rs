@@ -73,6 +73,49 @@ async fn snapshot_and_tree_cross_the_socket_unchanged() {
     }
 }
 
+/// `snapshot { rows: true }` is answered with the compact body (since 2.1), a plain
+/// `snapshot` with named maps; both decode to the backend's snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_request_for_rows_gets_the_compact_body_and_a_plain_one_named_maps() {
+    use tokio::io::AsyncReadExt;
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(100, 16));
+    let agent = start(&dir, &fake, options(&dir));
+    let mut bodies = Vec::new();
+    for rows in [true, false] {
+        let mut conn = raw_after_hello(agent.path()).await;
+        request(&mut conn, 3, RequestKind::Snapshot { rows }).await;
+        let mut stream = conn.into_inner();
+        let mut len = [0; 4];
+        timeout(WAIT, stream.read_exact(&mut len))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut body = vec![0; u32::from_be_bytes(len) as usize];
+        stream.read_exact(&mut body).await.unwrap();
+        let frame = noex_agent::protocol::decode_server_frame(&body, 64).unwrap();
+        let ServerFrame::Reply {
+            id: 3,
+            body: ReplyBody::Snapshot { snapshot },
+        } = frame
+        else {
+            panic!("expected the snapshot reply, got {frame:?}");
+        };
+        assert_eq!(snapshot, fake.snapshot, "rows: {rows}");
+        let shape: serde_json::Value = rmp_serde::from_slice(&body).unwrap();
+        let servers = &shape["body"]["snapshot"]["servers"];
+        assert_eq!(servers[0].is_array(), rows, "rows: {rows}: {}", servers[0]);
+        assert_eq!(shape["body"]["snapshot"]["strings"].is_array(), rows);
+        bodies.push(body.len());
+    }
+    assert!(
+        bodies[0] * 2 < bodies[1],
+        "rows {} bytes, named {}",
+        bodies[0],
+        bodies[1]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_echo_the_request_id() {
     let dir = TempDir::new();
@@ -80,7 +123,7 @@ async fn replies_echo_the_request_id() {
     let agent = start(&dir, &fake, options(&dir));
     let mut conn = raw_after_hello(agent.path()).await;
     request(&mut conn, 9001, RequestKind::Tree).await;
-    request(&mut conn, 17, RequestKind::Snapshot).await;
+    request(&mut conn, 17, RequestKind::Snapshot { rows: false }).await;
     assert!(matches!(
         read(&mut conn).await,
         ServerFrame::Reply {
@@ -234,7 +277,7 @@ async fn a_subscriber_that_never_reads_gets_lagged_and_never_blocks_the_app_or_o
     );
     assert!(delivered > 0);
     // And it is still a working connection.
-    request(&mut slow, 2, RequestKind::Snapshot).await;
+    request(&mut slow, 2, RequestKind::Snapshot { rows: false }).await;
     assert!(matches!(
         read(&mut slow).await,
         ServerFrame::Reply { id: 2, .. }
@@ -260,7 +303,7 @@ async fn a_client_that_never_reads_its_replies_is_throttled_then_disconnected() 
 
     let mut greedy = raw_after_hello(agent.path()).await;
     for id in 0..64 {
-        request(&mut greedy, id, RequestKind::Snapshot).await;
+        request(&mut greedy, id, RequestKind::Snapshot { rows: false }).await;
     }
     // Throttled: one reply being written, one queued, and the rest not even read.
     let snapshot_len = rmp_serde::to_vec_named(&fake.snapshot).unwrap().len();
@@ -383,7 +426,7 @@ async fn undecodable_bytes_get_bad_frame_and_the_same_connection_keeps_serving()
     conn.get_mut().write_all(&bytes).await.unwrap();
     expect_error(read(&mut conn).await, None, ErrorCode::BadFrame);
 
-    request(&mut conn, 5, RequestKind::Snapshot).await;
+    request(&mut conn, 5, RequestKind::Snapshot { rows: false }).await;
     match read(&mut conn).await {
         ServerFrame::Reply {
             id: 5,

@@ -78,7 +78,7 @@ async fn a_connection_over_the_limit_is_served_when_a_slot_frees_up() {
     );
     drop(first);
     assert!(matches!(read(&mut waiting).await, ServerFrame::Hello(_)));
-    request(&mut waiting, 1, RequestKind::Snapshot).await;
+    request(&mut waiting, 1, RequestKind::Snapshot { rows: false }).await;
     assert!(matches!(
         read(&mut waiting).await,
         ServerFrame::Reply { id: 1, .. }

@@ -64,6 +64,49 @@ pub fn snapshot() -> Snapshot {
     }
 }
 
+/// The snapshot as a compact reply's rows (protocol 2.1), written as the process
+/// table is read: no [`Snapshot`] is built only to be encoded. Returns the rest of
+/// what a snapshot says.
+#[cfg(feature = "agent")]
+pub(crate) fn snapshot_rows(rows: &mut noex_agent::rows::RowsWriter) -> noex_agent::rows::Envelope {
+    let cells = processes().cells();
+    rows.reserve(cells.len());
+    let mut total_messages = 0;
+    // Processes of one type come in runs: shorten a type's name once per run (the
+    // name is one static string per type).
+    let mut last: Option<(&'static str, &'static str)> = None;
+    for cell in &cells {
+        match cell.kind {
+            ProcessKind::Server => {
+                let full = (cell.full_type_name())();
+                let type_name = match last {
+                    Some((last_full, short)) if std::ptr::eq(last_full, full) => short,
+                    _ => {
+                        let short = crate::type_names::short_type_name(full);
+                        last = Some((full, short));
+                        short
+                    }
+                };
+                total_messages += cell.write_server_row(type_name, rows);
+            }
+            ProcessKind::Supervisor => {
+                if let Some(info) = cell.supervisor_info() {
+                    rows.supervisor(&info);
+                }
+            }
+        }
+    }
+    noex_agent::rows::Envelope {
+        taken_at_ms: now_ms(),
+        app: app_name(),
+        os_pid: std::process::id(),
+        uptime_ms: processes().uptime().as_millis() as u64,
+        process_count: cells.len() as u64,
+        total_messages,
+        memory_rss_bytes: resident_bytes(),
+    }
+}
+
 /// The supervision tree, children in start order.
 pub fn process_tree() -> ProcessTree {
     ProcessTree::from_snapshot(&snapshot())

@@ -13,9 +13,10 @@ use crate::protocol::{
     Action, ActionOutcome, ErrorBody, ErrorCode, PROTOCOL_MAJOR, ProtocolVersion, ReplyBody,
     Request, RequestKind, ServerFrame,
 };
+use crate::rows::RowsWriter;
 use crate::target;
 
-use super::frames::{encode, reply};
+use super::frames::{encode, reply, snapshot_rows};
 use super::{Context, Ending, Outgoing, Queued};
 
 /// The size of the last reply of each kind that is built on a blocking thread: what
@@ -106,14 +107,19 @@ impl Handler<'_> {
                 };
                 self.send(ServerFrame::Reply { id, body }).await
             }
-            RequestKind::Snapshot => {
-                let snapshot = |backend: &dyn Backend| ReplyBody::Snapshot {
-                    snapshot: backend.snapshot(),
+            RequestKind::Snapshot { rows } => {
+                let snapshot = move |backend: &dyn Backend| {
+                    if rows {
+                        let mut writer = RowsWriter::default();
+                        let envelope = backend.snapshot_rows(&mut writer);
+                        snapshot_rows(id, writer, &envelope)
+                    } else {
+                        let snapshot = backend.snapshot();
+                        reply(id, ReplyBody::Snapshot { snapshot })
+                    }
                 };
                 match self
-                    .build(Some(Built::Snapshot), "snapshot", move |b| {
-                        reply(id, snapshot(b))
-                    })
+                    .build(Some(Built::Snapshot), "snapshot", snapshot)
                     .await
                 {
                     Ok(bytes) => self.queue(Outgoing::Frame, bytes),

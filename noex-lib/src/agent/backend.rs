@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::future::BoxFuture;
 use noex_agent::backend::Backend;
 use noex_agent::protocol::{ActionOutcome, ErrorBody, ErrorCode, ProcessRef};
+use noex_agent::rows::{Envelope, RowsWriter};
 use noex_agent::table::{TableMemory, TableQuery, TableView};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::{
@@ -27,6 +28,10 @@ pub(crate) struct RuntimeBackend;
 impl Backend for RuntimeBackend {
     fn snapshot(&self) -> Snapshot {
         observer::snapshot()
+    }
+
+    fn snapshot_rows(&self, rows: &mut RowsWriter) -> Envelope {
+        observer::snapshot_rows(rows)
     }
 
     fn tree(&self) -> ProcessTree {

@@ -408,6 +408,37 @@ impl ProcessCell {
         }
     }
 
+    /// This server as a compact snapshot's row, written without copying its strings
+    /// (since protocol 2.1). `type_name` is the cell's short type name, which the
+    /// caller works out once per type rather than once per server.
+    #[cfg(feature = "agent")]
+    fn write_server_row(
+        &self,
+        queue_len: u64,
+        type_name: &str,
+        rows: &mut noex_agent::rows::RowsWriter,
+    ) -> u64 {
+        let messages = self.counters.handled();
+        let notes = self.notes();
+        rows.server(noex_agent::rows::ServerRow {
+            pid: self.pid,
+            name: notes.name.as_deref(),
+            child_id: self.child_id.as_deref(),
+            parent: self.parent,
+            type_name,
+            status: self.status().into(),
+            messages,
+            queue_len,
+            started_at_ms: self.started_at_ms,
+            restarts: self.restarts,
+            busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
+            handler_running_ns: self.counters.handler_running_ns(),
+            last_error: notes.last_error.as_deref(),
+            system: self.system,
+        });
+        messages
+    }
+
     pub(crate) fn supervisor_info(&self) -> Option<SupervisorInfo> {
         self.supervisor_info_listing(|_| true).map(|(info, _)| info)
     }
@@ -478,6 +509,17 @@ impl CellRef {
 
     pub(crate) fn server_info(&self) -> ServerInfo {
         self.cell().server_info(self.queue_len())
+    }
+
+    /// Writes this server's row into `rows`; returns its messages handled.
+    #[cfg(feature = "agent")]
+    pub(crate) fn write_server_row(
+        &self,
+        type_name: &str,
+        rows: &mut noex_agent::rows::RowsWriter,
+    ) -> u64 {
+        self.cell()
+            .write_server_row(self.queue_len(), type_name, rows)
     }
 
     /// Queue a message for `handle_info`; `false` if the process has exited.
