@@ -197,25 +197,22 @@ impl<T> Queue<T> {
         match self {
             Queue::Ring(ring) if ring.len() < RING => ring.push_back(message),
             Queue::Blocks(blocks) => blocks.push(message),
-            Queue::Ring(_) => self.grow(message),
+            Queue::Ring(ring) => *self = Queue::chain(std::mem::take(ring), message),
         }
     }
 
-    /// A full ring becomes the first block of a chain.
+    /// A full ring becomes the first block of a chain, `message` the first of the next.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, message: T) {
-        let Queue::Ring(ring) = self else {
-            unreachable!("only a ring grows");
-        };
+    fn chain(ring: VecDeque<T>, message: T) -> Queue<T> {
         let mut write = Vec::with_capacity(Blocks::<T>::SLOTS);
         write.push(message);
-        *self = Queue::Blocks(Box::new(Blocks {
-            read: std::mem::take(ring),
+        Queue::Blocks(Box::new(Blocks {
+            read: ring,
             full: VecDeque::new(),
             write,
             spare: None,
-        }));
+        }))
     }
 
     #[inline]
