@@ -304,7 +304,7 @@ pub struct SupervisorInfo {
 }
 
 /// Everything the Observer knows at one moment. Built on demand, never on a timer.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "protocol", derive(Serialize))]
 #[cfg_attr(feature = "client", derive(Deserialize))]
 pub struct Snapshot {

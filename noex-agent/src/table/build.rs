@@ -58,53 +58,10 @@ pub struct TableEntry<'s> {
     pub started_at_ms: u64,
 }
 
-/// A table cut to its window, before the window's processes are looked up.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TableCut {
-    /// The window, in table order.
-    pub rows: Vec<TableRow>,
-    /// Where the window starts in the table.
-    pub offset: u64,
-    /// The table's length.
-    pub matched: u64,
-    /// Processes counted before the filter.
-    pub processes: u64,
-    /// System processes left out.
-    pub hidden_system: u64,
-    /// Stuck handlers.
-    pub stuck: u64,
-    /// Queues longer than at the previous table.
-    pub queues_growing: u64,
-    /// Time since the previous table.
-    pub interval_ms: Option<u64>,
-    /// Messages per second of the app's own servers.
-    pub app_rate: Option<f64>,
-    /// Messages handled by every server given.
-    pub total_messages: u64,
-}
-
-impl TableCut {
+impl TableView {
     /// The window's pids.
     pub fn pids(&self) -> HashSet<Pid> {
         self.rows.iter().map(|r| r.pid).collect()
-    }
-
-    /// The reply, with `snapshot` holding the window's processes and the
-    /// supervisors above them.
-    pub fn into_view(self, snapshot: Snapshot, child_counts: Vec<ChildCount>) -> TableView {
-        TableView {
-            snapshot,
-            rows: self.rows,
-            offset: self.offset,
-            matched: self.matched,
-            processes: self.processes,
-            hidden_system: self.hidden_system,
-            stuck: self.stuck,
-            queues_growing: self.queues_growing,
-            interval_ms: self.interval_ms,
-            app_rate: self.app_rate,
-            child_counts,
-        }
     }
 }
 
@@ -118,11 +75,7 @@ pub fn build_table(snapshot: Snapshot, query: &TableQuery, memory: &mut TableMem
             pid: s.pid,
             supervisor: false,
             system: s.system,
-            label: s
-                .name
-                .as_deref()
-                .or(s.child_id.as_deref())
-                .map(Cow::Borrowed),
+            label: label(&s.name, &s.child_id),
             child_id: s.child_id.as_deref(),
             type_name: &s.type_name,
             status: s.status,
@@ -133,30 +86,29 @@ pub fn build_table(snapshot: Snapshot, query: &TableQuery, memory: &mut TableMem
             restarts: s.restarts,
             started_at_ms: s.started_at_ms,
         })
-        .chain(snapshot.supervisors.iter().map(|s| {
-            TableEntry {
-                pid: s.pid,
-                supervisor: true,
-                system: s.system,
-                label: s
-                    .name
-                    .as_deref()
-                    .or(s.child_id.as_deref())
-                    .map(Cow::Borrowed),
-                child_id: s.child_id.as_deref(),
-                type_name: "",
-                status: s.status,
-                messages: 0,
-                busy_ns: 0,
-                queue_len: 0,
-                handler_running_ns: None,
-                restarts: s.restarts,
-                started_at_ms: s.started_at_ms,
-            }
+        .chain(snapshot.supervisors.iter().map(|s| TableEntry {
+            pid: s.pid,
+            supervisor: true,
+            system: s.system,
+            label: label(&s.name, &s.child_id),
+            child_id: s.child_id.as_deref(),
+            type_name: "",
+            status: s.status,
+            messages: 0,
+            busy_ns: 0,
+            queue_len: 0,
+            handler_running_ns: None,
+            restarts: s.restarts,
+            started_at_ms: s.started_at_ms,
         }));
-    let cut = cut_table(entries, snapshot.taken_at_ms, query, memory);
-    let (snapshot, child_counts) = keep_only(snapshot, &cut.pids());
-    cut.into_view(snapshot, child_counts)
+    let mut view = cut_table(entries, snapshot.taken_at_ms, query, memory);
+    (view.snapshot, view.child_counts) = keep_only(snapshot, &view.pids());
+    view
+}
+
+/// Registered name, else child id.
+fn label<'s>(name: &'s Option<String>, child_id: &'s Option<String>) -> Option<Cow<'s, str>> {
+    name.as_deref().or(child_id.as_deref()).map(Cow::Borrowed)
 }
 
 /// Sort, filter and window `entries` (every process, at `now_ms`) as `query`
@@ -168,7 +120,7 @@ pub fn cut_table<'s>(
     now_ms: u64,
     query: &TableQuery,
     memory: &mut TableMemory,
-) -> TableCut {
+) -> TableView {
     let interval_ms = memory
         .at_ms
         .map(|at| now_ms.saturating_sub(at))
@@ -181,7 +133,13 @@ pub fn cut_table<'s>(
     let mut counters = Vec::with_capacity(previous.len());
     let needle = Needle::new(&query.filter);
     let by_name = query.sort == TableSort::Name;
-    let mut cut = TableCut {
+    // The window's processes are the caller's to add: the snapshot carries the
+    // time and the messages counted here.
+    let mut cut = TableView {
+        snapshot: Snapshot {
+            taken_at_ms: now_ms,
+            ..Snapshot::default()
+        },
         rows: Vec::new(),
         offset: 0,
         matched: 0,
@@ -191,7 +149,7 @@ pub fn cut_table<'s>(
         queues_growing: 0,
         interval_ms,
         app_rate: interval_ms.map(|_| 0.0),
-        total_messages: 0,
+        child_counts: Vec::new(),
     };
     // Sort keys: a number for every column but the name.
     let mut keyed: Vec<(u64, Pid)> = Vec::new();
@@ -206,7 +164,7 @@ pub fn cut_table<'s>(
         let change = if entry.supervisor {
             Change::default()
         } else {
-            cut.total_messages += entry.messages;
+            cut.snapshot.total_messages += entry.messages;
             counters.push(now);
             Change::between(earlier.find(entry.pid), now, interval_ms)
         };

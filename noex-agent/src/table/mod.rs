@@ -149,7 +149,7 @@ impl TableQuery {
 }
 
 #[cfg(feature = "server")]
-pub use build::{TableCut, TableEntry, TableMemory, build_table, cut_table};
+pub use build::{TableEntry, TableMemory, build_table, cut_table};
 
 #[cfg(feature = "server")]
 mod build;

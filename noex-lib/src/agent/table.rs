@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use noex_agent::table::{ChildCount, TableEntry, TableMemory, TableQuery, TableView, cut_table};
-use noex_agent::types::{Pid, Snapshot};
+use noex_agent::types::{Pid, ServerInfo, Snapshot, SupervisorInfo};
 
 use crate::clock::now_ms;
 use crate::observer;
@@ -22,14 +22,21 @@ pub(crate) fn table(query: &TableQuery, memory: &mut TableMemory) -> TableView {
         touch(chunk);
         chunk.iter().map(move |cell| entry(cell, labels))
     });
-    let cut = cut_table(entries, now, query, memory);
-    let total_messages = cut.total_messages;
-    let (mut snapshot, child_counts) = window(&cut.pids());
-    snapshot.taken_at_ms = now;
-    snapshot.process_count = cells.len() as u64;
-    snapshot.total_messages = total_messages;
-    drop(cells);
-    cut.into_view(snapshot, child_counts)
+    let mut view = cut_table(entries, now, query, memory);
+    let (servers, supervisors, child_counts) = window(&view.pids());
+    view.snapshot = Snapshot {
+        app: observer::app_name(),
+        os_pid: std::process::id(),
+        uptime_ms: processes().uptime().as_millis() as u64,
+        process_count: cells.len() as u64,
+        memory_rss_bytes: observer::resident_bytes(),
+        servers,
+        supervisors,
+        // The time and the messages counted by the cut.
+        ..view.snapshot
+    };
+    view.child_counts = child_counts;
+    view
 }
 
 /// Cells read ahead at once.
@@ -73,9 +80,9 @@ fn entry(cell: &CellRef, labels: bool) -> TableEntry<'_> {
     }
 }
 
-/// The processes of `wanted` in full, and the supervisors above them listing only
-/// the children kept; with every such supervisor's full child count.
-fn window(wanted: &HashSet<Pid>) -> (Snapshot, Vec<ChildCount>) {
+/// The servers of `wanted` in full, the supervisors among and above them listing
+/// only the children kept, and every such supervisor's full child count.
+fn window(wanted: &HashSet<Pid>) -> (Vec<ServerInfo>, Vec<SupervisorInfo>, Vec<ChildCount>) {
     let mut keep = wanted.clone();
     let mut servers = Vec::new();
     let mut above = Vec::new();
@@ -113,16 +120,5 @@ fn window(wanted: &HashSet<Pid>) -> (Snapshot, Vec<ChildCount>) {
     servers.sort_unstable_by_key(|s| s.pid);
     supervisors.sort_unstable_by_key(|s| s.pid);
     child_counts.sort_unstable_by_key(|c| c.pid);
-    let snapshot = Snapshot {
-        taken_at_ms: 0,
-        app: observer::app_name(),
-        os_pid: std::process::id(),
-        uptime_ms: processes().uptime().as_millis() as u64,
-        process_count: 0,
-        total_messages: 0,
-        memory_rss_bytes: observer::resident_bytes(),
-        servers,
-        supervisors,
-    };
-    (snapshot, child_counts)
+    (servers, supervisors, child_counts)
 }
