@@ -6,12 +6,13 @@
 //! It runs without the test harness (`harness = false` in Cargo.toml): `main` builds
 //! the multi-thread runtime itself, and drops it at the end like an application does.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use noex::agent::{self, AgentOptions};
-use noex::gen_server::{Context, GenServer, Reply};
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex_agent::types::{EventKind, Pid};
 use ratatui::Terminal;
@@ -19,69 +20,22 @@ use ratatui::backend::TestBackend;
 
 use noex_cli::cli::{Layout, TargetArgs, Theme};
 use noex_cli::top;
+use support::Tally;
 use top::conn::{Conn, Update};
 use top::input::{self, Command};
 use top::state::{App, Connection, Focus, LogEntry, Tone};
 use top::{Session, view};
-
-/// Counts what it is told; never crashes by itself.
-#[derive(Default)]
-struct Tally(u64);
-
-impl GenServer for Tally {
-    type Call = ();
-    type Cast = u64;
-    type Reply = u64;
-
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
-        Reply::Now(self.0)
-    }
-
-    async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) {
-        self.0 += n;
-    }
-}
 
 const WAIT: Duration = Duration::from_secs(20);
 
 const NAME: &str = "dashboard_kills_and_restarts_through_a_real_agent";
 
 fn main() {
-    // Listed as libtest lists, for runners that ask first (cargo nextest, and so
-    // cargo-mutants): one test, not ignored.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|arg| arg == "--list") {
-        if !args.iter().any(|arg| arg == "--ignored") {
-            println!("{NAME}: test");
-        }
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    // Removed when dropped, also when the scenario panics.
-    let dir = tempfile::Builder::new()
-        .prefix("noex-top-e2e-")
-        .tempdir()
-        .expect("temp dir");
-    let agents = dir.path().join("agents");
-    noex_agent::discovery::ensure_agent_dir(&agents).expect("agent dir");
-    let result = runtime.block_on(async {
-        // Only against a hang: every step waits for what it needs.
-        tokio::time::timeout(
-            Duration::from_secs(120),
-            dashboard_kills_and_restarts_through_a_real_agent(agents.join("app.sock")),
-        )
-        .await
-    });
-    agent::shutdown();
-    drop(dir);
-    result.expect("the scenario finished in time");
-    println!("test {NAME} ... ok");
-    // Dropped here, as an application's runtime is: its shutdown is part of the test.
-    drop(runtime);
+    support::run_alone(
+        NAME,
+        Duration::from_secs(120),
+        dashboard_kills_and_restarts_through_a_real_agent,
+    );
 }
 
 async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {

@@ -5,18 +5,21 @@
 //! It runs without the test harness (`harness = false` in Cargo.toml), as
 //! `top_actions` does: the agent is one per process.
 
+mod support;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use noex::agent::{self, AgentOptions};
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::gen_server::{self, StartOptions};
 use noex::supervisor::{self, ChildSpec, SupervisorSpec};
 use noex_cli::cli::{Layout, TargetArgs, Theme};
 use noex_cli::demo::Idle;
 use noex_cli::top;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use support::Tally;
 use top::conn::{Conn, Update};
 use top::input;
 use top::state::{App, Focus, WINDOW_ABOVE, WINDOW_ROWS};
@@ -27,57 +30,12 @@ const NAME: &str = "dashboard_of_a_large_app_asks_the_agent_for_windows";
 /// Idle children of `idle`: enough for windows.
 const CHILDREN: u64 = WINDOW_ABOVE + 50;
 
-/// Counts what it is told.
-#[derive(Default)]
-struct Tally(u64);
-
-impl GenServer for Tally {
-    type Call = ();
-    type Cast = u64;
-    type Reply = u64;
-
-    async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
-        Reply::Now(self.0)
-    }
-
-    async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) {
-        self.0 += n;
-    }
-}
-
 fn main() {
-    // Listed as libtest lists, for runners that ask first: one test, not ignored.
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|arg| arg == "--list") {
-        if !args.iter().any(|arg| arg == "--ignored") {
-            println!("{NAME}: test");
-        }
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let dir = tempfile::Builder::new()
-        .prefix("noex-top-window-")
-        .tempdir()
-        .expect("temp dir");
-    let agents = dir.path().join("agents");
-    noex_agent::discovery::ensure_agent_dir(&agents).expect("agent dir");
-    let result = runtime.block_on(async {
-        // Only against a hang: every step waits for what it needs.
-        tokio::time::timeout(
-            Duration::from_secs(180),
-            dashboard_of_a_large_app_asks_the_agent_for_windows(agents.join("app.sock")),
-        )
-        .await
-    });
-    agent::shutdown();
-    drop(dir);
-    result.expect("the scenario finished in time");
-    println!("test {NAME} ... ok");
-    drop(runtime);
+    support::run_alone(
+        NAME,
+        Duration::from_secs(180),
+        dashboard_of_a_large_app_asks_the_agent_for_windows,
+    );
 }
 
 async fn dashboard_of_a_large_app_asks_the_agent_for_windows(socket: PathBuf) {
