@@ -131,7 +131,7 @@ pub fn cut_table<'s>(
         next: 0,
     };
     let mut counters = Vec::with_capacity(previous.len());
-    let needle = Needle::new(&query.filter);
+    let mut needle = Needle::new(&query.filter);
     let by_name = query.sort == TableSort::Name;
     // The window's processes are the caller's to add: the snapshot carries the
     // time and the messages counted here.
@@ -399,19 +399,28 @@ fn window<T>(
 }
 
 /// The filter, lowercased once.
-struct Needle(String);
+struct Needle {
+    lowercase: String,
+    /// The pid's text, written here for each process rather than allocated.
+    pid: String,
+}
 
 impl Needle {
     fn new(filter: &str) -> Needle {
         let filter = crate::text::clip(filter.trim(), MAX_FILTER_BYTES);
-        Needle(filter.to_lowercase())
+        Needle {
+            lowercase: filter.to_lowercase(),
+            pid: String::new(),
+        }
     }
 
-    fn matches(&self, entry: &TableEntry) -> bool {
-        if self.0.is_empty() {
+    fn matches(&mut self, entry: &TableEntry) -> bool {
+        use std::fmt::Write;
+        if self.lowercase.is_empty() {
             return true;
         }
-        let pid = format!("<0.{}>", entry.pid.0);
+        self.pid.clear();
+        let _ = write!(self.pid, "<0.{}>", entry.pid.0);
         let type_name = if entry.supervisor {
             "supervisor"
         } else {
@@ -420,13 +429,13 @@ impl Needle {
         [
             entry.label.as_deref(),
             entry.child_id,
-            Some(pid.as_str()),
+            Some(self.pid.as_str()),
             Some(type_name),
             Some(entry.status.as_str()),
         ]
         .into_iter()
         .flatten()
-        .any(|field| contains_ignoring_case(field, &self.0))
+        .any(|field| contains_ignoring_case(field, &self.lowercase))
     }
 }
 
