@@ -44,9 +44,10 @@ impl Pacing {
         })
     }
 
-    /// The interval when it is longer than asked for, to say so.
+    /// The interval when it is clearly longer than asked for (by half), to say so:
+    /// `refresh 1.0s` for an interval a few milliseconds over a second would puzzle.
     pub fn stretched(&self, refresh: Duration) -> Option<Duration> {
-        Some(self.interval(refresh)).filter(|interval| *interval > refresh)
+        Some(self.interval(refresh)).filter(|interval| *interval >= refresh * 3 / 2)
     }
 }
 
@@ -66,6 +67,14 @@ mod tests {
         assert_eq!(pacing.interval(SECOND), SECOND);
         assert_eq!(pacing.stretched(SECOND), None);
         assert!(pacing.due(start + SECOND, SECOND));
+        pacing.asked(start + SECOND);
+        pacing.answered(start + SECOND + Duration::from_millis(60));
+        assert_eq!(pacing.interval(SECOND), Duration::from_millis(1_200));
+        assert_eq!(
+            pacing.stretched(SECOND),
+            None,
+            "hardly longer: not worth a word"
+        );
     }
 
     #[test]
