@@ -451,6 +451,13 @@ pub fn decode_server_frame(
         tree: ProcessTree,
     }
 
+    // A large snapshot is read by hand, without a first pass over it for its tags.
+    if let Ok((id, snapshot)) = crate::rows::read::snapshot_reply(body, max_depth) {
+        return Ok(ServerFrame::Reply {
+            id,
+            body: ReplyBody::Snapshot { snapshot },
+        });
+    }
     let head: Result<Head<'_>, _> = decode_with_serde(body, max_depth);
     match head {
         Ok(Head {

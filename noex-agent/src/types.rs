@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[cfg(feature = "client")]
 use serde::Deserialize;
@@ -219,8 +220,9 @@ pub struct ServerInfo {
     /// The supervisor it belongs to.
     #[cfg_attr(feature = "protocol", serde(default))]
     pub parent: Option<Pid>,
-    /// The Rust type implementing the server (short path).
-    pub type_name: String,
+    /// The Rust type implementing the server (short path). Shared: servers of one
+    /// type hold the same string, so a snapshot of many does not allocate one each.
+    pub type_name: Arc<str>,
     /// Where it is in its life.
     pub status: ProcessStatus,
     /// Messages handled so far (calls, casts, infos). Monotonic: clients diff two

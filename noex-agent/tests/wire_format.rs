@@ -866,7 +866,7 @@ fn the_rows_string_table_comes_before_the_rows() {
         &["servers", "strings"],
     );
     assert_eq!(
-        decode_reply(&inline).unwrap().servers[0].type_name,
+        &*decode_reply(&inline).unwrap().servers[0].type_name,
         "Worker"
     );
 }

@@ -13,8 +13,9 @@ pub use noex_agent::types::{
 };
 
 use crate::clock::now_ms;
-use crate::process::{ProcessKind, processes};
+use crate::process::{ProcessKind, processes, touch_ahead_owned};
 use crate::sync::Mutex;
+use crate::type_names::SharedTypeNames;
 
 /// The name `set_app_name` gave, or the executable's once first asked for.
 static APP_NAME: Mutex<Option<String>> = Mutex::new(None);
@@ -38,13 +39,15 @@ pub(crate) fn set_app_name(name: String) {
 /// Everything the Observer knows now: one entry per live process.
 pub fn snapshot() -> Snapshot {
     let cells = processes().cells();
+    let process_count = cells.len() as u64;
     let mut servers = Vec::with_capacity(cells.len());
     let mut supervisors = Vec::new();
     let mut total_messages = 0;
-    for cell in &cells {
+    let mut type_names = SharedTypeNames::default();
+    for cell in touch_ahead_owned(cells) {
         match cell.kind {
             ProcessKind::Server => {
-                let info = cell.server_info();
+                let info = cell.server_info(&mut type_names);
                 total_messages += info.messages;
                 servers.push(info);
             }
@@ -56,7 +59,7 @@ pub fn snapshot() -> Snapshot {
         app: app_name(),
         os_pid: std::process::id(),
         uptime_ms: processes().uptime().as_millis() as u64,
-        process_count: cells.len() as u64,
+        process_count,
         total_messages,
         memory_rss_bytes: resident_bytes(),
         servers,
@@ -70,12 +73,13 @@ pub fn snapshot() -> Snapshot {
 #[cfg(feature = "agent")]
 pub(crate) fn snapshot_rows(rows: &mut noex_agent::rows::RowsWriter) -> noex_agent::rows::Envelope {
     let cells = processes().cells();
+    let process_count = cells.len() as u64;
     rows.reserve(cells.len());
     let mut total_messages = 0;
     // Processes of one type come in runs: shorten a type's name once per run (the
     // name is one static string per type).
     let mut last: Option<(&'static str, &'static str)> = None;
-    for cell in &cells {
+    for cell in touch_ahead_owned(cells) {
         match cell.kind {
             ProcessKind::Server => {
                 let full = (cell.full_type_name())();
@@ -101,7 +105,7 @@ pub(crate) fn snapshot_rows(rows: &mut noex_agent::rows::RowsWriter) -> noex_age
         app: app_name(),
         os_pid: std::process::id(),
         uptime_ms: processes().uptime().as_millis() as u64,
-        process_count: cells.len() as u64,
+        process_count,
         total_messages,
         memory_rss_bytes: resident_bytes(),
     }

@@ -1,5 +1,8 @@
 //! Type names as people read them, for `noex ps` and for errors.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 /// A type's name without its module path (`CacheServer<alloc::string::String, u64>`):
 /// what `noex ps` shows.
 pub(crate) fn short_type_name(full: &'static str) -> &'static str {
@@ -7,6 +10,24 @@ pub(crate) fn short_type_name(full: &'static str) -> &'static str {
     match full[..base_end].rfind("::") {
         Some(at) => &full[at + 2..],
         None => full,
+    }
+}
+
+/// Short type names as a snapshot's servers share them: one string per type,
+/// however many servers of it there are.
+#[derive(Default)]
+pub(crate) struct SharedTypeNames {
+    /// By the address of the full name: each type's name is one static string.
+    shared: HashMap<usize, Arc<str>>,
+}
+
+impl SharedTypeNames {
+    /// The short name of the type whose full name is `full`.
+    pub(crate) fn get(&mut self, full: &'static str) -> Arc<str> {
+        self.shared
+            .entry(full.as_ptr() as usize)
+            .or_insert_with(|| Arc::from(short_type_name(full)))
+            .clone()
     }
 }
 

@@ -75,7 +75,7 @@ async fn rows_written_from_the_process_table_decode_to_the_observer_s_snapshot()
             .any(|s| s.last_error.as_deref() == Some("asked to crash") && s.restarts == 1),
         "{from_rows:#?}"
     );
-    assert!(from_rows.servers.iter().any(|s| s.type_name == "Crashy"));
+    assert!(from_rows.servers.iter().any(|s| &*s.type_name == "Crashy"));
     assert!(
         from_rows.supervisors.iter().any(|s| s.system),
         "the agent's own"

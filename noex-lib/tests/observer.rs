@@ -83,7 +83,7 @@ async fn snapshot_counts_messages_queue_and_busy_time_without_asking_the_server(
     .await
     .unwrap();
     assert_eq!(info.name.as_deref(), Some("obs.busy"));
-    assert_eq!(info.type_name, "Busy");
+    assert_eq!(&*info.type_name, "Busy");
     assert_eq!(info.status, ProcessStatus::Running);
     assert_eq!(
         (info.messages, info.queue_len),

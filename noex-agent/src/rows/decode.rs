@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -74,7 +75,7 @@ impl<'de> Visitor<'de> for SnapshotVisitor {
         let mut process_count = None;
         let mut total_messages = None;
         let mut memory_rss_bytes: Option<Option<u64>> = None;
-        let mut strings: Option<Vec<String>> = None;
+        let mut strings: Option<Vec<Arc<str>>> = None;
         let mut servers = None;
         let mut supervisors = None;
         while let Some(key) = map.next_key::<Field>()? {
@@ -145,7 +146,7 @@ impl<'de> Element<'de> for ServerInfo {
             name: row.optional_text()?,
             child_id: row.optional_text()?,
             parent: row.next::<Option<u64>>()?.map(Pid),
-            type_name: row.text()?,
+            type_name: row.shared_text()?,
             status: row.enumeration(ProcessStatus::from_wire_name)?,
             messages: row.next()?,
             queue_len: row.next()?,
@@ -201,12 +202,12 @@ impl<'de> Element<'de> for ChildInfo {
 
 /// A list of elements, each a map or a row.
 struct List<'s, T> {
-    strings: &'s [String],
+    strings: &'s [Arc<str>],
     elements: PhantomData<fn() -> T>,
 }
 
 impl<'s, T> List<'s, T> {
-    fn new(strings: Option<&'s [String]>) -> Self {
+    fn new(strings: Option<&'s [Arc<str>]>) -> Self {
         List {
             strings: strings.unwrap_or_default(),
             elements: PhantomData,
@@ -244,7 +245,7 @@ impl<'de, T: Element<'de>> Visitor<'de> for List<'_, T> {
 }
 
 struct ElementSeed<'s, T> {
-    strings: &'s [String],
+    strings: &'s [Arc<str>],
     element: PhantomData<fn() -> T>,
 }
 
@@ -294,7 +295,7 @@ impl<'de, T: Element<'de>> Visitor<'de> for ElementSeed<'_, T> {
 /// One row being read, position by position.
 struct Row<'s, A> {
     seq: A,
-    strings: &'s [String],
+    strings: &'s [Arc<str>],
     at: usize,
     what: &'static str,
     positions: &'static [&'static str],
@@ -343,6 +344,11 @@ impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
         Ok(self.required_text()?.into_string())
     }
 
+    /// A text that repeats from row to row: one from the table is shared, not copied.
+    fn shared_text(&mut self) -> Result<Arc<str>, A::Error> {
+        Ok(self.required_text()?.into_shared())
+    }
+
     fn enumeration<E>(&mut self, from_wire_name: fn(&str) -> E) -> Result<E, A::Error> {
         Ok(from_wire_name(self.required_text()?.as_str()))
     }
@@ -361,7 +367,7 @@ impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
 
 /// A string position: the string itself, or its index in the snapshot's `strings`.
 enum Text<'s, 'de> {
-    Table(&'s str),
+    Table(&'s Arc<str>),
     Borrowed(&'de str),
     Owned(String),
 }
@@ -381,11 +387,19 @@ impl Text<'_, '_> {
             other => other.as_str().to_string(),
         }
     }
+
+    fn into_shared(self) -> Arc<str> {
+        match self {
+            Text::Table(text) => Arc::clone(text),
+            Text::Borrowed(text) => Arc::from(text),
+            Text::Owned(text) => Arc::from(text),
+        }
+    }
 }
 
 /// Reads a string position; nil is `None`.
 struct TextSeed<'s> {
-    strings: &'s [String],
+    strings: &'s [Arc<str>],
 }
 
 impl<'de, 's> DeserializeSeed<'de> for TextSeed<'s> {

@@ -408,3 +408,6 @@ pub use decode::deserialize_snapshot;
 /// Reading a snapshot in either form.
 #[cfg(feature = "client")]
 mod decode;
+/// Reading a compact snapshot reply by hand, the quick path.
+#[cfg(feature = "client")]
+pub(crate) mod read;

@@ -42,9 +42,15 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
 /// Write `text` to stdout and flush it. A reader that went away (`| head -1`) ends the
 /// command quietly, like ripgrep; any other failure is an error.
 pub fn write_out(text: &str) -> Result<(), CliError> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
+    write_out_with(|out| out.write_all(text.as_bytes()))
+}
+
+/// Write to stdout through a buffer with `write`, as [`write_out`] does.
+pub fn write_out_with(
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    write(&mut stdout)
         .and_then(|()| stdout.flush())
         .map_err(|error| match error.kind() {
             std::io::ErrorKind::BrokenPipe => CliError::stdout_closed(),

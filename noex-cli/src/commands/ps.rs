@@ -1,21 +1,22 @@
 //! `noex ps`: the processes of an application, as a table or JSON.
 
 use crate::cli::PsArgs;
-use crate::commands::{Context, write_out};
+use crate::commands::{Context, write_out, write_out_with};
 use crate::error::CliError;
 use std::io::IsTerminal;
 
-use crate::render::table::{process_json, process_json_lines, process_rows, process_table};
+use crate::render::table::{process_json, process_rows, process_table, write_process_json_lines};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
     let mut client = target::connect(&ctx.target).await?;
     let snapshot = target::request("snapshot", client.snapshot()).await?;
     let rows = process_rows(&snapshot, args.all, args.sort);
+    drop(snapshot);
     let text = if args.json && std::io::stdout().is_terminal() {
         process_json(&rows)
     } else if args.json {
-        process_json_lines(&rows)
+        return write_out_with(|out| write_process_json_lines(&rows, out));
     } else {
         process_table(&rows, ctx.stdout)
     };

@@ -8,6 +8,8 @@
 //! style says so; comfy-table measures widths before colouring, so alignment holds.
 
 use std::cmp::Reverse;
+use std::io::{self, Write};
+use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Table, presets};
 use noex_agent::types::{Pid, ProcessStatus, ServerInfo, Snapshot, Strategy, SupervisorInfo};
@@ -85,7 +87,7 @@ pub struct ProcessRow {
     /// `"worker"` or `"supervisor"`.
     pub kind: &'static str,
     /// The Rust type of a worker; `None` for a supervisor.
-    pub type_name: Option<String>,
+    pub type_name: Option<Arc<str>>,
     /// A supervisor's restart strategy; `None` for a worker.
     pub strategy: Option<Strategy>,
     pub status: ProcessStatus,
@@ -198,10 +200,7 @@ pub fn process_table(rows: &[ProcessRow], style: Style) -> String {
     set_header(&mut table, &PS_COLUMNS, style);
     for row in rows {
         let dash = || "-".to_string();
-        let kind = row
-            .type_name
-            .clone()
-            .unwrap_or_else(|| "supervisor".to_string());
+        let kind = row.type_name.as_deref().unwrap_or("supervisor");
         let queue = row.queue_len.unwrap_or(0);
         table.add_row(vec![
             Cell::new(pid_text(row.pid)),
@@ -245,14 +244,23 @@ pub fn process_json(rows: &[ProcessRow]) -> String {
 /// The same document on one line per row, for a program reading a pipe: a third of
 /// the bytes of the indented form, which counts with 100k processes.
 pub fn process_json_lines(rows: &[ProcessRow]) -> String {
-    let mut out = String::with_capacity(rows.len() * 320 + 4);
-    out.push_str("[\n");
+    let mut out = Vec::with_capacity(rows.len() * 320 + 4);
+    write_process_json_lines(rows, &mut out).expect("a Vec takes every byte");
+    String::from_utf8(out).expect("JSON is UTF-8")
+}
+
+/// [`process_json_lines`], written to `out` as it is made: a million processes are
+/// hundreds of megabytes of JSON, better not held whole first.
+pub fn write_process_json_lines(
+    rows: &[ProcessRow],
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    out.write_all(b"[\n")?;
     for (i, row) in rows.iter().enumerate() {
-        out.push_str(&serde_json::to_string(row).expect("row serialises"));
-        out.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+        serde_json::to_writer(&mut *out, row)?;
+        out.write_all(if i + 1 < rows.len() { b",\n" } else { b"\n" })?;
     }
-    out.push_str("]\n");
-    out
+    out.write_all(b"]\n")
 }
 
 /// One application of `noex list`. An agent that did not answer has only `pid`,

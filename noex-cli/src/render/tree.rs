@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use noex_agent::types::{
     ChildKind, Pid, ProcessStatus, ProcessTree, RestartType, ServerInfo, Strategy, SupervisorInfo,
@@ -127,7 +128,7 @@ pub fn node_line(node: &TreeNode, restart: Option<RestartType>, style: Style) ->
                 info.pid,
                 style,
             ));
-            parts.push(info.type_name.clone());
+            parts.push(info.type_name.to_string());
             parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
             push_restart_type(&mut parts, restart, style);
             push_restarts(&mut parts, info.restarts, style);
@@ -207,7 +208,7 @@ pub struct NodeJson {
     /// How the parent supervisor restarts this child; `None` for a root.
     pub restart: Option<RestartType>,
     pub strategy: Option<Strategy>,
-    pub type_name: Option<String>,
+    pub type_name: Option<Arc<str>>,
     pub restarts: Option<u32>,
     pub child_restarts: Option<u32>,
     pub messages: Option<u64>,

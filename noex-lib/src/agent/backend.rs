@@ -48,7 +48,7 @@ impl Backend for RuntimeBackend {
         let cell = processes().get(pid)?;
         let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
         match cell.kind {
-            ProcessKind::Server => servers.push(cell.server_info()),
+            ProcessKind::Server => servers.push(cell.server_info(&mut Default::default())),
             ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
         }
         if let Some(parent) = cell.parent.and_then(|parent| processes().get(parent)) {

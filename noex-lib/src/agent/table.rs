@@ -11,24 +11,24 @@ use noex_agent::types::{Pid, ServerInfo, Snapshot, SupervisorInfo};
 
 use crate::clock::now_ms;
 use crate::observer;
-use crate::process::{CellRef, ProcessKind, processes};
+use crate::process::{CellRef, ProcessKind, processes, release, touch_ahead};
+use crate::type_names::SharedTypeNames;
 
 /// A window of the table as `query` asks, with rates against `memory`.
 pub(crate) fn table(query: &TableQuery, memory: &mut TableMemory) -> TableView {
     let cells = processes().cells();
     let labels = query.needs_labels();
     let now = now_ms();
-    let entries = cells.chunks(TOUCH_AHEAD).flat_map(|chunk| {
-        touch(chunk);
-        chunk.iter().map(move |cell| entry(cell, labels))
-    });
+    let entries = touch_ahead(&cells).map(|cell| entry(cell, labels));
     let mut view = cut_table(entries, now, query, memory);
+    let process_count = cells.len() as u64;
+    release(cells);
     let (servers, supervisors, child_counts) = window(&view.pids());
     view.snapshot = Snapshot {
         app: observer::app_name(),
         os_pid: std::process::id(),
         uptime_ms: processes().uptime().as_millis() as u64,
-        process_count: cells.len() as u64,
+        process_count,
         memory_rss_bytes: observer::resident_bytes(),
         servers,
         supervisors,
@@ -37,17 +37,6 @@ pub(crate) fn table(query: &TableQuery, memory: &mut TableMemory) -> TableView {
     };
     view.child_counts = child_counts;
     view
-}
-
-/// Cells read ahead at once.
-const TOUCH_AHEAD: usize = 32;
-
-/// Reads one field of each cell in a tight loop, so their cache misses overlap
-/// instead of coming one at a time inside the longer per-cell work (a million cells
-/// are far apart in memory: their first touch is most of a table's cost).
-fn touch(cells: &[CellRef]) {
-    let touched = cells.iter().fold(0u8, |acc, cell| acc ^ cell.system as u8);
-    std::hint::black_box(touched);
 }
 
 fn entry(cell: &CellRef, labels: bool) -> TableEntry<'_> {
@@ -86,12 +75,13 @@ fn window(wanted: &HashSet<Pid>) -> (Vec<ServerInfo>, Vec<SupervisorInfo>, Vec<C
     let mut keep = wanted.clone();
     let mut servers = Vec::new();
     let mut above = Vec::new();
+    let mut type_names = SharedTypeNames::default();
     for &pid in wanted {
         let Some(cell) = processes().get(pid) else {
             continue;
         };
         if cell.kind == ProcessKind::Server {
-            servers.push(cell.server_info());
+            servers.push(cell.server_info(&mut type_names));
         }
         let mut parent = cell.parent;
         while let Some(pid) = parent {

@@ -25,6 +25,7 @@ use super::Info;
 use super::signals::Signals;
 use super::status::ProcessStatus;
 use crate::sync::Mutex;
+use crate::type_names::SharedTypeNames;
 use crate::{ExitReason, Pid, clock, events};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -388,14 +389,14 @@ impl ProcessCell {
         )
     }
 
-    fn server_info(&self, queue_len: u64) -> ServerInfo {
+    fn server_info(&self, queue_len: u64, type_name: Arc<str>) -> ServerInfo {
         let (name, last_error) = self.shown_notes();
         ServerInfo {
             pid: self.pid,
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
             parent: self.parent,
-            type_name: self.type_name().to_string(),
+            type_name,
             status: self.status().into(),
             messages: self.counters.handled(),
             queue_len,
@@ -500,6 +501,35 @@ impl CellRef {
         CellRef(record)
     }
 
+    /// Fetches the reference count, which a clone is about to write: a run of these
+    /// overlaps the misses that the clones, each a locked instruction, would take
+    /// one at a time.
+    pub(crate) fn prefetch_count(&self) {
+        prefetch(
+            (Arc::as_ptr(&self.0) as *const u8).wrapping_sub(2 * size_of::<usize>()),
+            2 * size_of::<usize>(),
+        );
+    }
+
+    /// Fetches the record (its reference count, mailbox and cell) into cache.
+    fn prefetch_record(&self) {
+        // The reference count is in the two words before the record.
+        const COUNTS: usize = 2 * size_of::<usize>();
+        let record = Arc::as_ptr(&self.0) as *const u8;
+        prefetch(
+            record.wrapping_sub(COUNTS),
+            COUNTS + size_of_val::<dyn ProcessRecord>(&*self.0),
+        );
+    }
+
+    /// Fetches the strings the cell points to (its child id; a name or an error
+    /// is behind the notes' lock, and rare).
+    fn prefetch_strings(&self) {
+        if let Some(id) = &self.cell().child_id {
+            prefetch(id.as_ptr(), id.len());
+        }
+    }
+
     /// Messages queued and not yet taken by the server.
     pub(crate) fn queue_len(&self) -> u64 {
         // `handled` first: it never passes `enqueued`, so the difference never underflows.
@@ -507,8 +537,12 @@ impl CellRef {
         self.0.enqueued().saturating_sub(handled)
     }
 
-    pub(crate) fn server_info(&self) -> ServerInfo {
-        self.cell().server_info(self.queue_len())
+    /// What the Observer shows of this server; `type_names` shares its type's name
+    /// with the other servers of a snapshot.
+    pub(crate) fn server_info(&self, type_names: &mut SharedTypeNames) -> ServerInfo {
+        let cell = self.cell();
+        let type_name = type_names.get((cell.full_type_name)());
+        cell.server_info(self.queue_len(), type_name)
     }
 
     /// Writes this server's row into `rows`; returns its messages handled.
@@ -540,6 +574,74 @@ impl CellRef {
     fn cell(&self) -> &ProcessCell {
         self.0.cell()
     }
+}
+
+/// Cells read ahead at once by [`touch_ahead`].
+const TOUCH_AHEAD: usize = 32;
+
+/// `cells`, each run of [`TOUCH_AHEAD`] fetched into cache ahead of the walk (see
+/// [`prepare`]), so their cache misses overlap instead of coming one at a time
+/// inside the longer per-cell work: a large table's cells are far apart in memory,
+/// and their first touch is most of a walk's cost.
+pub(crate) fn touch_ahead(cells: &[CellRef]) -> impl Iterator<Item = &CellRef> {
+    cells.iter().enumerate().map(move |(at, cell)| {
+        if at.is_multiple_of(TOUCH_AHEAD) {
+            prepare(&cells[at..], at == 0);
+        }
+        cell
+    })
+}
+
+/// [`touch_ahead`], taking the cells: each is dropped as the walk passes it, while
+/// its reference count is in cache (a million locked decrements that miss, one
+/// after the other, are most of dropping a table's cells).
+pub(crate) fn touch_ahead_owned(cells: Vec<CellRef>) -> impl Iterator<Item = CellRef> {
+    let mut cells = cells.into_iter();
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        if at.is_multiple_of(TOUCH_AHEAD) {
+            prepare(cells.as_slice(), at == 0);
+        }
+        at += 1;
+        cells.next()
+    })
+}
+
+/// Drops `cells` touching ahead (see [`touch_ahead_owned`]).
+pub(crate) fn release(cells: Vec<CellRef>) {
+    touch_ahead_owned(cells).for_each(drop);
+}
+
+/// At the start of a run (`ahead` begins with it): fetches the next run's records,
+/// and the strings the records of this run point to, fetched a run ago, so a cell's
+/// misses are all in flight before the walk reaches it.
+fn prepare(ahead: &[CellRef], first: bool) {
+    let (run, rest) = ahead.split_at(ahead.len().min(TOUCH_AHEAD));
+    if first {
+        run.iter().for_each(CellRef::prefetch_record);
+    }
+    rest[..rest.len().min(TOUCH_AHEAD)]
+        .iter()
+        .for_each(CellRef::prefetch_record);
+    run.iter().for_each(CellRef::prefetch_strings);
+}
+
+/// Asks the CPU to bring `len` bytes from `start` into cache, without waiting for
+/// them (a hint: it reads nothing, and no address can fault).
+fn prefetch(start: *const u8, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        const LINE: usize = 64;
+        let first = start as usize & !(LINE - 1);
+        let end = start as usize + len;
+        for line in (first..end).step_by(LINE) {
+            // SAFETY: a prefetch is a hint; it does not access memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line as *const i8) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (start, len);
 }
 
 impl Deref for CellRef {

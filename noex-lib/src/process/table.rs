@@ -183,6 +183,10 @@ impl ProcessTable {
             let shard = shard.0.lock();
             for (&number, page) in &shard.by_number {
                 let start = gathered.len();
+                page.slots
+                    .iter()
+                    .flatten()
+                    .for_each(CellRef::prefetch_count);
                 gathered.extend(page.slots.iter().flatten().cloned().map(Some));
                 pages.push((number, start..gathered.len()));
             }

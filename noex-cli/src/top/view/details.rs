@@ -222,7 +222,7 @@ fn worker_lines(lines: &mut Vec<Line<'static>>, row: &Row, server: &ServerInfo, 
     kv(
         lines,
         "type",
-        server.type_name.clone(),
+        server.type_name.to_string(),
         Style::new(),
         styles,
     );
