@@ -1,80 +1,102 @@
 //! The supervision tree, derived from a snapshot: supervisors list their children
 //! in start order, so the tree is a pure function of the flat lists.
 
-use std::collections::{HashMap, HashSet};
-
-use crate::types::{ChildKind, Pid, ProcessTree, ServerInfo, Snapshot, SupervisorInfo, TreeNode};
+use crate::types::{
+    ChildKind, Pid, PidMap, ProcessTree, ServerInfo, Snapshot, SupervisorInfo, TreeNode,
+};
 
 impl ProcessTree {
     /// Nest the snapshot's processes under their supervisors. Processes nobody
     /// supervises are roots, in pid order.
     pub fn from_snapshot(snapshot: &Snapshot) -> ProcessTree {
-        let servers: HashMap<Pid, &ServerInfo> =
-            snapshot.servers.iter().map(|s| (s.pid, s)).collect();
-        let supervisors: HashMap<Pid, &SupervisorInfo> =
-            snapshot.supervisors.iter().map(|s| (s.pid, s)).collect();
-        let mut placed = HashSet::new();
-        let mut roots: Vec<(Pid, TreeNode)> = Vec::new();
-        let mut candidates: Vec<Pid> = snapshot
-            .supervisors
-            .iter()
-            .filter(|s| s.parent.is_none_or(|p| !supervisors.contains_key(&p)))
+        Self::from_processes(snapshot.servers.clone(), snapshot.supervisors.clone())
+    }
+
+    /// [`ProcessTree::from_snapshot`], taking the processes rather than copying
+    /// them (a million servers, their names and errors).
+    pub fn from_processes(servers: Vec<ServerInfo>, supervisors: Vec<SupervisorInfo>) -> Self {
+        let mut nest = Nest {
+            server_at: servers
+                .iter()
+                .enumerate()
+                .map(|(at, s)| (s.pid, at))
+                .collect(),
+            supervisor_at: supervisors
+                .iter()
+                .enumerate()
+                .map(|(at, s)| (s.pid, at))
+                .collect(),
+            servers: servers.into_iter().map(Some).collect(),
+            supervisors: supervisors.into_iter().map(Some).collect(),
+        };
+        let unsupervised = |parent: Option<Pid>| {
+            parent.is_none_or(|parent| !nest.supervisor_at.contains_key(&parent))
+        };
+        let mut candidates: Vec<Pid> = (nest.supervisors.iter().flatten())
+            .filter(|s| unsupervised(s.parent))
             .map(|s| s.pid)
             .chain(
-                snapshot
-                    .servers
-                    .iter()
-                    .filter(|s| s.parent.is_none_or(|p| !supervisors.contains_key(&p)))
+                (nest.servers.iter().flatten())
+                    .filter(|s| unsupervised(s.parent))
                     .map(|s| s.pid),
             )
             .collect();
         candidates.sort_unstable();
-        for pid in candidates {
-            if let Some(node) = node_for(pid, &servers, &supervisors, &mut placed) {
-                roots.push((pid, node));
-            }
-        }
         ProcessTree {
-            roots: roots.into_iter().map(|(_, node)| node).collect(),
+            roots: candidates
+                .into_iter()
+                .filter_map(|pid| nest.node_for(pid))
+                .collect(),
         }
     }
 }
 
-fn node_for(
-    pid: Pid,
-    servers: &HashMap<Pid, &ServerInfo>,
-    supervisors: &HashMap<Pid, &SupervisorInfo>,
-    placed: &mut HashSet<Pid>,
-) -> Option<TreeNode> {
-    // A pid appears once, even if a racing snapshot lists it twice.
-    if !placed.insert(pid) {
-        return None;
+/// The processes not yet placed in the tree, and where each pid is among them.
+struct Nest {
+    server_at: PidMap<usize>,
+    supervisor_at: PidMap<usize>,
+    servers: Vec<Option<ServerInfo>>,
+    supervisors: Vec<Option<SupervisorInfo>>,
+}
+
+impl Nest {
+    /// The node of `pid`, taking it: a pid appears once, even if a racing snapshot
+    /// lists it twice.
+    fn node_for(&mut self, pid: Pid) -> Option<TreeNode> {
+        let server = self.server_at.get(&pid).copied();
+        if let Some(&at) = self.supervisor_at.get(&pid)
+            && let Some(info) = self.supervisors[at].take()
+        {
+            // Placed as a supervisor: not again as a server.
+            if let Some(server) = server {
+                self.servers[server] = None;
+            }
+            let children = info
+                .children
+                .iter()
+                .filter_map(|child| match child.pid {
+                    Some(child_pid)
+                        if self.server_at.contains_key(&child_pid)
+                            || self.supervisor_at.contains_key(&child_pid) =>
+                    {
+                        self.node_for(child_pid)
+                    }
+                    _ => Some(TreeNode::Stopped {
+                        child_id: child.id.clone(),
+                        restart: child.restart,
+                        kind: child.kind,
+                    }),
+                })
+                .collect();
+            return Some(TreeNode::Supervisor { info, children });
+        }
+        let info = self.servers[server?].take()?;
+        // Placed as a server: not again as a supervisor.
+        if let Some(&at) = self.supervisor_at.get(&pid) {
+            self.supervisors[at] = None;
+        }
+        Some(TreeNode::Worker { info })
     }
-    if let Some(info) = supervisors.get(&pid) {
-        let children = info
-            .children
-            .iter()
-            .filter_map(|child| match child.pid {
-                Some(child_pid)
-                    if servers.contains_key(&child_pid) || supervisors.contains_key(&child_pid) =>
-                {
-                    node_for(child_pid, servers, supervisors, placed)
-                }
-                _ => Some(TreeNode::Stopped {
-                    child_id: child.id.clone(),
-                    restart: child.restart,
-                    kind: child.kind,
-                }),
-            })
-            .collect();
-        return Some(TreeNode::Supervisor {
-            info: (*info).clone(),
-            children,
-        });
-    }
-    servers.get(&pid).map(|info| TreeNode::Worker {
-        info: (*info).clone(),
-    })
 }
 
 impl TreeNode {
@@ -95,5 +117,130 @@ impl TreeNode {
             TreeNode::Stopped { kind, .. } => Some(*kind),
             TreeNode::Unknown => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{ChildInfo, Intensity, ProcessStatus, RestartType, Strategy};
+
+    fn server(pid: u64, parent: Option<u64>) -> ServerInfo {
+        ServerInfo {
+            pid: Pid(pid),
+            name: None,
+            child_id: None,
+            parent: parent.map(Pid),
+            type_name: "Worker".into(),
+            status: ProcessStatus::Running,
+            messages: 0,
+            queue_len: 0,
+            started_at_ms: 0,
+            restarts: 0,
+            busy_ns: 0,
+            handler_running_ns: None,
+            last_error: None,
+            system: false,
+        }
+    }
+
+    fn supervisor(pid: u64, children: &[(&str, Option<u64>)]) -> SupervisorInfo {
+        SupervisorInfo {
+            pid: Pid(pid),
+            name: None,
+            child_id: None,
+            parent: None,
+            status: ProcessStatus::Running,
+            strategy: Strategy::OneForOne,
+            intensity: Intensity {
+                max_restarts: 3,
+                within_ms: 5_000,
+            },
+            children: children
+                .iter()
+                .map(|&(id, pid)| ChildInfo {
+                    id: id.into(),
+                    pid: pid.map(Pid),
+                    restart: RestartType::Permanent,
+                    kind: ChildKind::Worker,
+                })
+                .collect(),
+            child_restarts: 0,
+            restarts: 0,
+            started_at_ms: 0,
+            last_error: None,
+            system: false,
+        }
+    }
+
+    /// Each node's pid (0 for a stopped child), depth first.
+    fn pids(nodes: &[TreeNode], out: &mut Vec<u64>) {
+        for node in nodes {
+            out.push(node.pid().map_or(0, |pid| pid.0));
+            if let TreeNode::Supervisor { children, .. } = node {
+                pids(children, out);
+            }
+        }
+    }
+
+    #[test]
+    fn children_nest_in_start_order_and_unsupervised_processes_are_roots_in_pid_order() {
+        let tree = ProcessTree::from_processes(
+            vec![server(9, None), server(3, Some(1)), server(2, Some(1))],
+            vec![supervisor(
+                1,
+                &[("b", Some(3)), ("gone", None), ("a", Some(2))],
+            )],
+        );
+        let mut order = Vec::new();
+        pids(&tree.roots, &mut order);
+        assert_eq!(order, [1, 3, 0, 2, 9]);
+    }
+
+    #[test]
+    fn a_process_a_racing_snapshot_lists_twice_appears_once() {
+        // Listed twice as a server, once more as a supervisor, and twice as a child.
+        let tree = ProcessTree::from_processes(
+            vec![server(2, Some(1)), server(2, Some(1)), server(5, None)],
+            vec![
+                supervisor(1, &[("a", Some(2)), ("a", Some(2))]),
+                supervisor(5, &[]),
+            ],
+        );
+        let mut order = Vec::new();
+        pids(&tree.roots, &mut order);
+        assert_eq!(order, [1, 2, 5]);
+        assert!(matches!(tree.roots[1], TreeNode::Supervisor { .. }));
+        assert_eq!(
+            ProcessTree::from_snapshot(&Snapshot {
+                taken_at_ms: 0,
+                app: "app".into(),
+                os_pid: 1,
+                uptime_ms: 0,
+                process_count: 0,
+                total_messages: 0,
+                memory_rss_bytes: None,
+                servers: vec![server(2, Some(1)), server(2, Some(1)), server(5, None)],
+                supervisors: vec![
+                    supervisor(1, &[("a", Some(2)), ("a", Some(2))]),
+                    supervisor(5, &[]),
+                ],
+            }),
+            tree
+        );
+    }
+
+    #[test]
+    fn pids_hash_to_neighbouring_buckets_with_mixed_tags() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+
+        use crate::types::PidHasher;
+        let hash = |pid: u64| BuildHasherDefault::<PidHasher>::default().hash_one(Pid(pid));
+        // The low bits are the pid's: neighbours are neighbours in the table.
+        assert_eq!(hash(1000) & 0xffff, 1000);
+        assert_eq!(hash(1001) & 0xffff, 1001);
+        // The top seven bits, hashbrown's tag, differ between neighbours.
+        let tags: std::collections::HashSet<u64> = (0..64).map(|pid| hash(pid) >> 57).collect();
+        assert!(tags.len() > 32, "{} tags for 64 pids", tags.len());
     }
 }

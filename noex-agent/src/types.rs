@@ -9,7 +9,9 @@
 //! Times are milliseconds since the Unix epoch (`*_ms`) or durations in
 //! nanoseconds (`*_ns`): plain integers are the same in every language.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -63,6 +65,33 @@ impl Pid {
         self.0
     }
 }
+
+/// Hashes pids for a hash map (and any other number its own key, written with
+/// `write_u64`): the number itself, with mixed bits in the top seven. Pids are
+/// sequential, so neighbours land in neighbouring buckets (a walk in pid order reads
+/// the table in order, not at random) and hashbrown, which takes its tags from the
+/// top bits, still tells them apart.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value ^ value.wrapping_mul(0x517c_c1b7_2722_0a95) & (0x7f << 57);
+    }
+}
+
+/// A hash map keyed by pid, hashed by [`PidHasher`].
+pub type PidMap<V> = HashMap<Pid, V, BuildHasherDefault<PidHasher>>;
 
 impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

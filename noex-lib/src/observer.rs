@@ -93,11 +93,7 @@ pub(crate) fn snapshot_rows(rows: &mut noex_agent::rows::RowsWriter) -> noex_age
                 };
                 total_messages += cell.write_server_row(type_name, rows);
             }
-            ProcessKind::Supervisor => {
-                if let Some(info) = cell.supervisor_info() {
-                    rows.supervisor(&info);
-                }
-            }
+            ProcessKind::Supervisor => cell.write_supervisor_row(rows),
         }
     }
     noex_agent::rows::Envelope {

@@ -19,7 +19,10 @@
 
 use std::collections::HashMap;
 
-use crate::types::{Pid, ProcessStatus, ServerInfo, Snapshot, SupervisorInfo};
+use crate::types::{
+    ChildInfo, ChildKind, Intensity, Pid, ProcessStatus, RestartType, ServerInfo, Snapshot,
+    Strategy, SupervisorInfo,
+};
 
 /// The positions of a server row, in order. Positions are only ever added at the
 /// end: a reader ignores positions after those it knows, and a position added after
@@ -106,6 +109,65 @@ impl<'a> From<&'a ServerInfo> for ServerRow<'a> {
     }
 }
 
+/// One supervisor as a row is written from it, its children apart: the fields are
+/// [`SupervisorInfo`]'s.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug)]
+pub struct SupervisorRow<'a> {
+    pub pid: Pid,
+    pub name: Option<&'a str>,
+    pub child_id: Option<&'a str>,
+    pub parent: Option<Pid>,
+    pub status: ProcessStatus,
+    pub strategy: Strategy,
+    pub intensity: Intensity,
+    pub child_restarts: u32,
+    pub restarts: u32,
+    pub started_at_ms: u64,
+    pub last_error: Option<&'a str>,
+    pub system: bool,
+}
+
+impl<'a> From<&'a SupervisorInfo> for SupervisorRow<'a> {
+    fn from(info: &'a SupervisorInfo) -> Self {
+        SupervisorRow {
+            pid: info.pid,
+            name: info.name.as_deref(),
+            child_id: info.child_id.as_deref(),
+            parent: info.parent,
+            status: info.status,
+            strategy: info.strategy,
+            intensity: info.intensity,
+            child_restarts: info.child_restarts,
+            restarts: info.restarts,
+            started_at_ms: info.started_at_ms,
+            last_error: info.last_error.as_deref(),
+            system: info.system,
+        }
+    }
+}
+
+/// One child of a supervisor row: the fields are [`ChildInfo`]'s.
+#[allow(missing_docs)]
+#[derive(Clone, Copy, Debug)]
+pub struct ChildRow<'a> {
+    pub id: &'a str,
+    pub pid: Option<Pid>,
+    pub restart: RestartType,
+    pub kind: ChildKind,
+}
+
+impl<'a> From<&'a ChildInfo> for ChildRow<'a> {
+    fn from(child: &'a ChildInfo) -> Self {
+        ChildRow {
+            id: &child.id,
+            pid: child.pid,
+            restart: child.restart,
+            kind: child.kind,
+        }
+    }
+}
+
 /// What a snapshot says besides its processes: the compact body's named fields, as
 /// in [`Snapshot`].
 #[allow(missing_docs)]
@@ -162,37 +224,50 @@ impl RowsWriter {
         self.server_count += 1;
     }
 
-    /// Writes one supervisor's row (supervisors are few: they come whole).
+    /// Writes one supervisor's row.
     pub fn supervisor(&mut self, info: &SupervisorInfo) {
-        let status = self.strings.intern(Field::Status, info.status.as_str());
-        let strategy = self.strings.intern(Field::Strategy, info.strategy.as_str());
+        self.supervisor_row(
+            SupervisorRow::from(info),
+            info.children.iter().map(ChildRow::from),
+        );
+    }
+
+    /// Writes one supervisor's row from its parts, borrowed wherever the backend
+    /// keeps them: a supervisor of a million children writes them as it lists them.
+    pub fn supervisor_row<'c>(
+        &mut self,
+        row: SupervisorRow<'_>,
+        children: impl ExactSizeIterator<Item = ChildRow<'c>>,
+    ) {
+        let status = self.strings.intern(Field::Status, row.status.as_str());
+        let strategy = self.strings.intern(Field::Strategy, row.strategy.as_str());
         let out = &mut self.supervisors;
         write::array_len(out, SUPERVISOR_ROW.len());
-        write::uint(out, info.pid.0);
-        write::optional_str(out, info.name.as_deref());
-        write::optional_str(out, info.child_id.as_deref());
-        write::optional_uint(out, info.parent.map(|pid| pid.0));
+        write::uint(out, row.pid.0);
+        write::optional_str(out, row.name);
+        write::optional_str(out, row.child_id);
+        write::optional_uint(out, row.parent.map(|pid| pid.0));
         write::uint(out, status.into());
         write::uint(out, strategy.into());
-        write::uint(out, info.intensity.max_restarts.into());
-        write::uint(out, info.intensity.within_ms);
-        write::array_len(out, info.children.len());
-        for child in &info.children {
+        write::uint(out, row.intensity.max_restarts.into());
+        write::uint(out, row.intensity.within_ms);
+        write::array_len(out, children.len());
+        for child in children {
             let restart = self.strings.intern(Field::Restart, child.restart.as_str());
             let kind = self.strings.intern(Field::Kind, child.kind.as_str());
             let out = &mut self.supervisors;
             write::array_len(out, CHILD_ROW.len());
-            write::str(out, &child.id);
+            write::str(out, child.id);
             write::optional_uint(out, child.pid.map(|pid| pid.0));
             write::uint(out, restart.into());
             write::uint(out, kind.into());
         }
         let out = &mut self.supervisors;
-        write::uint(out, info.child_restarts.into());
-        write::uint(out, info.restarts.into());
-        write::uint(out, info.started_at_ms);
-        write::optional_str(out, info.last_error.as_deref());
-        write::bool(out, info.system);
+        write::uint(out, row.child_restarts.into());
+        write::uint(out, row.restarts.into());
+        write::uint(out, row.started_at_ms);
+        write::optional_str(out, row.last_error);
+        write::bool(out, row.system);
         self.supervisor_count += 1;
     }
 
@@ -241,9 +316,10 @@ impl RowsWriter {
     }
 }
 
-/// A server row's usual size, to reserve room by: an idle server with a short type
-/// name takes about 30 bytes.
-const TYPICAL_SERVER_ROW: usize = 32;
+/// A server row's usual size, to reserve room by: an idle supervised server with a
+/// short type name takes about 36 bytes. Room reserved and not written costs no
+/// memory; a row list that outgrows it is copied whole.
+const TYPICAL_SERVER_ROW: usize = 40;
 
 /// The compact form of `snapshot`, as a reply's `snapshot` field holds it.
 pub fn encode(snapshot: &Snapshot) -> Vec<u8> {

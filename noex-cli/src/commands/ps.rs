@@ -12,7 +12,6 @@ pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
     let mut client = target::connect(&ctx.target).await?;
     let snapshot = target::request("snapshot", client.snapshot()).await?;
     let rows = process_rows(&snapshot, args.all, args.sort);
-    drop(snapshot);
     let text = if args.json && std::io::stdout().is_terminal() {
         process_json(&rows)
     } else if args.json {

@@ -4,6 +4,7 @@
 //! paint a piece of text in a [`Role`]. A plain style returns the text untouched, so
 //! the same renderer serves a terminal, a pipe and a snapshot test.
 
+use std::fmt::{Display, Write as _};
 use std::io::IsTerminal;
 
 use noex_agent::types::{EventKind, ProcessStatus, is_normal_exit};
@@ -72,6 +73,15 @@ impl Style {
 
     pub fn is_coloured(self) -> bool {
         self.colour
+    }
+
+    /// [`Style::paint_opt`], written into `out` (a million tree lines allocate
+    /// nothing of their own).
+    pub fn write_painted(self, out: &mut String, role: Option<Role>, text: impl Display) {
+        let _ = match role {
+            Some(role) if self.colour => write!(out, "{}", text.style(ansi(role))),
+            _ => write!(out, "{text}"),
+        };
     }
 
     /// `text` painted for `role`, or untouched when colour is off.

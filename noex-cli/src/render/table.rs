@@ -7,6 +7,7 @@
 //! Tables are plain aligned columns with no borders (like `ps`), coloured only when the
 //! style says so; comfy-table measures widths before colouring, so alignment holds.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -16,8 +17,8 @@ use noex_agent::types::{Pid, ProcessStatus, ServerInfo, Snapshot, Strategy, Supe
 use serde::Serialize;
 
 use super::format;
+use super::pid_number;
 use super::style::{Role, Style, status_role};
-use super::{label, pid_number};
 use crate::cli::SortKey;
 
 /// A column: its header, and whether it holds numbers (right-aligned) or text.
@@ -78,11 +79,15 @@ const LAST_ERROR_WIDTH: usize = 40;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
 /// form is documented field by field in README.md ("JSON output"); add fields, never rename.
+///
+/// Its texts are borrowed from the snapshot it was read from (`noex ps` lists a
+/// million processes without copying their names); [`ProcessRow::into_owned`] keeps
+/// one past it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProcessRow {
+pub struct ProcessRow<'a> {
     pub pid: u64,
-    pub name: Option<String>,
-    pub child_id: Option<String>,
+    pub name: Option<Cow<'a, str>>,
+    pub child_id: Option<Cow<'a, str>>,
     pub parent: Option<u64>,
     /// `"worker"` or `"supervisor"`.
     pub kind: &'static str,
@@ -102,16 +107,16 @@ pub struct ProcessRow {
     pub handler_running_ns: Option<u64>,
     pub started_at_ms: u64,
     pub uptime_ms: u64,
-    pub last_error: Option<String>,
+    pub last_error: Option<Cow<'a, str>>,
     pub system: bool,
 }
 
-impl ProcessRow {
-    pub fn from_server(server: &ServerInfo, taken_at_ms: u64) -> ProcessRow {
+impl<'a> ProcessRow<'a> {
+    pub fn from_server(server: &'a ServerInfo, taken_at_ms: u64) -> Self {
         ProcessRow {
             pid: pid_number(server.pid),
-            name: server.name.clone(),
-            child_id: server.child_id.clone(),
+            name: server.name.as_deref().map(Cow::Borrowed),
+            child_id: server.child_id.as_deref().map(Cow::Borrowed),
             parent: server.parent.map(pid_number),
             kind: "worker",
             type_name: Some(server.type_name.clone()),
@@ -125,16 +130,16 @@ impl ProcessRow {
             handler_running_ns: server.handler_running_ns,
             started_at_ms: server.started_at_ms,
             uptime_ms: taken_at_ms.saturating_sub(server.started_at_ms),
-            last_error: server.last_error.clone(),
+            last_error: server.last_error.as_deref().map(Cow::Borrowed),
             system: server.system,
         }
     }
 
-    pub fn from_supervisor(supervisor: &SupervisorInfo, taken_at_ms: u64) -> ProcessRow {
+    pub fn from_supervisor(supervisor: &'a SupervisorInfo, taken_at_ms: u64) -> Self {
         ProcessRow {
             pid: pid_number(supervisor.pid),
-            name: supervisor.name.clone(),
-            child_id: supervisor.child_id.clone(),
+            name: supervisor.name.as_deref().map(Cow::Borrowed),
+            child_id: supervisor.child_id.as_deref().map(Cow::Borrowed),
             parent: supervisor.parent.map(pid_number),
             kind: "supervisor",
             type_name: None,
@@ -148,20 +153,31 @@ impl ProcessRow {
             handler_running_ns: None,
             started_at_ms: supervisor.started_at_ms,
             uptime_ms: taken_at_ms.saturating_sub(supervisor.started_at_ms),
-            last_error: supervisor.last_error.clone(),
+            last_error: supervisor.last_error.as_deref().map(Cow::Borrowed),
             system: supervisor.system,
         }
     }
 
     /// Registered name, else child id.
-    pub fn label(&self) -> Option<String> {
-        label(self.name.as_deref(), self.child_id.as_deref())
+    pub fn label(&self) -> Option<&str> {
+        self.name.as_deref().or(self.child_id.as_deref())
+    }
+
+    /// The row with its texts its own, to keep past the snapshot.
+    pub fn into_owned(self) -> ProcessRow<'static> {
+        let own = |text: Option<Cow<'_, str>>| text.map(|text| Cow::Owned(text.into_owned()));
+        ProcessRow {
+            name: own(self.name),
+            child_id: own(self.child_id),
+            last_error: own(self.last_error),
+            ..self
+        }
     }
 }
 
 /// The rows of `noex ps`: every server and supervisor of the snapshot (system ones only
 /// with `all`), sorted by `sort`; ties keep pid order.
-pub fn process_rows(snapshot: &Snapshot, all: bool, sort: SortKey) -> Vec<ProcessRow> {
+pub fn process_rows(snapshot: &Snapshot, all: bool, sort: SortKey) -> Vec<ProcessRow<'_>> {
     let at = snapshot.taken_at_ms;
     let mut rows: Vec<ProcessRow> = snapshot
         .servers
@@ -185,7 +201,9 @@ pub fn process_rows(snapshot: &Snapshot, all: bool, sort: SortKey) -> Vec<Proces
 pub fn sort_rows(rows: &mut [ProcessRow], sort: SortKey) {
     match sort {
         SortKey::Pid => rows.sort_by_key(|r| r.pid),
-        SortKey::Name => rows.sort_by_key(|r| (r.label().is_none(), r.label())),
+        SortKey::Name => rows.sort_by(|a, b| {
+            (a.label().is_none(), a.label()).cmp(&(b.label().is_none(), b.label()))
+        }),
         SortKey::Messages => rows.sort_by_key(|r| Reverse(r.messages)),
         SortKey::Queue => rows.sort_by_key(|r| Reverse(r.queue_len)),
         SortKey::Restarts => rows.sort_by_key(|r| Reverse(r.restarts)),
@@ -204,7 +222,7 @@ pub fn process_table(rows: &[ProcessRow], style: Style) -> String {
         let queue = row.queue_len.unwrap_or(0);
         table.add_row(vec![
             Cell::new(pid_text(row.pid)),
-            Cell::new(row.label().unwrap_or_else(dash)),
+            Cell::new(row.label().map_or_else(dash, str::to_string)),
             Cell::new(kind),
             Cell::new(row.parent.map(pid_text).unwrap_or_else(dash)),
             coloured(Cell::new(row.status), style, status_role(row.status)),
@@ -255,12 +273,21 @@ pub fn write_process_json_lines(
     rows: &[ProcessRow],
     out: &mut (impl Write + ?Sized),
 ) -> io::Result<()> {
-    out.write_all(b"[\n")?;
+    // Rows are made in a buffer of our own and passed on in large pieces: serde_json
+    // writes a row in many small pieces, each a call through `out`.
+    const PIECE: usize = 1 << 20;
+    let mut piece = Vec::with_capacity(PIECE + 4096);
+    piece.extend_from_slice(b"[\n");
     for (i, row) in rows.iter().enumerate() {
-        serde_json::to_writer(&mut *out, row)?;
-        out.write_all(if i + 1 < rows.len() { b",\n" } else { b"\n" })?;
+        serde_json::to_writer(&mut piece, row)?;
+        piece.extend_from_slice(if i + 1 < rows.len() { b",\n" } else { b"\n" });
+        if piece.len() >= PIECE {
+            out.write_all(&piece)?;
+            piece.clear();
+        }
     }
-    out.write_all(b"]\n")
+    piece.extend_from_slice(b"]\n");
+    out.write_all(&piece)
 }
 
 /// One application of `noex list`. An agent that did not answer has only `pid`,
@@ -420,21 +447,24 @@ mod tests {
 
     #[test]
     fn ps_table_hides_system_processes_and_sorts_by_pid() {
-        let rows = process_rows(&fixtures::snapshot(), false, SortKey::Pid);
+        let snapshot = fixtures::snapshot();
+        let rows = process_rows(&snapshot, false, SortKey::Pid);
         assert!(rows.iter().all(|r| !r.system));
         crate::render::snapshot!("ps_table", process_table(&rows, Style::PLAIN));
     }
 
     #[test]
     fn ps_table_with_all_includes_system_processes() {
-        let rows = process_rows(&fixtures::snapshot(), true, SortKey::Pid);
+        let snapshot = fixtures::snapshot();
+        let rows = process_rows(&snapshot, true, SortKey::Pid);
         assert!(rows.iter().any(|r| r.system));
         crate::render::snapshot!("ps_table_all", process_table(&rows, Style::PLAIN));
     }
 
     #[test]
     fn ps_json_lines_is_the_same_document_as_the_indented_one() {
-        let rows = process_rows(&fixtures::snapshot(), true, SortKey::Pid);
+        let snapshot = fixtures::snapshot();
+        let rows = process_rows(&snapshot, true, SortKey::Pid);
         let pretty: serde_json::Value = serde_json::from_str(&process_json(&rows)).unwrap();
         let lines: serde_json::Value = serde_json::from_str(&process_json_lines(&rows)).unwrap();
         assert_eq!(pretty, lines);
@@ -445,7 +475,8 @@ mod tests {
 
     #[test]
     fn ps_json() {
-        let rows = process_rows(&fixtures::snapshot(), false, SortKey::Pid);
+        let snapshot = fixtures::snapshot();
+        let rows = process_rows(&snapshot, false, SortKey::Pid);
         crate::render::snapshot!("ps_json", process_json(&rows));
     }
 
@@ -467,7 +498,8 @@ mod tests {
 
     #[test]
     fn coloured_table_has_the_same_text_and_alignment() {
-        let rows = process_rows(&fixtures::snapshot(), false, SortKey::Pid);
+        let snapshot = fixtures::snapshot();
+        let rows = process_rows(&snapshot, false, SortKey::Pid);
         let coloured = process_table(&rows, Style::COLOURED);
         assert!(coloured.contains('\u{1b}'));
         let stripped: String = strip_ansi(&coloured)

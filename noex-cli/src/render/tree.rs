@@ -4,19 +4,18 @@
 //! spec whose process is not running shows as `stopped`. A child's restart type is
 //! shown when it is not the default (`permanent`).
 
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt::Display;
 use std::sync::Arc;
 
 use noex_agent::types::{
-    ChildKind, Pid, ProcessStatus, ProcessTree, RestartType, ServerInfo, Strategy, SupervisorInfo,
-    TreeNode,
+    ChildKind, Pid, PidMap, ProcessStatus, ProcessTree, RestartType, ServerInfo, Strategy,
+    SupervisorInfo, TreeNode,
 };
 use serde::Serialize;
 
 use super::format;
+use super::pid_number;
 use super::style::{Role, Style, status_role};
-use super::{label, pid_number};
 
 /// How much of a last error fits on a tree line.
 const LAST_ERROR_WIDTH: usize = 60;
@@ -48,7 +47,10 @@ fn write_node(
         Some(false) => "├── ",
         Some(true) => "└── ",
     };
-    let _ = writeln!(out, "{prefix}{branch}{}", node_line(node, restart, style));
+    out.push_str(prefix);
+    out.push_str(branch);
+    write_node_line(out, node, restart, style);
+    out.push('\n');
     if let TreeNode::Supervisor { info, children } = node {
         let child_prefix = match last {
             None => prefix.to_string(),
@@ -82,7 +84,7 @@ fn visible(nodes: &[TreeNode], all: bool) -> Vec<&TreeNode> {
 
 /// The restart types of a supervisor's live children, by pid: looked up once per
 /// supervisor, not once per child (a million children would take minutes).
-struct RestartTypes(HashMap<Pid, RestartType>);
+struct RestartTypes(PidMap<RestartType>);
 
 impl RestartTypes {
     fn of(info: &SupervisorInfo) -> Self {
@@ -101,42 +103,46 @@ impl RestartTypes {
 
 /// The text of one node, without the drawing: `label <pid>  what  status  extras...`.
 pub fn node_line(node: &TreeNode, restart: Option<RestartType>, style: Style) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut line = String::new();
+    write_node_line(&mut line, node, restart, style);
+    line
+}
+
+/// [`node_line`], written at the end of `out`.
+fn write_node_line(out: &mut String, node: &TreeNode, restart: Option<RestartType>, style: Style) {
+    let mut parts = Parts {
+        out,
+        style,
+        first: true,
+    };
     match node {
         TreeNode::Supervisor { info, .. } => {
-            parts.push(name_and_pid(
-                info.name.as_deref(),
-                info.child_id.as_deref(),
-                info.pid,
-                style,
-            ));
-            parts.push(format!("supervisor {}", info.strategy));
-            parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
-            push_restart_type(&mut parts, restart, style);
-            push_restarts(&mut parts, info.restarts, style);
+            parts.name_and_pid(info.name.as_deref(), info.child_id.as_deref(), info.pid);
+            parts.push(None, format_args!("supervisor {}", info.strategy));
+            parts.push(status_role(info.status), info.status.as_str());
+            parts.restart_type(restart);
+            parts.restarts(info.restarts);
             match info.child_restarts {
                 0 => {}
-                1 => parts.push("1 child restart".to_string()),
-                n => parts.push(format!("{n} child restarts")),
+                1 => parts.push(None, "1 child restart"),
+                n => parts.push(None, format_args!("{n} child restarts")),
             }
-            push_last_error(&mut parts, info.last_error.as_deref(), style);
+            parts.last_error(info.last_error.as_deref());
         }
         TreeNode::Worker { info } => {
-            parts.push(name_and_pid(
-                info.name.as_deref(),
-                info.child_id.as_deref(),
-                info.pid,
-                style,
-            ));
-            parts.push(info.type_name.to_string());
-            parts.push(style.paint_opt(status_role(info.status), info.status.as_str()));
-            push_restart_type(&mut parts, restart, style);
-            push_restarts(&mut parts, info.restarts, style);
+            parts.name_and_pid(info.name.as_deref(), info.child_id.as_deref(), info.pid);
+            parts.push(None, &*info.type_name);
+            parts.push(status_role(info.status), info.status.as_str());
+            parts.restart_type(restart);
+            parts.restarts(info.restarts);
             if info.queue_len > 0 {
-                let text = format!("queue {}", format::count(info.queue_len));
-                parts.push(style.paint_opt((info.queue_len >= 100).then_some(Role::Warn), &text));
+                let role = (info.queue_len >= 100).then_some(Role::Warn);
+                parts.push(
+                    role,
+                    format_args!("queue {}", format::count(info.queue_len)),
+                );
             }
-            push_last_error(&mut parts, info.last_error.as_deref(), style);
+            parts.last_error(info.last_error.as_deref());
         }
         TreeNode::Stopped {
             child_id,
@@ -147,45 +153,59 @@ pub fn node_line(node: &TreeNode, restart: Option<RestartType>, style: Style) ->
                 ChildKind::Supervisor => "supervisor ",
                 ChildKind::Worker | ChildKind::Unknown => "",
             };
-            let text = format!("{child_id}  {what}stopped  {restart}");
-            parts.push(style.paint(Role::Dim, &text));
+            let text = format_args!("{child_id}  {what}stopped  {restart}");
+            parts.push(Some(Role::Dim), text);
         }
-        TreeNode::Unknown => {
-            parts.push(style.paint(Role::Dim, "? (a node this noex does not know)"))
+        TreeNode::Unknown => parts.push(Some(Role::Dim), "? (a node this noex does not know)"),
+    }
+}
+
+/// The parts of a tree line, written two spaces apart.
+struct Parts<'o> {
+    out: &'o mut String,
+    style: Style,
+    first: bool,
+}
+
+impl Parts<'_> {
+    fn push(&mut self, role: Option<Role>, text: impl Display) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push_str("  ");
+        }
+        self.style.write_painted(self.out, role, text);
+    }
+
+    /// `label <0.N>`, or the pid alone.
+    fn name_and_pid(&mut self, name: Option<&str>, child_id: Option<&str>, pid: Pid) {
+        match name.or(child_id) {
+            Some(label) => {
+                self.push(Some(Role::Name), label);
+                self.out.push(' ');
+                self.style.write_painted(self.out, Some(Role::Dim), pid);
+            }
+            None => self.push(Some(Role::Dim), pid),
         }
     }
-    parts.join("  ")
-}
 
-fn name_and_pid(name: Option<&str>, child_id: Option<&str>, pid: Pid, style: Style) -> String {
-    let pid = style.paint(Role::Dim, &pid.to_string());
-    match label(name, child_id) {
-        Some(label) => format!("{} {pid}", style.paint(Role::Name, &label)),
-        None => pid,
+    fn restart_type(&mut self, restart: Option<RestartType>) {
+        if let Some(restart) = restart.filter(|r| *r != RestartType::Permanent) {
+            self.push(Some(Role::Dim), restart.as_str());
+        }
     }
-}
 
-fn push_restart_type(parts: &mut Vec<String>, restart: Option<RestartType>, style: Style) {
-    if let Some(restart) = restart.filter(|r| *r != RestartType::Permanent) {
-        parts.push(style.paint(Role::Dim, restart.as_str()));
+    fn restarts(&mut self, restarts: u32) {
+        match restarts {
+            0 => {}
+            1 => self.push(Some(Role::Warn), "restarted once"),
+            n => self.push(Some(Role::Warn), format_args!("restarted {n}×")),
+        }
     }
-}
 
-fn push_restarts(parts: &mut Vec<String>, restarts: u32, style: Style) {
-    if restarts > 0 {
-        let text = if restarts == 1 {
-            "restarted once".to_string()
-        } else {
-            format!("restarted {restarts}×")
-        };
-        parts.push(style.paint(Role::Warn, &text));
-    }
-}
-
-fn push_last_error(parts: &mut Vec<String>, error: Option<&str>, style: Style) {
-    if let Some(error) = error {
-        let text = format!("last error: {}", format::truncate(error, LAST_ERROR_WIDTH));
-        parts.push(style.paint(Role::Bad, &text));
+    fn last_error(&mut self, error: Option<&str>) {
+        if let Some(error) = error {
+            let text = format::truncate(error, LAST_ERROR_WIDTH);
+            self.push(Some(Role::Bad), format_args!("last error: {text}"));
+        }
     }
 }
 

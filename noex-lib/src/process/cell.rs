@@ -440,6 +440,48 @@ impl ProcessCell {
         messages
     }
 
+    /// This supervisor as a compact snapshot's row, its children written as they
+    /// are listed (a million children are not first copied into `ChildInfo`s).
+    #[cfg(feature = "agent")]
+    pub(crate) fn write_supervisor_row(&self, rows: &mut noex_agent::rows::RowsWriter) {
+        let Some(view) = self.supervisor.as_ref() else {
+            return;
+        };
+        // Copied, so the notes' lock is not held with the view's (as everywhere).
+        let (name, last_error) = self.shown_notes();
+        let state = view.state.lock();
+        // Each id is an allocation of its own, in cold memory: fetched ahead.
+        let mut ahead = state.children.values().skip(TOUCH_AHEAD);
+        let children = state.children.values().map(move |child| {
+            if let Some(later) = ahead.next() {
+                prefetch(later.id.as_ptr(), later.id.len());
+            }
+            noex_agent::rows::ChildRow {
+                id: &child.id,
+                pid: child.pid,
+                restart: child.restart,
+                kind: child.kind,
+            }
+        });
+        rows.supervisor_row(
+            noex_agent::rows::SupervisorRow {
+                pid: self.pid,
+                name: name.as_deref(),
+                child_id: self.child_id.as_deref(),
+                parent: self.parent,
+                status: self.status().into(),
+                strategy: view.strategy,
+                intensity: view.intensity,
+                child_restarts: state.child_restarts,
+                restarts: self.restarts,
+                started_at_ms: self.started_at_ms,
+                last_error: last_error.as_deref(),
+                system: self.system,
+            },
+            children,
+        );
+    }
+
     pub(crate) fn supervisor_info(&self) -> Option<SupervisorInfo> {
         self.supervisor_info_listing(|_| true).map(|(info, _)| info)
     }
@@ -628,7 +670,7 @@ fn prepare(ahead: &[CellRef], first: bool) {
 
 /// Asks the CPU to bring `len` bytes from `start` into cache, without waiting for
 /// them (a hint: it reads nothing, and no address can fault).
-fn prefetch(start: *const u8, len: usize) {
+pub(super) fn prefetch(start: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::CellRef;
+use super::cell::prefetch;
 use crate::Pid;
 use crate::sync::Mutex;
 
@@ -59,24 +60,8 @@ struct Page {
     slots: [Option<CellRef>; PAGE_SLOTS],
 }
 
-/// Page numbers and pids are ours and sequential: the number is its own hash
-/// (hashbrown takes its tag from the top bits, so they are mixed in there).
-#[derive(Default)]
-pub(crate) struct PidHasher(NumberHasher);
-
-impl Hasher for PidHasher {
-    fn finish(&self) -> u64 {
-        self.0.finish()
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0.0 = value ^ value.wrapping_mul(0x517c_c1b7_2722_0a95) & (0x7f << 57);
-    }
-}
+/// Page numbers are sequential too: hashed as pids are.
+pub(crate) use noex_agent::types::PidHasher;
 
 /// A "hash" that is the number written into it: reads back the number inside a
 /// type whose `Hash` writes one (a pid, a tokio task id).
@@ -181,12 +166,28 @@ impl ProcessTable {
         let mut pages = Vec::new();
         for shard in &self.shards {
             let shard = shard.0.lock();
-            for (&number, page) in &shard.by_number {
-                let start = gathered.len();
-                page.slots
+            let in_shard: Vec<(&u64, &Box<Page>)> = shard.by_number.iter().collect();
+            if let Some((_, first)) = in_shard.first() {
+                first
+                    .slots
                     .iter()
                     .flatten()
                     .for_each(CellRef::prefetch_count);
+            }
+            for (at, &(&number, page)) in in_shard.iter().enumerate() {
+                // Each clone writes a cold reference count with a locked instruction,
+                // which waits for it: the counts are fetched a page ahead, and the
+                // pages two ahead, so the waits overlap the work.
+                if let Some((_, later)) = in_shard.get(at + 2) {
+                    prefetch(later.slots.as_ptr().cast(), size_of_val(&later.slots));
+                }
+                if let Some((_, next)) = in_shard.get(at + 1) {
+                    next.slots
+                        .iter()
+                        .flatten()
+                        .for_each(CellRef::prefetch_count);
+                }
+                let start = gathered.len();
                 gathered.extend(page.slots.iter().flatten().cloned().map(Some));
                 pages.push((number, start..gathered.len()));
             }

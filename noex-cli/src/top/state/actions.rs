@@ -41,8 +41,8 @@ impl App {
             .map(|s| s.label.clone());
         let target = ProcessRef {
             pid,
-            name: row.process.name.clone(),
-            child_id: row.process.child_id.clone(),
+            name: row.process.name.as_deref().map(str::to_string),
+            child_id: row.process.child_id.as_deref().map(str::to_string),
         };
         // The agent refuses these anyway; say so before asking to confirm.
         if let Some(why) = self

@@ -25,7 +25,7 @@ pub enum Identity {
 /// live view knows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    pub process: ProcessRow,
+    pub process: ProcessRow<'static>,
     /// Registered name, else child id, else `-`.
     pub label: String,
     /// Messages per second since the previous snapshot; `None` for a supervisor or a
@@ -129,11 +129,15 @@ impl App {
             {
                 *total += rate;
             }
-            rows.push(new_row(ProcessRow::from_server(server, at), rate, busy_pct));
+            rows.push(new_row(
+                ProcessRow::from_server(server, at).into_owned(),
+                rate,
+                busy_pct,
+            ));
         }
         for supervisor in &snapshot.supervisors {
             rows.push(new_row(
-                ProcessRow::from_supervisor(supervisor, at),
+                ProcessRow::from_supervisor(supervisor, at).into_owned(),
                 None,
                 None,
             ));
@@ -204,8 +208,8 @@ fn rates(server: &ServerInfo, messages: u64, busy_ns: u64, dt_ms: u64) -> (f64, 
     (rate, busy.min(100.0))
 }
 
-fn new_row(process: ProcessRow, rate: Option<f64>, busy_pct: Option<f64>) -> Row {
-    let label = process.label().unwrap_or_else(|| "-".to_string());
+fn new_row(process: ProcessRow<'static>, rate: Option<f64>, busy_pct: Option<f64>) -> Row {
+    let label = process.label().unwrap_or("-").to_string();
     let search = format!(
         "{} <0.{}> {} {} {}",
         label,
@@ -233,9 +237,9 @@ fn assign_identities(rows: &mut [Row]) {
     let identity = |p: &ProcessRow| match (&p.child_id, p.parent, &p.name) {
         (Some(id), Some(parent), _) => Identity::Child {
             parent: Pid(parent),
-            id: id.clone(),
+            id: id.to_string(),
         },
-        (_, _, Some(name)) => Identity::Named(name.clone()),
+        (_, _, Some(name)) => Identity::Named(name.to_string()),
         _ => Identity::Pid(Pid(p.pid)),
     };
     let mut seen: HashMap<Identity, usize> = HashMap::with_capacity(rows.len());
@@ -296,17 +300,20 @@ mod tests {
     fn duplicate_child_ids_fall_back_to_pids() {
         let mut rows = vec![
             new_row(
-                ProcessRow::from_server(&fixtures::worker(5, None, Some("session"), Some(9)), 0),
+                ProcessRow::from_server(&fixtures::worker(5, None, Some("session"), Some(9)), 0)
+                    .into_owned(),
                 None,
                 None,
             ),
             new_row(
-                ProcessRow::from_server(&fixtures::worker(6, None, Some("session"), Some(9)), 0),
+                ProcessRow::from_server(&fixtures::worker(6, None, Some("session"), Some(9)), 0)
+                    .into_owned(),
                 None,
                 None,
             ),
             new_row(
-                ProcessRow::from_server(&fixtures::worker(7, None, Some("solo"), Some(9)), 0),
+                ProcessRow::from_server(&fixtures::worker(7, None, Some("solo"), Some(9)), 0)
+                    .into_owned(),
                 None,
                 None,
             ),

@@ -119,14 +119,20 @@ fn content(app: &App, styles: &Styles) -> Content {
     kv(
         &mut lines,
         "name",
-        row.process.name.clone().unwrap_or_else(dash),
+        row.process
+            .name
+            .as_deref()
+            .map_or_else(dash, str::to_string),
         styles.bold(),
         styles,
     );
     kv(
         &mut lines,
         "child id",
-        row.process.child_id.clone().unwrap_or_else(dash),
+        row.process
+            .child_id
+            .as_deref()
+            .map_or_else(dash, str::to_string),
         Style::new(),
         styles,
     );
