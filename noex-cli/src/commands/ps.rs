@@ -5,7 +5,8 @@ use crate::commands::{Context, write_out, write_out_with};
 use crate::error::CliError;
 use std::io::IsTerminal;
 
-use crate::render::table::{process_json, process_rows, process_table, write_process_json_lines};
+use crate::render::json_lines::write_process_json_lines;
+use crate::render::table::{process_json, process_rows, process_table};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {

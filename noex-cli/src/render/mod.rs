@@ -6,6 +6,7 @@
 pub mod action;
 pub mod events;
 pub mod format;
+pub mod json_lines;
 pub mod style;
 pub mod table;
 pub mod tree;

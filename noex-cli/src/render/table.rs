@@ -9,7 +9,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::io::{self, Write};
 use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Table, presets};
@@ -259,37 +258,6 @@ pub fn process_json(rows: &[ProcessRow]) -> String {
     serde_json::to_string_pretty(rows).expect("rows serialise") + "\n"
 }
 
-/// The same document on one line per row, for a program reading a pipe: a third of
-/// the bytes of the indented form, which counts with 100k processes.
-pub fn process_json_lines(rows: &[ProcessRow]) -> String {
-    let mut out = Vec::with_capacity(rows.len() * 320 + 4);
-    write_process_json_lines(rows, &mut out).expect("a Vec takes every byte");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-/// [`process_json_lines`], written to `out` as it is made: a million processes are
-/// hundreds of megabytes of JSON, better not held whole first.
-pub fn write_process_json_lines(
-    rows: &[ProcessRow],
-    out: &mut (impl Write + ?Sized),
-) -> io::Result<()> {
-    // Rows are made in a buffer of our own and passed on in large pieces: serde_json
-    // writes a row in many small pieces, each a call through `out`.
-    const PIECE: usize = 1 << 20;
-    let mut piece = Vec::with_capacity(PIECE + 4096);
-    piece.extend_from_slice(b"[\n");
-    for (i, row) in rows.iter().enumerate() {
-        serde_json::to_writer(&mut piece, row)?;
-        piece.extend_from_slice(if i + 1 < rows.len() { b",\n" } else { b"\n" });
-        if piece.len() >= PIECE {
-            out.write_all(&piece)?;
-            piece.clear();
-        }
-    }
-    piece.extend_from_slice(b"]\n");
-    out.write_all(&piece)
-}
-
 /// One application of `noex list`. An agent that did not answer has only `pid`,
 /// `socket`, `reachable: false` and `error`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -459,18 +427,6 @@ mod tests {
         let rows = process_rows(&snapshot, true, SortKey::Pid);
         assert!(rows.iter().any(|r| r.system));
         crate::render::snapshot!("ps_table_all", process_table(&rows, Style::PLAIN));
-    }
-
-    #[test]
-    fn ps_json_lines_is_the_same_document_as_the_indented_one() {
-        let snapshot = fixtures::snapshot();
-        let rows = process_rows(&snapshot, true, SortKey::Pid);
-        let pretty: serde_json::Value = serde_json::from_str(&process_json(&rows)).unwrap();
-        let lines: serde_json::Value = serde_json::from_str(&process_json_lines(&rows)).unwrap();
-        assert_eq!(pretty, lines);
-        assert_eq!(process_json_lines(&[]), "[\n]\n");
-        let empty: serde_json::Value = serde_json::from_str(&process_json_lines(&[])).unwrap();
-        assert_eq!(empty, serde_json::json!([]));
     }
 
     #[test]
