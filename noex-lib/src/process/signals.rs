@@ -92,7 +92,91 @@ pub(crate) enum Watcher {
 /// A process's links and monitors.
 #[derive(Default)]
 pub(crate) struct Signals {
-    links: PidSet,
+    links: Links,
+    /// Boxed apart and made at the first monitor: most processes are only linked
+    /// (a supervised worker, to its supervisor), and a million of them would each
+    /// carry three empty maps.
+    monitoring: Option<Box<Monitoring>>,
+}
+
+impl Signals {
+    fn monitoring(&mut self) -> &mut Monitoring {
+        self.monitoring.get_or_insert_default()
+    }
+
+    fn monitoring_if_any(&mut self) -> Option<&mut Monitoring> {
+        self.monitoring.as_deref_mut()
+    }
+}
+
+/// A process's links: a short list while there are few (a supervised worker has
+/// one), a hash set once there are many (a supervisor of a million children).
+enum Links {
+    Few(Vec<Pid>),
+    Many(PidSet),
+}
+
+impl Default for Links {
+    fn default() -> Self {
+        Links::Few(Vec::new())
+    }
+}
+
+impl Links {
+    /// Links kept in a list: searching it costs less than hashing, up to about here.
+    const FEW: usize = 8;
+
+    /// Whether `pid` was not linked yet.
+    fn insert(&mut self, pid: Pid) -> bool {
+        match self {
+            Links::Few(few) if few.contains(&pid) => false,
+            Links::Few(few) if few.len() < Self::FEW => {
+                // One to begin with: a supervised worker never has more.
+                few.reserve_exact(1);
+                few.push(pid);
+                true
+            }
+            Links::Few(few) => {
+                let mut many: PidSet = few.drain(..).collect();
+                many.insert(pid);
+                *self = Links::Many(many);
+                true
+            }
+            Links::Many(many) => many.insert(pid),
+        }
+    }
+
+    fn remove(&mut self, pid: &Pid) -> bool {
+        match self {
+            Links::Few(few) => match few.iter().position(|p| p == pid) {
+                Some(at) => {
+                    few.swap_remove(at);
+                    true
+                }
+                None => false,
+            },
+            Links::Many(many) => many.remove(pid),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<Pid> {
+        match self {
+            Links::Few(few) => few.clone(),
+            Links::Many(many) => many.iter().copied().collect(),
+        }
+    }
+
+    fn into_vec(self) -> Vec<Pid> {
+        match self {
+            Links::Few(few) => few,
+            Links::Many(many) => many.into_iter().collect(),
+        }
+    }
+}
+
+/// Monitors held on a process and by it.
+#[derive(Default)]
+struct Monitoring {
     /// Monitors others hold on this process, by monitor id.
     monitors: ByMonitorId<Watcher>,
     /// Monitors this process holds on others, until their `Down` is sent or they
@@ -128,14 +212,16 @@ impl ProcessCell {
 
     /// The pids linked to this process.
     pub(crate) fn links(&self) -> Vec<Pid> {
-        self.with_existing_signals(|signals| signals.links.iter().copied().collect())
+        self.with_existing_signals(|signals| signals.links.to_vec())
             .unwrap_or_default()
     }
 
     /// A `Down` for `monitor` is taken from the mailbox: whether to drop it (its
     /// monitor was taken back while it was queued).
     pub(crate) fn take_flushed(&self, monitor: &MonitorRef) -> bool {
-        self.with_existing_signals(|signals| signals.queued_downs.remove(&monitor.id))
+        self.with_existing_signals(|signals| {
+            (signals.monitoring_if_any()).and_then(|m| m.queued_downs.remove(&monitor.id))
+        })
             .flatten()
             .unwrap_or(false)
     }
@@ -200,15 +286,13 @@ pub(crate) fn add_monitor(
 ) -> MonitorRef {
     let monitor = MonitorRef::new(target);
     if let Some(cell) = watcher_cell {
-        cell.with_signals(|signals| signals.watching.insert(monitor.id, target));
+        cell.with_signals(|signals| signals.monitoring().watching.insert(monitor.id, target));
     }
     let watcher = match processes().get(target) {
         Some(cell) => {
             let mut watcher = Some(watcher);
             let set = cell.with_signals(|signals| {
-                signals
-                    .monitors
-                    .insert(monitor.id, watcher.take().expect("once"));
+                (signals.monitoring().monitors).insert(monitor.id, watcher.take().expect("once"));
             });
             match set {
                 Some(()) => return monitor,
@@ -233,14 +317,20 @@ pub(crate) fn add_monitor(
 pub(crate) fn remove_monitor(monitor: MonitorRef, watcher_cell: Option<&ProcessCell>) -> bool {
     let removed = processes()
         .get(monitor.target)
-        .and_then(|cell| cell.with_existing_signals(|signals| signals.monitors.remove(&monitor.id)))
+        .and_then(|cell| {
+            cell.with_existing_signals(|signals| {
+                (signals.monitoring_if_any()).and_then(|m| m.monitors.remove(&monitor.id))
+            })
+        })
         .flatten()
         .is_some();
     if let Some(cell) = watcher_cell {
         cell.with_existing_signals(|signals| {
-            signals.watching.remove(&monitor.id);
-            if let Some(flushed) = signals.queued_downs.get_mut(&monitor.id) {
-                *flushed = true;
+            if let Some(monitoring) = signals.monitoring_if_any() {
+                monitoring.watching.remove(&monitor.id);
+                if let Some(flushed) = monitoring.queued_downs.get_mut(&monitor.id) {
+                    *flushed = true;
+                }
             }
         });
     }
@@ -280,7 +370,8 @@ impl Signals {
     /// Tell everyone linked to or monitoring `cell` that it exited with `reason`.
     /// `tell_parent` is false when `init` failed: the starter reports that.
     pub(crate) fn deliver(self, cell: &ProcessCell, reason: &ExitReason, tell_parent: bool) {
-        for pid in self.links {
+        let Signals { links, monitoring } = self;
+        for pid in links.into_vec() {
             let Some(other) = processes().get(pid) else {
                 continue;
             };
@@ -289,7 +380,10 @@ impl Signals {
                 exit_signal(&other, cell.pid, reason, Sent::ByLink);
             }
         }
-        for (id, watcher) in self.monitors {
+        let Monitoring {
+            monitors, watching, ..
+        } = monitoring.map(|monitoring| *monitoring).unwrap_or_default();
+        for (id, watcher) in monitors {
             let monitor = MonitorRef {
                 id,
                 target: cell.pid,
@@ -303,9 +397,11 @@ impl Signals {
                 },
             );
         }
-        for (id, target) in self.watching {
+        for (id, target) in watching {
             if let Some(target) = processes().get(target) {
-                target.with_existing_signals(|signals| signals.monitors.remove(&id));
+                target.with_existing_signals(|signals| {
+                    (signals.monitoring_if_any()).and_then(|m| m.monitors.remove(&id))
+                });
             }
         }
     }
@@ -320,8 +416,9 @@ fn deliver_down(watcher: Watcher, down: Down) {
             // Recorded before it is sent, so it is there when the `Down` is taken.
             let id = down.monitor.id;
             cell.with_existing_signals(|signals| {
-                signals.watching.remove(&id);
-                signals.queued_downs.insert(id, false);
+                let monitoring = signals.monitoring();
+                monitoring.watching.remove(&id);
+                monitoring.queued_downs.insert(id, false);
             });
             cell.send_info(Box::new(down));
         }
@@ -414,6 +511,29 @@ pub fn is_alive(pid: Pid) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_a_set_whether_few_or_many() {
+        let mut links = Links::default();
+        for round in 0..2 {
+            for pid in 1..=20 {
+                assert_eq!(links.insert(Pid(pid)), round == 0, "pid {pid}, round {round}");
+            }
+        }
+        assert!(matches!(links, Links::Many(_)), "past {} a set", Links::FEW);
+        assert!(links.remove(&Pid(7)));
+        assert!(!links.remove(&Pid(7)));
+        let mut left = links.into_vec();
+        left.sort();
+        assert_eq!(left, (1..=20).filter(|&p| p != 7).map(Pid).collect::<Vec<_>>());
+
+        let mut one = Links::default();
+        assert!(one.insert(Pid(3)));
+        assert!(!one.insert(Pid(3)));
+        assert_eq!(one.to_vec(), [Pid(3)]);
+        assert!(one.remove(&Pid(3)));
+        assert!(one.to_vec().is_empty());
+    }
     use crate::gen_server::{self, Context, GenServer, Info, Reply, StartOptions};
 
     /// Handles every message; answers calls with nothing.
@@ -432,8 +552,12 @@ mod tests {
     }
 
     fn sizes(cell: &ProcessCell) -> (usize, usize, usize) {
-        cell.with_existing_signals(|s| (s.watching.len(), s.queued_downs.len(), s.monitors.len()))
-            .unwrap_or_default()
+        cell.with_existing_signals(|s| {
+            s.monitoring.as_ref().map_or((0, 0, 0), |m| {
+                (m.watching.len(), m.queued_downs.len(), m.monitors.len())
+            })
+        })
+        .unwrap_or_default()
     }
 
     /// A monitor from outside any process, dropped before its `Down`, is taken
