@@ -222,8 +222,8 @@ impl ProcessCell {
         self.with_existing_signals(|signals| {
             (signals.monitoring_if_any()).and_then(|m| m.queued_downs.remove(&monitor.id))
         })
-            .flatten()
-            .unwrap_or(false)
+        .flatten()
+        .unwrap_or(false)
     }
 }
 
@@ -517,7 +517,11 @@ mod tests {
         let mut links = Links::default();
         for round in 0..2 {
             for pid in 1..=20 {
-                assert_eq!(links.insert(Pid(pid)), round == 0, "pid {pid}, round {round}");
+                assert_eq!(
+                    links.insert(Pid(pid)),
+                    round == 0,
+                    "pid {pid}, round {round}"
+                );
             }
         }
         assert!(matches!(links, Links::Many(_)), "past {} a set", Links::FEW);
@@ -525,7 +529,10 @@ mod tests {
         assert!(!links.remove(&Pid(7)));
         let mut left = links.into_vec();
         left.sort();
-        assert_eq!(left, (1..=20).filter(|&p| p != 7).map(Pid).collect::<Vec<_>>());
+        assert_eq!(
+            left,
+            (1..=20).filter(|&p| p != 7).map(Pid).collect::<Vec<_>>()
+        );
 
         let mut one = Links::default();
         assert!(one.insert(Pid(3)));
