@@ -625,6 +625,7 @@ const TOUCH_AHEAD: usize = 32;
 /// [`prepare`]), so their cache misses overlap instead of coming one at a time
 /// inside the longer per-cell work: a large table's cells are far apart in memory,
 /// and their first touch is most of a walk's cost.
+#[cfg(feature = "agent")]
 pub(crate) fn touch_ahead(cells: &[CellRef]) -> impl Iterator<Item = &CellRef> {
     cells.iter().enumerate().map(move |(at, cell)| {
         if at.is_multiple_of(TOUCH_AHEAD) {
@@ -650,6 +651,7 @@ pub(crate) fn touch_ahead_owned(cells: Vec<CellRef>) -> impl Iterator<Item = Cel
 }
 
 /// Drops `cells` touching ahead (see [`touch_ahead_owned`]).
+#[cfg(feature = "agent")]
 pub(crate) fn release(cells: Vec<CellRef>) {
     touch_ahead_owned(cells).for_each(drop);
 }

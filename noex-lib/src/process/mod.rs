@@ -78,8 +78,10 @@ pub type Info = Box<dyn std::any::Any + Send>;
 
 pub(crate) use cell::{
     CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, PublishedChild, SupervisorView,
-    release, touch_ahead, touch_ahead_owned,
+    touch_ahead_owned,
 };
+#[cfg(feature = "agent")]
+pub(crate) use cell::{release, touch_ahead};
 #[cfg(feature = "agent")]
 pub(crate) use first_spawn::{first_spawn, on_first_spawn};
 pub(crate) use names::{Registered, names};
