@@ -362,6 +362,7 @@ impl<S: GenServer> Drop for Process<S> {
             clip_owned(&mut text, STORED_TEXT_LIMIT);
             if reason.is_abnormal() {
                 notes.last_error = Some(text.clone());
+                cell.mark_shows_notes();
             }
             (reason, text)
         };

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use noex_agent::types::{
     ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, ServerInfo, Strategy,
@@ -179,8 +179,8 @@ pub(crate) struct ProcessCell {
     pub(crate) kind: ProcessKind,
     pub(crate) system: bool,
     status: AtomicU8,
-    /// Exit signals from links arrive as `Exit` messages instead of ending it.
-    trap_exit: AtomicBool,
+    /// [`TRAPS_EXITS`] and [`SHOWS_NOTES`].
+    flags: AtomicU8,
     /// The tokio task running the server (its number; 0 before it runs), to tell a
     /// server calling itself.
     task_number: AtomicU64,
@@ -237,6 +237,7 @@ impl CellInit {
 
 impl ProcessCell {
     pub(crate) fn new(init: CellInit) -> Self {
+        let has_last_error = init.last_error.is_some();
         ProcessCell {
             pid: init.pid,
             started_at_ms: clock::coarse_now_ms(),
@@ -253,7 +254,7 @@ impl ProcessCell {
             kind: init.kind,
             system: init.system,
             status: AtomicU8::new(ProcessStatus::Initializing.to_raw()),
-            trap_exit: AtomicBool::new(false),
+            flags: AtomicU8::new(if has_last_error { SHOWS_NOTES } else { 0 }),
             task_number: AtomicU64::new(0),
             counters: Counters::default(),
         }
@@ -275,11 +276,27 @@ impl ProcessCell {
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
-        self.trap_exit.load(Ordering::Relaxed)
+        self.flags.load(Ordering::Relaxed) & TRAPS_EXITS != 0
     }
 
     pub(crate) fn set_trap_exit(&self, trap: bool) {
-        self.trap_exit.store(trap, Ordering::Relaxed);
+        if trap {
+            self.flags.fetch_or(TRAPS_EXITS, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!TRAPS_EXITS, Ordering::Relaxed);
+        }
+    }
+
+    /// A name or a last error was set (under the notes' lock): the Observer takes
+    /// that lock only for such a cell, and a million idle servers cost none.
+    pub(crate) fn mark_shows_notes(&self) {
+        self.flags.fetch_or(SHOWS_NOTES, Ordering::Release);
+    }
+
+    /// The notes as the Observer shows them (name, last error): `None` when there
+    /// has never been either.
+    fn shown_notes_guard(&self) -> Option<crate::sync::MutexGuard<'_, Notes>> {
+        (self.flags.load(Ordering::Acquire) & SHOWS_NOTES != 0).then(|| self.notes())
     }
 
     /// `std::any::type_name` of the server, unshortened, for whoever keeps it.
@@ -382,7 +399,9 @@ impl ProcessCell {
 
     /// The name and the last error, as the Observer shows them: one lock for both.
     fn shown_notes(&self) -> (Option<String>, Option<String>) {
-        let notes = self.notes();
+        let Some(notes) = self.shown_notes_guard() else {
+            return (None, None);
+        };
         (
             notes.name.as_deref().map(str::to_string),
             notes.last_error.clone(),
@@ -420,10 +439,11 @@ impl ProcessCell {
         rows: &mut noex_agent::rows::RowsWriter,
     ) -> u64 {
         let messages = self.counters.handled();
-        let notes = self.notes();
+        let notes = self.shown_notes_guard();
+        let notes = notes.as_deref();
         rows.server(noex_agent::rows::ServerRow {
             pid: self.pid,
-            name: notes.name.as_deref(),
+            name: notes.and_then(|notes| notes.name.as_deref()),
             child_id: self.child_id.as_deref(),
             parent: self.parent,
             type_name,
@@ -434,7 +454,7 @@ impl ProcessCell {
             restarts: self.restarts,
             busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
             handler_running_ns: self.counters.handler_running_ns(),
-            last_error: notes.last_error.as_deref(),
+            last_error: notes.and_then(|notes| notes.last_error.as_deref()),
             system: self.system,
         });
         messages
@@ -617,6 +637,12 @@ impl CellRef {
         self.0.cell()
     }
 }
+
+/// [`ProcessCell::flags`]: exit signals from links arrive as `Exit` messages instead
+/// of ending the process.
+const TRAPS_EXITS: u8 = 1;
+/// [`ProcessCell::flags`]: it has (or had) a name or a last error to show.
+const SHOWS_NOTES: u8 = 2;
 
 /// Cells read ahead at once by [`touch_ahead`].
 const TOUCH_AHEAD: usize = 32;

@@ -140,6 +140,7 @@ impl NameTable {
                 }
             }
             *current = Some(name.clone());
+            cell.mark_shows_notes();
         }
         if !cell.is_alive() {
             // It ended while we registered; its exit may have missed the new name.
