@@ -26,6 +26,8 @@ pub mod codec;
 mod connection;
 #[cfg(feature = "discovery")]
 pub mod discovery;
+#[cfg(test)]
+mod fixtures;
 #[cfg(any(feature = "server", feature = "client"))]
 mod local_socket;
 pub mod process_start;

@@ -172,59 +172,23 @@ pub fn nothing_restarts(snapshot: &Snapshot, process: &ProcessRef) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Intensity, ProcessStatus, ServerInfo, Strategy, SupervisorInfo};
+    use crate::types::{ServerInfo, SupervisorInfo};
+
+    use crate::fixtures::snapshot;
 
     fn server(pid: u64, name: Option<&str>, child_id: Option<&str>) -> ServerInfo {
         ServerInfo {
-            pid: Pid(pid),
             name: name.map(Into::into),
             child_id: child_id.map(Into::into),
-            parent: None,
-            type_name: "Worker".into(),
-            status: ProcessStatus::Running,
-            messages: 0,
-            queue_len: 0,
-            started_at_ms: 0,
-            restarts: 0,
-            busy_ns: 0,
-            handler_running_ns: None,
-            last_error: None,
-            system: false,
+            ..crate::fixtures::server(pid)
         }
     }
 
     fn supervisor(pid: u64, name: Option<&str>, child_id: Option<&str>) -> SupervisorInfo {
         SupervisorInfo {
-            pid: Pid(pid),
             name: name.map(Into::into),
             child_id: child_id.map(Into::into),
-            parent: None,
-            status: ProcessStatus::Running,
-            strategy: Strategy::OneForOne,
-            intensity: Intensity {
-                max_restarts: 3,
-                within_ms: 5000,
-            },
-            children: Vec::new(),
-            child_restarts: 0,
-            restarts: 0,
-            started_at_ms: 0,
-            last_error: None,
-            system: false,
-        }
-    }
-
-    fn snapshot(servers: Vec<ServerInfo>, supervisors: Vec<SupervisorInfo>) -> Snapshot {
-        Snapshot {
-            taken_at_ms: 0,
-            app: "test".into(),
-            os_pid: 1,
-            uptime_ms: 0,
-            process_count: (servers.len() + supervisors.len()) as u64,
-            total_messages: 0,
-            memory_rss_bytes: None,
-            servers,
-            supervisors,
+            ..crate::fixtures::supervisor(pid, Vec::new())
         }
     }
 

@@ -123,54 +123,21 @@ impl TreeNode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{ChildInfo, Intensity, ProcessStatus, RestartType, Strategy};
+    use crate::fixtures;
 
     fn server(pid: u64, parent: Option<u64>) -> ServerInfo {
         ServerInfo {
-            pid: Pid(pid),
-            name: None,
-            child_id: None,
             parent: parent.map(Pid),
-            type_name: "Worker".into(),
-            status: ProcessStatus::Running,
-            messages: 0,
-            queue_len: 0,
-            started_at_ms: 0,
-            restarts: 0,
-            busy_ns: 0,
-            handler_running_ns: None,
-            last_error: None,
-            system: false,
+            ..fixtures::server(pid)
         }
     }
 
     fn supervisor(pid: u64, children: &[(&str, Option<u64>)]) -> SupervisorInfo {
-        SupervisorInfo {
-            pid: Pid(pid),
-            name: None,
-            child_id: None,
-            parent: None,
-            status: ProcessStatus::Running,
-            strategy: Strategy::OneForOne,
-            intensity: Intensity {
-                max_restarts: 3,
-                within_ms: 5_000,
-            },
-            children: children
-                .iter()
-                .map(|&(id, pid)| ChildInfo {
-                    id: id.into(),
-                    pid: pid.map(Pid),
-                    restart: RestartType::Permanent,
-                    kind: ChildKind::Worker,
-                })
-                .collect(),
-            child_restarts: 0,
-            restarts: 0,
-            started_at_ms: 0,
-            last_error: None,
-            system: false,
-        }
+        let children = children
+            .iter()
+            .map(|&(id, pid)| fixtures::child(id, pid))
+            .collect();
+        fixtures::supervisor(pid, children)
     }
 
     /// Each node's pid (0 for a stopped child), depth first.
@@ -211,23 +178,14 @@ mod tests {
         pids(&tree.roots, &mut order);
         assert_eq!(order, [1, 2, 5]);
         assert!(matches!(tree.roots[1], TreeNode::Supervisor { .. }));
-        assert_eq!(
-            ProcessTree::from_snapshot(&Snapshot {
-                taken_at_ms: 0,
-                app: "app".into(),
-                os_pid: 1,
-                uptime_ms: 0,
-                process_count: 0,
-                total_messages: 0,
-                memory_rss_bytes: None,
-                servers: vec![server(2, Some(1)), server(2, Some(1)), server(5, None)],
-                supervisors: vec![
-                    supervisor(1, &[("a", Some(2)), ("a", Some(2))]),
-                    supervisor(5, &[]),
-                ],
-            }),
-            tree
+        let snapshot = fixtures::snapshot(
+            vec![server(2, Some(1)), server(2, Some(1)), server(5, None)],
+            vec![
+                supervisor(1, &[("a", Some(2)), ("a", Some(2))]),
+                supervisor(5, &[]),
+            ],
         );
+        assert_eq!(ProcessTree::from_snapshot(&snapshot), tree);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use tokio_util::codec::Encoder;
 
 use crate::codec::{self, FrameCodec};
 use crate::protocol::{ErrorBody, ErrorCode, MAX_REPLY_FRAME, ReplyBody, Request, ServerFrame};
-use crate::rows::{Envelope, RowsWriter, write};
+use crate::rows::{Envelope, RowsWriter, write_snapshot_reply_head};
 
 /// Encodes a frame with its length prefix; `None` (logged) if it cannot be encoded.
 pub(super) fn encode(frame: &ServerFrame) -> Option<Bytes> {
@@ -32,16 +32,7 @@ pub(super) fn reply(id: u64, body: ReplyBody) -> Bytes {
 pub(super) fn snapshot_rows(id: u64, rows: RowsWriter, envelope: &Envelope) -> Bytes {
     // The length prefix, filled in once the body's length is known.
     let mut frame = vec![0; 4];
-    write::map_len(&mut frame, 3);
-    write::str(&mut frame, "type");
-    write::str(&mut frame, "reply");
-    write::str(&mut frame, "id");
-    write::uint(&mut frame, id);
-    write::str(&mut frame, "body");
-    write::map_len(&mut frame, 2);
-    write::str(&mut frame, "type");
-    write::str(&mut frame, "snapshot");
-    write::str(&mut frame, "snapshot");
+    write_snapshot_reply_head(&mut frame, id);
     rows.finish(envelope, &mut frame);
     let len = frame.len() - 4;
     match u32::try_from(len) {

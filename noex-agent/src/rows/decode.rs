@@ -366,14 +366,14 @@ impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
 }
 
 /// A string position: the string itself, or its index in the snapshot's `strings`.
-enum Text<'s, 'de> {
+pub(super) enum Text<'s, 'de> {
     Table(&'s Arc<str>),
     Borrowed(&'de str),
     Owned(String),
 }
 
 impl Text<'_, '_> {
-    fn as_str(&self) -> &str {
+    pub(super) fn as_str(&self) -> &str {
         match self {
             Text::Table(text) => text,
             Text::Borrowed(text) => text,
@@ -381,14 +381,14 @@ impl Text<'_, '_> {
         }
     }
 
-    fn into_string(self) -> String {
+    pub(super) fn into_string(self) -> String {
         match self {
             Text::Owned(text) => text,
             other => other.as_str().to_string(),
         }
     }
 
-    fn into_shared(self) -> Arc<str> {
+    pub(super) fn into_shared(self) -> Arc<str> {
         match self {
             Text::Table(text) => Arc::clone(text),
             Text::Borrowed(text) => Arc::from(text),

@@ -316,6 +316,22 @@ impl RowsWriter {
     }
 }
 
+/// Writes the head of a snapshot reply frame, `{type: "reply", id, body: {type:
+/// "snapshot", snapshot: `, as [`crate::protocol::ServerFrame::Reply`] with
+/// [`crate::protocol::ReplyBody::Snapshot`] is written: the compact snapshot follows.
+pub(crate) fn write_snapshot_reply_head(out: &mut Vec<u8>, id: u64) {
+    write::map_len(out, 3);
+    write::str(out, "type");
+    write::str(out, "reply");
+    write::str(out, "id");
+    write::uint(out, id);
+    write::str(out, "body");
+    write::map_len(out, 2);
+    write::str(out, "type");
+    write::str(out, "snapshot");
+    write::str(out, "snapshot");
+}
+
 /// A server row's usual size, to reserve room by: an idle supervised server with a
 /// short type name takes about 36 bytes. Room reserved and not written costs no
 /// memory; a row list that outgrows it is copied whole.

@@ -12,6 +12,7 @@
 use std::str;
 use std::sync::Arc;
 
+use super::decode::Text;
 use super::{CHILD_ROW, SERVER_ROW, SUPERVISOR_ROW};
 use crate::types::{
     ChildInfo, ChildKind, Intensity, Pid, ProcessStatus, RestartType, ServerInfo, Snapshot,
@@ -293,13 +294,13 @@ impl<'a> Reader<'a> {
     }
 
     /// A string position: the string, or its index in `table`; nil is `None`.
-    fn text<'t>(&mut self, table: &'t [Arc<str>]) -> Read<Option<Text<'a, 't>>> {
+    fn text<'t>(&mut self, table: &'t [Arc<str>]) -> Read<Option<Text<'t, 'a>>> {
         match self.peek()? {
             0xc0 => {
                 self.byte()?;
                 Ok(None)
             }
-            0xa0..=0xbf | 0xd9..=0xdb => Ok(Some(Text::Inline(self.str()?))),
+            0xa0..=0xbf | 0xd9..=0xdb => Ok(Some(Text::Borrowed(self.str()?))),
             _ => {
                 let index = usize::try_from(self.uint()?).map_err(|_| Decline)?;
                 Ok(Some(Text::Table(table.get(index).ok_or(Decline)?)))
@@ -307,12 +308,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn required_text<'t>(&mut self, table: &'t [Arc<str>]) -> Read<Text<'a, 't>> {
+    fn required_text<'t>(&mut self, table: &'t [Arc<str>]) -> Read<Text<'t, 'a>> {
         self.text(table)?.ok_or(Decline)
     }
 
     fn optional_string(&mut self, table: &[Arc<str>]) -> Read<Option<String>> {
-        Ok(self.text(table)?.map(|text| text.as_str().to_string()))
+        Ok(self.text(table)?.map(Text::into_string))
     }
 
     fn server(&mut self, table: &[Arc<str>]) -> Read<ServerInfo> {
@@ -323,7 +324,7 @@ impl<'a> Reader<'a> {
             name: self.optional_string(table)?,
             child_id: self.optional_string(table)?,
             parent: self.optional_uint()?.map(Pid),
-            type_name: self.required_text(table)?.shared(),
+            type_name: self.required_text(table)?.into_shared(),
             status: ProcessStatus::from_wire_name(self.required_text(table)?.as_str()),
             messages: self.uint()?,
             queue_len: self.uint()?,
@@ -368,7 +369,7 @@ impl<'a> Reader<'a> {
     fn child(&mut self, table: &[Arc<str>]) -> Read<ChildInfo> {
         self.row(CHILD_ROW.len())?;
         Ok(ChildInfo {
-            id: self.required_text(table)?.as_str().to_string(),
+            id: self.required_text(table)?.into_string(),
             pid: self.optional_uint()?.map(Pid),
             restart: RestartType::from_wire_name(self.required_text(table)?.as_str()),
             kind: ChildKind::from_wire_name(self.required_text(table)?.as_str()),
@@ -376,41 +377,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A string position's text: in the frame, or in the snapshot's table.
-enum Text<'a, 't> {
-    Inline(&'a str),
-    Table(&'t Arc<str>),
-}
-
-impl Text<'_, '_> {
-    fn as_str(&self) -> &str {
-        match self {
-            Text::Inline(text) => text,
-            Text::Table(text) => text,
-        }
-    }
-
-    fn shared(self) -> Arc<str> {
-        match self {
-            Text::Inline(text) => Arc::from(text),
-            Text::Table(text) => Arc::clone(text),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::{encode, write};
+    use crate::fixtures;
+    use crate::rows::{encode, write, write_snapshot_reply_head};
 
     fn snapshot() -> Snapshot {
         let server = ServerInfo {
-            pid: Pid(7),
             name: Some("cache".into()),
             child_id: Some("cache".into()),
             parent: Some(Pid(1)),
             type_name: "Cache<String, u64>".into(),
-            status: ProcessStatus::Running,
             messages: 1 << 40,
             queue_len: 300,
             started_at_ms: 1_714_000_000_000,
@@ -418,7 +396,7 @@ mod tests {
             busy_ns: 70_000,
             handler_running_ns: Some(12),
             last_error: Some("index out of bounds".into()),
-            system: false,
+            ..fixtures::server(7)
         };
         let idle = ServerInfo {
             pid: Pid(8),
@@ -430,38 +408,26 @@ mod tests {
             system: true,
             ..server.clone()
         };
+        let child = ChildInfo {
+            restart: RestartType::Transient,
+            ..fixtures::child("cache", Some(7))
+        };
         Snapshot {
             taken_at_ms: 1_714_000_123_456,
             app: "shop".into(),
             os_pid: 4242,
             uptime_ms: 60_000,
-            process_count: 3,
             total_messages: u64::MAX,
-            memory_rss_bytes: None,
-            servers: vec![server, idle],
-            supervisors: vec![SupervisorInfo {
-                pid: Pid(1),
-                name: Some("app".into()),
-                child_id: None,
-                parent: None,
-                status: ProcessStatus::Running,
-                strategy: Strategy::SimpleOneForOne,
-                intensity: Intensity {
-                    max_restarts: 3,
-                    within_ms: 5_000,
-                },
-                children: vec![ChildInfo {
-                    id: "cache".into(),
-                    pid: Some(Pid(7)),
-                    restart: RestartType::Transient,
-                    kind: ChildKind::Worker,
+            ..fixtures::snapshot(
+                vec![server, idle],
+                vec![SupervisorInfo {
+                    name: Some("app".into()),
+                    strategy: Strategy::SimpleOneForOne,
+                    child_restarts: 2,
+                    started_at_ms: 1_714_000_000_000,
+                    ..fixtures::supervisor(1, vec![child])
                 }],
-                child_restarts: 2,
-                restarts: 0,
-                started_at_ms: 1_714_000_000_000,
-                last_error: None,
-                system: false,
-            }],
+            )
         }
     }
 
@@ -469,16 +435,7 @@ mod tests {
     /// agent writes one.
     fn reply(id: u64, snapshot: &[u8]) -> Vec<u8> {
         let mut frame = Vec::new();
-        write::map_len(&mut frame, 3);
-        write::str(&mut frame, "type");
-        write::str(&mut frame, "reply");
-        write::str(&mut frame, "id");
-        write::uint(&mut frame, id);
-        write::str(&mut frame, "body");
-        write::map_len(&mut frame, 2);
-        write::str(&mut frame, "type");
-        write::str(&mut frame, "snapshot");
-        write::str(&mut frame, "snapshot");
+        write_snapshot_reply_head(&mut frame, id);
         frame.extend_from_slice(snapshot);
         frame
     }

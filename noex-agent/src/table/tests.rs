@@ -1,56 +1,27 @@
 //! The table against fixed snapshots: order, windows, rates, filter, what the reply keeps.
 
 use super::*;
-use crate::types::{
-    ChildInfo, ChildKind, Intensity, ProcessStatus, RestartType, ServerInfo, Strategy,
-    SupervisorInfo,
-};
+use crate::types::{ServerInfo, Strategy, SupervisorInfo};
 
 fn server(pid: u64, queue_len: u64, parent: Option<u64>) -> ServerInfo {
     ServerInfo {
-        pid: Pid(pid),
-        name: None,
         child_id: Some(format!("job-{pid}")),
         parent: parent.map(Pid),
         type_name: "Job".into(),
-        status: ProcessStatus::Running,
-        messages: 0,
         queue_len,
-        started_at_ms: 0,
-        restarts: 0,
-        busy_ns: 0,
-        handler_running_ns: None,
-        last_error: None,
-        system: false,
+        ..crate::fixtures::server(pid)
     }
 }
 
 fn supervisor(pid: u64, children: &[u64]) -> SupervisorInfo {
+    let children = children
+        .iter()
+        .map(|&pid| crate::fixtures::child(&format!("job-{pid}"), Some(pid)))
+        .collect();
     SupervisorInfo {
-        pid: Pid(pid),
         name: Some("jobs".into()),
-        child_id: None,
-        parent: None,
-        status: ProcessStatus::Running,
         strategy: Strategy::SimpleOneForOne,
-        intensity: Intensity {
-            max_restarts: 3,
-            within_ms: 5_000,
-        },
-        children: children
-            .iter()
-            .map(|&pid| ChildInfo {
-                id: format!("job-{pid}"),
-                pid: Some(Pid(pid)),
-                restart: RestartType::Permanent,
-                kind: ChildKind::Worker,
-            })
-            .collect(),
-        child_restarts: 0,
-        restarts: 0,
-        started_at_ms: 0,
-        last_error: None,
-        system: false,
+        ..crate::fixtures::supervisor(pid, children)
     }
 }
 
