@@ -319,6 +319,7 @@ impl RowsWriter {
 /// Writes the head of a snapshot reply frame, `{type: "reply", id, body: {type:
 /// "snapshot", snapshot: `, as [`crate::protocol::ServerFrame::Reply`] with
 /// [`crate::protocol::ReplyBody::Snapshot`] is written: the compact snapshot follows.
+#[cfg(any(feature = "server", test))]
 pub(crate) fn write_snapshot_reply_head(out: &mut Vec<u8>, id: u64) {
     write::map_len(out, 3);
     write::str(out, "type");

@@ -9,14 +9,8 @@ use serde::Serialize;
 
 use super::table::ProcessRow;
 
-/// The rows as a JSON array, one row per line.
-pub fn process_json_lines(rows: &[ProcessRow]) -> String {
-    let mut out = Vec::with_capacity(rows.len() * 320 + 4);
-    write_process_json_lines(rows, &mut out).expect("a Vec takes every byte");
-    String::from_utf8(out).expect("JSON is UTF-8")
-}
-
-/// [`process_json_lines`], written to `out` as it is made, in large pieces.
+/// The rows as a JSON array, one row per line, written to `out` as it is made, in
+/// large pieces.
 pub fn write_process_json_lines(
     rows: &[ProcessRow],
     out: &mut (impl Write + ?Sized),
@@ -125,6 +119,12 @@ mod tests {
 
     use super::*;
     use crate::cli::SortKey;
+
+    fn process_json_lines(rows: &[ProcessRow]) -> String {
+        let mut out = Vec::new();
+        write_process_json_lines(rows, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
     use crate::render::fixtures;
     use crate::render::table::process_rows;
 

@@ -567,21 +567,17 @@ impl CellRef {
     /// overlaps the misses that the clones, each a locked instruction, would take
     /// one at a time.
     pub(crate) fn prefetch_count(&self) {
-        prefetch(
-            (Arc::as_ptr(&self.0) as *const u8).wrapping_sub(2 * size_of::<usize>()),
-            2 * size_of::<usize>(),
-        );
+        prefetch(self.allocation(), ARC_COUNTS);
     }
 
     /// Fetches the record (its reference count, mailbox and cell) into cache.
     fn prefetch_record(&self) {
-        // The reference count is in the two words before the record.
-        const COUNTS: usize = 2 * size_of::<usize>();
-        let record = Arc::as_ptr(&self.0) as *const u8;
-        prefetch(
-            record.wrapping_sub(COUNTS),
-            COUNTS + size_of_val::<dyn ProcessRecord>(&*self.0),
-        );
+        prefetch(self.allocation(), ARC_COUNTS + size_of_val(&*self.0));
+    }
+
+    /// Where the record's allocation starts: its reference counts, then the record.
+    fn allocation(&self) -> *const u8 {
+        (Arc::as_ptr(&self.0) as *const u8).wrapping_sub(ARC_COUNTS)
     }
 
     /// Fetches the strings the cell points to (its child id; a name or an error
@@ -643,6 +639,9 @@ impl CellRef {
 const TRAPS_EXITS: u8 = 1;
 /// [`ProcessCell::flags`]: it has (or had) a name or a last error to show.
 const SHOWS_NOTES: u8 = 2;
+
+/// The strong and weak counts an `Arc`'s allocation holds before its value.
+const ARC_COUNTS: usize = 2 * size_of::<usize>();
 
 /// Cells read ahead at once by [`touch_ahead`].
 const TOUCH_AHEAD: usize = 32;
