@@ -51,7 +51,7 @@ impl Backend for RuntimeBackend {
             ProcessKind::Server => servers.push(cell.server_info(&mut Default::default())),
             ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
         }
-        if let Some(parent) = cell.parent.and_then(|parent| processes().get(parent)) {
+        if let Some(parent) = cell.parent().and_then(|parent| processes().get(parent)) {
             supervisors.extend(parent.supervisor_info());
         }
         Some(Snapshot {
@@ -87,7 +87,7 @@ impl Backend for RuntimeBackend {
             // The reason comes from a client: it is clipped like any stored text.
             let reason = reason.map(|text| ExitReason::error(clip(&text, STORED_TEXT_LIMIT)));
             cell.kill(reason.unwrap_or(ExitReason::Killed));
-            let Some(parent) = cell.parent else {
+            let Some(parent) = cell.parent() else {
                 return Ok(outcome);
             };
             let child_id = cell.child_id.as_deref().map(str::to_string);
@@ -126,7 +126,7 @@ impl Backend for RuntimeBackend {
             let cell = live(pid)?;
             let outcome = outcome_for(&cell);
             let label = outcome.target.label();
-            let (Some(parent), Some(child_id)) = (cell.parent, cell.child_id.clone()) else {
+            let (Some(parent), Some(child_id)) = (cell.parent(), cell.child_id.clone()) else {
                 return Err(ErrorBody::new(
                     ErrorCode::NotSupervised,
                     format!("{label} has no supervisor to restart it"),
@@ -223,7 +223,7 @@ fn outcome_for(cell: &ProcessCell) -> ActionOutcome {
     ActionOutcome {
         target: process_ref(cell),
         supervisor: cell
-            .parent
+            .parent()
             .and_then(|parent| processes().get(parent))
             .map(|parent| process_ref(&parent)),
         new_pid: None,

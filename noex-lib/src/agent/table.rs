@@ -83,13 +83,13 @@ fn window(wanted: &HashSet<Pid>) -> (Vec<ServerInfo>, Vec<SupervisorInfo>, Vec<C
         if cell.kind == ProcessKind::Server {
             servers.push(cell.server_info(&mut type_names));
         }
-        let mut parent = cell.parent;
+        let mut parent = cell.parent();
         while let Some(pid) = parent {
             if !keep.insert(pid) {
                 break;
             }
             above.push(pid);
-            parent = processes().get(pid).and_then(|cell| cell.parent);
+            parent = processes().get(pid).and_then(|cell| cell.parent());
         }
     }
     let mut supervisors = Vec::new();

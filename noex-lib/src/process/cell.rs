@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 
 use noex_agent::types::{
     ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, ServerInfo, Strategy,
@@ -97,18 +97,38 @@ impl Counters {
 pub(crate) struct ExitSignal {
     /// Boxed: set once, at the end, and every live process would carry room for it.
     reason: OnceLock<Box<ExitReason>>,
-    notify: Notify,
+    /// Made by the first waiter: most processes end with nobody waiting, and a
+    /// `Notify` in every cell would cost each idle process 32 bytes.
+    waiters: OnceLock<Box<Notify>>,
 }
 
 impl ExitSignal {
     pub(crate) fn set(&self, reason: Box<ExitReason>) {
         let _ = self.reason.set(reason);
-        self.notify.notify_waiters();
+        self.wake();
+    }
+
+    /// Wake whoever waits, if anyone has come to wait.
+    pub(crate) fn wake(&self) {
+        // Paired with the fence in `waiters`: either the waiter sees what was set
+        // before this, or this sees the waiter's `Notify`.
+        fence(Ordering::SeqCst);
+        if let Some(waiters) = self.waiters.get() {
+            waiters.notify_waiters();
+        }
+    }
+
+    /// The `Notify` to wait on; after it, check what is awaited.
+    pub(crate) fn waiters(&self) -> &Notify {
+        let waiters = self.waiters.get_or_init(Box::default);
+        fence(Ordering::SeqCst);
+        waiters
     }
 
     pub(crate) async fn wait(&self) -> ExitReason {
+        let waiters = self.waiters();
         loop {
-            let notified = self.notify.notified();
+            let notified = waiters.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(reason) = self.reason.get() {
@@ -167,8 +187,9 @@ pub(crate) struct ProcessCell {
     pub(crate) started_at_ms: u64,
     /// `std::any::type_name` of the server; shown shortened by [`Self::type_name`].
     full_type_name: fn() -> &'static str,
-    /// The supervisor that started it (and is linked to it).
-    pub(crate) parent: Option<Pid>,
+    /// The pid of the supervisor that started it (and is linked to it), 0 for
+    /// none: pids start at 1, and an `Option<Pid>` would take 16 bytes.
+    parent: u64,
     pub(crate) child_id: Option<Arc<str>>,
     /// Boxed: only supervisors have one, and every process would pay for it.
     pub(crate) supervisor: Option<Box<SupervisorView>>,
@@ -191,7 +212,7 @@ pub(crate) struct ProcessCell {
 #[derive(Default)]
 pub(crate) struct Notes {
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Box<str>>,
     /// The reason to report when the process ends: set by a kill before it aborts
     /// the task, and by the task itself on an orderly way out (which wins).
     pub(crate) exit_reason: Option<Box<ExitReason>>,
@@ -203,6 +224,9 @@ pub(crate) struct Notes {
     /// Its exit has been delivered to its links and monitors: later ones are told
     /// at once instead.
     pub(crate) exited: bool,
+    /// Linked to its parent: every supervised process is, and a flag costs none of
+    /// the box that other links live in.
+    pub(crate) linked_to_parent: bool,
 }
 
 pub(crate) struct CellInit {
@@ -242,11 +266,11 @@ impl ProcessCell {
             pid: init.pid,
             started_at_ms: clock::coarse_now_ms(),
             full_type_name: init.type_name,
-            parent: init.parent,
+            parent: init.parent.map_or(0, Pid::id),
             child_id: init.child_id,
             supervisor: init.supervisor.map(Box::new),
             notes: Mutex::new(Notes {
-                last_error: init.last_error,
+                last_error: init.last_error.map(String::into_boxed_str),
                 ..Notes::default()
             }),
             exit: ExitSignal::default(),
@@ -258,6 +282,11 @@ impl ProcessCell {
             task_number: AtomicU64::new(0),
             counters: Counters::default(),
         }
+    }
+
+    /// The supervisor that started it (and is linked to it).
+    pub(crate) fn parent(&self) -> Option<Pid> {
+        (self.parent != 0).then_some(Pid(self.parent))
     }
 
     pub(crate) fn notes(&self) -> crate::sync::MutexGuard<'_, Notes> {
@@ -334,7 +363,7 @@ impl ProcessCell {
             pid: self.pid,
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
-            parent: self.parent,
+            parent: self.parent(),
             system: self.system,
             kind,
         });
@@ -360,7 +389,7 @@ impl ProcessCell {
             Some(abort) => abort.abort(),
             // Still in `init`, which runs in its starter's task: wake `until_killed`
             // (waiters for the exit just check again).
-            None => self.exit.notify.notify_waiters(),
+            None => self.exit.wake(),
         }
     }
 
@@ -378,7 +407,7 @@ impl ProcessCell {
         }
         let killed = async {
             loop {
-                let notified = self.exit.notify.notified();
+                let notified = self.exit.waiters().notified();
                 let mut notified = std::pin::pin!(notified);
                 notified.as_mut().enable();
                 if self.kill_requested() {
@@ -404,7 +433,7 @@ impl ProcessCell {
         };
         (
             notes.name.as_deref().map(str::to_string),
-            notes.last_error.clone(),
+            notes.last_error.as_deref().map(str::to_string),
         )
     }
 
@@ -414,7 +443,7 @@ impl ProcessCell {
             pid: self.pid,
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
-            parent: self.parent,
+            parent: self.parent(),
             type_name,
             status: self.status().into(),
             messages: self.counters.handled(),
@@ -445,7 +474,7 @@ impl ProcessCell {
             pid: self.pid,
             name: notes.and_then(|notes| notes.name.as_deref()),
             child_id: self.child_id.as_deref(),
-            parent: self.parent,
+            parent: self.parent(),
             type_name,
             status: self.status().into(),
             messages,
@@ -488,7 +517,7 @@ impl ProcessCell {
                 pid: self.pid,
                 name: name.as_deref(),
                 child_id: self.child_id.as_deref(),
-                parent: self.parent,
+                parent: self.parent(),
                 status: self.status().into(),
                 strategy: view.strategy,
                 intensity: view.intensity,
@@ -519,7 +548,7 @@ impl ProcessCell {
             pid: self.pid,
             name,
             child_id: self.child_id.as_deref().map(str::to_string),
-            parent: self.parent,
+            parent: self.parent(),
             status: self.status().into(),
             strategy: view.strategy,
             intensity: view.intensity,

@@ -203,17 +203,51 @@ impl ProcessCell {
         self.notes().signals.as_deref_mut().map(f)
     }
 
-    /// Its signals, for the last time: later links and monitors see it as exited.
-    pub(crate) fn close_signals(&self) -> Option<Box<Signals>> {
+    /// Link this process to `pid`, one way: whether it was not linked yet, `None`
+    /// once it has exited.
+    fn add_link(&self, pid: Pid) -> Option<bool> {
         let mut notes = self.notes();
-        notes.exited = true;
-        notes.signals.take()
+        if notes.exited {
+            return None;
+        }
+        if self.parent() == Some(pid) {
+            return Some(!std::mem::replace(&mut notes.linked_to_parent, true));
+        }
+        Some(notes.signals.get_or_insert_default().links.insert(pid))
     }
 
-    /// The pids linked to this process.
+    /// Remove this process's link to `pid`, one way.
+    fn remove_link(&self, pid: Pid) {
+        let mut notes = self.notes();
+        if self.parent() == Some(pid) {
+            notes.linked_to_parent = false;
+        } else if let Some(signals) = notes.signals.as_deref_mut() {
+            signals.links.remove(&pid);
+        }
+    }
+
+    /// Its signals, for the last time: later links and monitors see it as exited.
+    pub(crate) fn close_signals(&self) -> ClosedSignals {
+        let mut notes = self.notes();
+        notes.exited = true;
+        let parent = std::mem::take(&mut notes.linked_to_parent)
+            .then(|| self.parent())
+            .flatten();
+        ClosedSignals {
+            parent,
+            signals: notes.signals.take(),
+        }
+    }
+
+    /// The pids linked to this process: its parent first.
     pub(crate) fn links(&self) -> Vec<Pid> {
-        self.with_existing_signals(|signals| signals.links.to_vec())
-            .unwrap_or_default()
+        let notes = self.notes();
+        let parent = notes.linked_to_parent.then(|| self.parent()).flatten();
+        let others = notes.signals.as_deref().map(|signals| &signals.links);
+        parent
+            .into_iter()
+            .chain(others.map(Links::to_vec).unwrap_or_default())
+            .collect()
     }
 
     /// A `Down` for `monitor` is taken from the mailbox: whether to drop it (its
@@ -227,6 +261,13 @@ impl ProcessCell {
     }
 }
 
+/// What an exiting process's links and monitors were, taken at its exit.
+pub(crate) struct ClosedSignals {
+    /// Its parent, if they were linked.
+    parent: Option<Pid>,
+    signals: Option<Box<Signals>>,
+}
+
 /// Link `me` and `other` both ways. If `other` is not alive, as OTP's `link/1`:
 /// a process that traps exits gets an `Exit` with `noproc`, one that does not gets
 /// the error (OTP raises `noproc` in the caller then).
@@ -236,7 +277,7 @@ pub(crate) fn link(me: &CellRef, other: Pid) -> Result<(), ServerNotRunningError
     }
     let linked = processes()
         .get(other)
-        .and_then(|target| target.with_signals(|signals| signals.links.insert(me.pid)));
+        .and_then(|target| target.add_link(me.pid));
     if linked.is_none() {
         if !me.traps_exits() {
             return Err(ServerNotRunningError { pid: other });
@@ -244,10 +285,7 @@ pub(crate) fn link(me: &CellRef, other: Pid) -> Result<(), ServerNotRunningError
         exit_signal(me, other, &ExitReason::NoProc, Sent::ByLink);
         return Ok(());
     }
-    if me
-        .with_signals(|signals| signals.links.insert(other))
-        .is_none()
-    {
+    if me.add_link(other).is_none() {
         // `me` exited meanwhile; its exit did not see this link.
         unlink_one_way(other, me.pid);
     }
@@ -256,25 +294,22 @@ pub(crate) fn link(me: &CellRef, other: Pid) -> Result<(), ServerNotRunningError
 
 /// Remove the link between `me` and `other`, if there is one.
 pub(crate) fn unlink(me: &ProcessCell, other: Pid) {
-    me.with_existing_signals(|signals| signals.links.remove(&other));
+    me.remove_link(other);
     unlink_one_way(other, me.pid);
 }
 
 fn unlink_one_way(from: Pid, to: Pid) {
     if let Some(cell) = processes().get(from) {
-        cell.with_existing_signals(|signals| signals.links.remove(&to));
+        cell.remove_link(to);
     }
 }
 
 /// Link a new child to its supervisor, before anyone else can see the child.
 pub(crate) fn link_child(child: &ProcessCell, parent: &ProcessCell) -> bool {
-    if parent
-        .with_signals(|signals| signals.links.insert(child.pid))
-        .is_none()
-    {
+    if parent.add_link(child.pid).is_none() {
         return false;
     }
-    child.with_signals(|signals| signals.links.insert(parent.pid));
+    child.add_link(parent.pid);
     true
 }
 
@@ -366,17 +401,18 @@ pub(crate) fn exit_signal(target: &CellRef, from: Pid, reason: &ExitReason, sent
     }
 }
 
-impl Signals {
+impl ClosedSignals {
     /// Tell everyone linked to or monitoring `cell` that it exited with `reason`.
     /// `tell_parent` is false when `init` failed: the starter reports that.
     pub(crate) fn deliver(self, cell: &ProcessCell, reason: &ExitReason, tell_parent: bool) {
-        let Signals { links, monitoring } = self;
-        for pid in links.into_vec() {
+        let ClosedSignals { parent, signals } = self;
+        let Signals { links, monitoring } = signals.map(|signals| *signals).unwrap_or_default();
+        for pid in parent.into_iter().chain(links.into_vec()) {
             let Some(other) = processes().get(pid) else {
                 continue;
             };
-            other.with_existing_signals(|signals| signals.links.remove(&cell.pid));
-            if tell_parent || cell.parent != Some(pid) {
+            other.remove_link(cell.pid);
+            if tell_parent || parent != Some(pid) {
                 exit_signal(&other, cell.pid, reason, Sent::ByLink);
             }
         }

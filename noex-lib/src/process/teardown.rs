@@ -53,7 +53,7 @@ fn live_children(cell: &CellRef) -> Vec<CellRef> {
     cell.links()
         .into_iter()
         .filter_map(|pid| processes.get(pid))
-        .filter(|child| child.parent == Some(cell.pid) && child.is_alive())
+        .filter(|child| child.parent() == Some(cell.pid) && child.is_alive())
         .collect()
 }
 
@@ -98,8 +98,6 @@ fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool
     cell.emit_named_at(None, kind, 0);
     // Links and monitors hear before `wait` returns: whoever waits for this exit and
     // then asks the supervisor finds the exit already in the supervisor's mailbox.
-    if let Some(signals) = signals {
-        signals.deliver(cell, &reason, started);
-    }
+    signals.deliver(cell, &reason, started);
     cell.exit.set(reason);
 }
