@@ -82,7 +82,7 @@ impl<R> Future for ReplyOrExit<'_, R> {
             }
         }
         let cell = this.cell;
-        let exit = this.exit.get_or_insert_with(|| Box::pin(cell.exit.wait()));
+        let exit = this.exit.get_or_insert_with(|| Box::pin(cell.wait_exit()));
         let Poll::Ready(reason) = exit.as_mut().poll(cx) else {
             return Poll::Pending;
         };

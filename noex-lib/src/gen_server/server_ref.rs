@@ -213,7 +213,7 @@ impl<S: GenServer> ServerRef<S> {
     /// `terminate` panicked, or it was killed meanwhile).
     pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
         self.send(Envelope::Stop(Box::new(reason.clone())))?;
-        let exited = self.cell().exit.wait().await;
+        let exited = self.cell().wait_exit().await;
         if exited == reason {
             Ok(())
         } else {
@@ -231,7 +231,7 @@ impl<S: GenServer> ServerRef<S> {
 
     /// Wait until the server has ended, and tell why.
     pub async fn wait(&self) -> ExitReason {
-        self.cell().exit.wait().await
+        self.cell().wait_exit().await
     }
 
     #[inline]

@@ -11,13 +11,13 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
 
 use noex_agent::types::{
     ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, ServerInfo, Strategy,
     SupervisorInfo,
 };
+use once_cell::race::OnceBox;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -92,50 +92,30 @@ impl Counters {
     }
 }
 
-/// Set once when the process exits; waiters are woken.
+/// Who waits for the process's exit (its reason is kept in its [`Notes`]).
 #[derive(Default)]
-pub(crate) struct ExitSignal {
-    /// Boxed: set once, at the end, and every live process would carry room for it.
-    reason: OnceLock<Box<ExitReason>>,
+pub(crate) struct ExitWaiters {
     /// Made by the first waiter: most processes end with nobody waiting, and a
     /// `Notify` in every cell would cost each idle process 32 bytes.
-    waiters: OnceLock<Box<Notify>>,
+    notify: OnceBox<Notify>,
 }
 
-impl ExitSignal {
-    pub(crate) fn set(&self, reason: Box<ExitReason>) {
-        let _ = self.reason.set(reason);
-        self.wake();
-    }
-
+impl ExitWaiters {
     /// Wake whoever waits, if anyone has come to wait.
     pub(crate) fn wake(&self) {
-        // Paired with the fence in `waiters`: either the waiter sees what was set
+        // Paired with the fence in `notify`: either the waiter sees what was set
         // before this, or this sees the waiter's `Notify`.
         fence(Ordering::SeqCst);
-        if let Some(waiters) = self.waiters.get() {
-            waiters.notify_waiters();
+        if let Some(notify) = self.notify.get() {
+            notify.notify_waiters();
         }
     }
 
     /// The `Notify` to wait on; after it, check what is awaited.
-    pub(crate) fn waiters(&self) -> &Notify {
-        let waiters = self.waiters.get_or_init(Box::default);
+    pub(crate) fn notify(&self) -> &Notify {
+        let notify = self.notify.get_or_init(Box::default);
         fence(Ordering::SeqCst);
-        waiters
-    }
-
-    pub(crate) async fn wait(&self) -> ExitReason {
-        let waiters = self.waiters();
-        loop {
-            let notified = waiters.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(reason) = self.reason.get() {
-                return ExitReason::clone(reason);
-            }
-            notified.await;
-        }
+        notify
     }
 }
 
@@ -194,13 +174,15 @@ pub(crate) struct ProcessCell {
     /// Boxed: only supervisors have one, and every process would pay for it.
     pub(crate) supervisor: Option<Box<SupervisorView>>,
     notes: Mutex<Notes>,
-    pub(crate) exit: ExitSignal,
+    exit_waiters: ExitWaiters,
     /// Restarts of this child before this instance (carried across restarts).
     pub(crate) restarts: u32,
     pub(crate) kind: ProcessKind,
     pub(crate) system: bool,
     status: AtomicU8,
-    /// [`TRAPS_EXITS`] and [`SHOWS_NOTES`].
+    /// [`TRAPS_EXITS`], [`SHOWS_NOTES`], [`LINKED_TO_PARENT`], [`SIGNALS_CLOSED`]
+    /// and [`EXIT_REPORTED`]: bits here rather than fields of the notes, where
+    /// each would cost 8 bytes.
     flags: AtomicU8,
     /// The tokio task running the server (its number; 0 before it runs), to tell a
     /// server calling itself.
@@ -211,22 +193,44 @@ pub(crate) struct ProcessCell {
 /// What may change after the start, under one lock.
 #[derive(Default)]
 pub(crate) struct Notes {
-    pub(crate) name: Option<Arc<str>>,
-    pub(crate) last_error: Option<Box<str>>,
+    /// Boxed: most processes never have a name or a last error.
+    shown: Option<Box<Shown>>,
     /// The reason to report when the process ends: set by a kill before it aborts
-    /// the task, and by the task itself on an orderly way out (which wins).
+    /// the task, and by the task itself on an orderly way out (which wins); once
+    /// it has ended ([`EXIT_REPORTED`]), the reason it ended with.
     pub(crate) exit_reason: Option<Box<ExitReason>>,
     /// Set once the server's task runs (a kill before that wakes `until_killed`);
     /// kept to abort it.
     pub(crate) task: Option<JoinHandle<()>>,
     /// Links and monitors; boxed, and made at the first one (most have none).
     pub(crate) signals: Option<Box<Signals>>,
-    /// Its exit has been delivered to its links and monitors: later ones are told
-    /// at once instead.
-    pub(crate) exited: bool,
-    /// Linked to its parent: every supervised process is, and a flag costs none of
-    /// the box that other links live in.
-    pub(crate) linked_to_parent: bool,
+}
+
+/// What the Observer shows of the notes.
+#[derive(Default)]
+pub(crate) struct Shown {
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) last_error: Option<Box<str>>,
+}
+
+impl Notes {
+    pub(crate) fn name(&self) -> Option<&Arc<str>> {
+        self.shown.as_ref()?.name.as_ref()
+    }
+
+    pub(crate) fn last_error(&self) -> Option<&str> {
+        self.shown.as_ref()?.last_error.as_deref()
+    }
+
+    /// To set a name or a last error; mark the cell with
+    /// [`ProcessCell::mark_shows_notes`] too.
+    pub(crate) fn shown_mut(&mut self) -> &mut Shown {
+        self.shown.get_or_insert_default()
+    }
+
+    pub(crate) fn take_name(&mut self) -> Option<Arc<str>> {
+        self.shown.as_mut()?.name.take()
+    }
 }
 
 pub(crate) struct CellInit {
@@ -270,10 +274,15 @@ impl ProcessCell {
             child_id: init.child_id,
             supervisor: init.supervisor.map(Box::new),
             notes: Mutex::new(Notes {
-                last_error: init.last_error.map(String::into_boxed_str),
+                shown: init.last_error.map(|last_error| {
+                    Box::new(Shown {
+                        name: None,
+                        last_error: Some(last_error.into_boxed_str()),
+                    })
+                }),
                 ..Notes::default()
             }),
-            exit: ExitSignal::default(),
+            exit_waiters: ExitWaiters::default(),
             restarts: init.restarts,
             kind: init.kind,
             system: init.system,
@@ -302,6 +311,21 @@ impl ProcessCell {
     pub(crate) fn is_current_task(&self) -> bool {
         tokio::task::try_id()
             .is_some_and(|id| task_number(id) == self.task_number.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn has_flag(&self, flag: u8) -> bool {
+        self.flags.load(Ordering::Relaxed) & flag != 0
+    }
+
+    /// Set or clear `flag`, returning whether it was set. For the flags kept under
+    /// the notes' lock, call it with the lock held.
+    pub(crate) fn set_flag(&self, flag: u8, on: bool) -> bool {
+        let old = if on {
+            self.flags.fetch_or(flag, Ordering::Relaxed)
+        } else {
+            self.flags.fetch_and(!flag, Ordering::Relaxed)
+        };
+        old & flag != 0
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
@@ -374,7 +398,36 @@ impl ProcessCell {
     }
 
     pub(crate) fn name(&self) -> Option<Arc<str>> {
-        self.notes().name.clone()
+        self.notes().name().cloned()
+    }
+
+    /// Report the exit: `reason` is what every waiter gets.
+    pub(crate) fn set_exit(&self, reason: Box<ExitReason>) {
+        {
+            let mut notes = self.notes();
+            notes.exit_reason = Some(reason);
+            self.flags.fetch_or(EXIT_REPORTED, Ordering::Release);
+        }
+        self.exit_waiters.wake();
+    }
+
+    /// The reason the process ended, once its exit is reported.
+    pub(crate) async fn wait_exit(&self) -> ExitReason {
+        let notify = self.exit_waiters.notify();
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.flags.load(Ordering::Acquire) & EXIT_REPORTED != 0 {
+                let notes = self.notes();
+                return notes
+                    .exit_reason
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or(ExitReason::Killed);
+            }
+            notified.await;
+        }
     }
 
     /// End the process at its next await point, reporting `reason` as its exit.
@@ -389,7 +442,7 @@ impl ProcessCell {
             Some(abort) => abort.abort(),
             // Still in `init`, which runs in its starter's task: wake `until_killed`
             // (waiters for the exit just check again).
-            None => self.exit.wake(),
+            None => self.exit_waiters.wake(),
         }
     }
 
@@ -407,7 +460,7 @@ impl ProcessCell {
         }
         let killed = async {
             loop {
-                let notified = self.exit.waiters().notified();
+                let notified = self.exit_waiters.notify().notified();
                 let mut notified = std::pin::pin!(notified);
                 notified.as_mut().enable();
                 if self.kill_requested() {
@@ -432,8 +485,8 @@ impl ProcessCell {
             return (None, None);
         };
         (
-            notes.name.as_deref().map(str::to_string),
-            notes.last_error.as_deref().map(str::to_string),
+            notes.name().map(|name| name.to_string()),
+            notes.last_error().map(str::to_string),
         )
     }
 
@@ -472,7 +525,7 @@ impl ProcessCell {
         let notes = notes.as_deref();
         rows.server(noex_agent::rows::ServerRow {
             pid: self.pid,
-            name: notes.and_then(|notes| notes.name.as_deref()),
+            name: notes.and_then(|notes| notes.name().map(|name| &**name)),
             child_id: self.child_id.as_deref(),
             parent: self.parent(),
             type_name,
@@ -483,7 +536,7 @@ impl ProcessCell {
             restarts: self.restarts,
             busy_ns: self.counters.busy_ns.load(Ordering::Relaxed),
             handler_running_ns: self.counters.handler_running_ns(),
-            last_error: notes.and_then(|notes| notes.last_error.as_deref()),
+            last_error: notes.and_then(Notes::last_error),
             system: self.system,
         });
         messages
@@ -668,6 +721,14 @@ impl CellRef {
 const TRAPS_EXITS: u8 = 1;
 /// [`ProcessCell::flags`]: it has (or had) a name or a last error to show.
 const SHOWS_NOTES: u8 = 2;
+/// [`ProcessCell::flags`], under the notes' lock: linked to its parent (every
+/// supervised process is; a flag costs none of the box other links live in).
+pub(crate) const LINKED_TO_PARENT: u8 = 4;
+/// [`ProcessCell::flags`], under the notes' lock: its exit has been delivered to
+/// its links and monitors; later ones are told at once instead.
+pub(crate) const SIGNALS_CLOSED: u8 = 8;
+/// [`ProcessCell::flags`]: its exit is reported, and its reason is in the notes.
+const EXIT_REPORTED: u8 = 16;
 
 /// The strong and weak counts an `Arc`'s allocation holds before its value.
 const ARC_COUNTS: usize = 2 * size_of::<usize>();

@@ -114,7 +114,7 @@ impl NameTable {
         };
         {
             let mut notes = cell.notes();
-            let current = &mut notes.name;
+            let current = &mut notes.shown_mut().name;
             if let Some(existing) = current.as_ref() {
                 // One name per process, as in OTP.
                 return Err(AlreadyRegisteredError {
@@ -156,7 +156,7 @@ impl NameTable {
 
     /// Drop the process's name, if it has one.
     pub(crate) fn release(&self, cell: &ProcessCell) {
-        let Some(name) = cell.notes().name.take() else {
+        let Some(name) = cell.notes().take_name() else {
             return;
         };
         // Out of the map under the lock, dropped after it: the registration holds a

@@ -18,6 +18,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
+use super::cell::{LINKED_TO_PARENT, SIGNALS_CLOSED};
 use super::processes;
 use super::table::PidHasher;
 use super::{CellRef, ProcessCell};
@@ -192,7 +193,7 @@ impl ProcessCell {
     /// Run `f` on this process's signals, made if need be; `None` once it has exited.
     fn with_signals<R>(&self, f: impl FnOnce(&mut Signals) -> R) -> Option<R> {
         let mut notes = self.notes();
-        if notes.exited {
+        if self.has_flag(SIGNALS_CLOSED) {
             return None;
         }
         Some(f(notes.signals.get_or_insert_default()))
@@ -207,11 +208,11 @@ impl ProcessCell {
     /// once it has exited.
     fn add_link(&self, pid: Pid) -> Option<bool> {
         let mut notes = self.notes();
-        if notes.exited {
+        if self.has_flag(SIGNALS_CLOSED) {
             return None;
         }
         if self.parent() == Some(pid) {
-            return Some(!std::mem::replace(&mut notes.linked_to_parent, true));
+            return Some(!self.set_flag(LINKED_TO_PARENT, true));
         }
         Some(notes.signals.get_or_insert_default().links.insert(pid))
     }
@@ -220,7 +221,7 @@ impl ProcessCell {
     fn remove_link(&self, pid: Pid) {
         let mut notes = self.notes();
         if self.parent() == Some(pid) {
-            notes.linked_to_parent = false;
+            self.set_flag(LINKED_TO_PARENT, false);
         } else if let Some(signals) = notes.signals.as_deref_mut() {
             signals.links.remove(&pid);
         }
@@ -229,8 +230,8 @@ impl ProcessCell {
     /// Its signals, for the last time: later links and monitors see it as exited.
     pub(crate) fn close_signals(&self) -> ClosedSignals {
         let mut notes = self.notes();
-        notes.exited = true;
-        let parent = std::mem::take(&mut notes.linked_to_parent)
+        self.set_flag(SIGNALS_CLOSED, true);
+        let parent = (self.set_flag(LINKED_TO_PARENT, false))
             .then(|| self.parent())
             .flatten();
         ClosedSignals {
@@ -242,7 +243,9 @@ impl ProcessCell {
     /// The pids linked to this process: its parent first.
     pub(crate) fn links(&self) -> Vec<Pid> {
         let notes = self.notes();
-        let parent = notes.linked_to_parent.then(|| self.parent()).flatten();
+        let parent = (self.has_flag(LINKED_TO_PARENT))
+            .then(|| self.parent())
+            .flatten();
         let others = notes.signals.as_deref().map(|signals| &signals.links);
         parent
             .into_iter()

@@ -69,7 +69,7 @@ struct Teardown {
 impl Teardown {
     async fn wait_for_children(self) {
         for child in &self.children {
-            child.exit.wait().await;
+            child.wait_exit().await;
         }
         // Reported by `Drop`, which also covers a runtime that drops this task.
     }
@@ -99,5 +99,5 @@ fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool
     // Links and monitors hear before `wait` returns: whoever waits for this exit and
     // then asks the supervisor finds the exit already in the supervisor's mailbox.
     signals.deliver(cell, &reason, started);
-    cell.exit.set(reason);
+    cell.set_exit(reason);
 }

@@ -64,14 +64,14 @@ pub(crate) async fn shutdown_child(child: &CellRef, shutdown: Shutdown) {
         Shutdown::BrutalKill => child.kill(ExitReason::Killed),
         Shutdown::Timeout(limit) => {
             child.request_stop(ExitReason::Shutdown);
-            if tokio::time::timeout(limit, child.exit.wait()).await.is_ok() {
+            if tokio::time::timeout(limit, child.wait_exit()).await.is_ok() {
                 return;
             }
             child.kill(ExitReason::Killed);
         }
         Shutdown::Infinity => child.request_stop(ExitReason::Shutdown),
     }
-    child.exit.wait().await;
+    child.wait_exit().await;
 }
 
 /// Stop many children at once by one shutdown spec, as OTP stops the children of
@@ -80,7 +80,7 @@ pub(crate) async fn shutdown_children(children: &[CellRef], shutdown: Shutdown) 
     // Every child was asked at once; waiting for their exits in turn waits as long.
     let all_ended = || async {
         for child in children {
-            child.exit.wait().await;
+            child.wait_exit().await;
         }
     };
     match shutdown {
