@@ -130,6 +130,7 @@ pub mod process;
 pub mod registry;
 // Private: each service has one public path, `noex::cache` and the like (below).
 mod services;
+mod start_order;
 pub mod supervisor;
 mod sync;
 mod type_names;

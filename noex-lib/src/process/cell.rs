@@ -8,7 +8,6 @@
 //! A cell shares one allocation with its server's mailbox (`gen_server::shared`);
 //! what is not the server's own handle holds it as a [`CellRef`].
 
-use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
@@ -24,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::Info;
 use super::signals::Signals;
 use super::status::ProcessStatus;
+use crate::start_order::StartOrder;
 use crate::sync::Mutex;
 use crate::type_names::SharedTypeNames;
 use crate::{ExitReason, Pid, clock, events};
@@ -133,7 +133,7 @@ pub(crate) struct SupervisorView {
 #[derive(Default)]
 pub(crate) struct SupervisorViewState {
     /// By their place in start order: a change touches one entry, not the list.
-    pub(crate) children: BTreeMap<u64, PublishedChild>,
+    pub(crate) children: StartOrder<PublishedChild>,
     /// Restarts the supervisor has performed on its children (all time).
     pub(crate) child_restarts: u32,
 }

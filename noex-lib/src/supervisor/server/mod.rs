@@ -102,7 +102,7 @@ impl SupervisorServer {
             for position in changed {
                 match self.children.try_get(position) {
                     Some(child) => state.children.insert(position, published(child)),
-                    None => state.children.remove(&position),
+                    None => state.children.remove(position),
                 };
             }
         }

@@ -4,12 +4,13 @@
 //! publishing costs what changed, not the whole table.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::Pid;
 use crate::process::{CellRef, PidHasher};
+use crate::start_order::StartOrder;
 use crate::supervisor::spec::ChildSpec;
 
 /// A child's place in start order, from 0; never reused, so a restart keeps it and
@@ -72,7 +73,7 @@ impl Child {
 
 #[derive(Default)]
 pub(super) struct ChildTable {
-    in_order: BTreeMap<Position, Child>,
+    in_order: StartOrder<Child>,
     by_id: HashMap<Arc<str>, Position>,
     /// Each child's latest pid: the running instance, or the one whose restart is
     /// pending (OTP's `{restarting, Pid}`).
@@ -98,19 +99,21 @@ impl ChildTable {
     }
 
     pub(super) fn get(&self, position: Position) -> &Child {
-        &self.in_order[&position]
+        self.in_order
+            .get(position)
+            .expect("a position from this table")
     }
 
     /// The child at `position`, unless it was removed.
     pub(super) fn try_get(&self, position: Position) -> Option<&Child> {
-        self.in_order.get(&position)
+        self.in_order.get(position)
     }
 
     /// The child to change; it will be published again.
     pub(super) fn get_mut(&mut self, position: Position) -> &mut Child {
         self.changed.push(position);
         self.in_order
-            .get_mut(&position)
+            .get_mut(position)
             .expect("a position from this table")
     }
 
@@ -144,7 +147,7 @@ impl ChildTable {
     pub(super) fn remove(&mut self, position: Position) -> Child {
         let child = self
             .in_order
-            .remove(&position)
+            .remove(position)
             .expect("a position from this table");
         self.by_id.remove(&child.id);
         if let Some(pid) = child.last_pid {
@@ -156,7 +159,7 @@ impl ChildTable {
 
     /// The positions of the children started at or after `from`, in start order.
     pub(super) fn positions_from(&self, from: Position) -> Vec<Position> {
-        self.in_order.range(from..).map(|(&at, _)| at).collect()
+        self.in_order.positions_from(from).collect()
     }
 
     /// In start order.
@@ -166,7 +169,7 @@ impl ChildTable {
 
     /// Take every running child's instance, leaving all of them stopped.
     pub(super) fn stop_all(&mut self) -> Vec<CellRef> {
-        self.changed.extend(self.in_order.keys());
+        self.changed.extend(self.in_order.positions_from(0));
         self.in_order
             .values_mut()
             .filter_map(
