@@ -74,6 +74,8 @@ impl Child {
 #[derive(Default)]
 pub(super) struct ChildTable {
     in_order: StartOrder<Child>,
+    /// Every child but the numbered ones (see [`is_numbered`]), which are found by
+    /// their number: at a million dynamic children the map cost ~50 bytes a child.
     by_id: HashMap<Arc<str>, Position>,
     /// Each child's latest pid: the running instance, or the one whose restart is
     /// pending (OTP's `{restarting, Pid}`).
@@ -92,7 +94,9 @@ impl ChildTable {
     pub(super) fn push(&mut self, child: Child) -> Position {
         let position = self.next;
         self.next += 1;
-        self.by_id.insert(child.id.clone(), position);
+        if !is_numbered(&child, position) {
+            self.by_id.insert(child.id.clone(), position);
+        }
         self.in_order.insert(position, child);
         self.changed.push(position);
         position
@@ -118,7 +122,15 @@ impl ChildTable {
     }
 
     pub(super) fn find(&self, id: &str) -> Option<Position> {
-        self.by_id.get(id).copied()
+        if let Some(&at) = self.by_id.get(id) {
+            return Some(at);
+        }
+        let (_, number) = id.rsplit_once('-')?;
+        let at = number.parse::<Position>().ok()?.checked_sub(1)?;
+        self.in_order
+            .get(at)
+            .is_some_and(|child| &*child.id == id)
+            .then_some(at)
     }
 
     /// The child whose latest instance is `pid`, running or waiting for its restart.
@@ -190,6 +202,15 @@ impl ChildTable {
     }
 }
 
+/// Whether the child's id is its spec's id and its number, `{spec}-{position + 1}`,
+/// as a `simple_one_for_one` supervisor names its dynamic children.
+fn is_numbered(child: &Child, position: Position) -> bool {
+    (child.id.strip_prefix(child.spec.id.as_str()))
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|number| number.parse::<Position>().ok())
+        == Some(position + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +234,29 @@ mod tests {
         assert_eq!(table.find("b"), None);
         assert_eq!(table.find("c"), Some(c));
         assert_eq!(table.positions_from(b), [c]);
+    }
+
+    #[test]
+    fn numbered_children_are_found_by_id_without_the_id_map() {
+        let template = Arc::new(ChildSpec::supervisor("idle", SupervisorSpec::one_for_one()));
+        let numbered = |n: u64| Child::new(template.clone(), Arc::from(format!("idle-{n}")), None);
+        let mut table = ChildTable::default();
+        let first = table.push(numbered(1));
+        let second = table.push(numbered(2));
+        // Not its number: kept in the map.
+        let odd = table.push(numbered(7));
+        assert_eq!(table.by_id.len(), 1);
+        assert_eq!(table.find("idle-1"), Some(first));
+        assert_eq!(table.find("idle-2"), Some(second));
+        assert_eq!(table.find("idle-7"), Some(odd));
+        for absent in [
+            "idle-3", "idle-02", "idle-0", "idle-", "idle", "other-1", "-1",
+        ] {
+            assert_eq!(table.find(absent), None, "{absent}");
+        }
+        table.remove(first);
+        assert_eq!(table.find("idle-1"), None);
+        assert_eq!(table.find("idle-2"), Some(second));
     }
 
     #[test]
