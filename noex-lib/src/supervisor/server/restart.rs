@@ -30,7 +30,7 @@ impl SupervisorServer {
         self.children.set_state(at, ChildState::Stopped);
         let child = self.children.get_mut(at);
         if exit.reason.is_abnormal() {
-            child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into_owned());
+            child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into());
         }
         let restart = match child.spec.restart {
             RestartType::Permanent => true,
@@ -117,7 +117,7 @@ impl SupervisorServer {
         self.children.set_state(at, ChildState::Restarting);
         let child = self.children.get_mut(at);
         tracing::warn!(child = %child.id, %error, "restart failed; trying again");
-        child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into_owned());
+        child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into());
         child.id.clone()
     }
 

@@ -22,11 +22,12 @@ pub(super) struct Child {
     pub(super) spec: Arc<ChildSpec>,
     pub(super) id: Arc<str>,
     state: ChildState,
-    /// The pid of the latest instance, running or not.
-    last_pid: Option<Pid>,
+    /// The pid of the latest instance, running or not; 0 before the first (pids
+    /// start at 1, and an `Option<Pid>` takes 16 bytes in every child).
+    last_pid: u64,
     /// Restarts of this child so far (each attempt counts).
     pub(super) restarts: u32,
-    pub(super) last_error: Option<String>,
+    pub(super) last_error: Option<Box<str>>,
     pub(super) arg: Option<Arc<dyn Any + Send + Sync>>,
 }
 
@@ -48,7 +49,7 @@ impl Child {
             spec,
             id,
             state: ChildState::Stopped,
-            last_pid: None,
+            last_pid: 0,
             restarts: 0,
             last_error: None,
             arg,
@@ -67,7 +68,7 @@ impl Child {
     }
 
     pub(super) fn last_pid(&self) -> Option<Pid> {
-        self.last_pid
+        (self.last_pid != 0).then_some(Pid(self.last_pid))
     }
 }
 
@@ -142,7 +143,8 @@ impl ChildTable {
     pub(super) fn set_running(&mut self, position: Position, cell: CellRef) {
         let pid = cell.pid;
         let child = self.get_mut(position);
-        let old = child.last_pid.replace(pid);
+        let old = child.last_pid();
+        child.last_pid = pid.id();
         child.state = ChildState::Running(cell);
         if let Some(old) = old {
             self.by_pid.remove(&old);
@@ -162,7 +164,7 @@ impl ChildTable {
             .remove(position)
             .expect("a position from this table");
         self.by_id.remove(&child.id);
-        if let Some(pid) = child.last_pid {
+        if let Some(pid) = child.last_pid() {
             self.by_pid.remove(&pid);
         }
         self.changed.push(position);
