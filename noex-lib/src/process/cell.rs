@@ -10,20 +10,16 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use noex_agent::types::{
-    ChildInfo, ChildKind, EventKind, Intensity, LifecycleEvent, RestartType, ServerInfo, Strategy,
-    SupervisorInfo,
-};
-use once_cell::race::OnceBox;
-use tokio::sync::Notify;
+use noex_agent::types::{EventKind, LifecycleEvent, ServerInfo, SupervisorInfo};
 use tokio::task::JoinHandle;
 
 use super::Info;
+use super::exit_waiters::ExitWaiters;
 use super::signals::Signals;
 use super::status::ProcessStatus;
-use crate::start_order::StartOrder;
+use super::supervisor_view::{PublishedChild, SupervisorView};
 use crate::sync::Mutex;
 use crate::type_names::SharedTypeNames;
 use crate::{ExitReason, Pid, clock, events};
@@ -89,71 +85,6 @@ impl Counters {
 
     pub(crate) fn busy_ns(&self) -> u64 {
         self.busy_ns.load(Ordering::Relaxed)
-    }
-}
-
-/// Who waits for the process's exit (its reason is kept in its [`Notes`]).
-#[derive(Default)]
-pub(crate) struct ExitWaiters {
-    /// Made by the first waiter: most processes end with nobody waiting, and a
-    /// `Notify` in every cell would cost each idle process 32 bytes.
-    notify: OnceBox<Notify>,
-}
-
-impl ExitWaiters {
-    /// Wake whoever waits, if anyone has come to wait.
-    pub(crate) fn wake(&self) {
-        // Paired with the fence in `notify`: either the waiter sees what was set
-        // before this, or this sees the waiter's `Notify`.
-        fence(Ordering::SeqCst);
-        if let Some(notify) = self.notify.get() {
-            notify.notify_waiters();
-        }
-    }
-
-    /// The `Notify` to wait on; after it, check what is awaited.
-    pub(crate) fn notify(&self) -> &Notify {
-        let notify = self.notify.get_or_init(Box::default);
-        fence(Ordering::SeqCst);
-        notify
-    }
-}
-
-/// What a supervisor publishes about itself for the Observer; updated by the
-/// supervisor whenever its children change, read without asking it.
-pub(crate) struct SupervisorView {
-    pub(crate) strategy: Strategy,
-    pub(crate) intensity: Intensity,
-    pub(crate) state: Mutex<SupervisorViewState>,
-    /// Woken whenever the children change: handles to a child wait here for its
-    /// restart.
-    pub(crate) changed: Notify,
-}
-
-#[derive(Default)]
-pub(crate) struct SupervisorViewState {
-    /// By their place in start order: a change touches one entry, not the list.
-    pub(crate) children: StartOrder<PublishedChild>,
-    /// Restarts the supervisor has performed on its children (all time).
-    pub(crate) child_restarts: u32,
-}
-
-/// One child as the Observer shows it; the id is shared with the supervisor's own table.
-pub(crate) struct PublishedChild {
-    pub(crate) id: Arc<str>,
-    pub(crate) pid: Option<Pid>,
-    pub(crate) restart: RestartType,
-    pub(crate) kind: ChildKind,
-}
-
-impl PublishedChild {
-    fn to_wire(&self) -> ChildInfo {
-        ChildInfo {
-            id: self.id.to_string(),
-            pid: self.pid,
-            restart: self.restart,
-            kind: self.kind,
-        }
     }
 }
 

@@ -60,11 +60,13 @@
 //! ```
 
 mod cell;
+mod exit_waiters;
 #[cfg(feature = "agent")]
 mod first_spawn;
 mod names;
 mod signals;
 mod status;
+mod supervisor_view;
 mod table;
 mod teardown;
 
@@ -77,8 +79,7 @@ pub(crate) use table::PidHasher;
 pub type Info = Box<dyn std::any::Any + Send>;
 
 pub(crate) use cell::{
-    CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, PublishedChild, SupervisorView,
-    touch_ahead_owned,
+    CellInit, CellRef, ProcessCell, ProcessKind, ProcessRecord, touch_ahead_owned,
 };
 #[cfg(feature = "agent")]
 pub(crate) use cell::{release, touch_ahead};
@@ -90,5 +91,6 @@ pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };
 pub(crate) use status::ProcessStatus;
+pub(crate) use supervisor_view::{PublishedChild, SupervisorView};
 pub(crate) use table::processes;
 pub(crate) use teardown::finish;
