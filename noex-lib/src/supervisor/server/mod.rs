@@ -31,7 +31,6 @@ pub(crate) struct SupervisorServer {
     window: RestartWindow,
     /// Restarts performed on its children, all time (what the Observer shows).
     child_restarts: u32,
-    next_dynamic_id: u64,
     /// Set in `init`: this supervisor's own cell.
     me: Option<CellRef>,
 }
@@ -76,7 +75,6 @@ impl SupervisorServer {
             spec,
             children: ChildTable::default(),
             child_restarts: 0,
-            next_dynamic_id: 0,
             me: None,
         };
         spawn(server, options).await

@@ -47,8 +47,7 @@ impl SupervisorServer {
         let Some(template) = self.spec.template.clone() else {
             return Err(self.unsupported("start_child_with"));
         };
-        self.next_dynamic_id += 1;
-        let id: Arc<str> = Arc::from(format!("{}-{}", template.id, self.next_dynamic_id));
+        let id = self.children.next_numbered_id(&template.id);
         let started = self.add_child(template, id.clone(), Some(arg)).await;
         self.added(&id, started)
     }

@@ -122,6 +122,12 @@ impl ChildTable {
             .expect("a position from this table")
     }
 
+    /// The id of the next child pushed, numbered as a `simple_one_for_one`
+    /// supervisor names its dynamic children (see [`is_numbered`]).
+    pub(super) fn next_numbered_id(&self, spec_id: &str) -> Arc<str> {
+        Arc::from(format!("{spec_id}-{}", self.next + 1))
+    }
+
     pub(super) fn find(&self, id: &str) -> Option<Position> {
         if let Some(&at) = self.by_id.get(id) {
             return Some(at);
