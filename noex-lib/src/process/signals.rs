@@ -94,9 +94,8 @@ pub(crate) enum Watcher {
 #[derive(Default)]
 pub(crate) struct Signals {
     links: Links,
-    /// Boxed apart and made at the first monitor: most processes are only linked
-    /// (a supervised worker, to its supervisor), and a million of them would each
-    /// carry three empty maps.
+    /// Boxed apart and made at the first monitor: a process linked to others has
+    /// no monitors as a rule, and would carry three empty maps.
     monitoring: Option<Box<Monitoring>>,
 }
 
@@ -110,8 +109,9 @@ impl Signals {
     }
 }
 
-/// A process's links: a short list while there are few (a supervised worker has
-/// one), a hash set once there are many (a supervisor of a million children).
+/// A process's links but the one to its parent (a flag of the cell): a short list
+/// while there are few, a hash set once there are many (a supervisor of a million
+/// children).
 enum Links {
     Few(Vec<Pid>),
     Many(PidSet),
@@ -132,7 +132,7 @@ impl Links {
         match self {
             Links::Few(few) if few.contains(&pid) => false,
             Links::Few(few) if few.len() < Self::FEW => {
-                // One to begin with: a supervised worker never has more.
+                // One to begin with: most linked processes have one or two.
                 few.reserve_exact(1);
                 few.push(pid);
                 true
@@ -231,9 +231,8 @@ impl ProcessCell {
     pub(crate) fn close_signals(&self) -> ClosedSignals {
         let mut notes = self.notes();
         self.set_flag(SIGNALS_CLOSED, true);
-        let parent = (self.set_flag(LINKED_TO_PARENT, false))
-            .then(|| self.parent())
-            .flatten();
+        let parent = self.linked_parent();
+        self.set_flag(LINKED_TO_PARENT, false);
         ClosedSignals {
             parent,
             signals: notes.signals.take(),
@@ -243,14 +242,16 @@ impl ProcessCell {
     /// The pids linked to this process: its parent first.
     pub(crate) fn links(&self) -> Vec<Pid> {
         let notes = self.notes();
-        let parent = (self.has_flag(LINKED_TO_PARENT))
-            .then(|| self.parent())
-            .flatten();
-        let others = notes.signals.as_deref().map(|signals| &signals.links);
-        parent
-            .into_iter()
-            .chain(others.map(Links::to_vec).unwrap_or_default())
-            .collect()
+        let mut links: Vec<Pid> = self.linked_parent().into_iter().collect();
+        if let Some(signals) = notes.signals.as_deref() {
+            links.extend(signals.links.to_vec());
+        }
+        links
+    }
+
+    /// Its parent, if they are linked; read under the notes' lock.
+    fn linked_parent(&self) -> Option<Pid> {
+        self.parent().filter(|_| self.has_flag(LINKED_TO_PARENT))
     }
 
     /// A `Down` for `monitor` is taken from the mailbox: whether to drop it (its
