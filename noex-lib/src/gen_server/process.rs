@@ -361,8 +361,7 @@ impl<S: GenServer> Drop for Process<S> {
             let mut text = reason.to_string();
             clip_owned(&mut text, STORED_TEXT_LIMIT);
             if reason.is_abnormal() {
-                notes.shown_mut().last_error = Some(text.as_str().into());
-                cell.mark_shows_notes();
+                cell.shown_mut(&mut notes).last_error = Some(text.as_str().into());
             }
             (reason, text)
         };

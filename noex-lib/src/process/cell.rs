@@ -153,12 +153,6 @@ impl Notes {
         self.shown.as_ref()?.last_error.as_deref()
     }
 
-    /// To set a name or a last error; mark the cell with
-    /// [`ProcessCell::mark_shows_notes`] too.
-    pub(crate) fn shown_mut(&mut self) -> &mut Shown {
-        self.shown.get_or_insert_default()
-    }
-
     pub(crate) fn take_name(&mut self) -> Option<Arc<str>> {
         self.shown.as_mut()?.name.take()
     }
@@ -260,21 +254,19 @@ impl ProcessCell {
     }
 
     pub(crate) fn traps_exits(&self) -> bool {
-        self.flags.load(Ordering::Relaxed) & TRAPS_EXITS != 0
+        self.has_flag(TRAPS_EXITS)
     }
 
     pub(crate) fn set_trap_exit(&self, trap: bool) {
-        if trap {
-            self.flags.fetch_or(TRAPS_EXITS, Ordering::Relaxed);
-        } else {
-            self.flags.fetch_and(!TRAPS_EXITS, Ordering::Relaxed);
-        }
+        self.set_flag(TRAPS_EXITS, trap);
     }
 
-    /// A name or a last error was set (under the notes' lock): the Observer takes
-    /// that lock only for such a cell, and a million idle servers cost none.
-    pub(crate) fn mark_shows_notes(&self) {
+    /// Its name and last error, in `notes` (its own, locked), to set: the cell is
+    /// marked as having some, and the Observer takes the notes' lock only for such
+    /// a cell (a million idle servers cost none).
+    pub(crate) fn shown_mut<'n>(&self, notes: &'n mut Notes) -> &'n mut Shown {
         self.flags.fetch_or(SHOWS_NOTES, Ordering::Release);
+        notes.shown.get_or_insert_default()
     }
 
     /// The notes as the Observer shows them (name, last error): `None` when there

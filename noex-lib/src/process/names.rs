@@ -114,8 +114,7 @@ impl NameTable {
         };
         {
             let mut notes = cell.notes();
-            let current = &mut notes.shown_mut().name;
-            if let Some(existing) = current.as_ref() {
+            if let Some(existing) = notes.name() {
                 // One name per process, as in OTP.
                 return Err(AlreadyRegisteredError {
                     name: existing.to_string(),
@@ -139,8 +138,7 @@ impl NameTable {
                     });
                 }
             }
-            *current = Some(name.clone());
-            cell.mark_shows_notes();
+            cell.shown_mut(&mut notes).name = Some(name.clone());
         }
         if !cell.is_alive() {
             // It ended while we registered; its exit may have missed the new name.
