@@ -9,6 +9,7 @@
 //! Times are milliseconds since the Unix epoch (`*_ms`) or durations in
 //! nanoseconds (`*_ns`): plain integers are the same in every language.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -468,12 +469,12 @@ pub enum EventKind {
     /// (`killed`; see [`is_normal_exit`]).
     Terminated {
         /// The exit reason, clipped to 1 KiB.
-        reason: String,
+        reason: Cow<'static, str>,
     },
     /// The process ended with an error: a crash.
     Crashed {
         /// The crash's message, clipped to 1 KiB.
-        error: String,
+        error: Cow<'static, str>,
     },
     /// A supervisor started a new instance of a child; `pid` is the new process.
     Restarted {

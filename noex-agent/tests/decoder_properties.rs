@@ -85,8 +85,12 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 fn event_kind() -> impl Strategy<Value = EventKind> {
     prop_oneof![
         Just(EventKind::Started),
-        text().prop_map(|reason| EventKind::Terminated { reason }),
-        text().prop_map(|error| EventKind::Crashed { error }),
+        text().prop_map(|reason| EventKind::Terminated {
+            reason: reason.into()
+        }),
+        text().prop_map(|error| EventKind::Crashed {
+            error: error.into()
+        }),
         any::<u32>().prop_map(|attempt| EventKind::Restarted { attempt }),
         Just(EventKind::ChildAdded),
         Just(EventKind::ChildRemoved),

@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::LazyLock;
 
@@ -119,9 +120,7 @@ impl EventHub {
         if history.maybe_listened && self.sender.send(event.clone()).is_err() {
             history.maybe_listened = false;
         }
-        history.bytes += footprint(&event);
-        history.events.push_back(event);
-        history.evict();
+        history.record(event);
     }
 
     /// Up to `limit` recent events (oldest first) and a receiver for all later ones
@@ -156,13 +155,38 @@ impl History {
         self.events.iter().skip(skip).cloned().collect()
     }
 
-    /// Drops the oldest events until the history is within its limits.
-    fn evict(&mut self) {
-        while self.events.len() > self.limits.events || self.bytes > self.limits.bytes {
-            let Some(oldest) = self.events.pop_front() else {
-                break;
-            };
-            self.bytes -= footprint(&oldest);
+    /// Keeps `event`, dropping the oldest events it has no room beside.
+    ///
+    /// Room is made first and the ring grows to exactly its limit, so a full history
+    /// writes each event into the slot the oldest one just left: one cold cache line
+    /// per event, not two (a million short-lived processes publish two million).
+    fn record(&mut self, event: LifecycleEvent) {
+        let size = footprint(&event);
+        self.evict_for(1, size);
+        if self.events.len() >= self.limits.events || size > self.limits.bytes {
+            return;
+        }
+        if self.events.len() == self.events.capacity() {
+            let grown = self
+                .events
+                .capacity()
+                .max(64)
+                .min(self.limits.events - self.events.len());
+            self.events.reserve_exact(grown);
+        }
+        self.bytes += size;
+        self.events.push_back(event);
+    }
+
+    /// Drops the oldest events until `count` more events of `bytes` fit.
+    fn evict_for(&mut self, count: usize, bytes: usize) {
+        while !self.events.is_empty()
+            && (self.events.len() + count > self.limits.events
+                || self.bytes + bytes > self.limits.bytes)
+        {
+            if let Some(oldest) = self.events.pop_front() {
+                self.bytes -= footprint(&oldest);
+            }
         }
     }
 }
@@ -171,7 +195,9 @@ impl History {
 fn clip_text(kind: &mut EventKind) {
     match kind {
         EventKind::Terminated { reason: text } | EventKind::Crashed { error: text } => {
-            clip_owned(text, STORED_TEXT_LIMIT);
+            if let Cow::Owned(text) = text {
+                clip_owned(text, STORED_TEXT_LIMIT);
+            }
         }
         _ => {}
     }
@@ -181,9 +207,11 @@ fn clip_text(kind: &mut EventKind) {
 fn footprint(event: &LifecycleEvent) -> usize {
     let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
     let kind = match &event.kind {
-        EventKind::Terminated { reason: text }
-        | EventKind::Crashed { error: text }
-        | EventKind::Registered {
+        EventKind::Terminated { reason: text } | EventKind::Crashed { error: text } => match text {
+            Cow::Owned(text) => text.len(),
+            Cow::Borrowed(_) => 0,
+        },
+        EventKind::Registered {
             registered_name: text,
         }
         | EventKind::Unregistered {
@@ -256,7 +284,7 @@ pub fn recent(limit: usize) -> Vec<LifecycleEvent> {
 pub fn set_history_limits(limits: HistoryLimits) {
     let mut history = hub().history.lock();
     history.limits = limits;
-    history.evict();
+    history.evict_for(0, 0);
 }
 
 /// The limits the history keeps to; see [`set_history_limits`].

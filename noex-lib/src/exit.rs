@@ -1,5 +1,6 @@
 //! Why a process ended. Supervisors decide on restarts from this, as OTP does.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -58,16 +59,40 @@ impl ExitReason {
     }
 }
 
+impl ExitReason {
+    /// The reasons that are one fixed word.
+    fn word(&self) -> Option<&'static str> {
+        match self {
+            ExitReason::Normal => Some("normal"),
+            ExitReason::Shutdown => Some("shutdown"),
+            ExitReason::Killed => Some("killed"),
+            ExitReason::NoProc => Some("noproc"),
+            ExitReason::ShutdownWith(_)
+            | ExitReason::Error(_)
+            | ExitReason::MaxRestartsExceeded(_) => None,
+        }
+    }
+
+    /// As shown, without an allocation for the one-word reasons: every exit
+    /// publishes its reason, and most exits are `normal`.
+    pub(crate) fn text(&self) -> Cow<'static, str> {
+        self.word()
+            .map_or_else(|| Cow::Owned(self.to_string()), Cow::Borrowed)
+    }
+}
+
 impl fmt::Display for ExitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(word) = self.word() {
+            return f.write_str(word);
+        }
         match self {
-            ExitReason::Normal => f.write_str("normal"),
-            ExitReason::Shutdown => f.write_str("shutdown"),
             ExitReason::ShutdownWith(why) => write!(f, "shutdown: {why}"),
-            ExitReason::Killed => f.write_str("killed"),
             ExitReason::Error(message) => f.write_str(message),
             ExitReason::MaxRestartsExceeded(error) => write!(f, "shutdown: {error}"),
-            ExitReason::NoProc => f.write_str("noproc"),
+            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed | ExitReason::NoProc => {
+                unreachable!("one word each, above")
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The few future tools the runtime needs: catching a panic inside a future, polling
-//! once. Small enough that a futures crate would cost more to build than it saves to
+//! once, a future prepared in two stages. Small enough that a futures crate would cost more to build than it saves to
 //! write.
 
 use std::any::Any;
@@ -38,6 +38,53 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future in two stages: at its first poll, `prepare` runs and gives the
+    /// future to await (or an error, the output at once). It holds `prepare`'s
+    /// captures or that future, never both: an `async` block keeps its captures for
+    /// its whole life, beside whatever it awaits.
+    #[project = StagedProjection]
+    pub(crate) enum Staged<P, F> {
+        Preparing { prepare: Option<P> },
+        Running { #[pin] future: F },
+    }
+}
+
+/// See [`Staged`].
+pub(crate) fn staged<P, F, T, E>(prepare: P) -> Staged<P, F>
+where
+    P: FnOnce() -> Result<F, E>,
+    F: Future<Output = Result<T, E>>,
+{
+    Staged::Preparing {
+        prepare: Some(prepare),
+    }
+}
+
+impl<P, F, T, E> Future for Staged<P, F>
+where
+    P: FnOnce() -> Result<F, E>,
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let StagedProjection::Preparing { prepare } = self.as_mut().project() {
+            let prepare = prepare
+                .take()
+                .expect("a staged future polled after it failed");
+            match prepare() {
+                Ok(future) => self.set(Staged::Running { future }),
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+        match self.project() {
+            StagedProjection::Running { future } => future.poll(cx),
+            StagedProjection::Preparing { .. } => unreachable!("prepared above"),
+        }
+    }
+}
+
 /// The output of `future` if it is ready at its first poll. Nothing wakes it: a future
 /// that was pending must be polled again by its owner, with a real waker.
 pub(crate) fn now_or_never<F: Future + ?Sized>(future: Pin<&mut F>) -> Option<F::Output> {
@@ -61,6 +108,20 @@ mod tests {
         .unwrap_err();
         assert_eq!(caught.downcast_ref::<&str>(), Some(&"boom"));
         assert_eq!(catch_panic(async { 7 }).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_staged_future_prepares_at_its_first_poll_not_before() {
+        let prepared = std::cell::Cell::new(false);
+        let future = staged(|| {
+            prepared.set(true);
+            Ok::<_, ()>(async { Ok(5) })
+        });
+        assert!(!prepared.get(), "futures do nothing until polled");
+        assert_eq!(future.await, Ok(5));
+        assert!(prepared.get());
+        let failed = staged(|| Err::<std::future::Ready<Result<(), &str>>, _>("refused"));
+        assert_eq!(failed.await, Err("refused"));
     }
 
     #[test]

@@ -171,7 +171,7 @@ pub fn event(seq: u64) -> LifecycleEvent {
             EventKind::Started
         } else {
             EventKind::Crashed {
-                error: format!("boom {seq}"),
+                error: format!("boom {seq}").into(),
             }
         },
     }

@@ -147,8 +147,8 @@ impl EventJson {
             registered_name: None,
         };
         match &event.kind {
-            EventKind::Terminated { reason } => json.reason = Some(reason.clone()),
-            EventKind::Crashed { error } => json.error = Some(error.clone()),
+            EventKind::Terminated { reason } => json.reason = Some(reason.to_string()),
+            EventKind::Crashed { error } => json.error = Some(error.to_string()),
             EventKind::Restarted { attempt } => json.attempt = Some(*attempt),
             EventKind::MaxRestartsExceeded {
                 max_restarts,

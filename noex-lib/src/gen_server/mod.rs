@@ -218,10 +218,13 @@ impl StartOptions {
 }
 
 /// Start a server: runs `init`, then returns a reference to the running server.
-pub async fn start<S: GenServer>(
+///
+/// Nothing happens until the future is polled, as with an `async fn` (which this is
+/// not, so that a starter holding it does not also hold its arguments).
+pub fn start<S: GenServer>(
     server: S,
     options: StartOptions,
-) -> Result<ServerRef<S>, StartError> {
+) -> impl Future<Output = Result<ServerRef<S>, StartError>> + Send {
     spawn(
         server,
         SpawnOptions {
@@ -231,5 +234,4 @@ pub async fn start<S: GenServer>(
             ..SpawnOptions::default()
         },
     )
-    .await
 }

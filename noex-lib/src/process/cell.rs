@@ -375,31 +375,38 @@ impl ProcessCell {
     }
 
     /// `future`'s output, or `None` if the process is killed first.
-    pub(crate) async fn until_killed<F: Future>(&self, future: F) -> Option<F::Output> {
-        let mut future = std::pin::pin!(future);
-        // Most `init`s finish on their first poll: no need to watch for a kill then.
-        if let Some(output) = crate::future::now_or_never(future.as_mut()) {
-            return Some(output);
-        }
-        let killed = async {
-            loop {
-                let notified = self.exit_waiters.notify().notified();
-                let mut notified = std::pin::pin!(notified);
-                notified.as_mut().enable();
-                if self.kill_requested() {
-                    return;
+    // Not an `async fn`, which would keep `future` twice: this runs every `init`.
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn until_killed<F: Future>(
+        &self,
+        future: F,
+    ) -> impl Future<Output = Option<F::Output>> {
+        async move {
+            let mut future = std::pin::pin!(future);
+            // Most `init`s finish on their first poll: no need to watch for a kill then.
+            if let Some(output) = crate::future::now_or_never(future.as_mut()) {
+                return Some(output);
+            }
+            let killed = async {
+                loop {
+                    let notified = self.exit_waiters.notify().notified();
+                    let mut notified = std::pin::pin!(notified);
+                    notified.as_mut().enable();
+                    if self.kill_requested() {
+                        return;
+                    }
+                    notified.await;
                 }
-                notified.await;
-            }
-        };
-        let mut killed = std::pin::pin!(killed);
-        std::future::poll_fn(|cx| {
-            if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
-                return std::task::Poll::Ready(Some(output));
-            }
-            killed.as_mut().poll(cx).map(|()| None)
-        })
-        .await
+            };
+            let mut killed = std::pin::pin!(killed);
+            std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(output) = future.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(Some(output));
+                }
+                killed.as_mut().poll(cx).map(|()| None)
+            })
+            .await
+        }
     }
 
     /// The name and the last error, as the Observer shows them: one lock for both.

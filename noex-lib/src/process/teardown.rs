@@ -7,6 +7,8 @@
 //! supervisor never meets its old children (OTP's shutdown does the same when it
 //! stops a supervisor; noex keeps the promise when one is killed too).
 
+use std::borrow::Cow;
+
 use noex_agent::types::EventKind;
 
 use super::ProcessStatus;
@@ -19,7 +21,12 @@ use crate::ExitReason;
 /// closed already.
 /// `started`: whether its `init` had succeeded (if not, its starter reports the
 /// failure, and its parent is not sent an exit signal).
-pub(crate) fn finish(cell: CellRef, reason: Box<ExitReason>, text: String, started: bool) {
+pub(crate) fn finish(
+    cell: CellRef,
+    reason: Box<ExitReason>,
+    text: Cow<'static, str>,
+    started: bool,
+) {
     let children = match cell.kind {
         ProcessKind::Supervisor => live_children(&cell),
         ProcessKind::Server => Vec::new(),
@@ -61,7 +68,7 @@ fn live_children(cell: &CellRef) -> Vec<CellRef> {
 struct Teardown {
     cell: CellRef,
     /// Taken when the exit is reported.
-    reason: Option<(Box<ExitReason>, String)>,
+    reason: Option<(Box<ExitReason>, Cow<'static, str>)>,
     started: bool,
     children: Vec<CellRef>,
 }
@@ -83,7 +90,7 @@ impl Drop for Teardown {
     }
 }
 
-fn complete(cell: &CellRef, reason: Box<ExitReason>, text: String, started: bool) {
+fn complete(cell: &CellRef, reason: Box<ExitReason>, text: Cow<'static, str>, started: bool) {
     let signals = cell.close_signals();
     cell.set_status(ProcessStatus::Stopped);
     processes().remove(cell.pid);

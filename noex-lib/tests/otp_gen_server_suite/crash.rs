@@ -97,7 +97,7 @@ async fn crash_caller_and_linked_process_get_the_exit_reason() {
         }
     }
     let terminated = |reason: &str| EventKind::Terminated {
-        reason: reason.to_string(),
+        reason: reason.to_string().into(),
     };
     assert_eq!(
         reports,
@@ -109,7 +109,7 @@ async fn crash_caller_and_linked_process_get_the_exit_reason() {
             (
                 pids[4],
                 EventKind::Crashed {
-                    error: "crashed".to_string()
+                    error: "crashed".to_string().into()
                 }
             ),
         ]

@@ -221,7 +221,7 @@ fn the_event_log_shows_a_kill_as_an_abnormal_exit() {
         parent: Some(Pid(3)),
         system: false,
         kind: EventKind::Terminated {
-            reason: reason.into(),
+            reason: reason.to_string().into(),
         },
     };
     let mut text = String::new();
