@@ -215,7 +215,7 @@ impl SupervisorRef {
         &self,
         arg: A,
     ) -> Result<Pid, SupervisorError> {
-        let arg: Arc<dyn Any + Send + Sync> = Arc::new(arg);
+        let arg: spec::ChildArg = Box::new(arg);
         self.ask(|reply| SupervisorCall::StartChildWith(arg, reply))
             .await?
     }

@@ -38,9 +38,12 @@ pub(crate) struct ChildStart {
     pub(crate) system: bool,
     /// See `SpawnOptions::handle_type`.
     pub(crate) handle_type: Option<fn() -> &'static str>,
-    /// The argument of a `simple_one_for_one` child.
-    pub(crate) arg: Option<Arc<dyn Any + Send + Sync>>,
 }
+
+/// The argument of a `simple_one_for_one` child, lent to its start function, which
+/// makes the server from it before anything is awaited. Kept in a `Box`: for the
+/// usual `()` that is no allocation at all (a million children, a million fewer).
+pub(crate) type ChildArg = Box<dyn Any + Send + Sync>;
 
 impl ChildStart {
     fn spawn_options(self) -> SpawnOptions {
@@ -101,8 +104,14 @@ pub(crate) async fn shutdown_children(children: &[CellRef], shutdown: Shutdown) 
     all_ended().await;
 }
 
-type StartFn =
-    Arc<dyn Fn(ChildStart) -> BoxFuture<'static, Result<CellRef, StartError>> + Send + Sync>;
+type StartFn = Arc<
+    dyn Fn(
+            ChildStart,
+            Option<&(dyn Any + Send + Sync)>,
+        ) -> BoxFuture<'static, Result<CellRef, StartError>>
+        + Send
+        + Sync,
+>;
 
 /// How to start one child, and what to do when it exits.
 ///
@@ -177,7 +186,7 @@ impl ChildSpec {
             id,
             ChildKind::Worker,
             DEFAULT_WORKER_SHUTDOWN,
-            move |start| {
+            move |start, _| {
                 let server = factory();
                 Box::pin(async move {
                     let server = spawn(server, start.spawn_options()).await?;
@@ -199,12 +208,8 @@ impl ChildSpec {
             id,
             ChildKind::Worker,
             DEFAULT_WORKER_SHUTDOWN,
-            move |start| {
-                let arg = start.arg.clone();
-                let server = arg
-                    .as_deref()
-                    .and_then(|arg| arg.downcast_ref::<A>())
-                    .map(&factory);
+            move |start, arg| {
+                let server = arg.and_then(|arg| arg.downcast_ref::<A>()).map(&factory);
                 Box::pin(async move {
                     let Some(server) = server else {
                         return Err(StartError::BadArgument {
@@ -225,7 +230,7 @@ impl ChildSpec {
             id,
             ChildKind::Supervisor,
             Shutdown::Infinity,
-            move |start| {
+            move |start, _| {
                 let spec = spec.clone();
                 Box::pin(async move {
                     let mut options = start.spawn_options();
@@ -245,7 +250,10 @@ impl ChildSpec {
         start: F,
     ) -> ChildSpec<S>
     where
-        F: Fn(ChildStart) -> BoxFuture<'static, Result<CellRef, StartError>>
+        F: Fn(
+                ChildStart,
+                Option<&(dyn Any + Send + Sync)>,
+            ) -> BoxFuture<'static, Result<CellRef, StartError>>
             + Send
             + Sync
             + 'static,

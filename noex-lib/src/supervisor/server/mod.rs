@@ -8,14 +8,15 @@ mod requests;
 mod restart;
 mod table;
 
-use std::any::Any;
 use std::sync::Arc;
 
 use noex_agent::types::{EventKind, Intensity, LifecycleEvent};
 use tokio::sync::Notify;
 
 use super::intensity::RestartWindow;
-use super::spec::{ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children};
+use super::spec::{
+    ChildArg, ChildSpec, ChildStart, SupervisorSpec, shutdown_child, shutdown_children,
+};
 use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
@@ -38,10 +39,7 @@ pub(crate) struct SupervisorServer {
 /// A supervisor's requests, each carrying the handle its typed reply goes through.
 pub(crate) enum SupervisorCall {
     StartChild(ChildSpec, ReplyTo<Result<Pid, SupervisorError>>),
-    StartChildWith(
-        Arc<dyn Any + Send + Sync>,
-        ReplyTo<Result<Pid, SupervisorError>>,
-    ),
+    StartChildWith(ChildArg, ReplyTo<Result<Pid, SupervisorError>>),
     TerminateChild(ChildRef, ReplyTo<Result<(), SupervisorError>>),
     RestartChild(String, ReplyTo<Result<Pid, SupervisorError>>),
     DeleteChild(String, ReplyTo<Result<(), SupervisorError>>),
@@ -119,9 +117,8 @@ impl SupervisorServer {
             name: child.spec.name.clone(),
             system: child.spec.system || me.system,
             handle_type: child.spec.handle_type,
-            arg: child.arg.clone(),
         };
-        (child.spec.start)(start).await
+        (child.spec.start)(start, child.arg.as_deref()).await
     }
 
     /// OTP's `do_start_child`: start child `at` (as restart number `restarts`).
@@ -147,7 +144,7 @@ impl SupervisorServer {
         &mut self,
         spec: Arc<ChildSpec>,
         id: Arc<str>,
-        arg: Option<Arc<dyn Any + Send + Sync>>,
+        arg: Option<ChildArg>,
     ) -> Result<Started, StartError> {
         let at = self.children.push(Child::new(spec, id, arg));
         let started = self.start_child_at(at, 0).await;

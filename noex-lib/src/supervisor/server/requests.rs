@@ -2,7 +2,6 @@
 //! `restart_child`, `delete_child`, `which_children`, `count_children`), with OTP's
 //! answers and errors.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use noex_agent::types::EventKind;
@@ -11,6 +10,7 @@ use super::{ChildState, Position, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
+use crate::supervisor::spec::ChildArg;
 use crate::supervisor::{ChildCount, ChildInfo, ChildKind, ChildRef, ChildSpec, ChildStatus};
 
 impl SupervisorServer {
@@ -40,10 +40,7 @@ impl SupervisorServer {
         self.added(&id, started)
     }
 
-    pub(super) async fn start_child_with(
-        &mut self,
-        arg: Arc<dyn Any + Send + Sync>,
-    ) -> Result<Pid, SupervisorError> {
+    pub(super) async fn start_child_with(&mut self, arg: ChildArg) -> Result<Pid, SupervisorError> {
         let Some(template) = self.spec.template.clone() else {
             return Err(self.unsupported("start_child_with"));
         };

@@ -3,7 +3,6 @@
 //! ten. It remembers which children changed since the Observer last looked, so
 //! publishing costs what changed, not the whole table.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
@@ -11,7 +10,7 @@ use std::sync::Arc;
 use crate::Pid;
 use crate::process::{CellRef, PidHasher};
 use crate::start_order::StartOrder;
-use crate::supervisor::spec::ChildSpec;
+use crate::supervisor::spec::{ChildArg, ChildSpec};
 
 /// A child's place in start order, from 0; never reused, so a restart keeps it and
 /// a removal leaves the others where they were.
@@ -28,7 +27,7 @@ pub(super) struct Child {
     /// Restarts of this child so far (each attempt counts).
     pub(super) restarts: u32,
     pub(super) last_error: Option<Box<str>>,
-    pub(super) arg: Option<Arc<dyn Any + Send + Sync>>,
+    pub(super) arg: Option<ChildArg>,
 }
 
 /// OTP's child `pid` field: a pid, `{restarting, _}`, or `undefined`.
@@ -40,11 +39,7 @@ pub(super) enum ChildState {
 }
 
 impl Child {
-    pub(super) fn new(
-        spec: Arc<ChildSpec>,
-        id: Arc<str>,
-        arg: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> Self {
+    pub(super) fn new(spec: Arc<ChildSpec>, id: Arc<str>, arg: Option<ChildArg>) -> Self {
         Child {
             spec,
             id,
