@@ -59,40 +59,42 @@ impl ExitReason {
     }
 }
 
+/// An exit reason as it is written: a fixed word, or a word with a text after it.
+enum Written<'a> {
+    Word(&'static str),
+    ShutdownWith(&'a dyn fmt::Display),
+    Text(&'a str),
+}
+
 impl ExitReason {
-    /// The reasons that are one fixed word.
-    fn word(&self) -> Option<&'static str> {
+    fn written(&self) -> Written<'_> {
         match self {
-            ExitReason::Normal => Some("normal"),
-            ExitReason::Shutdown => Some("shutdown"),
-            ExitReason::Killed => Some("killed"),
-            ExitReason::NoProc => Some("noproc"),
-            ExitReason::ShutdownWith(_)
-            | ExitReason::Error(_)
-            | ExitReason::MaxRestartsExceeded(_) => None,
+            ExitReason::Normal => Written::Word("normal"),
+            ExitReason::Shutdown => Written::Word("shutdown"),
+            ExitReason::Killed => Written::Word("killed"),
+            ExitReason::NoProc => Written::Word("noproc"),
+            ExitReason::ShutdownWith(why) => Written::ShutdownWith(why),
+            ExitReason::MaxRestartsExceeded(error) => Written::ShutdownWith(error),
+            ExitReason::Error(message) => Written::Text(message),
         }
     }
 
     /// As shown, without an allocation for the one-word reasons: every exit
     /// publishes its reason, and most exits are `normal`.
     pub(crate) fn text(&self) -> Cow<'static, str> {
-        self.word()
-            .map_or_else(|| Cow::Owned(self.to_string()), Cow::Borrowed)
+        match self.written() {
+            Written::Word(word) => Cow::Borrowed(word),
+            Written::ShutdownWith(_) | Written::Text(_) => Cow::Owned(self.to_string()),
+        }
     }
 }
 
 impl fmt::Display for ExitReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(word) = self.word() {
-            return f.write_str(word);
-        }
-        match self {
-            ExitReason::ShutdownWith(why) => write!(f, "shutdown: {why}"),
-            ExitReason::Error(message) => f.write_str(message),
-            ExitReason::MaxRestartsExceeded(error) => write!(f, "shutdown: {error}"),
-            ExitReason::Normal | ExitReason::Shutdown | ExitReason::Killed | ExitReason::NoProc => {
-                unreachable!("one word each, above")
-            }
+        match self.written() {
+            Written::Word(word) => f.write_str(word),
+            Written::ShutdownWith(why) => write!(f, "shutdown: {why}"),
+            Written::Text(text) => f.write_str(text),
         }
     }
 }

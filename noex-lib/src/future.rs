@@ -69,18 +69,19 @@ where
     type Output = Result<T, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let StagedProjection::Preparing { prepare } = self.as_mut().project() {
-            let prepare = prepare
-                .take()
-                .expect("a staged future polled after it failed");
-            match prepare() {
-                Ok(future) => self.set(Staged::Running { future }),
-                Err(error) => return Poll::Ready(Err(error)),
+        loop {
+            match self.as_mut().project() {
+                StagedProjection::Running { future } => return future.poll(cx),
+                StagedProjection::Preparing { prepare } => {
+                    let prepare = prepare
+                        .take()
+                        .expect("a staged future polled after it failed");
+                    match prepare() {
+                        Ok(future) => self.set(Staged::Running { future }),
+                        Err(error) => return Poll::Ready(Err(error)),
+                    }
+                }
             }
-        }
-        match self.project() {
-            StagedProjection::Running { future } => future.poll(cx),
-            StagedProjection::Preparing { .. } => unreachable!("prepared above"),
         }
     }
 }
