@@ -34,7 +34,7 @@ pub(crate) struct SpawnOptions {
     pub(crate) parent: Option<CellRef>,
     pub(crate) child_id: Option<Arc<str>>,
     pub(crate) restarts: u32,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Box<str>>,
     pub(crate) supervisor: Option<SupervisorView>,
     /// The type of the handle users know the server by, when it is not
     /// `ServerRef<S>` (a built-in service's `Cache<K, V>`): what the registry

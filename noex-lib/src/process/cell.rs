@@ -166,7 +166,7 @@ pub(crate) struct CellInit {
     pub(crate) parent: Option<Pid>,
     pub(crate) child_id: Option<Arc<str>>,
     pub(crate) restarts: u32,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Box<str>>,
     pub(crate) supervisor: Option<SupervisorView>,
 }
 
@@ -202,7 +202,7 @@ impl ProcessCell {
                 shown: init.last_error.map(|last_error| {
                     Box::new(Shown {
                         name: None,
-                        last_error: Some(last_error.into_boxed_str()),
+                        last_error: Some(last_error),
                     })
                 }),
                 ..Notes::default()

@@ -33,7 +33,7 @@ pub(crate) struct ChildStart {
     pub(crate) parent: CellRef,
     pub(crate) child_id: Arc<str>,
     pub(crate) restarts: u32,
-    pub(crate) last_error: Option<String>,
+    pub(crate) last_error: Option<Box<str>>,
     pub(crate) name: Option<String>,
     pub(crate) system: bool,
     /// See `SpawnOptions::handle_type`.

@@ -113,7 +113,7 @@ impl SupervisorServer {
             parent: me.clone(),
             child_id: child.id.clone(),
             restarts,
-            last_error: child.last_error.as_deref().map(str::to_string),
+            last_error: child.last_error.clone(),
             name: child.spec.name.clone(),
             system: child.spec.system || me.system,
             handle_type: child.spec.handle_type,
