@@ -9,7 +9,7 @@ use noex_agent::rows::{Envelope, RowsWriter};
 use noex_agent::table::{TableMemory, TableQuery, TableView};
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::{
-    EventKind, LifecycleEvent, Pid, ProcessTree, RestartType, Snapshot, Strategy, SupervisorInfo,
+    EventKind, LifecycleEvent, Pid, ProcessTree, RestartType, Snapshot, Strategy,
 };
 use tokio::sync::broadcast;
 
@@ -138,7 +138,7 @@ impl Backend for RuntimeBackend {
                     format!("its supervisor {parent} has ended"),
                 )
             })?;
-            if let Some(why) = cannot_restart_in_place(&supervisor_view(parent), &child_id) {
+            if let Some(why) = cannot_restart_in_place(parent, &child_id) {
                 return Err(ErrorBody::new(
                     ErrorCode::NotSupervised,
                     format!("{label} {why}"),
@@ -177,28 +177,20 @@ impl Backend for RuntimeBackend {
     }
 }
 
-/// The strategy of supervisor `pid` and its children's restart types, as published.
-fn supervisor_view(pid: Pid) -> Option<noex_agent::types::SupervisorInfo> {
-    processes().get(pid)?.supervisor_info()
-}
-
-/// Why a child cannot be restarted in place, if it cannot: its supervisor forgets
-/// it once it stops (temporary), or restarts only by its policy (dynamic).
-fn cannot_restart_in_place(
-    supervisor: &Option<SupervisorInfo>,
-    child_id: &str,
-) -> Option<&'static str> {
-    let supervisor = supervisor.as_ref()?;
+/// Why a child of supervisor `pid` cannot be restarted in place, if it cannot: its
+/// supervisor forgets it once it stops (temporary), or restarts only by its policy
+/// (dynamic).
+fn cannot_restart_in_place(pid: Pid, child_id: &str) -> Option<&'static str> {
+    let cell = processes().get(pid)?;
+    let supervisor = cell.supervisor.as_ref()?;
     if supervisor.strategy == Strategy::SimpleOneForOne {
         return Some(
             "is a dynamic child (simple_one_for_one): it cannot be restarted in place; \
              kill it and its supervisor applies its restart type",
         );
     }
-    let temporary = supervisor
-        .children
-        .iter()
-        .any(|child| child.id == child_id && child.restart == RestartType::Temporary);
+    let temporary = (supervisor.children.read().find(child_id))
+        .is_some_and(|child| child.restart == RestartType::Temporary);
     temporary.then_some("is a temporary child: once stopped, its supervisor forgets it")
 }
 

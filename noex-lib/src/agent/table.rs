@@ -96,9 +96,8 @@ fn window(wanted: &HashSet<Pid>) -> (Vec<ServerInfo>, Vec<SupervisorInfo>, Vec<C
     let mut child_counts = Vec::new();
     let supervisor_pids = wanted.iter().copied().chain(above);
     for cell in supervisor_pids.filter_map(|pid| processes().get(pid)) {
-        let listed = |child: &crate::process::PublishedChild| {
-            child.pid.is_some_and(|pid| keep.contains(&pid))
-        };
+        let listed =
+            |child: &crate::process::ListedChild| child.pid.is_some_and(|pid| keep.contains(&pid));
         if let Some((info, children)) = cell.supervisor_info_listing(listed) {
             child_counts.push(ChildCount {
                 pid: info.pid,

@@ -214,15 +214,7 @@ impl<S: GenServer> NamedRef<S> {
                     .supervisor
                     .as_ref()
                     .expect("a child handle is made from a supervisor");
-                // A scan: handles by id name the few children of a static
-                // supervisor, not a dynamic one's thousands.
-                let pid = view
-                    .state
-                    .lock()
-                    .children
-                    .values()
-                    .find(|child| *child.id == **id)
-                    .and_then(|child| child.pid);
+                let pid = view.children.read().find(id).and_then(|child| child.pid);
                 let Some(cell) = pid.and_then(|pid| process::processes().get(pid)) else {
                     return Ok(Found::Nothing);
                 };

@@ -19,7 +19,7 @@ use super::Info;
 use super::exit_waiters::ExitWaiters;
 use super::signals::Signals;
 use super::status::ProcessStatus;
-use super::supervisor_view::{PublishedChild, SupervisorView};
+use super::supervisor_view::{ListedChild, SupervisorView};
 use crate::sync::Mutex;
 use crate::type_names::SharedTypeNames;
 use crate::{ExitReason, Pid, clock, events};
@@ -479,17 +479,17 @@ impl ProcessCell {
         let Some(view) = self.supervisor.as_ref() else {
             return;
         };
-        // Copied, so the notes' lock is not held with the view's (as everywhere).
+        // Copied, so the notes' lock is not held with the table's (as everywhere).
         let (name, last_error) = self.shown_notes();
-        let state = view.state.lock();
+        let table = view.children.read();
         // Each id is an allocation of its own, in cold memory: fetched ahead.
-        let mut ahead = state.children.values().skip(TOUCH_AHEAD);
-        let children = state.children.values().map(move |child| {
+        let mut ahead = table.iter().skip(TOUCH_AHEAD);
+        let children = table.iter().map(move |child| {
             if let Some(later) = ahead.next() {
                 prefetch(later.id.as_ptr(), later.id.len());
             }
             noex_agent::rows::ChildRow {
-                id: &child.id,
+                id: child.id,
                 pid: child.pid,
                 restart: child.restart,
                 kind: child.kind,
@@ -504,7 +504,7 @@ impl ProcessCell {
                 status: self.status().into(),
                 strategy: view.strategy,
                 intensity: view.intensity,
-                child_restarts: state.child_restarts,
+                child_restarts: table.child_restarts(),
                 restarts: self.restarts,
                 started_at_ms: self.started_at_ms,
                 last_error: last_error.as_deref(),
@@ -522,11 +522,11 @@ impl ProcessCell {
     /// million), and how many children it has in all.
     pub(crate) fn supervisor_info_listing(
         &self,
-        listed: impl Fn(&PublishedChild) -> bool,
+        listed: impl Fn(&ListedChild) -> bool,
     ) -> Option<(SupervisorInfo, u64)> {
         let view = self.supervisor.as_ref()?;
         let (name, last_error) = self.shown_notes();
-        let state = view.state.lock();
+        let table = view.children.read();
         let info = SupervisorInfo {
             pid: self.pid,
             name,
@@ -535,19 +535,18 @@ impl ProcessCell {
             status: self.status().into(),
             strategy: view.strategy,
             intensity: view.intensity,
-            children: state
-                .children
-                .values()
+            children: table
+                .iter()
                 .filter(|child| listed(child))
-                .map(PublishedChild::to_wire)
+                .map(ListedChild::to_wire)
                 .collect(),
-            child_restarts: state.child_restarts,
+            child_restarts: table.child_restarts(),
             restarts: self.restarts,
             started_at_ms: self.started_at_ms,
             last_error,
             system: self.system,
         };
-        Some((info, state.children.len() as u64))
+        Some((info, table.len() as u64))
     }
 }
 

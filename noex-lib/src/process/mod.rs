@@ -91,6 +91,6 @@ pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };
 pub(crate) use status::ProcessStatus;
-pub(crate) use supervisor_view::{PublishedChild, SupervisorView};
+pub(crate) use supervisor_view::{Children, ChildrenReader, ListedChild, SupervisorView};
 pub(crate) use table::processes;
 pub(crate) use teardown::finish;

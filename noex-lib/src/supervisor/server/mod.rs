@@ -20,18 +20,17 @@ use super::spec::{
 use super::{ChildCount, ChildInfo, ChildRef, RestartType, Strategy};
 use crate::error::{BoxError, ChildNotFoundError, StartError, SupervisorError};
 use crate::gen_server::{Context, GenServer, Info, Reply, ReplyTo, SpawnOptions, spawn};
-use crate::process::{CellRef, Exit, PublishedChild, SupervisorView};
-use crate::sync::Mutex;
+use crate::process::{CellRef, Exit, SupervisorView};
+use crate::sync::{Mutex, MutexGuard};
 use crate::{ExitReason, Pid};
 use restart::TryAgain;
 use table::{Child, ChildState, ChildTable, Position};
 
 pub(crate) struct SupervisorServer {
     spec: SupervisorSpec,
-    children: ChildTable,
+    /// Shared with its cell's [`SupervisorView`], where the Observer reads it.
+    children: Arc<Mutex<ChildTable>>,
     window: RestartWindow,
-    /// Restarts performed on its children, all time (what the Observer shows).
-    child_restarts: u32,
     /// Set in `init`: this supervisor's own cell.
     me: Option<CellRef>,
 }
@@ -59,20 +58,20 @@ impl SupervisorServer {
         mut options: SpawnOptions,
     ) -> Result<crate::ServerRef<SupervisorServer>, StartError> {
         spec.validate()?;
+        let children = Arc::new(Mutex::new(ChildTable::default()));
         options.supervisor = Some(SupervisorView {
             strategy: spec.strategy.into(),
             intensity: Intensity {
                 max_restarts: spec.max_restarts,
                 within_ms: spec.within.as_millis() as u64,
             },
-            state: Mutex::default(),
+            children: children.clone(),
             changed: Notify::new(),
         });
         let server = SupervisorServer {
             window: RestartWindow::new(spec.max_restarts, spec.within),
             spec,
-            children: ChildTable::default(),
-            child_restarts: 0,
+            children,
             me: None,
         };
         spawn(server, options).await
@@ -86,39 +85,38 @@ impl SupervisorServer {
         self.spec.strategy == Strategy::SimpleOneForOne
     }
 
-    /// Publish the children that changed since the last time, for the Observer.
-    fn publish(&mut self) {
-        let changed = self.children.take_changed();
-        let Some(view) = self.cell().supervisor.as_ref() else {
-            return;
-        };
-        {
-            let mut state = view.state.lock();
-            state.child_restarts = self.child_restarts;
-            for position in changed {
-                match self.children.try_get(position) {
-                    Some(child) => state.children.insert(position, published(child)),
-                    None => state.children.remove(position),
-                };
-            }
+    /// Its children, locked: never held across an await, so the Observer is not
+    /// kept waiting.
+    fn table(&self) -> MutexGuard<'_, ChildTable> {
+        self.children.lock()
+    }
+
+    /// Wake the handles waiting for a child's restart (after each request, as
+    /// the children it changed are all in place).
+    fn announce_changes(&self) {
+        if let Some(view) = self.cell().supervisor.as_ref() {
+            view.changed.notify_waiters();
         }
-        view.changed.notify_waiters();
     }
 
     /// Start a new instance of child `at`, linked to this supervisor.
     async fn start_instance(&self, at: Position, restarts: u32) -> Result<CellRef, StartError> {
         let me = self.cell();
-        let child = self.children.get(at);
-        let start = ChildStart {
-            parent: me.clone(),
-            child_id: child.id.clone(),
-            restarts,
-            last_error: child.last_error.clone(),
-            name: child.spec.name.clone(),
-            system: child.spec.system || me.system,
-            handle_type: child.spec.handle_type,
+        let starting = {
+            let table = self.table();
+            let child = table.get(at);
+            let start = ChildStart {
+                parent: me.clone(),
+                child_id: child.id.clone(),
+                restarts,
+                last_error: child.last_error.clone(),
+                name: child.spec.name.clone(),
+                system: child.spec.system || me.system,
+                handle_type: child.spec.handle_type,
+            };
+            (child.spec.start)(start, child.arg.as_deref())
         };
-        (child.spec.start)(start, child.arg.as_deref()).await
+        starting.await
     }
 
     /// OTP's `do_start_child`: start child `at` (as restart number `restarts`).
@@ -127,11 +125,11 @@ impl SupervisorServer {
         match self.start_instance(at, restarts).await {
             Ok(cell) => {
                 let pid = cell.pid;
-                self.children.set_running(at, cell);
+                self.table().set_running(at, cell);
                 Ok(Started::Running(pid))
             }
             Err(StartError::Ignored { .. }) => {
-                self.children.set_state(at, ChildState::Stopped);
+                self.table().set_state(at, ChildState::Stopped);
                 Ok(Started::Ignored)
             }
             Err(error) => Err(error),
@@ -146,45 +144,46 @@ impl SupervisorServer {
         id: Arc<str>,
         arg: Option<ChildArg>,
     ) -> Result<Started, StartError> {
-        let at = self.children.push(Child::new(spec, id, arg));
+        let at = self.table().push(Child::new(spec, id, arg));
         let started = self.start_child_at(at, 0).await;
         let keep = match &started {
             Ok(Started::Running(_)) => true,
             Ok(Started::Ignored) => {
-                !self.is_simple() && self.children.get(at).spec.restart != RestartType::Temporary
+                !self.is_simple() && self.table().get(at).spec.restart != RestartType::Temporary
             }
             Err(_) => false,
         };
         if !keep {
-            self.children.remove(at);
+            self.table().remove(at);
         }
         started
     }
 
     fn find(&self, id: &str) -> Result<Position, ChildNotFoundError> {
-        self.children
+        self.table()
             .find(id)
             .ok_or_else(|| ChildNotFoundError { id: id.to_string() })
     }
 
     fn find_running(&self, pid: Pid) -> Option<Position> {
-        self.children
+        let table = self.table();
+        table
             .find_pid(pid)
-            .filter(|&at| self.children.get(at).running().is_some())
+            .filter(|&at| table.get(at).running().is_some())
     }
 
     /// OTP's `del_child`: a temporary or dynamic child is forgotten, any other is
     /// kept, stopped.
     fn del_child(&mut self, at: Position) {
-        if self.children.get(at).spec.restart == RestartType::Temporary || self.is_simple() {
+        if self.table().get(at).spec.restart == RestartType::Temporary || self.is_simple() {
             self.remove(at);
         } else {
-            self.children.set_state(at, ChildState::Stopped);
+            self.table().set_state(at, ChildState::Stopped);
         }
     }
 
     fn remove(&mut self, at: Position) {
-        let child = self.children.remove(at);
+        let child = self.table().remove(at);
         let cell = self.cell();
         crate::events::hub().publish(LifecycleEvent {
             seq: 0,
@@ -201,8 +200,13 @@ impl SupervisorServer {
     /// Stop child `at` by its shutdown spec, if it is running (OTP's
     /// `do_terminate`); it is left stopped.
     async fn terminate_at(&mut self, at: Position) {
-        if let ChildState::Running(cell) = self.children.set_state(at, ChildState::Stopped) {
-            shutdown_child(&cell, self.children.get(at).spec.shutdown).await;
+        let (stopped, shutdown) = {
+            let mut table = self.table();
+            let stopped = table.set_state(at, ChildState::Stopped);
+            (stopped, table.get(at).spec.shutdown)
+        };
+        if let ChildState::Running(cell) = stopped {
+            shutdown_child(&cell, shutdown).await;
         }
     }
 
@@ -210,25 +214,16 @@ impl SupervisorServer {
     /// dynamic children of a `simple_one_for_one` supervisor all at once.
     async fn terminate_children(&mut self) {
         if self.is_simple() {
-            let running = self.children.stop_all();
+            let running = self.table().stop_all();
             if let Some(template) = &self.spec.template {
                 shutdown_children(&running, template.shutdown).await;
             }
             return;
         }
-        for at in self.children.positions_from(0).into_iter().rev() {
+        let positions = self.table().positions_from(0);
+        for at in positions.into_iter().rev() {
             self.terminate_at(at).await;
         }
-    }
-}
-
-/// The Observer's view of one child.
-fn published(child: &Child) -> PublishedChild {
-    PublishedChild {
-        id: child.id.clone(),
-        pid: child.running().map(|cell| cell.pid),
-        restart: child.spec.restart.into(),
-        kind: child.spec.kind.into(),
     }
 }
 
@@ -252,7 +247,7 @@ impl GenServer for SupervisorServer {
                 }));
             }
         }
-        self.publish();
+        self.announce_changes();
         Ok(())
     }
 
@@ -285,6 +280,6 @@ impl GenServer for SupervisorServer {
 
     async fn terminate(&mut self, _: &ExitReason, _: &mut Context<Self>) {
         self.terminate_children().await;
-        self.publish();
+        self.announce_changes();
     }
 }

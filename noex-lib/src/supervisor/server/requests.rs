@@ -26,7 +26,8 @@ impl SupervisorServer {
             return Err(self.unsupported("start_child with a spec (use start_child_with)"));
         }
         if let Ok(at) = self.find(&spec.id) {
-            let child = self.children.get(at);
+            let table = self.table();
+            let child = table.get(at);
             return Err(match child.running() {
                 Some(cell) => SupervisorError::AlreadyStarted {
                     id: spec.id,
@@ -44,7 +45,7 @@ impl SupervisorServer {
         let Some(template) = self.spec.template.clone() else {
             return Err(self.unsupported("start_child_with"));
         };
-        let id = self.children.next_numbered_id(&template.id);
+        let id = self.table().next_numbered_id(&template.id);
         let started = self.add_child(template, id.clone(), Some(arg)).await;
         self.added(&id, started)
     }
@@ -54,7 +55,7 @@ impl SupervisorServer {
         id: &str,
         started: Result<Started, StartError>,
     ) -> Result<Pid, SupervisorError> {
-        self.publish();
+        self.announce_changes();
         match started? {
             Started::Running(pid) => {
                 if let Some(cell) = crate::process::processes().get(pid) {
@@ -81,34 +82,35 @@ impl SupervisorServer {
         };
         self.terminate_at(at).await;
         self.del_child(at);
-        self.publish();
+        self.announce_changes();
         Ok(())
     }
 
     /// A dynamic child by its pid: the running one, or one whose restart from that
     /// pid is pending (OTP's `{restarting, Pid}`).
     pub(super) fn find_dynamic(&self, pid: Pid) -> Option<Position> {
-        self.children
+        let table = self.table();
+        table
             .find_pid(pid)
-            .filter(|&at| !matches!(self.children.get(at).state(), ChildState::Stopped))
+            .filter(|&at| !matches!(table.get(at).state(), ChildState::Stopped))
     }
 
     /// Start a stopped child again; a manual restart does not count toward the
     /// intensity. As OTP: a running or restarting child is an error.
     pub(super) async fn restart_child(&mut self, id: &str) -> Result<Pid, SupervisorError> {
         let at = self.stopped_child(id, "restart_child")?;
-        let attempt = self.children.get(at).restarts + 1;
+        let attempt = self.table().get(at).restarts + 1;
         let started = self.start_child_at(at, attempt).await;
         let result = match started {
             Ok(Started::Running(pid)) => {
-                self.children.get_mut(at).restarts = attempt;
+                self.table().get_mut(at).restarts = attempt;
                 self.restarted(at, attempt);
                 Ok(pid)
             }
             Ok(Started::Ignored) => Err(SupervisorError::Ignored { id: id.into() }),
             Err(error) => Err(error.into()),
         };
-        self.publish();
+        self.announce_changes();
         result
     }
 
@@ -124,7 +126,7 @@ impl SupervisorServer {
             return Err(self.unsupported(operation));
         }
         let at = self.find(id)?;
-        match self.children.get(at).state() {
+        match self.table().get(at).state() {
             ChildState::Running(_) => Err(SupervisorError::Running { id: id.into() }),
             ChildState::Restarting => Err(SupervisorError::Restarting { id: id.into() }),
             ChildState::Stopped => Ok(at),
@@ -134,12 +136,12 @@ impl SupervisorServer {
     pub(super) async fn delete_child(&mut self, id: &str) -> Result<(), SupervisorError> {
         let at = self.stopped_child(id, "delete_child")?;
         self.remove(at);
-        self.publish();
+        self.announce_changes();
         Ok(())
     }
 
     pub(super) fn children_info(&self) -> Vec<ChildInfo> {
-        self.children
+        self.table()
             .iter()
             .map(|child| ChildInfo {
                 id: child.id.to_string(),
@@ -159,25 +161,24 @@ impl SupervisorServer {
     /// OTP's `count_children`: a `simple_one_for_one` supervisor has one spec, its
     /// template, and counts its children by the template's kind.
     pub(super) fn count(&self) -> ChildCount {
-        let active = self
-            .children
-            .iter()
+        let table = self.table();
+        let active = (table.iter())
             .filter(|child| child.running().is_some())
             .count();
         let mut count = ChildCount {
-            specs: self.children.len(),
+            specs: table.len(),
             active,
             ..ChildCount::default()
         };
         if let Some(template) = self.spec.template.as_ref().filter(|_| self.is_simple()) {
             count.specs = 1;
             match template.kind {
-                ChildKind::Supervisor => count.supervisors = self.children.len(),
-                _ => count.workers = self.children.len(),
+                ChildKind::Supervisor => count.supervisors = table.len(),
+                _ => count.workers = table.len(),
             }
             return count;
         }
-        for child in self.children.iter() {
+        for child in table.iter() {
             match child.spec.kind {
                 ChildKind::Supervisor => count.supervisors += 1,
                 _ => count.workers += 1,

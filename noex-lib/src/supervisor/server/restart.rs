@@ -27,23 +27,26 @@ impl SupervisorServer {
         let Some(at) = self.find_running(exit.pid) else {
             return;
         };
-        self.children.set_state(at, ChildState::Stopped);
-        let child = self.children.get_mut(at);
-        if exit.reason.is_abnormal() {
-            child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into());
-        }
-        let restart = match child.spec.restart {
-            RestartType::Permanent => true,
-            RestartType::Transient => exit.reason.is_abnormal(),
-            RestartType::Temporary => false,
+        let (restart, id) = {
+            let mut table = self.table();
+            table.set_state(at, ChildState::Stopped);
+            let child = table.get_mut(at);
+            if exit.reason.is_abnormal() {
+                child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into());
+            }
+            let restart = match child.spec.restart {
+                RestartType::Permanent => true,
+                RestartType::Transient => exit.reason.is_abnormal(),
+                RestartType::Temporary => false,
+            };
+            (restart, child.id.clone())
         };
         if restart {
-            let id = child.id.clone();
             self.restart(id, ctx).await;
         } else {
             self.del_child(at);
         }
-        self.publish();
+        self.announce_changes();
     }
 
     /// OTP's `restart/2`: count the restart against the intensity, then restart by
@@ -71,8 +74,7 @@ impl SupervisorServer {
 
     /// One child (one_for_one, simple_one_for_one). Returns the id to try again.
     pub(super) async fn restart_one(&mut self, at: Position) -> Option<Arc<str>> {
-        let attempt = self.children.get(at).restarts + 1;
-        self.children.get_mut(at).restarts = attempt;
+        let attempt = self.count_attempt(at);
         match self.start_child_at(at, attempt).await {
             Ok(Started::Running(_)) => {
                 self.restarted(at, attempt);
@@ -93,17 +95,18 @@ impl SupervisorServer {
     /// reverse start order; temporary ones are dropped), then start every one left
     /// in start order, until one fails. Returns the id of the one that failed.
     pub(super) async fn restart_group(&mut self, from: Position) -> Option<Arc<str>> {
-        for at in self.children.positions_from(from).into_iter().rev() {
+        let positions = self.table().positions_from(from);
+        for at in positions.into_iter().rev() {
             self.terminate_at(at).await;
-            if self.children.get(at).spec.restart == RestartType::Temporary {
+            if self.table().get(at).spec.restart == RestartType::Temporary {
                 self.remove(at);
             }
         }
         // No temporary child is left to start: a child that ignores its start stays
         // stopped (OTP's `start_children` drops only temporary ones).
-        for at in self.children.positions_from(from) {
-            let attempt = self.children.get(at).restarts + 1;
-            self.children.get_mut(at).restarts = attempt;
+        let positions = self.table().positions_from(from);
+        for at in positions {
+            let attempt = self.count_attempt(at);
             match self.start_child_at(at, attempt).await {
                 Ok(Started::Running(_)) => self.restarted(at, attempt),
                 Ok(Started::Ignored) => {}
@@ -113,17 +116,30 @@ impl SupervisorServer {
         None
     }
 
+    /// Count one more restart attempt of child `at`; returns its number.
+    fn count_attempt(&mut self, at: Position) -> u32 {
+        let mut table = self.table();
+        let child = table.get_mut(at);
+        child.restarts += 1;
+        child.restarts
+    }
+
     pub(super) fn restart_failed(&mut self, at: Position, error: &StartError) -> Arc<str> {
-        self.children.set_state(at, ChildState::Restarting);
-        let child = self.children.get_mut(at);
+        let mut table = self.table();
+        table.set_state(at, ChildState::Restarting);
+        let child = table.get_mut(at);
         tracing::warn!(child = %child.id, %error, "restart failed; trying again");
         child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into());
         child.id.clone()
     }
 
     pub(super) fn restarted(&mut self, at: Position, attempt: u32) {
-        self.child_restarts += 1;
-        if let Some(cell) = self.children.get(at).running() {
+        let running = {
+            let mut table = self.table();
+            table.child_restarts += 1;
+            table.get(at).running().cloned()
+        };
+        if let Some(cell) = running {
             cell.emit(EventKind::Restarted { attempt });
         }
     }
@@ -137,10 +153,10 @@ impl SupervisorServer {
     pub(super) async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
         tokio::task::yield_now().await;
         if let Ok(at) = self.find(&id)
-            && matches!(self.children.get(at).state(), ChildState::Restarting)
+            && matches!(self.table().get(at).state(), ChildState::Restarting)
         {
             self.restart(id, ctx).await;
-            self.publish();
+            self.announce_changes();
         }
     }
 

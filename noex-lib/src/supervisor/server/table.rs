@@ -1,16 +1,17 @@
 //! A supervisor's children: in start order, found by id and by pid without a scan,
 //! so a supervisor of a million children restarts one in the time it takes for
-//! ten. It remembers which children changed since the Observer last looked, so
-//! publishing costs what changed, not the whole table.
+//! ten. The table is shared with the supervisor's cell, where the Observer reads
+//! it under its lock.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::Pid;
-use crate::process::{CellRef, PidHasher};
+use crate::process::{CellRef, ChildrenReader, ListedChild, PidHasher};
 use crate::start_order::StartOrder;
 use crate::supervisor::spec::{ChildArg, ChildSpec};
+use crate::sync::{Mutex, MutexGuard};
 
 /// A child's place in start order, from 0; never reused, so a restart keeps it and
 /// a removal leaves the others where they were.
@@ -77,8 +78,8 @@ pub(super) struct ChildTable {
     /// pending (OTP's `{restarting, Pid}`).
     by_pid: HashMap<Pid, Position, BuildHasherDefault<PidHasher>>,
     next: Position,
-    /// Positions added, changed or removed since [`Self::take_changed`].
-    changed: Vec<Position>,
+    /// Restarts the supervisor has performed on its children (all time).
+    pub(super) child_restarts: u32,
 }
 
 impl ChildTable {
@@ -94,7 +95,6 @@ impl ChildTable {
             self.by_id.insert(child.id.clone(), position);
         }
         self.in_order.insert(position, child);
-        self.changed.push(position);
         position
     }
 
@@ -104,14 +104,7 @@ impl ChildTable {
             .expect("a position from this table")
     }
 
-    /// The child at `position`, unless it was removed.
-    pub(super) fn try_get(&self, position: Position) -> Option<&Child> {
-        self.in_order.get(position)
-    }
-
-    /// The child to change; it will be published again.
     pub(super) fn get_mut(&mut self, position: Position) -> &mut Child {
-        self.changed.push(position);
         self.in_order
             .get_mut(position)
             .expect("a position from this table")
@@ -168,7 +161,6 @@ impl ChildTable {
         if let Some(pid) = child.last_pid() {
             self.by_pid.remove(&pid);
         }
-        self.changed.push(position);
         child
     }
 
@@ -184,7 +176,6 @@ impl ChildTable {
 
     /// Take every running child's instance, leaving all of them stopped.
     pub(super) fn stop_all(&mut self) -> Vec<CellRef> {
-        self.changed.extend(self.in_order.positions_from(0));
         self.in_order
             .values_mut()
             .filter_map(
@@ -195,13 +186,39 @@ impl ChildTable {
             )
             .collect()
     }
+}
 
-    /// The positions that changed since the last call, each once.
-    pub(super) fn take_changed(&mut self) -> Vec<Position> {
-        let mut changed = std::mem::take(&mut self.changed);
-        changed.sort_unstable();
-        changed.dedup();
-        changed
+/// The Observer reads the table as the supervisor left it, under its lock.
+impl crate::process::Children for Mutex<ChildTable> {
+    fn read(&self) -> Box<dyn ChildrenReader + '_> {
+        Box::new(self.lock())
+    }
+}
+
+impl ChildrenReader for MutexGuard<'_, ChildTable> {
+    fn len(&self) -> usize {
+        ChildTable::len(self)
+    }
+
+    fn child_restarts(&self) -> u32 {
+        self.child_restarts
+    }
+
+    fn iter(&self) -> Box<dyn ExactSizeIterator<Item = ListedChild<'_>> + '_> {
+        Box::new(self.in_order.values().map(listed))
+    }
+
+    fn find(&self, id: &str) -> Option<ListedChild<'_>> {
+        Some(listed(self.get(ChildTable::find(self, id)?)))
+    }
+}
+
+fn listed(child: &Child) -> ListedChild<'_> {
+    ListedChild {
+        id: &child.id,
+        pid: child.running().map(|cell| cell.pid),
+        restart: child.spec.restart.into(),
+        kind: child.spec.kind.into(),
     }
 }
 
@@ -260,17 +277,5 @@ mod tests {
         table.remove(first);
         assert_eq!(table.find("idle-1"), None);
         assert_eq!(table.find("idle-2"), Some(second));
-    }
-
-    #[test]
-    fn changes_are_reported_once_each_and_then_forgotten() {
-        let mut table = ChildTable::default();
-        let a = table.push(child("a"));
-        let b = table.push(child("b"));
-        table.get_mut(a).restarts += 1;
-        assert_eq!(table.take_changed(), [a, b]);
-        assert!(table.take_changed().is_empty());
-        table.remove(a);
-        assert_eq!(table.take_changed(), [a]);
     }
 }
