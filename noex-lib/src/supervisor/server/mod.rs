@@ -129,7 +129,7 @@ impl SupervisorServer {
                 Ok(Started::Running(pid))
             }
             Err(StartError::Ignored { .. }) => {
-                self.table().set_state(at, ChildState::Stopped);
+                self.table().stop(at);
                 Ok(Started::Ignored)
             }
             Err(error) => Err(error),
@@ -178,7 +178,7 @@ impl SupervisorServer {
         if self.table().get(at).spec.restart == RestartType::Temporary || self.is_simple() {
             self.remove(at);
         } else {
-            self.table().set_state(at, ChildState::Stopped);
+            self.table().stop(at);
         }
     }
 
@@ -202,10 +202,9 @@ impl SupervisorServer {
     async fn terminate_at(&mut self, at: Position) {
         let (stopped, shutdown) = {
             let mut table = self.table();
-            let stopped = table.set_state(at, ChildState::Stopped);
-            (stopped, table.get(at).spec.shutdown)
+            (table.stop(at), table.get(at).spec.shutdown)
         };
-        if let ChildState::Running(cell) = stopped {
+        if let Some(cell) = stopped {
             shutdown_child(&cell, shutdown).await;
         }
     }

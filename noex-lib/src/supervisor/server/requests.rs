@@ -92,7 +92,7 @@ impl SupervisorServer {
         let table = self.table();
         table
             .find_pid(pid)
-            .filter(|&at| !matches!(table.get(at).state(), ChildState::Stopped))
+            .filter(|&at| !matches!(table.get(at).state(), ChildState::Stopped(_)))
     }
 
     /// Start a stopped child again; a manual restart does not count toward the
@@ -128,8 +128,8 @@ impl SupervisorServer {
         let at = self.find(id)?;
         match self.table().get(at).state() {
             ChildState::Running(_) => Err(SupervisorError::Running { id: id.into() }),
-            ChildState::Restarting => Err(SupervisorError::Restarting { id: id.into() }),
-            ChildState::Stopped => Ok(at),
+            ChildState::Restarting(_) => Err(SupervisorError::Restarting { id: id.into() }),
+            ChildState::Stopped(_) => Ok(at),
         }
     }
 
@@ -148,8 +148,8 @@ impl SupervisorServer {
                 pid: child.running().map(|cell| cell.pid),
                 status: match child.state() {
                     ChildState::Running(_) => ChildStatus::Running,
-                    ChildState::Restarting => ChildStatus::Restarting,
-                    ChildState::Stopped => ChildStatus::Stopped,
+                    ChildState::Restarting(_) => ChildStatus::Restarting,
+                    ChildState::Stopped(_) => ChildStatus::Stopped,
                 },
                 restarts: child.restarts,
                 restart: child.spec.restart,

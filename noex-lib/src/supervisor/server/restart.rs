@@ -29,7 +29,7 @@ impl SupervisorServer {
         };
         let (restart, id) = {
             let mut table = self.table();
-            table.set_state(at, ChildState::Stopped);
+            table.stop(at);
             let child = table.get_mut(at);
             if exit.reason.is_abnormal() {
                 child.last_error = Some(clip(&exit.reason.to_string(), STORED_TEXT_LIMIT).into());
@@ -126,7 +126,7 @@ impl SupervisorServer {
 
     pub(super) fn restart_failed(&mut self, at: Position, error: &StartError) -> Arc<str> {
         let mut table = self.table();
-        table.set_state(at, ChildState::Restarting);
+        table.set_restarting(at);
         let child = table.get_mut(at);
         tracing::warn!(child = %child.id, %error, "restart failed; trying again");
         child.last_error = Some(clip(&error.to_string(), STORED_TEXT_LIMIT).into());
@@ -153,7 +153,7 @@ impl SupervisorServer {
     pub(super) async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
         tokio::task::yield_now().await;
         if let Ok(at) = self.find(&id)
-            && matches!(self.table().get(at).state(), ChildState::Restarting)
+            && matches!(self.table().get(at).state(), ChildState::Restarting(_))
         {
             self.restart(id, ctx).await;
             self.announce_changes();

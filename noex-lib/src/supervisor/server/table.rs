@@ -22,21 +22,20 @@ pub(super) struct Child {
     pub(super) spec: Arc<ChildSpec>,
     pub(super) id: Arc<str>,
     state: ChildState,
-    /// The pid of the latest instance, running or not; 0 before the first (pids
-    /// start at 1, and an `Option<Pid>` takes 16 bytes in every child).
-    last_pid: u64,
     /// Restarts of this child so far (each attempt counts).
     pub(super) restarts: u32,
     pub(super) last_error: Option<Box<str>>,
     pub(super) arg: Option<ChildArg>,
 }
 
-/// OTP's child `pid` field: a pid, `{restarting, _}`, or `undefined`.
+/// OTP's child `pid` field: a pid, `{restarting, Pid}`, or `undefined`; each
+/// with the pid of the latest instance, by which the table finds the child.
 pub(super) enum ChildState {
     Running(CellRef),
     /// A restart failed; it is tried again through the mailbox.
-    Restarting,
-    Stopped,
+    Restarting(Option<Pid>),
+    /// `None` before its first instance.
+    Stopped(Option<Pid>),
 }
 
 impl Child {
@@ -44,8 +43,7 @@ impl Child {
         Child {
             spec,
             id,
-            state: ChildState::Stopped,
-            last_pid: 0,
+            state: ChildState::Stopped(None),
             restarts: 0,
             last_error: None,
             arg,
@@ -63,8 +61,21 @@ impl Child {
         }
     }
 
+    /// The latest instance's, running or not.
     pub(super) fn last_pid(&self) -> Option<Pid> {
-        (self.last_pid != 0).then_some(Pid(self.last_pid))
+        match &self.state {
+            ChildState::Running(cell) => Some(cell.pid),
+            ChildState::Restarting(pid) | ChildState::Stopped(pid) => *pid,
+        }
+    }
+
+    /// Leave it stopped; returns the instance that was running, if one was.
+    fn stop(&mut self) -> Option<CellRef> {
+        let last = self.last_pid();
+        match std::mem::replace(&mut self.state, ChildState::Stopped(last)) {
+            ChildState::Running(cell) => Some(cell),
+            _ => None,
+        }
     }
 }
 
@@ -138,7 +149,6 @@ impl ChildTable {
         let pid = cell.pid;
         let child = self.get_mut(position);
         let old = child.last_pid();
-        child.last_pid = pid.id();
         child.state = ChildState::Running(cell);
         if let Some(old) = old {
             self.by_pid.remove(&old);
@@ -146,10 +156,15 @@ impl ChildTable {
         self.by_pid.insert(pid, position);
     }
 
-    /// Set the child's state to `Restarting` or `Stopped`, returning the old one.
-    pub(super) fn set_state(&mut self, position: Position, state: ChildState) -> ChildState {
-        debug_assert!(!matches!(state, ChildState::Running(_)), "use set_running");
-        std::mem::replace(&mut self.get_mut(position).state, state)
+    /// Leave the child stopped; returns the instance that was running, if one was.
+    pub(super) fn stop(&mut self, position: Position) -> Option<CellRef> {
+        self.get_mut(position).stop()
+    }
+
+    /// A restart of the (stopped) child failed: it waits for the next attempt.
+    pub(super) fn set_restarting(&mut self, position: Position) {
+        let child = self.get_mut(position);
+        child.state = ChildState::Restarting(child.last_pid());
     }
 
     pub(super) fn remove(&mut self, position: Position) -> Child {
@@ -176,15 +191,7 @@ impl ChildTable {
 
     /// Take every running child's instance, leaving all of them stopped.
     pub(super) fn stop_all(&mut self) -> Vec<CellRef> {
-        self.in_order
-            .values_mut()
-            .filter_map(
-                |child| match std::mem::replace(&mut child.state, ChildState::Stopped) {
-                    ChildState::Running(cell) => Some(cell),
-                    _ => None,
-                },
-            )
-            .collect()
+        self.in_order.values_mut().filter_map(Child::stop).collect()
     }
 }
 
