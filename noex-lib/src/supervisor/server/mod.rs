@@ -24,7 +24,7 @@ use crate::process::{CellRef, Exit, SupervisorView};
 use crate::sync::{Mutex, MutexGuard};
 use crate::{ExitReason, Pid};
 use restart::TryAgain;
-use table::{Child, ChildState, ChildTable, Position};
+use table::{Child, ChildTable, Position};
 
 pub(crate) struct SupervisorServer {
     spec: SupervisorSpec,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use noex_agent::types::EventKind;
 
-use super::{ChildState, Position, Started, SupervisorServer};
+use super::{Position, Started, SupervisorServer};
 use crate::Pid;
 use crate::error::{ChildNotFoundError, StartError, SupervisorError};
 use crate::process::is_alive;
@@ -92,7 +92,7 @@ impl SupervisorServer {
         let table = self.table();
         table
             .find_pid(pid)
-            .filter(|&at| !matches!(table.get(at).state(), ChildState::Stopped(_)))
+            .filter(|&at| table.get(at).status() != ChildStatus::Stopped)
     }
 
     /// Start a stopped child again; a manual restart does not count toward the
@@ -126,10 +126,10 @@ impl SupervisorServer {
             return Err(self.unsupported(operation));
         }
         let at = self.find(id)?;
-        match self.table().get(at).state() {
-            ChildState::Running(_) => Err(SupervisorError::Running { id: id.into() }),
-            ChildState::Restarting(_) => Err(SupervisorError::Restarting { id: id.into() }),
-            ChildState::Stopped(_) => Ok(at),
+        match self.table().get(at).status() {
+            ChildStatus::Running => Err(SupervisorError::Running { id: id.into() }),
+            ChildStatus::Restarting => Err(SupervisorError::Restarting { id: id.into() }),
+            ChildStatus::Stopped => Ok(at),
         }
     }
 
@@ -146,11 +146,7 @@ impl SupervisorServer {
             .map(|child| ChildInfo {
                 id: child.id.to_string(),
                 pid: child.running().map(|cell| cell.pid),
-                status: match child.state() {
-                    ChildState::Running(_) => ChildStatus::Running,
-                    ChildState::Restarting(_) => ChildStatus::Restarting,
-                    ChildState::Stopped(_) => ChildStatus::Stopped,
-                },
+                status: child.status(),
                 restarts: child.restarts,
                 restart: child.spec.restart,
                 kind: child.spec.kind,

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use noex_agent::text::{STORED_TEXT_LIMIT, clip};
 use noex_agent::types::EventKind;
 
-use super::{ChildState, Position, Started, SupervisorServer};
+use super::{Position, Started, SupervisorServer};
 use crate::ExitReason;
 use crate::error::{MaxRestartsExceededError, StartError};
 use crate::gen_server::Context;
 use crate::process::Exit;
-use crate::supervisor::{RestartType, Strategy};
+use crate::supervisor::{ChildStatus, RestartType, Strategy};
 
 /// A restart to try again, sent by the supervisor to itself (OTP's
 /// `{try_again_restart, Id}` cast), so the requests that came meanwhile are
@@ -153,7 +153,7 @@ impl SupervisorServer {
     pub(super) async fn try_again(&mut self, id: Arc<str>, ctx: &mut Context<Self>) {
         tokio::task::yield_now().await;
         if let Ok(at) = self.find(&id)
-            && matches!(self.table().get(at).state(), ChildState::Restarting(_))
+            && self.table().get(at).status() == ChildStatus::Restarting
         {
             self.restart(id, ctx).await;
             self.announce_changes();

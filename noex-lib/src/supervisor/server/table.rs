@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::Pid;
 use crate::process::{CellRef, ChildrenReader, ListedChild, PidHasher};
 use crate::start_order::StartOrder;
+use crate::supervisor::ChildStatus;
 use crate::supervisor::spec::{ChildArg, ChildSpec};
 use crate::sync::{Mutex, MutexGuard};
 
@@ -21,21 +22,19 @@ pub(super) struct Child {
     /// Shared with the template by every child of a `simple_one_for_one` supervisor.
     pub(super) spec: Arc<ChildSpec>,
     pub(super) id: Arc<str>,
-    state: ChildState,
-    /// Restarts of this child so far (each attempt counts).
-    pub(super) restarts: u32,
+    /// The running instance (OTP's child `pid`).
+    running: Option<CellRef>,
+    /// The latest instance's pid, running or not, 0 before the first; by it the
+    /// table finds the child. Kept here rather than read from the instance: listing
+    /// a million children would touch a million cold cells.
+    last_pid: u64,
     pub(super) last_error: Option<Box<str>>,
     pub(super) arg: Option<ChildArg>,
-}
-
-/// OTP's child `pid` field: a pid, `{restarting, Pid}`, or `undefined`; each
-/// with the pid of the latest instance, by which the table finds the child.
-pub(super) enum ChildState {
-    Running(CellRef),
-    /// A restart failed; it is tried again through the mailbox.
-    Restarting(Option<Pid>),
-    /// `None` before its first instance.
-    Stopped(Option<Pid>),
+    /// Restarts of this child so far (each attempt counts).
+    pub(super) restarts: u32,
+    /// A restart failed; it is tried again through the mailbox (OTP's
+    /// `{restarting, Pid}`). Never while running.
+    restarting: bool,
 }
 
 impl Child {
@@ -43,39 +42,41 @@ impl Child {
         Child {
             spec,
             id,
-            state: ChildState::Stopped(None),
-            restarts: 0,
+            running: None,
+            last_pid: 0,
             last_error: None,
             arg,
+            restarts: 0,
+            restarting: false,
         }
     }
 
-    pub(super) fn state(&self) -> &ChildState {
-        &self.state
+    pub(super) fn status(&self) -> ChildStatus {
+        match (&self.running, self.restarting) {
+            (Some(_), _) => ChildStatus::Running,
+            (None, true) => ChildStatus::Restarting,
+            (None, false) => ChildStatus::Stopped,
+        }
     }
 
     pub(super) fn running(&self) -> Option<&CellRef> {
-        match &self.state {
-            ChildState::Running(cell) => Some(cell),
-            _ => None,
-        }
+        self.running.as_ref()
+    }
+
+    /// The running instance's, without touching it.
+    fn running_pid(&self) -> Option<Pid> {
+        self.running.as_ref().map(|_| Pid(self.last_pid))
     }
 
     /// The latest instance's, running or not.
     pub(super) fn last_pid(&self) -> Option<Pid> {
-        match &self.state {
-            ChildState::Running(cell) => Some(cell.pid),
-            ChildState::Restarting(pid) | ChildState::Stopped(pid) => *pid,
-        }
+        (self.last_pid != 0).then_some(Pid(self.last_pid))
     }
 
     /// Leave it stopped; returns the instance that was running, if one was.
     fn stop(&mut self) -> Option<CellRef> {
-        let last = self.last_pid();
-        match std::mem::replace(&mut self.state, ChildState::Stopped(last)) {
-            ChildState::Running(cell) => Some(cell),
-            _ => None,
-        }
+        self.restarting = false;
+        self.running.take()
     }
 }
 
@@ -149,7 +150,9 @@ impl ChildTable {
         let pid = cell.pid;
         let child = self.get_mut(position);
         let old = child.last_pid();
-        child.state = ChildState::Running(cell);
+        child.last_pid = pid.id();
+        child.restarting = false;
+        child.running = Some(cell);
         if let Some(old) = old {
             self.by_pid.remove(&old);
         }
@@ -164,7 +167,8 @@ impl ChildTable {
     /// A restart of the (stopped) child failed: it waits for the next attempt.
     pub(super) fn set_restarting(&mut self, position: Position) {
         let child = self.get_mut(position);
-        child.state = ChildState::Restarting(child.last_pid());
+        debug_assert!(child.running.is_none(), "a running child is not restarting");
+        child.restarting = true;
     }
 
     pub(super) fn remove(&mut self, position: Position) -> Child {
@@ -223,7 +227,7 @@ impl ChildrenReader for MutexGuard<'_, ChildTable> {
 fn listed(child: &Child) -> ListedChild<'_> {
     ListedChild {
         id: &child.id,
-        pid: child.running().map(|cell| cell.pid),
+        pid: child.running_pid(),
         restart: child.spec.restart.into(),
         kind: child.spec.kind.into(),
     }
