@@ -1,6 +1,7 @@
-//! The three built-in services under one supervisor: a rate limiter guards an
-//! "API", a cache spares the "database", and an event bus tells an audit log what
-//! happened. Then the cache crashes and comes back empty.
+//! The four built-in services under one supervisor: a rate limiter guards an
+//! "API", a cache spares the "database", an event bus tells an audit log what
+//! happened, and a state agent counts the requests turned away. Then the cache
+//! crashes and comes back empty.
 //!
 //! Run with `cargo run -p noex --example services` (and watch it with `noex tree`).
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 use noex::cache::{Cache, CacheOptions};
 use noex::event_bus::{EventBus, EventBusOptions};
 use noex::rate_limiter::{ConsumeError, RateLimiter, RateLimiterOptions};
+use noex::state_agent::StateAgent;
 use noex::supervisor::{self, SupervisorSpec};
 
 #[derive(Debug)]
@@ -28,6 +30,8 @@ enum ApiEvent {
 }
 
 type Users = Cache<u64, Arc<String>>;
+/// Requests turned away, by client.
+type TurnedAway = StateAgent<BTreeMap<String, u64>>;
 
 /// A slow lookup we would rather not repeat.
 async fn load_user(id: u64, loads: &AtomicU64) -> Arc<String> {
@@ -54,6 +58,9 @@ async fn handle_request(client: &str, user: u64, loads: &Arc<AtomicU64>) {
             let _ = events.publish("api.served", ApiEvent::Served { client });
         }
         Err(ConsumeError::Exceeded(limit)) => {
+            let turned_away = TurnedAway::lookup("turned-away").unwrap();
+            let counted = client.clone();
+            let _ = turned_away.cast(move |by_client| *by_client.entry(counted).or_default() += 1);
             let retry_after = limit.retry_after;
             let _ = events.publish(
                 "api.limited",
@@ -93,7 +100,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     RateLimiterOptions::new(5, Duration::from_secs(1)),
                 )
                 .name("api-limits"),
-            ),
+            )
+            .child(TurnedAway::child_spec("turned-away", BTreeMap::new).name("turned-away")),
     )
     .await?;
 
@@ -139,6 +147,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     events
         .publish_sync("api.checkpoint", ApiEvent::Checkpoint)
         .await?;
+
+    let turned_away = TurnedAway::lookup("turned-away")?;
+    println!("turned away: {:?}", turned_away.get(BTreeMap::clone).await?);
 
     let users = Users::lookup("users")?;
     let stats = users.stats().await?;

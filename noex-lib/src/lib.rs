@@ -60,8 +60,8 @@
 //! - [`registry`]: processes by name.
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
 //! - `agent`: the embedded agent that `noex` attaches to (the `agent` feature).
-//! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`]
-//!   (below).
+//! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`],
+//!   [`state_agent`] (below).
 //!
 //! # Built-in services
 //!
@@ -71,6 +71,8 @@
 //! - [`event_bus`]: publish/subscribe on dotted topics, with `*` wildcards.
 //! - [`cache`]: a key-value cache with LRU eviction, TTLs and single-flight `get_or_set`.
 //! - [`rate_limiter`]: per-key sliding-window limits.
+//! - [`state_agent`]: a process holding a value, read and changed by functions run
+//!   inside it (Elixir's `Agent`).
 //!
 //! Each is a [`GenServer`] behind a small typed handle, so it shows up in `noex ps`
 //! and `noex tree` like any other process, stops cleanly, and after a crash its
@@ -80,7 +82,8 @@
 //! `child_spec(id, options)` for a supervised one — registered only if named, as
 //! every child (see "Names" in [`supervisor`]) — and `lookup(name)` to find the
 //! current instance by its registered name (after a restart, the old handle reports
-//! `ServerNotRunningError`; look the service up again).
+//! `ServerNotRunningError`; look the service up again). A state agent takes its
+//! initial value's function where the others take options.
 //!
 //! ```
 //! use std::time::Duration;
@@ -143,7 +146,7 @@ pub use error::{
 pub use exit::ExitReason;
 pub use gen_server::{Context, GenServer, NamedRef, Reply, ServerRef, StartOptions};
 pub use noex_agent::types::Pid;
-pub use services::{cache, event_bus, rate_limiter};
+pub use services::{cache, event_bus, rate_limiter, state_agent};
 pub use supervisor::{ChildSpec, SupervisorRef, SupervisorSpec};
 
 /// The README's examples, compiled and run as doc tests.

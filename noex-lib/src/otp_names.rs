@@ -58,4 +58,5 @@
 //! | `Phoenix.PubSub`, `:pg` topics | [`event_bus::EventBus`](crate::event_bus::EventBus): dotted topics with `*` wildcards |
 //! | a rate-limiting GenServer | [`rate_limiter::RateLimiter`](crate::rate_limiter::RateLimiter) |
 //! | observer, `sys:get_status` | [`observer::snapshot`](crate::observer::snapshot), and `noex ps` / `noex tree` / `noex top` from outside |
-//! | `gen_statem`, `Task`, `Agent`, `Application`, ETS tables | not yet |
+//! | `Agent` (`get`, `update`, `get_and_update`, `cast`) | [`state_agent::StateAgent`](crate::state_agent::StateAgent): the same four, each a function run in the agent; `cast` fails if the agent has ended |
+//! | `gen_statem`, `Task`, `Application`, ETS tables | not yet |

@@ -202,6 +202,20 @@ fn rate_limited_client_waits_for_the_limiter_and_gets_every_answer() {
 }
 
 #[test]
+fn services_limit_cache_publish_count_and_restart_the_cache_empty() {
+    let out = run("services");
+    // Five requests a second per client, eight asked: the limiter turned some away,
+    // and the agent counted each client's (how many depends on timing).
+    out.expect("api.limited: ");
+    out.expect("turned away: {\"alice\": ");
+    for client in ["bob", "carol"] {
+        out.expect(&format!("\"{client}\": "));
+    }
+    out.expect("the database was asked 3 times");
+    out.expect(": 0 entries");
+}
+
+#[test]
 fn state_machine_moves_by_calls_casts_and_timers_and_refuses_the_rest() {
     let out = run("state_machine");
     for line in [

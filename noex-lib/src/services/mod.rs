@@ -1,4 +1,5 @@
-//! The built-in services (`noex::cache`, `noex::event_bus`, `noex::rate_limiter`),
+//! The built-in services (`noex::cache`, `noex::event_bus`, `noex::rate_limiter`,
+//! `noex::state_agent`),
 //! and the start and child spec they share. The crate docs describe them to users;
 //! this module is private so that each service has one public path.
 //!
@@ -10,6 +11,7 @@
 pub mod cache;
 pub mod event_bus;
 pub mod rate_limiter;
+pub mod state_agent;
 
 use crate::error::StartError;
 use crate::gen_server::{self, GenServer, ServerRef, StartOptions};
