@@ -21,6 +21,8 @@
 //! | `{stop, Reason, ...}` | [`Context::stop`](crate::Context::stop) | |
 //! | `gen_server:stop/3` | [`ServerRef::stop`](crate::ServerRef::stop) | |
 //! | `erlang:send_after/3`, `Process.send_after/3` | [`Context::send_after`](crate::Context::send_after) → [`TimerRef`](crate::gen_server::TimerRef) | |
+//! | `timer:send_interval/2` | [`Context::send_interval`](crate::Context::send_interval) → [`TimerRef`](crate::gen_server::TimerRef) | Ends with the server. |
+//! | `{noreply, State, Timeout}`, the `timeout` message | [`Context::idle_timeout`](crate::Context::idle_timeout), [`IdleTimeout`](crate::gen_server::IdleTimeout) in `handle_info` | Asked for from any handler, including `handle_call` (whose reply is its return value). |
 //! | `exit(Pid, kill)` | [`ServerRef::kill`](crate::ServerRef::kill), [`Context::exit`](crate::Context::exit) | A kill lands at the handler's next `.await`. |
 //! | `monitor/2`, `'DOWN'` | [`Context::monitor`](crate::Context::monitor), [`process::monitor`](crate::process::monitor), [`process::Down`](crate::process::Down) | |
 //! | `link/1`, `process_flag(trap_exit, true)`, `'EXIT'` | [`Context::link`](crate::Context::link), [`Context::trap_exit`](crate::Context::trap_exit), [`process::Exit`](crate::process::Exit) | |

@@ -19,6 +19,9 @@ pub struct Context<S: GenServer> {
     pub(crate) reply_slot: Option<ReplySlot<S::Reply>>,
     /// Boxed: rare, and every idle server would otherwise carry room for them.
     pub(crate) requests: Option<Box<Requests>>,
+    /// The idle timeout running since the last handler returned: the next message
+    /// taken cancels it, unless it is its [`IdleTimeout`].
+    pub(crate) idle_timer: Option<AbortHandle>,
 }
 
 /// What a handler asked for, to happen once it returns.
@@ -30,6 +33,8 @@ pub(crate) struct Requests {
     /// The reply of a call whose handler also asked to stop: sent once `terminate`
     /// has run, as OTP's `{stop, Reason, Reply, State}` does.
     pub(crate) reply_after_terminate: Option<Box<dyn FnOnce() + Send>>,
+    /// See [`Context::idle_timeout`]: started once the server waits for messages.
+    pub(crate) idle_after: Option<Duration>,
 }
 
 impl<S: GenServer> Context<S> {
@@ -38,6 +43,7 @@ impl<S: GenServer> Context<S> {
             myself,
             reply_slot: None,
             requests: None,
+            idle_timer: None,
         }
     }
 
@@ -70,6 +76,48 @@ impl<S: GenServer> Context<S> {
     /// before the next message.
     pub fn continue_with(&mut self, message: impl Any + Send) {
         self.requests.get_or_insert_default().continuation = Some(Box::new(message));
+    }
+
+    /// Have [`GenServer::handle_info`] get an [`IdleTimeout`] if no message arrives
+    /// within `after` once this handler returns (OTP's `{noreply, State, Timeout}`,
+    /// whose message is `timeout`). Whatever message arrives first cancels it; a
+    /// handler that wants one again asks again.
+    pub fn idle_timeout(&mut self, after: Duration) {
+        self.requests.get_or_insert_default().idle_after = Some(after);
+    }
+
+    /// Start the idle timeout asked for: the server is about to wait for messages.
+    pub(crate) fn start_idle_timer(&mut self, after: Duration) {
+        let myself = self.myself.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = myself.send_info(IdleTimeout {
+                timer: tokio::task::id(),
+            });
+        });
+        if let Some(previous) = self.idle_timer.replace(timer.abort_handle()) {
+            previous.abort();
+        }
+    }
+
+    /// Whether `message`, just taken from the mailbox, is to be handled: anything but
+    /// an idle timeout that another message beat (whose timer had already fired). Any
+    /// other message cancels the idle timeout.
+    pub(crate) fn take_idle_timer(&mut self, message: Option<&Info>) -> bool {
+        let timeout = message.and_then(|message| message.downcast_ref::<IdleTimeout>());
+        match (self.idle_timer.take(), timeout) {
+            (Some(pending), Some(timeout)) if pending.id() == timeout.timer => true,
+            // An earlier timer's, queued behind the message that cancelled it.
+            (pending, Some(_)) => {
+                self.idle_timer = pending;
+                false
+            }
+            (Some(pending), None) => {
+                pending.abort();
+                true
+            }
+            (None, None) => true,
+        }
     }
 
     /// Stop the server after this handler returns (`terminate` runs with `reason`).
@@ -165,9 +213,50 @@ impl<S: GenServer> Context<S> {
         });
         TimerRef(task.abort_handle())
     }
+
+    /// Deliver a clone of `message` to [`GenServer::handle_info`] every `period`, the
+    /// first after one period, until the timer is cancelled or the server ends
+    /// (OTP's `timer:send_interval/2`). A tick the server's mailbox could not take
+    /// in time is not made up: the next comes a period after it.
+    ///
+    /// # Panics
+    ///
+    /// If `period` is zero.
+    pub fn send_interval(&self, period: Duration, message: impl Any + Send + Clone) -> TimerRef {
+        assert!(!period.is_zero(), "send_interval needs a period above zero");
+        let myself = self.myself.clone();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if myself.send_info(message.clone()).is_err() {
+                    break;
+                }
+            }
+        });
+        TimerRef(task.abort_handle())
+    }
 }
 
-/// A pending timer from [`Context::send_after`].
+impl<S: GenServer> Drop for Context<S> {
+    /// An idle timeout outlives nothing: its timer would keep the server's
+    /// allocation until it ran out.
+    fn drop(&mut self) {
+        if let Some(timer) = self.idle_timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+/// What [`GenServer::handle_info`] gets when the idle timeout a handler asked for
+/// with [`Context::idle_timeout`] runs out (OTP's `timeout` message).
+#[derive(Debug)]
+pub struct IdleTimeout {
+    timer: tokio::task::Id,
+}
+
+/// A pending timer from [`Context::send_after`] or [`Context::send_interval`].
 #[derive(Debug)]
 pub struct TimerRef(AbortHandle);
 

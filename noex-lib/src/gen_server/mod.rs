@@ -50,7 +50,7 @@ mod shared;
 use std::future::Future;
 use std::time::Duration;
 
-pub use context::{Context, ReplyTo, TimerRef};
+pub use context::{Context, IdleTimeout, ReplyTo, TimerRef};
 pub use named::NamedRef;
 pub(crate) use process::{SpawnOptions, panic_message, spawn};
 pub use server_ref::ServerRef;

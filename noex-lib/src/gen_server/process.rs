@@ -251,9 +251,12 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
                 let mailbox = &process.ctx.myself_ref().shared().mailbox;
                 let inbox = &mut process.inbox;
                 let envelope = std::future::poll_fn(|cx| inbox.poll_recv(mailbox, cx)).await;
+                let handled = passes_idle_timeout(&mut process.ctx, &envelope);
                 let cell = process.ctx.myself_ref().cell();
                 cell.counters.on_dequeue();
-                if matches!(&envelope, Envelope::Info(message) if is_flushed(cell, message)) {
+                if !handled
+                    || matches!(&envelope, Envelope::Info(message) if is_flushed(cell, message))
+                {
                     continue 'serve;
                 }
                 cell.counters.handler_started(process.inbox.previous_end);
@@ -305,6 +308,20 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
         };
         Box::pin(process.terminate(reason)).await;
     }
+}
+
+/// Whether `envelope` is to be handled, as far as an idle timeout goes (see
+/// [`Context::take_idle_timer`]); one test when none is running and it is no info.
+#[inline]
+fn passes_idle_timeout<S: GenServer>(ctx: &mut Context<S>, envelope: &Envelope<S>) -> bool {
+    let info = match envelope {
+        Envelope::Info(message) => Some(message),
+        _ => None,
+    };
+    if ctx.idle_timer.is_none() && info.is_none() {
+        return true;
+    }
+    ctx.take_idle_timer(info)
 }
 
 /// A `Down` for a monitor taken back with its message already queued.
@@ -360,7 +377,11 @@ impl<S: GenServer> Process<S> {
                 return Some(reason);
             }
             let Some(message) = requests.continuation.take() else {
+                let idle_after = requests.idle_after.take();
                 self.ctx.requests = None;
+                if let Some(after) = idle_after {
+                    self.ctx.start_idle_timer(after);
+                }
                 return None;
             };
             self.cell().counters.handler_started(0);
