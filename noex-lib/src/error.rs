@@ -194,6 +194,18 @@ pub enum StartError {
         /// The Rust type name of the argument the template takes.
         expected: &'static str,
     },
+    /// `init` did not finish within the start's timeout
+    /// ([`StartOptions::timeout`](crate::StartOptions::timeout)); the process was
+    /// killed (OTP's `{error, timeout}`).
+    #[error(
+        "{type_name} did not finish init within {timeout:?} (its start timeout); it was killed"
+    )]
+    Timeout {
+        /// The Rust type name of the server.
+        type_name: &'static str,
+        /// The start's timeout.
+        timeout: std::time::Duration,
+    },
     /// `init` returned [`Ignore`](crate::gen_server::Ignore): the server chose not to
     /// run, and is not an error for a supervisor (OTP's `ignore`).
     #[error("{type_name} chose not to start (init returned Ignore)")]

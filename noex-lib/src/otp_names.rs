@@ -11,6 +11,7 @@
 //! | `gen_server` / `GenServer` behaviour | [`GenServer`](crate::GenServer) trait | `Call`, `Cast` and `Reply` are types; handlers are `async fn`s on `&mut self` (the state). |
 //! | `init/1` returning `{ok, State}`, `ignore`, `{stop, R}` | [`GenServer::init`](crate::GenServer::init): `Ok(())`, `Err(Ignore.into())`, `Err(e)` | The state is the value you start, not what `init` returns. |
 //! | `gen_server:start_link/3`, `GenServer.start_link/3` | [`gen_server::start`](crate::gen_server::start), or a [`ChildSpec`](crate::ChildSpec) under a supervisor | Linking to the caller is what supervision does; a bare `start` is `start/3`. |
+//! | `{timeout, T}` start option, `{error, timeout}` | [`StartOptions::timeout`](crate::StartOptions::timeout), [`StartError::Timeout`](crate::StartError::Timeout) | The process is killed, as OTP does. |
 //! | `{local, Name}` / `name:` option | [`StartOptions::name`](crate::StartOptions::name), [`ChildSpec::name`](crate::ChildSpec::name) | Registered before `init` runs, released when the process ends. |
 //! | `gen_server:call(Pid, Req)` | [`ServerRef::call`](crate::ServerRef::call), [`call_timeout`](crate::ServerRef::call_timeout) | Errors are values ([`CallError`](crate::CallError)), not exits. Default timeout 5 s, as OTP. |
 //! | `gen_server:call(Name, Req)` | [`NamedRef::call`](crate::NamedRef::call) | Looks the name up on each call; waits within the timeout for a restarting process to take the name again. |

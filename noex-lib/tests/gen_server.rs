@@ -184,6 +184,63 @@ async fn a_panic_in_init_is_an_initialization_error() {
     }
 }
 
+/// A server whose `init` takes the given time to finish.
+struct SlowInit(Duration);
+
+impl GenServer for SlowInit {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, _: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+        tokio::time::sleep(self.0).await;
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+}
+
+/// OTP's `{timeout, T}` start option: an `init` that does not finish in time is
+/// killed, and the start returns `{error, timeout}`.
+#[tokio::test(start_paused = true)]
+async fn start_timeout_kills_an_init_that_does_not_finish_in_time() {
+    let began = Instant::now();
+    let error = gen_server::start(
+        SlowInit(Duration::from_secs(60)),
+        StartOptions::new()
+            .name("gen_server.slow_init")
+            .timeout(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(began.elapsed(), Duration::from_secs(1));
+    assert!(
+        matches!(error, StartError::Timeout { timeout, .. } if timeout == Duration::from_secs(1)),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "SlowInit did not finish init within 1s (its start timeout); it was killed"
+    );
+    // Gone: its name is free again.
+    assert_eq!(noex::registry::whereis("gen_server.slow_init"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_timeout_leaves_an_init_that_finishes_in_time() {
+    let server = gen_server::start(
+        SlowInit(Duration::from_millis(900)),
+        StartOptions::new().timeout(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    // Its task runs past the start's timeout.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    server.call(()).await.unwrap();
+}
+
 /// The caller gives up at its timeout, not when the handler returns. On tokio's
 /// paused clock: the elapsed time is the clock's, the same on any machine.
 #[tokio::test(start_paused = true)]

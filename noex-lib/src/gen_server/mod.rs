@@ -191,6 +191,7 @@ fn undefined_callback<S>(callback: &str) {
 #[derive(Clone, Debug, Default)]
 pub struct StartOptions {
     pub(crate) name: Option<String>,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) system: bool,
     /// See `SpawnOptions::handle_type`.
     pub(crate) handle_type: Option<fn() -> &'static str>,
@@ -206,6 +207,14 @@ impl StartOptions {
     /// runs; the name is released when the server ends, whatever the reason.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Give `init` at most `timeout`; past it the process is killed and the start
+    /// fails with [`StartError::Timeout`](crate::StartError::Timeout) (OTP's
+    /// `{timeout, T}` start option). By default `init` takes as long as it takes.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -229,6 +238,7 @@ pub fn start<S: GenServer>(
         server,
         SpawnOptions {
             name: options.name,
+            start_timeout: options.timeout,
             system: options.system,
             handle_type: options.handle_type,
             ..SpawnOptions::default()

@@ -9,6 +9,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use noex_agent::text::{STORED_TEXT_LIMIT, clip_owned};
 use noex_agent::types::EventKind;
@@ -29,6 +30,8 @@ use crate::process::{
 #[derive(Default)]
 pub(crate) struct SpawnOptions {
     pub(crate) name: Option<String>,
+    /// At most this long for `init`.
+    pub(crate) start_timeout: Option<Duration>,
     pub(crate) system: bool,
     /// The supervisor starting it: the new process is linked to it.
     pub(crate) parent: Option<CellRef>,
@@ -59,6 +62,7 @@ struct Starting<S: GenServer> {
     process: Process<S>,
     /// The name it was registered under, for its `Started` event.
     name: Option<String>,
+    timeout: Option<Duration>,
 }
 
 fn prepare<S: GenServer>(server: S, options: SpawnOptions) -> Result<Starting<S>, StartError> {
@@ -110,6 +114,7 @@ fn prepare<S: GenServer>(server: S, options: SpawnOptions) -> Result<Starting<S>
         },
         myself,
         name: options.name,
+        timeout: options.start_timeout,
     })
 }
 
@@ -126,9 +131,30 @@ fn initialize<S: GenServer>(
         // hand-over to the server's task and back before `start` returns. A kill during
         // `init` ends it (and a starter that gives up drops it), exactly as an abort of
         // the server's task did; `Drop for Process` reports the exit either way.
+        let timeout = starting.timeout;
         let process = &mut starting.process;
         let init = catch_panic(process.server.init(&mut process.ctx));
-        let failure = match cell.until_killed(init).await {
+        let finished = match timeout {
+            None => cell.until_killed(init).await,
+            // Boxed: a start with a timeout is rare, and every start would carry
+            // room for the timer.
+            Some(timeout) => {
+                match Box::pin(tokio::time::timeout(timeout, cell.until_killed(init))).await {
+                    Ok(finished) => finished,
+                    Err(_) => {
+                        starting
+                            .process
+                            .set_exit_reason(Box::new(ExitReason::Killed));
+                        drop(starting.process);
+                        return Err(StartError::Timeout {
+                            type_name: cell.type_name(),
+                            timeout,
+                        });
+                    }
+                }
+            }
+        };
+        let failure = match finished {
             Some(Ok(Ok(()))) => None,
             Some(Ok(Err(error))) if error.is::<Ignore>() => {
                 starting

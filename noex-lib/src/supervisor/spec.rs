@@ -49,6 +49,8 @@ impl ChildStart {
     fn spawn_options(self) -> SpawnOptions {
         SpawnOptions {
             name: self.name,
+            // As OTP's supervisors: a child's `init` takes as long as it takes.
+            start_timeout: None,
             system: self.system,
             parent: Some(self.parent),
             child_id: Some(self.child_id),
