@@ -10,6 +10,9 @@ use noex::gen_server::{
 };
 use tokio::time::Instant;
 
+// Its agent directory of its own (see `support::sandbox`).
+mod support;
+
 const MS: Duration = Duration::from_millis(1);
 
 /// What the server heard in `handle_info`, and when (from the test's start).
