@@ -49,10 +49,17 @@ impl Backend for RuntimeBackend {
         let (mut servers, mut supervisors) = (Vec::new(), Vec::new());
         match cell.kind {
             ProcessKind::Server => servers.push(cell.server_info(&mut Default::default())),
-            ProcessKind::Supervisor => supervisors.extend(cell.supervisor_info()),
+            // Its own children are not what an action on it checks.
+            ProcessKind::Supervisor => {
+                let none = |_: &crate::process::ListedChild| false;
+                supervisors.extend(cell.supervisor_info_listing(none).map(|(info, _)| info));
+            }
         }
+        // Its supervisor listing it alone: what a kill or restart checks (its restart
+        // type), without a copy of a million siblings.
         if let Some(parent) = cell.parent().and_then(|parent| processes().get(parent)) {
-            supervisors.extend(parent.supervisor_info());
+            let listed = |child: &crate::process::ListedChild| child.pid == Some(pid);
+            supervisors.extend(parent.supervisor_info_listing(listed).map(|(info, _)| info));
         }
         Some(Snapshot {
             taken_at_ms: now_ms(),
