@@ -3,7 +3,7 @@
 #![cfg(all(unix, feature = "agent"))]
 //! (Its own test binary: the agent is one per OS process, and this test owns it.)
 
-use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+use noex::supervisor::{self, ChildSpec, RestartType, SupervisorSpec};
 use noex_agent::client::{Client, ClientError};
 use noex_agent::protocol::ErrorCode;
 
@@ -79,6 +79,40 @@ async fn restart_asks_the_supervisor_for_a_fresh_instance_and_kill_lets_it_apply
         Err(ClientError::Agent(error)) => assert_eq!(error.code, ErrorCode::NotSupervised),
         other => panic!("restarting a root must be refused, got {other:?}"),
     }
+    sup.stop().await.unwrap();
+}
+
+/// The dashboard acts by pid, and the agent then reads only the target and its
+/// supervisor: a temporary child (OTP: its supervisor forgets it) is refused without
+/// `force` as it is by name.
+#[tokio::test]
+async fn a_temporary_child_named_by_its_pid_is_killed_only_with_force() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let sup = supervisor::start(
+        SupervisorSpec::one_for_one()
+            .child(ChildSpec::worker("actions.other", || Idle))
+            .child(ChildSpec::worker("actions.temporary", || Idle).restart(RestartType::Temporary)),
+    )
+    .await
+    .unwrap();
+    let mut client = client().await;
+    let temporary = pid_of("actions.temporary").unwrap().to_string();
+    match client.kill(&temporary, None, false).await {
+        Err(ClientError::Agent(error)) => {
+            assert_eq!(error.code, ErrorCode::NotSupervised);
+            assert!(
+                error.message.contains("temporary child"),
+                "{}",
+                error.message
+            );
+        }
+        other => panic!("a temporary child's kill must need force, got {other:?}"),
+    }
+    let killed = client.kill(&temporary, None, true).await.unwrap();
+    assert_eq!(killed.target.pid.to_string(), temporary);
+    // A permanent sibling, by pid, needs no force.
+    let other = pid_of("actions.other").unwrap().to_string();
+    client.kill(&other, None, false).await.unwrap();
     sup.stop().await.unwrap();
 }
 
