@@ -135,61 +135,49 @@ fn initialize<S: GenServer>(
         let process = &mut starting.process;
         let init = catch_panic(process.server.init(&mut process.ctx));
         let finished = match timeout {
-            None => cell.until_killed(init).await,
+            None => Ok(cell.until_killed(init).await),
             // Boxed: a start with a timeout is rare, and every start would carry
             // room for the timer.
-            Some(timeout) => {
-                match Box::pin(tokio::time::timeout(timeout, cell.until_killed(init))).await {
-                    Ok(finished) => finished,
-                    Err(_) => {
-                        starting
-                            .process
-                            .set_exit_reason(Box::new(ExitReason::Killed));
-                        drop(starting.process);
-                        return Err(StartError::Timeout {
-                            type_name: cell.type_name(),
-                            timeout,
-                        });
-                    }
-                }
-            }
+            Some(timeout) => Box::pin(tokio::time::timeout(timeout, cell.until_killed(init)))
+                .await
+                .map_err(|_| timeout),
         };
-        let failure = match finished {
-            Some(Ok(Ok(()))) => None,
-            Some(Ok(Err(error))) if error.is::<Ignore>() => {
-                starting
-                    .process
-                    .set_exit_reason(Box::new(ExitReason::Normal));
-                drop(starting.process);
-                return Err(StartError::Ignored {
-                    type_name: cell.type_name(),
-                });
+        let type_name = cell.type_name();
+        let init_failed = |reason: String, source| {
+            let exit = ExitReason::error(format!("init failed: {reason}"));
+            let error = InitializationError {
+                type_name,
+                reason,
+                source,
+            };
+            (Some(exit), error.into())
+        };
+        // A start that did not come through: the exit to report (none: `Killed`, as
+        // for a kill) and the error.
+        let failed: Option<(Option<ExitReason>, StartError)> = match finished {
+            Ok(Some(Ok(Ok(())))) => None,
+            Ok(Some(Ok(Err(error)))) if error.is::<Ignore>() => {
+                Some((Some(ExitReason::Normal), StartError::Ignored { type_name }))
             }
-            Some(Ok(Err(error))) => Some((error.to_string(), Some(error))),
-            Some(Err(panic)) => Some((panic_message(&*panic), None)),
-            None => {
-                drop(starting.process);
-                return Err(InitializationError {
-                    type_name: cell.type_name(),
+            Ok(Some(Ok(Err(error)))) => Some(init_failed(error.to_string(), Some(error))),
+            Ok(Some(Err(panic))) => Some(init_failed(panic_message(&*panic), None)),
+            Ok(None) => Some((
+                None,
+                InitializationError {
+                    type_name,
                     reason: "killed during init".into(),
                     source: None,
                 }
-                .into());
-            }
+                .into(),
+            )),
+            Err(timeout) => Some((None, StartError::Timeout { type_name, timeout })),
         };
-        if let Some((reason, source)) = failure {
-            starting
-                .process
-                .set_exit_reason(Box::new(ExitReason::error(format!(
-                    "init failed: {reason}"
-                ))));
-            drop(starting.process);
-            return Err(InitializationError {
-                type_name: cell.type_name(),
-                reason,
-                source,
+        if let Some((exit, error)) = failed {
+            if let Some(exit) = exit {
+                starting.process.set_exit_reason(Box::new(exit));
             }
-            .into());
+            drop(starting.process);
+            return Err(error);
         }
         cell.set_status(ProcessStatus::Running);
         // Under the name it was given, without asking the cell for it again.
