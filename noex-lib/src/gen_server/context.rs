@@ -88,14 +88,11 @@ impl<S: GenServer> Context<S> {
 
     /// Start the idle timeout asked for: the server is about to wait for messages.
     pub(crate) fn start_idle_timer(&mut self, after: Duration) {
-        let myself = self.myself.clone();
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = myself.send_info(IdleTimeout {
-                timer: tokio::task::id(),
-            });
+        // The message names its timer (its task), so a late one is told apart.
+        let timer = self.timer(after, || IdleTimeout {
+            timer: tokio::task::id(),
         });
-        if let Some(previous) = self.idle_timer.replace(timer.abort_handle()) {
+        if let Some(previous) = self.idle_timer.replace(timer.0) {
             previous.abort();
         }
     }
@@ -206,10 +203,19 @@ impl<S: GenServer> Context<S> {
 
     /// Deliver `message` to [`GenServer::handle_info`] after `delay`.
     pub fn send_after(&self, delay: Duration, message: impl Any + Send) -> TimerRef {
+        self.timer(delay, move || message)
+    }
+
+    /// A task that sends `message()` to `handle_info` after `delay`.
+    fn timer<M: Any + Send>(
+        &self,
+        delay: Duration,
+        message: impl FnOnce() -> M + Send + 'static,
+    ) -> TimerRef {
         let myself = self.myself.clone();
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = myself.send_info(message);
+            let _ = myself.send_info(message());
         });
         TimerRef(task.abort_handle())
     }

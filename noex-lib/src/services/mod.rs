@@ -1,7 +1,7 @@
 //! The built-in services (`noex::cache`, `noex::event_bus`, `noex::rate_limiter`,
-//! `noex::state_agent`),
-//! and the start and child spec they share. The crate docs describe them to users;
-//! this module is private so that each service has one public path.
+//! `noex::state_agent`), and the start and child spec they share. The crate docs
+//! describe them to users; this module is private so that each service has one
+//! public path.
 //!
 //! ```compile_fail
 //! // `noex::cache` is the path; this second one is gone.
