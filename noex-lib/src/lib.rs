@@ -123,10 +123,13 @@
 pub mod agent;
 mod clock;
 pub mod error;
+pub mod ets;
 pub mod events;
 mod exit;
 mod future;
 pub mod gen_server;
+pub mod gen_statem;
+pub mod keyed_registry;
 pub mod observer;
 pub mod otp_names;
 pub mod process;
@@ -136,6 +139,7 @@ mod services;
 mod start_order;
 pub mod supervisor;
 mod sync;
+pub mod task;
 mod type_names;
 
 pub use error::{

@@ -60,6 +60,8 @@
 //! ```
 
 mod cell;
+#[allow(dead_code)] // Until the first kind publishes its details.
+pub(crate) mod details;
 mod exit_waiters;
 #[cfg(feature = "agent")]
 mod first_spawn;

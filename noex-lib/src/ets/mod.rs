@@ -1,0 +1,1 @@
+//! Shared in-memory tables owned by a process (ETS).

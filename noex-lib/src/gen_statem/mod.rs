@@ -1,0 +1,1 @@
+//! State machines (OTP's `gen_statem`).

@@ -1,0 +1,1 @@
+//! Registries of processes under keys, unique or duplicate (Elixir's `Registry`).

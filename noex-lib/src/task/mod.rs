@@ -1,0 +1,1 @@
+//! Futures run as processes (Elixir's `Task` and `Task.Supervisor`).
