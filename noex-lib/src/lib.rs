@@ -121,6 +121,7 @@
 
 #[cfg(feature = "agent")]
 pub mod agent;
+pub mod application;
 mod clock;
 pub mod error;
 pub mod ets;
