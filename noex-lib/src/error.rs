@@ -110,6 +110,28 @@ pub enum CallError {
         /// The server that was called: the caller itself.
         pid: Pid,
     },
+    /// The call would close a cycle of processes each calling the next — the
+    /// caller, the server it called, and on until one that is calling the caller —
+    /// so none of them could ever answer. It fails at once instead of waiting out
+    /// its timeout (OTP's calls in such a cycle each time out).
+    #[error("deadlock: {}", cycle_text(cycle))]
+    Deadlock {
+        /// The processes in the cycle, the caller first: each is calling the next,
+        /// and the last is calling the caller.
+        cycle: Vec<Pid>,
+    },
+}
+
+/// `<0.1> -> <0.2> -> <0.1>`: the cycle, closed.
+fn cycle_text(cycle: &[Pid]) -> String {
+    let mut text = String::new();
+    for pid in cycle.iter().chain(cycle.first()) {
+        if !text.is_empty() {
+            text.push_str(" -> ");
+        }
+        text.push_str(&pid.to_string());
+    }
+    text + " (each calling the next)"
 }
 
 /// Why a `stop` did not end the server with the reason asked for.
@@ -314,6 +336,13 @@ pub enum SupervisorError {
     /// A supervisor (or a child) reached through a handle by name was not found.
     #[error(transparent)]
     Unresolved(#[from] UnresolvedError),
+    /// The call to the supervisor would close a cycle of processes each calling the
+    /// next (see [`CallError::Deadlock`]).
+    #[error("deadlock: {}", cycle_text(cycle))]
+    Deadlock {
+        /// The processes in the cycle, the caller first.
+        cycle: Vec<Pid>,
+    },
     /// The operation does not apply to this strategy (as in OTP, a
     /// `simple_one_for_one` child cannot be restarted by `restart_child`).
     #[error("{operation} is not supported by a {strategy} supervisor")]
@@ -331,6 +360,7 @@ impl From<CallError> for SupervisorError {
         match error {
             CallError::NotRunning(e) => SupervisorError::NotRunning(e),
             CallError::Unresolved(e) => SupervisorError::Unresolved(e),
+            CallError::Deadlock { cycle } => SupervisorError::Deadlock { cycle },
             CallError::Timeout(CallTimeoutError { pid, .. })
             | CallError::Exited { pid, .. }
             | CallError::NoReply { pid }

@@ -9,8 +9,9 @@
 //!
 //! The difference of the two totals over the difference of the counts is the cost of
 //! one operation, the start-up and the runtime's shutdown cancelled out. Operations:
-//! `call` (a round trip on a current-thread runtime), `cast` (a cast, handled),
-//! `spawn` (a start, and the exit at the runtime's shutdown).
+//! `call` (a round trip on a current-thread runtime), `process_call` (the same from
+//! a process's handler, which also records its wait for deadlock detection), `cast`
+//! (a cast, handled), `spawn` (a start, and the exit at the runtime's shutdown).
 
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 
@@ -27,6 +28,22 @@ impl GenServer for Counter {
 
     async fn handle_cast(&mut self, n: u64, _: &mut Context<Self>) {
         self.0 += n;
+    }
+}
+
+/// Calls the counter `count` times from its handler: a process as the caller.
+struct Caller(gen_server::ServerRef<Counter>);
+
+impl GenServer for Caller {
+    type Call = u64;
+    type Cast = ();
+    type Reply = ();
+
+    async fn handle_call(&mut self, count: u64, _: &mut Context<Self>) -> Reply<()> {
+        for _ in 0..count {
+            std::hint::black_box(self.0.call(()).await.expect("a reply"));
+        }
+        Reply::Now(())
     }
 }
 
@@ -50,6 +67,15 @@ fn main() {
                     std::hint::black_box(server.call(()).await.expect("a reply"));
                 }
             }
+            "process_call" => {
+                let caller = gen_server::start(Caller(server), StartOptions::new())
+                    .await
+                    .expect("a server");
+                caller
+                    .call_timeout(count, std::time::Duration::from_secs(3600))
+                    .await
+                    .expect("a reply");
+            }
             "cast" => {
                 for _ in 0..count {
                     server.cast(1).expect("a running server");
@@ -63,7 +89,7 @@ fn main() {
                 }
             }
             other => {
-                eprintln!("costs: unknown operation {other:?} (call, cast or spawn)");
+                eprintln!("costs: unknown operation {other:?} (call, process_call, cast or spawn)");
                 std::process::exit(2);
             }
         }

@@ -129,7 +129,7 @@ impl<S: GenServer> Context<S> {
     #[inline]
     pub(crate) fn reply(&mut self, slot: ReplySlot<S::Reply>, value: S::Reply) {
         if self.requests.is_none() {
-            let _ = slot.send(Ok(value));
+            let _ = slot.send(Ok(value), self.pid());
             return;
         }
         self.reply_after_requests(slot, value);
@@ -137,6 +137,7 @@ impl<S: GenServer> Context<S> {
 
     #[cold]
     fn reply_after_requests(&mut self, slot: ReplySlot<S::Reply>, value: S::Reply) {
+        let pid = self.pid();
         match self
             .requests
             .as_mut()
@@ -144,11 +145,11 @@ impl<S: GenServer> Context<S> {
         {
             Some(requests) => {
                 requests.reply_after_terminate = Some(Box::new(move || {
-                    let _ = slot.send(Ok(value));
+                    let _ = slot.send(Ok(value), pid);
                 }));
             }
             None => {
-                let _ = slot.send(Ok(value));
+                let _ = slot.send(Ok(value), pid);
             }
         }
     }
@@ -284,7 +285,7 @@ pub struct ReplyTo<R> {
 impl<R> ReplyTo<R> {
     /// Answer the call. Returns `false` if the caller is no longer waiting.
     pub fn reply(self, value: R) -> bool {
-        self.slot.send(Ok(value)).is_ok()
+        self.slot.send(Ok(value), self.pid)
     }
 
     /// The server the call was made to.

@@ -182,8 +182,10 @@ fn initialize<S: GenServer>(
         cell.set_status(ProcessStatus::Running);
         // Under the name it was given, without asking the cell for it again.
         cell.emit_named_at(starting.name, EventKind::Started, cell.started_at_ms);
-        let task = tokio::spawn(run(starting.process));
-        cell.set_task(task.id());
+        let task = tokio::spawn(process::Current::new(
+            starting.myself.cell_ref(),
+            run(starting.process),
+        ));
         let abort_now = {
             let mut notes = cell.notes();
             // A kill that came after `init` and before the task could be aborted.
@@ -412,7 +414,7 @@ impl<S: GenServer> Process<S> {
         tracing::warn!(pid = %self.cell().pid, type_name = self.cell().type_name(), error = %message, "server crashed");
         let reason = ExitReason::error(message);
         if let Some(slot) = self.ctx.reply_slot.take() {
-            let _ = slot.send(Err(reason.clone()));
+            let _ = slot.send(Err(reason.clone()), self.ctx.pid());
         }
         reason
     }
@@ -444,8 +446,9 @@ impl<S: GenServer> Drop for Process<S> {
         // calls queued behind it. The mailbox closes first, so once `stop` or `wait`
         // returns, nothing sent to this server is accepted any more.
         let queued = self.ctx.myself_ref().shared().mailbox.close();
+        let pid = self.ctx.pid();
         let answer = |slot: ReplySlot<S::Reply>| {
-            let _ = slot.send(Err(ExitReason::clone(&reason)));
+            let _ = slot.send(Err(ExitReason::clone(&reason)), pid);
         };
         if let Some(slot) = self.ctx.reply_slot.take() {
             answer(slot);

@@ -10,9 +10,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::ExitReason;
 use crate::error::CallError;
-use crate::process::{ProcessCell, ProcessStatus};
+use crate::process::{self, CellRef, ProcessCell, ProcessStatus};
+use crate::{ExitReason, Pid};
 
 /// The outcome delivered to a caller: the reply, or the reason the server exited
 /// before it replied.
@@ -20,7 +20,33 @@ use crate::process::{ProcessCell, ProcessStatus};
 /// The `oneshot` crate's channel rather than tokio's: its two ends share one state
 /// word and no reference counts, so a reply costs about half the atomic operations
 /// (a tenth of a round trip, measured on the call benchmark).
-pub(crate) type ReplySlot<R> = oneshot::Sender<Result<R, ExitReason>>;
+pub(crate) struct ReplySlot<R> {
+    sender: oneshot::Sender<Result<R, ExitReason>>,
+    /// The process that made the call, if a process did: the reply ends its wait in
+    /// the waits-for graph (see `process::waiting`).
+    waiter: Option<CellRef>,
+}
+
+impl<R> ReplySlot<R> {
+    /// Answer the caller of `callee` (the server replying). Returns whether the
+    /// caller was still waiting.
+    #[inline]
+    pub(crate) fn send(self, outcome: Result<R, ExitReason>, callee: Pid) -> bool {
+        // Before the reply is sent, so that the caller, once it runs again, cannot
+        // have a newer wait that this would take back.
+        if let Some(waiter) = &self.waiter {
+            process::stop_waiting(waiter, callee);
+        }
+        self.sender.send(outcome).is_ok()
+    }
+}
+
+/// A call's two ends; `waiter` is the calling process, if a process calls.
+#[inline]
+pub(crate) fn reply_channel<R>(waiter: Option<CellRef>) -> (ReplySlot<R>, ReplyReceiver<R>) {
+    let (sender, receiver) = oneshot::channel();
+    (ReplySlot { sender, waiter }, receiver)
+}
 
 /// The caller's end of a [`ReplySlot`].
 pub(crate) type ReplyReceiver<R> = oneshot::Receiver<Result<R, ExitReason>>;

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::deadline::{Elapsed, Never, Within, with_deadline};
-use super::reply::{ReplyOrExit, ReplyReceiver};
+use super::reply::{ReplyOrExit, ReplyReceiver, reply_channel};
 use super::shared::{Envelope, Shared};
 use super::{DEFAULT_CALL_TIMEOUT, GenServer, ReplyTo};
 use crate::error::{CallError, CallTimeoutError, ServerNotRunningError, StopError};
-use crate::process::{CellRef, ProcessCell};
+use crate::process::{self, CellRef, ProcessCell};
 use crate::{ExitReason, Pid};
 
 /// A reference to a GenServer. Cheap to clone; stays valid (and reports
@@ -85,7 +85,7 @@ impl<S: GenServer> ServerRef<S> {
         request: S::Call,
         timeout: Duration,
     ) -> Result<S::Reply, CallError> {
-        let reply = self.send_call(request)?;
+        let (reply, _waiting) = self.send_call(request)?;
         self.wait_within(reply, timeout).await
     }
 
@@ -143,7 +143,7 @@ impl<S: GenServer> ServerRef<S> {
         make: impl FnOnce(ReplyTo<T>) -> S::Call,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let reply = self.send_request(make)?;
+        let (reply, _waiting) = self.send_request(make)?;
         self.wait_within(reply, timeout).await
     }
 
@@ -152,7 +152,7 @@ impl<S: GenServer> ServerRef<S> {
         &self,
         make: impl FnOnce(ReplyTo<T>) -> S::Call,
     ) -> Result<T, CallError> {
-        let reply = self.send_request(make)?;
+        let (reply, _waiting) = self.send_request(make)?;
         let Ok(outcome) = with_deadline(ReplyOrExit::new(self.cell(), reply), Never).await;
         outcome
     }
@@ -175,26 +175,42 @@ impl<S: GenServer> ServerRef<S> {
     fn send_request<T>(
         &self,
         make: impl FnOnce(ReplyTo<T>) -> S::Call,
-    ) -> Result<ReplyReceiver<T>, CallError> {
-        if self.cell().is_current_task() {
-            return Err(CallError::CallingSelf { pid: self.pid() });
-        }
-        let (slot, reply) = oneshot::channel();
+    ) -> Result<(ReplyReceiver<T>, Waiting), CallError> {
+        let waiter = self.start_waiting()?;
+        let waiting = Waiting::on(&waiter, self.pid());
+        let (slot, reply) = reply_channel(waiter);
         let request = make(ReplyTo {
             slot,
             pid: self.pid(),
         });
         self.send(Envelope::Request(request))?;
-        Ok(reply)
+        Ok((reply, waiting))
     }
 
-    fn send_call(&self, request: S::Call) -> Result<ReplyReceiver<S::Reply>, CallError> {
-        if self.cell().is_current_task() {
-            return Err(CallError::CallingSelf { pid: self.pid() });
-        }
-        let (slot, reply) = oneshot::channel();
+    fn send_call(&self, request: S::Call) -> Result<(ReplyReceiver<S::Reply>, Waiting), CallError> {
+        let waiter = self.start_waiting()?;
+        let waiting = Waiting::on(&waiter, self.pid());
+        let (slot, reply) = reply_channel(waiter);
         self.send(Envelope::Call(request, slot))?;
-        Ok(reply)
+        Ok((reply, waiting))
+    }
+
+    /// The calling process, if a process calls, now waiting for this server: a call
+    /// to itself, or one that closes a cycle of waiting processes, could never be
+    /// answered, and fails here.
+    #[inline]
+    fn start_waiting(&self) -> Result<Option<CellRef>, CallError> {
+        process::with_current(|current| {
+            let Some(caller) = current else {
+                return Ok(None);
+            };
+            if std::ptr::eq::<ProcessCell>(&**caller, self.cell()) {
+                return Err(CallError::CallingSelf { pid: self.pid() });
+            }
+            process::start_waiting(caller, self.cell())
+                .map_err(|cycle| CallError::Deadlock { cycle })?;
+            Ok(Some(caller.clone()))
+        })
     }
 
     /// Send a message without waiting. Fails only if the server has ended.
@@ -242,5 +258,30 @@ impl<S: GenServer> ServerRef<S> {
             return Err(ServerNotRunningError { pid: self.pid() });
         }
         Ok(())
+    }
+}
+
+/// A calling process's wait for one server, ended when the call does: answered,
+/// failed, timed out or dropped. (A reply ends it first, as it is sent.) Only a
+/// number: the caller is found again as the current process, which it still is.
+pub(crate) struct Waiting(u64);
+
+impl Waiting {
+    #[inline]
+    fn on(waiter: &Option<CellRef>, callee: Pid) -> Self {
+        Waiting(if waiter.is_some() { callee.0 } else { 0 })
+    }
+}
+
+impl Drop for Waiting {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0 != 0 {
+            process::with_current(|current| {
+                if let Some(caller) = current {
+                    process::stop_waiting(caller, Pid(self.0));
+                }
+            });
+        }
     }
 }

@@ -115,9 +115,9 @@ pub(crate) struct ProcessCell {
     /// and [`EXIT_REPORTED`]: bits here rather than fields of the notes, where
     /// each would cost 8 bytes.
     flags: AtomicU8,
-    /// The tokio task running the server (its number; 0 before it runs), to tell a
-    /// server calling itself.
-    task_number: AtomicU64,
+    /// The pid of the process this one is calling, 0 for none: its edge in the
+    /// waits-for graph (`waiting.rs`).
+    pub(crate) waiting_for: AtomicU64,
     pub(crate) counters: Counters,
 }
 
@@ -213,7 +213,7 @@ impl ProcessCell {
             system: init.system,
             status: AtomicU8::new(ProcessStatus::Initializing.to_raw()),
             flags: AtomicU8::new(if has_last_error { SHOWS_NOTES } else { 0 }),
-            task_number: AtomicU64::new(0),
+            waiting_for: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
@@ -225,17 +225,6 @@ impl ProcessCell {
 
     pub(crate) fn notes(&self) -> crate::sync::MutexGuard<'_, Notes> {
         self.notes.lock()
-    }
-
-    /// Remember the task that runs the server.
-    pub(crate) fn set_task(&self, id: tokio::task::Id) {
-        self.task_number.store(task_number(id), Ordering::Relaxed);
-    }
-
-    /// Whether the code asking runs in this server's own task (one of its handlers).
-    pub(crate) fn is_current_task(&self) -> bool {
-        tokio::task::try_id()
-            .is_some_and(|id| task_number(id) == self.task_number.load(Ordering::Relaxed))
     }
 
     pub(crate) fn has_flag(&self, flag: u8) -> bool {
@@ -738,11 +727,4 @@ impl Deref for CellRef {
     fn deref(&self) -> &ProcessCell {
         self.cell()
     }
-}
-
-/// The number inside a tokio task id: its `Hash` writes just that number.
-fn task_number(id: tokio::task::Id) -> u64 {
-    let mut number = super::table::NumberHasher::default();
-    std::hash::Hash::hash(&id, &mut number);
-    std::hash::Hasher::finish(&number)
 }

@@ -71,6 +71,7 @@ mod status;
 mod supervisor_view;
 mod table;
 mod teardown;
+mod waiting;
 
 pub(crate) use table::PidHasher;
 
@@ -96,3 +97,4 @@ pub(crate) use status::ProcessStatus;
 pub(crate) use supervisor_view::{Children, ChildrenReader, ListedChild, SupervisorView};
 pub(crate) use table::processes;
 pub(crate) use teardown::finish;
+pub(crate) use waiting::{Current, start_waiting, stop_waiting, with_current};

@@ -9,7 +9,7 @@
 //! 100 ns of a start, where a page takes about 30.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -62,27 +62,6 @@ struct Page {
 
 /// Page numbers are sequential too: hashed as pids are.
 pub(crate) use noex_agent::types::PidHasher;
-
-/// A "hash" that is the number written into it: reads back the number inside a
-/// type whose `Hash` writes one (a pid, a tokio task id).
-#[derive(Default)]
-pub(crate) struct NumberHasher(u64);
-
-impl Hasher for NumberHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
 
 impl Default for ProcessTable {
     fn default() -> Self {
