@@ -58,6 +58,8 @@
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
+//! - [`keyed_registry`]: processes under keys, unique or duplicate, with `dispatch` for
+//!   publish/subscribe (Elixir's `Registry`).
 //! - [`observer`] and [`events`]: what is running, and what happens to it.
 //! - `agent`: the embedded agent that `noex` attaches to (the `agent` feature).
 //! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`],

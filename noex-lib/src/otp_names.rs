@@ -24,6 +24,7 @@
 //! | `erlang:send_after/3`, `Process.send_after/3` | [`Context::send_after`](crate::Context::send_after) → [`TimerRef`](crate::gen_server::TimerRef) | |
 //! | `timer:send_interval/2` | [`Context::send_interval`](crate::Context::send_interval) → [`TimerRef`](crate::gen_server::TimerRef) | Ends with the server. |
 //! | `{noreply, State, Timeout}`, the `timeout` message | [`Context::idle_timeout`](crate::Context::idle_timeout), [`IdleTimeout`](crate::gen_server::IdleTimeout) in `handle_info` | Asked for from any handler, including `handle_call` (whose reply is its return value). |
+//! | a `call` in a cycle of calls: each waits out its timeout | [`CallError::Deadlock`](crate::CallError::Deadlock) | Fails at once, naming the cycle; OTP has no such check. |
 //! | `exit(Pid, kill)` | [`ServerRef::kill`](crate::ServerRef::kill), [`Context::exit`](crate::Context::exit) | A kill lands at the handler's next `.await`. |
 //! | `monitor/2`, `'DOWN'` | [`Context::monitor`](crate::Context::monitor), [`process::monitor`](crate::process::monitor), [`process::Down`](crate::process::Down) | |
 //! | `link/1`, `process_flag(trap_exit, true)`, `'EXIT'` | [`Context::link`](crate::Context::link), [`Context::trap_exit`](crate::Context::trap_exit), [`process::Exit`](crate::process::Exit) | |
@@ -51,7 +52,10 @@
 //! |---|---|---|
 //! | `register/2`, `whereis/1`, `unregister/1` | [`registry::register`](crate::registry::register), [`whereis`](crate::registry::whereis), [`unregister`](crate::registry::unregister) | One name per process, one process per name, as in OTP. |
 //! | a `{via, Registry, Key}` name held across restarts | [`NamedRef`](crate::NamedRef), [`SupervisorRef::child`](crate::SupervisorRef::child) | |
-//! | `Registry` with duplicate keys | not yet | |
+//! | `Registry.start_link(keys: :unique/:duplicate, name:)`, `child_spec/1` | [`KeyedRegistry::start`](crate::keyed_registry::KeyedRegistry::start) with [`RegistryOptions`](crate::keyed_registry::RegistryOptions), [`KeyedRegistry::child_spec`](crate::keyed_registry::KeyedRegistry::child_spec), [`lookup_registry`](crate::keyed_registry::KeyedRegistry::lookup_registry) | Typed by key and value; a lookup with other types is an error. A restart starts empty. |
+//! | `Registry.register/3`, `unregister/2`, `unregister_match/4`, `update_value/3` | [`register`](crate::keyed_registry::KeyedRegistry::register), [`register_self`](crate::keyed_registry::KeyedRegistry::register_self), [`unregister`](crate::keyed_registry::KeyedRegistry::unregister), [`unregister_match`](crate::keyed_registry::KeyedRegistry::unregister_match), [`update_value`](crate::keyed_registry::KeyedRegistry::update_value) | The pid is an argument (a dead one is refused); predicates instead of match specs. |
+//! | `Registry.lookup/2`, `match/4`, `count/1`, `count_match/4`, `select/2`, `count_select/2`, `keys/2`, `values/3`, `meta/2`, `put_meta/3` | same names on [`KeyedRegistry`](crate::keyed_registry::KeyedRegistry); `match` is [`match_values`](crate::keyed_registry::KeyedRegistry::match_values) | Closures instead of match specs; reads of an ended registry are empty. |
+//! | `Registry.dispatch/3`, the PubSub pattern | [`dispatch`](crate::keyed_registry::KeyedRegistry::dispatch), [`publish`](crate::keyed_registry::KeyedRegistry::publish) | One call per key, in the caller; no `parallel:` option. |
 //!
 //! ## Services and the rest of OTP
 //!
