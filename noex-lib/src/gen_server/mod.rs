@@ -211,7 +211,7 @@ impl StartOptions {
     }
 
     /// Give `init` at most `timeout`; past it the process is killed and the start
-    /// fails with [`StartError::Timeout`](crate::StartError::Timeout) (OTP's
+    /// fails with [`StartError::Timeout`] (OTP's
     /// `{timeout, T}` start option). By default `init` takes as long as it takes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
