@@ -66,6 +66,22 @@ async fn task_await_returns_value() {
     assert_eq!(task.await_result().await, Ok(42));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_on_many_threads_each_return_their_own_value() {
+    let tasks = (0..500_u64)
+        .map(|n| {
+            task::spawn(async move {
+                tokio::task::yield_now().await;
+                n * 2
+            })
+        })
+        .collect();
+    let results = task::await_many(tasks, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(results, (0..500).map(|n| n * 2).collect::<Vec<_>>());
+}
+
 #[tokio::test(start_paused = true)]
 async fn task_is_a_process_that_ends_normally_after_its_result() {
     let task = task::spawn(async {
@@ -99,7 +115,9 @@ async fn task_await_timeout_kills_task() {
     );
 }
 
-#[tokio::test]
+// On two threads: the task's end and its awaiter race, and the awaiter must still
+// get the reason, not a result channel merely closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_crash_reaches_awaiter_as_exit() {
     let task = task::spawn(async {
         tokio::task::yield_now().await;

@@ -51,9 +51,10 @@
 //! [`TaskError::Timeout`] instead of exiting the caller (the task is killed all the
 //! same), and a crashed task gives [`TaskError::Exited`] instead of exiting the
 //! caller (a linked caller that does not trap exits is ended by the link anyway).
-//! Only the holder of the handle can await, so Elixir's "only the owner may
-//! await" check is the borrow checker's. Dropping a handle detaches the task (see
-//! [`Task`]). A future cannot trap exits: a `Shutdown` exit, from
+//! The handle is the right to the result: whoever holds it awaits (Elixir checks
+//! that the awaiter is the task's owner; here the handle may be moved to another
+//! process, and the link stays with the process that started the task). Dropping a
+//! handle detaches the task (see [`Task`]). A future cannot trap exits: a `Shutdown` exit, from
 //! [`Task::shutdown`] or a supervisor, ends it at its next `.await`.
 
 mod handle;
