@@ -13,8 +13,8 @@ use crate::{ExitReason, Pid};
 /// (5 s, as OTP's call timeout).
 pub const DEFAULT_AWAIT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long [`Task::shutdown`] gives a task by default, Elixir's for
-/// `Task.shutdown/2`.
+/// Elixir's default grace for `Task.shutdown/2` (5 s), to pass to
+/// [`Task::shutdown`].
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Why a task gave no result.
@@ -212,8 +212,9 @@ impl<T: Send + 'static> Task<T> {
         if let Ok(value) = result.try_recv() {
             return Some(Ok(value));
         }
-        let ended_by_this = exited == reason || exited == ExitReason::Killed;
-        (!ended_by_this).then_some(Err(TaskError::Exited {
+        // As Elixir: only the exit this shutdown sent means "stopped here"; any other
+        // reason (a crash, someone else's kill) is the task's own exit.
+        (exited != reason).then_some(Err(TaskError::Exited {
             pid,
             reason: exited,
         }))
