@@ -58,6 +58,8 @@
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
+//! - [`task`]: futures run as processes, awaited by their owner, under a task
+//!   supervisor (Elixir's `Task`, `Task.Supervisor`).
 //! - [`keyed_registry`]: processes under keys, unique or duplicate, with `dispatch` for
 //!   publish/subscribe (Elixir's `Registry`).
 //! - [`observer`] and [`events`]: what is running, and what happens to it.

@@ -57,6 +57,17 @@
 //! | `Registry.lookup/2`, `match/4`, `count/1`, `count_match/4`, `select/2`, `count_select/2`, `keys/2`, `values/3`, `meta/2`, `put_meta/3` | same names on [`KeyedRegistry`](crate::keyed_registry::KeyedRegistry); `match` is [`match_values`](crate::keyed_registry::KeyedRegistry::match_values) | Closures instead of match specs; reads of an ended registry are empty. |
 //! | `Registry.dispatch/3`, the PubSub pattern | [`dispatch`](crate::keyed_registry::KeyedRegistry::dispatch), [`publish`](crate::keyed_registry::KeyedRegistry::publish) | One call per key, in the caller; no `parallel:` option. |
 //!
+//! ## Tasks
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `Task.async/1` (from a process) | [`Task::async_linked`](crate::task::Task::async_linked); outside any process [`task::spawn`](crate::task::spawn) | Takes the caller's `Context`; starts without `.await`. `spawn` links to nobody. |
+//! | `Task.await/2` | [`Task::await_timeout`](crate::task::Task::await_timeout), [`Task::await_result`](crate::task::Task::await_result) (5 s) | Errors are values ([`TaskError`](crate::task::TaskError)); on timeout the task is killed and the caller goes on. |
+//! | `Task.yield/2`, `Task.yield_many/2`, `Task.await_many/2` | [`Task::yield_timeout`](crate::task::Task::yield_timeout), [`task::yield_many`](crate::task::yield_many), [`task::await_many`](crate::task::await_many) | |
+//! | `Task.shutdown/2` (`:brutal_kill`) | [`Task::shutdown`](crate::task::Task::shutdown), [`Task::brutal_kill`](crate::task::Task::brutal_kill) | A future does not trap exits: `Shutdown` ends it at its next `.await`. |
+//! | `{Task, fun}` child, `Task.start_link/1` | [`task::child_spec`](crate::task::child_spec) | Temporary by default; stopped by a kill. |
+//! | `Task.Supervisor` (`async_nolink`, `async`, `start_child`, `children`, `terminate_child`) | [`TaskSupervisor`](crate::task::TaskSupervisor) (`async_nolink`, `async_linked`, `start_child`, `children`, `terminate_child`) | Tasks are temporary only; shutdown is a kill. Dropping a `Task` detaches it. |
+//!
 //! ## Services and the rest of OTP
 //!
 //! | OTP / Elixir | noex |
