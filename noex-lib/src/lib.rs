@@ -143,6 +143,7 @@ pub mod registry;
 mod services;
 mod start_order;
 pub mod supervisor;
+pub mod sys;
 mod sync;
 pub mod task;
 mod type_names;

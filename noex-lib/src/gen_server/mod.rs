@@ -45,7 +45,7 @@ mod named;
 mod process;
 mod reply;
 mod server_ref;
-mod shared;
+pub(crate) mod shared;
 
 use std::future::Future;
 use std::time::Duration;
@@ -163,6 +163,19 @@ pub trait GenServer: Send + Sized + 'static {
     ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
         async { undefined_callback::<Self>("handle_continue") }
+    }
+
+    /// The state as `noex state`, the dashboard's details and [`sys::get_state`]
+    /// show it (OTP's `format_status`). `None`, the default, keeps it hidden: a state
+    /// can hold secrets, so showing it is a choice each server makes, typically
+    /// `Some(format!("{self:#?}"))` for a state that is `Debug`, or a summary that
+    /// leaves the secrets out. A server that answers `None` also refuses
+    /// [`sys::replace_state`].
+    ///
+    /// [`sys::get_state`]: crate::sys::get_state
+    /// [`sys::replace_state`]: crate::sys::replace_state
+    fn format_status(&self) -> Option<String> {
+        None
     }
 
     /// Runs when the server stops (a stop request, a handler asking to stop, or a

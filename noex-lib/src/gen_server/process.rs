@@ -299,6 +299,11 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
                         process.cell().counters.handler_finished();
                         break 'serve reason;
                     }
+                    Envelope::System(message) => {
+                        run_system_message(server, message);
+                        process.inbox.previous_end = process.cell().counters.handler_finished();
+                        continue 'serve;
+                    }
                 }
             };
             let handled = catch_panic(handler).await;
@@ -323,6 +328,21 @@ fn run<S: GenServer>(mut process: Process<S>) -> impl Future<Output = ()> + Send
             }
         };
         Box::pin(process.terminate(reason)).await;
+    }
+}
+
+/// A `sys` request on the state. A panic in it (a replacing function that fails)
+/// leaves the server running, as OTP's `replace_state` does; its sender learns of
+/// it by the dropped answer.
+#[cold]
+fn run_system_message<S: GenServer>(server: &mut S, message: super::shared::SystemMessage<S>) {
+    let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| message(server)));
+    if let Err(panic) = applied {
+        tracing::warn!(
+            type_name = std::any::type_name::<S>(),
+            error = %panic_message(&*panic),
+            "a sys request on the state panicked; the server goes on"
+        );
     }
 }
 

@@ -183,7 +183,7 @@ impl<S: GenServer> ServerRef<S> {
             slot,
             pid: self.pid(),
         });
-        self.send(Envelope::Request(request))?;
+        self.send_envelope(Envelope::Request(request))?;
         Ok((reply, waiting))
     }
 
@@ -191,7 +191,7 @@ impl<S: GenServer> ServerRef<S> {
         let waiter = self.start_waiting()?;
         let waiting = Waiting::on(&waiter, self.pid());
         let (slot, reply) = reply_channel(waiter);
-        self.send(Envelope::Call(request, slot))?;
+        self.send_envelope(Envelope::Call(request, slot))?;
         Ok((reply, waiting))
     }
 
@@ -215,12 +215,12 @@ impl<S: GenServer> ServerRef<S> {
 
     /// Send a message without waiting. Fails only if the server has ended.
     pub fn cast(&self, message: S::Cast) -> Result<(), ServerNotRunningError> {
-        self.send(Envelope::Cast(message))
+        self.send_envelope(Envelope::Cast(message))
     }
 
     /// Send a message to [`GenServer::handle_info`].
     pub fn send_info(&self, message: impl Any + Send) -> Result<(), ServerNotRunningError> {
-        self.send(Envelope::Info(Box::new(message)))
+        self.send_envelope(Envelope::Info(Box::new(message)))
     }
 
     /// Ask the server to stop after the messages already in its mailbox; waits until
@@ -228,7 +228,7 @@ impl<S: GenServer> ServerRef<S> {
     /// the server is not running, or if it ended with another reason (its
     /// `terminate` panicked, or it was killed meanwhile).
     pub async fn stop(&self, reason: ExitReason) -> Result<(), StopError> {
-        self.send(Envelope::Stop(Box::new(reason.clone())))?;
+        self.send_envelope(Envelope::Stop(Box::new(reason.clone())))?;
         let exited = self.cell().wait_exit().await;
         if exited == reason {
             Ok(())
@@ -251,7 +251,7 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     #[inline]
-    fn send(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
+    pub(crate) fn send_envelope(&self, envelope: Envelope<S>) -> Result<(), ServerNotRunningError> {
         // A send that races the server's exit is dropped with its mailbox (a call then
         // fails with NotRunning), so no status check is needed here.
         if self.shared.mailbox.send(envelope).is_err() {

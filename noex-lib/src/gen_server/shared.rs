@@ -28,6 +28,15 @@ impl<S: GenServer> ProcessRecord for Shared<S> {
         self.mailbox.send(Envelope::Info(message)).is_ok()
     }
 
+    fn format_status(&self) -> Option<oneshot::Receiver<Option<String>>> {
+        let (answer, status) = oneshot::channel();
+        let message: SystemMessage<S> = Box::new(move |server: &mut S| {
+            let _ = answer.send(server.format_status());
+        });
+        self.mailbox.send(Envelope::System(message)).ok()?;
+        Some(status)
+    }
+
     fn request_stop(&self, reason: ExitReason) {
         let _ = self.mailbox.send(Envelope::Stop(Box::new(reason)));
     }
@@ -47,4 +56,9 @@ pub(crate) enum Envelope<S: GenServer> {
     Info(Info),
     // Boxed: rare, and it would otherwise make every envelope larger.
     Stop(Box<ExitReason>),
+    /// Run on the state between two messages (OTP's system messages: `sys`).
+    System(SystemMessage<S>),
 }
+
+/// What a system message does to the server's state.
+pub(crate) type SystemMessage<S> = Box<dyn FnOnce(&mut S) + Send>;

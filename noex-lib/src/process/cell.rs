@@ -548,6 +548,9 @@ pub(crate) trait ProcessRecord: Send + Sync + 'static {
     fn send_info(&self, message: Info) -> bool;
     /// Queue a stop request behind the messages already in the mailbox.
     fn request_stop(&self, reason: ExitReason);
+    /// Ask the server for its state's text ([`crate::GenServer::format_status`]),
+    /// answered between two messages; `None` if the process has exited.
+    fn format_status(&self) -> Option<oneshot::Receiver<Option<String>>>;
     /// The record itself, to find the typed server behind a cell (the agent's
     /// actions, a handle to a supervisor's child).
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
@@ -615,6 +618,11 @@ impl CellRef {
     }
 
     /// Queue a message for `handle_info`; `false` if the process has exited.
+    /// Ask the server for its state's text (see [`ProcessRecord::format_status`]).
+    pub(crate) fn format_status(&self) -> Option<oneshot::Receiver<Option<String>>> {
+        self.0.format_status()
+    }
+
     pub(crate) fn send_info(&self, message: Info) -> bool {
         self.0.send_info(message)
     }
