@@ -130,6 +130,33 @@ fn kill_ends_a_worker_and_its_one_for_one_supervisor_restarts_it() {
     );
 }
 
+/// OTP's `sys:get_state` through `format_status`: a worker shows its state, a server
+/// that keeps it to itself (the default) is refused with exit 1 and a hint.
+#[test]
+fn state_shows_a_state_its_server_opts_in_to_and_refuses_the_rest() {
+    let demo = Demo::start();
+    let state = demo.noex(&["state", "worker-1"]);
+    assert_eq!(state.code, 0, "{}", state.stderr);
+    let done = regex_lite::Regex::new(r"done: \d+").unwrap();
+    snapshot!(
+        "e2e_state",
+        redact_late_pids(&done.replace_all(&state.stdout, "done: [n]"), DEMO_PIDS)
+    );
+    let json: Value =
+        serde_json::from_str(&demo.noex(&["state", "worker-1", "--json"]).stdout).unwrap();
+    assert_eq!(json["process"]["child_id"], "worker-1");
+    assert!(json["state"].as_str().unwrap().starts_with("Worker {"));
+
+    let hidden = demo.noex(&["state", "cache"]);
+    assert_eq!(hidden.code, 1);
+    snapshot!(
+        "e2e_state_not_shown",
+        redact_late_pids(&hidden.stderr, DEMO_PIDS)
+    );
+    let missing = demo.noex(&["state", "no-such-process"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+}
+
 #[test]
 fn kill_with_a_reason_reports_it_as_the_crash_error() {
     let demo = Demo::start();

@@ -69,6 +69,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Ask the process's supervisor to restart it.
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>>;
 
+    /// The state of process `pid` as it chooses to show it (OTP's `format_status`),
+    /// clipped; `not_shown` if it keeps it to itself. The default shows none.
+    fn state(&self, pid: Pid) -> BoxFuture<'static, Result<String, ErrorBody>> {
+        Box::pin(async move {
+            Err(ErrorBody::new(
+                crate::protocol::ErrorCode::NotShown,
+                format!("{pid} does not show its state"),
+            ))
+        })
+    }
+
     /// Run one client connection. The default spawns a plain task; the runtime
     /// runs it as a (system) process of its own so it shows in `--all` views.
     fn spawn_connection(&self, connection: BoxFuture<'static, ()>) {

@@ -36,8 +36,8 @@ use crate::codec::{self, FrameCodec};
 use crate::discovery;
 use crate::local_socket::{self, Stream};
 use crate::protocol::{
-    ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProtocolVersion,
-    ReplyBody, Request, RequestKind, ServerFrame,
+    ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProcessRef,
+    ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
 };
 use crate::table::{TableQuery, TableView};
 use crate::types::{LifecycleEvent, ProcessTree, Snapshot};
@@ -259,6 +259,17 @@ impl Client {
         }
     }
 
+    /// The state of the process `target` names, as it shows it (since 2.2).
+    pub async fn state(&mut self, target: &str) -> Result<(ProcessRef, String), ClientError> {
+        let request = RequestKind::State {
+            target: target.to_string(),
+        };
+        match self.request(request).await? {
+            ReplyBody::State { process, state } => Ok((process, state)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Sends one request and waits for its answer, keeping pushes that arrive meanwhile.
     async fn request(&mut self, request: RequestKind) -> Result<ReplyBody, ClientError> {
         let id = self.next_id;
@@ -342,6 +353,7 @@ fn unexpected(body: &ReplyBody) -> ClientError {
         ReplyBody::Unsubscribed => "unsubscribed",
         ReplyBody::Killed { .. } => "killed",
         ReplyBody::Restarted { .. } => "restarted",
+        ReplyBody::State { .. } => "state",
         ReplyBody::Unknown => "an unknown reply",
     };
     ClientError::Protocol(format!("a {kind} reply to another request"))

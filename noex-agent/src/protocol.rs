@@ -14,7 +14,7 @@ use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 pub const PROTOCOL_MAJOR: u32 = 2;
 /// Minor version: raised for additions only (new optional fields, request types,
 /// frame types, enumeration values); any minor is accepted.
-pub const PROTOCOL_MINOR: u32 = 1;
+pub const PROTOCOL_MINOR: u32 = 2;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
@@ -122,6 +122,13 @@ pub enum RequestKind {
         /// A registered name, a child id or a pid (`<0.42>` or `42`).
         target: String,
     },
+    /// Ask for a process's state, as the server chooses to show it (OTP's
+    /// `format_status`; since 2.2). A server that keeps it to itself, the default,
+    /// answers `not_shown`.
+    State {
+        /// A registered name, a child id or a pid (`<0.42>` or `42`).
+        target: String,
+    },
     /// Ask for rows of the process table, sorted, filtered and windowed by the agent,
     /// with counts over the whole table and rates (since 2.1).
     Table(TableQuery),
@@ -216,6 +223,13 @@ pub enum ReplyBody {
     Restarted {
         /// What the restart did.
         outcome: ActionOutcome,
+    },
+    /// The answer to `state` (since 2.2).
+    State {
+        /// The process asked.
+        process: ProcessRef,
+        /// Its state as it shows it, clipped to 16 KiB.
+        state: String,
     },
     /// The answer to `table`.
     Table {
@@ -360,6 +374,8 @@ pub enum ErrorCode {
     NotReading,
     /// The process belongs to the agent itself: kill and restart are refused (since 1.2).
     Protected,
+    /// The process does not show its state (since 2.2).
+    NotShown,
     /// A code this client does not know (sent by a newer agent): show the message.
     #[serde(other)]
     Unknown,
@@ -367,7 +383,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code this version knows (not `Unknown`, which stands for a newer one).
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::BadFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownRequest,
@@ -382,6 +398,7 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::NotReading,
         ErrorCode::Protected,
+        ErrorCode::NotShown,
     ];
 
     /// Its wire name (`not_found`, ...); `unknown` for [`ErrorCode::Unknown`].
@@ -401,6 +418,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::NotReading => "not_reading",
             ErrorCode::Protected => "protected",
+            ErrorCode::NotShown => "not_shown",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -105,6 +105,8 @@ pub enum Command {
     Kill(KillArgs),
     /// Ask a process's supervisor to restart it
     Restart(RestartArgs),
+    /// Show a process's state, if its server shows it (GenServer::format_status)
+    State(StateArgs),
     /// Show lifecycle events: starts, crashes, restarts, ...
     Events(EventsArgs),
     /// Open the live dashboard
@@ -200,6 +202,17 @@ pub struct RestartArgs {
     pub target: String,
 
     /// Print the outcome as a JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// The process: a registered name, a child id, or a pid (`<0.42>` or `42`)
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// Print a JSON object: the process and its state's text
     #[arg(long)]
     pub json: bool,
 }

@@ -167,6 +167,9 @@ pub fn from_agent(body: &ErrorBody) -> CliError {
         ErrorCode::Protected => CliError::failed(message.to_string()).with_hint(
             "noex.agent and its connections (`noex ps --all`) keep clients attached; they stay up",
         ),
+        ErrorCode::NotShown => CliError::failed(message.to_string()).with_hint(
+            "a server shows its state by implementing GenServer::format_status (off by default: a state can hold secrets)",
+        ),
         ErrorCode::NotReading => CliError::failed(message.to_string())
             .with_hint("this noex was paused or too slow to read; run the command again"),
         _ => CliError::failed(message.to_string()),

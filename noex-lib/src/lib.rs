@@ -143,8 +143,8 @@ pub mod registry;
 mod services;
 mod start_order;
 pub mod supervisor;
-pub mod sys;
 mod sync;
+pub mod sys;
 pub mod task;
 mod type_names;
 

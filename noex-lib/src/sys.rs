@@ -43,11 +43,11 @@
 
 use std::time::Duration;
 
+use crate::Pid;
 use crate::error::ServerNotRunningError;
 use crate::gen_server::shared::{Envelope, SystemMessage};
 use crate::gen_server::{DEFAULT_CALL_TIMEOUT, GenServer, ServerRef};
 use crate::process::processes;
-use crate::Pid;
 
 /// Why a `sys` request did not get its answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -71,20 +71,29 @@ impl GenServer for Sleeper {
 
 #[tokio::test]
 async fn sys_get_state_shows_what_format_status_gives() {
-    let server = gen_server::start(Shown { value: 7 }, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Shown { value: 7 }, StartOptions::new())
+        .await
+        .unwrap();
     assert_eq!(sys::get_state(&server).await.unwrap(), "Shown { value: 7 }");
     // By pid too, as the agent asks.
     assert_eq!(
-        sys::get_status(server.pid(), Duration::from_secs(5)).await.unwrap(),
+        sys::get_status(server.pid(), Duration::from_secs(5))
+            .await
+            .unwrap(),
         "Shown { value: 7 }"
     );
 }
 
 #[tokio::test]
 async fn sys_get_state_is_refused_by_a_server_that_does_not_opt_in() {
-    let server = gen_server::start(Secret { password: "hunter2" }, StartOptions::new())
-        .await
-        .unwrap();
+    let server = gen_server::start(
+        Secret {
+            password: "hunter2",
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         sys::get_state(&server).await,
         Err(SysError::NotShown { pid: server.pid() })
@@ -93,19 +102,28 @@ async fn sys_get_state_is_refused_by_a_server_that_does_not_opt_in() {
 
 #[tokio::test]
 async fn sys_replace_state_runs_between_messages_in_mailbox_order() {
-    let server = gen_server::start(Shown { value: 0 }, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Shown { value: 0 }, StartOptions::new())
+        .await
+        .unwrap();
     // The cast is queued first, so the replacement sees its effect, and the call
     // after it sees the replacement's.
     server.cast(1).unwrap();
-    sys::replace_state(&server, |state| state.value *= 10).await.unwrap();
+    sys::replace_state(&server, |state| state.value *= 10)
+        .await
+        .unwrap();
     assert_eq!(server.call(()).await.unwrap(), 10);
 }
 
 #[tokio::test]
 async fn sys_replace_state_is_refused_by_a_server_that_does_not_opt_in() {
-    let server = gen_server::start(Secret { password: "hunter2" }, StartOptions::new())
-        .await
-        .unwrap();
+    let server = gen_server::start(
+        Secret {
+            password: "hunter2",
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
     let replaced = sys::replace_state(&server, |state| state.password = "changed").await;
     assert_eq!(replaced, Err(SysError::NotShown { pid: server.pid() }));
     assert_eq!(server.call(()).await.unwrap(), "hunter2");
@@ -113,7 +131,9 @@ async fn sys_replace_state_is_refused_by_a_server_that_does_not_opt_in() {
 
 #[tokio::test]
 async fn sys_replace_state_that_panics_leaves_the_server_running() {
-    let server = gen_server::start(Shown { value: 3 }, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Shown { value: 3 }, StartOptions::new())
+        .await
+        .unwrap();
     let replaced = sys::replace_state(&server, |_| panic!("a bad fix")).await;
     assert_eq!(replaced, Err(SysError::ReplaceFailed { pid: server.pid() }));
     assert_eq!(server.call(()).await.unwrap(), 3);
@@ -121,7 +141,9 @@ async fn sys_replace_state_that_panics_leaves_the_server_running() {
 
 #[tokio::test(start_paused = true)]
 async fn sys_get_state_of_a_server_busy_in_a_handler_times_out() {
-    let server = gen_server::start(Sleeper, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Sleeper, StartOptions::new())
+        .await
+        .unwrap();
     server.cast(Duration::from_secs(60)).unwrap();
     let asked = sys::get_status(server.pid(), Duration::from_secs(1)).await;
     assert_eq!(
@@ -135,10 +157,15 @@ async fn sys_get_state_of_a_server_busy_in_a_handler_times_out() {
 
 #[tokio::test]
 async fn sys_get_state_of_an_ended_process_is_not_running() {
-    let server = gen_server::start(Shown { value: 0 }, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Shown { value: 0 }, StartOptions::new())
+        .await
+        .unwrap();
     let pid = server.pid();
     server.stop(ExitReason::Normal).await.unwrap();
-    assert!(matches!(sys::get_state(&server).await, Err(SysError::NotRunning(_))));
+    assert!(matches!(
+        sys::get_state(&server).await,
+        Err(SysError::NotRunning(_))
+    ));
     assert!(sys::statistics(pid).is_none());
     assert!(matches!(
         sys::get_status(Pid(u64::MAX), Duration::from_secs(1)).await,
@@ -148,7 +175,9 @@ async fn sys_get_state_of_an_ended_process_is_not_running() {
 
 #[tokio::test]
 async fn sys_statistics_count_the_messages_handled() {
-    let server = gen_server::start(Shown { value: 0 }, StartOptions::new()).await.unwrap();
+    let server = gen_server::start(Shown { value: 0 }, StartOptions::new())
+        .await
+        .unwrap();
     for _ in 0..3 {
         server.cast(1).unwrap();
     }

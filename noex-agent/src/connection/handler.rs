@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use crate::backend::Backend;
 use crate::budget::FrameBudget;
 use crate::protocol::{
-    Action, ActionOutcome, ErrorBody, ErrorCode, PROTOCOL_MAJOR, ProtocolVersion, ReplyBody,
-    Request, RequestKind, ServerFrame,
+    Action, ActionOutcome, ErrorBody, ErrorCode, PROTOCOL_MAJOR, ProcessRef, ProtocolVersion,
+    ReplyBody, Request, RequestKind, ServerFrame,
 };
 use crate::rows::RowsWriter;
 use crate::target;
@@ -207,6 +207,16 @@ impl Handler<'_> {
                     Err(error) => self.fail(id, error).await,
                 }
             }
+            RequestKind::State { target } => match self.state(&target).await {
+                Ok((process, state)) => {
+                    self.room(state.len() + SMALL_FRAME).await;
+                    self.queue(
+                        Outgoing::Frame,
+                        reply(id, ReplyBody::State { process, state }),
+                    )
+                }
+                Err(error) => self.fail(id, error).await,
+            },
             RequestKind::Unknown => {
                 let message = format!(
                     "unknown request type (this agent speaks protocol {})",
@@ -305,6 +315,31 @@ impl Handler<'_> {
                 format!("{verb} of {} failed inside the app", process.label()),
             ))
         })
+    }
+
+    /// The state of what `target` names, as the process shows it. Reading is not
+    /// acting: a read-only agent answers it too.
+    async fn state(&self, target: &str) -> Result<(ProcessRef, String), ErrorBody> {
+        let snapshot = match target::pid_form(target) {
+            Some(pid) => self
+                .build(None, "process", move |b| b.process_view(pid))
+                .await?
+                .ok_or_else(|| target::not_found(target))?,
+            None => self.build(None, "snapshot", |b| b.snapshot()).await?,
+        };
+        let process = target::resolve(&snapshot, target)?;
+        drop(snapshot);
+        let asked = self.context.backend.state(process.pid);
+        let state = tokio::spawn(asked).await.unwrap_or_else(|_| {
+            Err(ErrorBody::new(
+                ErrorCode::Failed,
+                format!(
+                    "reading the state of {} failed inside the app",
+                    process.label()
+                ),
+            ))
+        })?;
+        Ok((process, state))
     }
 
     /// Waits until both this connection's and the agent's budgets have room.

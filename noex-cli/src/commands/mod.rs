@@ -9,6 +9,7 @@ pub mod kill;
 pub mod list;
 pub mod ps;
 pub mod restart;
+pub mod state;
 pub mod tree;
 
 use std::io::Write;
@@ -32,6 +33,7 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Tree(args) => tree::run(ctx, &args).await,
         Command::Kill(args) => kill::run(ctx, &args).await,
         Command::Restart(args) => restart::run(ctx, &args).await,
+        Command::State(args) => state::run(ctx, &args).await,
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,

@@ -326,6 +326,7 @@ impl GenServer for Health {
 }
 
 /// Steady work: look something up, compute, store, report.
+#[derive(Debug)]
 struct Worker {
     n: u64,
     done: u64,
@@ -362,6 +363,11 @@ impl GenServer for Worker {
             let _ = metrics.cast(Metric::WorkDone);
         }
         tick_every(ctx, Duration::from_millis(100 + 50 * self.n));
+    }
+
+    // Nothing secret: `noex state worker-1` shows it.
+    fn format_status(&self) -> Option<String> {
+        Some(format!("{self:#?}"))
     }
 }
 

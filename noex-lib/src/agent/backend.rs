@@ -18,10 +18,15 @@ use crate::clock::now_ms;
 use crate::error::SupervisorError;
 use crate::process::{CellRef, ProcessCell, ProcessKind, processes};
 use crate::supervisor::supervisor_at;
+use crate::sys::SysError;
 use crate::{events, observer};
 
 /// How long `kill` waits to report the new pid of the restarted process.
 const RESTART_WAIT: Duration = Duration::from_secs(3);
+/// How long `state` waits for a process to answer between two of its messages.
+const STATE_WAIT: Duration = Duration::from_secs(2);
+/// A state's text, as sent: a state can be large, and the agent's memory is bounded.
+const STATE_LIMIT: usize = 16 * 1024;
 
 pub(crate) struct RuntimeBackend;
 
@@ -128,6 +133,24 @@ impl Backend for RuntimeBackend {
 
     /// OTP has no "restart a running child": it is `terminate_child`, then
     /// `restart_child` (which starts it with a fresh state and an empty mailbox).
+    fn state(&self, pid: Pid) -> BoxFuture<'static, Result<String, ErrorBody>> {
+        Box::pin(async move {
+            let label = process_ref(&*live(pid)?).label();
+            match crate::sys::get_status(pid, STATE_WAIT).await {
+                Ok(text) => Ok(clip(&text, STATE_LIMIT).into_owned()),
+                Err(SysError::NotShown { .. }) => Err(ErrorBody::new(
+                    ErrorCode::NotShown,
+                    format!("{label} does not show its state"),
+                )),
+                Err(SysError::NotRunning(_)) => Err(ErrorBody::new(
+                    ErrorCode::NotFound,
+                    format!("{label} has ended"),
+                )),
+                Err(error) => Err(ErrorBody::new(ErrorCode::Failed, error.to_string())),
+            }
+        })
+    }
+
     fn restart(&self, pid: Pid) -> BoxFuture<'static, Result<ActionOutcome, ErrorBody>> {
         Box::pin(async move {
             let cell = live(pid)?;

@@ -206,6 +206,10 @@ mod tests {
 
         fn request_stop(&self, _: crate::ExitReason) {}
 
+        fn format_status(&self) -> Option<oneshot::Receiver<Option<String>>> {
+            None
+        }
+
         fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
             self
         }
