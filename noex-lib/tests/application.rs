@@ -333,7 +333,7 @@ mod across_processes {
     use std::io::{BufRead, BufReader, Read};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, ExitStatus, Stdio};
-    use std::sync::mpsc;
+    use std::sync::{OnceLock, mpsc};
     use std::time::{Duration, Instant};
 
     use super::support;
@@ -341,9 +341,14 @@ mod across_processes {
     /// A guard against a hang only: each run ends in about a second.
     const HANG: Duration = Duration::from_secs(60);
 
-    /// The example `application`, built now: cargo does not build examples for one
-    /// test (`--test application`), and one built before may be out of date.
+    /// The example `application`, built once per run: cargo does not build examples
+    /// for one test (`--test application`), and one built before may be out of date.
     fn example() -> PathBuf {
+        static BUILT: OnceLock<PathBuf> = OnceLock::new();
+        BUILT.get_or_init(build_example).clone()
+    }
+
+    fn build_example() -> PathBuf {
         let exe = std::env::current_exe().expect("the test's own path");
         let profile_dir = exe
             .parent()

@@ -72,7 +72,8 @@
 //! - OTP stops the node on SIGTERM (`init:stop()`, the kernel's default signal
 //!   handler); here SIGINT does too, since Ctrl-C is how a program in a terminal is
 //!   stopped. Signals are listened for from [`Application::start`] on, so one that
-//!   comes before `run` is not lost.
+//!   comes before `run` is not lost; tokio keeps listening after `run` returns, so
+//!   `main` should return soon after.
 //! - The grace period is OTP's kernel `shutdown_timeout`; by default there is none
 //!   (OTP's `infinity`): each child's own shutdown spec bounds the stop.
 //! - The hooks [`prep_stop`](Application::prep_stop) and
