@@ -210,13 +210,19 @@ fn autostart() {
     if !AUTOSTART_PENDING.swap(false, Ordering::Relaxed) {
         return;
     }
-    if std::env::var(AGENT_ENV).is_ok_and(|value| matches!(value.as_str(), "off" | "0" | "false")) {
+    if off_by_env() {
         tracing::debug!("noex agent disabled by {AGENT_ENV}");
         return;
     }
     if let Err(error) = start_locked(AgentOptions::default()) {
         tracing::warn!(%error, "noex agent did not start; `noex` cannot attach to this process");
     }
+}
+
+/// Whether `NOEX_AGENT=off` (or `0`, `false`) keeps the agent off: the operator's
+/// word, above what the code asks for (the automatic start, an application's agent).
+pub(crate) fn off_by_env() -> bool {
+    std::env::var(AGENT_ENV).is_ok_and(|value| matches!(value.as_str(), "off" | "0" | "false"))
 }
 
 /// The socket file outlives the process unless removed: remove it at exit too.
