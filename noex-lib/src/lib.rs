@@ -62,7 +62,10 @@
 //!   supervisor (Elixir's `Task`, `Task.Supervisor`).
 //! - [`keyed_registry`]: processes under keys, unique or duplicate, with `dispatch` for
 //!   publish/subscribe (Elixir's `Registry`).
-//! - [`observer`] and [`events`]: what is running, and what happens to it.
+//! - [`observer`] and [`events`]: what is running, and what happens to it; [`sys`]: a
+//!   live process's state (for servers that show it) and statistics.
+//! - [`application`]: a program's root supervisor and agent from one description, run
+//!   until SIGTERM or Ctrl-C and stopped gracefully (OTP's `application`).
 //! - `agent`: the embedded agent that `noex` attaches to (the `agent` feature).
 //! - Built-in services, each a GenServer: [`event_bus`], [`cache`], [`rate_limiter`],
 //!   [`state_agent`] (below).

@@ -68,6 +68,25 @@
 //! | `{Task, fun}` child, `Task.start_link/1` | [`task::child_spec`](crate::task::child_spec) | Temporary by default; stopped by a kill. |
 //! | `Task.Supervisor` (`async_nolink`, `async`, `start_child`, `children`, `terminate_child`) | [`TaskSupervisor`](crate::task::TaskSupervisor) (`async_nolink`, `async_linked`, `start_child`, `children`, `terminate_child`) | Tasks are temporary only; shutdown is a kill. Dropping a `Task` detaches it. |
 //!
+//! ## Applications
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `application` behaviour, `Application` (Elixir), `start/2` | [`Application`](crate::application::Application) + [`run`](crate::application::Application::run) / [`start`](crate::application::Application::start) | One per program, always `permanent`: when its tree ends, `run` returns and `main` exits 1. |
+//! | `prep_stop/1`, `stop/1` callbacks | [`Application::prep_stop`](crate::application::Application::prep_stop), [`Application::on_stop`](crate::application::Application::on_stop) | Closures; a stop cut short skips `on_stop`. |
+//! | `application:stop/1`, `init:stop()` | [`StopHandle::stop`](crate::application::StopHandle::stop), [`RunningApplication::stop`](crate::application::RunningApplication::stop) | |
+//! | SIGTERM → `init:stop()` (kernel's `erl_signal_handler`) | SIGTERM and SIGINT stop the application | A second signal during the stop kills the tree at once. |
+//! | kernel `shutdown_timeout` | [`Application::shutdown_grace`](crate::application::Application::shutdown_grace) | Default: none (`infinity`); past it → [`AppExit::GraceExceeded`](crate::application::AppExit::GraceExceeded). |
+//! | node exit status (`halt/1`) | [`AppExit`](crate::application::AppExit) as `main`'s `Termination` | 0 clean stop; 1 gave up, forced, or failed to start. |
+//!
+//! ## Debugging live processes
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `format_status/1` callback | [`GenServer::format_status`](crate::GenServer::format_status) | Opt-in: `None` by default hides the state everywhere. |
+//! | `sys:get_state/1`, `sys:replace_state/2` | [`sys::get_state`](crate::sys::get_state), [`sys::replace_state`](crate::sys::replace_state), `noex state TARGET` | Only for servers that show their state; a panicking replacement leaves the server running. |
+//! | `sys:statistics/2` | [`sys::statistics`](crate::sys::statistics) | Read from counters every process keeps; no message. |
+//!
 //! ## Services and the rest of OTP
 //!
 //! | OTP / Elixir | noex |
