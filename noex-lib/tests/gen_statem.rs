@@ -307,6 +307,32 @@ async fn state_timeout_that_fired_during_a_handler_is_dropped_by_its_state_chang
 }
 
 #[tokio::test(start_paused = true)]
+async fn state_timeout_restarted_after_its_timer_fired_comes_only_at_its_new_time() {
+    // The first timer fires while the machine is busy with the event that sets the
+    // timeout again: the first timer's message, still in the mailbox, must not
+    // pass for the new one.
+    let (machine, log) = probe().await;
+    let t0 = tokio::time::Instant::now();
+    machine
+        .cast(("set", stay().act(Act::StateTimeout(10, "first"))))
+        .unwrap();
+    let busy = Plan {
+        busy_ms: 50,
+        ..stay().act(Act::StateTimeout(100, "second"))
+    };
+    machine.cast(("busy", busy)).unwrap();
+    at(t0, 149).await;
+    assert_eq!(entries(&log), ["cast:set@A", "cast:busy@A"]);
+    at(t0, 1_000).await;
+    assert_eq!(
+        count(&log, "state_timeout:second@A"),
+        1,
+        "{:?}",
+        entries(&log)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn state_timeout_of_zero_comes_after_queued_events_before_the_mailbox() {
     let (machine, log) = probe().await;
     let zero = stay().act(Act::StateTimeout(0, "z")).act(Act::Insert("i"));
