@@ -12,7 +12,7 @@ use super::GenStateMachine;
 use super::context::Context;
 use super::event::Event;
 use super::timers::{TimerFired, Timers};
-use super::transition::{Action, Next, TimerKey, Transition, TransitionError};
+use super::transition::{Action, Next, TimeoutSetting, TimerKey, Transition, TransitionError};
 use crate::ExitReason;
 use crate::error::BoxError;
 use crate::gen_server::{self, GenServer, Info, Reply};
@@ -77,7 +77,7 @@ pub(crate) fn current_state(pid: crate::Pid) -> Option<String> {
 struct Pending<M: GenStateMachine> {
     postponed: Option<Event<M>>,
     inserted: Vec<Event<M>>,
-    timeouts: Vec<(TimerKey, Option<(std::time::Duration, M::Internal)>)>,
+    timeouts: Vec<(TimerKey, TimeoutSetting<M::Internal>)>,
 }
 
 impl<M: GenStateMachine> Default for Pending<M> {

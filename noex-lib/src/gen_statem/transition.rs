@@ -35,9 +35,12 @@ pub(crate) enum Action<M: GenStateMachine> {
     Reply(Box<dyn FnOnce() + Send>),
     Postpone(Event<M>),
     NextEvent(Event<M>),
-    /// Set (`Some`) or cancel (`None`) a timeout.
-    Timeout(TimerKey, Option<(Duration, M::Internal)>),
+    Timeout(TimerKey, TimeoutSetting<M::Internal>),
 }
+
+/// A timeout set to come after the duration with the content (`Some`), or
+/// cancelled (`None`).
+pub(crate) type TimeoutSetting<T> = Option<(Duration, T)>;
 
 /// Which timeout an action or a timer is about.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
