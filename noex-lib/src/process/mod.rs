@@ -60,7 +60,6 @@
 //! ```
 
 mod cell;
-#[allow(dead_code)] // Until the first kind publishes its details.
 pub(crate) mod details;
 mod exit_waiters;
 #[cfg(feature = "agent")]
