@@ -55,6 +55,9 @@
 //! Where OTP and Elixir names went: [`otp_names`].
 //!
 //! - [`gen_server`]: stateful processes, `call` / `cast` / `info`.
+//! - [`gen_statem`]: state machines (OTP's `gen_statem`): postponing, inserted events,
+//!   event, state and named timeouts, state enter calls; the current state shows in
+//!   the Observer.
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.

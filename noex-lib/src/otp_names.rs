@@ -31,6 +31,17 @@
 //! | `is_process_alive/1` | [`process::is_alive`](crate::process::is_alive) | |
 //! | exit reasons `normal`, `shutdown`, `{shutdown, T}`, `kill` | [`ExitReason`](crate::ExitReason) | A panic is `ExitReason::Error(message)`. |
 //!
+//! ## State machines
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `gen_statem` behaviour, `handle_event_function` mode | [`GenStateMachine`](crate::gen_statem::GenStateMachine), one [`handle_event`](crate::gen_statem::GenStateMachine::handle_event) with the current state | No `state_functions` mode: match on the state. |
+//! | `gen_statem:start/3`, `call/2,3`, `cast/2`, `stop/1,3` | [`gen_statem::start`](crate::gen_statem::start), [`StateMachineRef`](crate::gen_statem::StateMachineRef) `call`, `call_timeout`, `cast`, `stop` | |
+//! | `state_enter` callback mode | [`GenStateMachine::state_enter`](crate::gen_statem::GenStateMachine::state_enter) | An enter call that changes state, postpones or inserts events stops the machine, as OTP does. |
+//! | `next_state`, `keep_state`, `repeat_state`, `stop`; `{reply, From, R}` | [`Transition`](crate::gen_statem::Transition) `next_state`, `keep_state`, `repeat_state`, `stop`, `reply` | |
+//! | `postpone`, `{next_event, internal, C}` | [`Transition::postpone`](crate::gen_statem::Transition::postpone), [`Transition::next_event`](crate::gen_statem::Transition::next_event) | The handler owns its event, so postponing hands it back. |
+//! | `{timeout, T, C}`, `{state_timeout, T, C}`, `{{timeout, Name}, T, C}`, `cancel` | [`event_timeout`](crate::gen_statem::Transition::event_timeout), [`state_timeout`](crate::gen_statem::Transition::state_timeout), [`timeout`](crate::gen_statem::Transition::timeout), `cancel_*` | No absolute times, no `update`. |
+//!
 //! ## Supervision
 //!
 //! | OTP / Elixir | noex | Differences |
@@ -96,4 +107,4 @@
 //! | a rate-limiting GenServer | [`rate_limiter::RateLimiter`](crate::rate_limiter::RateLimiter) |
 //! | observer, `sys:get_status` | [`observer::snapshot`](crate::observer::snapshot), and `noex ps` / `noex tree` / `noex top` from outside |
 //! | `Agent` (`get`, `update`, `get_and_update`, `cast`) | [`state_agent::StateAgent`](crate::state_agent::StateAgent): the same four, each a function run in the agent; `cast` fails if the agent has ended |
-//! | `gen_statem`, `Task`, `Application`, ETS tables | not yet |
+//! | ETS tables | not yet |
