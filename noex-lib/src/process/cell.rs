@@ -655,6 +655,9 @@ pub(crate) const LINKED_TO_PARENT: u8 = 4;
 pub(crate) const SIGNALS_CLOSED: u8 = 8;
 /// [`ProcessCell::flags`]: its exit is reported, and its reason is in the notes.
 const EXIT_REPORTED: u8 = 16;
+/// [`ProcessCell::flags`]: a process kind published details for it (`details.rs`),
+/// so the Observer looks them up; the others cost it nothing.
+pub(crate) const HAS_DETAILS: u8 = 32;
 
 /// The strong and weak counts an `Arc`'s allocation holds before its value.
 const ARC_COUNTS: usize = 2 * size_of::<usize>();
