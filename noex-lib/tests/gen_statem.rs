@@ -769,3 +769,46 @@ async fn stop_transition_replies_then_runs_terminate() {
     assert_eq!(machine.wait().await, ExitReason::shutdown_with("asked"));
     assert_eq!(entries(&log), ["terminate:shutdown: asked@A"]);
 }
+
+/// OTP's `format_status` for gen_statem: the state, then the data the machine
+/// chooses to show; a machine that does not opt in shows nothing to `sys`.
+#[tokio::test]
+async fn sys_get_state_shows_the_state_and_the_data_a_machine_opts_in_to() {
+    #[derive(Debug)]
+    struct Door {
+        opened: u32,
+    }
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    enum DoorState {
+        Shut,
+    }
+    impl GenStateMachine for Door {
+        type State = DoorState;
+        type Call = ();
+        type Cast = ();
+        type Reply = ();
+        type Internal = ();
+
+        async fn handle_event(
+            &mut self,
+            _: Event<Self>,
+            _: &DoorState,
+            _: &mut Context<'_, Self>,
+        ) -> Transition<Self> {
+            Transition::keep_state()
+        }
+
+        fn format_status(&self, _: &DoorState) -> Option<String> {
+            Some(format!("{self:?}"))
+        }
+    }
+    let door = gen_statem::start(Door { opened: 2 }, DoorState::Shut, StartOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        noex::sys::get_status(door.pid(), std::time::Duration::from_secs(5))
+            .await
+            .unwrap(),
+        "state: Shut\nDoor { opened: 2 }"
+    );
+}

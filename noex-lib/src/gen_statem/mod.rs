@@ -150,6 +150,15 @@ pub trait GenStateMachine: Send + Sized + 'static {
         ctx: &mut Context<'_, Self>,
     ) -> impl Future<Output = Transition<Self>> + Send;
 
+    /// The machine's data as `noex state` and [`sys::get_state`](crate::sys::get_state)
+    /// show it, after its current state (OTP's `format_status`). `None`, the default,
+    /// keeps the data hidden (it can hold secrets); the state's name shows in `noex
+    /// ps` either way.
+    fn format_status(&self, state: &Self::State) -> Option<String> {
+        let _ = state;
+        None
+    }
+
     /// Runs when the machine stops (a stop asked for, a [`Transition::stop`], a
     /// refused transition or a crash), not when it is killed.
     fn terminate(

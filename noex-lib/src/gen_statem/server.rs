@@ -362,4 +362,9 @@ impl<M: GenStateMachine> GenServer for StateMachineServer<M> {
     async fn terminate(&mut self, reason: &ExitReason, _: &mut GenContext<M>) {
         self.machine.terminate(reason, &self.state).await;
     }
+
+    fn format_status(&self) -> Option<String> {
+        let data = self.machine.format_status(&self.state)?;
+        Some(format!("state: {:?}\n{data}", self.state))
+    }
 }
