@@ -23,7 +23,9 @@ type Sources = HashMap<u64, Arc<dyn DetailSource>, BuildHasherDefault<PidHasher>
 static SOURCES: Mutex<Option<Sources>> = Mutex::new(None);
 
 fn with_sources<T>(f: impl FnOnce(&mut Sources) -> T) -> T {
-    let mut sources = SOURCES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut sources = SOURCES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     f(sources.get_or_insert_with(Sources::default))
 }
 
