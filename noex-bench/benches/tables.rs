@@ -241,7 +241,12 @@ fn main() {
     let owner = runtime
         .block_on(gen_server::start(Owner, StartOptions::new()))
         .expect("the tables' owner");
-    let mut c = Criterion::default().configure_from_args();
+    // Few resamples and no plots: the analysis, not the measuring, would take
+    // most of the run.
+    let mut c = Criterion::default()
+        .nresamples(1_000)
+        .without_plots()
+        .configure_from_args();
     bench_contender(&mut c, || {
         NoexTable(Table::new(owner.pid(), TableOptions::set().public()).expect("a table"))
     });

@@ -4,8 +4,9 @@
 //! table behind its own read-write lock: readers never wait for each other, and
 //! writers of keys in different shards never wait at all. A key's one hash picks
 //! its shard and its slot in it, as dashmap does. An ordered set is a `BTreeMap`
-//! behind one read-write lock: the benchmark (see BENCHMARKS.md) found that
-//! enough for read-mostly use, and keeps a dependency away.
+//! behind one read-write lock: no dependency, and its operations cost two to four
+//! times a set's in the tables bench (`cargo bench -p noex-bench --bench tables`);
+//! a concurrent skip list is the next step should that matter.
 //!
 //! Each shard counts its objects and bytes as it changes, under its own write
 //! lock, in atomics the Observer reads without locking: no counter is shared by
