@@ -88,6 +88,10 @@ pub(crate) enum Watcher {
     Process(Pid),
     /// Code outside any process, awaiting a [`Monitor`].
     Channel(oneshot::Sender<Down>),
+    /// Runtime code run as the process exits, before its links and monitors hear
+    /// of it: what OTP does for a process's ETS tables (`ets` passes them on or
+    /// deletes them here). It must be short and must not block.
+    Hook(Box<dyn FnOnce(Down) + Send>),
 }
 
 /// A process's links and monitors.
@@ -411,6 +415,32 @@ impl ClosedSignals {
     pub(crate) fn deliver(self, cell: &ProcessCell, reason: &ExitReason, tell_parent: bool) {
         let ClosedSignals { parent, signals } = self;
         let Signals { links, monitoring } = signals.map(|signals| *signals).unwrap_or_default();
+        let Monitoring {
+            mut monitors,
+            watching,
+            ..
+        } = monitoring.map(|monitoring| *monitoring).unwrap_or_default();
+        let down = |id| Down {
+            monitor: MonitorRef {
+                id,
+                target: cell.pid,
+            },
+            pid: cell.pid,
+            reason: reason.clone(),
+        };
+        // Exit hooks first: as in OTP, the tables of a process are passed on or
+        // deleted before anyone linked to it or monitoring it hears of its exit.
+        if monitors.values().any(|w| matches!(w, Watcher::Hook(_))) {
+            let hooks: Vec<u64> = (monitors.iter())
+                .filter(|(_, w)| matches!(w, Watcher::Hook(_)))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in hooks {
+                if let Some(hook) = monitors.remove(&id) {
+                    deliver_down(hook, down(id));
+                }
+            }
+        }
         for pid in parent.into_iter().chain(links.into_vec()) {
             let Some(other) = processes().get(pid) else {
                 continue;
@@ -420,22 +450,8 @@ impl ClosedSignals {
                 exit_signal(&other, cell.pid, reason, Sent::ByLink);
             }
         }
-        let Monitoring {
-            monitors, watching, ..
-        } = monitoring.map(|monitoring| *monitoring).unwrap_or_default();
         for (id, watcher) in monitors {
-            let monitor = MonitorRef {
-                id,
-                target: cell.pid,
-            };
-            deliver_down(
-                watcher,
-                Down {
-                    monitor,
-                    pid: cell.pid,
-                    reason: reason.clone(),
-                },
-            );
+            deliver_down(watcher, down(id));
         }
         for (id, target) in watching {
             if let Some(target) = processes().get(target) {
@@ -465,6 +481,7 @@ fn deliver_down(watcher: Watcher, down: Down) {
         Watcher::Channel(sender) => {
             let _ = sender.send(down);
         }
+        Watcher::Hook(hook) => hook(down),
     }
 }
 
