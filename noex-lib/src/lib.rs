@@ -61,6 +61,8 @@
 //! - [`supervisor`]: restart strategies and intensity.
 //! - [`process`]: pids, monitors, links and trapping exits.
 //! - [`registry`]: processes by name.
+//! - [`ets`]: shared in-memory tables owned by a process (set, ordered set, bag), read
+//!   and written from any task without a message (OTP's ETS).
 //! - [`task`]: futures run as processes, awaited by their owner, under a task
 //!   supervisor (Elixir's `Task`, `Task.Supervisor`).
 //! - [`keyed_registry`]: processes under keys, unique or duplicate, with `dispatch` for

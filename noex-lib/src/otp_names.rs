@@ -98,6 +98,20 @@
 //! | `sys:get_state/1`, `sys:replace_state/2` | [`sys::get_state`](crate::sys::get_state), [`sys::replace_state`](crate::sys::replace_state), `noex state TARGET` | Only for servers that show their state; a panicking replacement leaves the server running. |
 //! | `sys:statistics/2` | [`sys::statistics`](crate::sys::statistics) | Read from counters every process keeps; no message. |
 //!
+//! ## Tables
+//!
+//! | OTP / Elixir | noex | Differences |
+//! |---|---|---|
+//! | `ets:new/2` (`set`, `ordered_set`, `bag`, `duplicate_bag`) | [`Table::new`](crate::ets::Table::new)`(owner_pid, `[`TableOptions`](crate::ets::TableOptions)`)` | The owner is a pid given, not the caller; typed keys and values. |
+//! | `insert/2`, `insert_new/2`, `lookup/2`, `member/2`, `delete/2`, `delete_object/2`, `take/2` | the [`Table`](crate::ets::Table) / [`TableReader`](crate::ets::TableReader) methods of the same names | |
+//! | `delete/1`, `delete_all_objects/1` | [`Table::delete_table`](crate::ets::Table::delete_table), [`Table::clear`](crate::ets::Table::clear) | |
+//! | `update_counter/3,4`, `update_element/3` | [`update_counter`](crate::ets::Table::update_counter), [`update_counter_or`](crate::ets::Table::update_counter_or), [`update_element`](crate::ets::Table::update_element) | Overflow is an error, not a wrap; `update_element` takes a closure. |
+//! | `select/2`, `match_object/2`, `select_count/2`, `select_delete/2`, `tab2list/1` | methods taking closures; [`to_vec`](crate::ets::TableReader::to_vec) | Closures instead of match specs; no continuations. |
+//! | `first/1`, `next/2`, `last/1`, `prev/2` | the same names | |
+//! | `give_away/3`, `{heir, Pid, Data}`, `setopts(T, {heir, ..})`, `'ETS-TRANSFER'` | [`give_away`](crate::ets::Table::give_away), [`TableOptions::heir_with`](crate::ets::TableOptions::heir_with), [`set_heir`](crate::ets::Table::set_heir), [`EtsTransfer`](crate::ets::EtsTransfer) | |
+//! | `public`, `protected`, `private`; `named_table`, `whereis/1` | [`Access`](crate::ets::Access); [`TableOptions::named`](crate::ets::TableOptions::named), [`ets::whereis`](crate::ets::whereis), [`whereis_writable`](crate::ets::whereis_writable) | Access is the handle's: a protected table found by name gives a read-only handle. |
+//! | `ets:all/0`, `ets:info/1` | [`ets::all`](crate::ets::all), [`TableReader::info`](crate::ets::TableReader::info); each table in its owner's row of `noex ps` | Memory is an estimate (the structure, not what keys and values point to). |
+//!
 //! ## Services and the rest of OTP
 //!
 //! | OTP / Elixir | noex |
@@ -107,4 +121,3 @@
 //! | a rate-limiting GenServer | [`rate_limiter::RateLimiter`](crate::rate_limiter::RateLimiter) |
 //! | observer, `sys:get_status` | [`observer::snapshot`](crate::observer::snapshot), and `noex ps` / `noex tree` / `noex top` from outside |
 //! | `Agent` (`get`, `update`, `get_and_update`, `cast`) | [`state_agent::StateAgent`](crate::state_agent::StateAgent): the same four, each a function run in the agent; `cast` fails if the agent has ended |
-//! | ETS tables | not yet |

@@ -15,6 +15,8 @@ use super::registry;
 use super::table::{Shared, TableReader};
 use super::{Heir, Key, Table, TableError, TableOptions, TransferData, Value};
 use crate::Pid;
+use super::registry::Listed;
+use crate::process::details::{self, DetailGuard, DetailSource};
 use crate::process::{self, MonitorRef, Watcher, processes};
 
 /// A table's owner and heir.
@@ -24,6 +26,9 @@ pub(super) struct Ownership {
     /// The hook on the owner's exit, taken back when the table changes hands or
     /// is deleted.
     pub(super) watch: Option<MonitorRef>,
+    /// The table as the owner's row in the Observer shows it (`noex ps`'s STATE):
+    /// moves with the table, and goes with it.
+    pub(super) shown: Option<DetailGuard>,
 }
 
 impl Ownership {
@@ -32,6 +37,7 @@ impl Ownership {
             owner,
             heir: alive_heir(heir),
             watch: None,
+            shown: None,
         }
     }
 }
@@ -88,7 +94,12 @@ impl<K: Key, V: Value> Table<K, V> {
         let shared = Arc::new(Shared::<K, V>::new(id, owner, options));
         registry::insert(shared.clone())?;
         let watch = watch_owner(&shared, owner);
-        shared.ownership.lock().watch = Some(watch);
+        let shown = show_in_owner(&shared, owner);
+        {
+            let mut ownership = shared.ownership.lock();
+            ownership.watch = Some(watch);
+            ownership.shown = Some(shown);
+        }
         if shared.is_deleted() {
             // The owner ended in between, and its hook deleted the table.
             return Err(TableError::NotAlive { pid: owner });
@@ -168,6 +179,40 @@ fn watch_owner<K: Key, V: Value>(shared: &Arc<Shared<K, V>>, owner: Pid) -> Moni
     process::add_monitor(owner, Watcher::Hook(Box::new(hook)), None)
 }
 
+/// The table in its owner's row of the Observer: `table sessions: 120 objects, 14 KiB`.
+fn show_in_owner<K: Key, V: Value>(shared: &Arc<Shared<K, V>>, owner: Pid) -> DetailGuard {
+    let table: Weak<dyn Listed> = Arc::downgrade(shared) as Weak<dyn Listed>;
+    details::publish(owner, Arc::new(ShownTable(table)))
+}
+
+struct ShownTable(Weak<dyn Listed>);
+
+impl DetailSource for ShownTable {
+    fn state(&self) -> Option<String> {
+        let info = self.0.upgrade()?.info();
+        let name = info.name.unwrap_or_else(|| format!("#{}", info.id));
+        let unit = if info.size == 1 { "object" } else { "objects" };
+        Some(format!(
+            "table {name}: {} {unit}, {}",
+            info.size,
+            readable_bytes(info.memory)
+        ))
+    }
+}
+
+/// `512 B`, `14.2 KiB`, `3.1 MiB`.
+fn readable_bytes(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let bytes_f = bytes as f64;
+    if bytes_f < KIB {
+        format!("{bytes} B")
+    } else if bytes_f < KIB * KIB {
+        format!("{:.1} KiB", bytes_f / KIB)
+    } else {
+        format!("{:.1} MiB", bytes_f / (KIB * KIB))
+    }
+}
+
 /// `to` owns the table from now on: a new epoch, which the old owner's handles
 /// do not carry. Under the ownership lock.
 fn begin_ownership<K: Key, V: Value>(
@@ -189,10 +234,12 @@ fn settle<K: Key, V: Value>(
     epoch: u64,
 ) {
     let watch = watch_owner(shared, to);
+    let shown = show_in_owner(shared, to);
     {
         let mut ownership = shared.ownership.lock();
         if ownership.owner == to && shared.epoch.load(Ordering::Acquire) == epoch {
             ownership.watch = Some(watch);
+            ownership.shown = Some(shown);
         }
     }
     let transfer = EtsTransfer {
@@ -216,6 +263,7 @@ fn owner_exited<K: Key, V: Value>(shared: &Arc<Shared<K, V>>, pid: Pid) {
         return; // A watch of an earlier owner, or a table deleted already.
     }
     ownership.watch = None;
+    ownership.shown = None;
     let heir =
         (ownership.heir.clone()).filter(|heir| heir.pid != pid && process::is_alive(heir.pid));
     match heir {

@@ -474,7 +474,11 @@ impl<K: Key, V: Value> Shared<K, V> {
             return;
         }
         registry::remove(self.id, self.name.as_ref());
-        let watch = self.ownership.lock().watch.take();
+        let (watch, shown) = {
+            let mut ownership = self.ownership.lock();
+            (ownership.watch.take(), ownership.shown.take())
+        };
+        drop(shown);
         if let Some(watch) = watch {
             crate::process::remove_monitor(watch, None);
         }

@@ -65,12 +65,16 @@ impl DetailSource for ShownState {
                 .clone(),
         )
     }
+
+    fn is_machine_state(&self) -> bool {
+        true
+    }
 }
 
 /// The current state of the machine running as `pid`, as its `Debug` text; `None`
 /// if `pid` is not a running state machine.
 pub(crate) fn current_state(pid: crate::Pid) -> Option<String> {
-    details::source(pid)?.state()
+    details::machine_source(pid)?.state()
 }
 
 /// What a handler's actions leave for the transition, once replies are sent.

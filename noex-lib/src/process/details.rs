@@ -21,6 +21,12 @@ pub(crate) trait DetailSource: Send + Sync {
     fn state(&self) -> Option<String> {
         None
     }
+
+    /// Whether this is a state machine's own state (which `gen_statem::current_state`
+    /// reads), rather than, say, a table its process owns.
+    fn is_machine_state(&self) -> bool {
+        false
+    }
 }
 
 /// A process's sources, each with the number its guard removes it by.
@@ -48,9 +54,14 @@ pub(crate) fn publish(pid: Pid, source: Arc<dyn DetailSource>) -> DetailGuard {
     DetailGuard { pid, number }
 }
 
-/// The first source registered for `pid` (a state machine's own).
-pub(crate) fn source(pid: Pid) -> Option<Arc<dyn DetailSource>> {
-    with_sources(|sources| sources.get(&pid.0)?.first().map(|(_, s)| s.clone()))
+/// The state machine's own source among `pid`'s, if it is a state machine.
+pub(crate) fn machine_source(pid: Pid) -> Option<Arc<dyn DetailSource>> {
+    with_sources(|sources| {
+        let list = sources.get(&pid.0)?;
+        list.iter()
+            .find(|(_, source)| source.is_machine_state())
+            .map(|(_, source)| source.clone())
+    })
 }
 
 /// What the process says of itself (see [`DetailSource::state`]): one flag test for
