@@ -2,10 +2,12 @@
 //! timers, and watch other processes (monitors, links, trapping exits).
 
 use std::any::Any;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
+use super::pending_timers::{PendingTimer, PendingTimers};
 use super::reply::ReplySlot;
 use super::{GenServer, Info, ServerRef};
 use crate::error::ServerNotRunningError;
@@ -22,6 +24,9 @@ pub struct Context<S: GenServer> {
     /// The idle timeout running since the last handler returned: the next message
     /// taken cancels it, unless it is its [`IdleTimeout`].
     pub(crate) idle_timer: Option<AbortHandle>,
+    /// Timers set by `send_after` and `send_interval`, for the Observer. Boxed, and
+    /// made with the first timer: most servers set none.
+    pending_timers: OnceLock<Box<PendingTimers>>,
 }
 
 /// What a handler asked for, to happen once it returns.
@@ -44,6 +49,7 @@ impl<S: GenServer> Context<S> {
             reply_slot: None,
             requests: None,
             idle_timer: None,
+            pending_timers: OnceLock::new(),
         }
     }
 
@@ -89,7 +95,7 @@ impl<S: GenServer> Context<S> {
     /// Start the idle timeout asked for: the server is about to wait for messages.
     pub(crate) fn start_idle_timer(&mut self, after: Duration) {
         // The message names its timer (its task), so a late one is told apart.
-        let timer = self.timer(after, || IdleTimeout {
+        let timer = self.timer(after, None, || IdleTimeout {
             timer: tokio::task::id(),
         });
         if let Some(previous) = self.idle_timer.replace(timer.0) {
@@ -202,20 +208,32 @@ impl<S: GenServer> Context<S> {
         }
     }
 
-    /// Deliver `message` to [`GenServer::handle_info`] after `delay`.
+    /// Deliver `message` to [`GenServer::handle_info`] after `delay`. Pending timers
+    /// show in the Observer (`noex ps`'s STATE column): how many, and the next due.
     pub fn send_after(&self, delay: Duration, message: impl Any + Send) -> TimerRef {
-        self.timer(delay, move || message)
+        let pending = self.pending_timer(delay, None);
+        self.timer(delay, Some(pending), move || message)
     }
 
-    /// A task that sends `message()` to `handle_info` after `delay`.
+    /// Records a timer due after `delay` among the server's pending ones.
+    fn pending_timer(&self, delay: Duration, period: Option<Duration>) -> PendingTimer {
+        self.pending_timers
+            .get_or_init(|| Box::new(PendingTimers::new(self.pid())))
+            .add(tokio::time::Instant::now() + delay, period)
+    }
+
+    /// A task that sends `message()` to `handle_info` after `delay`; shown among the
+    /// pending timers until then if `pending` is given (the idle timeout's is not).
     fn timer<M: Any + Send>(
         &self,
         delay: Duration,
+        pending: Option<PendingTimer>,
         message: impl FnOnce() -> M + Send + 'static,
     ) -> TimerRef {
         let myself = self.myself.clone();
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            drop(pending);
             let _ = myself.send_info(message());
         });
         TimerRef(task.abort_handle())
@@ -231,12 +249,14 @@ impl<S: GenServer> Context<S> {
     /// If `period` is zero.
     pub fn send_interval(&self, period: Duration, message: impl Any + Send + Clone) -> TimerRef {
         assert!(!period.is_zero(), "send_interval needs a period above zero");
+        let pending = self.pending_timer(period, Some(period));
         let myself = self.myself.clone();
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
+                pending.rearmed(tokio::time::Instant::now() + period);
                 if myself.send_info(message.clone()).is_err() {
                     break;
                 }

@@ -45,6 +45,7 @@ mod named;
 mod process;
 mod reply;
 mod server_ref;
+mod pending_timers;
 pub(crate) mod shared;
 
 use std::future::Future;
