@@ -988,3 +988,49 @@ async fn job(id: u64, kind: &'static str) -> u64 {
     }
     checksum
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use noex::gen_server::StartOptions;
+
+    async fn request(breaker: &StateMachineRef<CircuitBreaker>) -> Outcome {
+        breaker.call(UpstreamRequest).await.expect("the breaker answers")
+    }
+
+    /// The classic breaker: closed until failures in a row open it; open refuses
+    /// at once; the state timeout half-opens it; one trial decides.
+    #[tokio::test(start_paused = true)]
+    async fn the_breaker_opens_on_failures_and_a_trial_after_the_cool_down_decides() {
+        // No agent socket from a unit test; nothing else in this binary starts one.
+        noex::agent::disable();
+        let outage = Duration::from_secs(4);
+        let mut machine = CircuitBreaker::new(false);
+        machine.upstream.down_until = Some(Instant::now() + outage);
+        let breaker = gen_statem::start(machine, Circuit::Closed, StartOptions::new())
+            .await
+            .unwrap();
+        let state = || gen_statem::current_state(breaker.pid());
+
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(state().as_deref(), Some("Closed"));
+            assert!(matches!(request(&breaker).await, Outcome::Failed(_)));
+        }
+        assert_eq!(state().as_deref(), Some("Open"));
+        assert!(matches!(request(&breaker).await, Outcome::Refused));
+
+        // Past the cool-down, the upstream still down: the trial fails, open again.
+        tokio::time::sleep(COOL_DOWN + Duration::from_millis(10)).await;
+        assert_eq!(state().as_deref(), Some("HalfOpen"));
+        assert!(matches!(request(&breaker).await, Outcome::Failed(_)));
+        assert_eq!(state().as_deref(), Some("Open"));
+
+        // The outage is over by the next trial: it closes the breaker.
+        tokio::time::sleep(COOL_DOWN + Duration::from_millis(10)).await;
+        assert!(COOL_DOWN * 2 > outage);
+        assert_eq!(state().as_deref(), Some("HalfOpen"));
+        assert!(matches!(request(&breaker).await, Outcome::Answered));
+        assert_eq!(state().as_deref(), Some("Closed"));
+        breaker.stop(ExitReason::Normal).await.unwrap();
+    }
+}
