@@ -9,8 +9,8 @@
 //! ├── metrics
 //! ├── sessions (simple_one_for_one): session-N, temporary
 //! ├── jobs (task supervisor): task-N, temporary
-//! ├── scheduler ─┐ not with `--steady`: what they start
-//! ├── session_spawner ─┘ comes and goes
+//! ├── scheduler: runs a few jobs every 2 s; not with `--steady`
+//! ├── session_spawner: opens a session every 2 s; not with `--steady`
 //! └── idle (simple_one_for_one): idle-N, with `--scale N` only
 //! ```
 //!
@@ -72,11 +72,11 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         let _ = app.stop().await;
         anyhow::bail!("the demo's agent did not start, so `noex` cannot attach to it");
     };
-    if args.scale > 0 {
-        if let Err(error) = start_idle_servers(args.scale).await {
-            let _ = app.stop().await;
-            return Err(error);
-        }
+    if args.scale > 0
+        && let Err(error) = start_idle_servers(args.scale).await
+    {
+        let _ = app.stop().await;
+        return Err(error);
     }
     let pid = std::process::id();
     // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
@@ -482,10 +482,10 @@ impl GenServer for Worker {
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
         self.subscribe(ctx);
         // Subscribed first: a change from here on is not missed.
-        if let Ok(config) = registry::lookup::<Config>("config") {
-            if let Ok(Some(batch_size)) = config.call("batch_size").await {
-                self.batch_size = batch_size;
-            }
+        if let Ok(config) = registry::lookup::<Config>("config")
+            && let Ok(Some(batch_size)) = config.call("batch_size").await
+        {
+            self.batch_size = batch_size;
         }
         tick_every(ctx, self.period());
         Ok(())
@@ -512,6 +512,7 @@ impl GenServer for Worker {
         if let Ok(metrics) = registry::lookup::<Metrics>("metrics") {
             let _ = metrics.cast(Metric::WorkDone);
         }
+        // Again if the registry has restarted (with `services`): it starts empty.
         self.subscribe(ctx);
         tick_every(ctx, self.period());
     }
@@ -995,7 +996,10 @@ mod tests {
     use noex::gen_server::StartOptions;
 
     async fn request(breaker: &StateMachineRef<CircuitBreaker>) -> Outcome {
-        breaker.call(UpstreamRequest).await.expect("the breaker answers")
+        breaker
+            .call(UpstreamRequest)
+            .await
+            .expect("the breaker answers")
     }
 
     /// The classic breaker: closed until failures in a row open it; open refuses
