@@ -92,10 +92,10 @@ fn demo_scale_starts_idle_servers_as_simple_one_for_one_children() {
         .lines()
         .skip_while(|line| !line.contains("idle <0."))
         .collect();
-    assert!(idle[0].contains("└── idle <0.18>  supervisor simple_one_for_one  running"));
+    assert!(idle[0].contains("└── idle <0.21>  supervisor simple_one_for_one  running"));
     assert_eq!(idle.len(), 4, "{}", tree.stdout);
     for (n, line) in idle[1..].iter().enumerate() {
-        let expected = format!("── idle-{} <0.{}>  Idle  running", n + 1, 19 + n);
+        let expected = format!("── idle-{} <0.{}>  Idle  running", n + 1, 22 + n);
         assert!(line.ends_with(&expected), "{line:?} is not {expected:?}");
     }
 }
@@ -174,12 +174,12 @@ fn restart_asks_the_supervisor_and_reports_the_new_pid() {
     let restart = demo.noex(&["restart", "flaky"]);
     assert_eq!(restart.code, 0, "{}", restart.stderr);
     snapshot!("e2e_restart", redact_late_pids(&restart.stdout, DEMO_PIDS));
-    let by_pid = demo.noex(&["restart", "<0.4>"]);
+    let by_pid = demo.noex(&["restart", "<0.5>"]);
     assert_eq!(by_pid.code, 0, "{}", by_pid.stderr);
     assert!(
         by_pid
             .stdout
-            .starts_with("cache <0.4> restarted by services as <0."),
+            .starts_with("cache <0.5> restarted by services as <0."),
         "{}",
         by_pid.stdout
     );

@@ -259,3 +259,16 @@ fn job_queue_retries_requeues_a_crashed_workers_job_and_keeps_dead_letters() {
     assert_eq!(out.lines_with("restarts=1").len(), 1, "{}", out.stdout);
     assert_eq!(out.lines_with("restarts=0").len(), 2, "{}", out.stdout);
 }
+
+#[test]
+fn circuit_breaker_opens_after_failures_and_closes_after_a_successful_trial() {
+    let out = run("circuit_breaker");
+    // Three failures in a row open it; open, it refuses even a healthy service.
+    out.expect("call (service down): Failed, now Open");
+    out.expect("call (service up): Refused, now Open");
+    // After the cool-down, a failed trial opens it again, and a good one closes it.
+    out.expect("breaker: Open -> HalfOpen");
+    out.expect("breaker: HalfOpen -> Open");
+    out.expect("breaker: HalfOpen -> Closed { failures: 0 }");
+    out.expect("closed again after a successful trial");
+}

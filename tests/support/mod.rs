@@ -29,10 +29,10 @@ pub fn noex_bin() -> PathBuf {
 /// What `noex demo --no-ui` prints once its supervision tree has started.
 const RUNNING: &str = "noex demo is running as pid";
 
-/// The demo's own processes, `<0.1>`..=`<0.17>`, started in order before any client
+/// The demo's own processes, `<0.1>`..=`<0.20>`, started in order before any client
 /// connects (see [`Demo::wait_until_running`]); later pids (the agent's connections, a
 /// restarted worker) depend on how many clients came before.
-pub const DEMO_PIDS: u64 = 17;
+pub const DEMO_PIDS: u64 = 20;
 
 /// A demo app (`noex demo --no-ui --steady`) with its own agent directory.
 pub struct Demo {
@@ -202,28 +202,39 @@ pub fn run_noex(agent_dir: &Path, args: &[&str]) -> Output {
 
 /// Replace the values that change from run to run (counts, durations, times) in
 /// a whitespace-aligned table by `_`, column by column, keeping the rest.
+///
+/// Columns are apart by two spaces or more; one space is inside a cell, as in a
+/// header (`LAST ERROR`), an error or a generic type (`KeyedRegistryServer<&str, ()>`).
+/// Each line comes back with its cells one space apart.
 pub fn redact_columns(table: &str, columns: &[&str]) -> String {
+    let gap = regex_lite::Regex::new(r"\s{2,}").unwrap();
+    let cells = |line: &'_ str| -> Vec<String> {
+        gap.split(line.trim())
+            .filter(|cell| !cell.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
     let mut lines = table.lines();
     let Some(header) = lines.next() else {
         return String::new();
     };
-    let names: Vec<&str> = header.split_whitespace().collect();
+    let names = cells(header);
     let redact: Vec<usize> = names
         .iter()
         .enumerate()
-        .filter(|(_, name)| columns.contains(name))
+        .filter(|(_, name)| columns.contains(&name.as_str()))
         .map(|(i, _)| i)
         .collect();
     let mut out = vec![names.join(" ")];
     for line in lines {
-        let fields: Vec<String> = line
-            .split_whitespace()
+        let fields: Vec<String> = cells(line)
+            .into_iter()
             .enumerate()
             .map(|(i, field)| {
                 if redact.contains(&i) {
                     "_".to_string()
                 } else {
-                    field.to_string()
+                    field
                 }
             })
             .collect();
