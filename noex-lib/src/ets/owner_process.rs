@@ -34,6 +34,10 @@ impl<K: Key, V: Value> GenServer for TableOwner<K, V> {
     type Cast = ();
     type Reply = ();
 
+    fn type_name() -> &'static str {
+        "TableOwner"
+    }
+
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         self.table = Some(Table::new(ctx.pid(), self.options.clone())?);
         Ok(())

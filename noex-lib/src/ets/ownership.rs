@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::registry;
+use super::registry::Listed;
 use super::table::{Shared, TableReader};
 use super::{Heir, Key, Table, TableError, TableOptions, TransferData, Value};
 use crate::Pid;
-use super::registry::Listed;
 use crate::process::details::{self, DetailGuard, DetailSource};
 use crate::process::{self, MonitorRef, Watcher, processes};
 

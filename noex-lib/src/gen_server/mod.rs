@@ -42,10 +42,10 @@ mod context;
 mod deadline;
 mod mailbox;
 mod named;
+mod pending_timers;
 mod process;
 mod reply;
 mod server_ref;
-mod pending_timers;
 pub(crate) mod shared;
 
 use std::future::Future;
@@ -164,6 +164,13 @@ pub trait GenServer: Send + Sized + 'static {
     ) -> impl Future<Output = ()> + Send {
         let _ = (message, ctx);
         async { undefined_callback::<Self>("handle_continue") }
+    }
+
+    /// The type shown for the server in `noex ps` and `noex tree`: its own, or, for
+    /// a server that runs someone else's code (a state machine, a task), that code's.
+    #[doc(hidden)]
+    fn type_name() -> &'static str {
+        std::any::type_name::<Self>()
     }
 
     /// The state as `noex state`, the dashboard's details and [`sys::get_state`]

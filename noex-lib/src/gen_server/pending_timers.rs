@@ -64,7 +64,12 @@ pub(crate) struct PendingTimer {
 impl PendingTimer {
     /// A repeating timer has fired: it is next due a period later.
     pub(crate) fn rearmed(&self, at: Instant) {
-        if let Some(entry) = self.timers.due().iter_mut().find(|entry| entry.0 == self.id) {
+        if let Some(entry) = self
+            .timers
+            .due()
+            .iter_mut()
+            .find(|entry| entry.0 == self.id)
+        {
             entry.1 = at;
         }
     }

@@ -76,7 +76,7 @@ fn prepare<S: GenServer>(server: S, options: SpawnOptions) -> Result<Starting<S>
         cell: ProcessCell::new(CellInit {
             pid: processes().next_pid(),
             kind,
-            type_name: std::any::type_name::<S>,
+            type_name: S::type_name,
             system: options.system,
             parent: options.parent.as_ref().map(|parent| parent.pid),
             child_id: options.child_id,

@@ -309,6 +309,11 @@ impl<M: GenStateMachine> GenServer for StateMachineServer<M> {
     type Cast = M::Cast;
     type Reply = M::Reply;
 
+    /// The machine's type, not the adapter's: `CircuitBreaker` in `noex ps`.
+    fn type_name() -> &'static str {
+        std::any::type_name::<M>()
+    }
+
     async fn init(&mut self, ctx: &mut GenContext<M>) -> Result<(), BoxError> {
         let mut boot = self
             .machine

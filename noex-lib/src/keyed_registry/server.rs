@@ -50,6 +50,10 @@ impl<K: RegistryKey, V: RegistryValue> GenServer for KeyedRegistryServer<K, V> {
     type Cast = ();
     type Reply = ();
 
+    fn type_name() -> &'static str {
+        "KeyedRegistry"
+    }
+
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         let listed: Arc<dyn Listed> = self.table.clone();
         self.listing = Some(Listing::list(ctx.pid(), self.name.clone(), listed));

@@ -76,6 +76,10 @@ impl GenServer for TaskProcess {
     type Cast = ();
     type Reply = ();
 
+    fn type_name() -> &'static str {
+        "Task"
+    }
+
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         if let Some(started) = self.started.take() {
             let _ = started.send(ctx.myself());
