@@ -44,6 +44,7 @@ fn worker(pid: u64, name: Option<&str>, child_id: &str) -> ServerInfo {
         handler_running_ns: None,
         last_error: None,
         system: false,
+        state: None,
     }
 }
 

@@ -66,6 +66,7 @@ pub mod fixtures {
             handler_running_ns: None,
             last_error: None,
             system: false,
+            state: None,
         }
     }
 
