@@ -9,7 +9,7 @@ use noex::gen_server::{self, StartOptions};
 use noex::gen_statem::{self, Context, Event, GenStateMachine, Transition};
 use noex::observer::{self, ServerInfo, Snapshot, TreeNode};
 use noex::{ExitReason, Pid};
-use support::{Idle, eventually, within};
+use support::{Idle, eventually};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Breaker {
@@ -102,6 +102,7 @@ async fn a_state_machine_shows_its_current_state_and_a_plain_server_shows_none()
 async fn a_client_reads_the_state_from_the_compact_rows_and_the_table() {
     use noex_agent::client::Client;
     use noex_agent::table::TableQuery;
+    use support::within;
 
     let plain = gen_server::start(Idle, StartOptions::new()).await.unwrap();
     let machine = gen_statem::start(Circuit, Breaker::Closed, StartOptions::new())
@@ -139,4 +140,17 @@ async fn a_client_reads_the_state_from_the_compact_rows_and_the_table() {
         Some("Open")
     );
     assert_eq!(server(&table.snapshot, plain.pid()).unwrap().state, None);
+
+    // Its filter matches the state too.
+    let open = client
+        .table(TableQuery {
+            filter: "OPEN".into(),
+            limit: 1000,
+            ..TableQuery::default()
+        })
+        .await
+        .unwrap();
+    let shown: Vec<Pid> = open.rows.iter().map(|row| row.pid).collect();
+    assert!(shown.contains(&machine.pid()), "{shown:?}");
+    assert!(!shown.contains(&plain.pid()), "{shown:?}");
 }
