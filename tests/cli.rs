@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{DEMO_PIDS, Demo, redact_columns, redact_late_pids, run_noex};
+use support::{DEMO_PIDS, Demo, redact_columns, redact_late_pids, redact_timer_due, run_noex};
 
 macro_rules! snapshot {
     ($name:expr, $value:expr) => {
@@ -29,7 +29,10 @@ fn ps_lists_every_process_of_the_app_in_pid_order() {
     assert_eq!(ps.code, 0, "{}", ps.stderr);
     snapshot!(
         "e2e_ps",
-        redact_columns(&ps.stdout, &["MSGS", "QUEUE", "BUSY", "UPTIME"])
+        redact_timer_due(&redact_columns(
+            &ps.stdout,
+            &["MSGS", "QUEUE", "BUSY", "UPTIME"]
+        ))
     );
 }
 
@@ -124,7 +127,10 @@ fn kill_ends_a_worker_and_its_one_for_one_supervisor_restarts_it() {
     snapshot!(
         "e2e_ps_after_kill",
         redact_late_pids(
-            &redact_columns(&ps.stdout, &["MSGS", "QUEUE", "BUSY", "UPTIME"]),
+            &redact_timer_due(&redact_columns(
+                &ps.stdout,
+                &["MSGS", "QUEUE", "BUSY", "UPTIME"]
+            )),
             DEMO_PIDS
         )
     );

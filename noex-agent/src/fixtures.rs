@@ -24,6 +24,7 @@ pub(crate) fn server(pid: u64) -> ServerInfo {
         handler_running_ns: None,
         last_error: None,
         system: false,
+        state: None,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::types::{LifecycleEvent, Pid, ProcessTree, Snapshot};
 pub const PROTOCOL_MAJOR: u32 = 2;
 /// Minor version: raised for additions only (new optional fields, request types,
 /// frame types, enumeration values); any minor is accepted.
-pub const PROTOCOL_MINOR: u32 = 2;
+pub const PROTOCOL_MINOR: u32 = 3;
 
 /// The largest frame a client may send. Requests are tiny; this only stops abuse.
 pub const MAX_REQUEST_FRAME: usize = 64 * 1024;
@@ -536,6 +536,7 @@ mod tests {
                 handler_running_ns: None,
                 last_error: None,
                 system: false,
+                state: None,
             }],
             supervisors: Vec::new(),
         }

@@ -277,6 +277,14 @@ pub struct ServerInfo {
     /// Part of noex itself (the agent's own processes); hidden from user views by default.
     #[cfg_attr(feature = "protocol", serde(default))]
     pub system: bool,
+    /// What the process says it is doing, in a few words: a state machine's current
+    /// state, the tables it owns. `None` for a process of a kind that says nothing
+    /// (most), and from an agent older than 2.3. Absent from the named form when `None`.
+    #[cfg_attr(
+        feature = "protocol",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
+    pub state: Option<String>,
 }
 
 /// One child as its supervisor lists it, in start order.

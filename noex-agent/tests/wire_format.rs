@@ -412,6 +412,7 @@ fn varied_snapshot() -> Snapshot {
         handler_running_ns: None,
         last_error: None,
         system: false,
+        state: None,
     };
     let supervisor = |pid: u64, children: Vec<ChildInfo>| SupervisorInfo {
         pid: Pid(pid),
@@ -466,6 +467,7 @@ fn varied_snapshot() -> Snapshot {
             },
             ServerInfo {
                 status: ProcessStatus::Stopping,
+                state: Some("Open".into()),
                 ..server(6, "Worker")
             },
             ServerInfo {
@@ -644,6 +646,7 @@ fn a_compact_snapshot_is_named_fields_a_string_table_and_rows() {
             handler_running_ns: None,
             last_error: None,
             system: false,
+            state: None,
         }],
         ..varied_snapshot()
     };
@@ -666,9 +669,75 @@ fn a_compact_snapshot_is_named_fields_a_string_table_and_rows() {
             ]]
         })
     );
-    assert_eq!(rows::SERVER_ROW.len(), 14);
+    assert_eq!(rows::SERVER_ROW.len(), 15);
+    assert_eq!(rows::SERVER_ROW_REQUIRED, 14);
     assert_eq!(rows::SUPERVISOR_ROW.len(), 14);
     assert_eq!(rows::CHILD_ROW.len(), 4);
+}
+
+#[test]
+fn a_server_s_state_is_sent_only_when_it_has_one() {
+    // Named: no `state` key without one, so a 2.2 shape is unchanged.
+    let plain = varied_snapshot().servers[0].clone();
+    let named = wire(&plain);
+    assert!(named.get("state").is_none(), "{named}");
+    assert_eq!(
+        from_wire::<ServerInfo>(named),
+        plain,
+        "a 2.2 map reads as no state"
+    );
+    let machine = ServerInfo {
+        state: Some("Open".into()),
+        ..plain
+    };
+    assert_eq!(wire(&machine)["state"], json!("Open"));
+    assert_eq!(from_wire::<ServerInfo>(wire(&machine)), machine);
+
+    // Rows: the 15th position (since 2.3), written inline; a row without a state
+    // ends before it, as in 2.1.
+    let snapshot = Snapshot {
+        servers: vec![
+            plain_server(6),
+            ServerInfo {
+                state: Some("Open".into()),
+                ..plain_server(7)
+            },
+        ],
+        supervisors: Vec::new(),
+        ..varied_snapshot()
+    };
+    let body = compact(&snapshot);
+    assert_eq!(
+        body["servers"],
+        json!([
+            [6, null, null, null, 0, 1, 0, 0, 8, 0, 0, null, null, false],
+            [
+                7, null, null, null, 0, 1, 0, 0, 8, 0, 0, null, null, false, "Open"
+            ]
+        ])
+    );
+    assert_eq!(decode_reply(&snapshot_reply(1, body)).unwrap(), snapshot);
+}
+
+/// An idle server of type `Worker`, started at 8.
+fn plain_server(pid: u64) -> ServerInfo {
+    ServerInfo {
+        pid: Pid(pid),
+        name: None,
+        child_id: None,
+        parent: None,
+        type_name: "Worker".into(),
+        status: ProcessStatus::Running,
+        messages: 0,
+        queue_len: 0,
+        started_at_ms: 8,
+        restarts: 0,
+        busy_ns: 0,
+        handler_running_ns: None,
+        last_error: None,
+        system: false,
+        state: None,
+    }
 }
 
 #[test]
@@ -726,13 +795,17 @@ fn a_row_with_positions_of_a_newer_agent_decodes_and_ignores_them() {
         json!([1, [2]]),
         json!({ "a": null }),
     ];
-    for row in [
-        "/servers/0",
-        "/servers/5",
-        "/supervisors/0",
-        "/supervisors/0/8/2",
+    for (row, known) in [
+        ("/servers/0", rows::SERVER_ROW.len()),
+        ("/servers/2", rows::SERVER_ROW.len()),
+        ("/servers/5", rows::SERVER_ROW.len()),
+        ("/supervisors/0", rows::SUPERVISOR_ROW.len()),
+        ("/supervisors/0/8/2", rows::CHILD_ROW.len()),
     ] {
         let row = body.pointer_mut(row).unwrap().as_array_mut().unwrap();
+        // After every position this reader knows: a server with no state ends
+        // before its `state`, so the newer positions come after a nil one.
+        row.resize(known, Value::Null);
         row.extend(extra.iter().cloned());
     }
     body["a_field_of_2_9"] = json!({ "rows": [[1, 2]] });

@@ -57,6 +57,7 @@ fn snapshot(k: u64) -> Snapshot {
                 handler_running_ns: None,
                 last_error: None,
                 system: false,
+                state: None,
             });
         }
         pools.push(ChildInfo {

@@ -44,6 +44,7 @@ fn worker(pid: u64, name: Option<&str>, child_id: &str) -> ServerInfo {
         handler_running_ns: None,
         last_error: None,
         system: false,
+        state: None,
     }
 }
 
@@ -296,11 +297,11 @@ fn ps_shows_the_only_application_without_flags() {
     assert!(!text.contains('\u{1b}'), "no colour in a pipe: {text:?}");
     assert_eq!(
         text,
-        "  PID  NAME      TYPE        PARENT  STATUS   MSGS  QUEUE  RESTARTS  BUSY  UPTIME  LAST ERROR
-<0.1>  app_sup   supervisor       -  running     -      -         0     -  1m 00s
-<0.5>  worker-1  Worker       <0.1>  running   500      0         0   1ms  1m 00s
-<0.6>  twin      Worker       <0.1>  running   600      0         0   1ms  1m 00s
-<0.7>  twin      Worker       <0.1>  running   700      0         0   1ms  1m 00s
+        "  PID  NAME      TYPE        PARENT  STATUS   STATE  MSGS  QUEUE  RESTARTS  BUSY  UPTIME  LAST ERROR
+<0.1>  app_sup   supervisor       -  running  -         -      -         0     -  1m 00s
+<0.5>  worker-1  Worker       <0.1>  running  -       500      0         0   1ms  1m 00s
+<0.6>  twin      Worker       <0.1>  running  -       600      0         0   1ms  1m 00s
+<0.7>  twin      Worker       <0.1>  running  -       700      0         0   1ms  1m 00s
 "
     );
 

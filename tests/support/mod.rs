@@ -206,6 +206,13 @@ pub fn run_noex(agent_dir: &Path, args: &[&str]) -> Output {
 /// Columns are apart by two spaces or more; one space is inside a cell, as in a
 /// header (`LAST ERROR`), an error or a generic type (`KeyedRegistryServer<&str, ()>`).
 /// Each line comes back with its cells one space apart.
+/// `1 timer, next in 125 ms` → `1 timer, next in _`: when a pending timer is due
+/// moves from run to run; how many there are does not.
+pub fn redact_timer_due(text: &str) -> String {
+    let due = regex_lite::Regex::new(r"next in [0-9.]+ (ms|s|min)").unwrap();
+    due.replace_all(text, "next in _").into_owned()
+}
+
 pub fn redact_columns(table: &str, columns: &[&str]) -> String {
     let gap = regex_lite::Regex::new(r"\s{2,}").unwrap();
     let cells = |line: &'_ str| -> Vec<String> {

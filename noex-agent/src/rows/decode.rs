@@ -9,7 +9,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, de};
 
-use super::{CHILD_ROW, SERVER_ROW, SUPERVISOR_ROW};
+use super::{CHILD_ROW, SERVER_ROW, SERVER_ROW_REQUIRED, SUPERVISOR_ROW};
 use crate::types::{
     ChildInfo, ChildKind, Intensity, Pid, ProcessStatus, RestartType, ServerInfo, Snapshot,
     Strategy, SupervisorInfo,
@@ -129,8 +129,11 @@ impl<'de> Visitor<'de> for SnapshotVisitor {
 trait Element<'de>: Deserialize<'de> {
     /// What a row of it is called in errors.
     const WHAT: &'static str;
-    /// The positions a row must have (those of 2.1).
+    /// The positions a row may have, those it must have first.
     const POSITIONS: &'static [&'static str];
+    /// How many of [`Element::POSITIONS`] a row must have (those of 2.1); a row may
+    /// end before the others.
+    const REQUIRED: usize = Self::POSITIONS.len();
 
     fn from_row<A: SeqAccess<'de>>(row: &mut Row<'_, A>) -> Result<Self, A::Error>;
 }
@@ -138,6 +141,7 @@ trait Element<'de>: Deserialize<'de> {
 impl<'de> Element<'de> for ServerInfo {
     const WHAT: &'static str = "server";
     const POSITIONS: &'static [&'static str] = &SERVER_ROW;
+    const REQUIRED: usize = SERVER_ROW_REQUIRED;
 
     fn from_row<A: SeqAccess<'de>>(row: &mut Row<'_, A>) -> Result<Self, A::Error> {
         // Fields are evaluated in the order written: the row's order.
@@ -156,6 +160,8 @@ impl<'de> Element<'de> for ServerInfo {
             handler_running_ns: row.next()?,
             last_error: row.optional_text()?,
             system: row.next()?,
+            // Since 2.3; a row of 2.1 or 2.2 ends before it.
+            state: row.trailing_text()?,
         })
     }
 }
@@ -284,6 +290,7 @@ impl<'de, T: Element<'de>> Visitor<'de> for ElementSeed<'_, T> {
             at: 0,
             what: T::WHAT,
             positions: T::POSITIONS,
+            required: T::REQUIRED,
         };
         let element = T::from_row(&mut row)?;
         // Positions of a newer agent.
@@ -299,6 +306,7 @@ struct Row<'s, A> {
     at: usize,
     what: &'static str,
     positions: &'static [&'static str],
+    required: usize,
 }
 
 impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
@@ -306,9 +314,7 @@ impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
         let name = self.positions.get(self.at).copied().unwrap_or("?");
         A::Error::custom(format_args!(
             "a {} row ends before position {} (`{name}`): it needs {} positions",
-            self.what,
-            self.at,
-            self.positions.len()
+            self.what, self.at, self.required
         ))
     }
 
@@ -338,6 +344,25 @@ impl<'s, 'de, A: SeqAccess<'de>> Row<'s, A> {
     fn optional_text(&mut self) -> Result<Option<String>, A::Error> {
         let strings = self.strings;
         Ok(self.seed(TextSeed { strings })?.map(Text::into_string))
+    }
+
+    /// A string position added after 2.1: `None` when the row ends before it.
+    fn trailing_text(&mut self) -> Result<Option<String>, A::Error> {
+        debug_assert!(self.at >= self.required, "a required position");
+        let strings = self.strings;
+        let what = self.what;
+        let name = self.positions[self.at];
+        let at = self.at;
+        let text = self
+            .seq
+            .next_element_seed(TextSeed { strings })
+            .map_err(|error| {
+                A::Error::custom(format_args!(
+                    "a {what} row's `{name}` (position {at}): {error}"
+                ))
+            })?;
+        self.at += 1;
+        Ok(text.flatten().map(Text::into_string))
     }
 
     fn text(&mut self) -> Result<String, A::Error> {

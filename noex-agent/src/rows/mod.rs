@@ -27,7 +27,7 @@ use crate::types::{
 /// The positions of a server row, in order. Positions are only ever added at the
 /// end: a reader ignores positions after those it knows, and a position added after
 /// 2.1 takes its default when a row ends before it.
-pub const SERVER_ROW: [&str; 14] = [
+pub const SERVER_ROW: [&str; 15] = [
     "pid",
     "name",
     "child_id",
@@ -42,7 +42,14 @@ pub const SERVER_ROW: [&str; 14] = [
     "handler_running_ns",
     "last_error",
     "system",
+    // Since 2.3; left out when nil.
+    "state",
 ];
+
+/// The positions a server row must have: those of 2.1. A row ends after them when
+/// the positions added since are all nil, so a server with nothing to say costs no
+/// more than in 2.1, and a reader of 2.1 or 2.2 keeps reading it the quick way.
+pub const SERVER_ROW_REQUIRED: usize = 14;
 
 /// The positions of a supervisor row, in order; `intensity` is flattened into
 /// `max_restarts` and `within_ms`, and `children` holds child rows.
@@ -86,6 +93,7 @@ pub struct ServerRow<'a> {
     pub handler_running_ns: Option<u64>,
     pub last_error: Option<&'a str>,
     pub system: bool,
+    pub state: Option<&'a str>,
 }
 
 impl<'a> From<&'a ServerInfo> for ServerRow<'a> {
@@ -105,6 +113,7 @@ impl<'a> From<&'a ServerInfo> for ServerRow<'a> {
             handler_running_ns: info.handler_running_ns,
             last_error: info.last_error.as_deref(),
             system: info.system,
+            state: info.state.as_deref(),
         }
     }
 }
@@ -206,7 +215,12 @@ impl RowsWriter {
         let type_name = self.strings.intern(Field::TypeName, row.type_name);
         let status = self.strings.intern(Field::Status, row.status.as_str());
         let out = &mut self.servers;
-        write::array_len(out, SERVER_ROW.len());
+        let positions = if row.state.is_some() {
+            SERVER_ROW.len()
+        } else {
+            SERVER_ROW_REQUIRED
+        };
+        write::array_len(out, positions);
         write::uint(out, row.pid.0);
         write::optional_str(out, row.name);
         write::optional_str(out, row.child_id);
@@ -221,6 +235,9 @@ impl RowsWriter {
         write::optional_uint(out, row.handler_running_ns);
         write::optional_str(out, row.last_error);
         write::bool(out, row.system);
+        if let Some(state) = row.state {
+            write::str(out, state);
+        }
         self.server_count += 1;
     }
 

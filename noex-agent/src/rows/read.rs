@@ -2,7 +2,8 @@
 //! application (100k servers), where serde's generic path spends more on each value
 //! than the value is worth.
 //!
-//! It reads only the shape a 2.1 agent writes: rows of exactly the known positions,
+//! It reads only the shape a 2.1 to 2.3 agent writes: rows of the known positions
+//! (a server row with or without the `state` of 2.3),
 //! map keys that are strings, each integer in an unsigned encoding, texts as strings
 //! or indexes into `strings`. Anything else, well formed or not, is declined
 //! ([`Decline`]) and the caller decodes the frame with serde instead, so this path
@@ -13,7 +14,7 @@ use std::str;
 use std::sync::Arc;
 
 use super::decode::Text;
-use super::{CHILD_ROW, SERVER_ROW, SUPERVISOR_ROW};
+use super::{CHILD_ROW, SERVER_ROW, SERVER_ROW_REQUIRED, SUPERVISOR_ROW};
 use crate::types::{
     ChildInfo, ChildKind, Intensity, Pid, ProcessStatus, RestartType, ServerInfo, Snapshot,
     Strategy, SupervisorInfo,
@@ -188,6 +189,15 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// An array of `required` to `known` elements; returns how many.
+    fn row_between(&mut self, required: usize, known: usize) -> Read<usize> {
+        let positions = self.array_len()?;
+        if !(required..=known).contains(&positions) {
+            return Err(Decline);
+        }
+        Ok(positions)
+    }
+
     /// Room for a list announced as `len` long: no more than its bytes could hold.
     fn list<T>(&self, len: usize) -> Vec<T> {
         let most = PREALLOCATE_BYTES / size_of::<T>().max(1);
@@ -317,7 +327,7 @@ impl<'a> Reader<'a> {
     }
 
     fn server(&mut self, table: &[Arc<str>]) -> Read<ServerInfo> {
-        self.row(SERVER_ROW.len())?;
+        let positions = self.row_between(SERVER_ROW_REQUIRED, SERVER_ROW.len())?;
         // Fields are evaluated in the order written: the row's order.
         Ok(ServerInfo {
             pid: Pid(self.uint()?),
@@ -334,6 +344,12 @@ impl<'a> Reader<'a> {
             handler_running_ns: self.optional_uint()?,
             last_error: self.optional_string(table)?,
             system: self.bool()?,
+            // Since 2.3; a row of 2.1 or 2.2 ends before it.
+            state: if positions > SERVER_ROW_REQUIRED {
+                self.optional_string(table)?
+            } else {
+                None
+            },
         })
     }
 
@@ -396,6 +412,7 @@ mod tests {
             busy_ns: 70_000,
             handler_running_ns: Some(12),
             last_error: Some("index out of bounds".into()),
+            state: Some("Open".into()),
             ..fixtures::server(7)
         };
         let idle = ServerInfo {
@@ -406,6 +423,7 @@ mod tests {
             handler_running_ns: None,
             last_error: None,
             system: true,
+            state: None,
             ..server.clone()
         };
         let child = ChildInfo {
@@ -469,17 +487,33 @@ mod tests {
         out
     }
 
-    /// An idle server's row with `pid` as encoded, and `extra` positions after it.
-    fn server_row(pid: &[u8], extra: usize) -> Vec<u8> {
+    /// An idle server's row with `pid` as encoded: the positions of 2.1, then
+    /// `after` (each position encoded).
+    fn server_row(pid: &[u8], after: &[&[u8]]) -> Vec<u8> {
         let mut row = Vec::new();
-        write::array_len(&mut row, SERVER_ROW.len() + extra);
+        write::array_len(&mut row, SERVER_ROW_REQUIRED + after.len());
         row.extend_from_slice(pid);
         row.extend_from_slice(&[0xc0, 0xc0, 0xc0]); // name, child id, parent
         row.extend_from_slice(&[0, 1]); // type name, status: from the table
         row.extend_from_slice(&[0, 0, 0, 0, 0]); // counters, start, restarts
         row.extend_from_slice(&[0xc0, 0xc0, 0xc2]); // running for, last error, system
-        row.extend(std::iter::repeat_n(0, extra));
+        row.extend(after.concat());
         row
+    }
+
+    /// The one server of the frame, as the reader by hand and serde read it (they
+    /// must agree).
+    fn server_read(frame: &[u8]) -> ServerInfo {
+        let (_, by_hand) = snapshot_reply(frame, 64).expect("taken by hand");
+        let serde = crate::codec::decode_with_serde::<crate::protocol::ServerFrame>(frame, 64);
+        match serde.unwrap() {
+            crate::protocol::ServerFrame::Reply {
+                body: crate::protocol::ReplyBody::Snapshot { snapshot },
+                ..
+            } => assert_eq!(snapshot, by_hand, "the two readers disagree"),
+            other => panic!("not a snapshot: {other:?}"),
+        }
+        by_hand.servers[0].clone()
     }
 
     /// The pid of the one server of the frame, as the whole decoder reads it.
@@ -503,10 +537,26 @@ mod tests {
         let mut two = read.servers.iter().map(|s| &s.type_name);
         assert!(Arc::ptr_eq(two.next().unwrap(), two.next().unwrap()));
 
-        let frame = reply(1, &compact_with(&server_row(&[0xcc, 0x07], 0)));
+        let frame = reply(1, &compact_with(&server_row(&[0xcc, 0x07], &[])));
         let (_, read) = snapshot_reply(&frame, 64).expect("taken by hand");
         assert_eq!(read.servers[0].pid, Pid(7));
         assert_eq!(&*read.servers[0].type_name, "Worker");
+    }
+
+    #[test]
+    fn a_server_row_of_14_positions_has_no_state_and_one_of_15_has_the_state_of_2_3() {
+        let row = |after: &[&[u8]]| reply(1, &compact_with(&server_row(&[0x07], after)));
+        // An agent of 2.1 or 2.2, and one of 2.3 with nothing to say.
+        assert_eq!(server_read(&row(&[])).state, None);
+        assert_eq!(server_read(&row(&[&[0xc0]])).state, None);
+        // 2.3: the state inline, or from the table.
+        let open = [&[0xa4][..], b"Open"].concat();
+        assert_eq!(server_read(&row(&[&open])).state.as_deref(), Some("Open"));
+        assert_eq!(server_read(&row(&[&[1]])).state.as_deref(), Some("running"));
+        // The writer leaves a nil state out: a 2.1 row.
+        let mut rows = crate::rows::RowsWriter::default();
+        rows.server((&fixtures::server(7)).into());
+        assert_eq!(rows.servers[0], 0x90 | SERVER_ROW_REQUIRED as u8);
     }
 
     #[test]
@@ -523,8 +573,8 @@ mod tests {
 
         // A pid in a signed encoding, and a row with a position of a newer agent.
         for frame in [
-            reply(1, &compact_with(&server_row(&[0xd0, 0x07], 0))),
-            reply(1, &compact_with(&server_row(&[0x07], 1))),
+            reply(1, &compact_with(&server_row(&[0xd0, 0x07], &[]))),
+            reply(1, &compact_with(&server_row(&[0x07], &[&[0xc0], &[0]]))),
         ] {
             assert!(snapshot_reply(&frame, 64).is_err());
             assert_eq!(pid_decoded(&frame), 7, "serde reads it");

@@ -56,6 +56,9 @@ pub struct TableEntry<'s> {
     pub restarts: u32,
     /// When this instance started.
     pub started_at_ms: u64,
+    /// What the process says it is doing (for the filter); may be left out unless
+    /// [`TableQuery::needs_labels`].
+    pub state: Option<Cow<'s, str>>,
 }
 
 impl TableView {
@@ -85,6 +88,7 @@ pub fn build_table(snapshot: Snapshot, query: &TableQuery, memory: &mut TableMem
             handler_running_ns: s.handler_running_ns,
             restarts: s.restarts,
             started_at_ms: s.started_at_ms,
+            state: s.state.as_deref().map(Cow::Borrowed),
         })
         .chain(snapshot.supervisors.iter().map(|s| TableEntry {
             pid: s.pid,
@@ -100,6 +104,7 @@ pub fn build_table(snapshot: Snapshot, query: &TableQuery, memory: &mut TableMem
             handler_running_ns: None,
             restarts: s.restarts,
             started_at_ms: s.started_at_ms,
+            state: None,
         }));
     let mut view = cut_table(entries, snapshot.taken_at_ms, query, memory);
     (view.snapshot, view.child_counts) = keep_only(snapshot, &view.pids());
@@ -432,6 +437,7 @@ impl Needle {
             Some(self.pid.as_str()),
             Some(type_name),
             Some(entry.status.as_str()),
+            entry.state.as_deref(),
         ]
         .into_iter()
         .flatten()

@@ -58,8 +58,9 @@ pub struct TableQuery {
     pub sort: TableSort,
     /// Largest first; ties are always in pid order.
     pub descending: bool,
-    /// Keep rows whose name, child id, pid (`<0.42>`), type or status contains this,
-    /// ignoring case; empty keeps every row. Cut to [`MAX_FILTER_BYTES`].
+    /// Keep rows whose name, child id, pid (`<0.42>`), type, status or state (since
+    /// 2.3) contains this, ignoring case; empty keeps every row. Cut to
+    /// [`MAX_FILTER_BYTES`].
     pub filter: String,
     /// Include noex's own processes.
     pub system: bool,

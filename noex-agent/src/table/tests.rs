@@ -213,6 +213,20 @@ fn the_filter_ignores_case_and_matches_names_pids_types_and_status() {
 }
 
 #[test]
+fn the_filter_matches_a_process_s_state_and_the_window_carries_it() {
+    let mut snapshot = jobs(0);
+    snapshot.servers[3].state = Some("HalfOpen".into());
+    let wanted = TableQuery {
+        filter: "halfopen".into(),
+        limit: 100,
+        ..TableQuery::default()
+    };
+    let view = build_table(snapshot, &wanted, &mut TableMemory::default());
+    assert_eq!(pids(&view), [13]);
+    assert_eq!(view.snapshot.servers[0].state.as_deref(), Some("HalfOpen"));
+}
+
+#[test]
 fn the_reply_holds_the_window_and_the_supervisors_above_it() {
     let mut memory = TableMemory::default();
     let view = build_table(jobs(0), &query(TableSort::Queue, true, 0, 2), &mut memory);

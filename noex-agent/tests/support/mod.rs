@@ -88,6 +88,7 @@ pub fn server(pid: u64, name: Option<&str>, child_id: Option<&str>) -> ServerInf
         handler_running_ns: None,
         last_error: None,
         system: false,
+        state: None,
     }
 }
 

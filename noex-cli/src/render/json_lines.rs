@@ -54,6 +54,10 @@ fn write_row(out: &mut Vec<u8>, row: &ProcessRow) {
     object
         .out
         .extend_from_slice(if row.system { b"true" } else { b"false" });
+    // Left out when none, as serde leaves it out.
+    if let Some(state) = row.state.as_deref() {
+        object.text("state", Some(state));
+    }
     object.out.push(b'}');
 }
 
@@ -135,6 +139,7 @@ mod tests {
         // Texts that need escaping, every status and strategy, and no optional field.
         rows[0].name = Some(Cow::Borrowed("quote \" back \\ tab \t nul \0 é 字"));
         rows[0].last_error = Some(Cow::Borrowed("line\nbreak \u{7f} \u{2028}"));
+        rows[0].state = Some(Cow::Borrowed("Open { \"since\": 3 }"));
         let statuses = [
             ProcessStatus::Initializing,
             ProcessStatus::Running,

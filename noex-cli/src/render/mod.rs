@@ -66,6 +66,7 @@ pub mod fixtures {
             handler_running_ns: None,
             last_error: None,
             system: false,
+            state: None,
         }
     }
 
@@ -187,6 +188,7 @@ pub mod fixtures {
             queue_len: 3,
             busy_ns: 850_000_000,
             handler_running_ns: Some(1_500_000),
+            state: Some("Throttling".into()),
             ..worker(4, Some("limiter"), Some("limiter"), Some(1))
         };
         let worker1 = ServerInfo {

@@ -44,15 +44,17 @@ impl Column {
 }
 
 /// The columns of `noex ps`. NAME is the registered name, else the child id; TYPE the
-/// worker's Rust type or `supervisor`; MSGS and QUEUE humanised counts; RESTARTS how
-/// many times the process was restarted; BUSY total handler time; UPTIME the age of
-/// this instance.
-pub const PS_COLUMNS: [Column; 11] = [
+/// worker's Rust type or `supervisor`; STATE what the process says it is doing (a
+/// state machine's state); MSGS and QUEUE humanised counts; RESTARTS how many times
+/// the process was restarted; BUSY total handler time; UPTIME the age of this
+/// instance.
+pub const PS_COLUMNS: [Column; 12] = [
     Column::number("PID"),
     Column::text("NAME"),
     Column::text("TYPE"),
     Column::number("PARENT"),
     Column::text("STATUS"),
+    Column::text("STATE"),
     Column::number("MSGS"),
     Column::number("QUEUE"),
     Column::number("RESTARTS"),
@@ -75,6 +77,9 @@ pub const LIST_COLUMNS: [Column; 8] = [
 
 /// How much of a last error fits in the table.
 const LAST_ERROR_WIDTH: usize = 40;
+/// How much of a process's state fits in the table (the dashboard's details show it
+/// whole).
+const STATE_WIDTH: usize = 24;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
 /// form is documented field by field in README.md ("JSON output"); add fields, never rename.
@@ -108,6 +113,10 @@ pub struct ProcessRow<'a> {
     pub uptime_ms: u64,
     pub last_error: Option<Cow<'a, str>>,
     pub system: bool,
+    /// What the process says it is doing (a state machine's state); left out of the
+    /// JSON when it says nothing, as an agent older than protocol 2.3 never does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Cow<'a, str>>,
 }
 
 impl<'a> ProcessRow<'a> {
@@ -131,6 +140,7 @@ impl<'a> ProcessRow<'a> {
             uptime_ms: taken_at_ms.saturating_sub(server.started_at_ms),
             last_error: server.last_error.as_deref().map(Cow::Borrowed),
             system: server.system,
+            state: server.state.as_deref().map(Cow::Borrowed),
         }
     }
 
@@ -154,6 +164,7 @@ impl<'a> ProcessRow<'a> {
             uptime_ms: taken_at_ms.saturating_sub(supervisor.started_at_ms),
             last_error: supervisor.last_error.as_deref().map(Cow::Borrowed),
             system: supervisor.system,
+            state: None,
         }
     }
 
@@ -169,6 +180,7 @@ impl<'a> ProcessRow<'a> {
             name: own(self.name),
             child_id: own(self.child_id),
             last_error: own(self.last_error),
+            state: own(self.state),
             ..self
         }
     }
@@ -225,6 +237,11 @@ pub fn process_table(rows: &[ProcessRow], style: Style) -> String {
             Cell::new(kind),
             Cell::new(row.parent.map(pid_text).unwrap_or_else(dash)),
             coloured(Cell::new(row.status), style, status_role(row.status)),
+            Cell::new(
+                row.state
+                    .as_deref()
+                    .map_or_else(dash, |state| format::truncate(state, STATE_WIDTH)),
+            ),
             Cell::new(row.messages.map(format::count).unwrap_or_else(dash)),
             coloured(
                 Cell::new(row.queue_len.map(format::count).unwrap_or_else(dash)),

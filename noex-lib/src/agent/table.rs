@@ -66,6 +66,11 @@ fn entry(cell: &CellRef, labels: bool) -> TableEntry<'_> {
         handler_running_ns: cell.counters.handler_running_ns(),
         restarts: cell.restarts,
         started_at_ms: cell.started_at_ms,
+        // A lookup for a process that has details, only for the filter.
+        state: labels
+            .then(|| crate::process::details::describe_cell(cell))
+            .flatten()
+            .map(Cow::Owned),
     }
 }
 

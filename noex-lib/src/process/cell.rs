@@ -426,6 +426,7 @@ impl ProcessCell {
             handler_running_ns: self.counters.handler_running_ns(),
             last_error,
             system: self.system,
+            state: super::details::describe_cell(self),
         }
     }
 
@@ -440,6 +441,8 @@ impl ProcessCell {
         rows: &mut noex_agent::rows::RowsWriter,
     ) -> u64 {
         let messages = self.counters.handled();
+        // Before the notes' lock: a source may take locks of its own.
+        let state = super::details::describe_cell(self);
         let notes = self.shown_notes_guard();
         let notes = notes.as_deref();
         rows.server(noex_agent::rows::ServerRow {
@@ -457,6 +460,7 @@ impl ProcessCell {
             handler_running_ns: self.counters.handler_running_ns(),
             last_error: notes.and_then(Notes::last_error),
             system: self.system,
+            state: state.as_deref(),
         });
         messages
     }

@@ -67,7 +67,6 @@ pub(crate) fn machine_source(pid: Pid) -> Option<Arc<dyn DetailSource>> {
 /// What the process says of itself (see [`DetailSource::state`]): one flag test for
 /// a process with no details, the common case.
 #[inline]
-#[allow(dead_code)] // Until the Observer shows it.
 pub(crate) fn describe_cell(cell: &super::ProcessCell) -> Option<String> {
     if !cell.has_flag(HAS_DETAILS) {
         return None;

@@ -35,7 +35,7 @@ pub struct Row {
     pub busy_pct: Option<f64>,
     pub warnings: Warnings,
     pub identity: Identity,
-    /// Lowercase text the filter matches: label, pid, type, status.
+    /// Lowercase text the filter matches: label, pid, type, status, child id, state.
     pub(super) search: String,
 }
 
@@ -211,12 +211,13 @@ fn rates(server: &ServerInfo, messages: u64, busy_ns: u64, dt_ms: u64) -> (f64, 
 fn new_row(process: ProcessRow<'static>, rate: Option<f64>, busy_pct: Option<f64>) -> Row {
     let label = process.label().unwrap_or("-").to_string();
     let search = format!(
-        "{} <0.{}> {} {} {}",
+        "{} <0.{}> {} {} {} {}",
         label,
         process.pid,
         process.type_name.as_deref().unwrap_or("supervisor"),
         process.status,
         process.child_id.as_deref().unwrap_or(""),
+        process.state.as_deref().unwrap_or(""),
     )
     .to_lowercase();
     let identity = Identity::Pid(Pid(process.pid));

@@ -339,6 +339,10 @@ mod tests {
         assert_eq!(app.visible.len(), 1);
         app.set_filter("ratelimiter".into());
         assert_eq!(app.table_pid(), Some(Pid(4)));
+        // The state a process says it is in (the fixture's limiter: Throttling).
+        app.set_filter("THROTTL".into());
+        assert_eq!(app.visible.len(), 1);
+        assert_eq!(app.table_pid(), Some(Pid(4)));
         app.set_filter("nothing".into());
         assert!(app.visible.is_empty());
         assert_eq!(app.table_pid(), None);

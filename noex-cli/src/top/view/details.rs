@@ -162,7 +162,12 @@ fn content(app: &App, styles: &Styles) -> Content {
         styles.status(row.process.status),
         styles,
     );
-    match find_server(app, pid) {
+    let server = find_server(app, pid);
+    // What the process says it is doing (a state machine's state), whole.
+    if let Some(state) = server.and_then(|s| s.state.as_deref()) {
+        kv(&mut lines, "state", one_line(state), styles.bold(), styles);
+    }
+    match server {
         Some(server) => worker_lines(&mut lines, row, server, styles),
         None => {
             if let Some(sup) = snapshot.supervisors.iter().find(|s| s.pid == pid) {
@@ -218,6 +223,14 @@ fn content(app: &App, styles: &Styles) -> Content {
             .unwrap_or_default()
     });
     (format!(" {}{closing}", describe(row)), lines, history)
+}
+
+/// `text` with its control characters (a newline in a state's text) as spaces: one
+/// line of the panel.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn find_server(app: &App, pid: Pid) -> Option<&ServerInfo> {

@@ -58,6 +58,16 @@ fn details_of_a_crashing_worker() {
 }
 
 #[test]
+fn details_of_a_state_machine_show_its_state() {
+    let mut app = testing::app(Layout::Full);
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(Pid(4)));
+    handle_key(&mut app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.overlay, Overlay::Details);
+    check("details_state", app);
+}
+
+#[test]
 fn details_of_a_supervisor() {
     let mut app = testing::app(Layout::Compact);
     app.focus = Focus::Table;
