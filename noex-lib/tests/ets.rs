@@ -631,3 +631,45 @@ proptest! {
         });
     }
 }
+
+/// What the Observer shows in the row of the process `pid` (`noex ps`'s STATE).
+fn shown_state(pid: noex::Pid) -> Option<String> {
+    noex::observer::snapshot()
+        .servers
+        .into_iter()
+        .find(|info| info.pid == pid)
+        .expect("the process is running")
+        .state
+}
+
+/// OTP's observer lists each table with its owner, size and memory; here each
+/// shows in its owner's row, moves with a give-away and goes when it is deleted.
+#[tokio::test]
+async fn table_shows_in_its_owners_observer_row_and_moves_with_it() {
+    let (receiver, transfers) = heirloom().await;
+    let (owner, table) = table_with(TableOptions::set().named("observed")).await;
+    for (name, n) in [("a", 1), ("b", 2), ("c", 3)] {
+        table.insert(key(name), n).unwrap();
+    }
+    let shown = shown_state(owner.pid()).expect("the owner shows its table");
+    assert!(shown.starts_with("table observed: 3 objects, "), "{shown}");
+    assert_eq!(shown_state(receiver.pid()), None);
+
+    table.give_away(receiver.pid(), ()).unwrap();
+    receiver.call(()).await.unwrap();
+    assert_eq!(
+        shown_state(owner.pid()),
+        None,
+        "gone from the old owner's row"
+    );
+    let moved = shown_state(receiver.pid()).expect("the new owner shows it");
+    assert!(moved.starts_with("table observed: 3 objects, "), "{moved}");
+
+    let transfer = transfers.lock().unwrap().pop().expect("a transfer");
+    transfer.table.delete_table().unwrap();
+    assert_eq!(
+        shown_state(receiver.pid()),
+        None,
+        "a deleted table shows nowhere"
+    );
+}

@@ -26,6 +26,8 @@ enum Ask {
     /// Start an interval of that many milliseconds.
     Every(u64),
     CancelInterval,
+    /// `send_after` a tick in that many milliseconds.
+    After(u64),
 }
 
 #[derive(Clone)]
@@ -57,6 +59,7 @@ impl GenServer for Timed {
                 self.interval = Some(ctx.send_interval(Duration::from_millis(ms), Tick))
             }
             Ask::CancelInterval => self.interval.take().expect("an interval").cancel(),
+            Ask::After(ms) => drop(ctx.send_after(Duration::from_millis(ms), Tick)),
         }
     }
 
@@ -181,4 +184,51 @@ async fn send_interval_ends_with_its_server() {
         .metrics()
         .num_alive_tasks();
     assert_eq!(tasks, 0, "the interval's task is gone");
+}
+
+/// What the Observer shows of `server`: its STATE column.
+fn shown_state(server: &noex::ServerRef<Timed>) -> Option<String> {
+    noex::observer::snapshot()
+        .servers
+        .into_iter()
+        .find(|info| info.pid == server.pid())
+        .expect("the server is running")
+        .state
+}
+
+#[tokio::test(start_paused = true)]
+async fn pending_timers_show_in_the_observer_until_they_fire_or_are_cancelled() {
+    let (server, _) = timed().await;
+    assert_eq!(shown_state(&server), None, "no timer yet");
+
+    server.cast(Ask::Every(1000)).unwrap();
+    server.cast(Ask::After(300)).unwrap();
+    server.call(()).await.unwrap();
+    assert_eq!(
+        shown_state(&server).as_deref(),
+        Some("2 timers, next in 300 ms")
+    );
+
+    tokio::time::sleep(400 * MS).await;
+    server.call(()).await.unwrap();
+    assert_eq!(
+        shown_state(&server).as_deref(),
+        Some("1 timer, next in 600 ms"),
+        "the one-shot fired; the interval is due at 1 s"
+    );
+
+    tokio::time::sleep(1000 * MS).await;
+    server.call(()).await.unwrap();
+    assert_eq!(
+        shown_state(&server).as_deref(),
+        Some("1 timer, next in 600 ms"),
+        "an interval is pending again a period after each tick"
+    );
+
+    server.cast(Ask::CancelInterval).unwrap();
+    server.call(()).await.unwrap();
+    support::eventually("the cancelled interval to leave the list", || async {
+        shown_state(&server).is_none().then_some(())
+    })
+    .await;
 }
