@@ -74,6 +74,31 @@ fn ps_json_rows_carry_the_documented_fields() {
     );
 }
 
+/// The demo runs the rest of OTP, each kind a process `noex ps --json` shows as such:
+/// a state machine with its state, a keyed registry, a task supervisor, a table in
+/// its owner's row, and pending timers.
+#[test]
+fn ps_json_of_the_demo_shows_the_rest_of_otp() {
+    let demo = Demo::start();
+    let rows: Value = serde_json::from_str(&demo.noex(&["ps", "--json"]).stdout).unwrap();
+    let breaker = row(&rows, "breaker");
+    assert_eq!(breaker["type_name"], "CircuitBreaker");
+    assert_eq!(
+        breaker["state"], "Closed",
+        "--steady keeps the breaker closed"
+    );
+    assert_eq!(row(&rows, "topics")["type_name"], "KeyedRegistry");
+    assert_eq!(row(&rows, "jobs")["strategy"], "simple_one_for_one");
+    let metrics = row(&rows, "metrics")["state"].as_str().unwrap().to_string();
+    assert!(metrics.starts_with("table work: 3 objects, "), "{metrics}");
+    let worker = row(&rows, "worker-1")["state"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(worker.starts_with("1 timer, next in "), "{worker}");
+    assert!(row(&rows, "cache").get("state").is_none_or(Value::is_null));
+}
+
 #[test]
 fn tree_draws_supervisors_and_workers_in_child_order() {
     let demo = Demo::start();

@@ -23,6 +23,7 @@ use std::time::Duration;
 use noex::ExitReason;
 use noex::agent;
 use noex::application::{AppExit, Application};
+use noex::ets::{self, Table, TableOptions};
 use noex::gen_server::{Context, GenServer, IdleTimeout, Info, Reply};
 use noex::gen_statem::{self, Event, GenStateMachine, StateMachineRef, Transition};
 use noex::keyed_registry::{KeyedRegistry, RegistryOptions};
@@ -203,7 +204,7 @@ fn app_spec(chaos: bool, idle: bool) -> SupervisorSpec {
                 .name("workers")
                 .max_restarts(10, Duration::from_secs(30))
                 .children(
-                    (1..=3)
+                    (1..=WORKERS)
                         .map(|n| ChildSpec::worker(format!("worker-{n}"), move || Worker::new(n))),
                 )
                 .child(
@@ -512,6 +513,10 @@ impl GenServer for Worker {
         if let Ok(metrics) = registry::lookup::<Metrics>("metrics") {
             let _ = metrics.cast(Metric::WorkDone);
         }
+        // The same count in a table, straight from this worker: no message, no wait.
+        if let Ok(work) = ets::whereis_writable::<String, u64>(WORK_TABLE) {
+            let _ = work.update_counter_or(&format!("worker-{}", self.n), 1, 0);
+        }
         // Again if the registry has restarted (with `services`): it starts empty.
         self.subscribe(ctx);
         tick_every(ctx, self.period());
@@ -816,16 +821,33 @@ enum Metric {
     WorkDone,
 }
 
-/// Counts what the workers report.
+/// The workers under `workers`, `worker-1` to `worker-3`.
+const WORKERS: u64 = 3;
+
+/// The table of work done per worker, which each worker updates itself.
+const WORK_TABLE: &str = "work";
+
+/// Counts what the workers report, and owns the table they count in (it goes with
+/// this process; its row in `noex ps` shows it).
 #[derive(Default)]
 struct Metrics {
     work_done: u64,
+    work_by_worker: Option<Table<String, u64>>,
 }
 
 impl GenServer for Metrics {
     type Call = ();
     type Cast = Metric;
     type Reply = u64;
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+        let table = Table::new(ctx.pid(), TableOptions::set().public().named(WORK_TABLE))?;
+        for n in 1..=WORKERS {
+            table.insert(format!("worker-{n}"), 0)?;
+        }
+        self.work_by_worker = Some(table);
+        Ok(())
+    }
 
     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<u64> {
         Reply::Now(self.work_done)

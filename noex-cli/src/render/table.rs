@@ -79,7 +79,7 @@ pub const LIST_COLUMNS: [Column; 8] = [
 const LAST_ERROR_WIDTH: usize = 40;
 /// How much of a process's state fits in the table (the dashboard's details show it
 /// whole).
-const STATE_WIDTH: usize = 24;
+const STATE_WIDTH: usize = 36;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
 /// form is documented field by field in README.md ("JSON output"); add fields, never rename.
