@@ -206,11 +206,15 @@ pub fn run_noex(agent_dir: &Path, args: &[&str]) -> Output {
 /// Columns are apart by two spaces or more; one space is inside a cell, as in a
 /// header (`LAST ERROR`), an error or a generic type (`KeyedRegistryServer<&str, ()>`).
 /// Each line comes back with its cells one space apart.
-/// `1 timer, next in 125 ms` → `1 timer, next in _`: when a pending timer is due
-/// moves from run to run; how many there are does not.
+/// What moves from run to run in a STATE column: when a pending timer is due
+/// (`1 timer, next in 125 ms` → `next in _`), and a table's memory estimate, which
+/// follows its hash table's growth (`3 objects, 1.3 KiB` → `3 objects, _`). How
+/// many timers and objects there are does not move.
 pub fn redact_timer_due(text: &str) -> String {
     let due = regex_lite::Regex::new(r"next in [0-9.]+ (ms|s|min)").unwrap();
-    due.replace_all(text, "next in _").into_owned()
+    let memory = regex_lite::Regex::new(r"objects?, [0-9.]+ (B|KiB|MiB)").unwrap();
+    let text = due.replace_all(text, "next in _");
+    memory.replace_all(&text, "objects, _").into_owned()
 }
 
 pub fn redact_columns(table: &str, columns: &[&str]) -> String {

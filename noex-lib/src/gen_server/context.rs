@@ -2,12 +2,11 @@
 //! timers, and watch other processes (monitors, links, trapping exits).
 
 use std::any::Any;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
-use super::pending_timers::{PendingTimer, PendingTimers};
+use super::pending_timers::{self, PendingTimer};
 use super::reply::ReplySlot;
 use super::{GenServer, Info, ServerRef};
 use crate::error::ServerNotRunningError;
@@ -24,9 +23,6 @@ pub struct Context<S: GenServer> {
     /// The idle timeout running since the last handler returned: the next message
     /// taken cancels it, unless it is its [`IdleTimeout`].
     pub(crate) idle_timer: Option<AbortHandle>,
-    /// Timers set by `send_after` and `send_interval`, for the Observer. Boxed, and
-    /// made with the first timer: most servers set none.
-    pending_timers: OnceLock<Box<PendingTimers>>,
 }
 
 /// What a handler asked for, to happen once it returns.
@@ -49,7 +45,6 @@ impl<S: GenServer> Context<S> {
             reply_slot: None,
             requests: None,
             idle_timer: None,
-            pending_timers: OnceLock::new(),
         }
     }
 
@@ -217,9 +212,7 @@ impl<S: GenServer> Context<S> {
 
     /// Records a timer due after `delay` among the server's pending ones.
     fn pending_timer(&self, delay: Duration, period: Option<Duration>) -> PendingTimer {
-        self.pending_timers
-            .get_or_init(|| Box::new(PendingTimers::new(self.pid())))
-            .add(tokio::time::Instant::now() + delay, period)
+        pending_timers::add(self.pid(), tokio::time::Instant::now() + delay, period)
     }
 
     /// A task that sends `message()` to `handle_info` after `delay`; shown among the

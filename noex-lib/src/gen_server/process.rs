@@ -183,7 +183,7 @@ fn initialize<S: GenServer>(
         // Under the name it was given, without asking the cell for it again.
         cell.emit_named_at(starting.name, EventKind::Started, cell.started_at_ms);
         let task = tokio::spawn(process::Current::new(
-            starting.myself.cell_ref(),
+            starting.myself.clone(),
             run(starting.process),
         ));
         let abort_now = {
@@ -596,7 +596,9 @@ mod size_tests {
             inbox: Inbox::new(),
             server: Counter(0),
         };
-        let task = run(process);
+        let myself = process.ctx.myself_ref().clone();
+        // As `initialize` spawns it: marked as the current process while polled.
+        let task = crate::process::Current::new(myself, run(process));
         assert!(size_of_future(&task) <= 144, "{}", size_of_future(&task));
         // Not dropped: its exit would be reported (an event) for a process that
         // never was.

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::CallError;
-use crate::process::{self, CellRef, ProcessCell, ProcessStatus};
+use crate::process::{self, ProcessCell, ProcessStatus};
 use crate::{ExitReason, Pid};
 
 /// The outcome delivered to a caller: the reply, or the reason the server exited
@@ -22,9 +22,10 @@ use crate::{ExitReason, Pid};
 /// (a tenth of a round trip, measured on the call benchmark).
 pub(crate) struct ReplySlot<R> {
     sender: oneshot::Sender<Result<R, ExitReason>>,
-    /// The process that made the call, if a process did: the reply ends its wait in
-    /// the waits-for graph (see `process::waiting`).
-    waiter: Option<CellRef>,
+    /// The pid of the process that made the call, 0 if no process did: the reply
+    /// ends its wait in the waits-for graph (see `process::waiting`). A pid, not
+    /// its cell: the slot lives in every server's context, sized to the byte.
+    waiter: u64,
 }
 
 impl<R> ReplySlot<R> {
@@ -34,16 +35,14 @@ impl<R> ReplySlot<R> {
     pub(crate) fn send(self, outcome: Result<R, ExitReason>, callee: Pid) -> bool {
         // Before the reply is sent, so that the caller, once it runs again, cannot
         // have a newer wait that this would take back.
-        if let Some(waiter) = &self.waiter {
-            process::stop_waiting(waiter, callee);
-        }
+        process::reply_sent(self.waiter, callee);
         self.sender.send(outcome).is_ok()
     }
 }
 
-/// A call's two ends; `waiter` is the calling process, if a process calls.
+/// A call's two ends; `waiter` is the calling process's pid, 0 if no process calls.
 #[inline]
-pub(crate) fn reply_channel<R>(waiter: Option<CellRef>) -> (ReplySlot<R>, ReplyReceiver<R>) {
+pub(crate) fn reply_channel<R>(waiter: u64) -> (ReplySlot<R>, ReplyReceiver<R>) {
     let (sender, receiver) = oneshot::channel();
     (ReplySlot { sender, waiter }, receiver)
 }

@@ -35,6 +35,13 @@ impl<S: GenServer> std::fmt::Debug for ServerRef<S> {
     }
 }
 
+impl<S: GenServer> process::HoldsCell for ServerRef<S> {
+    #[inline]
+    fn held_cell(&self) -> &ProcessCell {
+        self.cell()
+    }
+}
+
 impl<S: GenServer> ServerRef<S> {
     pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
         ServerRef { shared }
@@ -177,7 +184,7 @@ impl<S: GenServer> ServerRef<S> {
         make: impl FnOnce(ReplyTo<T>) -> S::Call,
     ) -> Result<(ReplyReceiver<T>, Waiting), CallError> {
         let waiter = self.start_waiting()?;
-        let waiting = Waiting::on(&waiter, self.pid());
+        let waiting = Waiting::on(waiter, self.pid());
         let (slot, reply) = reply_channel(waiter);
         let request = make(ReplyTo {
             slot,
@@ -189,7 +196,7 @@ impl<S: GenServer> ServerRef<S> {
 
     fn send_call(&self, request: S::Call) -> Result<(ReplyReceiver<S::Reply>, Waiting), CallError> {
         let waiter = self.start_waiting()?;
-        let waiting = Waiting::on(&waiter, self.pid());
+        let waiting = Waiting::on(waiter, self.pid());
         let (slot, reply) = reply_channel(waiter);
         self.send_envelope(Envelope::Call(request, slot))?;
         Ok((reply, waiting))
@@ -199,17 +206,17 @@ impl<S: GenServer> ServerRef<S> {
     /// to itself, or one that closes a cycle of waiting processes, could never be
     /// answered, and fails here.
     #[inline]
-    fn start_waiting(&self) -> Result<Option<CellRef>, CallError> {
+    fn start_waiting(&self) -> Result<u64, CallError> {
         process::with_current(|current| {
             let Some(caller) = current else {
-                return Ok(None);
+                return Ok(0);
             };
-            if std::ptr::eq::<ProcessCell>(&**caller, self.cell()) {
+            if std::ptr::eq(caller, self.cell()) {
                 return Err(CallError::CallingSelf { pid: self.pid() });
             }
             process::start_waiting(caller, self.cell())
                 .map_err(|cycle| CallError::Deadlock { cycle })?;
-            Ok(Some(caller.clone()))
+            Ok(caller.pid.0)
         })
     }
 
@@ -268,8 +275,8 @@ pub(crate) struct Waiting(u64);
 
 impl Waiting {
     #[inline]
-    fn on(waiter: &Option<CellRef>, callee: Pid) -> Self {
-        Waiting(if waiter.is_some() { callee.0 } else { 0 })
+    fn on(waiter: u64, callee: Pid) -> Self {
+        Waiting(if waiter != 0 { callee.0 } else { 0 })
     }
 }
 

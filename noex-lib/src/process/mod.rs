@@ -96,4 +96,6 @@ pub(crate) use status::ProcessStatus;
 pub(crate) use supervisor_view::{Children, ChildrenReader, ListedChild, SupervisorView};
 pub(crate) use table::processes;
 pub(crate) use teardown::finish;
-pub(crate) use waiting::{Current, start_waiting, stop_waiting, with_current};
+pub(crate) use waiting::{
+    Current, HoldsCell, reply_sent, start_waiting, stop_waiting, with_current,
+};

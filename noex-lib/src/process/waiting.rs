@@ -23,47 +23,53 @@ use crate::Pid;
 
 thread_local! {
     /// The cell of the process whose task is being polled on this thread.
-    static CURRENT: Cell<*const CellRef> = const { Cell::new(ptr::null()) };
+    static CURRENT: Cell<*const ProcessCell> = const { Cell::new(ptr::null()) };
 }
 
 /// Runs `f` with the cell of the process whose task is running this code, if any.
 #[inline]
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&CellRef>) -> R) -> R {
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&ProcessCell>) -> R) -> R {
     let current = CURRENT.with(Cell::get);
     // SAFETY: `CURRENT` is set only while a `Current` future is polled, to the cell
-    // that future owns; it is reset before the poll returns.
+    // that future holds; it is reset before the poll returns.
     f(unsafe { current.as_ref() })
+}
+
+/// What a process's task holds its own cell by (its server's handle: one pointer,
+/// where a `CellRef` would take two, and a task has no byte to spare).
+pub(crate) trait HoldsCell {
+    fn held_cell(&self) -> &ProcessCell;
 }
 
 pin_project_lite::pin_project! {
     /// A process's task: its future, polled with the process marked as this
     /// thread's current one.
-    pub(crate) struct Current<F> {
-        cell: CellRef,
+    pub(crate) struct Current<H, F> {
+        holder: H,
         #[pin]
         future: F,
     }
 }
 
-impl<F: Future> Current<F> {
-    pub(crate) fn new(cell: CellRef, future: F) -> Self {
-        Current { cell, future }
+impl<H: HoldsCell, F: Future> Current<H, F> {
+    pub(crate) fn new(holder: H, future: F) -> Self {
+        Current { holder, future }
     }
 }
 
-impl<F: Future> Future for Current<F> {
+impl<H: HoldsCell, F: Future> Future for Current<H, F> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _restore = Restore(CURRENT.replace(this.cell));
+        let _restore = Restore(CURRENT.replace(this.holder.held_cell()));
         this.future.poll(cx)
     }
 }
 
 /// Puts back the thread's previous current process, even if the poll panics.
-struct Restore(*const CellRef);
+struct Restore(*const ProcessCell);
 
 impl Drop for Restore {
     #[inline]
@@ -113,6 +119,22 @@ fn walk(caller: &ProcessCell, callee: &ProcessCell, mut next: u64) -> Option<Vec
             .map_or(0, |cell| cell.waiting_for.load(Ordering::SeqCst));
     }
     None
+}
+
+/// The reply to the process `waiter` (0: no process) from `callee` is being sent:
+/// its wait ends. The waiter is found by its pid, only when a process called.
+#[inline]
+pub(crate) fn reply_sent(waiter: u64, callee: Pid) {
+    if waiter != 0 {
+        reply_sent_to_process(waiter, callee);
+    }
+}
+
+#[cold]
+fn reply_sent_to_process(waiter: u64, callee: Pid) {
+    if let Some(cell) = processes().get(Pid(waiter)) {
+        stop_waiting(&cell, callee);
+    }
 }
 
 /// Takes back `waiter`'s edge to `callee`, if it is still that one (the waiter may
