@@ -6,7 +6,7 @@
 //! ├── services (one_for_all): topics (pub/sub registry), config, cache, health
 //! ├── workers (one_for_one, 10 restarts in 30 s): worker-1..3, breaker, flaky
 //! ├── pipeline (rest_for_one): ingest → parse → store, health
-//! ├── metrics
+//! ├── metrics: owns the `work` table the workers count into
 //! ├── sessions (simple_one_for_one): session-N, temporary
 //! ├── jobs (task supervisor): task-N, temporary
 //! ├── scheduler: runs a few jobs every 2 s; not with `--steady`
