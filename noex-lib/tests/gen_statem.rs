@@ -811,3 +811,13 @@ async fn sys_get_state_shows_the_state_and_the_data_a_machine_opts_in_to() {
         "state: Shut\nopened 2 times"
     );
 }
+
+/// A machine that keeps its data to itself still shows its state, as `noex ps` does.
+#[tokio::test]
+async fn sys_get_state_of_a_machine_that_hides_its_data_shows_the_state_alone() {
+    let (machine, _) = probe().await;
+    let text = noex::sys::get_status(machine.pid(), std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(text, "state: A");
+}

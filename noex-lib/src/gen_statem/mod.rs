@@ -152,8 +152,8 @@ pub trait GenStateMachine: Send + Sized + 'static {
 
     /// The machine's data as `noex state` and [`sys::get_state`](crate::sys::get_state)
     /// show it, after its current state (OTP's `format_status`). `None`, the default,
-    /// keeps the data hidden (it can hold secrets); the state's name shows in `noex
-    /// ps` either way.
+    /// keeps the data hidden (it can hold secrets): they show the state alone, as
+    /// `noex ps` does.
     fn format_status(&self, state: &Self::State) -> Option<String> {
         let _ = state;
         None

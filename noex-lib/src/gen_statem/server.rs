@@ -372,8 +372,12 @@ impl<M: GenStateMachine> GenServer for StateMachineServer<M> {
         self.machine.terminate(reason, &self.state).await;
     }
 
+    /// The state always (`noex ps` shows it anyway), the data only if the machine
+    /// shows it.
     fn format_status(&self) -> Option<String> {
-        let data = self.machine.format_status(&self.state)?;
-        Some(format!("state: {:?}\n{data}", self.state))
+        Some(match self.machine.format_status(&self.state) {
+            Some(data) => format!("state: {:?}\n{data}", self.state),
+            None => format!("state: {:?}", self.state),
+        })
     }
 }
