@@ -47,8 +47,8 @@ impl fmt::Display for StopCause {
 ///
 /// It is a [`Termination`], so `main` can return it as it is; its
 /// [exit code](AppExit::exit_code) is 0 for a clean stop and 1 for every other end,
-/// and for those it prints one line to stderr first, as `main` returning an `Err`
-/// does.
+/// and for those it logs why first (a `tracing` error: install a subscriber, as
+/// the `application` example does, to see it).
 #[derive(Debug)]
 #[must_use = "an application's exit says whether it stopped cleanly"]
 pub enum AppExit {
@@ -132,9 +132,7 @@ impl From<StartError> for AppExit {
 impl Termination for AppExit {
     fn report(self) -> ExitCode {
         if !self.is_clean() {
-            // As `main` returning `Err` does: the reason reaches the operator even
-            // when no `tracing` subscriber is installed.
-            eprintln!("Error: {self}");
+            tracing::error!(exit = %self, "the application ended uncleanly");
         }
         self.exit_code()
     }
