@@ -281,14 +281,7 @@ impl Handler<'_> {
                 format!("this agent is read-only: {} is refused", action.verb()),
             ));
         }
-        // A pid needs only that process and its supervisor; a name, every process.
-        let snapshot = match target::pid_form(target) {
-            Some(pid) => self
-                .build(None, "process", move |b| b.process_view(pid))
-                .await?
-                .ok_or_else(|| target::not_found(target))?,
-            None => self.build(None, "snapshot", |b| b.snapshot()).await?,
-        };
+        let snapshot = self.view_for(target).await?;
         let process = target::resolve(&snapshot, target)?;
         if let Some(why) = target::belongs_to_agent(&snapshot, &process) {
             return Err(ErrorBody::new(ErrorCode::Protected, why));
@@ -317,18 +310,22 @@ impl Handler<'_> {
         })
     }
 
-    /// The state of what `target` names, as the process shows it. Reading is not
-    /// acting: a read-only agent answers it too.
-    async fn state(&self, target: &str) -> Result<(ProcessRef, String), ErrorBody> {
-        let snapshot = match target::pid_form(target) {
+    /// What it takes to resolve `target`: a pid needs only that process and its
+    /// supervisor; a name, every process.
+    async fn view_for(&self, target: &str) -> Result<crate::types::Snapshot, ErrorBody> {
+        match target::pid_form(target) {
             Some(pid) => self
                 .build(None, "process", move |b| b.process_view(pid))
                 .await?
-                .ok_or_else(|| target::not_found(target))?,
-            None => self.build(None, "snapshot", |b| b.snapshot()).await?,
-        };
-        let process = target::resolve(&snapshot, target)?;
-        drop(snapshot);
+                .ok_or_else(|| target::not_found(target)),
+            None => self.build(None, "snapshot", |b| b.snapshot()).await,
+        }
+    }
+
+    /// The state of what `target` names, as the process shows it. Reading is not
+    /// acting: a read-only agent answers it too.
+    async fn state(&self, target: &str) -> Result<(ProcessRef, String), ErrorBody> {
+        let process = target::resolve(&self.view_for(target).await?, target)?;
         let asked = self.context.backend.state(process.pid);
         let state = tokio::spawn(asked).await.unwrap_or_else(|_| {
             Err(ErrorBody::new(
