@@ -53,7 +53,7 @@ use std::time::Duration;
 
 pub use context::{Context, IdleTimeout, ReplyTo, TimerRef};
 pub use named::NamedRef;
-pub(crate) use process::{SpawnOptions, panic_message, spawn};
+pub(crate) use process::{SpawnOptions, panic_message, spawn, spawn_unattached};
 pub use server_ref::ServerRef;
 #[cfg(feature = "agent")]
 pub(crate) use shared::Shared;

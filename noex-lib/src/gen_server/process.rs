@@ -65,57 +65,85 @@ struct Starting<S: GenServer> {
     timeout: Option<Duration>,
 }
 
-fn prepare<S: GenServer>(server: S, options: SpawnOptions) -> Result<Starting<S>, StartError> {
+/// Start a server that has no name and no parent, whose start therefore cannot be
+/// refused: its `init` runs in a task of its own, so the reference comes back at
+/// once, as `tokio::spawn`'s handle does. A failed `init` is the process's exit,
+/// seen by its links and monitors, as any other.
+pub(crate) fn spawn_unattached<S: GenServer>(server: S) -> ServerRef<S> {
+    let myself = new_ref::<S>(SpawnOptions::default(), None);
+    tokio::spawn(initialize(publish(myself.clone(), server, None, None)));
+    myself
+}
+
+fn prepare<S: GenServer>(server: S, mut options: SpawnOptions) -> Result<Starting<S>, StartError> {
+    let parent = options.parent.take();
+    let name = options.name.take();
+    let handle_type = options.handle_type;
+    let timeout = options.start_timeout;
+    let myself = new_ref::<S>(options, parent.as_ref().map(|parent| parent.pid));
+    let cell = myself.cell();
+    // Linked before anyone else can see it (OTP's spawn_link): its parent's exit
+    // cannot slip between its start and the link.
+    if let Some(parent) = &parent
+        && !process::link_child(cell, parent)
+    {
+        return Err(ServerNotRunningError { pid: parent.pid }.into());
+    }
+    if let Some(name) = &name
+        && let Err(error) = names().register_cell(name, cell, Arc::new(myself.clone()), handle_type)
+    {
+        if let Some(parent) = &parent {
+            process::unlink(cell, parent.pid);
+        }
+        return Err(error.into());
+    }
+    Ok(publish(myself, server, name, timeout))
+}
+
+/// A new process's reference: not yet linked, named or in the process table.
+fn new_ref<S: GenServer>(options: SpawnOptions, parent: Option<crate::Pid>) -> ServerRef<S> {
     let kind = if options.supervisor.is_some() {
         ProcessKind::Supervisor
     } else {
         ProcessKind::Server
     };
-    let myself = ServerRef::new(Arc::new(Shared {
+    ServerRef::new(Arc::new(Shared {
         mailbox: Mailbox::new(),
         cell: ProcessCell::new(CellInit {
             pid: processes().next_pid(),
             kind,
             type_name: S::type_name,
             system: options.system,
-            parent: options.parent.as_ref().map(|parent| parent.pid),
+            parent,
             child_id: options.child_id,
             restarts: options.restarts,
             last_error: options.last_error,
             supervisor: options.supervisor,
         }),
-    }));
-    let cell = myself.cell();
-    // Linked before anyone else can see it (OTP's spawn_link): its parent's exit
-    // cannot slip between its start and the link.
-    if let Some(parent) = &options.parent
-        && !process::link_child(cell, parent)
-    {
-        return Err(ServerNotRunningError { pid: parent.pid }.into());
-    }
-    if let Some(name) = &options.name
-        && let Err(error) =
-            names().register_cell(name, cell, Arc::new(myself.clone()), options.handle_type)
-    {
-        if let Some(parent) = &options.parent {
-            process::unlink(cell, parent.pid);
-        }
-        return Err(error.into());
-    }
+    }))
+}
+
+/// Put the process in the table, where the Observer sees it. From here on its
+/// exit is reported, whatever ends it.
+fn publish<S: GenServer>(
+    myself: ServerRef<S>,
+    server: S,
+    name: Option<String>,
+    timeout: Option<Duration>,
+) -> Starting<S> {
     processes().insert(myself.cell_ref());
     #[cfg(feature = "agent")]
     process::first_spawn();
-
-    Ok(Starting {
+    Starting {
         process: Process {
             ctx: Context::new(myself.clone()),
             inbox: Inbox::new(),
             server,
         },
         myself,
-        name: options.name,
-        timeout: options.start_timeout,
-    })
+        name,
+        timeout,
+    }
 }
 
 /// `init`, then the server's task. Written so that `starting` is the only thing

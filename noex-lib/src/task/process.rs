@@ -12,7 +12,7 @@ use std::future::Future;
 
 use crate::error::BoxError;
 use crate::future::BoxFuture;
-use crate::gen_server::{Context, GenServer, Info, Reply, ServerRef, SpawnOptions, spawn};
+use crate::gen_server::{Context, GenServer, Info, Reply, ServerRef, spawn_unattached};
 use crate::{ExitReason, Pid};
 
 /// A task's future, its result already wired to the handle's channel.
@@ -109,20 +109,13 @@ impl GenServer for TaskProcess {
     }
 }
 
-/// Start a task's process outside any supervisor, linked to `owner` if given.
+/// Start a task's process outside any supervisor, linked to `owner` if given. No
+/// `.await`, as Elixir's `Task.async` and `tokio::spawn`: the process has no name
+/// and no parent, so nothing can refuse its start.
 ///
 /// # Panics
 ///
 /// Outside a tokio runtime, as `tokio::spawn`.
 pub(crate) fn start(job: Job, owner: Option<Pid>) -> ServerRef<TaskProcess> {
-    let start = spawn(TaskProcess::new(job, owner), SpawnOptions::default());
-    let mut start = std::pin::pin!(start);
-    // A task's `init` never waits and its start cannot fail (no name, no parent), so
-    // the start is over at its first poll: `spawn` needs no `.await`, as Elixir's
-    // `Task.async` and `tokio::spawn` do not.
-    match crate::future::now_or_never(start.as_mut()) {
-        Some(Ok(process)) => process,
-        Some(Err(error)) => unreachable!("a task's start cannot fail: {error}"),
-        None => unreachable!("a task's start is over at its first poll"),
-    }
+    spawn_unattached(TaskProcess::new(job, owner))
 }
