@@ -26,6 +26,31 @@ pub fn noex_bin() -> PathBuf {
     path
 }
 
+/// Set by `.ci/run`: a test that needs an outside program fails without it instead
+/// of skipping.
+pub const REQUIRE_TEST_TOOLS: &str = "NOEX_REQUIRE_TEST_TOOLS";
+
+/// The outside program `name` (sshd, prometheus, promtool, tmux), looked for on
+/// `PATH` and in the sbin directories where Debian puts daemons. `None` (the test
+/// skips, saying why) when it is missing, unless [`REQUIRE_TEST_TOOLS`] is set: then
+/// the test fails, since CI must run everything.
+pub fn outside_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        let why =
+            format!("{name} is not installed (`.ci/install-test-tools` installs it, as root)");
+        if std::env::var_os(REQUIRE_TEST_TOOLS).is_some_and(|v| v != "0" && !v.is_empty()) {
+            panic!("{why}, and {REQUIRE_TEST_TOOLS} says no test may skip");
+        }
+        eprintln!("skipped: {why}");
+    }
+    found
+}
+
 /// What `noex demo --no-ui` prints once its supervision tree has started.
 const RUNNING: &str = "noex demo is running as pid";
 
