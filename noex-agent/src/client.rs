@@ -26,15 +26,20 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::Framed;
 
 use crate::codec::{self, FrameCodec};
 use crate::discovery;
-use crate::local_socket::{self, Stream};
+use crate::local_socket;
+/// The raw local socket [`dial`] opens.
+pub use crate::local_socket::Stream as LocalStream;
 use crate::protocol::{
     ActionOutcome, ErrorBody, ErrorCode, Hello, MAX_REPLY_FRAME, PROTOCOL_MAJOR, ProcessRef,
     ProtocolVersion, ReplyBody, Request, RequestKind, ServerFrame,
@@ -86,10 +91,25 @@ pub enum ClientError {
     Closed,
 }
 
+/// Any byte stream that reaches an agent: its local socket, or the pipes of a relay
+/// such as `ssh HOST noex dial-stdio`, which carries the same bytes.
+pub trait Transport: AsyncRead + AsyncWrite + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Send> Transport for T {}
+
+/// The client's transport, boxed so one `Client` type serves every way of reaching an
+/// agent.
+type Boxed = Pin<Box<dyn Transport>>;
+
+/// Opens the local socket at `path`, for a caller that relays the raw bytes
+/// (`noex dial-stdio`) instead of speaking the protocol itself.
+pub async fn dial(path: &Path) -> io::Result<LocalStream> {
+    local_socket::connect(path).await
+}
+
 /// A connection to one agent.
-#[derive(Debug)]
 pub struct Client {
-    frames: Framed<Stream, FrameCodec<ServerFrame>>,
+    frames: Framed<Boxed, FrameCodec<ServerFrame>>,
     hello: Hello,
     next_id: u64,
     pushes: VecDeque<Push>,
@@ -101,8 +121,16 @@ impl Client {
     /// Connects, reads the agent's `Hello`, checks its major version and states ours.
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
         let stream = local_socket::connect(path).await?;
+        Client::handshake(stream).await
+    }
+
+    /// Speaks the protocol over `transport`, which already reaches an agent (the pipes
+    /// of an ssh child running `noex dial-stdio`, say): the same greeting and version
+    /// check as [`Client::connect`]. Dropping the client drops the transport.
+    pub async fn handshake(transport: impl Transport + 'static) -> Result<Client, ClientError> {
+        let boxed: Boxed = Box::pin(transport);
         let mut frames = Framed::new(
-            stream,
+            boxed,
             FrameCodec::with_decoder(MAX_REPLY_FRAME, crate::protocol::decode_server_frame),
         );
         let hello = match read_frame(&mut frames).await? {
@@ -315,8 +343,19 @@ impl Client {
     }
 }
 
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("hello", &self.hello)
+            .field("next_id", &self.next_id)
+            .field("pushes", &self.pushes.len())
+            .field("dropped", &self.dropped)
+            .finish_non_exhaustive()
+    }
+}
+
 async fn read_frame(
-    frames: &mut Framed<Stream, FrameCodec<ServerFrame>>,
+    frames: &mut Framed<Boxed, FrameCodec<ServerFrame>>,
 ) -> Result<Option<ServerFrame>, ClientError> {
     match frames.next().await {
         None => Ok(None),

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::ssh::host::SshHost;
+
 const ABOUT: &str =
     "Attach to a running noex application: list, inspect, kill, restart, watch it live";
 
@@ -28,6 +30,7 @@ Examples:
   noex restart '<0.17>'              ask a process's supervisor to restart it
   noex events --follow               lifecycle events as they happen (Ctrl-C stops)
   noex top                           the live dashboard
+  noex --host ssh://ana@box ps       processes of the one application on box, over ssh
   noex demo                          start a demo application and watch it
   noex ps --json | jq '.[] | select(.restarts > 0)'
 
@@ -79,6 +82,37 @@ pub struct TargetArgs {
     /// Attach through this agent socket instead of looking one up by pid
     #[arg(long, global = true, value_name = "PATH", help_heading = "Target")]
     pub socket: Option<PathBuf>,
+
+    /// Attach to an application on another machine, through the system ssh:
+    /// ssh://[user@]host[:port]. The remote needs only the noex binary; --pid and
+    /// --socket then name a remote process or socket. NOEX_SSH sets the ssh command
+    /// and its options (default `ssh`; noex adds BatchMode=yes, so nothing prompts)
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "NOEX_HOST",
+        value_parser = SshHost::parse,
+        help_heading = "Target"
+    )]
+    pub host: Option<SshHost>,
+
+    /// The noex command on the --host machine, as its shell reads it [default: noex]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "NOEX_REMOTE_BIN",
+        help_heading = "Target"
+    )]
+    pub remote_noex: Option<String>,
+}
+
+impl TargetArgs {
+    /// The noex command to run on the `--host` machine.
+    pub fn remote_noex(&self) -> &str {
+        self.remote_noex.as_deref().unwrap_or("noex")
+    }
 }
 
 /// Colour on a terminal (`auto`, honouring NO_COLOR), always, or never.
@@ -115,6 +149,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print a shell completion script: `noex completions bash > /etc/bash_completion.d/noex`
     Completions(CompletionsArgs),
+    /// Relay stdin and stdout to the agent's socket: what `--host` runs on the remote
+    /// machine, through ssh
+    #[command(hide = true)]
+    DialStdio,
 }
 
 #[derive(Debug, Clone, Args)]

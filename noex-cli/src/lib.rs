@@ -8,5 +8,6 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod render;
+pub mod ssh;
 pub mod target;
 pub mod top;

@@ -1,5 +1,5 @@
 //! Choosing the application to attach to: `--socket PATH`, `--pid N`, or else the one
-//! noex application running for this user.
+//! noex application running for this user; with `--host`, on that machine, over ssh.
 //!
 //! Every way of not finding an agent is exit 2 with a hint; once an agent answers,
 //! failures belong to the command (exit 1).
@@ -25,18 +25,28 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
 /// How long to wait for an answer to a request (a snapshot of 100k processes included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connect to the application the flags name.
+/// Connect to the application the flags name: over ssh with `--host`, else here.
 pub async fn connect(target: &TargetArgs) -> Result<Client, CliError> {
-    if let Some(path) = &target.socket {
-        return connect_path(path, &format!("agent socket {}", path.display())).await;
+    if let Some(host) = &target.host {
+        return crate::ssh::connect(host, target).await;
     }
-    if let Some(pid) = target.pid {
-        return connect_pid(pid).await;
-    }
-    connect_only_agent().await
+    let (path, what) = locate(target).await?;
+    connect_path(&path, &what).await
 }
 
-async fn connect_pid(pid: u32) -> Result<Client, CliError> {
+/// The local agent socket the flags name, and how errors name that agent. Every way
+/// of not finding one is exit 2 with a hint.
+pub async fn locate(target: &TargetArgs) -> Result<(PathBuf, String), CliError> {
+    if let Some(path) = &target.socket {
+        return Ok((path.clone(), format!("agent socket {}", path.display())));
+    }
+    if let Some(pid) = target.pid {
+        return locate_pid(pid);
+    }
+    locate_only_agent().await
+}
+
+fn locate_pid(pid: u32) -> Result<(PathBuf, String), CliError> {
     let path = discovery::socket_path(&discovery::agent_dir(), pid);
     if !path.exists() && !is_named_pipe(&path) {
         let error = match process_exists(pid) {
@@ -51,14 +61,17 @@ async fn connect_pid(pid: u32) -> Result<Client, CliError> {
              NOEX_AGENT=off, or with another NOEX_AGENT_DIR, is not listed)",
         ));
     }
-    connect_path(&path, &format!("the agent of process {pid}")).await
+    Ok((path, format!("the agent of process {pid}")))
 }
 
-async fn connect_only_agent() -> Result<Client, CliError> {
+async fn locate_only_agent() -> Result<(PathBuf, String), CliError> {
     let agents = list_agents()?;
     match agents.as_slice() {
         [] => Err(no_application_found()),
-        [only] => connect_path(&only.path, &format!("the agent of process {}", only.pid)).await,
+        [only] => Ok((
+            only.path.clone(),
+            format!("the agent of process {}", only.pid),
+        )),
         several => {
             let probes = futures::future::join_all(several.iter().map(|a| probe(&a.path))).await;
             let choices: Vec<(u32, Option<String>)> = several
@@ -106,7 +119,8 @@ pub async fn connect_path(path: &Path, what: &str) -> Result<Client, CliError> {
     }
 }
 
-fn connect_io_error(error: &io::Error, path: &Path, what: &str) -> CliError {
+/// A failed connection to the local socket at `path`, told the user's way.
+pub fn connect_io_error(error: &io::Error, path: &Path, what: &str) -> CliError {
     match error.kind() {
         io::ErrorKind::NotFound => CliError::usage(format!("no noex agent at {}", path.display()))
             .with_hint("`noex list` shows the running noex applications"),

@@ -51,8 +51,8 @@ async fn dashboard_kills_and_restarts_through_a_real_agent(socket: PathBuf) {
 
     // Attach as `noex top --socket PATH` does.
     let target = TargetArgs {
-        pid: None,
         socket: Some(socket.clone()),
+        ..TargetArgs::default()
     };
     let (conn, hello, history) = Conn::attach(&target).await.expect("attach");
     assert_eq!(hello.app, "top-e2e");

@@ -66,8 +66,8 @@ async fn dashboard_of_a_large_app_asks_the_agent_for_windows(socket: PathBuf) {
     };
 
     let target = TargetArgs {
-        pid: None,
         socket: Some(socket.clone()),
+        ..TargetArgs::default()
     };
     let (conn, hello, history) = Conn::attach(&target).await.expect("attach");
     let mut app = App::new(Layout::Full, Theme::Dark, false);

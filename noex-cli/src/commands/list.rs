@@ -1,4 +1,5 @@
-//! `noex list`: every noex application running for this user, asked in parallel.
+//! `noex list`: every noex application running for this user, asked in parallel
+//! (with `--host`, on that machine: its `noex list --json`, shown here).
 //!
 //! An agent that does not answer still gets a row (`unreachable`), so a stuck
 //! application shows up instead of vanishing.
@@ -14,6 +15,18 @@ use crate::render::table::{AppRow, app_json, app_table};
 use crate::target::{self, CONNECT_TIMEOUT};
 
 pub async fn run(ctx: &Context, args: &ListArgs) -> Result<(), CliError> {
+    if let Some(host) = &ctx.target.host {
+        let rows = crate::ssh::list(host, ctx.target.remote_noex()).await?;
+        if rows.is_empty() && !args.json {
+            write_err(&format!("no noex application is running on {host}\n"));
+            return Ok(());
+        }
+        return write_out(&if args.json {
+            app_json(&rows)
+        } else {
+            app_table(&rows, ctx.stdout)
+        });
+    }
     let agents = target::list_agents()?;
     let rows = futures::future::join_all(agents.iter().map(|a| app_row(a.pid, &a.path))).await;
     if args.json {

@@ -4,6 +4,7 @@
 //! surfaces as an error `main` recognises.
 
 pub mod completions;
+pub mod dial_stdio;
 pub mod events;
 pub mod kill;
 pub mod list;
@@ -38,6 +39,7 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Top(args) => crate::top::run(ctx, args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
         Command::Completions(args) => completions::run(&args),
+        Command::DialStdio => dial_stdio::run(ctx).await,
     }
 }
 

@@ -30,9 +30,10 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
     demo.wait_for_agent(STARTUP_TIMEOUT + STARTUP_PER_IDLE_SERVER * args.scale)
         .await?;
     let attached = Context {
+        // The demo runs here, whatever NOEX_HOST says.
         target: TargetArgs {
             pid: Some(demo.pid()),
-            socket: None,
+            ..TargetArgs::default()
         },
         ..ctx.clone()
     };

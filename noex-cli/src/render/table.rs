@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Table, presets};
 use noex_agent::types::{Pid, ProcessStatus, ServerInfo, Snapshot, Strategy, SupervisorInfo};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::format;
 use super::pid_number;
@@ -277,7 +277,8 @@ pub fn process_json(rows: &[ProcessRow]) -> String {
 
 /// One application of `noex list`. An agent that did not answer has only `pid`,
 /// `socket`, `reachable: false` and `error`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Deserialize: `noex list --host` reads the rows the remote `noex list --json` wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AppRow {
     /// The OS process id.
     pub pid: u32,
