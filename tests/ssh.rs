@@ -218,11 +218,30 @@ fn ps_over_ssh_prints_what_local_ps_prints() {
     assert_eq!(ps_table(&remote.stdout), ps_table(&local.stdout));
     assert!(remote.stdout.contains("worker-1"), "{}", remote.stdout);
 
-    // --pid names the remote process, which this machine's agent dir has no trace of.
+    // --pid and --socket name a remote process and a remote socket.
     let pid = demo.pid().to_string();
     let by_pid = sshd.noex(&demo.agent_dir(), &["tree", "--pid", &pid]);
     assert_eq!(by_pid.code, 0, "{}", by_pid.stderr);
     assert_eq!(by_pid.stdout, demo.noex(&["tree"]).stdout);
+    let socket = demo.socket();
+    let by_socket = sshd.noex(
+        &sshd.empty_agent_dir(),
+        &["ps", "--socket", socket.to_str().unwrap()],
+    );
+    assert_eq!(by_socket.code, 0, "{}", by_socket.stderr);
+    assert_eq!(ps_table(&by_socket.stdout), ps_table(&local.stdout));
+    // Process 1 runs there, without an agent: the remote's error, and its exit code.
+    let no_agent = sshd.noex(&demo.agent_dir(), &["ps", "--pid", "1"]);
+    assert_eq!(no_agent.code, 2, "{}", no_agent.stderr);
+    assert!(
+        no_agent.stderr.starts_with(&format!(
+            "error: process 1 has no noex agent (no socket at {}/1.sock) (on {})\nhint: ",
+            demo.agent_dir().display(),
+            sshd.url()
+        )),
+        "{}",
+        no_agent.stderr
+    );
 }
 
 #[test]

@@ -83,10 +83,12 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "PATH", help_heading = "Target")]
     pub socket: Option<PathBuf>,
 
-    /// Attach to an application on another machine, through the system ssh:
-    /// ssh://[user@]host[:port]. The remote needs only the noex binary; --pid and
-    /// --socket then name a remote process or socket. NOEX_SSH sets the ssh command
-    /// and its options (default `ssh`; noex adds BatchMode=yes, so nothing prompts)
+    /// Attach to an application on another machine, over ssh: ssh://[user@]host[:port]
+    ///
+    /// Runs the system ssh and `noex dial-stdio` there: the remote needs only the noex
+    /// binary, and nothing listens on the network. --pid and --socket then name a remote
+    /// process or socket. NOEX_SSH sets the ssh command and its options (default `ssh`;
+    /// noex adds BatchMode=yes, so nothing prompts)
     #[arg(
         long,
         global = true,
