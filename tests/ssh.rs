@@ -494,8 +494,31 @@ impl Drop for Tmux {
     }
 }
 
+/// The `noex dial-stdio` processes relaying to the agents in `agent_dir` (the
+/// "remote" side runs on this machine), by their command line and environment.
+fn relays_for(agent_dir: &Path) -> Vec<u32> {
+    let wanted = format!("NOEX_AGENT_DIR={}", agent_dir.display());
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let read = |what: &str| std::fs::read(entry.path().join(what)).unwrap_or_default();
+        let cmdline = read("cmdline");
+        let is_relay = cmdline.split(|b| *b == 0).any(|arg| arg == b"dial-stdio");
+        let environ = read("environ");
+        let here = environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes());
+        if is_relay && here {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 #[test]
-fn top_over_ssh_shows_the_remote_process_table() {
+fn top_over_ssh_shows_the_remote_process_table_and_reconnects_after_a_drop() {
     let Some(sshd) = Sshd::start() else { return };
     let Some(tmux) = outside_tool("tmux") else {
         return;
@@ -526,17 +549,33 @@ fn top_over_ssh_shows_the_remote_process_table() {
         .unwrap();
     assert!(status.success(), "tmux new-session");
     let header = format!("demo pid {}", demo.pid());
+    let table = [
+        &header,
+        "● connected",
+        "NAME",
+        "worker-1",
+        "worker-2",
+        "app_sup",
+    ];
     let screen = tmux
-        .wait_for(&[
-            &header,
-            "connected",
-            "NAME",
-            "worker-1",
-            "worker-2",
-            "app_sup",
-        ])
+        .wait_for(&table)
         .unwrap_or_else(|screen| panic!("the dashboard never showed the table:\n{screen}"));
     assert!(screen.contains("noex top"), "{screen}");
+
+    // The connection drops (its remote relay ends): the dashboard says so, and
+    // reconnects by itself through ssh again.
+    let relays = relays_for(&demo.agent_dir());
+    assert_eq!(relays.len(), 1, "one dial-stdio serves the dashboard");
+    // SAFETY: `kill` touches no memory; the pid is a dial-stdio this test started
+    // (through ssh), found a moment ago by its environment.
+    unsafe {
+        libc::kill(relays[0] as libc::pid_t, libc::SIGTERM);
+    }
+    tmux.wait_for(&["disconnected"])
+        .unwrap_or_else(|screen| panic!("the drop never showed:\n{screen}"));
+    tmux.wait_for(&table)
+        .unwrap_or_else(|screen| panic!("the dashboard never reconnected:\n{screen}"));
+    assert_ne!(relays_for(&demo.agent_dir()), relays, "a new relay");
 
     // q quits; the ssh child goes with it, and the pane says noex exited cleanly.
     tmux.command()
