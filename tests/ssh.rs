@@ -156,10 +156,16 @@ impl Sshd {
 
     /// `noex --host URL ARGS` against the agents in `remote_agent_dir`.
     fn command(&self, remote_agent_dir: &Path, args: &[&str]) -> Command {
+        let url = self.url();
+        let mut with_host = vec!["--host", &url];
+        with_host.extend(args);
+        self.without_host(remote_agent_dir, &with_host)
+    }
+
+    /// `noex ARGS` with the environment of [`Sshd::command`], and no `--host`.
+    fn without_host(&self, remote_agent_dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(noex_bin());
         command
-            .arg("--host")
-            .arg(self.url())
             .args(args)
             .env("NOEX_SSH", self.ssh_command(remote_agent_dir))
             .env("NOEX_REMOTE_BIN", noex_bin())
@@ -264,6 +270,14 @@ fn list_over_ssh_shows_the_remote_applications() {
         redact_columns(&table.stdout, &columns),
         redact_columns(&local.stdout, &columns)
     );
+
+    // NOEX_HOST stands for --host, as DOCKER_HOST does.
+    let mut command = sshd.without_host(&demo.agent_dir(), &["list", "--json"]);
+    command.env("NOEX_HOST", sshd.url());
+    let from_env = output(command);
+    assert_eq!(from_env.code, 0, "{}", from_env.stderr);
+    let agents: Value = serde_json::from_str(&from_env.stdout).unwrap();
+    assert_eq!(agents[0]["pid"], demo.pid());
 
     let nothing = sshd.noex(&sshd.empty_agent_dir(), &["list"]);
     assert_eq!(nothing.code, 0, "{}", nothing.stderr);
