@@ -267,3 +267,30 @@ async fn a_malformed_compact_reply_is_a_protocol_error() {
     drop(client);
     script.await.unwrap();
 }
+
+/// `--host` relays the agent's bytes through ssh: a client over any byte stream that
+/// reaches the socket (here an in-memory pipe, relayed as `noex dial-stdio` does)
+/// greets, checks versions and asks as it does over the socket itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_a_relayed_byte_stream_works_as_over_the_socket() {
+    let dir = TempDir::new();
+    let fake = Arc::new(Fake::with(3, 64));
+    let agent = start(&dir, &fake, options(&dir));
+    let mut socket = noex_agent::client::dial(agent.path()).await.unwrap();
+    let (near, mut far) = tokio::io::duplex(64 * 1024);
+    let relay = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut far, &mut socket).await;
+    });
+    let mut client = timeout(Duration::from_secs(10), Client::handshake(near))
+        .await
+        .expect("greeted")
+        .unwrap();
+    let direct = Client::connect(agent.path()).await.unwrap();
+    assert_eq!(client.hello(), direct.hello());
+    assert_eq!(client.snapshot().await.unwrap(), fake.snapshot);
+    drop(client);
+    timeout(Duration::from_secs(10), relay)
+        .await
+        .expect("the relay ends with the client")
+        .unwrap();
+}
