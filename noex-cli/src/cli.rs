@@ -27,6 +27,8 @@ Examples:
   noex kill worker-1                 crash a process; its supervisor restarts it
   noex restart '<0.17>'              ask a process's supervisor to restart it
   noex events --follow               lifecycle events as they happen (Ctrl-C stops)
+  noex ps --all-agents --sort queue  every application's processes, longest mailbox first
+  noex events -f --all-agents        the events of every application, as they happen
   noex top                           the live dashboard
   noex demo                          start a demo application and watch it
   noex ps --json | jq '.[] | select(.restarts > 0)'
@@ -141,6 +143,12 @@ pub struct PsArgs {
     #[arg(long, short)]
     pub all: bool,
 
+    /// Every live noex application of this user on this host, with an APP column
+    /// (`name:os-pid`); an application that does not answer is named on stderr and
+    /// the exit status is 1
+    #[arg(long)]
+    pub all_agents: bool,
+
     /// Print JSON (an array of objects) instead of a table
     #[arg(long)]
     pub json: bool,
@@ -234,6 +242,12 @@ pub struct EventsArgs {
     /// Include events of noex's own system processes
     #[arg(long, short)]
     pub all: bool,
+
+    /// Merge the events of every live noex application of this user, by time, with
+    /// an APP column; with --follow, applications that start later join and ones
+    /// that exit are noted on stderr
+    #[arg(long)]
+    pub all_agents: bool,
 
     /// Print one JSON object per line
     #[arg(long)]

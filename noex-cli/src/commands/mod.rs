@@ -5,6 +5,7 @@
 
 pub mod completions;
 pub mod events;
+pub mod fleet;
 pub mod kill;
 pub mod list;
 pub mod ps;
