@@ -36,6 +36,14 @@ Examples:
 Exit status: 0 success; 1 the operation failed (no such process, read-only agent, ...);
 2 usage error, or no noex application found.";
 
+const TOP_KEYS: &str = "\
+Keys (? in the dashboard lists them all):
+  e      only the problems in the event log: ✖ crash or abnormal exit, ↻ restart,
+         ‼ max restarts exceeded (a banner also warns of a crash loop: a process
+         restarted 3 times within a minute)
+  A      the running noex applications: Enter switches to one, Esc cancels
+  s, S   sort by the next column (counters largest first), reverse it";
+
 /// The `noex` command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -112,6 +120,7 @@ pub enum Command {
     /// Show lifecycle events: starts, crashes, restarts, ...
     Events(EventsArgs),
     /// Open the live dashboard
+    #[command(after_help = TOP_KEYS)]
     Top(TopArgs),
     /// Start a demo application (a second process) and open the dashboard on it
     Demo(DemoArgs),

@@ -75,13 +75,12 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
         (member, history)
     }))
     .await;
-    let mut merged: Vec<(usize, LifecycleEvent)> = Vec::new();
+    let mut histories: Vec<std::collections::VecDeque<LifecycleEvent>> = Vec::new();
     let mut live = Vec::new();
     for (member, history) in subscribed {
         match history {
             Ok(history) => {
-                let index = live.len();
-                merged.extend(history.into_iter().map(|event| (index, event)));
+                histories.push(history.into());
                 live.push(member);
             }
             Err(error) => write_err(&format!(
@@ -90,9 +89,7 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
             )),
         }
     }
-    // Stable: one application's events keep their order when times tie.
-    merged.sort_by_key(|(_, event)| event.at_ms);
-    for (index, event) in merged {
+    while let Some((index, event)) = next_by_time(&mut histories) {
         let member = &live[index];
         printer.print(&member.label, member.os_pid, Push::Event(event))?;
     }
@@ -136,6 +133,21 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
             },
         }
     }
+}
+
+/// The earliest of the histories' next events, and whose it is. Each history stays
+/// in its own order (the agent's sequence): an event stamped a millisecond before the
+/// one published ahead of it does not jump it.
+fn next_by_time(
+    histories: &mut [std::collections::VecDeque<LifecycleEvent>],
+) -> Option<(usize, LifecycleEvent)> {
+    let index = histories
+        .iter()
+        .enumerate()
+        .filter_map(|(i, history)| Some((history.front()?.at_ms, i)))
+        .min()?
+        .1;
+    Some((index, histories[index].pop_front()?))
 }
 
 /// A newcomer: attach, print its events since the follow began, then follow it.
