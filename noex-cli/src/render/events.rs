@@ -401,6 +401,33 @@ mod tests {
         crate::render::snapshot!("event_lines", text);
     }
 
+    /// `noex events --all-agents`: the application after the time, and `app` and
+    /// `os_pid` first in each JSON line.
+    #[test]
+    fn event_lines_of_many_applications() {
+        let format = EventFormat {
+            style: Style::PLAIN,
+            zone: TimeZone::Utc,
+        };
+        let events = events();
+        let mut text = String::new();
+        for (app, pid, event) in [
+            ("noex-demo:4242", 4242, &events[3]),
+            ("billing:977", 977, &events[4]),
+        ] {
+            text.push_str(&app_event_line(app, event, format));
+            text.push('\n');
+            let name = app.split(':').next().unwrap();
+            text.push_str(&app_event_json_line(name, pid, event));
+            text.push('\n');
+        }
+        text.push_str(&app_lagged_line("billing:977", 3, Style::PLAIN));
+        text.push('\n');
+        text.push_str(&app_lagged_json_line("billing", 977, 3));
+        text.push('\n');
+        crate::render::snapshot!("event_lines_all_agents", text);
+    }
+
     #[test]
     fn event_json_lines() {
         let mut text: String = events().iter().map(|e| event_json_line(e) + "\n").collect();

@@ -128,7 +128,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
         let totals = app.totals;
         let warnings = totals.warnings();
         if warnings == 0 {
-            parts.push((4, vec![Span::styled("no warnings", styles.dim())]));
+            // Not under a crash-loop banner, which is a warning too.
+            if app.crash_loops().is_empty() {
+                parts.push((4, vec![Span::styled("no warnings", styles.dim())]));
+            }
         } else {
             let style = if totals.crash_loop + totals.stuck > 0 {
                 styles.bad()
