@@ -53,7 +53,7 @@ enum Note {
 pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
     refuse_a_target(ctx)?;
     let began_ms = now_ms();
-    let (members, absent) = attach_all().await?;
+    let (members, mut absent) = attach_all().await?;
     let total = members.len() + absent.len();
     report(&absent);
     let printer = Printer {
@@ -83,10 +83,16 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
                 histories.push(history.into());
                 live.push(member);
             }
-            Err(error) => write_err(&format!(
-                "noex: {} did not send its events ({:#}); left out\n",
-                member.label, error.error
-            )),
+            Err(error) => {
+                write_err(&format!(
+                    "noex: {} did not send its events ({:#}); left out\n",
+                    member.label, error.error
+                ));
+                absent.push(super::Absent {
+                    os_pid: member.os_pid,
+                    reason: format!("{:#}", error.error),
+                });
+            }
         }
     }
     while let Some((index, event)) = next_by_time(&mut histories) {
