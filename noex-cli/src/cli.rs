@@ -29,6 +29,8 @@ Examples:
   noex kill worker-1                 crash a process; its supervisor restarts it
   noex restart '<0.17>'              ask a process's supervisor to restart it
   noex events --follow               lifecycle events as they happen (Ctrl-C stops)
+  noex ps --all-agents --sort queue  every application's processes, longest mailbox first
+  noex events -f --all-agents        the events of every application, as they happen
   noex top                           the live dashboard
   noex --host ssh://ana@box ps       processes of the one application on box, over ssh
   noex demo                          start a demo application and watch it
@@ -36,6 +38,14 @@ Examples:
 
 Exit status: 0 success; 1 the operation failed (no such process, read-only agent, ...);
 2 usage error, or no noex application found.";
+
+const TOP_KEYS: &str = "\
+Keys (? in the dashboard lists them all):
+  e      only the problems in the event log: ✖ crash or abnormal exit, ↻ restart,
+         ‼ max restarts exceeded (a banner also warns of a crash loop: a process
+         restarted 3 times within a minute)
+  A      the running noex applications: Enter switches to one, Esc cancels
+  s, S   sort by the next column (counters largest first), reverse it";
 
 /// The `noex` command line.
 #[derive(Debug, Parser)]
@@ -146,6 +156,7 @@ pub enum Command {
     /// Show lifecycle events: starts, crashes, restarts, ...
     Events(EventsArgs),
     /// Open the live dashboard
+    #[command(after_help = TOP_KEYS)]
     Top(TopArgs),
     /// Start a demo application (a second process) and open the dashboard on it
     Demo(DemoArgs),
@@ -180,6 +191,12 @@ pub struct PsArgs {
     /// Include noex's own system processes (the agent's connections, ...)
     #[arg(long, short)]
     pub all: bool,
+
+    /// Every live noex application of this user on this host, with an APP column
+    /// (`name:os-pid`); an application that does not answer is named on stderr and
+    /// the exit status is 1
+    #[arg(long)]
+    pub all_agents: bool,
 
     /// Print JSON (an array of objects) instead of a table
     #[arg(long)]
@@ -274,6 +291,12 @@ pub struct EventsArgs {
     /// Include events of noex's own system processes
     #[arg(long, short)]
     pub all: bool,
+
+    /// Merge the events of every live noex application of this user, by time, with
+    /// an APP column; with --follow, applications that start later join and ones
+    /// that exit are noted on stderr
+    #[arg(long)]
+    pub all_agents: bool,
 
     /// Print one JSON object per line
     #[arg(long)]

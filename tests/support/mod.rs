@@ -63,6 +63,8 @@ pub const DEMO_PIDS: u64 = 20;
 pub struct Demo {
     child: Child,
     dir: tempfile::TempDir,
+    /// Its agent directory: in `dir`, or another demo's (see [`Demo::start_beside`]).
+    agents: PathBuf,
 }
 
 impl Demo {
@@ -75,22 +77,34 @@ impl Demo {
             .prefix("noex-e2e-")
             .tempdir()
             .unwrap();
-        Demo::start_in(dir, extra)
+        let agents = agent_dir(dir.path());
+        Demo::start_in(dir, agents, extra)
     }
 
-    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Demo {
+    /// Another demo app in the same agent directory as `other`, so that the two are
+    /// what `--all-agents` (or a picker) finds there. Its pids are its own: each app
+    /// numbers its processes from `<0.1>`.
+    pub fn start_beside(other: &Demo) -> Demo {
+        let dir = tempfile::Builder::new()
+            .prefix("noex-e2e-")
+            .tempdir()
+            .unwrap();
+        Demo::start_in(dir, other.agent_dir(), &[])
+    }
+
+    fn start_in(dir: tempfile::TempDir, agents: PathBuf, extra: &[&str]) -> Demo {
         let stdout = std::fs::File::create(dir.path().join("demo.stdout")).unwrap();
         let stderr = std::fs::File::create(dir.path().join("demo.stderr")).unwrap();
         let child = Command::new(noex_bin())
             .args(["demo", "--no-ui", "--steady"])
             .args(extra)
-            .env("NOEX_AGENT_DIR", agent_dir(dir.path()))
+            .env("NOEX_AGENT_DIR", &agents)
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let mut demo = Demo { child, dir };
+        let mut demo = Demo { child, dir, agents };
         demo.wait_until_running();
         demo
     }
@@ -100,7 +114,7 @@ impl Demo {
     }
 
     pub fn agent_dir(&self) -> PathBuf {
-        agent_dir(self.dir.path())
+        self.agents.clone()
     }
 
     pub fn socket(&self) -> PathBuf {

@@ -13,6 +13,9 @@ use crate::render::format::TimeZone;
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
+    if args.all_agents {
+        return crate::commands::fleet::events::run(ctx, args).await;
+    }
     let mut client = target::connect(&ctx.target).await?;
     let history = target::request("subscribe", client.subscribe(args.history)).await?;
     let printer = Printer {

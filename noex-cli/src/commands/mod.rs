@@ -6,6 +6,7 @@
 pub mod completions;
 pub mod dial_stdio;
 pub mod events;
+pub mod fleet;
 pub mod kill;
 pub mod list;
 pub mod ps;

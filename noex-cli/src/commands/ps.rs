@@ -10,6 +10,9 @@ use crate::render::table::{process_json, process_rows, process_table};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
+    if args.all_agents {
+        return crate::commands::fleet::ps::run(ctx, args).await;
+    }
     let mut client = target::connect(&ctx.target).await?;
     let snapshot = target::request("snapshot", client.snapshot()).await?;
     let rows = process_rows(&snapshot, args.all, args.sort);

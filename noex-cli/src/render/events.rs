@@ -23,10 +23,28 @@ pub struct EventFormat {
     pub zone: TimeZone,
 }
 
+/// Minimum width of the APP column of `noex events --all-agents` (`noex-demo:4242`).
+const APP_WIDTH: usize = 16;
+
 /// `14:03:27.512   <0.23>  worker-1        crashed     attempt to divide by zero`
 pub fn event_line(event: &LifecycleEvent, format: EventFormat) -> String {
+    event_line_of(None, event, format)
+}
+
+/// An event of one application among several (`noex events --all-agents`): the
+/// application (`name:os-pid`) after the time.
+/// `14:03:27.512  noex-demo:4242     <0.23>  worker-1  crashed  ...`
+pub fn app_event_line(app: &str, event: &LifecycleEvent, format: EventFormat) -> String {
+    event_line_of(Some(app), event, format)
+}
+
+fn event_line_of(app: Option<&str>, event: &LifecycleEvent, format: EventFormat) -> String {
     let style = format.style;
-    let time = style.paint(Role::Dim, &format::time_of_day(event.at_ms, format.zone));
+    let mut time = style.paint(Role::Dim, &format::time_of_day(event.at_ms, format.zone));
+    if let Some(app) = app {
+        time.push_str("  ");
+        time.push_str(&style.paint(Role::Name, &format!("{app:<APP_WIDTH$}")));
+    }
     let pid = format!("{:>PID_WIDTH$}", event.pid.to_string());
     let name =
         label(event.name.as_deref(), event.child_id.as_deref()).unwrap_or_else(|| "-".into());
@@ -92,6 +110,15 @@ fn details(event: &LifecycleEvent) -> String {
 
 fn one_line(text: &str) -> String {
     format::truncate(text, usize::MAX)
+}
+
+/// The lag notice of one application among several.
+pub fn app_lagged_line(app: &str, dropped: u64, style: Style) -> String {
+    format!(
+        "{}  {}",
+        style.paint(Role::Name, &format!("{app:<APP_WIDTH$}")),
+        lagged_line(dropped, style)
+    )
 }
 
 /// `… 12 events dropped`: the agent skipped events this client read too slowly.
@@ -175,13 +202,44 @@ pub fn event_json_line(event: &LifecycleEvent) -> String {
     serde_json::to_string(&EventJson::from_event(event)).expect("event serialises")
 }
 
+/// A JSON line of `noex events --all-agents --json`: the application's name and OS
+/// pid, then the fields of [`EventJson`] (or of a lag notice).
+#[derive(Serialize)]
+struct AppJson<'a, T: Serialize> {
+    app: &'a str,
+    os_pid: u32,
+    #[serde(flatten)]
+    line: T,
+}
+
+/// The JSON line of an event of application `app` (OS pid `os_pid`).
+pub fn app_event_json_line(app: &str, os_pid: u32, event: &LifecycleEvent) -> String {
+    let json = AppJson {
+        app,
+        os_pid,
+        line: EventJson::from_event(event),
+    };
+    serde_json::to_string(&json).expect("event serialises")
+}
+
+/// The JSON line of a lag notice of application `app`.
+pub fn app_lagged_json_line(app: &str, os_pid: u32, dropped: u64) -> String {
+    let line = LaggedJson {
+        kind: "lagged",
+        dropped,
+    };
+    let json = AppJson { app, os_pid, line };
+    serde_json::to_string(&json).expect("notice serialises")
+}
+
+#[derive(Serialize)]
+struct LaggedJson {
+    kind: &'static str,
+    dropped: u64,
+}
+
 /// The JSON line of a dropped-events notice: `{"kind":"lagged","dropped":12}`.
 pub fn lagged_json_line(dropped: u64) -> String {
-    #[derive(Serialize)]
-    struct LaggedJson {
-        kind: &'static str,
-        dropped: u64,
-    }
     let json = LaggedJson {
         kind: "lagged",
         dropped,
@@ -341,6 +399,33 @@ mod tests {
         text.push_str(&lagged_line(1, Style::PLAIN));
         text.push('\n');
         crate::render::snapshot!("event_lines", text);
+    }
+
+    /// `noex events --all-agents`: the application after the time, and `app` and
+    /// `os_pid` first in each JSON line.
+    #[test]
+    fn event_lines_of_many_applications() {
+        let format = EventFormat {
+            style: Style::PLAIN,
+            zone: TimeZone::Utc,
+        };
+        let events = events();
+        let mut text = String::new();
+        for (app, pid, event) in [
+            ("noex-demo:4242", 4242, &events[3]),
+            ("billing:977", 977, &events[4]),
+        ] {
+            text.push_str(&app_event_line(app, event, format));
+            text.push('\n');
+            let name = app.split(':').next().unwrap();
+            text.push_str(&app_event_json_line(name, pid, event));
+            text.push('\n');
+        }
+        text.push_str(&app_lagged_line("billing:977", 3, Style::PLAIN));
+        text.push('\n');
+        text.push_str(&app_lagged_json_line("billing", 977, 3));
+        text.push('\n');
+        crate::render::snapshot!("event_lines_all_agents", text);
     }
 
     #[test]

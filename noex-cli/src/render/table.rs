@@ -8,7 +8,7 @@
 //! style says so; comfy-table measures widths before colouring, so alignment holds.
 
 use std::borrow::Cow;
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Table, presets};
@@ -210,16 +210,21 @@ pub fn process_rows(snapshot: &Snapshot, all: bool, sort: SortKey) -> Vec<Proces
 /// Sort stably: counters largest first, names alphabetical (unnamed last), status by its
 /// text.
 pub fn sort_rows(rows: &mut [ProcessRow], sort: SortKey) {
+    rows.sort_by(|a, b| compare_rows(a, b, sort));
+}
+
+/// The order of `noex ps --sort`: counters largest first, names alphabetical (unnamed
+/// last), status by its text, pids ascending. Equal rows compare equal, so a stable
+/// sort keeps their earlier order.
+pub fn compare_rows(a: &ProcessRow, b: &ProcessRow, sort: SortKey) -> Ordering {
     match sort {
-        SortKey::Pid => rows.sort_by_key(|r| r.pid),
-        SortKey::Name => rows.sort_by(|a, b| {
-            (a.label().is_none(), a.label()).cmp(&(b.label().is_none(), b.label()))
-        }),
-        SortKey::Messages => rows.sort_by_key(|r| Reverse(r.messages)),
-        SortKey::Queue => rows.sort_by_key(|r| Reverse(r.queue_len)),
-        SortKey::Restarts => rows.sort_by_key(|r| Reverse(r.restarts)),
-        SortKey::Busy => rows.sort_by_key(|r| Reverse(r.busy_ns)),
-        SortKey::Status => rows.sort_by_key(|r| r.status.as_str()),
+        SortKey::Pid => a.pid.cmp(&b.pid),
+        SortKey::Name => (a.label().is_none(), a.label()).cmp(&(b.label().is_none(), b.label())),
+        SortKey::Messages => Reverse(a.messages).cmp(&Reverse(b.messages)),
+        SortKey::Queue => Reverse(a.queue_len).cmp(&Reverse(b.queue_len)),
+        SortKey::Restarts => Reverse(a.restarts).cmp(&Reverse(b.restarts)),
+        SortKey::Busy => Reverse(a.busy_ns).cmp(&Reverse(b.busy_ns)),
+        SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
     }
 }
 
@@ -228,46 +233,70 @@ pub fn process_table(rows: &[ProcessRow], style: Style) -> String {
     let mut table = plain_table(style);
     set_header(&mut table, &PS_COLUMNS, style);
     for row in rows {
-        let dash = || "-".to_string();
-        let kind = row.type_name.as_deref().unwrap_or("supervisor");
-        let queue = row.queue_len.unwrap_or(0);
-        table.add_row(vec![
-            Cell::new(pid_text(row.pid)),
-            Cell::new(row.label().map_or_else(dash, str::to_string)),
-            Cell::new(kind),
-            Cell::new(row.parent.map(pid_text).unwrap_or_else(dash)),
-            coloured(Cell::new(row.status), style, status_role(row.status)),
-            Cell::new(
-                row.state
-                    .as_deref()
-                    .map_or_else(dash, |state| format::truncate(state, STATE_WIDTH)),
-            ),
-            Cell::new(row.messages.map(format::count).unwrap_or_else(dash)),
-            coloured(
-                Cell::new(row.queue_len.map(format::count).unwrap_or_else(dash)),
-                style,
-                (queue >= 100).then_some(Role::Warn),
-            ),
-            coloured(
-                Cell::new(row.restarts),
-                style,
-                (row.restarts > 0).then_some(Role::Warn),
-            ),
-            Cell::new(row.busy_ns.map(format::duration_ns).unwrap_or_else(dash)),
-            Cell::new(format::duration_ms(row.uptime_ms)),
-            coloured(
-                Cell::new(
-                    row.last_error
-                        .as_deref()
-                        .map(|e| format::truncate(e, LAST_ERROR_WIDTH))
-                        .unwrap_or_default(),
-                ),
-                style,
-                Some(Role::Bad),
-            ),
-        ]);
+        table.add_row(process_cells(row, style));
     }
     finish(table, &PS_COLUMNS)
+}
+
+/// The `noex ps --all-agents` table: the `noex ps` columns after an APP column
+/// (`noex-demo:4242`, the application's name and OS pid).
+pub fn fleet_process_table<'r>(
+    rows: impl IntoIterator<Item = (&'r str, &'r ProcessRow<'r>)>,
+    style: Style,
+) -> String {
+    let columns: Vec<Column> = std::iter::once(Column::text("APP"))
+        .chain(PS_COLUMNS)
+        .collect();
+    let mut table = plain_table(style);
+    set_header(&mut table, &columns, style);
+    for (app, row) in rows {
+        let mut cells = vec![Cell::new(app)];
+        cells.extend(process_cells(row, style));
+        table.add_row(cells);
+    }
+    finish(table, &columns)
+}
+
+/// One row's cells, in [`PS_COLUMNS`] order.
+fn process_cells(row: &ProcessRow, style: Style) -> Vec<Cell> {
+    let dash = || "-".to_string();
+    let kind = row.type_name.as_deref().unwrap_or("supervisor");
+    let queue = row.queue_len.unwrap_or(0);
+    vec![
+        Cell::new(pid_text(row.pid)),
+        Cell::new(row.label().map_or_else(dash, str::to_string)),
+        Cell::new(kind),
+        Cell::new(row.parent.map(pid_text).unwrap_or_else(dash)),
+        coloured(Cell::new(row.status), style, status_role(row.status)),
+        Cell::new(
+            row.state
+                .as_deref()
+                .map_or_else(dash, |state| format::truncate(state, STATE_WIDTH)),
+        ),
+        Cell::new(row.messages.map(format::count).unwrap_or_else(dash)),
+        coloured(
+            Cell::new(row.queue_len.map(format::count).unwrap_or_else(dash)),
+            style,
+            (queue >= 100).then_some(Role::Warn),
+        ),
+        coloured(
+            Cell::new(row.restarts),
+            style,
+            (row.restarts > 0).then_some(Role::Warn),
+        ),
+        Cell::new(row.busy_ns.map(format::duration_ns).unwrap_or_else(dash)),
+        Cell::new(format::duration_ms(row.uptime_ms)),
+        coloured(
+            Cell::new(
+                row.last_error
+                    .as_deref()
+                    .map(|e| format::truncate(e, LAST_ERROR_WIDTH))
+                    .unwrap_or_default(),
+            ),
+            style,
+            Some(Role::Bad),
+        ),
+    ]
 }
 
 /// The `noex ps --json` document: an array of rows, indented for a person to read.

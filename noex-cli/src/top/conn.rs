@@ -56,6 +56,9 @@ pub enum Update {
     },
     /// The connection is gone (the app exited, most likely); the task has ended.
     Closed(String),
+    /// The running applications, for the picker (not from this connection: from
+    /// [`super::agent_picker`]).
+    Apps(Result<Vec<super::state::AppChoice>, String>),
 }
 
 /// Requests waiting for the task; the loop sends at most a few at a time.

@@ -5,7 +5,7 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use noex_agent::types::Pid;
 
-use super::state::{App, Column, Connection, Focus, Overlay, Tone};
+use super::state::{App, AppChoice, Column, Connection, Focus, Overlay, Tone};
 use crate::cli::Layout;
 use crate::render::action::Action;
 
@@ -24,6 +24,10 @@ pub enum Command {
     },
     /// The user confirmed: have its supervisor restart this process.
     Restart(Pid),
+    /// `A`: find the running applications for the picker.
+    ListApps,
+    /// The picker's Enter: show this application instead.
+    SwitchApp(AppChoice),
 }
 
 /// Lines PageUp and PageDown move.
@@ -72,6 +76,9 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
     }
     if app.editing_filter {
         return filter_key(app, key);
+    }
+    if app.overlay == Overlay::Apps {
+        return picker_key(app, key);
     }
     if app.overlay == Overlay::Help {
         match key.code {
@@ -144,12 +151,54 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Option<Command> {
             };
             app.set_message(Tone::Info, text);
         }
+        KeyCode::Char('e') => {
+            app.toggle_problems_only();
+            let text = if app.problems_only {
+                "event log: problems only (crashes, restarts, max restarts exceeded); e shows all"
+            } else {
+                "event log: every event"
+            };
+            app.set_message(Tone::Info, text);
+        }
+        KeyCode::Char('A') => {
+            app.open_picker();
+            return Some(Command::ListApps);
+        }
         KeyCode::Char('K') => ask(app, Action::Kill),
         KeyCode::Char('R') => ask(app, Action::Restart),
         KeyCode::Char(c) => {
             if let Some(column) = Column::from_key(c) {
                 app.sort_by(column);
             }
+        }
+        _ => {}
+    }
+    None
+}
+
+/// In the picker: move, Enter switches, Esc (or `A`, `q`) closes it.
+fn picker_key(app: &mut App, key: KeyEvent) -> Option<Command> {
+    match key.code {
+        KeyCode::Esc | KeyCode::Char('q' | 'A') => app.overlay = Overlay::None,
+        KeyCode::Up | KeyCode::Char('k') => app.move_picker(-1),
+        KeyCode::Down | KeyCode::Char('j') => app.move_picker(1),
+        KeyCode::Home | KeyCode::Char('g') => app.move_picker(isize::MIN / 2),
+        KeyCode::End | KeyCode::Char('G') => app.move_picker(isize::MAX / 2),
+        KeyCode::Enter => {
+            let picked = app.picked().cloned()?;
+            if picked.app.is_none() {
+                app.set_message(
+                    Tone::Bad,
+                    format!("pid {} does not answer; pick another", picked.pid),
+                );
+                return None;
+            }
+            if app.hello.as_ref().is_some_and(|h| h.pid == picked.pid) {
+                app.overlay = Overlay::None;
+                return None;
+            }
+            app.switching_to(&picked);
+            return Some(Command::SwitchApp(picked));
         }
         _ => {}
     }
@@ -534,6 +583,73 @@ mod tests {
         char(&mut app, 'j');
         char(&mut app, 'j');
         assert_eq!(app.log_scroll, 0);
+    }
+
+    #[test]
+    fn shift_a_opens_the_picker_enter_switches_and_esc_cancels() {
+        use std::path::PathBuf;
+
+        use crate::top::state::AppChoice;
+
+        let choice = |pid: u32, name: Option<&str>| AppChoice {
+            pid,
+            socket: PathBuf::from(format!("/run/noex/{pid}.sock")),
+            app: name.map(str::to_string),
+            processes: None,
+            error: None,
+        };
+        let list = vec![
+            choice(4242, Some("demo")),
+            choice(4300, Some("billing")),
+            choice(5150, None),
+        ];
+        let mut app = testing::app(Layout::Full);
+        assert_eq!(char(&mut app, 'A'), Some(Command::ListApps));
+        assert_eq!(app.overlay, Overlay::Apps);
+        // Keys belong to the picker: no quitting, no kill prompt.
+        assert_eq!(char(&mut app, 'K'), None);
+        assert_eq!(press(&mut app, KeyCode::Enter), None, "nothing listed yet");
+        app.apps_listed(list.clone());
+        assert_eq!(app.picked().unwrap().pid, 4242, "starts on the app shown");
+        assert_eq!(
+            press(&mut app, KeyCode::Esc),
+            None,
+            "Esc does not quit here"
+        );
+        assert_eq!(app.overlay, Overlay::None);
+        assert_eq!(app.hello.as_ref().unwrap().pid, 4242, "nothing changed");
+
+        char(&mut app, 'A');
+        app.apps_listed(list.clone());
+        char(&mut app, 'j');
+        char(&mut app, 'j');
+        assert_eq!(press(&mut app, KeyCode::Enter), None, "not answering");
+        assert!(
+            app.message
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("does not answer")
+        );
+        char(&mut app, 'k');
+        assert_eq!(
+            press(&mut app, KeyCode::Enter),
+            Some(Command::SwitchApp(list[1].clone()))
+        );
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(app.model.is_none(), "the old picture is gone");
+    }
+
+    #[test]
+    fn e_shows_only_problems_in_the_event_log_and_says_so() {
+        let mut app = testing::app(Layout::Full);
+        let all = app.log_shown().count();
+        char(&mut app, 'e');
+        assert!(app.problems_only);
+        // The fixture's crash and restart of worker-1, the lag notice, the attach note.
+        assert_eq!(app.log_shown().count(), 4, "{all} before");
+        char(&mut app, 'e');
+        assert_eq!(app.log_shown().count(), all);
     }
 
     #[test]

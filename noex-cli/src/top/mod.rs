@@ -7,6 +7,7 @@
 //! pushes in one `select!`, drawing only after something changed, so an idle dashboard
 //! sleeps between refreshes.
 
+pub mod agent_picker;
 pub mod conn;
 pub mod input;
 pub mod pacing;
@@ -16,7 +17,9 @@ pub mod view;
 #[cfg(test)]
 mod testing;
 
+use std::borrow::Cow;
 use std::io::{self, IsTerminal, Stdout};
+use std::path::PathBuf;
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,7 @@ use crossterm::{cursor, execute, terminal};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use tokio::sync::oneshot;
 use tokio::time::MissedTickBehavior;
 
 use crate::cli::{TargetArgs, TopArgs};
@@ -69,7 +73,12 @@ pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
 /// it against a real agent.
 pub struct Session<'a> {
     conn: Option<Conn>,
-    target: &'a TargetArgs,
+    /// Borrowed from the command line until the picker switches to another app.
+    target: Cow<'a, TargetArgs>,
+    /// Where the picker looks for applications (`NOEX_AGENT_DIR`'s default).
+    pub agent_dir: PathBuf,
+    /// The picker's list on its way.
+    apps: Option<oneshot::Receiver<Result<Vec<state::AppChoice>, String>>>,
     snapshot_in_flight: bool,
     /// `r` while paused: take the next snapshot even so.
     forced: bool,
@@ -86,7 +95,9 @@ impl<'a> Session<'a> {
         app.retrying = target.pid.is_none();
         Session {
             conn: Some(conn),
-            target,
+            target: Cow::Borrowed(target),
+            agent_dir: noex_agent::discovery::agent_dir(),
+            apps: None,
             snapshot_in_flight: false,
             forced: false,
             automatic: false,
@@ -125,14 +136,30 @@ impl<'a> Session<'a> {
     fn reconnect(&mut self, automatic: bool) {
         self.automatic = automatic;
         self.snapshot_in_flight = false;
-        self.conn = Some(Conn::reconnect(self.target.clone()));
+        self.conn = Some(Conn::reconnect(self.target.clone().into_owned()));
     }
 
-    /// The connection's next update; never resolves while there is no connection.
+    /// The connection's next update, or the picker's list; never resolves while
+    /// there is neither a connection nor a list on its way.
     pub async fn next_update(&mut self) -> Option<Update> {
-        match &mut self.conn {
-            Some(conn) => conn.next().await,
-            None => std::future::pending().await,
+        let conn = async {
+            match &mut self.conn {
+                Some(conn) => conn.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        let apps = async {
+            match &mut self.apps {
+                Some(apps) => apps.await.unwrap_or_else(|_| Ok(Vec::new())),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            update = conn => update,
+            apps = apps => {
+                self.apps = None;
+                Some(Update::Apps(apps))
+            }
         }
     }
 
@@ -192,6 +219,38 @@ impl<'a> Session<'a> {
                 self.action(app, Action::Kill, Request::Kill { pid, force })
             }
             Command::Restart(pid) => self.action(app, Action::Restart, Request::Restart(pid)),
+            Command::ListApps => {
+                let (tx, rx) = oneshot::channel();
+                let dir = self.agent_dir.clone();
+                let remote = self.target.host.clone().map(|host| {
+                    let remote_noex = self.target.remote_noex().to_owned();
+                    (host, remote_noex)
+                });
+                tokio::spawn(async move {
+                    let listed = match remote {
+                        Some((host, remote_noex)) => {
+                            agent_picker::list_remote_apps(&host, &remote_noex).await
+                        }
+                        None => Ok(agent_picker::list_apps(&dir).await),
+                    };
+                    let _ = tx.send(listed);
+                });
+                self.apps = Some(rx);
+            }
+            Command::SwitchApp(choice) => {
+                // By its socket: the picker found it in `agent_dir`, which need not
+                // be where `--pid` looks. Its pid never comes back once it exits, so
+                // no retrying by itself, as for `--pid`.
+                // Over `--host`, the socket is a path on that host.
+                self.target = Cow::Owned(TargetArgs {
+                    pid: None,
+                    socket: Some(choice.socket),
+                    ..self.target.as_ref().clone()
+                });
+                app.retrying = false;
+                self.next_retry = None;
+                self.reconnect(false);
+            }
         }
         true
     }
@@ -266,6 +325,8 @@ impl<'a> Session<'a> {
                 self.snapshot_in_flight = false;
                 app.disconnected(reason);
             }
+            Update::Apps(Ok(choices)) => app.apps_listed(choices),
+            Update::Apps(Err(why)) => app.apps_not_listed(why),
         }
     }
 }

@@ -36,6 +36,7 @@ impl App {
                 self.totals = Totals::default();
                 self.tree_dirty = true;
                 self.last_seq = None;
+                self.crash_loops = super::CrashLoops::default();
             }
             self.add_log(LogEntry::Note(format!(
                 "attached to {} (pid {}){}",

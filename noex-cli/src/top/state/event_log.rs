@@ -39,6 +39,7 @@ impl App {
             return;
         }
         self.last_seq = Some(event.seq);
+        self.crash_loops.observe(&event);
         self.add_log(LogEntry::Event(event));
     }
 
@@ -58,10 +59,15 @@ impl App {
         }
     }
 
-    /// Log entries shown, oldest first (system events only with `a`).
+    /// Log entries shown, oldest first (system events only with `a`, and only
+    /// problems with `e`).
     pub fn log_shown(&self) -> impl DoubleEndedIterator<Item = &LogEntry> {
         let all = self.show_system;
-        self.log.iter().filter(move |e| all || !e.system())
+        let problems_only = self.problems_only;
+        self.log
+            .iter()
+            .filter(move |e| all || !e.system())
+            .filter(move |e| !problems_only || e.is_problem_or_note())
     }
 
     /// Scroll the event log back (positive) or forward.

@@ -20,6 +20,8 @@ pub enum Overlay {
     Details,
     /// Asks "kill worker-1 <0.23>? y/N" before the request is sent.
     Confirm(Pending),
+    /// `A`: the running applications, to switch to another (see `App::picker`).
+    Apps,
 }
 
 impl App {

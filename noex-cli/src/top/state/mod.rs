@@ -15,10 +15,13 @@
 
 mod actions;
 mod connection;
+mod crash_loop;
 mod event_log;
 mod focus;
 mod message;
 mod model;
+mod picker;
+mod problems;
 mod selection;
 mod table;
 mod tracking;
@@ -33,10 +36,13 @@ use tui_tree_widget::{TreeItem, TreeState};
 
 pub use actions::Pending;
 pub use connection::{Connection, HISTORY_ON_ATTACH};
+pub use crash_loop::{CRASH_LOOP_RESTARTS, CRASH_LOOP_WINDOW_MS, CrashLoop, CrashLoops};
 pub use event_log::{LOG_CAP, LogEntry};
 pub use focus::{Focus, Overlay};
 pub use message::{Message, Tone};
 pub use model::{Identity, Model, Row, describe};
+pub use picker::{AppChoice, Picker};
+pub use problems::Problem;
 pub use table::{Column, Sort, Totals};
 use tracking::Tracking;
 pub use tracking::{
@@ -79,6 +85,8 @@ pub struct App {
     /// Events that arrived while paused, shown on resume.
     held: VecDeque<LogEntry>,
     last_seq: Option<u64>,
+    /// Restart times per process, for the crash-loop banner.
+    crash_loops: CrashLoops,
 
     // Where the user is.
     pub focus: Focus,
@@ -104,6 +112,10 @@ pub struct App {
     pub tree_dirty: bool,
     /// Event log lines scrolled back from the newest (0 follows new events).
     pub log_scroll: usize,
+    /// `e`: the event log shows only problems (crashes, restarts, giving up).
+    pub problems_only: bool,
+    /// `A`: the applications to switch to.
+    pub picker: Picker,
     pub message: Option<Message>,
     /// A kill or restart is on its way; another waits for it.
     pub action_in_flight: bool,
@@ -130,6 +142,7 @@ impl App {
             log: VecDeque::new(),
             held: VecDeque::new(),
             last_seq: None,
+            crash_loops: CrashLoops::default(),
             focus: if layout == Layout::Minimal {
                 Focus::Table
             } else {
@@ -150,6 +163,8 @@ impl App {
             tree_items: Vec::new(),
             tree_dirty: true,
             log_scroll: 0,
+            problems_only: false,
+            picker: Picker::default(),
             message: None,
             action_in_flight: false,
         }

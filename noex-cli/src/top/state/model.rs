@@ -89,6 +89,7 @@ impl App {
         given_app_rate: Option<f64>,
     ) {
         let before = self.remember_selection();
+        self.crash_loops.saw_time(snapshot.taken_at_ms);
 
         let previous = self.model.take();
         let dt_ms = previous

@@ -330,6 +330,78 @@ mod tests {
         assert_eq!(&pids(&app)[..2], [1, 2]);
     }
 
+    /// The first press of a column's key sorts counters largest first (messages/s,
+    /// queue, restarts, busy, warnings) and names, pids and status ascending; uptime
+    /// youngest first, so what just restarted comes up. A second press reverses.
+    #[test]
+    fn counters_sort_largest_first_on_the_first_press_and_names_and_pids_ascending() {
+        let mut app = app();
+        for column in Column::ALL {
+            // From another column, as a user coming from any other sort.
+            app.sort = Sort::by(if column == Column::Name {
+                Column::Pid
+            } else {
+                Column::Name
+            });
+            app.sort_by(column);
+            let descending = matches!(
+                column,
+                Column::Rate | Column::Queue | Column::Restarts | Column::Busy | Column::Warnings
+            );
+            assert_eq!(app.sort.descending, descending, "first press of {column:?}");
+            app.sort_by(column);
+            assert_eq!(
+                app.sort.descending, !descending,
+                "second press of {column:?}"
+            );
+        }
+        app.sort_by(Column::Queue);
+        assert!(app.sort.descending);
+        let queues: Vec<u64> = app
+            .visible
+            .iter()
+            .filter_map(|&i| app.rows()[i].process.queue_len)
+            .collect();
+        assert!(queues.is_sorted_by(|a, b| a >= b), "{queues:?}");
+    }
+
+    /// `noex ps --sort` and the dashboard agree on which way each column goes first.
+    #[test]
+    fn the_dashboard_sorts_each_column_the_way_ps_sort_does() {
+        use crate::cli::SortKey;
+        use crate::render::fixtures;
+        use crate::render::table::process_rows;
+
+        for (key, column) in [
+            (SortKey::Pid, Column::Pid),
+            (SortKey::Name, Column::Name),
+            (SortKey::Status, Column::Status),
+            (SortKey::Queue, Column::Queue),
+            (SortKey::Restarts, Column::Restarts),
+            (SortKey::Messages, Column::Rate),
+            (SortKey::Busy, Column::Busy),
+        ] {
+            let snapshot = fixtures::snapshot();
+            let rows = process_rows(&snapshot, false, key);
+            let first = rows.first().unwrap();
+            let last = rows.last().unwrap();
+            let ps_descending = match key {
+                SortKey::Queue => first.queue_len > last.queue_len,
+                SortKey::Restarts => first.restarts > last.restarts,
+                SortKey::Messages => first.messages > last.messages,
+                SortKey::Busy => first.busy_ns > last.busy_ns,
+                SortKey::Pid => first.pid > last.pid,
+                SortKey::Name => first.label() > last.label() && last.label().is_some(),
+                SortKey::Status => first.status.as_str() > last.status.as_str(),
+            };
+            assert_eq!(
+                Sort::by(column).descending,
+                ps_descending,
+                "{key:?} and {column:?}"
+            );
+        }
+    }
+
     #[test]
     fn the_filter_matches_names_pids_and_types() {
         let mut app = app();

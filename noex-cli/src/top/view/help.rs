@@ -8,7 +8,10 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::styles::Styles;
 use super::{centered, panel};
-use crate::top::state::{App, BACKLOG_STREAK, Column, LOOP_HITS, LOOP_REFRESHES, LOOP_WINDOW_MS};
+use crate::top::state::{
+    App, BACKLOG_STREAK, CRASH_LOOP_RESTARTS, CRASH_LOOP_WINDOW_MS, Column, LOOP_HITS,
+    LOOP_REFRESHES, LOOP_WINDOW_MS,
+};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     // Two lines of column keys: `N I T M Q` and `X B U W`.
@@ -68,11 +71,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             "show or hide noex's own system processes".into(),
         ),
         (
+            "e".into(),
+            "problems only in the log (✖ crash ↻ restart ‼ max restarts)".into(),
+        ),
+        (
             "r".into(),
             "refresh now; reconnect at once after the app went away".into(),
         ),
         ("K R".into(), actions.into()),
         ("1 2 3".into(), "layout: full, compact, minimal".into()),
+        (
+            "A".into(),
+            "switch to another running noex application".into(),
+        ),
     ];
     let mut lines: Vec<Line> = Vec::new();
     for (key, what) in keys {
@@ -86,7 +97,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             Span::styled(what, style),
         ]));
     }
-    lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         " Warnings: a ! on the row, counted in the header",
         styles.bold(),
@@ -104,7 +114,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
         (
             "crash loop",
             format!(
-                "restarted in {LOOP_HITS} of the last {LOOP_REFRESHES} refreshes, or {LOOP_HITS}× in {window_s}s"
+                "{LOOP_HITS} restarts in {LOOP_REFRESHES} refreshes or {window_s}s; banner: {CRASH_LOOP_RESTARTS} in {}s",
+                CRASH_LOOP_WINDOW_MS / 1_000
             ),
         ),
     ] {
@@ -113,6 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             Span::raw(what),
         ]));
     }
+
     let height = lines.len() as u16 + 2;
     let popup = centered(area, 80, height);
     frame.render_widget(Clear, popup);

@@ -10,6 +10,7 @@ pub mod details;
 pub mod events;
 pub mod gauge;
 pub mod help;
+pub mod picker;
 pub mod styles;
 pub mod table;
 pub mod tree;
@@ -20,7 +21,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::state::{App, Connection, Overlay, Tone};
+use super::state::{App, Connection, CrashLoop, Overlay, Tone};
 use crate::cli::Layout;
 use crate::render::format;
 use styles::Styles;
@@ -40,13 +41,16 @@ pub fn styles(app: &App) -> Styles {
 /// Draw the whole dashboard.
 pub fn render(frame: &mut Frame, app: &mut App) {
     let styles = styles(app);
-    let [header, body, footer] = Split::vertical([
+    let loops = app.crash_loops();
+    let [header, banner, body, footer] = Split::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(!loops.is_empty())),
         Constraint::Fill(1),
         Constraint::Length(1),
     ])
     .areas(frame.area());
     draw_header(frame, header, app, &styles);
+    draw_crash_loops(frame, banner, &loops, &styles);
     match app.layout {
         Layout::Full => {
             let [main, memory, log] = Split::vertical([
@@ -68,6 +72,7 @@ pub fn render(frame: &mut Frame, app: &mut App) {
         Overlay::Help => help::draw(frame, body, app, &styles),
         Overlay::Details => details::draw(frame, body, app, &styles),
         Overlay::Confirm(pending) => confirm::draw(frame, body, pending, &styles),
+        Overlay::Apps => picker::draw(frame, body, app, &styles),
     }
 }
 
@@ -123,7 +128,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
         let totals = app.totals;
         let warnings = totals.warnings();
         if warnings == 0 {
-            parts.push((4, vec![Span::styled("no warnings", styles.dim())]));
+            // Not under a crash-loop banner, which is a warning too.
+            if app.crash_loops().is_empty() {
+                parts.push((4, vec![Span::styled("no warnings", styles.dim())]));
+            }
         } else {
             let style = if totals.crash_loop + totals.stuck > 0 {
                 styles.bad()
@@ -202,6 +210,25 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// `⚠ crash loop: flaky restarted 4 times in the last minute`, while any process
+/// is in one (see `state::crash_loop`); nothing, and no row, otherwise.
+fn draw_crash_loops(frame: &mut Frame, area: Rect, loops: &[CrashLoop], styles: &Styles) {
+    let Some((first, others)) = loops.split_first() else {
+        return;
+    };
+    let mut text = format!(
+        " {} crash loop: {} restarted {} times in the last minute",
+        styles.symbols.warning, first.name, first.restarts
+    );
+    for other in others {
+        text.push_str(&format!("; {} {} times", other.name, other.restarts));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(Span::styled(text, styles.bad()))),
+        area,
+    );
+}
+
 /// The status line: the filter being typed, a message, the connection's loss, or the
 /// keys.
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
@@ -261,7 +288,7 @@ fn key_hints(app: &App, styles: &Styles) -> Line<'static> {
     } else {
         Style::new()
     };
-    let keys: [(&str, &str, Style); 12] = [
+    let keys: [(&str, &str, Style); 14] = [
         ("q", "quit", Style::new()),
         ("?", "help", Style::new()),
         ("Tab", "focus", Style::new()),
@@ -274,10 +301,20 @@ fn key_hints(app: &App, styles: &Styles) -> Line<'static> {
             Style::new(),
         ),
         ("a", "system", Style::new()),
+        (
+            "e",
+            if app.problems_only {
+                "all events"
+            } else {
+                "problems"
+            },
+            Style::new(),
+        ),
         ("r", "refresh", Style::new()),
         ("K", "kill", actions_style),
         ("R", "restart", actions_style),
         ("1-3", "layout", Style::new()),
+        ("A", "apps", Style::new()),
     ];
     let mut spans = vec![Span::raw(" ")];
     for (key, what, style) in keys {

@@ -33,6 +33,12 @@ pub struct Symbols {
     pub ascending: &'static str,
     pub descending: &'static str,
     pub separator: &'static str,
+    /// Event log markers, so a problem reads as one without colour too.
+    pub crash: &'static str,
+    pub restart: &'static str,
+    pub max_restarts: &'static str,
+    /// In front of the crash-loop banner.
+    pub warning: &'static str,
 }
 
 impl Symbols {
@@ -45,6 +51,10 @@ impl Symbols {
         ascending: "▲",
         descending: "▼",
         separator: " · ",
+        crash: "✖",
+        restart: "↻",
+        max_restarts: "‼",
+        warning: "⚠",
     };
     pub const ASCII: Symbols = Symbols {
         open: "- ",
@@ -55,6 +65,10 @@ impl Symbols {
         ascending: "^",
         descending: "v",
         separator: " | ",
+        crash: "X",
+        restart: "R",
+        max_restarts: "!",
+        warning: "!",
     };
 }
 

@@ -255,3 +255,148 @@ fn the_event_log_shows_a_kill_as_an_abnormal_exit() {
     }
     snapshot!("top_event_log_kill_styled_80x24", text);
 }
+
+/// `A` lists the running applications, the one shown marked and the cursor on it;
+/// one that does not answer is listed with the reason.
+#[test]
+fn the_application_picker() {
+    use crate::top::state::AppChoice;
+
+    let mut app = testing::app(Layout::Full);
+    handle_key(&mut app, key('A'));
+    assert_eq!(app.overlay, Overlay::Apps);
+    snapshot!("top_picker_looking_80x24", frame(&mut app, 80, 24));
+    let choice = |pid: u32, app: Option<&str>, processes| AppChoice {
+        pid,
+        socket: format!("/run/noex/{pid}.sock").into(),
+        app: app.map(str::to_string),
+        processes,
+        error: app
+            .is_none()
+            .then(|| "the agent closed the connection".into()),
+    };
+    app.apps_listed(vec![
+        choice(1000, Some("billing"), Some(12_045)),
+        choice(4242, Some("demo"), Some(7)),
+        choice(5150, None, None),
+    ]);
+    check("picker", app);
+}
+
+/// A lifecycle event of the fixture app for the event log tests, `seq` after the
+/// fixture's own.
+fn log_event(
+    seq: u64,
+    at_ms: u64,
+    pid: u64,
+    child_id: &str,
+    kind: noex_agent::types::EventKind,
+) -> noex_agent::types::LifecycleEvent {
+    noex_agent::types::LifecycleEvent {
+        seq,
+        at_ms,
+        pid: Pid(pid),
+        name: None,
+        child_id: Some(child_id.into()),
+        parent: Some(Pid(3)),
+        system: false,
+        kind,
+    }
+}
+
+/// Routine session churn buries a crash, a restart and a supervisor giving up;
+/// each problem has a marker (✖ crash or abnormal exit, ↻ restart, ‼ max restarts
+/// exceeded) that reads without colour, and `e` keeps only the problems, saying so
+/// in the log's title.
+#[test]
+fn problems_only_keeps_crashes_restarts_and_max_restarts_with_their_markers() {
+    use noex_agent::types::EventKind;
+
+    let now = crate::render::fixtures::NOW_MS;
+    let mut app = testing::app(Layout::Full);
+    let mut seq = 100;
+    let mut push = |app: &mut crate::top::state::App, pid, child_id: &str, kind| {
+        seq += 1;
+        app.push_event(log_event(seq, now - 2_000 + seq, pid, child_id, kind));
+    };
+    for session in 0..4 {
+        let id = format!("session-{session}");
+        push(&mut app, 40 + session, &id, EventKind::ChildAdded);
+        push(&mut app, 40 + session, &id, EventKind::Started);
+    }
+    push(
+        &mut app,
+        6,
+        "worker-2",
+        EventKind::Terminated {
+            reason: "killed".to_string().into(),
+        },
+    );
+    push(
+        &mut app,
+        50,
+        "worker-2",
+        EventKind::Restarted { attempt: 1 },
+    );
+    for session in 0..4 {
+        let id = format!("session-{session}");
+        let normal = EventKind::Terminated {
+            reason: "normal".to_string().into(),
+        };
+        push(&mut app, 40 + session, &id, normal);
+        push(&mut app, 40 + session, &id, EventKind::ChildRemoved);
+    }
+    push(
+        &mut app,
+        3,
+        "workers",
+        EventKind::MaxRestartsExceeded {
+            max_restarts: 3,
+            within_ms: 5_000,
+        },
+    );
+    snapshot!("top_events_all_160x48", frame(&mut app, 160, 48));
+    handle_key(&mut app, key('e'));
+    assert!(app.problems_only);
+    for (w, h) in SIZES {
+        snapshot!(
+            format!("top_events_problems_only_{w}x{h}"),
+            frame(&mut app, w, h)
+        );
+    }
+    handle_key(&mut app, key('e'));
+    assert!(!app.problems_only, "e again shows every event");
+}
+
+/// A process restarted three times within a minute (by the events' own times) puts
+/// a banner over the panels naming it and the count; a snapshot taken over a minute
+/// after its restarts, with none since, takes it away.
+#[test]
+fn a_crash_loop_banner_names_the_process_and_goes_once_it_calms_down() {
+    use noex_agent::types::EventKind;
+
+    let now = crate::render::fixtures::NOW_MS;
+    let mut app = testing::app(Layout::Full);
+    for (i, back) in [400, 300, 200, 100].into_iter().enumerate() {
+        let i = i as u64;
+        let crash = EventKind::Crashed {
+            error: "flaky by design".into(),
+        };
+        app.push_event(log_event(100 + 2 * i, now - back, 60 + i, "flaky", crash));
+        let restart = EventKind::Restarted {
+            attempt: i as u32 + 1,
+        };
+        app.push_event(log_event(101 + 2 * i, now - back, 61 + i, "flaky", restart));
+    }
+    let screen = frame(&mut app, 80, 24);
+    assert!(
+        screen.contains("⚠ crash loop: flaky restarted 4 times in the last minute"),
+        "{screen}"
+    );
+    snapshot!("top_crash_loop_80x24", screen);
+    let mut calm = testing::snapshot(3);
+    calm.taken_at_ms = now + 60_000;
+    app.ingest(calm);
+    let screen = frame(&mut app, 80, 24);
+    assert!(!screen.contains("crash loop:"), "{screen}");
+}

@@ -1,0 +1,83 @@
+//! `A`: the running noex applications, to switch the dashboard to another. The one
+//! shown is marked; one whose agent does not answer is listed with the reason.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::styles::Styles;
+use super::{centered, panel};
+use crate::render::format;
+use crate::top::state::App;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
+    let shown = app.hello.as_ref().map(|h| h.pid);
+    let mut lines = Vec::new();
+    match &app.picker.choices {
+        None => lines.push(Line::from(Span::styled(
+            " looking for noex applications…",
+            styles.dim(),
+        ))),
+        Some(_) if app.picker.failed.is_some() => {
+            let why = app.picker.failed.as_deref().unwrap_or_default();
+            lines.push(Line::from(Span::styled(
+                format!(
+                    " could not list the applications: {}",
+                    format::truncate(why, 34)
+                ),
+                styles.dim(),
+            )));
+        }
+        Some(choices) if choices.is_empty() => lines.push(Line::from(Span::styled(
+            " no noex application is running",
+            styles.dim(),
+        ))),
+        Some(choices) => {
+            lines.push(Line::from(Span::styled(
+                format!("   {:<24} {:>8} {:>10}", "APP", "PID", "PROCESSES"),
+                styles.header(),
+            )));
+            for (i, choice) in choices.iter().enumerate() {
+                let cursor = if i == app.picker.cursor {
+                    styles.symbols.cursor
+                } else {
+                    "  "
+                };
+                let name = choice.app.as_deref().unwrap_or("(not answering)");
+                let count = choice
+                    .processes
+                    .map_or_else(|| "-".to_string(), format::count);
+                let mut text = format!(
+                    "{cursor} {:<24} {:>8} {:>10}",
+                    format::truncate(name, 24),
+                    choice.pid,
+                    count
+                );
+                if Some(choice.pid) == shown {
+                    text.push_str("  (shown)");
+                }
+                if let Some(error) = &choice.error {
+                    text.push_str(&format!("  {}", format::truncate(error, 30)));
+                }
+                let style = if i == app.picker.cursor {
+                    styles.cursor()
+                } else if choice.app.is_none() {
+                    styles.dim()
+                } else {
+                    ratatui::style::Style::new()
+                };
+                lines.push(Line::from(Span::styled(text, style)));
+            }
+        }
+    }
+    let height = lines.len() as u16 + 2;
+    let popup = centered(area, 72, height);
+    frame.render_widget(Clear, popup);
+    let block = panel(
+        Line::from(" Applications · Enter switch · Esc cancel "),
+        true,
+        styles,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
