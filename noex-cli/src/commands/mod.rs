@@ -5,8 +5,10 @@
 
 pub mod completions;
 pub mod events;
+pub mod exporter;
 pub mod kill;
 pub mod list;
+pub mod metrics;
 pub mod ps;
 pub mod restart;
 pub mod state;
@@ -37,6 +39,8 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
+        Command::Metrics(args) => metrics::run(ctx, &args).await,
+        Command::Exporter(args) => exporter::run(ctx, &args).await,
         Command::Completions(args) => completions::run(&args),
     }
 }
