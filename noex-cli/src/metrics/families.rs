@@ -3,9 +3,11 @@
 //!
 //! Only the application's own processes count: noex's system processes (the agent and
 //! its connections) come and go with every scrape. A process's `name` label is its
-//! registered name, else its child id, else its noex pid (`<0.17>`); a name that two
-//! processes of one app share (the children of a simple_one_for_one supervisor) gets
-//! the pid after it (`idle <0.25>`), so every series is one process.
+//! registered name, else its child id, else its noex pid (`<0.17>`). A child id that
+//! two processes of one app share is qualified by the supervisor's name
+//! (`pipeline/health`), which a restart keeps, so its counters stay one series; one
+//! still shared (the children of a simple_one_for_one supervisor) gets the pid after
+//! it (`idle <0.25>`). Every series is one process.
 //!
 //! The cap: only the `max_process_series` most active processes of each app get series
 //! of their own. Activity is messages handled + mailbox length + restarts (for a
@@ -42,6 +44,7 @@ pub struct AgentScrape {
 #[derive(Clone, Debug)]
 struct Process {
     pid: u64,
+    parent: Option<u64>,
     label: String,
     kind: &'static str,
     status: &'static str,
@@ -60,6 +63,7 @@ fn processes(snapshot: &Snapshot) -> Vec<Process> {
         .filter(|s| !s.system)
         .map(|s| Process {
             pid: s.pid.id(),
+            parent: s.parent.map(|p| p.id()),
             label: label(s.name.as_deref(), s.child_id.as_deref(), s.pid.id()),
             kind: "worker",
             status: s.status.as_str(),
@@ -79,6 +83,7 @@ fn processes(snapshot: &Snapshot) -> Vec<Process> {
                 .filter(|s| !s.system)
                 .map(|s| Process {
                     pid: s.pid.id(),
+                    parent: s.parent.map(|p| p.id()),
                     label: label(s.name.as_deref(), s.child_id.as_deref(), s.pid.id()),
                     kind: "supervisor",
                     status: s.status.as_str(),
@@ -91,17 +96,31 @@ fn processes(snapshot: &Snapshot) -> Vec<Process> {
         )
         .collect();
     list.sort_by_key(|p| p.pid);
-    // A shared name gets the pid after it, so no two series are the same.
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for process in &list {
-        *seen.entry(process.label.clone()).or_default() += 1;
-    }
-    for process in &mut list {
-        if seen[&process.label] > 1 {
-            process.label = format!("{} <0.{}>", process.label, process.pid);
+    // A shared name gets its supervisor's name before it, then, if still shared, the
+    // pid after it, so no two series are the same.
+    let names: HashMap<u64, String> = list.iter().map(|p| (p.pid, p.label.clone())).collect();
+    for process in shared(&list) {
+        let process = &mut list[process];
+        if let Some(parent) = process.parent.and_then(|pid| names.get(&pid)) {
+            process.label = format!("{parent}/{}", process.label);
         }
     }
+    for process in shared(&list) {
+        let process = &mut list[process];
+        process.label = format!("{} <0.{}>", process.label, process.pid);
+    }
     list
+}
+
+/// The indices of the processes whose label another one has too.
+fn shared(list: &[Process]) -> Vec<usize> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for process in list {
+        *seen.entry(process.label.as_str()).or_default() += 1;
+    }
+    (0..list.len())
+        .filter(|&i| seen[list[i].label.as_str()] > 1)
+        .collect()
 }
 
 fn label(name: Option<&str>, child_id: Option<&str>, pid: u64) -> String {
@@ -168,7 +187,7 @@ pub fn families(
     let mut other = Family::new(
         "noex_other_processes",
         Kind::Gauge,
-        "Processes past --max-process-series, summed into the name=\"(other)\" series.",
+        "Processes past --max-process-series, summed into the series named (other).",
     );
     let mut messages = Family::new(
         "noex_process_messages",
@@ -426,12 +445,20 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_name_gets_the_pid_and_an_unnamed_process_is_its_pid() {
+    fn a_shared_name_gets_its_supervisor_then_its_pid_and_an_unnamed_process_is_its_pid() {
         let mut unnamed = server(9, "x", 0, 0, 0);
         unnamed.child_id = None;
+        let under = |pid, child_id, parent| ServerInfo {
+            parent: Some(Pid(parent)),
+            ..server(pid, child_id, 0, 0, 0)
+        };
         let servers = vec![
-            server(3, "idle", 0, 0, 0),
-            server(4, "idle", 0, 0, 0),
+            server(1, "services", 0, 0, 0),
+            server(2, "pipeline", 0, 0, 0),
+            under(3, "idle", 1),
+            under(4, "idle", 1),
+            under(5, "health", 1),
+            under(6, "health", 2),
             unnamed,
         ];
         let families = families(&[scrape(servers)], 10, Duration::ZERO);
@@ -439,7 +466,18 @@ mod tests {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(names, ["idle <0.3>", "idle <0.4>", "<0.9>"]);
+        assert_eq!(
+            names,
+            [
+                "services",
+                "pipeline",
+                "services/idle <0.3>",
+                "services/idle <0.4>",
+                "services/health",
+                "pipeline/health",
+                "<0.9>"
+            ]
+        );
     }
 
     #[test]
