@@ -16,7 +16,7 @@
 //! same families under `name="(other)"`, so `sum by (app)` still counts every process,
 //! and `noex_other_processes` says how many were folded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use noex_agent::types::Snapshot;
@@ -98,8 +98,18 @@ fn processes(snapshot: &Snapshot) -> Vec<Process> {
     list.sort_by_key(|p| p.pid);
     // A shared name gets its supervisor's name before it, then, if still shared, the
     // pid after it, so no two series are the same.
-    let names: HashMap<u64, String> = list.iter().map(|p| (p.pid, p.label.clone())).collect();
-    for process in shared(&list) {
+    let first = shared(&list);
+    if first.is_empty() {
+        return list;
+    }
+    // Only the names of those processes' supervisors: few, however many share them.
+    let parents: HashSet<u64> = first.iter().filter_map(|&i| list[i].parent).collect();
+    let names: HashMap<u64, String> = list
+        .iter()
+        .filter(|p| parents.contains(&p.pid))
+        .map(|p| (p.pid, p.label.clone()))
+        .collect();
+    for process in first {
         let process = &mut list[process];
         if let Some(parent) = process.parent.and_then(|pid| names.get(&pid)) {
             process.label = format!("{parent}/{}", process.label);
