@@ -134,8 +134,9 @@ pub struct ScrapeArgs {
           default_value_t = crate::metrics::families::DEFAULT_MAX_PROCESS_SERIES)]
     pub max_process_series: usize,
 
-    /// Give up on an application that has not answered within this time (it is then
-    /// reported with noex_agent_up 0)
+    /// Give up on an application that has not answered within this time: with
+    /// --all-agents and in the exporter it is reported as noex_agent_up 0, beside the
+    /// others; one application named alone is an error
     #[arg(long, value_name = "DURATION", default_value = "3s",
           value_parser = humantime::parse_duration)]
     pub agent_timeout: std::time::Duration,
