@@ -317,6 +317,14 @@ fn prometheus_scrapes_the_exporter_and_sees_the_demo() {
     );
     assert!(text.contains("noex_agent_up{app=\"noex-demo\""), "{text}");
     assert_eq!(get(&format!("http://{address}/nothing")).0, 404);
+    let post = ureq::post(&format!("http://{address}/metrics"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_empty()
+        .unwrap();
+    assert_eq!(post.status().as_u16(), 405);
+    assert_eq!(post.headers().get("allow").unwrap(), "GET");
 
     let dir = tempfile::Builder::new()
         .prefix("noex-prometheus-")
