@@ -137,6 +137,38 @@ fn all_agents_beside_a_pid_is_a_usage_error() {
     assert_eq!(none.code, 2, "no application at all");
 }
 
+/// `--all-agents` reads this machine's agent directory: over `--host` it would
+/// quietly show the wrong machine, so it is refused, as the exporter is.
+#[test]
+fn all_agents_and_the_exporter_refuse_a_remote_host() {
+    let empty = tempfile::tempdir().unwrap();
+    let agents = empty.path().join("agents");
+    let host = "ssh://ana@box";
+    for args in [
+        &["--host", host, "ps", "--all-agents"][..],
+        &["--host", host, "events", "--all-agents"],
+        &["--host", host, "metrics", "--all-agents"],
+    ] {
+        let out = run_noex(&agents, args);
+        assert_eq!(out.code, 2, "{args:?}");
+        assert_eq!(
+            out.stderr,
+            "error: --all-agents reads the applications of this machine, not over --host\n\
+             hint: run it on that machine; `noex --host ssh://ana@box list` shows the applications there\n",
+            "{args:?}"
+        );
+    }
+    let exporter = run_noex(&agents, &["--host", host, "exporter"]);
+    assert_eq!(exporter.code, 2);
+    assert!(
+        exporter.stderr.starts_with(
+            "error: the exporter serves the applications of the machine it runs on, not over --host"
+        ),
+        "{}",
+        exporter.stderr
+    );
+}
+
 #[test]
 fn events_all_agents_merges_the_histories_by_time() {
     let first = Demo::start();

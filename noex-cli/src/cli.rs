@@ -34,6 +34,8 @@ Examples:
   noex top                           the live dashboard
   noex --host ssh://ana@box ps       processes of the one application on box, over ssh
   noex demo                          start a demo application and watch it
+  noex metrics --all-agents          OpenMetrics text for every application
+  noex exporter                      serve /metrics on 127.0.0.1:9464 for Prometheus
   noex ps --json | jq '.[] | select(.restarts > 0)'
 
 Exit status: 0 success; 1 the operation failed (no such process, read-only agent, ...);
@@ -160,12 +162,66 @@ pub enum Command {
     Top(TopArgs),
     /// Start a demo application (a second process) and open the dashboard on it
     Demo(DemoArgs),
+    /// Print the application's metrics in the OpenMetrics text format, for Prometheus
+    Metrics(MetricsArgs),
+    /// Serve /metrics over HTTP for every noex application of this user, for Prometheus
+    Exporter(ExporterArgs),
     /// Print a shell completion script: `noex completions bash > /etc/bash_completion.d/noex`
     Completions(CompletionsArgs),
     /// Relay stdin and stdout to the agent's socket: what `--host` runs on the remote
     /// machine, through ssh
     #[command(hide = true)]
     DialStdio,
+}
+
+/// How many processes an application may have series of its own, how long to wait
+/// for each agent: shared by `noex metrics` and `noex exporter`.
+#[derive(Debug, Clone, Args)]
+pub struct ScrapeArgs {
+    /// Per-process series only for the N most active processes of each application
+    /// (messages handled + mailbox length + restarts); the rest are summed under
+    /// name="(other)"
+    #[arg(long, value_name = "N",
+          default_value_t = crate::metrics::families::DEFAULT_MAX_PROCESS_SERIES)]
+    pub max_process_series: usize,
+
+    /// Give up on an application that has not answered within this time: with
+    /// --all-agents and in the exporter it is reported as noex_agent_up 0, beside the
+    /// others; one application named alone is an error
+    #[arg(long, value_name = "DURATION", default_value = "3s",
+          value_parser = humantime::parse_duration)]
+    pub agent_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Every live noex application of this user, instead of one
+    #[arg(long)]
+    pub all_agents: bool,
+
+    /// The text format: OpenMetrics 1.0, or the Prometheus text format 0.0.4 that
+    /// promtool and node_exporter's textfile collector read
+    #[arg(long, value_enum, default_value_t = crate::metrics::exposition::Format::OpenMetrics)]
+    pub format: crate::metrics::exposition::Format,
+
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExporterArgs {
+    /// The address to serve on (port 0 picks a free one; the address is printed)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+
+    /// Listen on an address other hosts can reach. The metrics name every process of
+    /// every application of this user, and the exporter asks for no credentials: put
+    /// it behind a firewall or a proxy that does
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    #[command(flatten)]
+    pub scrape: ScrapeArgs,
 }
 
 #[derive(Debug, Clone, Args)]

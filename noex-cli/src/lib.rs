@@ -7,6 +7,7 @@ pub mod commands;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod render;
 pub mod ssh;
 pub mod target;

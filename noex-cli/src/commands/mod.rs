@@ -6,9 +6,11 @@
 pub mod completions;
 pub mod dial_stdio;
 pub mod events;
+pub mod exporter;
 pub mod fleet;
 pub mod kill;
 pub mod list;
+pub mod metrics;
 pub mod ps;
 pub mod restart;
 pub mod state;
@@ -39,6 +41,8 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
+        Command::Metrics(args) => metrics::run(ctx, &args).await,
+        Command::Exporter(args) => exporter::run(ctx, &args).await,
         Command::Completions(args) => completions::run(&args),
         Command::DialStdio => dial_stdio::run(ctx).await,
     }

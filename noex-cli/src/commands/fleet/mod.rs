@@ -33,8 +33,17 @@ pub fn label(app: &str, os_pid: u32) -> String {
 }
 
 /// `--all-agents` is every application: a `--pid` or `--socket` beside it is a
-/// contradiction, not a filter.
+/// contradiction, not a filter. It reads this machine's agent directory, so it
+/// does not go over `--host` either.
 pub fn refuse_a_target(ctx: &Context) -> Result<(), CliError> {
+    if let Some(host) = &ctx.target.host {
+        return Err(CliError::usage(
+            "--all-agents reads the applications of this machine, not over --host",
+        )
+        .with_hint(format!(
+            "run it on that machine; `noex --host {host} list` shows the applications there"
+        )));
+    }
     if ctx.target.pid.is_some() || ctx.target.socket.is_some() {
         return Err(
             CliError::usage("--all-agents cannot be combined with --pid or --socket")
