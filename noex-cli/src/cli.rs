@@ -28,6 +28,8 @@ Examples:
   noex restart '<0.17>'              ask a process's supervisor to restart it
   noex events --follow               lifecycle events as they happen (Ctrl-C stops)
   noex top                           the live dashboard
+  noex record -o demo.noexrec        record snapshots and events until Ctrl-C
+  noex top --replay demo.noexrec     play a recording in the dashboard
   noex demo                          start a demo application and watch it
   noex ps --json | jq '.[] | select(.restarts > 0)'
 
@@ -109,8 +111,11 @@ pub enum Command {
     State(StateArgs),
     /// Show lifecycle events: starts, crashes, restarts, ...
     Events(EventsArgs),
-    /// Open the live dashboard
+    /// Open the live dashboard (or play a recording in it: --replay)
     Top(TopArgs),
+    /// Record snapshots and every lifecycle event to a file, for `noex top --replay`
+    /// and `noex events --replay`
+    Record(RecordArgs),
     /// Start a demo application (a second process) and open the dashboard on it
     Demo(DemoArgs),
     /// Print a shell completion script: `noex completions bash > /etc/bash_completion.d/noex`
@@ -238,6 +243,10 @@ pub struct EventsArgs {
     /// Print one JSON object per line
     #[arg(long)]
     pub json: bool,
+
+    /// Print the events of a recording (`noex record`) instead, every one of them
+    #[arg(long, value_name = "FILE", conflicts_with = "follow")]
+    pub replay: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -254,6 +263,41 @@ pub struct TopArgs {
     /// Colours for a dark or a light terminal background
     #[arg(long, value_enum, default_value_t = Theme::Dark)]
     pub theme: Theme,
+
+    /// Play a recording (`noex record`) instead of attaching: space pauses, , and .
+    /// step, [ and ] jump a minute, + and - change the speed, g goes to a time
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecordArgs {
+    /// The file to write (an existing file is refused unless --overwrite)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Stop after this long (`90s`, `10m`, `2h`); without it, at Ctrl-C or when the
+    /// application exits
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Time between snapshots (`1s`, `500ms`); events are recorded as they happen
+    #[arg(long, value_name = "DURATION", default_value = "1s",
+          value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+
+    /// Replace the output file if it exists
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// A snapshot interval: at least 50 ms, as `noex top --refresh`.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if interval < std::time::Duration::from_millis(50) {
+        return Err("the interval must be at least 50ms".into());
+    }
+    Ok(interval)
 }
 
 /// The dashboard's layouts.

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod context;
 pub mod demo;
 pub mod error;
+pub mod recording;
 pub mod render;
 pub mod target;
 pub mod top;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod kill;
 pub mod list;
 pub mod ps;
+pub mod record;
 pub mod restart;
 pub mod state;
 pub mod tree;
@@ -36,6 +37,7 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::State(args) => state::run(ctx, &args).await,
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
+        Command::Record(args) => record::run(ctx, &args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
         Command::Completions(args) => completions::run(&args),
     }

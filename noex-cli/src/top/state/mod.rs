@@ -19,6 +19,7 @@ mod event_log;
 mod focus;
 mod message;
 mod model;
+mod replay;
 mod selection;
 mod table;
 mod tracking;
@@ -37,6 +38,7 @@ pub use event_log::{LOG_CAP, LogEntry};
 pub use focus::{Focus, Overlay};
 pub use message::{Message, Tone};
 pub use model::{Identity, Model, Row, describe};
+pub use replay::{NO_ACTIONS, ReplayStatus};
 pub use table::{Column, Sort, Totals};
 use tracking::Tracking;
 pub use tracking::{
@@ -107,6 +109,8 @@ pub struct App {
     pub message: Option<Message>,
     /// A kill or restart is on its way; another waits for it.
     pub action_in_flight: bool,
+    /// Playing a recording (`noex top --replay`), not watching a live app.
+    pub replay: Option<ReplayStatus>,
 }
 
 impl App {
@@ -152,6 +156,7 @@ impl App {
             log_scroll: 0,
             message: None,
             action_in_flight: false,
+            replay: None,
         }
     }
 
