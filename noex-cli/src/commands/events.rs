@@ -100,16 +100,20 @@ pub fn recording_summary(recording: &Recording, zone: TimeZone) -> String {
         .filter(|r| matches!(r, Record::Event { .. }))
         .count();
     let hello = &recording.header.hello;
-    let last = recording
-        .records
-        .iter()
-        .rev()
-        .find_map(Record::at_ms)
-        .unwrap_or(recording.header.started_at_ms);
+    let last = match &recording.ending {
+        Ending::Finished { at_ms, .. } => *at_ms,
+        _ => recording
+            .records
+            .iter()
+            .rev()
+            .find_map(Record::at_ms)
+            .unwrap_or(recording.header.started_at_ms),
+    };
     let ending = match &recording.ending {
         Ending::Finished { reason, .. } => format!("it ended: {reason}"),
         Ending::Cut { partial } => format!(
-            "it stops without an end (its recorder was killed, or is still writing){};              read all {} bytes before that",
+            "it stops without an end (its recorder was killed, or is still writing){}; \
+             read all {} bytes before that",
             if *partial {
                 ", in the middle of a record"
             } else {
