@@ -112,7 +112,7 @@ fn the_frame_shown_is_the_recorded_snapshot_with_the_events_before_it() {
     player.show(&mut app, 3);
     assert_eq!(
         app.snapshot(),
-        Some(&testing::snapshot(3)).map(normalised).as_ref()
+        Some(normalised(&testing::snapshot(3))).as_ref()
     );
     // The fixtures' six events were all written before the last frame.
     let seqs: Vec<u64> = app
