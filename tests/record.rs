@@ -198,6 +198,35 @@ fn a_recording_ends_cleanly_when_the_app_is_killed() {
 }
 
 #[test]
+fn ctrl_c_ends_a_recording_of_an_app_that_stopped_answering() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut recorder = Recorder::start(&demo, dir.path());
+    recorder.wait_for(|r| snapshots(r) >= 2);
+    // SAFETY: as in `Recorder::signal`; the demo is not yet waited for. Stopped, it
+    // answers no snapshot until SIGCONT.
+    unsafe {
+        libc::kill(demo.pid() as libc::pid_t, libc::SIGSTOP);
+    }
+    // Three intervals, so the recorder is waiting for a snapshot that will not come
+    // when Ctrl-C arrives (the case this checks). Not a limit: the outcome is the
+    // same, sooner or later.
+    std::thread::sleep(Duration::from_millis(300));
+    recorder.signal(libc::SIGINT);
+    let (code, stderr) = recorder.wait();
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(demo.pid() as libc::pid_t, libc::SIGCONT);
+    }
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("recording ended (stopped by Ctrl-C): "),
+        "{stderr}"
+    );
+    assert_eq!(replay(&recorder.file, &[]).code, 0);
+}
+
+#[test]
 fn a_recording_whose_recorder_is_killed_reads_to_its_last_record() {
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();

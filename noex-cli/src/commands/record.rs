@@ -67,14 +67,24 @@ pub async fn run(ctx: &Context, args: &RecordArgs) -> Result<(), CliError> {
             _ = &mut ctrl_c => break INTERRUPTED,
             _ = term.recv() => break TERMINATED,
             _ = &mut deadline => break DURATION_REACHED,
-            _ = ticker.tick() => match client.snapshot().await {
-                Ok(snapshot) => writer.snapshot(snapshot).map_err(write_error)?,
-                Err(error) if is_closed(&error) => break APP_EXITED,
-                // A snapshot the agent refused is skipped; the next tick tries again.
-                Err(error) => write_err(&format!(
-                    "warning: a snapshot failed: {:#}\n",
-                    from_client(error).error
-                )),
+            _ = ticker.tick() => {
+                // A stopped or very slow app must not keep Ctrl-C from ending the
+                // recording: the signals are heard while the snapshot is awaited too.
+                let snapshot = tokio::select! {
+                    snapshot = client.snapshot() => snapshot,
+                    _ = &mut ctrl_c => break INTERRUPTED,
+                    _ = term.recv() => break TERMINATED,
+                    _ = &mut deadline => break DURATION_REACHED,
+                };
+                match snapshot {
+                    Ok(snapshot) => writer.snapshot(snapshot).map_err(write_error)?,
+                    Err(error) if is_closed(&error) => break APP_EXITED,
+                    // A snapshot the agent refused is skipped; the next tick tries again.
+                    Err(error) => write_err(&format!(
+                        "warning: a snapshot failed: {:#}\n",
+                        from_client(error).error
+                    )),
+                }
             },
             push = client.next_push() => match push {
                 Ok(Some(Push::Event(event))) => writer.event(event).map_err(write_error)?,
