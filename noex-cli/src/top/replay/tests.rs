@@ -347,3 +347,12 @@ fn an_empty_recording_has_nothing_to_play() {
         .is_none()
     );
 }
+
+#[test]
+fn the_help_in_a_replay_lists_the_players_keys() {
+    let (mut app, mut player) = player(0);
+    player.show(&mut app, 3);
+    assert_eq!(press(&mut app, &mut player, char('?')), Key::Dashboard);
+    handle_key(&mut app, char('?'));
+    snapshot!("top_replay_help_160x48", frame(&mut app, 160, 48));
+}

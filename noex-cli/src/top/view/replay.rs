@@ -80,6 +80,40 @@ pub fn footer(app: &App, status: &ReplayStatus, styles: &Styles) -> Line<'static
     Line::from(spans)
 }
 
+/// The help's keys in a replay: the player's first, then the dashboard's that still
+/// apply (not pause, refresh, kill or restart, which the player takes or refuses).
+pub fn help_keys(live: Vec<(String, String)>) -> Vec<(String, String)> {
+    let player = [
+        (
+            "Space",
+            "play or pause the recording (at the end: from the start)",
+        ),
+        (", . ← →", "one frame back, forward (and pause)"),
+        ("[ ]", "one minute back, forward"),
+        ("Home End", "the first, the last frame"),
+        ("+ -", "faster, slower: 0.5x to 16x"),
+        (
+            "g",
+            "go to a time: 14:03:20, 2m30s from the start, +30s, -1m",
+        ),
+        (
+            "K R r",
+            "off: this is a recording, not the live application",
+        ),
+    ];
+    let mut keys: Vec<(String, String)> = player
+        .iter()
+        .map(|(key, what)| (key.to_string(), what.to_string()))
+        .collect();
+    keys.extend(
+        live.into_iter().filter(|(key, _)| {
+            !matches!(key.as_str(), "p" | "r" | "K R") && !key.starts_with("← →")
+        }),
+    );
+    keys.push(("h l".into(), "tree: close or open a supervisor".into()));
+    keys
+}
+
 /// `0:42`, `12:05`, `1:02:03`: a position in the recording.
 fn clock(ms: u64) -> String {
     let s = ms / 1_000;
