@@ -106,9 +106,19 @@ pub fn help_keys(live: Vec<(String, String)>) -> Vec<(String, String)> {
         .map(|(key, what)| (key.to_string(), what.to_string()))
         .collect();
     keys.extend(
-        live.into_iter().filter(|(key, _)| {
-            !matches!(key.as_str(), "p" | "r" | "K R") && !key.starts_with("← →")
-        }),
+        live.into_iter()
+            .filter(|(key, _)| {
+                !matches!(key.as_str(), "p" | "r" | "K R") && !key.starts_with("← →")
+            })
+            .map(|(key, what)| {
+                // `g` goes to a time here, not to the top.
+                let what = if key == "↑↓ j k" {
+                    "move; PgUp PgDn G: page, bottom".to_string()
+                } else {
+                    what
+                };
+                (key, what)
+            }),
     );
     keys.push(("h l".into(), "tree: close or open a supervisor".into()));
     keys
