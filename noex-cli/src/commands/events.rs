@@ -113,7 +113,7 @@ pub fn recording_summary(recording: &Recording, zone: TimeZone) -> String {
         Ending::Finished { reason, .. } => format!("it ended: {reason}"),
         Ending::Cut { partial } => format!(
             "it stops without an end (its recorder was killed, or is still writing){}; \
-             read all {} bytes before that",
+             everything before that was read ({} bytes in the file)",
             if *partial {
                 ", in the middle of a record"
             } else {

@@ -240,6 +240,27 @@ proptest! {
     }
 
     #[test]
+    fn any_recording_cut_anywhere_reads_a_prefix_of_its_records(
+        count in 1u64..12,
+        keyframe_every in 1u32..6,
+        finish in any::<bool>(),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let (bytes, _) = recording(count, keyframe_every, finish);
+        let whole = read(&bytes).unwrap().records;
+        let header_end = bytes.len() - compressed_len(&bytes);
+        let cut = header_end + cut.index(bytes.len() - header_end + 1);
+        let read = read(&bytes[..cut]).unwrap();
+        prop_assert!(!matches!(read.ending, Ending::Corrupt { .. }), "{:?}", read.ending);
+        prop_assert_eq!(&read.records[..], &whole[..read.records.len()]);
+        // Frames rebuilt from what was read are the ones recorded.
+        let timeline = Timeline::new(read);
+        for i in 0..timeline.len() {
+            prop_assert_eq!(timeline.snapshot(i), snapshots(count)[i].clone());
+        }
+    }
+
+    #[test]
     fn a_damaged_byte_anywhere_never_panics_and_keeps_a_prefix(at in 0usize..4096, flip in 1u8..=255) {
         let (bytes, _) = recording(5, 2, true);
         let good = read(&bytes).unwrap().records;
