@@ -343,8 +343,8 @@ fn record_usage_errors_are_exit_code_2() {
     );
 }
 
-/// `noex top --replay` in a real terminal (tmux): the first frame says REPLAY, and
-/// K is refused with the replay's message.
+/// `noex top --replay` in a real terminal (tmux): the first frame says REPLAY, it
+/// plays to the end, and K is refused with the replay's message.
 #[test]
 fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
     let Some(tmux) = outside_tool("tmux") else {
@@ -358,6 +358,18 @@ fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
     assert_eq!(recorder.wait().0, Some(0));
 
     let socket = dir.path().join("tmux.sock");
+    // A failing test still ends its tmux server (and the dashboard in it).
+    struct Server(PathBuf, PathBuf);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = Command::new(&self.0)
+                .arg("-S")
+                .arg(&self.1)
+                .arg("kill-server")
+                .output();
+        }
+    }
+    let _server = Server(tmux.clone(), socket.clone());
     let tmux_cmd = |args: &[&str]| {
         Command::new(&tmux)
             .arg("-S")
@@ -397,6 +409,8 @@ fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
     };
     let first = screen("REPLAY");
     assert!(first.contains("noex-demo pid"), "{first}");
+    // It plays at once, at the recorded pace, and stops at the end, saying so.
+    screen("end of the recording: stopped by Ctrl-C");
     tmux_cmd(&["send-keys", "-t", "replay", "K"]);
     screen("replay: kill and restart are disabled");
     tmux_cmd(&["send-keys", "-t", "replay", "q"]);
@@ -405,5 +419,4 @@ fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
         assert!(began.elapsed() < HANG, "q did not quit");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = tmux_cmd(&["kill-server"]);
 }
