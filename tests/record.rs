@@ -2,6 +2,8 @@
 //! `noex events --replay` and `noex top --replay`: a kill seen in the replay, and a
 //! recording that survives its app's `kill -9` and its own.
 
+#![cfg(unix)]
+
 mod support;
 
 use std::path::{Path, PathBuf};
