@@ -2,6 +2,7 @@
 //! times, the events between them, and any frame rebuilt on demand from the nearest
 //! keyframe before it.
 
+use noex_agent::client::Push;
 use noex_agent::types::{LifecycleEvent, Snapshot};
 
 use super::format::{self, Record};
@@ -127,6 +128,20 @@ impl Timeline {
             .iter()
             .filter_map(|record| match record {
                 Record::Event { event } => Some(event),
+                _ => None,
+            })
+    }
+
+    /// What the agent pushed between the same two frames as [`Timeline::events_between`]:
+    /// its events and its lag notices, as a live client receives them.
+    pub fn pushes_between(&self, from: Option<usize>, to: usize) -> impl Iterator<Item = Push> {
+        let start = from.map_or(0, |f| self.events_end(f));
+        let end = self.events_end(to);
+        self.recording.records[start.min(end)..end]
+            .iter()
+            .filter_map(|record| match record {
+                Record::Event { event } => Some(Push::Event(event.clone())),
+                Record::Lagged { dropped, .. } => Some(Push::Lagged { dropped: *dropped }),
                 _ => None,
             })
     }

@@ -201,8 +201,8 @@ impl Player {
         let index = index.min(self.timeline.len() - 1);
         if index == self.position + 1 {
             self.timeline.next_snapshot(&mut self.current, index);
-            for event in self.timeline.events_between(Some(self.position), index) {
-                app.push_event(event.clone());
+            for push in self.timeline.pushes_between(Some(self.position), index) {
+                app.push(push);
             }
             app.ingest(self.current.clone());
             self.position = index;
@@ -222,14 +222,14 @@ impl Player {
         app.replay_rewind();
         let from = index.saturating_sub(WARMUP);
         self.current = self.timeline.snapshot(from);
-        for event in self.timeline.events_between(None, from) {
-            app.push_event(event.clone());
+        for push in self.timeline.pushes_between(None, from) {
+            app.push(push);
         }
         app.ingest(self.current.clone());
         for frame in from + 1..=index {
             self.timeline.next_snapshot(&mut self.current, frame);
-            for event in self.timeline.events_between(Some(frame - 1), frame) {
-                app.push_event(event.clone());
+            for push in self.timeline.pushes_between(Some(frame - 1), frame) {
+                app.push(push);
             }
             app.ingest(self.current.clone());
         }

@@ -39,6 +39,8 @@ fn timeline(more: u64) -> Timeline {
             }
         }
     }
+    // The recorder read too slowly once, after the fixtures' frames.
+    writer.lagged(NOW_MS + 100, 12).unwrap();
     for i in 1..=more {
         writer.snapshot(later(i)).unwrap();
     }
@@ -355,4 +357,23 @@ fn the_help_in_a_replay_lists_the_players_keys() {
     assert_eq!(press(&mut app, &mut player, char('?')), Key::Dashboard);
     handle_key(&mut app, char('?'));
     snapshot!("top_replay_help_160x48", frame(&mut app, 160, 48));
+}
+
+#[test]
+fn a_lag_notice_is_in_the_log_where_it_was_recorded() {
+    let lagged = |app: &App| {
+        app.log
+            .iter()
+            .filter(|e| matches!(e, crate::top::state::LogEntry::Lagged(12)))
+            .count()
+    };
+    let (mut app, mut player) = player(2);
+    player.show(&mut app, 3);
+    assert_eq!(lagged(&app), 0, "written after frame 3");
+    press(&mut app, &mut player, char('.'));
+    assert_eq!(lagged(&app), 1);
+    press(&mut app, &mut player, char(','));
+    assert_eq!(lagged(&app), 0, "gone again one frame back");
+    press(&mut app, &mut player, key(KeyCode::End));
+    assert_eq!(lagged(&app), 1, "and there after a jump");
 }
