@@ -1,5 +1,6 @@
 //! The format end to end in memory: written, read back, cut, damaged, sought.
 
+use noex_agent::client::Push;
 use noex_agent::types::{EventKind, LifecycleEvent, Snapshot};
 use proptest::prelude::*;
 
@@ -204,8 +205,15 @@ fn seeking_lands_on_the_frame_taken_at_or_before_the_time() {
 fn events_between_frames_are_those_recorded_between_their_snapshots() {
     let (bytes, _) = recording(4, 60, true);
     let timeline = Timeline::new(read(&bytes).unwrap());
-    let seqs =
-        |from, to| -> Vec<u64> { timeline.events_between(from, to).map(|e| e.seq).collect() };
+    let seqs = |from, to| -> Vec<u64> {
+        timeline
+            .pushes_between(from, to)
+            .map(|push| match push {
+                Push::Event(event) => event.seq,
+                Push::Lagged { .. } => unreachable!("no lag in this recording"),
+            })
+            .collect()
+    };
     // Event n is written after snapshot n-1: frame 2 has seen events 1 and 2.
     assert_eq!(seqs(None, 0), [0u64; 0]);
     assert_eq!(seqs(None, 2), [1, 2]);

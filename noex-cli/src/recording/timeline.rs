@@ -114,26 +114,10 @@ impl Timeline {
         }
     }
 
-    /// Events recorded after frame `from`'s (`None`: from the start) up to frame
-    /// `to`'s: those the recorder had received when it took that snapshot; the last
-    /// frame also has those after it, up to the recording's end.
-    pub fn events_between(
-        &self,
-        from: Option<usize>,
-        to: usize,
-    ) -> impl Iterator<Item = &LifecycleEvent> {
-        let start = from.map_or(0, |f| self.events_end(f));
-        let end = self.events_end(to);
-        self.recording.records[start.min(end)..end]
-            .iter()
-            .filter_map(|record| match record {
-                Record::Event { event } => Some(event),
-                _ => None,
-            })
-    }
-
-    /// What the agent pushed between the same two frames as [`Timeline::events_between`]:
-    /// its events and its lag notices, as a live client receives them.
+    /// What the agent pushed (events and lag notices, as a live client receives
+    /// them) after frame `from`'s snapshot (`None`: from the start) up to frame `to`'s:
+    /// what the recorder had received when it took that snapshot. The last frame also
+    /// has what came after it, up to the recording's end.
     pub fn pushes_between(&self, from: Option<usize>, to: usize) -> impl Iterator<Item = Push> {
         let start = from.map_or(0, |f| self.events_end(f));
         let end = self.events_end(to);
