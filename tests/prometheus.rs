@@ -186,7 +186,8 @@ fn all_agents_with_a_pid_is_a_usage_error() {
     assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "error: --all-agents reads every application; it does not go with --pid or --socket\n"
+        "error: --all-agents cannot be combined with --pid or --socket\n\
+         hint: --all-agents already attaches to every running noex application\n"
     );
 }
 

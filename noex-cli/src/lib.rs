@@ -8,6 +8,7 @@ pub mod context;
 pub mod demo;
 pub mod error;
 pub mod metrics;
+pub mod recording;
 pub mod render;
 pub mod ssh;
 pub mod target;

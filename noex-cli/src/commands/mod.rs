@@ -12,6 +12,7 @@ pub mod kill;
 pub mod list;
 pub mod metrics;
 pub mod ps;
+pub mod record;
 pub mod restart;
 pub mod state;
 pub mod tree;
@@ -40,6 +41,7 @@ async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
         Command::State(args) => state::run(ctx, &args).await,
         Command::Events(args) => events::run(ctx, &args).await,
         Command::Top(args) => crate::top::run(ctx, args).await,
+        Command::Record(args) => record::run(ctx, &args).await,
         Command::Demo(args) => crate::demo::run(ctx, args).await,
         Command::Metrics(args) => metrics::run(ctx, &args).await,
         Command::Exporter(args) => exporter::run(ctx, &args).await,

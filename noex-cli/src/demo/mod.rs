@@ -43,6 +43,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
             layout: Layout::Full,
             refresh: 1000,
             theme: Theme::Dark,
+            replay: None,
         },
     )
     .await;

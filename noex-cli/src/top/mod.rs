@@ -11,11 +11,12 @@ pub mod agent_picker;
 pub mod conn;
 pub mod input;
 pub mod pacing;
+pub mod replay;
 pub mod state;
 pub mod view;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::borrow::Cow;
 use std::io::{self, IsTerminal, Stdout};
@@ -54,6 +55,9 @@ pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
             CliError::usage("`noex top` draws a live dashboard and needs a terminal")
                 .with_hint("in a script, use `noex ps --json` or `noex events --follow --json`"),
         );
+    }
+    if let Some(file) = &args.replay {
+        return replay::run(ctx, &args, file).await;
     }
     let (conn, hello, history) = Conn::attach(&ctx.target).await?;
     let mut app = App::new(args.layout, args.theme, ctx.stdout.is_coloured());

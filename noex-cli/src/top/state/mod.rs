@@ -22,6 +22,7 @@ mod message;
 mod model;
 mod picker;
 mod problems;
+mod replay;
 mod selection;
 mod table;
 mod tracking;
@@ -43,6 +44,7 @@ pub use message::{Message, Tone};
 pub use model::{Identity, Model, Row, describe};
 pub use picker::{AppChoice, Picker};
 pub use problems::Problem;
+pub use replay::{NO_ACTIONS, NO_SWITCH, ReplayStatus};
 pub use table::{Column, Sort, Totals};
 use tracking::Tracking;
 pub use tracking::{
@@ -119,6 +121,8 @@ pub struct App {
     pub message: Option<Message>,
     /// A kill or restart is on its way; another waits for it.
     pub action_in_flight: bool,
+    /// Playing a recording (`noex top --replay`), not watching a live app.
+    pub replay: Option<ReplayStatus>,
 }
 
 impl App {
@@ -167,6 +171,7 @@ impl App {
             picker: Picker::default(),
             message: None,
             action_in_flight: false,
+            replay: None,
         }
     }
 

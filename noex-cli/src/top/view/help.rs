@@ -34,7 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     } else {
         "kill / restart the selection, after y/N"
     };
-    let keys: Vec<(String, String)> = vec![
+    let mut keys: Vec<(String, String)> = vec![
         (
             "q Esc".into(),
             "quit (Esc first closes a panel, clears a filter)".into(),
@@ -85,6 +85,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             "switch to another running noex application".into(),
         ),
     ];
+    if app.replay.is_some() {
+        keys = super::replay::help_keys(keys);
+    }
     let mut lines: Vec<Line> = Vec::new();
     for (key, what) in keys {
         let style = if key == "K R" && app.read_only() {

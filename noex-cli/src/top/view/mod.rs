@@ -11,6 +11,7 @@ pub mod events;
 pub mod gauge;
 pub mod help;
 pub mod picker;
+pub mod replay;
 pub mod styles;
 pub mod table;
 pub mod tree;
@@ -111,6 +112,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             Span::styled("○ disconnected (r reconnects)", styles.bad())
         }
     }];
+    if let Some(status) = &app.replay {
+        connection = replay::badge(status, styles);
+    }
     if app.read_only() {
         connection.push(Span::styled(" read-only", styles.warn()));
     }
@@ -239,6 +243,8 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             Span::styled("█", styles.dim()),
             Span::styled("   Enter keep · Esc clear", styles.dim()),
         ])
+    } else if let Some(status) = &app.replay {
+        replay::footer(app, status, styles)
     } else if let Some(message) = &app.message {
         let style = match message.tone {
             Tone::Info => Style::new(),
