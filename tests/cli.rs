@@ -420,3 +420,31 @@ fn killing_the_root_supervisor_needs_force_and_then_ends_the_application() {
         Some("error: the application stopped: its root supervisor app_sup exited (killed)")
     );
 }
+
+/// The agent refuses a directory other users can reach; the demo says so, with the
+/// fix, instead of only that its agent did not start (with or without the dashboard).
+#[cfg(unix)]
+#[test]
+fn demo_in_an_agent_dir_others_can_reach_says_why_and_how_to_fix_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let agents = dir.path().join("agents");
+    std::fs::create_dir(&agents).unwrap();
+    std::fs::set_permissions(&agents, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for args in [&["demo", "--no-ui"][..], &["demo"]] {
+        let out = run_noex(&agents, args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        let last = out.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("error: ")
+                && last.contains("the demo's agent did not start")
+                && last.ends_with(&format!(
+                    "its mode is 755, so other users can reach it (fix with `chmod 700 {}`)",
+                    agents.display()
+                )),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -129,7 +129,8 @@ impl DemoProcess {
         let began = Instant::now();
         while !(self.running() && socket_ready(&socket)) {
             if let Some(status) = self.child.try_wait()? {
-                bail!("the demo application exited at start ({status})");
+                let why = self.exit_error().unwrap_or_else(|| status.to_string());
+                bail!("the demo application exited at start: {why}");
             }
             if began.elapsed() > timeout {
                 bail!("the demo application did not start within {timeout:?}");

@@ -84,7 +84,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     });
     let Some(socket) = agent::socket_path() else {
         let _ = app.stop().await;
-        anyhow::bail!("the demo's agent did not start, so `noex` cannot attach to it");
+        // The application logs why through tracing, which the demo does not print:
+        // the usual cause is the agent directory, so say what is wrong with it.
+        let dir = noex_agent::discovery::agent_dir();
+        let why = match noex_agent::discovery::check_agent_dir(&dir) {
+            Err(error) => format!(": {error}"),
+            Ok(()) => String::new(),
+        };
+        anyhow::bail!("the demo's agent did not start, so `noex` cannot attach to it{why}");
     };
     if args.scale > 0
         && let Err(error) = start_idle_servers(args.scale).await
