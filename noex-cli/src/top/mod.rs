@@ -62,7 +62,11 @@ pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
     let (conn, hello, history) = Conn::attach(&ctx.target).await?;
     let mut app = App::new(args.layout, args.theme, ctx.stdout.is_coloured());
     app.ascii = view::styles::Styles::ascii_terminal();
-    app.system_memory = system_memory();
+    // This machine's memory is the gauge's scale only for an app on this machine.
+    match &ctx.target.host {
+        Some(host) => app.host = Some(host.to_string().trim_start_matches("ssh://").to_owned()),
+        None => app.system_memory = system_memory(),
+    }
     app.connected(hello, history);
 
     let mut terminal = TerminalGuard::enter()?;

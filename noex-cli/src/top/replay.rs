@@ -15,7 +15,7 @@ use noex_agent::types::Snapshot;
 
 use super::input::{self, Command};
 use super::state::{App, NO_ACTIONS, NO_SWITCH, ReplayStatus, Tone};
-use super::{MESSAGE_TTL, TerminalGuard, stop_signals, system_memory, view};
+use super::{MESSAGE_TTL, TerminalGuard, stop_signals, view};
 use crate::cli::TopArgs;
 use crate::commands::events::open_recording;
 use crate::context::Context;
@@ -362,7 +362,7 @@ pub async fn run(ctx: &Context, args: &TopArgs, file: &std::path::Path) -> Resul
     let timeline = Timeline::new(open_recording(file)?);
     let mut app = App::new(args.layout, args.theme, ctx.stdout.is_coloured());
     app.ascii = view::styles::Styles::ascii_terminal();
-    app.system_memory = system_memory();
+    // No system memory scale: the recording may come from another machine.
     let Some(mut player) = Player::start(timeline, &mut app, true, Instant::now()) else {
         return Err(
             CliError::failed(format!("{} holds no snapshot to play", file.display())).with_hint(

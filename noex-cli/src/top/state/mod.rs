@@ -65,8 +65,11 @@ pub struct App {
     /// ASCII symbols instead of Unicode ones (consoles without the glyphs).
     pub ascii: bool,
     pub zone: TimeZone,
-    /// Total memory of this machine, the scale of the memory gauge.
+    /// Total memory of this machine, the scale of the memory gauge; `None` when the
+    /// app runs elsewhere (`--host`, a recording).
     pub system_memory: Option<u64>,
+    /// The machine the app runs on, over `--host` (`ana@box`); `None`: this one.
+    pub host: Option<String>,
 
     // The agent.
     pub connection: Connection,
@@ -134,6 +137,7 @@ impl App {
             ascii: false,
             zone: TimeZone::Local,
             system_memory: None,
+            host: None,
             connection: Connection::Connecting,
             retrying: false,
             hello: None,

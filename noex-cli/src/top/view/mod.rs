@@ -101,6 +101,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
                 Span::raw(format!(" pid {}", hello.pid)),
             ],
         ));
+        if let Some(host) = &app.host {
+            parts.push((
+                0,
+                vec![Span::raw("on "), Span::styled(host.clone(), styles.bold())],
+            ));
+        }
     }
     let mut connection = vec![match &app.connection {
         Connection::Connected => Span::styled("● connected", styles.good()),

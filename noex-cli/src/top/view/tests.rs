@@ -400,3 +400,20 @@ fn a_crash_loop_banner_names_the_process_and_goes_once_it_calms_down() {
     let screen = frame(&mut app, 80, 24);
     assert!(!screen.contains("crash loop:"), "{screen}");
 }
+
+/// Over `--host` the header names the machine, so a pid is never taken for one on
+/// this machine; the memory gauge then has no system scale (this machine's is not the
+/// app's).
+#[test]
+fn the_header_names_the_remote_host() {
+    let mut app = testing::app(Layout::Full);
+    app.host = Some("ana@box:2222".into());
+    app.system_memory = None;
+    let screen = frame(&mut app, 160, 48);
+    let header = screen.lines().next().unwrap();
+    assert!(
+        header.contains(" pid 4242 · on ana@box:2222 · "),
+        "{header}"
+    );
+    assert!(!screen.contains("of 8.0G system"), "{screen}");
+}
