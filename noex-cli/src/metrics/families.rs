@@ -19,9 +19,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use noex_agent::types::Snapshot;
+use noex_agent::types::{Pid, Snapshot};
 
 use super::exposition::{Family, Kind, Value};
+use crate::cli::SortKey;
+use crate::render::table::{ProcessRow, process_rows};
 
 /// The `name` of the series that sums the processes past the cap.
 pub const OTHER: &str = "(other)";
@@ -57,45 +59,11 @@ struct Process {
 }
 
 fn processes(snapshot: &Snapshot) -> Vec<Process> {
-    let mut list: Vec<Process> = snapshot
-        .servers
+    // The rows `noex ps` shows, in pid order: the app's own processes only.
+    let mut list: Vec<Process> = process_rows(snapshot, false, SortKey::Pid)
         .iter()
-        .filter(|s| !s.system)
-        .map(|s| Process {
-            pid: s.pid.id(),
-            parent: s.parent.map(|p| p.id()),
-            label: label(s.name.as_deref(), s.child_id.as_deref(), s.pid.id()),
-            kind: "worker",
-            status: s.status.as_str(),
-            messages: Some(s.messages),
-            queue: Some(s.queue_len),
-            busy_ns: Some(s.busy_ns),
-            restarts: u64::from(s.restarts),
-            activity: s
-                .messages
-                .saturating_add(s.queue_len)
-                .saturating_add(u64::from(s.restarts)),
-        })
-        .chain(
-            snapshot
-                .supervisors
-                .iter()
-                .filter(|s| !s.system)
-                .map(|s| Process {
-                    pid: s.pid.id(),
-                    parent: s.parent.map(|p| p.id()),
-                    label: label(s.name.as_deref(), s.child_id.as_deref(), s.pid.id()),
-                    kind: "supervisor",
-                    status: s.status.as_str(),
-                    messages: None,
-                    queue: None,
-                    busy_ns: None,
-                    restarts: u64::from(s.restarts),
-                    activity: u64::from(s.restarts) + u64::from(s.child_restarts),
-                }),
-        )
+        .map(Process::from_row)
         .collect();
-    list.sort_by_key(|p| p.pid);
     // A shared name gets its supervisor's name before it, then, if still shared, the
     // pid after it, so no two series are the same.
     let first = shared(&list);
@@ -117,7 +85,7 @@ fn processes(snapshot: &Snapshot) -> Vec<Process> {
     }
     for process in shared(&list) {
         let process = &mut list[process];
-        process.label = format!("{} <0.{}>", process.label, process.pid);
+        process.label = format!("{} {}", process.label, Pid(process.pid));
     }
     list
 }
@@ -133,9 +101,32 @@ fn shared(list: &[Process]) -> Vec<usize> {
         .collect()
 }
 
-fn label(name: Option<&str>, child_id: Option<&str>, pid: u64) -> String {
-    name.or(child_id)
-        .map_or_else(|| format!("<0.{pid}>"), str::to_string)
+impl Process {
+    fn from_row(row: &ProcessRow) -> Process {
+        let restarts = u64::from(row.restarts);
+        Process {
+            pid: row.pid,
+            parent: row.parent,
+            label: row
+                .label()
+                .map_or_else(|| Pid(row.pid).to_string(), str::to_string),
+            kind: row.kind,
+            status: row.status.as_str(),
+            messages: row.messages,
+            queue: row.queue_len,
+            busy_ns: row.busy_ns,
+            restarts,
+            // A server's messages and queue; a supervisor's restarts performed.
+            activity: [
+                row.messages,
+                row.queue_len,
+                row.child_restarts.map(u64::from),
+            ]
+            .into_iter()
+            .flatten()
+            .fold(restarts, u64::saturating_add),
+        }
+    }
 }
 
 /// Split the processes into the `max` most active (by [activity](self), ties to the
