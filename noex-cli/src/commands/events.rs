@@ -10,7 +10,8 @@ use crate::commands::{Context, write_err, write_out};
 use crate::error::{CliError, from_client};
 use crate::recording::{Ending, Record, Recording, read_file};
 use crate::render::events::{
-    EventFormat, event_json_line, event_line, lagged_json_line, lagged_line,
+    EventFormat, app_event_json_line, app_event_line, app_lagged_json_line, app_lagged_line,
+    event_json_line, event_line, lagged_json_line, lagged_line,
 };
 use crate::render::format::{TimeZone, time_of_day};
 use crate::target;
@@ -141,16 +142,17 @@ pub fn recording_summary(recording: &Recording, zone: TimeZone) -> String {
     )
 }
 
-/// Prints pushes as text lines or JSON lines.
-struct Printer {
+/// Prints pushes as text lines or JSON lines; with `--all-agents`, each with the
+/// application it came from.
+pub(super) struct Printer {
     json: bool,
     /// Print system processes' events too.
     all: bool,
-    format: EventFormat,
+    pub(super) format: EventFormat,
 }
 
 impl Printer {
-    fn new(ctx: &Context, args: &EventsArgs) -> Printer {
+    pub(super) fn new(ctx: &Context, args: &EventsArgs) -> Printer {
         Printer {
             json: args.json,
             all: args.all,
@@ -166,17 +168,36 @@ impl Printer {
     }
 
     fn push(&self, push: Push) -> Result<(), CliError> {
+        self.print(None, push)
+    }
+
+    /// `from`: the application's label (`noex-demo:4242`) and OS pid, with
+    /// `--all-agents`.
+    pub(super) fn print(&self, from: Option<(&str, u32)>, push: Push) -> Result<(), CliError> {
         if let Push::Event(event) = &push
             && event.system
             && !self.all
         {
             return Ok(());
         }
-        let line = match (&push, self.json) {
-            (Push::Event(event), false) => event_line(event, self.format),
-            (Push::Event(event), true) => event_json_line(event),
-            (Push::Lagged { dropped }, false) => lagged_line(*dropped, self.format.style),
-            (Push::Lagged { dropped }, true) => lagged_json_line(*dropped),
+        let line = match from {
+            None => match (&push, self.json) {
+                (Push::Event(event), false) => event_line(event, self.format),
+                (Push::Event(event), true) => event_json_line(event),
+                (Push::Lagged { dropped }, false) => lagged_line(*dropped, self.format.style),
+                (Push::Lagged { dropped }, true) => lagged_json_line(*dropped),
+            },
+            Some((label, os_pid)) => {
+                let app = label.rsplit_once(':').map_or(label, |(name, _)| name);
+                match (&push, self.json) {
+                    (Push::Event(event), false) => app_event_line(label, event, self.format),
+                    (Push::Event(event), true) => app_event_json_line(app, os_pid, event),
+                    (Push::Lagged { dropped }, false) => {
+                        app_lagged_line(label, *dropped, self.format.style)
+                    }
+                    (Push::Lagged { dropped }, true) => app_lagged_json_line(app, os_pid, *dropped),
+                }
+            }
         };
         write_out(&(line + "\n"))
     }

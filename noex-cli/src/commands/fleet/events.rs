@@ -15,12 +15,9 @@ use tokio::sync::mpsc;
 
 use super::{Member, attach, attach_all, outcome, refuse_a_target, report};
 use crate::cli::EventsArgs;
-use crate::commands::{Context, write_err, write_out};
+use crate::commands::events::Printer;
+use crate::commands::{Context, write_err};
 use crate::error::CliError;
-use crate::render::events::{
-    EventFormat, app_event_json_line, app_event_line, app_lagged_json_line, app_lagged_line,
-};
-use crate::render::format::TimeZone;
 use crate::target;
 
 /// How often the agent directory is looked at for applications that started.
@@ -56,18 +53,7 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
     let (members, mut absent) = attach_all().await?;
     let total = members.len() + absent.len();
     report(&absent);
-    let printer = Printer {
-        json: args.json,
-        all: args.all,
-        format: EventFormat {
-            style: ctx.stdout,
-            zone: if args.utc {
-                TimeZone::Utc
-            } else {
-                TimeZone::Local
-            },
-        },
-    };
+    let printer = Printer::new(ctx, args);
 
     // Every history first, merged by time.
     let subscribed = futures::future::join_all(members.into_iter().map(|mut member| async {
@@ -97,7 +83,7 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
     }
     while let Some((index, event)) = next_by_time(&mut histories) {
         let member = &live[index];
-        printer.print(&member.label, member.os_pid, Push::Event(event))?;
+        printer.print(Some((&member.label, member.os_pid)), Push::Event(event))?;
     }
     if !args.follow {
         return outcome(&absent, total);
@@ -117,7 +103,7 @@ pub async fn run(ctx: &Context, args: &EventsArgs) -> Result<(), CliError> {
         tokio::select! {
             _ = &mut ctrl_c => return Ok(()),
             note = rx.recv() => match note {
-                Some(Note::Push { label, os_pid, push }) => printer.print(&label, os_pid, push)?,
+                Some(Note::Push { label, os_pid, push }) => printer.print(Some((&label, os_pid)), push)?,
                 Some(Note::Joined { label }) => write_err(&format!("noex: following {label}\n")),
                 Some(Note::Gone { label, os_pid, why, forget }) => {
                     if forget {
@@ -260,33 +246,4 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Prints pushes of many applications as text lines or JSON lines.
-struct Printer {
-    json: bool,
-    /// Print system processes' events too.
-    all: bool,
-    format: EventFormat,
-}
-
-impl Printer {
-    fn print(&self, label: &str, os_pid: u32, push: Push) -> Result<(), CliError> {
-        if let Push::Event(event) = &push
-            && event.system
-            && !self.all
-        {
-            return Ok(());
-        }
-        let app = label.rsplit_once(':').map_or(label, |(name, _)| name);
-        let line = match (&push, self.json) {
-            (Push::Event(event), false) => app_event_line(label, event, self.format),
-            (Push::Event(event), true) => app_event_json_line(app, os_pid, event),
-            (Push::Lagged { dropped }, false) => {
-                app_lagged_line(label, *dropped, self.format.style)
-            }
-            (Push::Lagged { dropped }, true) => app_lagged_json_line(app, os_pid, *dropped),
-        };
-        write_out(&(line + "\n"))
-    }
 }
