@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::tmux::Tmux;
 use support::{DEMO_PIDS, Demo, HANG, noex_bin, outside_tool, redact_late_pids, run_noex};
 
 macro_rules! snapshot {
@@ -349,9 +350,9 @@ fn record_usage_errors_are_exit_code_2() {
 /// plays to the end, and K is refused with the replay's message.
 #[test]
 fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
-    let Some(tmux) = outside_tool("tmux") else {
+    if outside_tool("tmux").is_none() {
         return;
-    };
+    }
     let demo = Demo::start();
     let dir = tempfile::tempdir().unwrap();
     let mut recorder = Recorder::start(&demo, dir.path());
@@ -359,66 +360,27 @@ fn top_replay_in_a_real_terminal_says_replay_and_refuses_kill() {
     recorder.signal(libc::SIGINT);
     assert_eq!(recorder.wait().0, Some(0));
 
-    let socket = dir.path().join("tmux.sock");
-    // A failing test still ends its tmux server (and the dashboard in it).
-    struct Server(PathBuf, PathBuf);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = Command::new(&self.0)
-                .arg("-S")
-                .arg(&self.1)
-                .arg("kill-server")
-                .output();
-        }
-    }
-    let _server = Server(tmux.clone(), socket.clone());
-    let tmux_cmd = |args: &[&str]| {
-        Command::new(&tmux)
-            .arg("-S")
-            .arg(&socket)
-            .args(args)
-            .output()
-            .unwrap()
+    let env: [(&str, &std::ffi::OsStr); 2] = [("NO_COLOR", "1".as_ref()), ("TZ", "UTC".as_ref())];
+    let file = recorder.file.to_str().unwrap();
+    let Some(tmux) = Tmux::start(
+        dir.path(),
+        (120, 30),
+        &env,
+        &noex_bin(),
+        &["top", "--replay", file],
+    ) else {
+        return;
     };
-    let command = format!(
-        "env NO_COLOR=1 TZ=UTC {} top --replay {}",
-        noex_bin().display(),
-        recorder.file.display()
-    );
-    let started = tmux_cmd(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "-s",
-        "replay",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    let screen = |wanted: &str| -> String {
-        let began = Instant::now();
-        loop {
-            let pane = tmux_cmd(&["capture-pane", "-p", "-t", "replay"]);
-            let text = String::from_utf8_lossy(&pane.stdout).into_owned();
-            if text.contains(wanted) {
-                return text;
-            }
-            assert!(began.elapsed() < HANG, "never showed {wanted:?}:\n{text}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    let screen = |wanted: &str| {
+        tmux.wait_for(&[wanted])
+            .unwrap_or_else(|text| panic!("never showed {wanted:?}:\n{text}"))
     };
     let first = screen("REPLAY");
     assert!(first.contains("noex-demo pid"), "{first}");
     // It plays at once, at the recorded pace, and stops at the end, saying so.
     screen("end of the recording: stopped by Ctrl-C");
-    tmux_cmd(&["send-keys", "-t", "replay", "K"]);
+    tmux.send_keys("K");
     screen("replay: kill and restart are disabled");
-    tmux_cmd(&["send-keys", "-t", "replay", "q"]);
-    let began = Instant::now();
-    while tmux_cmd(&["has-session", "-t", "replay"]).status.success() {
-        assert!(began.elapsed() < HANG, "q did not quit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tmux.send_keys("q");
+    assert_eq!(tmux.exit_status(), 0, "q did not quit cleanly");
 }

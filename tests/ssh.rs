@@ -18,6 +18,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use serde_json::Value;
+use support::tmux::Tmux;
 use support::{Demo, HANG, Output, noex_bin, outside_tool, redact_columns, redact_timer_due};
 
 /// A private sshd, in the foreground, with its keys and config in a temp dir.
@@ -464,50 +465,6 @@ fn a_host_that_is_not_an_ssh_url_is_a_usage_error() {
     );
 }
 
-/// A tmux server on a socket in the test's temp dir, killed when the test ends.
-struct Tmux {
-    tmux: PathBuf,
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.tmux);
-        command.arg("-S").arg(&self.socket);
-        command
-    }
-
-    fn capture(&self) -> String {
-        let out = self
-            .command()
-            .args(["capture-pane", "-p", "-t", "top"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Wait until the pane shows `wanted`; the last screen when it never does.
-    fn wait_for(&self, wanted: &[&str]) -> Result<String, String> {
-        let began = Instant::now();
-        loop {
-            let screen = self.capture();
-            if wanted.iter().all(|text| screen.contains(text)) {
-                return Ok(screen);
-            }
-            if began.elapsed() > HANG {
-                return Err(screen);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-    }
-}
-
 /// The `noex dial-stdio` processes relaying to the agents in `agent_dir` (the
 /// "remote" side runs on this machine), by their command line and environment.
 fn relays_for(agent_dir: &Path) -> Vec<u32> {
@@ -534,39 +491,25 @@ fn relays_for(agent_dir: &Path) -> Vec<u32> {
 #[test]
 fn top_over_ssh_shows_the_remote_process_table_and_reconnects_after_a_drop() {
     let Some(sshd) = Sshd::start() else { return };
-    let Some(tmux) = outside_tool("tmux") else {
+    let demo = Demo::start();
+    let remote = sshd.ssh_command(&demo.agent_dir());
+    let local = sshd.empty_agent_dir();
+    let bin = noex_bin();
+    let env: [(&str, &std::ffi::OsStr); 4] = [
+        ("NOEX_SSH", remote.as_ref()),
+        ("NOEX_REMOTE_BIN", bin.as_os_str()),
+        ("NOEX_AGENT_DIR", local.as_ref()),
+        ("NO_COLOR", "1".as_ref()),
+    ];
+    let Some(tmux) = Tmux::start(
+        sshd.dir.path(),
+        (160, 48),
+        &env,
+        &bin,
+        &["--host", &sshd.url(), "top"],
+    ) else {
         return;
     };
-    let demo = Demo::start();
-    // Keep the pane after noex exits, so a failure shows its last words.
-    let conf = sshd.dir.path().join("tmux.conf");
-    std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
-    let tmux = Tmux {
-        tmux,
-        socket: sshd.dir.path().join("tmux.sock"),
-    };
-    let status_file = sshd.dir.path().join("noex-top.status");
-    let env = |name: &str, value: &dyn AsRef<std::ffi::OsStr>| {
-        format!("{name}={}", value.as_ref().to_string_lossy())
-    };
-    let status = tmux
-        .command()
-        .arg("-f")
-        .arg(&conf)
-        .args(["new-session", "-d", "-s", "top", "-x", "160", "-y", "48"])
-        .args(["-e", &env("NOEX_SSH", &sshd.ssh_command(&demo.agent_dir()))])
-        .args(["-e", &env("NOEX_REMOTE_BIN", &noex_bin())])
-        .args(["-e", &env("NOEX_AGENT_DIR", &sshd.empty_agent_dir())])
-        .args(["-e", "NO_COLOR=1"])
-        // Through a shell that writes noex's exit status to a file: what tmux shows
-        // once its pane's process ends is tmux's business, and it varies.
-        .args(["-e", &env("STATUS_FILE", &status_file)])
-        .args(["sh", "-c", "\"$0\" \"$@\"; echo $? > \"$STATUS_FILE\""])
-        .arg(noex_bin())
-        .args(["--host", &sshd.url(), "top"])
-        .status()
-        .unwrap();
-    assert!(status.success(), "tmux new-session");
     let header = format!("demo pid {}", demo.pid());
     let table = [
         &header,
@@ -597,19 +540,6 @@ fn top_over_ssh_shows_the_remote_process_table_and_reconnects_after_a_drop() {
     assert_ne!(relays_for(&demo.agent_dir()), relays, "a new relay");
 
     // q quits; the ssh child goes with it, and noex exits cleanly.
-    tmux.command()
-        .args(["send-keys", "-t", "top", "q"])
-        .status()
-        .unwrap();
-    let began = Instant::now();
-    let status = loop {
-        match std::fs::read_to_string(&status_file) {
-            Ok(status) if status.ends_with('\n') => break status,
-            _ if began.elapsed() > HANG => {
-                panic!("noex top did not exit on q:\n{}", tmux.capture())
-            }
-            _ => std::thread::sleep(std::time::Duration::from_millis(50)),
-        }
-    };
-    assert_eq!(status.trim(), "0", "noex top's exit status");
+    tmux.send_keys("q");
+    assert_eq!(tmux.exit_status(), 0, "noex top's exit status");
 }

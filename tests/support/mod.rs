@@ -11,6 +11,8 @@ use assert_cmd::cargo::CommandCargoExt;
 
 #[cfg(unix)]
 pub mod raw;
+#[cfg(unix)]
+pub mod tmux;
 
 /// How long a test waits for what should come at once, only against a hang.
 pub const HANG: Duration = Duration::from_secs(30);
