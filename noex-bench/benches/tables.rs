@@ -74,25 +74,15 @@ trait Contender: Send + Sync + 'static {
     fn remove(&self, key: u64);
 }
 
-struct NoexTable(Table<u64, u64>);
+/// A noex table: a set, or with `ORDERED` an ordered set (same calls, another index).
+struct NoexTable<const ORDERED: bool>(Table<u64, u64>);
 
-impl Contender for NoexTable {
-    const NAME: &'static str = "noex set";
-    fn get(&self, key: u64) -> Option<u64> {
-        self.0.get(&key).ok().flatten()
-    }
-    fn insert(&self, key: u64, value: u64) {
-        let _ = self.0.insert(key, value);
-    }
-    fn remove(&self, key: u64) {
-        let _ = self.0.delete(&key);
-    }
-}
-
-struct NoexOrdered(Table<u64, u64>);
-
-impl Contender for NoexOrdered {
-    const NAME: &'static str = "noex ordered_set";
+impl<const ORDERED: bool> Contender for NoexTable<ORDERED> {
+    const NAME: &'static str = if ORDERED {
+        "noex ordered_set"
+    } else {
+        "noex set"
+    };
     fn get(&self, key: u64) -> Option<u64> {
         self.0.get(&key).ok().flatten()
     }
@@ -221,7 +211,7 @@ fn summary() {
     for (workload, threads, name, ns) in results.iter() {
         let base = results
             .iter()
-            .find(|(w, t, n, _)| w == workload && t == threads && *n == NoexTable::NAME)
+            .find(|(w, t, n, _)| w == workload && t == threads && *n == NoexTable::<false>::NAME)
             .map_or(f64::NAN, |r| r.3);
         println!(
             "| {workload} | {threads} | {name} | {ns:.1} | {:.2}x |",
@@ -248,10 +238,12 @@ fn main() {
         .without_plots()
         .configure_from_args();
     bench_contender(&mut c, || {
-        NoexTable(Table::new(owner.pid(), TableOptions::set().public()).expect("a table"))
+        NoexTable::<false>(Table::new(owner.pid(), TableOptions::set().public()).expect("a table"))
     });
     bench_contender(&mut c, || {
-        NoexOrdered(Table::new(owner.pid(), TableOptions::ordered_set().public()).expect("a table"))
+        NoexTable::<true>(
+            Table::new(owner.pid(), TableOptions::ordered_set().public()).expect("a table"),
+        )
     });
     bench_contender(&mut c, || Dash(dashmap::DashMap::new()));
     bench_contender(&mut c, || Papaya(papaya::HashMap::new()));
