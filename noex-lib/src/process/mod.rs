@@ -89,6 +89,51 @@ pub(crate) use cell::{release, touch_ahead};
 pub(crate) use first_spawn::{first_spawn, on_first_spawn};
 pub(crate) use names::{Registered, names};
 pub use signals::{Down, Exit, Monitor, MonitorRef, is_alive, monitor};
+
+/// Shows what `pid` is doing in the Observer — `noex ps`'s STATE column, the
+/// dashboard's details — as `describe` says it each time a view is built, until
+/// the returned guard drops. Keep the guard in the process's own state, and it goes
+/// when the process does. `describe` runs on the Observer's side: keep it quick and
+/// free of locks the process may hold for long.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # unsafe { std::env::set_var("NOEX_AGENT", "off") }
+/// use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+/// use noex::process::Description;
+///
+/// struct Cache { _shown: Option<Description> }
+///
+/// impl GenServer for Cache {
+///     type Call = (); type Cast = (); type Reply = ();
+///     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
+///         self._shown = Some(noex::process::describe(ctx.pid(), || Some("warm".into())));
+///         Ok(())
+///     }
+///     async fn handle_call(&mut self, _: (), _: &mut Context<Self>) -> Reply<()> { Reply::Now(()) }
+/// }
+/// let cache = gen_server::start(Cache { _shown: None }, StartOptions::new()).await.unwrap();
+/// # let _ = cache;
+/// # }
+/// ```
+pub fn describe(
+    pid: crate::Pid,
+    describe: impl Fn() -> Option<String> + Send + Sync + 'static,
+) -> Description {
+    struct Described<F>(F);
+    impl<F: Fn() -> Option<String> + Send + Sync> details::DetailSource for Described<F> {
+        fn state(&self) -> Option<String> {
+            (self.0)()
+        }
+    }
+    Description(details::publish(
+        pid,
+        std::sync::Arc::new(Described(describe)),
+    ))
+}
+
+/// Keeps a [`describe`] shown; dropping it takes the description away.
+pub struct Description(#[allow(dead_code)] details::DetailGuard);
 pub(crate) use signals::{
     Sent, Watcher, add_monitor, exit_signal, link, link_child, remove_monitor, unlink,
 };

@@ -1,0 +1,332 @@
+//! A handle to one bucket: its reads, run at once on the caller's task, and its
+//! writes, each a transaction of one.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Bucket;
+use super::data::{Aggregate, Page};
+use crate::commit::{self, Effect, Locked};
+use crate::error::StoreError;
+use crate::filter::Filter;
+use crate::key::Key;
+use crate::record::{Record, object_of};
+use crate::store::{StoreInner, now_ms};
+
+/// A bucket of a [`Store`](crate::Store). Reads take the bucket's read lock for as
+/// long as they look and never wait on a writer's disk; writes are async because,
+/// with persistence on, they return only once durable.
+#[derive(Clone)]
+pub struct BucketRef {
+    bucket: Arc<Bucket>,
+    store: Arc<StoreInner>,
+}
+
+impl std::fmt::Debug for BucketRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BucketRef")
+            .field("name", &self.bucket.name)
+            .finish()
+    }
+}
+
+impl BucketRef {
+    pub(crate) fn new(bucket: Arc<Bucket>, store: Arc<StoreInner>) -> BucketRef {
+        BucketRef { bucket, store }
+    }
+
+    /// The bucket's name.
+    pub fn name(&self) -> &str {
+        &self.bucket.name
+    }
+
+    /// The field holding each record's key.
+    pub fn key_field(&self) -> &str {
+        &self.bucket.schema.key
+    }
+
+    /// The same bucket, read and written as `T`.
+    pub fn typed<T: Serialize + DeserializeOwned>(&self) -> TypedBucket<T> {
+        TypedBucket {
+            inner: self.clone(),
+            _type: PhantomData,
+        }
+    }
+
+    fn read<R>(&self, look: impl FnOnce(&super::BucketData) -> R) -> R {
+        self.bucket.counted_read();
+        look(&self.bucket.data.read())
+    }
+
+    /// The record under `key`.
+    pub fn get(&self, key: impl Into<Key>) -> Option<Record> {
+        let key = key.into();
+        self.read(|data| data.get(&key).cloned())
+    }
+
+    /// Every record, in key order.
+    pub fn all(&self) -> Vec<Record> {
+        self.read(|data| data.all())
+    }
+
+    /// The records meeting `filter` (the seed's `where`), in key order; through a
+    /// secondary index when one of its fields has one.
+    pub fn find(&self, filter: &Filter) -> Vec<Record> {
+        self.read(|data| data.matching(filter).cloned().collect())
+    }
+
+    /// The first record meeting `filter`, in key order.
+    pub fn find_one(&self, filter: &Filter) -> Option<Record> {
+        self.read(|data| data.matching(filter).next().cloned())
+    }
+
+    /// How many records meet `filter` ([`Filter::all`] for every record).
+    pub fn count(&self, filter: &Filter) -> usize {
+        self.read(|data| {
+            if filter.conditions.is_empty() {
+                data.len()
+            } else {
+                data.matching(filter).count()
+            }
+        })
+    }
+
+    /// The first `n` records in key order.
+    pub fn first(&self, n: usize) -> Vec<Record> {
+        self.read(|data| data.first(n))
+    }
+
+    /// The last `n` records, in key order.
+    pub fn last(&self, n: usize) -> Vec<Record> {
+        self.read(|data| data.last(n))
+    }
+
+    /// Up to `limit` records after the key `after` (from the start without one).
+    pub fn paginate(&self, limit: usize, after: Option<&Key>) -> Page {
+        self.read(|data| data.paginate(limit, after))
+    }
+
+    /// The sum of `field` over the records meeting `filter` (numbers only; 0 for none).
+    pub fn sum(&self, field: &str, filter: &Filter) -> Value {
+        self.read(|data| data.aggregate(field, filter, Aggregate::Sum))
+    }
+
+    /// The average of `field` (numbers only); null for none.
+    pub fn avg(&self, field: &str, filter: &Filter) -> Value {
+        self.read(|data| data.aggregate(field, filter, Aggregate::Avg))
+    }
+
+    /// The smallest `field` (numbers, or strings); null for none.
+    pub fn min(&self, field: &str, filter: &Filter) -> Value {
+        self.read(|data| data.aggregate(field, filter, Aggregate::Min))
+    }
+
+    /// The largest `field` (numbers, or strings); null for none.
+    pub fn max(&self, field: &str, filter: &Filter) -> Value {
+        self.read(|data| data.aggregate(field, filter, Aggregate::Max))
+    }
+
+    /// How many records the bucket holds.
+    pub fn len(&self) -> usize {
+        self.read(|data| data.len())
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Inserts a record: defaults and generated fields filled in, every rule
+    /// checked. `ALREADY_EXISTS` when the key or a unique value is taken.
+    pub async fn insert(&self, value: &(impl Serialize + ?Sized)) -> Result<Record, StoreError> {
+        self.store.check_running()?;
+        let fields = object_of(value)?;
+        let (key, fields) =
+            self.bucket
+                .schema
+                .prepare_insert(fields, &mut self.bucket.generator(), now_ms())?;
+        let record = Record::new(fields);
+        let ack = {
+            let mut locked = Locked::one(&self.bucket);
+            let data = locked.data(&self.bucket);
+            if data.get(&key).is_some() {
+                return Err(StoreError::AlreadyExists {
+                    bucket: self.bucket.name.clone(),
+                    what: format!("key {key}"),
+                });
+            }
+            data.check_unique(&self.bucket.name, &key, &record)?;
+            data.put(key.clone(), record.clone());
+            let effect = Effect::Put {
+                bucket: self.bucket.clone(),
+                key,
+                record: record.clone(),
+            };
+            commit::seal(&self.store, locked, vec![effect])
+        };
+        commit::durable(ack).await?;
+        Ok(record)
+    }
+
+    /// Sets the fields of `patch` on the record under `key` (a null removes a
+    /// field); `NOT_FOUND` when there is none.
+    pub async fn update(
+        &self,
+        key: impl Into<Key>,
+        patch: &(impl Serialize + ?Sized),
+    ) -> Result<Record, StoreError> {
+        self.write_update(key.into(), patch, None).await
+    }
+
+    /// As [`update`](BucketRef::update), only if the record is still at `version`:
+    /// `CONFLICT` otherwise.
+    pub async fn update_if(
+        &self,
+        key: impl Into<Key>,
+        patch: &(impl Serialize + ?Sized),
+        version: u64,
+    ) -> Result<Record, StoreError> {
+        self.write_update(key.into(), patch, Some(version)).await
+    }
+
+    async fn write_update(
+        &self,
+        key: Key,
+        patch: &(impl Serialize + ?Sized),
+        expected: Option<u64>,
+    ) -> Result<Record, StoreError> {
+        self.store.check_running()?;
+        let patch = object_of(patch)?;
+        let (ack, record) = {
+            let mut locked = Locked::one(&self.bucket);
+            let data = locked.data(&self.bucket);
+            let Some(old) = data.get(&key) else {
+                return Err(StoreError::NotFound {
+                    bucket: self.bucket.name.clone(),
+                    key: key.to_string(),
+                });
+            };
+            if let Some(expected) = expected
+                && old.version() != expected
+            {
+                return Err(StoreError::Conflict {
+                    bucket: self.bucket.name.clone(),
+                    key: key.to_string(),
+                    expected,
+                    found: old.version(),
+                });
+            }
+            let fields = self
+                .bucket
+                .schema
+                .prepare_update(old.fields(), patch, now_ms())?;
+            let record = Record::new(fields);
+            data.check_unique(&self.bucket.name, &key, &record)?;
+            data.put(key.clone(), record.clone());
+            let effect = Effect::Put {
+                bucket: self.bucket.clone(),
+                key,
+                record: record.clone(),
+            };
+            (commit::seal(&self.store, locked, vec![effect]), record)
+        };
+        commit::durable(ack).await?;
+        Ok(record)
+    }
+
+    /// Deletes the record under `key`; whether there was one.
+    pub async fn delete(&self, key: impl Into<Key>) -> Result<bool, StoreError> {
+        self.store.check_running()?;
+        let key = key.into();
+        let ack = {
+            let mut locked = Locked::one(&self.bucket);
+            if locked.data(&self.bucket).remove(&key).is_none() {
+                return Ok(false);
+            }
+            let effect = Effect::Delete {
+                bucket: self.bucket.clone(),
+                key,
+            };
+            commit::seal(&self.store, locked, vec![effect])
+        };
+        commit::durable(ack).await?;
+        Ok(true)
+    }
+
+    /// Deletes every record; how many there were.
+    pub async fn clear(&self) -> Result<usize, StoreError> {
+        self.store.check_running()?;
+        let (ack, count) = {
+            let mut locked = Locked::one(&self.bucket);
+            let count = locked.data(&self.bucket).clear().len();
+            let effect = Effect::Clear {
+                bucket: self.bucket.clone(),
+            };
+            (commit::seal(&self.store, locked, vec![effect]), count)
+        };
+        commit::durable(ack).await?;
+        Ok(count)
+    }
+}
+
+/// A bucket read and written as the caller's type `T` (a serde struct). The meta
+/// fields reach `T` if it names them (`#[serde(rename = "_version")]`).
+pub struct TypedBucket<T> {
+    inner: BucketRef,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for TypedBucket<T> {
+    fn clone(&self) -> Self {
+        TypedBucket {
+            inner: self.inner.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> TypedBucket<T> {
+    /// The untyped handle.
+    pub fn untyped(&self) -> &BucketRef {
+        &self.inner
+    }
+
+    /// Inserts `value`; the stored record (generated fields filled in) as `T`.
+    pub async fn insert(&self, value: &T) -> Result<T, StoreError> {
+        self.inner.insert(value).await?.to()
+    }
+
+    /// The record under `key` as `T`.
+    pub fn get(&self, key: impl Into<Key>) -> Result<Option<T>, StoreError> {
+        self.inner.get(key).map(|r| r.to()).transpose()
+    }
+
+    /// Sets the fields of `patch` (any serializable value: a struct of the fields
+    /// to change, or `json!`); the stored record as `T`.
+    pub async fn update(
+        &self,
+        key: impl Into<Key>,
+        patch: &(impl Serialize + ?Sized),
+    ) -> Result<T, StoreError> {
+        self.inner.update(key, patch).await?.to()
+    }
+
+    /// Every record as `T`, in key order.
+    pub fn all(&self) -> Result<Vec<T>, StoreError> {
+        self.inner.all().iter().map(Record::to).collect()
+    }
+
+    /// The records meeting `filter` as `T`, in key order.
+    pub fn find(&self, filter: &Filter) -> Result<Vec<T>, StoreError> {
+        self.inner.find(filter).iter().map(Record::to).collect()
+    }
+
+    /// Deletes the record under `key`; whether there was one.
+    pub async fn delete(&self, key: impl Into<Key>) -> Result<bool, StoreError> {
+        self.inner.delete(key).await
+    }
+}

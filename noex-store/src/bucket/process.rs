@@ -1,0 +1,155 @@
+//! The bucket's process: it gives the bucket a place in the supervision tree and
+//! says, in the Observer, how the bucket is doing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use noex::error::BoxError;
+use noex::gen_server::{Context, GenServer, Reply};
+use noex::process::{Description, Info};
+
+use super::Bucket;
+use crate::store::bucket_stats;
+
+/// Samples the bucket's operation count once a second for its rate.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Clone)]
+struct Sample;
+
+pub(crate) struct BucketServer {
+    bucket: Arc<Bucket>,
+    rate: Arc<Rate>,
+    last_operations: u64,
+    _shown: Option<Description>,
+}
+
+/// Operations per second over the last sample, shared with the description.
+#[derive(Default)]
+struct Rate(AtomicU64);
+
+impl BucketServer {
+    pub(crate) fn new(bucket: Arc<Bucket>) -> BucketServer {
+        BucketServer {
+            last_operations: bucket.operations(),
+            bucket,
+            rate: Arc::new(Rate::default()),
+            _shown: None,
+        }
+    }
+}
+
+impl GenServer for BucketServer {
+    type Call = ();
+    type Cast = ();
+    type Reply = ();
+
+    async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
+        let bucket = self.bucket.clone();
+        let rate = self.rate.clone();
+        self._shown = Some(noex::process::describe(ctx.pid(), move || {
+            Some(describe(&bucket, rate.0.load(Ordering::Relaxed)))
+        }));
+        ctx.send_interval(SAMPLE_EVERY, Sample);
+        Ok(())
+    }
+
+    async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Reply<()> {
+        Reply::Now(())
+    }
+
+    async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
+        if message.is::<Sample>() {
+            let now = self.bucket.operations();
+            self.rate
+                .0
+                .store(now.saturating_sub(self.last_operations), Ordering::Relaxed);
+            self.last_operations = now;
+        }
+    }
+
+    fn format_status(&self) -> Option<String> {
+        let stats = bucket_stats(&self.bucket);
+        let schema = &self.bucket.schema;
+        let mut lines = vec![
+            format!("bucket {} (key: {})", stats.name, schema.key),
+            format!(
+                "records: {}, bytes: {}, reads: {}, writes: {}, subscribers: {}",
+                stats.records, stats.bytes, stats.reads, stats.writes, stats.subscribers
+            ),
+        ];
+        for (name, field) in schema.def.fields() {
+            lines.push(format!("  {name}: {}", describe_field(field)));
+        }
+        Some(lines.join("\n"))
+    }
+}
+
+/// `bucket users: 1,234 records, 56.0 KiB, 120 ops/s, 3 subscribers`.
+fn describe(bucket: &Bucket, per_second: u64) -> String {
+    let (records, bytes) = {
+        let data = bucket.data.read();
+        (data.len(), data.bytes())
+    };
+    let subscribers = bucket.subscribers.load(Ordering::Relaxed);
+    format!(
+        "bucket {}: {} {}, {}, {per_second} ops/s, {subscribers} {}",
+        bucket.name,
+        thousands(records),
+        if records == 1 { "record" } else { "records" },
+        readable_bytes(bytes),
+        if subscribers == 1 {
+            "subscriber"
+        } else {
+            "subscribers"
+        },
+    )
+}
+
+fn describe_field(field: &crate::schema::Field) -> String {
+    let mut parts = vec![field.kind().as_str().to_string()];
+    let flags = [
+        (field.required, "required"),
+        (field.unique, "unique"),
+        (field.index, "index"),
+    ];
+    parts.extend(
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| name.to_string()),
+    );
+    if let Some(generated) = field.generated {
+        parts.push(format!("generated {generated:?}").to_lowercase());
+    }
+    if let Some(default) = &field.default {
+        parts.push(format!("default {default}"));
+    }
+    parts.join(", ")
+}
+
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `512 B`, `14.2 KiB`, `3.1 MiB`.
+fn readable_bytes(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    }
+}

@@ -1,0 +1,322 @@
+//! Reactive queries: a query reads through a context that notes what it touched;
+//! a subscription gets the query's result again whenever a commit changes
+//! something the last run read, and the result differs.
+
+pub(crate) mod process;
+mod subscription;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock, Weak};
+
+use noex::gen_server::ServerRef;
+use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use subscription::Subscription;
+
+use crate::bucket::BucketRef;
+use crate::commit::Changed;
+use crate::error::StoreError;
+use crate::key::Key;
+use crate::record::Record;
+use crate::store::StoreInner;
+
+/// A defined query.
+pub(crate) type QueryFn =
+    Arc<dyn Fn(&QueryContext<'_>, &Value) -> Result<Value, StoreError> + Send + Sync>;
+
+/// A query's result as subscribers receive it.
+pub(crate) type Outcome = Arc<Result<Value, StoreError>>;
+
+/// Changed keys kept per bucket before the bucket counts as changed as a whole:
+/// bounds what waits for the queries process, in bytes as well as in count.
+const PENDING_KEYS_PER_BUCKET: usize = 1024;
+
+/// What a query read: whole buckets, or single keys of a bucket.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Reads {
+    whole: HashSet<String>,
+    keys: HashMap<String, HashSet<Key>>,
+}
+
+impl Reads {
+    fn buckets(&self) -> impl Iterator<Item = &String> {
+        self.whole
+            .iter()
+            .chain(self.keys.keys().filter(|b| !self.whole.contains(*b)))
+    }
+
+    fn affected_by(&self, pending: &HashMap<String, Pending>) -> bool {
+        pending.iter().any(|(bucket, change)| {
+            if self.whole.contains(bucket) {
+                return true;
+            }
+            let Some(keys) = self.keys.get(bucket) else {
+                return false;
+            };
+            match change {
+                Pending::All => true,
+                Pending::Keys(changed) => changed.iter().any(|k| keys.contains(k)),
+            }
+        })
+    }
+}
+
+/// What the queries process has yet to look at, per bucket.
+#[derive(Debug)]
+enum Pending {
+    Keys(HashSet<Key>),
+    All,
+}
+
+/// What a query reads through: each read notes what it touched, so a change
+/// elsewhere does not run the query again.
+pub struct QueryContext<'a> {
+    store: &'a Arc<StoreInner>,
+    reads: RefCell<Reads>,
+}
+
+impl QueryContext<'_> {
+    /// A bucket to read as a whole (`all`, `find`, `count`, aggregates...): any
+    /// change to it runs the query again.
+    pub fn bucket(&self, name: &str) -> Result<BucketRef, StoreError> {
+        let bucket = self.store.bucket(name)?;
+        self.reads.borrow_mut().whole.insert(name.to_string());
+        Ok(BucketRef::new(bucket, self.store.clone()))
+    }
+
+    /// One record: only a change to this key runs the query again.
+    pub fn get(&self, bucket: &str, key: impl Into<Key>) -> Result<Option<Record>, StoreError> {
+        let key = key.into();
+        let handle = BucketRef::new(self.store.bucket(bucket)?, self.store.clone());
+        self.reads
+            .borrow_mut()
+            .keys
+            .entry(bucket.to_string())
+            .or_default()
+            .insert(key.clone());
+        Ok(handle.get(key))
+    }
+}
+
+/// Subscribers of one query with one set of parameters: they share its runs.
+pub(crate) struct Group {
+    name: String,
+    params: Value,
+    query: QueryFn,
+    sender: watch::Sender<Outcome>,
+    /// What the last run read; locked for the whole of a run, so two runs of one
+    /// group never race to send.
+    reads: Mutex<Reads>,
+}
+
+/// The store's queries and subscriptions.
+#[derive(Default)]
+pub(crate) struct Queries {
+    defined: RwLock<HashMap<String, QueryFn>>,
+    groups: Mutex<HashMap<(String, String), Arc<Group>>>,
+    pending: Mutex<HashMap<String, Pending>>,
+    process: Mutex<Option<ServerRef<process::QueriesServer>>>,
+    store: OnceLock<Weak<StoreInner>>,
+}
+
+impl Queries {
+    pub(crate) fn attach(&self, store: &Arc<StoreInner>) {
+        let _ = self.store.set(Arc::downgrade(store));
+    }
+
+    pub(crate) fn define(&self, name: &str, query: QueryFn) -> Result<(), StoreError> {
+        let mut defined = self.defined.write();
+        if defined.contains_key(name) {
+            return Err(StoreError::InvalidArgument(format!(
+                "query {name} is already defined"
+            )));
+        }
+        defined.insert(name.to_string(), query);
+        Ok(())
+    }
+
+    pub(crate) fn defined(&self) -> usize {
+        self.defined.read().len()
+    }
+
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.groups
+            .lock()
+            .values()
+            .map(|g| g.sender.receiver_count())
+            .sum()
+    }
+
+    fn query(&self, name: &str) -> Result<QueryFn, StoreError> {
+        self.defined
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::QueryNotDefined(name.to_string()))
+    }
+
+    pub(crate) fn run_once(
+        &self,
+        store: &Arc<StoreInner>,
+        name: &str,
+        params: &Value,
+    ) -> Result<Value, StoreError> {
+        let query = self.query(name)?;
+        run(store, name, &query, params).0
+    }
+
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        store: &Arc<StoreInner>,
+        name: &str,
+        params: Value,
+    ) -> Result<Subscription, StoreError> {
+        let query = self.query(name)?;
+        let slot = (name.to_string(), params.to_string());
+        let receiver = {
+            let mut groups = self.groups.lock();
+            match groups.get(&slot) {
+                Some(group) => group.sender.subscribe(),
+                None => {
+                    let (outcome, reads) = run(store, name, &query, &params);
+                    let (sender, receiver) = watch::channel(Arc::new(outcome));
+                    groups.insert(
+                        slot,
+                        Arc::new(Group {
+                            name: name.to_string(),
+                            params,
+                            query,
+                            sender,
+                            reads: Mutex::new(reads),
+                        }),
+                    );
+                    receiver
+                }
+            }
+        };
+        self.recount(store);
+        Ok(Subscription::new(
+            receiver,
+            Arc::downgrade(self),
+            Arc::downgrade(store),
+        ))
+    }
+
+    /// A commit's changes: noted for the queries process, which is woken when
+    /// there was nothing waiting (it drains everything at once).
+    pub(crate) fn changed(&self, changes: Vec<Changed>) {
+        if self.groups.lock().is_empty() {
+            return;
+        }
+        let wake = {
+            let mut pending = self.pending.lock();
+            let was_empty = pending.is_empty();
+            for change in changes {
+                let entry = pending
+                    .entry(change.bucket)
+                    .or_insert_with(|| Pending::Keys(HashSet::new()));
+                match (change.key, &mut *entry) {
+                    (Some(key), Pending::Keys(keys)) if keys.len() < PENDING_KEYS_PER_BUCKET => {
+                        keys.insert(key);
+                    }
+                    (_, Pending::All) => {}
+                    _ => *entry = Pending::All,
+                }
+            }
+            was_empty
+        };
+        if wake && let Some(process) = &*self.process.lock() {
+            // A dead process misses this; its restart drains what is pending.
+            let _ = process.cast(process::Wake);
+        }
+    }
+
+    /// Runs again every group that read something changed, and sends each result
+    /// that differs from the last.
+    pub(crate) fn rerun_changed(&self) {
+        let pending = std::mem::take(&mut *self.pending.lock());
+        if pending.is_empty() {
+            return;
+        }
+        let Some(store) = self.store.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let groups: Vec<Arc<Group>> = {
+            let mut groups = self.groups.lock();
+            groups.retain(|_, g| g.sender.receiver_count() > 0);
+            groups.values().cloned().collect()
+        };
+        let mut reads_changed = false;
+        for group in groups {
+            let mut reads = group.reads.lock();
+            if !reads.affected_by(&pending) {
+                continue;
+            }
+            let (outcome, now_read) = run(&store, &group.name, &group.query, &group.params);
+            reads_changed |= now_read.buckets().ne(reads.buckets());
+            *reads = now_read;
+            group.sender.send_if_modified(|last| {
+                if **last == outcome {
+                    false
+                } else {
+                    *last = Arc::new(outcome);
+                    true
+                }
+            });
+        }
+        if reads_changed {
+            self.recount(&store);
+        }
+    }
+
+    /// Each bucket's subscriber count: live subscriptions whose last run read it.
+    pub(crate) fn recount(&self, store: &Arc<StoreInner>) {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for group in self.groups.lock().values() {
+            let subscribers = group.sender.receiver_count();
+            for bucket in group.reads.lock().buckets() {
+                *counts.entry(bucket.clone()).or_default() += subscribers;
+            }
+        }
+        store.set_subscriber_counts(&counts);
+    }
+
+    fn set_process(&self, process: Option<ServerRef<process::QueriesServer>>) {
+        *self.process.lock() = process;
+    }
+}
+
+/// Runs a query, catching a panic as its error, and says what it read.
+fn run(
+    store: &Arc<StoreInner>,
+    name: &str,
+    query: &QueryFn,
+    params: &Value,
+) -> (Result<Value, StoreError>, Reads) {
+    let context = QueryContext {
+        store,
+        reads: RefCell::new(Reads::default()),
+    };
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| query(&context, params)))
+        .unwrap_or_else(|panic| {
+            Err(StoreError::Query {
+                query: name.to_string(),
+                message: noex_panic_message(&panic),
+            })
+        });
+    (outcome, context.reads.into_inner())
+}
+
+fn noex_panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked".into()
+    }
+}

@@ -1,0 +1,348 @@
+//! The store: its buckets and queries, its processes, its persistence.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use noex::supervisor::{self, ChildSpec, SupervisorRef, SupervisorSpec};
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::bucket::process::BucketServer;
+use crate::bucket::{Bucket, BucketRef};
+use crate::commit;
+use crate::error::StoreError;
+use crate::key::Key;
+use crate::persistence::{Durable, Storage};
+use crate::query::process::QueriesServer;
+use crate::query::{Queries, QueryContext, Subscription};
+use crate::record::Record;
+use crate::schema::{BucketDef, Schema};
+use crate::transaction::{Transaction, TxOp};
+
+/// How to start a store.
+pub struct StoreOptions {
+    name: String,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl StoreOptions {
+    /// A store whose processes are named after `name` (`NAME`, `NAME/BUCKET`,
+    /// `NAME/queries`), in memory only.
+    pub fn new(name: impl Into<String>) -> StoreOptions {
+        StoreOptions {
+            name: name.into(),
+            storage: None,
+        }
+    }
+
+    /// Keep every acknowledged write in `storage` and load what it holds at start.
+    pub fn persistence(mut self, storage: impl Storage) -> StoreOptions {
+        self.storage = Some(Arc::new(storage));
+        self
+    }
+}
+
+/// The state every handle of one store shares.
+pub(crate) struct StoreInner {
+    pub(crate) name: String,
+    buckets: RwLock<HashMap<String, Arc<Bucket>>>,
+    pub(crate) queries: Arc<Queries>,
+    pub(crate) durable: Option<Durable>,
+    /// Records the storage held for buckets not defined yet.
+    loaded: Mutex<HashMap<String, Vec<(Key, Record)>>>,
+    supervisor: SupervisorRef,
+    stopped: AtomicBool,
+}
+
+/// A store: buckets of records with schemas, transactions across them, and
+/// reactive queries. Cheap to clone; every clone is the same store.
+///
+/// Its processes show in `noex ps` and `noex tree`: a supervisor named after the
+/// store, a process per bucket (`store/users`, with its records, bytes,
+/// operations per second and subscribers), and `store/queries`, which re-runs
+/// reactive queries after changes.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+/// What [`Store::stats`] reports.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StoreStats {
+    /// The store's name.
+    pub name: String,
+    /// Each bucket, by name.
+    pub buckets: Vec<BucketStats>,
+    /// Defined queries.
+    pub queries: usize,
+    /// Live subscriptions.
+    pub subscriptions: usize,
+    /// Whether writes are persisted.
+    pub persistent: bool,
+}
+
+/// One bucket in [`StoreStats`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BucketStats {
+    /// The bucket's name.
+    pub name: String,
+    /// Records now.
+    pub records: usize,
+    /// Roughly the bytes its records take.
+    pub bytes: usize,
+    /// Reads so far.
+    pub reads: u64,
+    /// Records written so far.
+    pub writes: u64,
+    /// Live subscriptions whose query read it.
+    pub subscribers: usize,
+    /// Its indexed fields.
+    pub indexes: Vec<String>,
+}
+
+impl Store {
+    /// Starts the store's processes (and loads what `options`' storage holds).
+    pub async fn start(options: StoreOptions) -> Result<Store, StoreError> {
+        let mut loaded: HashMap<String, Vec<(Key, Record)>> = HashMap::new();
+        if let Some(storage) = &options.storage {
+            let storage = storage.clone();
+            let rows = tokio::task::spawn_blocking(move || storage.load())
+                .await
+                .map_err(|error| StoreError::Persistence(error.to_string()))?
+                .map_err(|error| StoreError::Persistence(error.to_string()))?;
+            for (bucket, key, value) in rows {
+                let key = Key::from_bytes(&key).ok_or_else(|| {
+                    StoreError::Persistence(format!("bucket {bucket}: a stored key is damaged"))
+                })?;
+                let fields = match serde_json::from_slice(&value) {
+                    Ok(Value::Object(fields)) => fields,
+                    _ => {
+                        return Err(StoreError::Persistence(format!(
+                            "bucket {bucket}: the record under key {key} is damaged"
+                        )));
+                    }
+                };
+                loaded
+                    .entry(bucket)
+                    .or_default()
+                    .push((key, Record::new(fields)));
+            }
+        }
+        let queries = Arc::new(Queries::default());
+        let queries_for_process = queries.clone();
+        let supervisor = supervisor::start(
+            SupervisorSpec::one_for_one()
+                .name(options.name.clone())
+                // A bucket process restarts without losing data; let an operator
+                // restart one a few times without the store giving up.
+                .max_restarts(10, Duration::from_secs(60))
+                .child(
+                    ChildSpec::worker("queries", move || {
+                        QueriesServer::new(queries_for_process.clone())
+                    })
+                    .name(format!("{}/queries", options.name)),
+                ),
+        )
+        .await
+        .map_err(|error| StoreError::InvalidArgument(format!("cannot start the store: {error}")))?;
+        let inner = Arc::new(StoreInner {
+            name: options.name,
+            buckets: RwLock::new(HashMap::new()),
+            queries,
+            durable: options.storage.map(Durable::new),
+            loaded: Mutex::new(loaded),
+            supervisor,
+            stopped: AtomicBool::new(false),
+        });
+        inner.queries.attach(&inner);
+        Ok(Store { inner })
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Defines a bucket and starts its process. Records the storage holds for it
+    /// come back (as stored, not checked again). Defining a bucket twice is
+    /// `ALREADY_EXISTS`.
+    pub async fn define_bucket(&self, name: &str, def: BucketDef) -> Result<BucketRef, StoreError> {
+        let schema = Schema::compile(name, def)?;
+        let bucket = Arc::new(Bucket::new(name, schema));
+        {
+            let mut buckets = self.inner.buckets.write();
+            if buckets.contains_key(name) {
+                return Err(StoreError::BucketAlreadyDefined(name.to_string()));
+            }
+            if let Some(records) = self.inner.loaded.lock().remove(name) {
+                let mut data = bucket.data.write();
+                let mut generator = bucket.generator();
+                let counted: Vec<&str> = bucket.schema.auto_increment_fields().collect();
+                for (key, record) in records {
+                    for field in &counted {
+                        if let Some(value) = record.get(field).and_then(Value::as_i64) {
+                            crate::schema::validate::Generator::saw_int(
+                                &mut generator,
+                                field,
+                                value,
+                            );
+                        }
+                    }
+                    data.put(key, record);
+                }
+            }
+            buckets.insert(name.to_string(), bucket.clone());
+        }
+        let for_process = bucket.clone();
+        let started = self
+            .inner
+            .supervisor
+            .start_child(
+                ChildSpec::worker(name.to_string(), move || {
+                    BucketServer::new(for_process.clone())
+                })
+                .name(format!("{}/{name}", self.inner.name)),
+            )
+            .await;
+        if let Err(error) = started {
+            self.inner.buckets.write().remove(name);
+            return Err(StoreError::InvalidArgument(format!(
+                "cannot start bucket {name}'s process: {error}"
+            )));
+        }
+        Ok(BucketRef::new(bucket, self.inner.clone()))
+    }
+
+    /// A handle to a defined bucket.
+    pub fn bucket(&self, name: &str) -> Result<BucketRef, StoreError> {
+        Ok(BucketRef::new(self.inner.bucket(name)?, self.inner.clone()))
+    }
+
+    /// The defined buckets' names, sorted.
+    pub fn buckets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.buckets.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Figures for every bucket, the queries and the subscriptions.
+    pub fn stats(&self) -> StoreStats {
+        let buckets = self.inner.buckets.read();
+        let mut stats: Vec<BucketStats> = buckets.values().map(|b| bucket_stats(b)).collect();
+        stats.sort_by(|a, b| a.name.cmp(&b.name));
+        StoreStats {
+            name: self.inner.name.clone(),
+            buckets: stats,
+            queries: self.inner.queries.defined(),
+            subscriptions: self.inner.queries.subscriptions(),
+            persistent: self.inner.durable.is_some(),
+        }
+    }
+
+    /// Runs `body` as one transaction over any buckets: its reads see its own
+    /// writes, and at commit either all its writes apply or none does. Optimistic:
+    /// if a record it read (or a bucket it filtered or counted) changed before it
+    /// commits, nothing applies and the result is `CONFLICT`; run it again to retry.
+    /// An error from `body` applies nothing. `body` runs without any lock held and
+    /// must not wait: it is a plain closure.
+    pub async fn transaction<T, E>(
+        &self,
+        body: impl FnOnce(&mut Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        self.inner.check_running()?;
+        let mut tx = Transaction::new(&self.inner);
+        let value = body(&mut tx)?;
+        let (reads, staged) = tx.into_parts();
+        let ack = commit::commit_transaction(&self.inner, &reads, staged)?;
+        commit::durable(ack).await?;
+        Ok(value)
+    }
+
+    /// The seed protocol's transaction: a list of operations (`get`, `insert`,
+    /// `update`, `delete`, `where`, `findOne`, `count`), all or nothing, with each
+    /// one's result in order.
+    pub async fn transaction_ops(&self, ops: Vec<TxOp>) -> Result<Vec<Value>, StoreError> {
+        self.transaction(|tx| ops.iter().map(|op| tx.run(op)).collect())
+            .await
+    }
+
+    /// Defines a reactive query: `query` reads through its context, which notes
+    /// the buckets and keys it touched, and returns a JSON result.
+    pub fn define_query<F>(&self, name: &str, query: F) -> Result<(), StoreError>
+    where
+        F: Fn(&QueryContext<'_>, &Value) -> Result<Value, StoreError> + Send + Sync + 'static,
+    {
+        self.inner.queries.define(name, Arc::new(query))
+    }
+
+    /// Runs a defined query once, without subscribing.
+    pub fn run_query(&self, name: &str, params: &Value) -> Result<Value, StoreError> {
+        self.inner.queries.run_once(&self.inner, name, params)
+    }
+
+    /// Subscribes to a query's result: the first [`Subscription::next`] gives it at
+    /// once, and each later one the next result that differs, after a change to
+    /// what the query read. A subscriber that falls behind gets the latest result,
+    /// not a queue of old ones.
+    pub fn subscribe(&self, name: &str, params: Value) -> Result<Subscription, StoreError> {
+        self.inner.queries.subscribe(&self.inner, name, params)
+    }
+
+    /// Stops the store's processes; writes after this fail with `Stopped`. What is
+    /// queued for persistence is committed first.
+    pub async fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::SeqCst);
+        let _ = self.inner.supervisor.stop().await;
+    }
+}
+
+impl StoreInner {
+    pub(crate) fn bucket(&self, name: &str) -> Result<Arc<Bucket>, StoreError> {
+        self.buckets
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| StoreError::BucketNotDefined(name.to_string()))
+    }
+
+    pub(crate) fn set_subscriber_counts(&self, counts: &HashMap<String, usize>) {
+        for (name, bucket) in self.buckets.read().iter() {
+            let count = counts.get(name).copied().unwrap_or(0);
+            bucket.subscribers.store(count, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn check_running(&self) -> Result<(), StoreError> {
+        if self.stopped.load(Ordering::Relaxed) {
+            Err(StoreError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn bucket_stats(bucket: &Bucket) -> BucketStats {
+    let data = bucket.data.read();
+    BucketStats {
+        name: bucket.name.clone(),
+        records: data.len(),
+        bytes: data.bytes(),
+        reads: bucket.reads.load(Ordering::Relaxed),
+        writes: bucket.writes.load(Ordering::Relaxed),
+        subscribers: bucket.subscribers.load(Ordering::Relaxed),
+        indexes: bucket.schema.indexed_fields().map(str::to_string).collect(),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
