@@ -1,0 +1,138 @@
+//! The store's processes: a supervisor per store, a process per bucket and one for
+//! the queries. Records belong to the store: a bucket process that is killed and
+//! restarted finds them as they were.
+
+use std::time::Duration;
+
+use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::{ExitReason, Pid};
+use noex_store::{BucketDef, Field, Generated, Store, StoreOptions};
+use serde_json::json;
+
+/// Kills a process as an operator's `noex kill` does: an untrappable exit signal.
+struct Killer;
+
+impl GenServer for Killer {
+    type Call = Pid;
+    type Cast = ();
+    type Reply = ();
+
+    async fn handle_call(&mut self, pid: Pid, ctx: &mut Context<Self>) -> Reply<()> {
+        ctx.exit(pid, ExitReason::Killed);
+        Reply::Now(())
+    }
+}
+
+async fn kill(name: &str) -> Pid {
+    let pid = noex::registry::whereis(name).expect("the process runs");
+    let killer = gen_server::start(Killer, StartOptions::new()).await.unwrap();
+    killer.call(pid).await.unwrap();
+    killer.stop(ExitReason::Normal).await.unwrap();
+    pid
+}
+
+/// Waits (in paused time, so only for the system to be idle) until `name` is a
+/// process other than `old`.
+async fn restarted(name: &str, old: Pid) -> Pid {
+    for _ in 0..1000 {
+        if let Some(pid) = noex::registry::whereis(name)
+            && pid != old
+        {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{name} was not restarted");
+}
+
+async fn store(name: &str) -> Store {
+    // SAFETY: set before any thread of the test reads the environment for the agent.
+    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    let store = Store::start(StoreOptions::new(name)).await.unwrap();
+    store
+        .define_bucket(
+            "users",
+            BucketDef::new("id")
+                .field("id", Field::integer().generated(Generated::AutoIncrement))
+                .field("name", Field::string().required()),
+        )
+        .await
+        .unwrap();
+    store
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_bucket_is_a_named_process_under_the_store_supervisor() {
+    let store = store("proc-tree").await;
+    store
+        .define_bucket("orders", BucketDef::new("id"))
+        .await
+        .unwrap();
+    let supervisor = noex::registry::lookup_supervisor("proc-tree").unwrap();
+    let children: Vec<String> = supervisor
+        .children()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|child| child.id)
+        .collect();
+    assert_eq!(children, ["queries", "users", "orders"]);
+    assert!(noex::registry::whereis("proc-tree/users").is_some());
+    assert!(noex::registry::whereis("proc-tree/orders").is_some());
+    assert!(noex::registry::whereis("proc-tree/queries").is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn killed_bucket_process_restarts_with_its_records() {
+    let store = store("proc-kill").await;
+    let users = store.bucket("users").unwrap();
+    for name in ["ann", "bob", "cy"] {
+        users.insert(&json!({ "name": name })).await.unwrap();
+    }
+    let old = kill("proc-kill/users").await;
+    let new = restarted("proc-kill/users", old).await;
+    assert_ne!(old, new);
+    assert_eq!(users.len(), 3, "the records belong to the store, not the process");
+    let next = users.insert(&json!({"name": "dee"})).await.unwrap();
+    assert_eq!(next.get("id"), Some(&json!(4)), "the key counter carries on");
+}
+
+#[tokio::test(start_paused = true)]
+async fn killed_queries_process_restarts_and_pushes_again() {
+    let store = store("proc-queries").await;
+    let users = store.bucket("users").unwrap();
+    store
+        .define_query("count", |ctx, _| Ok(json!(ctx.bucket("users")?.len())))
+        .unwrap();
+    let mut sub = store.subscribe("count", json!({})).unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap(), json!(0));
+
+    let old = kill("proc-queries/queries").await;
+    // Written while no queries process runs: the restarted one catches up.
+    users.insert(&json!({"name": "ann"})).await.unwrap();
+    restarted("proc-queries/queries", old).await;
+    assert_eq!(sub.next().await.unwrap().unwrap(), json!(1));
+    users.insert(&json!({"name": "bob"})).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap(), json!(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn defining_a_bucket_twice_is_already_exists() {
+    let store = store("proc-twice").await;
+    let error = store
+        .define_bucket("users", BucketDef::new("id"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "ALREADY_EXISTS");
+    assert_eq!(store.buckets(), ["users"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopped_store_refuses_writes() {
+    let store = store("proc-stop").await;
+    let users = store.bucket("users").unwrap();
+    store.stop().await;
+    let error = users.insert(&json!({"name": "late"})).await.unwrap_err();
+    assert_eq!(error, noex_store::StoreError::Stopped);
+    assert!(noex::registry::whereis("proc-stop/users").is_none());
+}

@@ -1,0 +1,241 @@
+//! Reactive queries: the first result at once, a new one after each change that
+//! can affect it, none otherwise, and only the latest for a slow subscriber.
+//!
+//! Paused time: `no_push` waits virtual seconds that pass only once every task is
+//! idle, so "nothing came" is decided by the system having nothing left to do,
+//! not by a clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use noex_store::{BucketDef, Field, Filter, Store, StoreError, StoreOptions, Subscription};
+use serde_json::{Value, json};
+
+async fn shop(name: &str) -> Store {
+    // SAFETY: set before any thread of the test reads the environment for the agent.
+    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    let store = Store::start(StoreOptions::new(name)).await.unwrap();
+    store
+        .define_bucket(
+            "users",
+            BucketDef::new("id")
+                .field("id", Field::string())
+                .field("role", Field::string().default(json!("user"))),
+        )
+        .await
+        .unwrap();
+    store
+        .define_bucket("orders", BucketDef::new("id").field("id", Field::string()))
+        .await
+        .unwrap();
+    store
+}
+
+async fn next(sub: &mut Subscription) -> Value {
+    sub.next().await.expect("the store is running").expect("the query succeeds")
+}
+
+/// Nothing arrives: the runtime went idle and virtual time moved on.
+async fn no_push(sub: &mut Subscription) {
+    let waited = tokio::time::timeout(Duration::from_secs(30), sub.next()).await;
+    assert!(waited.is_err(), "unexpected push: {waited:?}");
+}
+
+/// A query counting admins, and how many times it ran.
+fn count_admins(store: &Store) -> Arc<AtomicUsize> {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    store
+        .define_query("admins", move |ctx, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(json!(ctx.bucket("users")?.count(&Filter::eq("role", "admin"))))
+        })
+        .unwrap();
+    runs
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribe_yields_the_first_result_at_once() {
+    let store = shop("rx-first").await;
+    store.bucket("users").unwrap().insert(&json!({"id": "a", "role": "admin"})).await.unwrap();
+    count_admins(&store);
+    let mut sub = store.subscribe("admins", json!({})).unwrap();
+    assert_eq!(next(&mut sub).await, json!(1));
+    no_push(&mut sub).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_pushes_only_on_relevant_change() {
+    let store = shop("rx-relevant").await;
+    let users = store.bucket("users").unwrap();
+    let orders = store.bucket("orders").unwrap();
+    users.insert(&json!({"id": "a"})).await.unwrap();
+    let runs = count_admins(&store);
+    let mut sub = store.subscribe("admins", json!({})).unwrap();
+    assert_eq!(next(&mut sub).await, json!(0));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // Another bucket: the query does not even run again.
+    orders.insert(&json!({"id": "o1"})).await.unwrap();
+    no_push(&mut sub).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "a change elsewhere ran the query");
+
+    // Its bucket, but the result stays the same: it runs, and nothing is pushed.
+    users.insert(&json!({"id": "b"})).await.unwrap();
+    no_push(&mut sub).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+    // A change to the result: pushed.
+    users.update("b", &json!({"role": "admin"})).await.unwrap();
+    assert_eq!(next(&mut sub).await, json!(1));
+    no_push(&mut sub).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_on_one_key_ignores_other_keys() {
+    let store = shop("rx-key").await;
+    let users = store.bucket("users").unwrap();
+    users.insert(&json!({"id": "a", "role": "user"})).await.unwrap();
+    users.insert(&json!({"id": "b", "role": "user"})).await.unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    store
+        .define_query("role-of", move |ctx, params| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let id = params["id"].as_str().unwrap_or_default();
+            Ok(ctx.get("users", id)?.and_then(|r| r.get("role").cloned()).unwrap_or(Value::Null))
+        })
+        .unwrap();
+    let mut sub = store.subscribe("role-of", json!({"id": "a"})).unwrap();
+    assert_eq!(next(&mut sub).await, json!("user"));
+
+    users.update("b", &json!({"role": "admin"})).await.unwrap();
+    no_push(&mut sub).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "a change to another key ran the query");
+
+    users.update("a", &json!({"role": "admin"})).await.unwrap();
+    assert_eq!(next(&mut sub).await, json!("admin"));
+    users.delete("a").await.unwrap();
+    assert_eq!(next(&mut sub).await, Value::Null);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_subscriber_gets_the_latest_result_only() {
+    let store = shop("rx-slow").await;
+    let orders = store.bucket("orders").unwrap();
+    store
+        .define_query("order-count", |ctx, _| Ok(json!(ctx.bucket("orders")?.len())))
+        .unwrap();
+    let mut slow = store.subscribe("order-count", json!(null)).unwrap();
+    let mut keen = store.subscribe("order-count", json!(null)).unwrap();
+    assert_eq!(next(&mut slow).await, json!(0));
+    assert_eq!(next(&mut keen).await, json!(0));
+    for i in 0..100 {
+        orders.insert(&json!({"id": format!("o{i}")})).await.unwrap();
+        // Let the queries process keep up, so every count is produced.
+        assert_eq!(next(&mut keen).await, json!(i + 1));
+    }
+    assert_eq!(next(&mut slow).await, json!(100), "the latest, not the first of a queue");
+    no_push(&mut slow).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn subscribers_of_one_query_share_its_runs() {
+    let store = shop("rx-share").await;
+    let runs = count_admins(&store);
+    let mut subs: Vec<Subscription> = (0..1000)
+        .map(|_| store.subscribe("admins", json!({})).unwrap())
+        .collect();
+    for sub in &mut subs {
+        assert_eq!(next(sub).await, json!(0));
+    }
+    store.bucket("users").unwrap().insert(&json!({"id": "a", "role": "admin"})).await.unwrap();
+    for sub in &mut subs {
+        assert_eq!(next(sub).await, json!(1));
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "one run for the first result, one per change");
+    assert_eq!(store.stats().subscriptions, 1000);
+    assert_eq!(store.stats().buckets[1].name, "users");
+    assert_eq!(store.stats().buckets[1].subscribers, 1000);
+    drop(subs);
+    assert_eq!(store.stats().subscriptions, 0);
+    assert_eq!(store.stats().buckets[1].subscribers, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn params_make_separate_results() {
+    let store = shop("rx-params").await;
+    let users = store.bucket("users").unwrap();
+    store
+        .define_query("with-role", |ctx, params| {
+            let role = params["role"].clone();
+            Ok(json!(ctx.bucket("users")?.count(&Filter::eq("role", role))))
+        })
+        .unwrap();
+    let mut admins = store.subscribe("with-role", json!({"role": "admin"})).unwrap();
+    let mut plain = store.subscribe("with-role", json!({"role": "user"})).unwrap();
+    assert_eq!(next(&mut admins).await, json!(0));
+    assert_eq!(next(&mut plain).await, json!(0));
+    users.insert(&json!({"id": "a"})).await.unwrap();
+    assert_eq!(next(&mut plain).await, json!(1));
+    no_push(&mut admins).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_query_is_an_error_result_not_a_crash() {
+    let store = shop("rx-fail").await;
+    let users = store.bucket("users").unwrap();
+    store
+        .define_query("picky", |ctx, _| {
+            let n = ctx.bucket("users")?.len();
+            if n == 1 {
+                panic!("one is not enough");
+            }
+            if n == 2 {
+                return Err(StoreError::InvalidArgument("two is too many".into()));
+            }
+            Ok(json!(n))
+        })
+        .unwrap();
+    let mut sub = store.subscribe("picky", json!({})).unwrap();
+    assert_eq!(next(&mut sub).await, json!(0));
+    users.insert(&json!({"id": "a"})).await.unwrap();
+    let error = sub.next().await.unwrap().unwrap_err();
+    assert_eq!(
+        error,
+        StoreError::Query { query: "picky".into(), message: "one is not enough".into() }
+    );
+    users.insert(&json!({"id": "b"})).await.unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap_err().code(), "VALIDATION_ERROR");
+    users.insert(&json!({"id": "c"})).await.unwrap();
+    assert_eq!(next(&mut sub).await, json!(3), "the query process survived the panic");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_query_is_query_not_defined() {
+    let store = shop("rx-unknown").await;
+    let error = store.subscribe("nope", json!({})).err().unwrap();
+    assert_eq!(error, StoreError::QueryNotDefined("nope".into()));
+    assert_eq!(error.code(), "QUERY_NOT_DEFINED");
+    assert_eq!(store.run_query("nope", &json!({})).unwrap_err().code(), "QUERY_NOT_DEFINED");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_write_in_a_transaction_pushes_once() {
+    let store = shop("rx-tx").await;
+    let runs = count_admins(&store);
+    let mut sub = store.subscribe("admins", json!({})).unwrap();
+    assert_eq!(next(&mut sub).await, json!(0));
+    store
+        .transaction(|tx| {
+            tx.insert("users", &json!({"id": "a", "role": "admin"}))?;
+            tx.insert("users", &json!({"id": "b", "role": "admin"}))?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(next(&mut sub).await, json!(2), "never the half-way 1");
+    no_push(&mut sub).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
