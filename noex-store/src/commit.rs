@@ -270,15 +270,17 @@ pub(crate) fn seal(
 }
 
 /// Waits until a commit is durable (at once without persistence).
-pub(crate) async fn durable(ack: Option<DurableAck>) -> Result<(), StoreError> {
-    match ack {
-        None => Ok(()),
-        Some(ack) => match ack.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(StoreError::Persistence(error.to_string())),
-            Err(_) => Err(StoreError::Persistence(
-                "the storage writer stopped before the commit".into(),
-            )),
-        },
-    }
+/// A commit that could not be made durable stops the store's writes: memory holds
+/// it and the disk does not, and later writes must not build on that.
+pub(crate) async fn durable(store: &StoreInner, ack: Option<DurableAck>) -> Result<(), StoreError> {
+    let Some(ack) = ack else {
+        return Ok(());
+    };
+    let failure = match ack.await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "the storage writer stopped before the commit".to_string(),
+    };
+    store.refuse_writes(&failure);
+    Err(StoreError::Persistence(failure))
 }

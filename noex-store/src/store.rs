@@ -55,6 +55,8 @@ pub(crate) struct StoreInner {
     loaded: Mutex<HashMap<String, Vec<(Key, Record)>>>,
     supervisor: SupervisorRef,
     stopped: AtomicBool,
+    /// Why writes are refused after a commit could not be made durable.
+    failed: Mutex<Option<String>>,
 }
 
 /// A store: buckets of records with schemas, transactions across them, and
@@ -156,6 +158,7 @@ impl Store {
             loaded: Mutex::new(loaded),
             supervisor,
             stopped: AtomicBool::new(false),
+            failed: Mutex::new(None),
         });
         inner.queries.attach(&inner);
         Ok(Store { inner })
@@ -260,7 +263,7 @@ impl Store {
         let value = body(&mut tx)?;
         let (reads, staged) = tx.into_parts();
         let ack = commit::commit_transaction(&self.inner, &reads, staged)?;
-        commit::durable(ack).await?;
+        commit::durable(&self.inner, ack).await?;
         Ok(value)
     }
 
@@ -320,10 +323,21 @@ impl StoreInner {
 
     pub(crate) fn check_running(&self) -> Result<(), StoreError> {
         if self.stopped.load(Ordering::Relaxed) {
-            Err(StoreError::Stopped)
-        } else {
-            Ok(())
+            return Err(StoreError::Stopped);
         }
+        match &*self.failed.lock() {
+            Some(failure) => Err(StoreError::Persistence(format!(
+                "writes are refused until the store restarts: an earlier commit could not be made durable ({failure})"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn refuse_writes(&self, failure: &str) {
+        tracing::error!(store = %self.name, %failure, "a commit could not be made durable; the store refuses writes from now on");
+        self.failed
+            .lock()
+            .get_or_insert_with(|| failure.to_string());
     }
 }
 

@@ -25,7 +25,9 @@ impl GenServer for Killer {
 
 async fn kill(name: &str) -> Pid {
     let pid = noex::registry::whereis(name).expect("the process runs");
-    let killer = gen_server::start(Killer, StartOptions::new()).await.unwrap();
+    let killer = gen_server::start(Killer, StartOptions::new())
+        .await
+        .unwrap();
     killer.call(pid).await.unwrap();
     killer.stop(ExitReason::Normal).await.unwrap();
     pid
@@ -92,9 +94,17 @@ async fn killed_bucket_process_restarts_with_its_records() {
     let old = kill("proc-kill/users").await;
     let new = restarted("proc-kill/users", old).await;
     assert_ne!(old, new);
-    assert_eq!(users.len(), 3, "the records belong to the store, not the process");
+    assert_eq!(
+        users.len(),
+        3,
+        "the records belong to the store, not the process"
+    );
     let next = users.insert(&json!({"name": "dee"})).await.unwrap();
-    assert_eq!(next.get("id"), Some(&json!(4)), "the key counter carries on");
+    assert_eq!(
+        next.get("id"),
+        Some(&json!(4)),
+        "the key counter carries on"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -33,7 +33,10 @@ async fn shop(name: &str) -> Store {
 }
 
 async fn next(sub: &mut Subscription) -> Value {
-    sub.next().await.expect("the store is running").expect("the query succeeds")
+    sub.next()
+        .await
+        .expect("the store is running")
+        .expect("the query succeeds")
 }
 
 /// Nothing arrives: the runtime went idle and virtual time moved on.
@@ -49,7 +52,9 @@ fn count_admins(store: &Store) -> Arc<AtomicUsize> {
     store
         .define_query("admins", move |ctx, _| {
             counted.fetch_add(1, Ordering::SeqCst);
-            Ok(json!(ctx.bucket("users")?.count(&Filter::eq("role", "admin"))))
+            Ok(json!(
+                ctx.bucket("users")?.count(&Filter::eq("role", "admin"))
+            ))
         })
         .unwrap();
     runs
@@ -58,7 +63,12 @@ fn count_admins(store: &Store) -> Arc<AtomicUsize> {
 #[tokio::test(start_paused = true)]
 async fn subscribe_yields_the_first_result_at_once() {
     let store = shop("rx-first").await;
-    store.bucket("users").unwrap().insert(&json!({"id": "a", "role": "admin"})).await.unwrap();
+    store
+        .bucket("users")
+        .unwrap()
+        .insert(&json!({"id": "a", "role": "admin"}))
+        .await
+        .unwrap();
     count_admins(&store);
     let mut sub = store.subscribe("admins", json!({})).unwrap();
     assert_eq!(next(&mut sub).await, json!(1));
@@ -79,7 +89,11 @@ async fn query_pushes_only_on_relevant_change() {
     // Another bucket: the query does not even run again.
     orders.insert(&json!({"id": "o1"})).await.unwrap();
     no_push(&mut sub).await;
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "a change elsewhere ran the query");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "a change elsewhere ran the query"
+    );
 
     // Its bucket, but the result stays the same: it runs, and nothing is pushed.
     users.insert(&json!({"id": "b"})).await.unwrap();
@@ -96,15 +110,24 @@ async fn query_pushes_only_on_relevant_change() {
 async fn query_on_one_key_ignores_other_keys() {
     let store = shop("rx-key").await;
     let users = store.bucket("users").unwrap();
-    users.insert(&json!({"id": "a", "role": "user"})).await.unwrap();
-    users.insert(&json!({"id": "b", "role": "user"})).await.unwrap();
+    users
+        .insert(&json!({"id": "a", "role": "user"}))
+        .await
+        .unwrap();
+    users
+        .insert(&json!({"id": "b", "role": "user"}))
+        .await
+        .unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     store
         .define_query("role-of", move |ctx, params| {
             counted.fetch_add(1, Ordering::SeqCst);
             let id = params["id"].as_str().unwrap_or_default();
-            Ok(ctx.get("users", id)?.and_then(|r| r.get("role").cloned()).unwrap_or(Value::Null))
+            Ok(ctx
+                .get("users", id)?
+                .and_then(|r| r.get("role").cloned())
+                .unwrap_or(Value::Null))
         })
         .unwrap();
     let mut sub = store.subscribe("role-of", json!({"id": "a"})).unwrap();
@@ -112,7 +135,11 @@ async fn query_on_one_key_ignores_other_keys() {
 
     users.update("b", &json!({"role": "admin"})).await.unwrap();
     no_push(&mut sub).await;
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "a change to another key ran the query");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "a change to another key ran the query"
+    );
 
     users.update("a", &json!({"role": "admin"})).await.unwrap();
     assert_eq!(next(&mut sub).await, json!("admin"));
@@ -125,18 +152,27 @@ async fn slow_subscriber_gets_the_latest_result_only() {
     let store = shop("rx-slow").await;
     let orders = store.bucket("orders").unwrap();
     store
-        .define_query("order-count", |ctx, _| Ok(json!(ctx.bucket("orders")?.len())))
+        .define_query("order-count", |ctx, _| {
+            Ok(json!(ctx.bucket("orders")?.len()))
+        })
         .unwrap();
     let mut slow = store.subscribe("order-count", json!(null)).unwrap();
     let mut keen = store.subscribe("order-count", json!(null)).unwrap();
     assert_eq!(next(&mut slow).await, json!(0));
     assert_eq!(next(&mut keen).await, json!(0));
     for i in 0..100 {
-        orders.insert(&json!({"id": format!("o{i}")})).await.unwrap();
+        orders
+            .insert(&json!({"id": format!("o{i}")}))
+            .await
+            .unwrap();
         // Let the queries process keep up, so every count is produced.
         assert_eq!(next(&mut keen).await, json!(i + 1));
     }
-    assert_eq!(next(&mut slow).await, json!(100), "the latest, not the first of a queue");
+    assert_eq!(
+        next(&mut slow).await,
+        json!(100),
+        "the latest, not the first of a queue"
+    );
     no_push(&mut slow).await;
 }
 
@@ -150,11 +186,20 @@ async fn subscribers_of_one_query_share_its_runs() {
     for sub in &mut subs {
         assert_eq!(next(sub).await, json!(0));
     }
-    store.bucket("users").unwrap().insert(&json!({"id": "a", "role": "admin"})).await.unwrap();
+    store
+        .bucket("users")
+        .unwrap()
+        .insert(&json!({"id": "a", "role": "admin"}))
+        .await
+        .unwrap();
     for sub in &mut subs {
         assert_eq!(next(sub).await, json!(1));
     }
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "one run for the first result, one per change");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "one run for the first result, one per change"
+    );
     assert_eq!(store.stats().subscriptions, 1000);
     assert_eq!(store.stats().buckets[1].name, "users");
     assert_eq!(store.stats().buckets[1].subscribers, 1000);
@@ -173,8 +218,12 @@ async fn params_make_separate_results() {
             Ok(json!(ctx.bucket("users")?.count(&Filter::eq("role", role))))
         })
         .unwrap();
-    let mut admins = store.subscribe("with-role", json!({"role": "admin"})).unwrap();
-    let mut plain = store.subscribe("with-role", json!({"role": "user"})).unwrap();
+    let mut admins = store
+        .subscribe("with-role", json!({"role": "admin"}))
+        .unwrap();
+    let mut plain = store
+        .subscribe("with-role", json!({"role": "user"}))
+        .unwrap();
     assert_eq!(next(&mut admins).await, json!(0));
     assert_eq!(next(&mut plain).await, json!(0));
     users.insert(&json!({"id": "a"})).await.unwrap();
@@ -204,12 +253,22 @@ async fn failing_query_is_an_error_result_not_a_crash() {
     let error = sub.next().await.unwrap().unwrap_err();
     assert_eq!(
         error,
-        StoreError::Query { query: "picky".into(), message: "one is not enough".into() }
+        StoreError::Query {
+            query: "picky".into(),
+            message: "one is not enough".into()
+        }
     );
     users.insert(&json!({"id": "b"})).await.unwrap();
-    assert_eq!(sub.next().await.unwrap().unwrap_err().code(), "VALIDATION_ERROR");
+    assert_eq!(
+        sub.next().await.unwrap().unwrap_err().code(),
+        "VALIDATION_ERROR"
+    );
     users.insert(&json!({"id": "c"})).await.unwrap();
-    assert_eq!(next(&mut sub).await, json!(3), "the query process survived the panic");
+    assert_eq!(
+        next(&mut sub).await,
+        json!(3),
+        "the query process survived the panic"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -218,7 +277,10 @@ async fn unknown_query_is_query_not_defined() {
     let error = store.subscribe("nope", json!({})).err().unwrap();
     assert_eq!(error, StoreError::QueryNotDefined("nope".into()));
     assert_eq!(error.code(), "QUERY_NOT_DEFINED");
-    assert_eq!(store.run_query("nope", &json!({})).unwrap_err().code(), "QUERY_NOT_DEFINED");
+    assert_eq!(
+        store.run_query("nope", &json!({})).unwrap_err().code(),
+        "QUERY_NOT_DEFINED"
+    );
 }
 
 #[tokio::test(start_paused = true)]

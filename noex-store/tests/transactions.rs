@@ -40,8 +40,14 @@ async fn bank(name: &str) -> Store {
 async fn transaction_commits_every_bucket_or_none() {
     let store = bank("tx-commit").await;
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 100})).await.unwrap();
-    accounts.insert(&json!({"id": "b", "balance": 0})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 100}))
+        .await
+        .unwrap();
+    accounts
+        .insert(&json!({"id": "b", "balance": 0}))
+        .await
+        .unwrap();
 
     store
         .transaction(|tx| {
@@ -63,7 +69,10 @@ async fn transaction_commits_every_bucket_or_none() {
 async fn transaction_body_error_applies_nothing() {
     let store = bank("tx-abort").await;
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 100})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 100}))
+        .await
+        .unwrap();
 
     #[derive(Debug, PartialEq)]
     enum Refused {
@@ -92,7 +101,10 @@ async fn transaction_body_error_applies_nothing() {
 async fn transaction_conflict_rolls_back_all() {
     let store = bank("tx-conflict").await;
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 100})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 100}))
+        .await
+        .unwrap();
     let meddler = accounts.clone();
 
     let outcome = store
@@ -131,7 +143,10 @@ async fn transaction_failing_at_commit_undoes_earlier_writes() {
     let log = store.bucket("log").unwrap();
     log.insert(&json!({"note": "taken"})).await.unwrap();
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 5})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 5}))
+        .await
+        .unwrap();
 
     // The unique note is only found taken at commit, after the account's update
     // was applied: the update must be undone.
@@ -179,7 +194,10 @@ async fn transaction_reads_its_own_writes() {
 async fn transaction_filter_conflicts_with_an_insert_it_did_not_see() {
     let store = bank("tx-phantom").await;
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 1})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 1}))
+        .await
+        .unwrap();
     let meddler = accounts.clone();
 
     let outcome = store
@@ -203,7 +221,10 @@ async fn transaction_filter_conflicts_with_an_insert_it_did_not_see() {
 async fn read_only_transaction_never_conflicts() {
     let store = bank("tx-read-only").await;
     let accounts = store.bucket("accounts").unwrap();
-    accounts.insert(&json!({"id": "a", "balance": 1})).await.unwrap();
+    accounts
+        .insert(&json!({"id": "a", "balance": 1}))
+        .await
+        .unwrap();
     let meddler = accounts.clone();
     let balance = store
         .transaction(|tx| {
@@ -285,10 +306,18 @@ fn transfer_in(tx: &mut noex_store::Transaction<'_>, t: &Transfer) -> Result<boo
     if from_balance < t.amount {
         return Ok(false);
     }
-    tx.update("accounts", from.as_str(), &json!({"balance": from_balance - t.amount}))?;
+    tx.update(
+        "accounts",
+        from.as_str(),
+        &json!({"balance": from_balance - t.amount}),
+    )?;
     // Read after the debit: a transfer to the same account sees its own write.
     let to_balance = balance_of(tx.get("accounts", to.as_str())?);
-    tx.update("accounts", to.as_str(), &json!({"balance": to_balance + t.amount}))?;
+    tx.update(
+        "accounts",
+        to.as_str(),
+        &json!({"balance": to_balance + t.amount}),
+    )?;
     let next = tx
         .get("meta", "seq")?
         .and_then(|r| r.get("next").and_then(Value::as_i64))
@@ -360,7 +389,11 @@ fn next_suffix() -> u64 {
 }
 
 fn transfer() -> impl Strategy<Value = Transfer> {
-    (0..ACCOUNTS, 0..ACCOUNTS, 1i64..40).prop_map(|(from, to, amount)| Transfer { from, to, amount })
+    (0..ACCOUNTS, 0..ACCOUNTS, 1i64..40).prop_map(|(from, to, amount)| Transfer {
+        from,
+        to,
+        amount,
+    })
 }
 
 proptest! {

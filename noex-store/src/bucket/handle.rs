@@ -168,7 +168,7 @@ impl BucketRef {
             };
             commit::seal(&self.store, locked, vec![effect])
         };
-        commit::durable(ack).await?;
+        commit::durable(&self.store, ack).await?;
         Ok(record)
     }
 
@@ -234,7 +234,7 @@ impl BucketRef {
             };
             (commit::seal(&self.store, locked, vec![effect]), record)
         };
-        commit::durable(ack).await?;
+        commit::durable(&self.store, ack).await?;
         Ok(record)
     }
 
@@ -253,7 +253,7 @@ impl BucketRef {
             };
             commit::seal(&self.store, locked, vec![effect])
         };
-        commit::durable(ack).await?;
+        commit::durable(&self.store, ack).await?;
         Ok(true)
     }
 
@@ -268,7 +268,7 @@ impl BucketRef {
             };
             (commit::seal(&self.store, locked, vec![effect]), count)
         };
-        commit::durable(ack).await?;
+        commit::durable(&self.store, ack).await?;
         Ok(count)
     }
 }
