@@ -263,9 +263,7 @@ pub(crate) fn seal(
     for effect in &effects {
         effect.bucket().counted_write();
     }
-    store
-        .queries
-        .changed(effects.iter().map(Effect::changed).collect());
+    store.queries.changed(effects.iter().map(Effect::changed));
     ack
 }
 

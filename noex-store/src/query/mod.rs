@@ -8,6 +8,7 @@ mod subscription;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use noex::gen_server::ServerRef;
@@ -118,6 +119,10 @@ pub(crate) struct Group {
 pub(crate) struct Queries {
     defined: RwLock<HashMap<String, QueryFn>>,
     groups: Mutex<HashMap<(String, String), Arc<Group>>>,
+    /// How many groups there are, read without the lock by every commit. Raised
+    /// before a new group's first run, so a commit that reads 0 was applied before
+    /// that run read anything, and the run sees it.
+    live_groups: AtomicUsize,
     pending: Mutex<HashMap<String, Pending>>,
     process: Mutex<Option<ServerRef<process::QueriesServer>>>,
     store: OnceLock<Weak<StoreInner>>,
@@ -182,6 +187,7 @@ impl Queries {
             match groups.get(&slot) {
                 Some(group) => group.sender.subscribe(),
                 None => {
+                    self.live_groups.fetch_add(1, Ordering::SeqCst);
                     let (outcome, reads) = run(store, name, &query, &params);
                     let (sender, receiver) = watch::channel(Arc::new(outcome));
                     groups.insert(
@@ -208,8 +214,8 @@ impl Queries {
 
     /// A commit's changes: noted for the queries process, which is woken when
     /// there was nothing waiting (it drains everything at once).
-    pub(crate) fn changed(&self, changes: Vec<Changed>) {
-        if self.groups.lock().is_empty() {
+    pub(crate) fn changed(&self, changes: impl Iterator<Item = Changed>) {
+        if self.live_groups.load(Ordering::SeqCst) == 0 {
             return;
         }
         let wake = {
@@ -248,6 +254,7 @@ impl Queries {
         let groups: Vec<Arc<Group>> = {
             let mut groups = self.groups.lock();
             groups.retain(|_, g| g.sender.receiver_count() > 0);
+            self.live_groups.store(groups.len(), Ordering::SeqCst);
             groups.values().cloned().collect()
         };
         let mut reads_changed = false;
