@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use super::field::{Field, FieldType, Generated};
 use super::{BucketDef, json_type_name};
 use crate::error::StoreError;
+use crate::filter::same;
 use crate::key::Key;
 use crate::record::{CREATED_AT, UPDATED_AT, VERSION};
 
@@ -55,6 +56,17 @@ impl Schema {
                 return Err(invalid(
                     name,
                     "auto-increment needs an integer field".into(),
+                ));
+            }
+            if field.generated == Some(Generated::Timestamp)
+                && !matches!(
+                    field.kind,
+                    FieldType::Integer | FieldType::Number | FieldType::Any
+                )
+            {
+                return Err(invalid(
+                    name,
+                    "a timestamp needs a number or integer field".into(),
                 ));
             }
             if field.generated == Some(Generated::Uuid)
@@ -150,6 +162,8 @@ impl Schema {
         }
         self.check(&fields)?;
         let key = self.key_of(&fields)?;
+        // The record holds its key as the key is (`7`, not `7.0`).
+        fields.insert(self.key.clone(), key.to_value());
         fields.insert(VERSION.into(), Value::from(1u64));
         fields.insert(CREATED_AT.into(), Value::from(now_ms));
         fields.insert(UPDATED_AT.into(), Value::from(now_ms));
@@ -165,8 +179,8 @@ impl Schema {
         now_ms: u64,
     ) -> Result<Map<String, Value>, StoreError> {
         strip_meta(&mut patch);
-        if let Some(key) = patch.get(&self.key)
-            && Some(key) != old.get(&self.key)
+        if let Some(key) = patch.remove(&self.key)
+            && Key::from_value(&key) != old.get(&self.key).and_then(Key::from_value)
         {
             return Err(self.violation(
                 &self.key,
@@ -197,12 +211,16 @@ impl Schema {
                 "the key field is missing (give it, or make it generated)".into(),
             )),
             Some(value) => Key::from_value(value).ok_or_else(|| {
+                let given = match value {
+                    Value::Number(n) => n.to_string(),
+                    other => json_type_name(other).to_string(),
+                };
                 self.violation(
                     &self.key,
                     "key",
                     format!(
-                        "a key must be a string or an integer, not {}",
-                        json_type_name(value)
+                        "a key must be a string or a whole number within 64-bit signed \
+                         integers, not {given}"
                     ),
                 )
             }),
@@ -241,8 +259,9 @@ impl Schema {
                 ),
             ));
         }
+        // Numbers by value, as filters compare them: `1.0` is one of `[1, 2]`.
         if let Some(allowed) = &field.one_of
-            && !allowed.contains(value)
+            && !allowed.iter().any(|a| same(a, value))
         {
             let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
             return Err(self.violation(
