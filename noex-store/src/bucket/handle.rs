@@ -315,6 +315,17 @@ impl<T: Serialize + DeserializeOwned> TypedBucket<T> {
         self.inner.update(key, patch).await?.to()
     }
 
+    /// As [`update`](TypedBucket::update), only if the record is still at
+    /// `version`: `CONFLICT` otherwise.
+    pub async fn update_if(
+        &self,
+        key: impl Into<Key>,
+        patch: &(impl Serialize + ?Sized),
+        version: u64,
+    ) -> Result<T, StoreError> {
+        self.inner.update_if(key, patch, version).await?.to()
+    }
+
     /// Every record as `T`, in key order.
     pub fn all(&self) -> Result<Vec<T>, StoreError> {
         self.inner.all().iter().map(Record::to).collect()
@@ -323,6 +334,11 @@ impl<T: Serialize + DeserializeOwned> TypedBucket<T> {
     /// The records meeting `filter` as `T`, in key order.
     pub fn find(&self, filter: &Filter) -> Result<Vec<T>, StoreError> {
         self.inner.find(filter).iter().map(Record::to).collect()
+    }
+
+    /// The first record meeting `filter` as `T`, in key order.
+    pub fn find_one(&self, filter: &Filter) -> Result<Option<T>, StoreError> {
+        self.inner.find_one(filter).map(|r| r.to()).transpose()
     }
 
     /// Deletes the record under `key`; whether there was one.
