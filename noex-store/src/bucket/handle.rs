@@ -120,12 +120,14 @@ impl BucketRef {
         self.read(|data| data.aggregate(field, filter, Aggregate::Avg))
     }
 
-    /// The smallest `field` (numbers, or strings); null for none.
+    /// The smallest `field`: of the numbers, or of the strings when no record
+    /// holds a number there; null for none.
     pub fn min(&self, field: &str, filter: &Filter) -> Value {
         self.read(|data| data.aggregate(field, filter, Aggregate::Min))
     }
 
-    /// The largest `field` (numbers, or strings); null for none.
+    /// The largest `field`: of the numbers, or of the strings when no record
+    /// holds a number there; null for none.
     pub fn max(&self, field: &str, filter: &Filter) -> Value {
         self.read(|data| data.aggregate(field, filter, Aggregate::Max))
     }
