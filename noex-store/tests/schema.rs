@@ -917,3 +917,108 @@ fn field_builders_keep_their_type() {
         assert_eq!(kind.as_str(), name);
     }
 }
+
+/// Any JSON value: scalars of every kind (huge numbers and unicode included),
+/// nested arrays and objects; now and then one a rule of the bucket below accepts.
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        (0i64..200).prop_map(Value::from),
+        "\\PC{0,6}".prop_map(Value::from),
+        prop_oneof![Just("user"), Just("admin"), Just("Ann"), Just("a@b")].prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+            any_object(inner),
+        ]
+    })
+}
+
+/// An object of the bucket's field names (and a few others) holding `values`.
+fn any_object(
+    values: impl proptest::strategy::Strategy<Value = Value>,
+) -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let name = prop_oneof![
+        Just("id".to_string()),
+        Just("name".to_string()),
+        Just("role".to_string()),
+        Just("age".to_string()),
+        Just("tags".to_string()),
+        Just("meta".to_string()),
+        Just("_version".to_string()),
+        "\\PC{0,4}",
+    ];
+    prop::collection::btree_map(name, values, 0..5)
+        .prop_map(|map| Value::Object(map.into_iter().collect()))
+}
+
+#[test]
+fn any_input_is_stored_or_refused_with_a_typed_error() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let def = BucketDef::new("id")
+        .field("id", Field::integer().generated(Generated::AutoIncrement))
+        .field(
+            "name",
+            Field::string()
+                .min_length(1)
+                .max_length(5)
+                .pattern("^\\w+$"),
+        )
+        .field(
+            "role",
+            Field::string()
+                .default(json!("user"))
+                .one_of(["user", "admin"]),
+        )
+        .field("age", Field::integer().min(0.0).max(150.0).index())
+        .field("tags", Field::array().max_length(3).unique())
+        .field("meta", Field::object());
+    let (store, things) = runtime.block_on(bucket("things", def));
+    let inputs = (
+        prop_oneof![1 => any_json(), 3 => any_object(any_json())],
+        prop_oneof![1 => any_json(), 3 => any_object(any_json())],
+    );
+    let mut runner = TestRunner::new(Config::with_cases(512));
+    let result = runner.run(&inputs, |(record, patch)| {
+        runtime.block_on(async {
+            let known = ["VALIDATION_ERROR", "ALREADY_EXISTS"];
+            let before = things.len();
+            match things.insert(&record).await {
+                Ok(stored) => {
+                    prop_assert_eq!(things.len(), before + 1);
+                    prop_assert_eq!(stored.version(), 1);
+                    let key = Key::from_value(stored.get("id").unwrap()).unwrap();
+                    prop_assert_eq!(things.get(key.clone()), Some(stored.clone()));
+                    match things.update(key.clone(), &patch).await {
+                        Ok(updated) => prop_assert_eq!(updated.version(), 2),
+                        Err(error) => {
+                            prop_assert!(known.contains(&error.code()), "{:?}", error);
+                            prop_assert_eq!(things.get(key), Some(stored));
+                        }
+                    }
+                }
+                Err(error) => {
+                    prop_assert!(known.contains(&error.code()), "{:?}", error);
+                    prop_assert_eq!(things.len(), before);
+                }
+            }
+            Ok(())
+        })
+    });
+    runtime.block_on(store.stop());
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
