@@ -267,6 +267,14 @@ async fn auto_increment_continues_past_explicit_larger_key() {
 }
 
 #[tokio::test]
+async fn auto_increment_continues_past_an_explicit_key_written_as_a_float() {
+    let (_store, things) = bucket("things", one_field(Field::any())).await;
+    things.insert(&json!({"id": 5.0})).await.unwrap();
+    let next = things.insert(&json!({})).await.unwrap();
+    assert_eq!(next.get("id"), Some(&json!(6)));
+}
+
+#[tokio::test]
 async fn auto_increment_keeps_counting_across_deletes() {
     let (_store, things) = bucket("things", one_field(Field::any())).await;
     things.insert(&json!({})).await.unwrap();

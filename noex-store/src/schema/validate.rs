@@ -141,8 +141,9 @@ impl Schema {
         for compiled in &self.fields {
             let given = fields.get(&compiled.name).is_some_and(|v| !v.is_null());
             if given {
+                // `5.0` counts as 5, as it does as a key.
                 if compiled.field.generated == Some(Generated::AutoIncrement)
-                    && let Some(value) = fields[&compiled.name].as_i64()
+                    && let Some(Key::Int(value)) = Key::from_value(&fields[&compiled.name])
                 {
                     generator.saw_int(&compiled.name, value);
                 }
