@@ -834,3 +834,63 @@ fn every_error_has_the_seeds_code() {
         assert_eq!(error.code(), code, "{error:?}");
     }
 }
+
+// ---- concurrent writers ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_get_distinct_auto_increment_keys() {
+    let def = BucketDef::new("id")
+        .field("id", Field::integer().generated(Generated::AutoIncrement))
+        .field("email", Field::string().unique());
+    let (_store, things) = bucket("things", def).await;
+    let writers: Vec<_> = (0..200)
+        .map(|i| {
+            let things = things.clone();
+            // Every other pair of writers races for the same unique email.
+            tokio::spawn(async move {
+                things
+                    .insert(&json!({ "email": format!("{}", i / 2) }))
+                    .await
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(_) => stored += 1,
+            Err(error) => assert_eq!(error.code(), "ALREADY_EXISTS"),
+        }
+    }
+    assert_eq!(stored, 100);
+    assert_eq!(things.len(), 100);
+    let mut emails: Vec<Value> = things
+        .all()
+        .iter()
+        .map(|r| r.get("email").cloned().unwrap())
+        .collect();
+    emails.sort_by_key(|e| e.as_str().unwrap().parse::<u32>().unwrap());
+    emails.dedup();
+    assert_eq!(emails.len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_update_if_lets_one_writer_win_each_version() {
+    let (_store, things) = bucket("things", BucketDef::new("k")).await;
+    things.insert(&json!({"k": 1, "n": 0})).await.unwrap();
+    let writers: Vec<_> = (0..50)
+        .map(|i| {
+            let things = things.clone();
+            tokio::spawn(async move { things.update_if(1, &json!({ "n": i }), 1).await })
+        })
+        .collect();
+    let mut won = Vec::new();
+    for writer in writers {
+        match writer.await.unwrap() {
+            Ok(record) => won.push(record),
+            Err(error) => assert_eq!(error.code(), "CONFLICT"),
+        }
+    }
+    assert_eq!(won.len(), 1);
+    assert_eq!(things.get(1), Some(won[0].clone()));
+    assert_eq!(won[0].version(), 2);
+}
