@@ -235,7 +235,7 @@ fn find_through_an_index_equals_a_full_scan() {
         prop::collection::vec(change(), 0..30),
         prop::collection::vec(filter(), 1..12),
     );
-    let mut runner = TestRunner::new(Config::with_cases(256));
+    let mut runner = TestRunner::new(Config::default());
     let result = runner.run(&cases, |(records, changes, filters)| {
         runtime.block_on(async {
             plain.clear().await.unwrap();

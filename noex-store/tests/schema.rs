@@ -998,7 +998,7 @@ fn any_input_is_stored_or_refused_with_a_typed_error() {
         prop_oneof![1 => any_json(), 3 => any_object(any_json())],
         prop_oneof![1 => any_json(), 3 => any_object(any_json())],
     );
-    let mut runner = TestRunner::new(Config::with_cases(512));
+    let mut runner = TestRunner::new(Config::default());
     let result = runner.run(&inputs, |(record, patch)| {
         runtime.block_on(async {
             let known = ["VALIDATION_ERROR", "ALREADY_EXISTS"];
