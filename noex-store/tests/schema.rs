@@ -732,6 +732,23 @@ async fn caller_given_meta_fields_are_ignored() {
 }
 
 #[tokio::test]
+async fn a_field_named_like_a_meta_field_fails_define_bucket() {
+    // The store writes these itself and drops a caller's: a rule on one could
+    // never be met.
+    let store = store().await;
+    for meta in ["_version", "_created_at", "_updated_at"] {
+        let def = one_field(Field::any()).field(meta, Field::integer().required());
+        let error = store.define_bucket("things", def).await.unwrap_err();
+        assert_eq!(
+            error,
+            StoreError::InvalidArgument(format!(
+                "bucket things: field `{meta}`: the store keeps this field itself"
+            ))
+        );
+    }
+}
+
+#[tokio::test]
 async fn update_keeps_created_at_and_moves_updated_at() {
     let (_store, things) = bucket("things", one_field(Field::any())).await;
     let record = things.insert(&json!({"v": 1})).await.unwrap();

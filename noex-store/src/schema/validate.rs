@@ -40,6 +40,9 @@ impl Schema {
         };
         let mut fields = Vec::with_capacity(def.fields.len());
         for (name, field) in &def.fields {
+            if [VERSION, CREATED_AT, UPDATED_AT].contains(&name.as_str()) {
+                return Err(invalid(name, "the store keeps this field itself".into()));
+            }
             let pattern = match &field.pattern {
                 Some(pattern) => Some(
                     regex_lite::Regex::new(pattern)
