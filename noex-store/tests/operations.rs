@@ -894,3 +894,24 @@ async fn concurrent_update_if_lets_one_writer_win_each_version() {
     assert_eq!(things.get(1), Some(won[0].clone()));
     assert_eq!(won[0].version(), 2);
 }
+
+#[tokio::test]
+async fn bytes_follow_records_in_and_out() {
+    let (store, things) = bucket("things", BucketDef::new("k")).await;
+    let bytes = || store.stats().buckets[0].bytes;
+    things
+        .insert(&json!({"k": 1, "text": "short"}))
+        .await
+        .unwrap();
+    let one = bytes();
+    things
+        .insert(&json!({"k": 2, "text": "x".repeat(1000)}))
+        .await
+        .unwrap();
+    assert!(bytes() >= one + 1000, "{} after {one}", bytes());
+    things.update(2, &json!({"text": "short"})).await.unwrap();
+    assert_eq!(bytes(), 2 * one);
+    things.delete(1).await.unwrap();
+    things.delete(2).await.unwrap();
+    assert_eq!(bytes(), 0);
+}
