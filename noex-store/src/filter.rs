@@ -140,8 +140,20 @@ impl Filter {
         };
         let mut filter = Filter::default();
         for (field, wanted) in fields {
+            // `$or`, `$and` and the like are not supported: without this they would
+            // quietly compare a field of that name and match nothing.
+            if field.starts_with('$') {
+                return Err(StoreError::InvalidArgument(format!(
+                    "unknown operator {field} in place of a field (write {{\"field\": {{\"$gt\": 1}}}})"
+                )));
+            }
             match wanted {
-                Value::Object(ops) if is_operator_object(ops) => {
+                Value::Object(ops) if ops.keys().any(|k| k.starts_with('$')) => {
+                    if let Some(plain) = ops.keys().find(|k| !k.starts_with('$')) {
+                        return Err(StoreError::InvalidArgument(format!(
+                            "field `{field}`: `{plain}` beside operators (an object is either all operators or a value)"
+                        )));
+                    }
                     for (name, value) in ops {
                         let op = Op::from_name(name).ok_or_else(|| {
                             StoreError::InvalidArgument(format!(
@@ -174,10 +186,6 @@ impl Filter {
     pub fn matches(&self, record: &Map<String, Value>) -> bool {
         self.conditions.iter().all(|c| c.matches(record))
     }
-}
-
-fn is_operator_object(ops: &Map<String, Value>) -> bool {
-    !ops.is_empty() && ops.keys().all(|k| k.starts_with('$'))
 }
 
 impl Condition {
@@ -221,7 +229,7 @@ pub(crate) fn lookup<'a>(record: &'a Map<String, Value>, path: &str) -> Option<&
 /// Equality with numbers by value.
 pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Number(x), Value::Number(y)) => Num::of(x) == Num::of(y),
         _ => a == b,
     }
 }
@@ -229,9 +237,77 @@ pub(crate) fn same(a: &Value, b: &Value) -> bool {
 /// Order between two numbers or two strings; `None` across types.
 pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::Number(x), Value::Number(y)) => Some(Num::of(x).cmp(&Num::of(y))),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         _ => None,
+    }
+}
+
+/// A JSON number by its exact value, as filters, indexes and unique rules compare
+/// them: `1` equals `1.0`, and two integers past 2^53 that round to the same f64
+/// (ids, often) stay two values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Num {
+    /// A whole number: every integer JSON holds, and every whole float that fits.
+    Whole(i128),
+    /// A number with a fraction, or a float too large for `Whole`.
+    Float(f64),
+}
+
+impl Num {
+    /// Below every number.
+    pub(crate) const LOWEST: Num = Num::Float(f64::NEG_INFINITY);
+
+    pub(crate) fn of(n: &serde_json::Number) -> Num {
+        if let Some(i) = n.as_i64() {
+            return Num::Whole(i.into());
+        }
+        if let Some(u) = n.as_u64() {
+            return Num::Whole(u.into());
+        }
+        let f = n.as_f64().unwrap_or(f64::NAN);
+        // One form per value, so that equal numbers are equal (and hash alike).
+        if f.fract() == 0.0 && f.abs() < 1e38 {
+            Num::Whole(f as i128)
+        } else {
+            Num::Float(f)
+        }
+    }
+}
+
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> Ordering {
+        match (*self, *other) {
+            (Num::Whole(a), Num::Whole(b)) => a.cmp(&b),
+            (Num::Float(a), Num::Float(b)) => a.total_cmp(&b),
+            // A fraction (or a float past `Whole`) is never equal to a whole number,
+            // and rounding the whole number to an f64 cannot carry it across.
+            (Num::Whole(a), Num::Float(b)) => (a as f64).total_cmp(&b),
+            (Num::Float(a), Num::Whole(b)) => a.total_cmp(&(b as f64)),
+        }
+    }
+}
+
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Num) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Num {}
+
+impl std::hash::Hash for Num {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            Num::Whole(i) => (0u8, i).hash(state),
+            Num::Float(f) => (1u8, f.to_bits()).hash(state),
+        }
     }
 }

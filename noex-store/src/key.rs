@@ -19,7 +19,12 @@ impl Key {
     pub fn from_value(value: &Value) -> Option<Key> {
         match value {
             Value::String(s) => Some(Key::Str(s.clone())),
-            Value::Number(n) => n.as_i64().map(Key::Int),
+            // A whole float (`7.0`) is the integer key an integer field holds.
+            Value::Number(n) => n.as_i64().map(Key::Int).or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (i64::MIN as f64..i64::MAX as f64).contains(f))
+                    .map(|f| Key::Int(f as i64))
+            }),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::index::{IndexValue, SecondaryIndex, UniqueIndex};
 use crate::error::StoreError;
-use crate::filter::{Filter, lookup};
+use crate::filter::{Filter, compare, lookup};
 use crate::key::Key;
 use crate::record::Record;
 use crate::schema::Schema;
@@ -98,8 +98,9 @@ impl BucketData {
     /// Stores `record` under `key`, returning the record it replaced.
     pub(crate) fn put(&mut self, key: Key, record: Record) -> Option<Record> {
         let old = self.remove(&key);
+        // An index lists what a filter on its field reads, a dotted path included.
         for (field, index) in &mut self.indexes {
-            index.add(IndexValue::of(record.get(field)), key.clone());
+            index.add(IndexValue::of(lookup(record.fields(), field)), key.clone());
         }
         for (field, unique) in &mut self.uniques {
             unique.add(IndexValue::of(record.get(field)), key.clone());
@@ -114,7 +115,7 @@ impl BucketData {
     pub(crate) fn remove(&mut self, key: &Key) -> Option<Record> {
         let old = self.records.remove(key)?;
         for (field, index) in &mut self.indexes {
-            index.remove(&IndexValue::of(old.get(field)), key);
+            index.remove(&IndexValue::of(lookup(old.fields(), field)), key);
         }
         for (field, unique) in &mut self.uniques {
             unique.remove(&IndexValue::of(old.get(field)), key);
@@ -192,29 +193,28 @@ impl BucketData {
     }
 
     /// Sum, average, minimum or maximum of `field` over the records meeting
-    /// `filter`; records whose field is not a number are left out (min and max
-    /// also compare strings with strings).
+    /// `filter`; records whose field is not a number are left out. Min and max
+    /// take strings when no record holds a number there, so the answer does not
+    /// depend on which record comes first.
     pub(crate) fn aggregate(&self, field: &str, filter: &Filter, kind: Aggregate) -> Value {
-        let values = self
+        let values: Vec<&Value> = self
             .matching(filter)
-            .filter_map(|r| lookup(r.fields(), field));
+            .filter_map(|r| lookup(r.fields(), field))
+            .collect();
+        let numbers = values.iter().filter_map(|v| match v {
+            Value::Number(n) => Some(n),
+            _ => None,
+        });
         match kind {
-            Aggregate::Sum | Aggregate::Avg => {
-                let (sum, count, all_int) = values.filter(|v| v.is_number()).fold(
-                    (0f64, 0usize, true),
-                    |(sum, count, all_int), v| {
-                        (
-                            sum + v.as_f64().unwrap_or(0.0),
-                            count + 1,
-                            all_int && (v.is_i64() || v.is_u64()),
-                        )
-                    },
-                );
-                match kind {
-                    Aggregate::Sum if all_int && sum.abs() < 9.0e15 => Value::from(sum as i64),
-                    Aggregate::Sum => Value::from(sum),
-                    _ if count == 0 => Value::Null,
-                    _ => Value::from(sum / count as f64),
+            Aggregate::Sum => sum(numbers),
+            Aggregate::Avg => {
+                let (total, count) = numbers.fold((0f64, 0usize), |(total, count), n| {
+                    (total + n.as_f64().unwrap_or(0.0), count + 1)
+                });
+                if count == 0 {
+                    Value::Null
+                } else {
+                    Value::from(total / count as f64)
                 }
             }
             Aggregate::Min | Aggregate::Max => {
@@ -223,15 +223,46 @@ impl BucketData {
                 } else {
                     std::cmp::Ordering::Greater
                 };
+                let kind_of: fn(&&Value) -> bool = if values.iter().any(|v| v.is_number()) {
+                    |v| v.is_number()
+                } else {
+                    |v| v.is_string()
+                };
                 values
-                    .filter(|v| v.is_number() || v.is_string())
+                    .into_iter()
+                    .filter(kind_of)
                     .fold(None::<&Value>, |best, v| match best {
-                        Some(b) if crate::filter::compare(v, b) != Some(wanted) => Some(b),
+                        Some(b) if compare(v, b) != Some(wanted) => Some(b),
                         _ => Some(v),
                     })
                     .cloned()
                     .unwrap_or(Value::Null)
             }
         }
+    }
+}
+
+/// The sum of numbers: exact while they are all integers (an i64 or u64 result
+/// stays an integer, however large), a float once one is not; 0 for none.
+fn sum<'a>(numbers: impl Iterator<Item = &'a serde_json::Number>) -> Value {
+    let mut whole: Option<i128> = Some(0);
+    let mut float = 0f64;
+    for n in numbers {
+        let exact = n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from));
+        whole = match (whole, exact) {
+            (Some(total), Some(i)) => total.checked_add(i),
+            _ => None,
+        };
+        float += n.as_f64().unwrap_or(0.0);
+    }
+    match whole {
+        Some(total) => i64::try_from(total)
+            .map(Value::from)
+            .or_else(|_| u64::try_from(total).map(Value::from))
+            .unwrap_or_else(|_| Value::from(total as f64)),
+        None => Value::from(float),
     }
 }

@@ -120,12 +120,14 @@ impl BucketRef {
         self.read(|data| data.aggregate(field, filter, Aggregate::Avg))
     }
 
-    /// The smallest `field` (numbers, or strings); null for none.
+    /// The smallest `field`: of the numbers, or of the strings when no record
+    /// holds a number there; null for none.
     pub fn min(&self, field: &str, filter: &Filter) -> Value {
         self.read(|data| data.aggregate(field, filter, Aggregate::Min))
     }
 
-    /// The largest `field` (numbers, or strings); null for none.
+    /// The largest `field`: of the numbers, or of the strings when no record
+    /// holds a number there; null for none.
     pub fn max(&self, field: &str, filter: &Filter) -> Value {
         self.read(|data| data.aggregate(field, filter, Aggregate::Max))
     }
@@ -315,6 +317,17 @@ impl<T: Serialize + DeserializeOwned> TypedBucket<T> {
         self.inner.update(key, patch).await?.to()
     }
 
+    /// As [`update`](TypedBucket::update), only if the record is still at
+    /// `version`: `CONFLICT` otherwise.
+    pub async fn update_if(
+        &self,
+        key: impl Into<Key>,
+        patch: &(impl Serialize + ?Sized),
+        version: u64,
+    ) -> Result<T, StoreError> {
+        self.inner.update_if(key, patch, version).await?.to()
+    }
+
     /// Every record as `T`, in key order.
     pub fn all(&self) -> Result<Vec<T>, StoreError> {
         self.inner.all().iter().map(Record::to).collect()
@@ -323,6 +336,11 @@ impl<T: Serialize + DeserializeOwned> TypedBucket<T> {
     /// The records meeting `filter` as `T`, in key order.
     pub fn find(&self, filter: &Filter) -> Result<Vec<T>, StoreError> {
         self.inner.find(filter).iter().map(Record::to).collect()
+    }
+
+    /// The first record meeting `filter` as `T`, in key order.
+    pub fn find_one(&self, filter: &Filter) -> Result<Option<T>, StoreError> {
+        self.inner.find_one(filter).map(|r| r.to()).transpose()
     }
 
     /// Deletes the record under `key`; whether there was one.

@@ -1,49 +1,22 @@
 //! Secondary and unique indexes: field values in an order filters can range over.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use serde_json::Value;
 
-use crate::filter::{Condition, Op};
+use crate::filter::{Condition, Num, Op};
 use crate::key::Key;
 
 /// A field's value as an index orders it: null, booleans, numbers, strings, then
-/// anything else (by its JSON text). Numbers compare by value, as filters do.
+/// anything else (by its JSON text). Numbers compare by their exact value, as filters do.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum IndexValue {
     Null,
     Bool(bool),
-    Num(Number),
+    Num(Num),
     Str(String),
     Other(String),
-}
-
-/// An f64 with a total order (`-0.0` made `0.0`, so equal numbers are one entry).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Number(f64);
-
-impl PartialEq for Number {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Number {}
-impl PartialOrd for Number {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Number {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-impl std::hash::Hash for Number {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.to_bits().hash(state);
-    }
 }
 
 impl IndexValue {
@@ -51,10 +24,7 @@ impl IndexValue {
         match value {
             None | Some(Value::Null) => IndexValue::Null,
             Some(Value::Bool(b)) => IndexValue::Bool(*b),
-            Some(Value::Number(n)) => {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                IndexValue::Num(Number(if f == 0.0 { 0.0 } else { f }))
-            }
+            Some(Value::Number(n)) => IndexValue::Num(Num::of(n)),
             Some(Value::String(s)) => IndexValue::Str(s.clone()),
             Some(other) => IndexValue::Other(other.to_string()),
         }
@@ -65,7 +35,7 @@ impl IndexValue {
     fn end_of_kind(&self) -> Bound<IndexValue> {
         match self {
             IndexValue::Null => Bound::Excluded(IndexValue::Bool(false)),
-            IndexValue::Bool(_) => Bound::Excluded(IndexValue::Num(Number(f64::NEG_INFINITY))),
+            IndexValue::Bool(_) => Bound::Excluded(IndexValue::Num(Num::LOWEST)),
             IndexValue::Num(_) => Bound::Excluded(IndexValue::Str(String::new())),
             IndexValue::Str(_) => Bound::Excluded(IndexValue::Other(String::new())),
             IndexValue::Other(_) => Bound::Unbounded,
@@ -76,7 +46,7 @@ impl IndexValue {
         match self {
             IndexValue::Null => Bound::Included(IndexValue::Null),
             IndexValue::Bool(_) => Bound::Included(IndexValue::Bool(false)),
-            IndexValue::Num(_) => Bound::Included(IndexValue::Num(Number(f64::NEG_INFINITY))),
+            IndexValue::Num(_) => Bound::Included(IndexValue::Num(Num::LOWEST)),
             IndexValue::Str(_) => Bound::Included(IndexValue::Str(String::new())),
             IndexValue::Other(_) => Bound::Included(IndexValue::Other(String::new())),
         }

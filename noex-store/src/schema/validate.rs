@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 use super::field::{Field, FieldType, Generated};
 use super::{BucketDef, json_type_name};
 use crate::error::StoreError;
+use crate::filter::same;
 use crate::key::Key;
 use crate::record::{CREATED_AT, UPDATED_AT, VERSION};
 
@@ -39,6 +40,9 @@ impl Schema {
         };
         let mut fields = Vec::with_capacity(def.fields.len());
         for (name, field) in &def.fields {
+            if [VERSION, CREATED_AT, UPDATED_AT].contains(&name.as_str()) {
+                return Err(invalid(name, "the store keeps this field itself".into()));
+            }
             let pattern = match &field.pattern {
                 Some(pattern) => Some(
                     regex_lite::Regex::new(pattern)
@@ -55,6 +59,17 @@ impl Schema {
                 return Err(invalid(
                     name,
                     "auto-increment needs an integer field".into(),
+                ));
+            }
+            if field.generated == Some(Generated::Timestamp)
+                && !matches!(
+                    field.kind,
+                    FieldType::Integer | FieldType::Number | FieldType::Any
+                )
+            {
+                return Err(invalid(
+                    name,
+                    "a timestamp needs a number or integer field".into(),
                 ));
             }
             if field.generated == Some(Generated::Uuid)
@@ -129,8 +144,9 @@ impl Schema {
         for compiled in &self.fields {
             let given = fields.get(&compiled.name).is_some_and(|v| !v.is_null());
             if given {
+                // `5.0` counts as 5, as it does as a key.
                 if compiled.field.generated == Some(Generated::AutoIncrement)
-                    && let Some(value) = fields[&compiled.name].as_i64()
+                    && let Some(Key::Int(value)) = Key::from_value(&fields[&compiled.name])
                 {
                     generator.saw_int(&compiled.name, value);
                 }
@@ -150,6 +166,8 @@ impl Schema {
         }
         self.check(&fields)?;
         let key = self.key_of(&fields)?;
+        // The record holds its key as the key is (`7`, not `7.0`).
+        fields.insert(self.key.clone(), key.to_value());
         fields.insert(VERSION.into(), Value::from(1u64));
         fields.insert(CREATED_AT.into(), Value::from(now_ms));
         fields.insert(UPDATED_AT.into(), Value::from(now_ms));
@@ -165,8 +183,8 @@ impl Schema {
         now_ms: u64,
     ) -> Result<Map<String, Value>, StoreError> {
         strip_meta(&mut patch);
-        if let Some(key) = patch.get(&self.key)
-            && Some(key) != old.get(&self.key)
+        if let Some(key) = patch.remove(&self.key)
+            && Key::from_value(&key) != old.get(&self.key).and_then(Key::from_value)
         {
             return Err(self.violation(
                 &self.key,
@@ -197,12 +215,16 @@ impl Schema {
                 "the key field is missing (give it, or make it generated)".into(),
             )),
             Some(value) => Key::from_value(value).ok_or_else(|| {
+                let given = match value {
+                    Value::Number(n) => n.to_string(),
+                    other => json_type_name(other).to_string(),
+                };
                 self.violation(
                     &self.key,
                     "key",
                     format!(
-                        "a key must be a string or an integer, not {}",
-                        json_type_name(value)
+                        "a key must be a string or a whole number within 64-bit signed \
+                         integers, not {given}"
                     ),
                 )
             }),
@@ -241,8 +263,9 @@ impl Schema {
                 ),
             ));
         }
+        // Numbers by value, as filters compare them: `1.0` is one of `[1, 2]`.
         if let Some(allowed) = &field.one_of
-            && !allowed.contains(value)
+            && !allowed.iter().any(|a| same(a, value))
         {
             let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
             return Err(self.violation(
