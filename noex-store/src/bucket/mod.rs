@@ -67,10 +67,10 @@ impl Bucket {
 struct Counters<'a>(parking_lot::MutexGuard<'a, HashMap<String, i64>>);
 
 impl Generator for Counters<'_> {
-    fn next_int(&mut self, field: &str) -> i64 {
+    fn next_int(&mut self, field: &str) -> Option<i64> {
         let counter = self.0.entry(field.to_string()).or_insert(0);
-        *counter += 1;
-        *counter
+        *counter = counter.checked_add(1)?;
+        Some(*counter)
     }
 
     fn saw_int(&mut self, field: &str, value: i64) {

@@ -28,7 +28,8 @@ struct CompiledField {
 /// Where generated values come from: the bucket's counters and the clock.
 pub(crate) trait Generator {
     /// The next auto-increment value of `field`.
-    fn next_int(&mut self, field: &str) -> i64;
+    /// The next auto-increment value of `field`; `None` once past the largest integer.
+    fn next_int(&mut self, field: &str) -> Option<i64>;
     /// An explicit integer was given for an auto-increment `field`: later ones go past it.
     fn saw_int(&mut self, field: &str, value: i64);
 }
@@ -154,9 +155,15 @@ impl Schema {
             }
             let made = match compiled.field.generated {
                 Some(Generated::Uuid) => Some(Value::from(uuid::Uuid::new_v4().to_string())),
-                Some(Generated::AutoIncrement) => {
-                    Some(Value::from(generator.next_int(&compiled.name)))
-                }
+                Some(Generated::AutoIncrement) => Some(Value::from(
+                    generator.next_int(&compiled.name).ok_or_else(|| {
+                        self.violation(
+                            &compiled.name,
+                            "generated",
+                            "the auto-increment counter is past the largest integer".into(),
+                        )
+                    })?,
+                )),
                 Some(Generated::Timestamp) => Some(Value::from(now_ms)),
                 None => compiled.field.default.clone(),
             };
