@@ -190,7 +190,7 @@ mod tests {
     use tokio::sync::oneshot::error::TryRecvError;
 
     use super::*;
-    use crate::persistence::{FailingStorage, MemoryStorage};
+    use crate::persistence::{FailingStorage, MemoryStorage, Row};
 
     fn put(bucket: &str, key: &str, value: &str) -> Mutation {
         Mutation::Put {
@@ -200,7 +200,7 @@ mod tests {
         }
     }
 
-    fn row(bucket: &str, key: &str, value: &str) -> (String, Vec<u8>, Vec<u8>) {
+    fn row(bucket: &str, key: &str, value: &str) -> Row {
         (bucket.into(), key.into(), value.into())
     }
 
@@ -212,7 +212,8 @@ mod tests {
         gate: Mutex<Option<(std_mpsc::Sender<()>, std_mpsc::Receiver<()>)>>,
     }
 
-    /// The test's side of the gate.
+    /// The test's side of the gate. Dropping it opens the gate, so a failing test ends
+    /// rather than waits: declare it after the `Durable`, whose drop waits for the writer.
     struct Gate {
         entered: std_mpsc::Receiver<()>,
         release: std_mpsc::Sender<()>,
@@ -228,25 +229,30 @@ mod tests {
         }
     }
 
-    fn gated<S: Storage>(inner: S) -> (Arc<Gated<S>>, Gate) {
-        let (entered_tx, entered) = std_mpsc::channel();
-        let (release, release_rx) = std_mpsc::channel();
-        let storage = Arc::new(Gated {
+    fn gated<S: Storage>(inner: S) -> Arc<Gated<S>> {
+        Arc::new(Gated {
             inner,
             commits: Mutex::new(Vec::new()),
-            gate: Mutex::new(Some((entered_tx, release_rx))),
-        });
-        (storage, Gate { entered, release })
+            gate: Mutex::new(None),
+        })
     }
 
     impl<S: Storage> Gated<S> {
+        /// Makes the next commit wait until the gate is released.
+        fn close_gate(&self) -> Gate {
+            let (entered_tx, entered) = std_mpsc::channel();
+            let (release, release_rx) = std_mpsc::channel();
+            *self.gate.lock() = Some((entered_tx, release_rx));
+            Gate { entered, release }
+        }
+
         fn batches(&self) -> Vec<Vec<Mutation>> {
             self.commits.lock().iter().map(|(b, _)| b.clone()).collect()
         }
     }
 
     impl<S: Storage> Storage for Gated<S> {
-        fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError> {
+        fn load(&self) -> Result<Vec<Row>, PersistenceError> {
             self.inner.load()
         }
 
@@ -255,8 +261,8 @@ mod tests {
             self.commits.lock().push((batch.to_vec(), thread));
             let gate = self.gate.lock().take();
             if let Some((entered, release)) = gate {
-                entered.send(()).unwrap();
-                release.recv().unwrap();
+                let _ = entered.send(());
+                let _ = release.recv();
             }
             self.inner.commit(batch)
         }
@@ -264,8 +270,9 @@ mod tests {
 
     #[tokio::test]
     async fn group_commit_merges_queued_batches() {
-        let (storage, gate) = gated(MemoryStorage::new());
+        let storage = gated(MemoryStorage::new());
         let durable = Durable::new(storage.clone());
+        let gate = storage.close_gate();
         let first = durable.submit(vec![put("users", "a", "1")]);
         gate.wait_entered();
         let b = durable.submit(vec![put("users", "b", "2")]);
@@ -288,7 +295,12 @@ mod tests {
                 ],
             ]
         );
-        let threads: Vec<_> = storage.commits.lock().iter().map(|(_, t)| t.clone()).collect();
+        let threads: Vec<_> = storage
+            .commits
+            .lock()
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect();
         assert_eq!(threads, vec![Some("noex-store-writer".to_owned()); 2]);
         let stats = durable.stats();
         assert_eq!((stats.commits, stats.batches, stats.queued), (2, 4, 0));
@@ -296,8 +308,9 @@ mod tests {
 
     #[tokio::test]
     async fn commit_is_all_or_nothing() {
-        let (storage, gate) = gated(FailingStorage::new("poison"));
+        let storage = gated(FailingStorage::new("poison"));
         let durable = Durable::new(storage.clone());
+        let gate = storage.close_gate();
         let first = durable.submit(vec![put("users", "a", "1")]);
         gate.wait_entered();
         let good = durable.submit(vec![put("users", "b", "2")]);
@@ -335,8 +348,9 @@ mod tests {
 
     #[tokio::test]
     async fn later_batch_overwrites_earlier() {
-        let (storage, gate) = gated(MemoryStorage::new());
+        let storage = gated(MemoryStorage::new());
         let durable = Durable::new(storage.clone());
+        let gate = storage.close_gate();
         let first = durable.submit(vec![put("users", "gone", "1")]);
         gate.wait_entered();
         let acks = [
@@ -357,7 +371,11 @@ mod tests {
         for ack in acks {
             ack.await.unwrap().unwrap();
         }
-        assert_eq!(storage.batches().len(), 2, "the six batches shared a commit");
+        assert_eq!(
+            storage.batches().len(),
+            2,
+            "the six batches shared a commit"
+        );
         assert_eq!(
             storage.load().unwrap(),
             vec![row("orders", "y", "2"), row("users", "k", "new")]
@@ -366,8 +384,9 @@ mod tests {
 
     #[tokio::test]
     async fn ack_waits_for_its_commit() {
-        let (storage, gate) = gated(MemoryStorage::new());
+        let storage = gated(MemoryStorage::new());
         let durable = Durable::new(storage.clone());
+        let gate = storage.close_gate();
         let mut first = durable.submit(vec![put("users", "a", "1")]);
         gate.wait_entered();
         let mut second = durable.submit(vec![put("users", "b", "2")]);
@@ -418,7 +437,7 @@ mod tests {
     }
 
     impl Storage for PanicsOnce {
-        fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError> {
+        fn load(&self) -> Result<Vec<Row>, PersistenceError> {
             self.inner.load()
         }
 
@@ -457,8 +476,9 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_last_durable_commits_what_is_queued() {
-        let (storage, gate) = gated(MemoryStorage::new());
+        let storage = gated(MemoryStorage::new());
         let durable = Durable::new(storage.clone());
+        let gate = storage.close_gate();
         let clone = durable.clone();
         let first = durable.submit(vec![put("users", "a", "1")]);
         gate.wait_entered();

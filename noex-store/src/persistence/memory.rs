@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use parking_lot::Mutex;
 
-use super::{Mutation, PersistenceError, Storage};
+use super::{Mutation, PersistenceError, Row, Storage};
 
 type Buckets = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
@@ -23,7 +23,7 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
-    fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError> {
+    fn load(&self) -> Result<Vec<Row>, PersistenceError> {
         let buckets = self.buckets.lock();
         Ok(buckets
             .iter()
@@ -85,7 +85,7 @@ impl FailingStorage {
 
 #[cfg(test)]
 impl Storage for FailingStorage {
-    fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError> {
+    fn load(&self) -> Result<Vec<Row>, PersistenceError> {
         self.inner.load()
     }
 
@@ -118,7 +118,7 @@ mod tests {
         }
     }
 
-    fn row(bucket: &str, key: &str, value: &str) -> (String, Vec<u8>, Vec<u8>) {
+    fn row(bucket: &str, key: &str, value: &str) -> Row {
         (bucket.into(), key.into(), value.into())
     }
 

@@ -75,10 +75,13 @@ impl Mutation {
     }
 }
 
+/// One stored record: (bucket, key bytes, value bytes).
+pub type Row = (String, Vec<u8>, Vec<u8>);
+
 /// Where the store's buckets live on disk (or elsewhere).
 pub trait Storage: Send + Sync + 'static {
     /// Everything stored: (bucket, key bytes, value bytes), any order.
-    fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError>;
+    fn load(&self) -> Result<Vec<Row>, PersistenceError>;
 
     /// Applies all of `batch` atomically and durably: on Ok the whole batch survives a crash;
     /// on Err none of it is applied. Mutations apply in order, so a later one on the same key

@@ -20,7 +20,7 @@ use redb::{
     Database, Durability, ReadableTable, Table, TableDefinition, TableHandle, WriteTransaction,
 };
 
-use super::{Mutation, PersistenceError, Storage};
+use super::{Mutation, PersistenceError, Row, Storage};
 
 /// Bucket tables carry this prefix, which leaves room for tables of other kinds later.
 const BUCKET_PREFIX: &str = "bucket:";
@@ -83,7 +83,7 @@ fn commit_error(e: impl Into<redb::Error>) -> PersistenceError {
 }
 
 impl Storage for RedbStorage {
-    fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError> {
+    fn load(&self) -> Result<Vec<Row>, PersistenceError> {
         let load_error = |e: redb::Error| match e {
             redb::Error::Corrupted(reason) => PersistenceError::damaged("", reason),
             e => PersistenceError::load(e),
@@ -106,7 +106,11 @@ impl Storage for RedbStorage {
                 .map_err(|e| damaged(e.into()))?;
             for entry in table.iter().map_err(|e| damaged(e.into()))? {
                 let (key, value) = entry.map_err(|e| damaged(e.into()))?;
-                rows.push((bucket.to_owned(), key.value().to_vec(), value.value().to_vec()));
+                rows.push((
+                    bucket.to_owned(),
+                    key.value().to_vec(),
+                    value.value().to_vec(),
+                ));
             }
         }
         Ok(rows)
@@ -210,11 +214,11 @@ mod tests {
         }
     }
 
-    fn row(bucket: &str, key: &str, value: &str) -> (String, Vec<u8>, Vec<u8>) {
+    fn row(bucket: &str, key: &str, value: &str) -> Row {
         (bucket.into(), key.into(), value.into())
     }
 
-    fn sorted(mut rows: Vec<(String, Vec<u8>, Vec<u8>)>) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
         rows.sort();
         rows
     }
@@ -293,6 +297,24 @@ mod tests {
         drop(storage);
         let reopened = RedbStorage::open(&path).unwrap();
         assert_eq!(reopened.load().unwrap(), vec![row("users", "a", "1")]);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_durable_commits_the_queue_and_closes_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let durable = Durable::new(Arc::new(RedbStorage::open(&path).unwrap()));
+        let acks: Vec<_> = (0..20)
+            .map(|i| durable.submit(vec![put("users", &format!("{i:02}"), "v")]))
+            .collect();
+        drop(durable);
+
+        // Reopening at once works: the writer has committed the queue and closed the file.
+        let reopened = RedbStorage::open(&path).unwrap();
+        assert_eq!(reopened.load().unwrap().len(), 20);
+        for ack in acks {
+            ack.await.unwrap().unwrap();
+        }
     }
 
     const CRASH_CHILD: &str = "NOEX_STORE_CRASH_CHILD";
@@ -425,7 +447,10 @@ mod tests {
         }
         let storage = RedbStorage::open(&path).unwrap();
         let err = storage.load().unwrap_err();
-        assert_eq!(err.to_string(), "damaged data in bucket \"users\": bucket:users is of type Table<u64, u64>");
+        assert_eq!(
+            err.to_string(),
+            "damaged data in bucket \"users\": bucket:users is of type Table<u64, u64>"
+        );
     }
 
     /// Single-record commits per second through `Durable` + `RedbStorage`, one writer and 32
