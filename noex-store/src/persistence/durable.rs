@@ -46,8 +46,11 @@ struct Counters {
 }
 
 /// Makes batches durable on a dedicated thread (`noex-store-writer`), merging those that
-/// queue up during a commit. Cheap to clone; the thread commits what is queued and ends when
-/// the last clone is dropped, and that drop waits for it (so the storage is closed after).
+/// queue up during a commit. Cheap to clone.
+///
+/// The thread commits what is queued and ends when the last clone is dropped, and that drop
+/// blocks until it has, so the storage (a redb file and its lock) is closed once it returns.
+/// The wait is short when writers await their acks: the queue is then empty or nearly so.
 #[derive(Clone)]
 pub struct Durable {
     writer: Arc<Writer>,

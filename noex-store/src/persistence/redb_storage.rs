@@ -78,19 +78,19 @@ fn table_name(bucket: &str) -> String {
     format!("{BUCKET_PREFIX}{bucket}")
 }
 
+fn load_error(e: impl Into<redb::Error>) -> PersistenceError {
+    PersistenceError::load(e.into())
+}
+
 fn commit_error(e: impl Into<redb::Error>) -> PersistenceError {
     PersistenceError::commit(e.into())
 }
 
 impl Storage for RedbStorage {
     fn load(&self) -> Result<Vec<Row>, PersistenceError> {
-        let load_error = |e: redb::Error| match e {
-            redb::Error::Corrupted(reason) => PersistenceError::damaged("", reason),
-            e => PersistenceError::load(e),
-        };
-        let txn = self.db.begin_read().map_err(|e| load_error(e.into()))?;
+        let txn = self.db.begin_read().map_err(load_error)?;
         let mut rows = Vec::new();
-        for handle in txn.list_tables().map_err(|e| load_error(e.into()))? {
+        for handle in txn.list_tables().map_err(load_error)? {
             let Some(bucket) = handle.name().strip_prefix(BUCKET_PREFIX) else {
                 continue;
             };
