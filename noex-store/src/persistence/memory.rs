@@ -17,6 +17,7 @@ pub struct MemoryStorage {
 }
 
 impl MemoryStorage {
+    /// An empty storage.
     pub fn new() -> Self {
         Self::default()
     }

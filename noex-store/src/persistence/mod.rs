@@ -45,14 +45,25 @@ pub(crate) use memory::FailingStorage;
 pub enum Mutation {
     /// Stores `value` under `key`, replacing what was there.
     Put {
+        /// The bucket's name.
         bucket: String,
+        /// The record's key, `Key::to_bytes()`.
         key: Vec<u8>,
+        /// The record as JSON, meta fields included.
         value: Vec<u8>,
     },
     /// Removes `key`; nothing happens if it is absent.
-    Delete { bucket: String, key: Vec<u8> },
+    Delete {
+        /// The bucket's name.
+        bucket: String,
+        /// The record's key, `Key::to_bytes()`.
+        key: Vec<u8>,
+    },
     /// Removes every key of the bucket.
-    Clear { bucket: String },
+    Clear {
+        /// The bucket's name.
+        bucket: String,
+    },
 }
 
 impl Mutation {
