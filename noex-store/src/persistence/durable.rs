@@ -135,6 +135,17 @@ fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) 
             batch.append(&mut job.batch);
         }
 
+        // Nothing to write is durable already, and everything before it was committed.
+        if batch.is_empty() {
+            counters
+                .queued
+                .fetch_sub(group.len() as u64, Ordering::Relaxed);
+            for job in group {
+                let _ = job.reply.send(Ok(()));
+            }
+            continue;
+        }
+
         // A panicking engine fails this group like an error would, and the writer goes on.
         let outcome = catch_unwind(AssertUnwindSafe(|| storage.commit(&batch)))
             .unwrap_or_else(|panic| Err(PersistenceError::commit(Panicked::from(panic))));
@@ -431,6 +442,22 @@ mod tests {
                 queued: 0,
             }
         );
+    }
+
+    #[tokio::test]
+    async fn empty_batches_are_acked_without_an_engine_commit() {
+        let storage = gated(MemoryStorage::new());
+        let durable = Durable::new(storage.clone());
+        durable.submit(vec![]).await.unwrap().unwrap();
+        durable
+            .submit(vec![put("users", "a", "1")])
+            .await
+            .unwrap()
+            .unwrap();
+        durable.submit(vec![]).await.unwrap().unwrap();
+        assert_eq!(storage.batches(), vec![vec![put("users", "a", "1")]]);
+        assert_eq!(durable.stats().commits, 1);
+        assert_eq!(durable.stats().queued, 0);
     }
 
     /// Panics in its first commit.
