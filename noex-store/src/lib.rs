@@ -22,3 +22,7 @@ pub use record::{CREATED_AT, Record, UPDATED_AT, VERSION};
 pub use schema::{BucketDef, Field, FieldType, Generated};
 pub use store::{BucketStats, Store, StoreOptions, StoreStats};
 pub use transaction::{Transaction, TxOp};
+
+#[cfg(feature = "redb")]
+pub use persistence::RedbStorage;
+pub use persistence::{MemoryStorage, Mutation, PersistenceError, Storage};

@@ -1,62 +1,101 @@
-//! Placeholder until the persistence layer lands (the interface of store-design.md).
+//! Persistence: what the store writes to disk, behind a trait.
+//!
+//! The store keeps every record in memory, and reads never touch the disk. Each committed
+//! transaction becomes one batch of [`Mutation`]s, which a [`Storage`] applies atomically and
+//! durably. [`Durable`] runs those commits on a thread of its own and merges the batches that
+//! queue up meanwhile into one engine transaction (group commit), so concurrent writers share
+//! one fsync. At start the store reads everything back with [`Storage::load`].
+//!
+//! [`RedbStorage`] (feature `redb`, on by default) keeps the buckets in a redb file;
+//! [`MemoryStorage`] keeps them in memory.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use noex_store::persistence::{Durable, MemoryStorage, Mutation, Storage};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let storage = Arc::new(MemoryStorage::new());
+//! let durable = Durable::new(storage.clone());
+//! let put = Mutation::Put { bucket: "users".into(), key: b"alice".to_vec(), value: b"{}".to_vec() };
+//! // Resolves once the batch is committed: on Ok it survives a crash.
+//! durable.submit(vec![put]).await??;
+//! assert_eq!(storage.load()?, vec![("users".into(), b"alice".to_vec(), b"{}".to_vec())]);
+//! # Ok(())
+//! # }
+//! ```
 
-use std::sync::Arc;
+mod durable;
+mod error;
+mod memory;
+#[cfg(feature = "redb")]
+mod redb_storage;
 
-/// A change for the storage engine.
+pub use durable::{Durable, DurableStats};
+pub use error::{Cause, PersistenceError};
+pub use memory::MemoryStorage;
+#[cfg(feature = "redb")]
+pub use redb_storage::RedbStorage;
+
+#[cfg(test)]
+pub(crate) use memory::FailingStorage;
+
+/// One change to what is stored. Keys are `Key::to_bytes()`, values the record as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mutation {
-    /// Store a record.
+    /// Stores `value` under `key`, replacing what was there.
     Put {
-        /// Bucket.
+        /// The bucket's name.
         bucket: String,
-        /// Key bytes.
+        /// The record's key, `Key::to_bytes()`.
         key: Vec<u8>,
-        /// Record bytes.
+        /// The record as JSON, meta fields included.
         value: Vec<u8>,
     },
-    /// Remove a record.
+    /// Removes `key`; nothing happens if it is absent.
     Delete {
-        /// Bucket.
+        /// The bucket's name.
         bucket: String,
-        /// Key bytes.
+        /// The record's key, `Key::to_bytes()`.
         key: Vec<u8>,
     },
-    /// Remove all of a bucket's records.
+    /// Removes every key of the bucket.
     Clear {
-        /// Bucket.
+        /// The bucket's name.
         bucket: String,
     },
 }
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PersistenceError(String);
+impl Mutation {
+    /// The bucket it changes.
+    pub fn bucket(&self) -> &str {
+        match self {
+            Mutation::Put { bucket, .. }
+            | Mutation::Delete { bucket, .. }
+            | Mutation::Clear { bucket } => bucket,
+        }
+    }
 
-/// A storage engine.
-pub trait Storage: Send + Sync + 'static {
-    /// Everything stored.
-    #[allow(clippy::type_complexity)]
-    fn load(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, PersistenceError>;
-    /// Applies a batch atomically and durably.
-    fn commit(&self, batch: &[Mutation]) -> Result<(), PersistenceError>;
+    /// Bytes of key and value it hands to the engine (the figure `DurableStats::bytes` sums).
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Mutation::Put { key, value, .. } => key.len() + value.len(),
+            Mutation::Delete { key, .. } => key.len(),
+            Mutation::Clear { .. } => 0,
+        }
+    }
 }
 
-/// Group commit.
-pub struct Durable(Arc<dyn Storage>);
+/// One stored record: (bucket, key bytes, value bytes).
+pub type Row = (String, Vec<u8>, Vec<u8>);
 
-impl Durable {
-    /// Group commit over `storage`.
-    pub fn new(storage: Arc<dyn Storage>) -> Durable {
-        Durable(storage)
-    }
+/// Where the store's buckets live on disk (or elsewhere).
+pub trait Storage: Send + Sync + 'static {
+    /// Everything stored: (bucket, key bytes, value bytes), any order.
+    fn load(&self) -> Result<Vec<Row>, PersistenceError>;
 
-    /// Queues a batch.
-    pub fn submit(
-        &self,
-        batch: Vec<Mutation>,
-    ) -> tokio::sync::oneshot::Receiver<Result<(), PersistenceError>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = tx.send(self.0.commit(&batch));
-        rx
-    }
+    /// Applies all of `batch` atomically and durably: on Ok the whole batch survives a crash;
+    /// on Err none of it is applied. Mutations apply in order, so a later one on the same key
+    /// wins.
+    fn commit(&self, batch: &[Mutation]) -> Result<(), PersistenceError>;
 }
