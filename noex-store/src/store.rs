@@ -26,6 +26,7 @@ use crate::transaction::{Transaction, TxOp};
 pub struct StoreOptions {
     name: String,
     storage: Option<Arc<dyn Storage>>,
+    intensity: (u32, Duration),
 }
 
 impl StoreOptions {
@@ -35,7 +36,18 @@ impl StoreOptions {
         StoreOptions {
             name: name.into(),
             storage: None,
+            intensity: (10, Duration::from_secs(60)),
         }
+    }
+
+    /// The store supervisor's restart intensity: more than `max_restarts` restarts
+    /// of its processes within `within` and it gives up, and the store stops (its
+    /// writes fail with `Stopped`, its subscriptions end). 10 in 60 s by default: a
+    /// bucket process restarts without losing data, so an operator may restart one
+    /// a few times without the store giving up.
+    pub fn max_restarts(mut self, max_restarts: u32, within: Duration) -> StoreOptions {
+        self.intensity = (max_restarts, within);
+        self
     }
 
     /// Keep every acknowledged write in `storage` and load what it holds at start.
@@ -138,9 +150,7 @@ impl Store {
         let supervisor = supervisor::start(
             SupervisorSpec::one_for_one()
                 .name(options.name.clone())
-                // A bucket process restarts without losing data; let an operator
-                // restart one a few times without the store giving up.
-                .max_restarts(10, Duration::from_secs(60))
+                .max_restarts(options.intensity.0, options.intensity.1)
                 .child(
                     ChildSpec::worker("queries", move || {
                         QueriesServer::new(queries_for_process.clone())
@@ -161,6 +171,7 @@ impl Store {
             failed: Mutex::new(None),
         });
         inner.queries.attach(&inner);
+        tokio::spawn(stop_with_supervisor(Arc::downgrade(&inner)));
         Ok(Store { inner })
     }
 
@@ -294,6 +305,9 @@ impl Store {
     /// what the query read. A subscriber that falls behind gets the latest result,
     /// not a queue of old ones.
     pub fn subscribe(&self, name: &str, params: Value) -> Result<Subscription, StoreError> {
+        if self.inner.stopped.load(Ordering::SeqCst) {
+            return Err(StoreError::Stopped);
+        }
         self.inner.queries.subscribe(&self.inner, name, params)
     }
 
@@ -339,6 +353,23 @@ impl StoreInner {
             .lock()
             .get_or_insert_with(|| failure.to_string());
     }
+}
+
+/// The store lives as long as its supervisor: once the supervisor has ended —
+/// stopped, or given up after too many restarts — writes fail with `Stopped` and
+/// every subscription ends, rather than a store half there.
+async fn stop_with_supervisor(store: std::sync::Weak<StoreInner>) {
+    let Some(supervisor) = store.upgrade().map(|s| s.supervisor.clone()) else {
+        return;
+    };
+    let reason = supervisor.wait().await;
+    let Some(store) = store.upgrade() else {
+        return;
+    };
+    if !store.stopped.swap(true, Ordering::SeqCst) {
+        tracing::error!(store = %store.name, %reason, "the store's supervisor ended; the store has stopped");
+    }
+    store.queries.close();
 }
 
 pub(crate) fn bucket_stats(bucket: &Bucket) -> BucketStats {

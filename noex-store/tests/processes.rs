@@ -25,12 +25,16 @@ impl GenServer for Killer {
 
 async fn kill(name: &str) -> Pid {
     let pid = noex::registry::whereis(name).expect("the process runs");
+    kill_pid(pid).await;
+    pid
+}
+
+async fn kill_pid(pid: Pid) {
     let killer = gen_server::start(Killer, StartOptions::new())
         .await
         .unwrap();
     killer.call(pid).await.unwrap();
     killer.stop(ExitReason::Normal).await.unwrap();
-    pid
 }
 
 /// Waits (in paused time, so only for the system to be idle) until `name` is a
@@ -145,4 +149,45 @@ async fn stopped_store_refuses_writes() {
     let error = users.insert(&json!({"name": "late"})).await.unwrap_err();
     assert_eq!(error, noex_store::StoreError::Stopped);
     assert!(noex::registry::whereis("proc-stop/users").is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn store_stops_when_its_supervisor_gives_up() {
+    // SAFETY: set before any thread of the test reads the environment for the agent.
+    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    let options = StoreOptions::new("proc-give-up").max_restarts(2, Duration::from_secs(60));
+    let store = Store::start(options).await.unwrap();
+    let users = store
+        .define_bucket("users", BucketDef::new("id").field("id", Field::integer()))
+        .await
+        .unwrap();
+    store
+        .define_query("count", |ctx, _| Ok(json!(ctx.bucket("users")?.len())))
+        .unwrap();
+    let mut sub = store.subscribe("count", json!({})).unwrap();
+    assert_eq!(sub.next().await.unwrap().unwrap(), json!(0));
+    let supervisor = noex::registry::lookup_supervisor("proc-give-up").unwrap();
+
+    // Two restarts are allowed; the third kill within the window is one too many.
+    let mut old = kill("proc-give-up/users").await;
+    old = restarted("proc-give-up/users", old).await;
+    kill_pid(old).await;
+    old = restarted("proc-give-up/users", old).await;
+    kill_pid(old).await;
+    assert!(matches!(
+        supervisor.wait().await,
+        ExitReason::MaxRestartsExceeded(_)
+    ));
+
+    assert_eq!(
+        sub.next().await,
+        None,
+        "the subscription ends with the store"
+    );
+    let error = users.insert(&json!({"id": 1})).await.unwrap_err();
+    assert_eq!(error, noex_store::StoreError::Stopped);
+    assert_eq!(
+        store.subscribe("count", json!({})).err(),
+        Some(noex_store::StoreError::Stopped)
+    );
 }

@@ -292,6 +292,12 @@ impl Queries {
         store.set_subscriber_counts(&counts);
     }
 
+    /// Ends every subscription (their `next` gives `None`): the store has stopped.
+    pub(crate) fn close(&self) {
+        self.groups.lock().clear();
+        self.live_groups.store(0, Ordering::SeqCst);
+    }
+
     fn set_process(&self, process: Option<ServerRef<process::QueriesServer>>) {
         *self.process.lock() = process;
     }
