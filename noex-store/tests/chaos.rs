@@ -54,15 +54,15 @@ async fn store_survives_random_kills_under_load() {
     // (tests/processes.rs has that).
     let options = StoreOptions::new("chaos").max_restarts(10_000, Duration::from_secs(60));
     let store = Store::start(options).await.unwrap();
-    let accounts = store
-        .define_bucket(
-            "accounts",
-            BucketDef::new("id")
-                .field("id", Field::integer())
-                .field("balance", Field::integer().min(0.0).required()),
-        )
-        .await
-        .unwrap();
+    // Half the accounts in each of two buckets: a transfer between them is a
+    // transaction over both, and a total over both must never see one half of it.
+    let balances = || {
+        BucketDef::new("id")
+            .field("id", Field::integer())
+            .field("balance", Field::integer().min(0.0).required())
+    };
+    let accounts = store.define_bucket("accounts", balances()).await.unwrap();
+    let savings = store.define_bucket("savings", balances()).await.unwrap();
     store
         .define_bucket(
             "log",
@@ -73,14 +73,23 @@ async fn store_survives_random_kills_under_load() {
         .await
         .unwrap();
     for id in 0..ACCOUNTS {
-        accounts
+        let bucket = if id < ACCOUNTS / 2 {
+            &accounts
+        } else {
+            &savings
+        };
+        bucket
             .insert(&json!({"id": id, "balance": OPENING}))
             .await
             .unwrap();
     }
     store
         .define_query("total", |ctx, _| {
-            Ok(ctx.bucket("accounts")?.sum("balance", &Filter::all()))
+            let sum = |bucket: &str| -> Result<i64, StoreError> {
+                let total = ctx.bucket(bucket)?.sum("balance", &Filter::all());
+                Ok(total.as_i64().unwrap_or(0))
+            };
+            Ok(json!(sum("accounts")? + sum("savings")?))
         })
         .unwrap();
     store
@@ -131,17 +140,21 @@ async fn store_survives_random_kills_under_load() {
                                 r.and_then(|r| r.get("balance").and_then(Value::as_i64))
                                     .unwrap()
                             };
-                            let from_balance = balance(tx.get("accounts", from)?);
+                            let home = |id: i64| {
+                                if id < ACCOUNTS / 2 {
+                                    "accounts"
+                                } else {
+                                    "savings"
+                                }
+                            };
+                            let from_balance = balance(tx.get(home(from), from)?);
                             if from_balance < amount || from == to {
                                 return Ok(false);
                             }
-                            let to_balance = balance(tx.get("accounts", to)?);
-                            tx.update(
-                                "accounts",
-                                from,
-                                &json!({"balance": from_balance - amount}),
-                            )?;
-                            tx.update("accounts", to, &json!({"balance": to_balance + amount}))?;
+                            let to_balance = balance(tx.get(home(to), to)?);
+                            let debit = json!({"balance": from_balance - amount});
+                            tx.update(home(from), from, &debit)?;
+                            tx.update(home(to), to, &json!({"balance": to_balance + amount}))?;
                             tx.insert("log", &json!({"amount": amount}))?;
                             Ok::<_, StoreError>(true)
                         })
@@ -156,7 +169,12 @@ async fn store_survives_random_kills_under_load() {
                     }
                 }
                 if (commits.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(KILL_EVERY) {
-                    let targets = ["chaos/accounts", "chaos/log", "chaos/queries"];
+                    let targets = [
+                        "chaos/accounts",
+                        "chaos/savings",
+                        "chaos/log",
+                        "chaos/queries",
+                    ];
                     let target = targets[choices.next(targets.len() as u64) as usize];
                     if let Some(pid) = noex::registry::whereis(target) {
                         killer.call(pid).await.unwrap();
@@ -181,17 +199,23 @@ async fn store_survives_random_kills_under_load() {
             break;
         }
     }
-    assert_eq!(
-        accounts.sum("balance", &Filter::all()),
-        json!(ACCOUNTS * OPENING)
-    );
+    let sum = |bucket: &noex_store::BucketRef| {
+        let total = bucket.sum("balance", &Filter::all());
+        total.as_i64().expect("balances are integers")
+    };
+    assert_eq!(sum(&accounts) + sum(&savings), ACCOUNTS * OPENING);
     assert_eq!(store.bucket("log").unwrap().len() as u64, moved);
     assert!(
         kills.load(Ordering::Relaxed) >= 10,
         "the soak killed too little to mean anything"
     );
     assert!(totals_seen.load(Ordering::Relaxed) >= 1);
-    for name in ["chaos/accounts", "chaos/log", "chaos/queries"] {
+    for name in [
+        "chaos/accounts",
+        "chaos/savings",
+        "chaos/log",
+        "chaos/queries",
+    ] {
         assert!(
             noex::registry::whereis(name).is_some(),
             "{name} is not back"

@@ -301,3 +301,36 @@ async fn a_write_in_a_transaction_pushes_once() {
     no_push(&mut sub).await;
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn query_sees_every_bucket_at_one_moment() {
+    let store = shop("rx-moment").await;
+    let users = store.bucket("users").unwrap();
+    let orders = store.bucket("orders").unwrap();
+    users.insert(&json!({"id": "u"})).await.unwrap();
+    // A commit over both buckets lands between the query's two reads, once.
+    let meddled = Arc::new(AtomicUsize::new(0));
+    let meddle = meddled.clone();
+    let store_in_query = store.clone();
+    store
+        .define_query("both", move |ctx, _| {
+            let users = ctx.bucket("users")?.len();
+            if meddle.fetch_add(1, Ordering::SeqCst) == 0 {
+                futures::executor::block_on(store_in_query.transaction(|tx| {
+                    tx.delete("users", "u")?;
+                    tx.insert("orders", &json!({"id": "o"}))
+                }))?;
+            }
+            let orders = ctx.bucket("orders")?.len();
+            Ok(json!(users + orders))
+        })
+        .unwrap();
+    let mut sub = store.subscribe("both", json!({})).unwrap();
+    assert_eq!(
+        next(&mut sub).await,
+        json!(1),
+        "a half-seen commit would make 2"
+    );
+    assert_eq!(users.len() + orders.len(), 1);
+    no_push(&mut sub).await;
+}

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 pub use subscription::Subscription;
 
-use crate::bucket::BucketRef;
+use crate::bucket::{Bucket, BucketRef};
 use crate::commit::Changed;
 use crate::error::StoreError;
 use crate::key::Key;
@@ -78,6 +78,9 @@ enum Pending {
 pub struct QueryContext<'a> {
     store: &'a Arc<StoreInner>,
     reads: RefCell<Reads>,
+    /// Each bucket read and its generation before the first read: unchanged after
+    /// the run, every bucket was as read at one moment (see [`run`]).
+    seen: RefCell<Vec<(Arc<Bucket>, u64)>>,
 }
 
 impl QueryContext<'_> {
@@ -85,6 +88,7 @@ impl QueryContext<'_> {
     /// change to it runs the query again.
     pub fn bucket(&self, name: &str) -> Result<BucketRef, StoreError> {
         let bucket = self.store.bucket(name)?;
+        self.note(&bucket);
         self.reads.borrow_mut().whole.insert(name.to_string());
         Ok(BucketRef::new(bucket, self.store.clone()))
     }
@@ -92,7 +96,9 @@ impl QueryContext<'_> {
     /// One record: only a change to this key runs the query again.
     pub fn get(&self, bucket: &str, key: impl Into<Key>) -> Result<Option<Record>, StoreError> {
         let key = key.into();
-        let handle = BucketRef::new(self.store.bucket(bucket)?, self.store.clone());
+        let found = self.store.bucket(bucket)?;
+        self.note(&found);
+        let handle = BucketRef::new(found, self.store.clone());
         self.reads
             .borrow_mut()
             .keys
@@ -100,6 +106,22 @@ impl QueryContext<'_> {
             .or_default()
             .insert(key.clone());
         Ok(handle.get(key))
+    }
+
+    fn note(&self, bucket: &Arc<Bucket>) {
+        let mut seen = self.seen.borrow_mut();
+        if !seen.iter().any(|(b, _)| Arc::ptr_eq(b, bucket)) {
+            let generation = bucket.data.read().generation;
+            seen.push((bucket.clone(), generation));
+        }
+    }
+
+    /// Whether no bucket this run read has changed since it first read it.
+    fn consistent(&self) -> bool {
+        self.seen
+            .borrow()
+            .iter()
+            .all(|(bucket, generation)| bucket.data.read().generation == *generation)
     }
 }
 
@@ -304,25 +326,42 @@ impl Queries {
 }
 
 /// Runs a query, catching a panic as its error, and says what it read.
+///
+/// A query that reads several buckets reads each under its own lock, so a commit
+/// over two of them could land between its reads. The run is checked after: if a
+/// bucket it read has changed since, it runs again, so what it returns saw every
+/// bucket as it was at one moment. Under writes that never pause it gives up after
+/// [`CONSISTENT_RUN_ATTEMPTS`] and returns the last run; the change that broke it
+/// runs it again anyway.
 fn run(
     store: &Arc<StoreInner>,
     name: &str,
     query: &QueryFn,
     params: &Value,
 ) -> (Result<Value, StoreError>, Reads) {
-    let context = QueryContext {
-        store,
-        reads: RefCell::new(Reads::default()),
-    };
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| query(&context, params)))
-        .unwrap_or_else(|panic| {
-            Err(StoreError::Query {
-                query: name.to_string(),
-                message: noex_panic_message(&panic),
-            })
-        });
-    (outcome, context.reads.into_inner())
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let context = QueryContext {
+            store,
+            reads: RefCell::new(Reads::default()),
+            seen: RefCell::new(Vec::new()),
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| query(&context, params)))
+            .unwrap_or_else(|panic| {
+                Err(StoreError::Query {
+                    query: name.to_string(),
+                    message: noex_panic_message(&panic),
+                })
+            });
+        if context.consistent() || attempts == CONSISTENT_RUN_ATTEMPTS {
+            return (outcome, context.reads.into_inner());
+        }
+    }
 }
+
+/// Runs of one query before a result that may have seen a commit half is accepted.
+const CONSISTENT_RUN_ATTEMPTS: usize = 16;
 
 fn noex_panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
