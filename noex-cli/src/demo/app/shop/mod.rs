@@ -209,3 +209,32 @@ fn show_customer(found: &Value) -> String {
         found["open"].as_u64().unwrap_or(0),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What keeps the demo's memory flat over hours: however long the shop runs,
+    /// each bucket holds what it held when the demo started, while its orders move
+    /// along to `delivered`.
+    #[tokio::test]
+    async fn business_keeps_every_bucket_at_its_size() {
+        // No agent socket from a unit test; nothing else in this binary starts one.
+        noex::agent::disable();
+        // The beats' choices, the same every run (one thread: this test's).
+        fastrand::seed(7);
+        let store = start_store().await.unwrap();
+        let sizes = |store: &Store| {
+            ["customers", "orders", "audit"].map(|bucket| store.bucket(bucket).unwrap().len())
+        };
+        assert_eq!(sizes(&store), [CUSTOMERS, ORDERS_KEPT, AUDIT_KEPT]);
+        for _ in 0..500 {
+            checkout::business(&store).await.unwrap();
+            assert_eq!(sizes(&store), [CUSTOMERS, ORDERS_KEPT, AUDIT_KEPT]);
+        }
+        let orders = store.bucket("orders").unwrap();
+        assert!(orders.count(&Filter::eq("status", "delivered")) > 0);
+        assert!(orders.count(&Filter::eq("status", "pending")) > 0);
+        store.stop().await;
+    }
+}
