@@ -283,6 +283,10 @@ fn state_lines(state: &str, spread: Spread, width: usize) -> Vec<String> {
             _ => lines.extend(wrap_between_pieces(part, width)),
         }
     }
+    if lines.is_empty() {
+        // A process that says nothing in words still has its (empty) state line.
+        lines.push(String::new());
+    }
     lines
 }
 
