@@ -119,8 +119,9 @@ fn demo_scale_starts_idle_servers_as_simple_one_for_one_children() {
         .stdout
         .lines()
         .skip_while(|line| !line.contains("idle <0."))
+        .take_while(|line| line.contains("idle"))
         .collect();
-    assert!(idle[0].contains("└── idle <0.21>  supervisor simple_one_for_one  running"));
+    assert!(idle[0].contains("── idle <0.21>  supervisor simple_one_for_one  running"));
     assert_eq!(idle.len(), 4, "{}", tree.stdout);
     for (n, line) in idle[1..].iter().enumerate() {
         let expected = format!("── idle-{} <0.{}>  Idle  running", n + 1, 22 + n);

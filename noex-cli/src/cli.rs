@@ -170,6 +170,12 @@ pub enum Command {
     /// `noex top --replay FILE` or print its events with `noex events --replay FILE`.
     Record(RecordArgs),
     /// Start a demo application (a second process) and open the dashboard on it
+    ///
+    /// The demo is a small shop backend: supervisors, workers doing steady work, a
+    /// pipeline that backs up now and then, a worker that crashes, and a noex-store
+    /// named `store` whose buckets (`store/customers`, `store/orders`, `store/audit`)
+    /// show their records, bytes, operations per second and subscribers in `noex ps`;
+    /// try `noex state store/orders` and `noex kill store/orders`.
     Demo(DemoArgs),
     /// Print the application's metrics in the OpenMetrics text format, for Prometheus
     Metrics(MetricsArgs),

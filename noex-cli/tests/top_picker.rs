@@ -96,12 +96,12 @@ async fn the_picker_lists_two_real_applications_esc_stays_and_enter_switches() {
     assert_eq!(pids, both, "in pid order");
     for choice in &choices {
         assert_eq!(choice.app.as_deref(), Some("noex-demo"));
-        assert_eq!(choice.processes, Some(20), "the demo's own processes");
+        assert_eq!(choice.processes, Some(29), "the demo's own processes");
     }
     assert_eq!(app.picked().unwrap().pid, first.pid(), "on the app shown");
     let screen = frame(&mut app);
     assert!(
-        screen.contains(&format!("{}         20  (shown)", first.pid())),
+        screen.contains(&format!("{}         29  (shown)", first.pid())),
         "{screen}"
     );
     assert!(screen.contains(&second.pid().to_string()), "{screen}");

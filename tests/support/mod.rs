@@ -56,10 +56,11 @@ pub fn outside_tool(name: &str) -> Option<PathBuf> {
 /// What `noex demo --no-ui` prints once its supervision tree has started.
 const RUNNING: &str = "noex demo is running as pid";
 
-/// The demo's own processes, `<0.1>`..=`<0.20>`, started in order before any client
-/// connects (see [`Demo::wait_until_running`]); later pids (the agent's connections, a
-/// restarted worker) depend on how many clients came before.
-pub const DEMO_PIDS: u64 = 20;
+/// The demo's own processes, `<0.1>`..=`<0.29>` (its tree to `<0.20>`, then the
+/// store and the shop), started in order before any client connects (see
+/// [`Demo::wait_until_running`]); later pids (the agent's connections, a restarted
+/// worker) depend on how many clients came before.
+pub const DEMO_PIDS: u64 = 29;
 
 /// A demo app (`noex demo --no-ui --steady`) with its own agent directory.
 pub struct Demo {
@@ -250,12 +251,22 @@ pub fn run_noex(agent_dir: &Path, args: &[&str]) -> Output {
 /// What moves from run to run in a STATE column: when a pending timer is due
 /// (`1 timer, next in 125 ms` → `next in _`), and a table's memory estimate, which
 /// follows its hash table's growth (`3 objects, 1.3 KiB` → `3 objects, _`). How
-/// many timers and objects there are does not move.
+/// many timers and objects there are does not move. The same for the demo's store:
+/// a bucket's bytes and rate (`40 records, 24.0 KiB, 61 ops/s` → `40 records, _,
+/// _ ops/s`; its records and subscribers do not move), and the counts the shop's
+/// live queries show (`12 pending` → `_ pending`, `4 orders, 2 open` → `_ orders,
+/// _ open`).
 pub fn redact_timer_due(text: &str) -> String {
     let due = regex_lite::Regex::new(r"next in [0-9.]+ (ms|s|min)").unwrap();
     let memory = regex_lite::Regex::new(r"objects?, [0-9.]+ (B|KiB|MiB)").unwrap();
+    let bucket = regex_lite::Regex::new(r"(records?), [0-9.]+ (B|KiB|MiB), [0-9,]+ ops/s").unwrap();
+    let statuses = regex_lite::Regex::new(r"\b[0-9]+ (pending|paid|shipped|delivered)\b").unwrap();
+    let orders = regex_lite::Regex::new(r"[0-9]+ (orders?), [0-9]+ open").unwrap();
     let text = due.replace_all(text, "next in _");
-    memory.replace_all(&text, "objects, _").into_owned()
+    let text = memory.replace_all(&text, "objects, _");
+    let text = bucket.replace_all(&text, "$1, _, _ ops/s");
+    let text = statuses.replace_all(&text, "_ $1");
+    orders.replace_all(&text, "_ orders, _ open").into_owned()
 }
 
 pub fn redact_columns(table: &str, columns: &[&str]) -> String {

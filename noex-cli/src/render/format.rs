@@ -100,6 +100,32 @@ pub fn truncate(text: &str, max: usize) -> String {
     cut
 }
 
+/// As [`truncate`], for a text of parts (`a; b`) and pieces (`x, y`), such as a
+/// process's state (`bucket orders: 40 records, 24.0 KiB, 60 ops/s, 2 subscribers;
+/// 1 timer, next in 640 ms`): cut after the last whole piece that fits, so no
+/// figure is shown half (`24.0 Ki…` would read as another number), and end in
+/// ` …`. A text whose first piece is already too long is cut as [`truncate`] does.
+pub fn truncate_between_pieces(text: &str, max: usize) -> String {
+    let whole = truncate(text, usize::MAX);
+    if whole.chars().count() <= max {
+        return whole;
+    }
+    // The kept text ends with the piece's `,` or `;`, then ` …`.
+    let mut cut = None;
+    for (chars, (at, c)) in whole.char_indices().enumerate() {
+        if chars + 1 + 2 > max {
+            break;
+        }
+        if matches!(c, ',' | ';') && whole[at + 1..].starts_with(' ') {
+            cut = Some(at + 1);
+        }
+    }
+    match cut {
+        Some(end) => format!("{} …", &whole[..end]),
+        None => truncate(&whole, max),
+    }
+}
+
 /// How clock times are shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeZone {
@@ -221,6 +247,27 @@ mod tests {
         assert_eq!(truncate("boom", 10), "boom");
         assert_eq!(truncate("line one\nline two", 12), "line one li…");
         assert_eq!(truncate("abcdef", 4), "abc…");
+    }
+
+    #[test]
+    fn truncate_between_pieces_never_shows_half_a_figure() {
+        let bucket = "bucket orders: 1,234 records, 56.0 KiB, 12 ops/s, 2 subscribers; 1 timer, next in 640 ms";
+        assert_eq!(
+            truncate_between_pieces(bucket, 66),
+            "bucket orders: 1,234 records, 56.0 KiB, 12 ops/s, 2 subscribers; …"
+        );
+        assert_eq!(
+            truncate_between_pieces(bucket, 40),
+            "bucket orders: 1,234 records, …",
+            "the comma inside 1,234 is no boundary"
+        );
+        assert_eq!(truncate_between_pieces(bucket, 200), bucket);
+        assert_eq!(
+            truncate_between_pieces("Open { failures: 3 }", 10),
+            "Open { fa…",
+            "no boundary that fits: cut as truncate does"
+        );
+        assert_eq!(truncate_between_pieces("a, b\nc", 10), "a, b c");
     }
 
     #[test]

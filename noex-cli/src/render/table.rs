@@ -78,8 +78,10 @@ pub const LIST_COLUMNS: [Column; 8] = [
 /// How much of a last error fits in the table.
 const LAST_ERROR_WIDTH: usize = 40;
 /// How much of a process's state fits in the table (the dashboard's details show it
-/// whole).
-const STATE_WIDTH: usize = 36;
+/// whole): room for a store bucket's figures (`bucket orders: 1,234 records,
+/// 56.0 KiB, 12 ops/s, 2 subscribers; …`, the `…` its pending timer), cut between
+/// figures beyond that.
+const STATE_WIDTH: usize = 66;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
 /// form is documented field by field in README.md ("JSON output"); add fields, never rename.
@@ -268,11 +270,9 @@ fn process_cells(row: &ProcessRow, style: Style) -> Vec<Cell> {
         Cell::new(kind),
         Cell::new(row.parent.map(pid_text).unwrap_or_else(dash)),
         coloured(Cell::new(row.status), style, status_role(row.status)),
-        Cell::new(
-            row.state
-                .as_deref()
-                .map_or_else(dash, |state| format::truncate(state, STATE_WIDTH)),
-        ),
+        Cell::new(row.state.as_deref().map_or_else(dash, |state| {
+            format::truncate_between_pieces(state, STATE_WIDTH)
+        })),
         Cell::new(row.messages.map(format::count).unwrap_or_else(dash)),
         coloured(
             Cell::new(row.queue_len.map(format::count).unwrap_or_else(dash)),
@@ -481,6 +481,25 @@ mod tests {
         let snapshot = fixtures::snapshot();
         let rows = process_rows(&snapshot, false, SortKey::Pid);
         crate::render::snapshot!("ps_json", process_json(&rows));
+    }
+
+    /// A store bucket says its figures, then (`; `) its pending sampling timer: the
+    /// table shows every figure and cuts only what follows them.
+    #[test]
+    fn ps_table_shows_a_buckets_figures_whole_and_cuts_between_parts() {
+        let mut snapshot = fixtures::snapshot();
+        let limiter = snapshot.servers.iter_mut().find(|s| s.pid.0 == 4).unwrap();
+        limiter.state = Some(
+            "bucket orders: 1,234 records, 56.0 KiB, 12 ops/s, 2 subscribers; 1 timer, next in 640 ms"
+                .into(),
+        );
+        let rows = process_rows(&snapshot, false, SortKey::Pid);
+        let table = process_table(&rows, Style::PLAIN);
+        let row = table.lines().find(|l| l.contains("limiter")).unwrap();
+        assert!(
+            row.contains("  bucket orders: 1,234 records, 56.0 KiB, 12 ops/s, 2 subscribers; …  "),
+            "{row}"
+        );
     }
 
     #[test]

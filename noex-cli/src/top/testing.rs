@@ -135,12 +135,19 @@ pub fn events() -> Vec<LifecycleEvent> {
 
 /// The dashboard after attaching, the four snapshots and a lag notice.
 pub fn app(layout: Layout) -> App {
+    app_with(layout, |_| {})
+}
+
+/// As [`app`], with every snapshot changed by `edit` first.
+pub fn app_with(layout: Layout, edit: impl Fn(&mut Snapshot)) -> App {
     let mut app = App::new(layout, Theme::Dark, false);
     app.zone = TimeZone::Utc;
     app.system_memory = Some(8 << 30);
     app.connected(hello(false), events());
     for k in 0..=3 {
-        app.ingest(snapshot(k));
+        let mut snapshot = snapshot(k);
+        edit(&mut snapshot);
+        app.ingest(snapshot);
     }
     app.push(noex_agent::client::Push::Lagged { dropped: 12 });
     app

@@ -126,6 +126,25 @@ fn describe_field(field: &crate::schema::Field) -> String {
     if let Some(default) = &field.default {
         parts.push(format!("default {default}"));
     }
+    // The value rules, as `define_bucket` was given them.
+    if let Some(values) = &field.one_of {
+        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+        parts.push(format!("one of {}", values.join(" | ")));
+    }
+    let bounds = [
+        (field.min, "min"),
+        (field.max, "max"),
+        (field.min_length.map(|n| n as f64), "min length"),
+        (field.max_length.map(|n| n as f64), "max length"),
+    ];
+    parts.extend(
+        bounds
+            .iter()
+            .filter_map(|(bound, name)| bound.map(|bound| format!("{name} {bound}"))),
+    );
+    if let Some(pattern) = &field.pattern {
+        parts.push(format!("pattern {pattern}"));
+    }
     parts.join(", ")
 }
 

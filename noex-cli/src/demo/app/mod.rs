@@ -5,14 +5,19 @@
 //! app_sup (one_for_one)
 //! ├── services (one_for_all): topics (pub/sub registry), config, cache, health
 //! ├── workers (one_for_one, 10 restarts in 30 s): worker-1..3, breaker, flaky
-//! ├── pipeline (rest_for_one): ingest → parse → store, health
+//! ├── pipeline (rest_for_one): ingest → parse → archive, health
 //! ├── metrics: owns the `work` table the workers count into
 //! ├── sessions (simple_one_for_one): session-N, temporary
 //! ├── jobs (task supervisor): task-N, temporary
 //! ├── scheduler: runs a few jobs every 2 s; not with `--steady`
 //! ├── session_spawner: opens a session every 2 s; not with `--steady`
-//! └── idle (simple_one_for_one): idle-N, with `--scale N` only
+//! ├── idle (simple_one_for_one): idle-N, with `--scale N` only
+//! └── shop (one_for_one): checkout, order_board, vip_orders, on the store below
+//! store (noex-store): store/queries, store/customers, store/orders, store/audit
 //! ```
+//!
+//! The store and the shop start once the rest runs (and after `--scale`'s idle
+//! servers), so the tree above keeps its pids, `<0.1>` to `<0.20>`.
 //!
 //! It runs as an [`Application`]: SIGTERM and Ctrl-C stop it in order, and so do a
 //! SIGHUP and (with `--watch-parent`) the end of the `noex demo` that started it.
@@ -23,6 +28,7 @@ mod metrics;
 mod pipeline;
 mod services;
 mod sessions;
+mod shop;
 mod tick;
 mod worker;
 
@@ -31,7 +37,7 @@ pub use sessions::Idle;
 use std::time::Duration;
 
 use noex::agent;
-use noex::application::{AppExit, Application};
+use noex::application::{AppExit, Application, RunningApplication};
 use noex::gen_statem::{self};
 use noex::keyed_registry::RegistryOptions;
 use noex::registry;
@@ -42,7 +48,7 @@ use crate::cli::DemoArgs;
 use breaker::{Circuit, CircuitBreaker, Flaky};
 use jobs::Scheduler;
 use metrics::{Metrics, WORKERS};
-use pipeline::{Ingest, Parse, Store};
+use pipeline::{Archive, Ingest, Parse};
 use services::{Cache, Config, Health, TOPICS, Topics};
 use sessions::{Session, SessionSpawner};
 use worker::Worker;
@@ -99,6 +105,13 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         let _ = app.stop().await;
         return Err(error);
     }
+    let store = match start_shop(&app).await {
+        Ok(store) => store,
+        Err(error) => {
+            let _ = app.stop().await;
+            return Err(error);
+        }
+    };
     let pid = std::process::id();
     // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
     // for it before attaching, so no client's connection takes a pid in the middle of
@@ -113,6 +126,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         "kill worker-1",
         "restart flaky",
         "state worker-1",
+        "state store/orders",
         "top",
     ] {
         println!("  {noex} {command} --pid {pid}");
@@ -122,6 +136,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // Stopped from outside, or the tree gave up (or was killed with --force): an
     // application whose root supervisor is gone has nothing left to run.
     let exit = app.run().await;
+    // The shop, which writes to the store, stopped with the tree.
+    store.stop().await;
     agent::shutdown();
     match exit {
         AppExit::Stopped { .. } => Ok(()),
@@ -243,11 +259,11 @@ fn app_spec(chaos: bool, idle: bool) -> SupervisorSpec {
                 .child(ChildSpec::worker("ingest", || Ingest { produced: 0 }).name("ingest"))
                 .child(ChildSpec::worker("parse", || Parse).name("parse"))
                 .child(
-                    ChildSpec::worker("store", move || Store::new(chaos))
-                        .name("store")
+                    ChildSpec::worker("archive", move || Archive::new(chaos))
+                        .name("archive")
                         // Its stop request queues behind a slow spell's backlog (120 ms
                         // a record): wait briefly, then kill, so the demo stops at once.
-                        .shutdown(Shutdown::Timeout(STORE_SHUTDOWN)),
+                        .shutdown(Shutdown::Timeout(ARCHIVE_SHUTDOWN)),
                 )
                 .child(ChildSpec::worker("health", Health::default)),
         ))
@@ -283,6 +299,23 @@ fn app_spec(chaos: bool, idle: bool) -> SupervisorSpec {
     app
 }
 
+/// Starts the store (its own supervision tree) and the shop that uses it, under
+/// the root supervisor.
+async fn start_shop(app: &RunningApplication) -> anyhow::Result<noex_store::Store> {
+    let store = shop::start_store()
+        .await
+        .map_err(|error| anyhow::anyhow!("the demo's store did not start: {error}"))?;
+    if let Err(error) = app
+        .supervisor()
+        .start_child(shop::child_spec(store.clone()))
+        .await
+    {
+        store.stop().await;
+        anyhow::bail!("the demo's shop did not start: {error}");
+    }
+    Ok(store)
+}
+
 /// Starts `count` idle servers under `idle`, saying how far it got on a terminal.
 async fn start_idle_servers(count: u32) -> anyhow::Result<()> {
     let idle = registry::lookup_supervisor("idle")?;
@@ -293,5 +326,5 @@ async fn start_idle_servers(count: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long the store may take to stop before it is killed (its backlog is lost).
-const STORE_SHUTDOWN: Duration = Duration::from_millis(250);
+/// How long the archive may take to stop before it is killed (its backlog is lost).
+const ARCHIVE_SHUTDOWN: Duration = Duration::from_millis(250);

@@ -1,5 +1,5 @@
-//! The pipeline: ingest produces records, parse parses them, store stores them
-//! (and now and then falls behind).
+//! The pipeline: ingest produces records, parse parses them, archive writes them
+//! away (and now and then falls behind).
 
 use std::time::Duration;
 
@@ -53,22 +53,22 @@ impl GenServer for Parse {
             .trim_start_matches("record-")
             .parse::<u64>()
             .unwrap_or(0);
-        if let Ok(store) = registry::lookup::<Store>("store") {
-            let _ = store.cast(id);
+        if let Ok(archive) = registry::lookup::<Archive>("archive") {
+            let _ = archive.cast(id);
         }
     }
 }
 
-/// Stores records; now and then its disk is slow, and a backlog builds up.
-pub(super) struct Store {
+/// Writes records away; now and then its disk is slow, and a backlog builds up.
+pub(super) struct Archive {
     chaos: bool,
     stored: u64,
     slow_for: u32,
 }
 
-impl Store {
+impl Archive {
     pub(super) fn new(chaos: bool) -> Self {
-        Store {
+        Archive {
             chaos,
             stored: 0,
             slow_for: 0,
@@ -76,7 +76,7 @@ impl Store {
     }
 }
 
-impl GenServer for Store {
+impl GenServer for Archive {
     type Call = ();
     type Cast = u64;
     type Reply = u64;

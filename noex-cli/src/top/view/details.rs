@@ -16,15 +16,30 @@ use crate::top::state::{App, Focus, LOOP_WINDOW_MS, Row, describe};
 
 /// Width of the key column.
 const KEY: usize = 15;
+/// The panel's width, where the screen has it.
+const WIDTH: u16 = 96;
 /// Children of a supervisor listed by name before "and N more".
 const CHILDREN_LISTED: usize = 8;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
-    let (title, lines, history) = content(app, styles);
+    // The room for a value: the panel's width (which does not depend on its height)
+    // less the borders and the key column.
+    let value_width =
+        usize::from(centered(area, WIDTH, 1).width.saturating_sub(2)).saturating_sub(KEY + 1);
     // The lines, a spare one for a long error that wraps, the trend, the borders.
+    let height = |(_, lines, history): &Content| {
+        let trend_height = if history.is_some() { 2 } else { 0 };
+        lines.len() as u16 + 1 + trend_height + 2
+    };
+    // A state's figures each on a line of their own where the panel has the room.
+    let mut shown = content(app, styles, Spread::Figures, value_width);
+    if height(&shown) > area.height {
+        shown = content(app, styles, Spread::Wrapped, value_width);
+    }
+    let height = height(&shown);
+    let (title, lines, history) = shown;
     let trend_height = if history.is_some() { 2 } else { 0 };
-    let height = lines.len() as u16 + 1 + trend_height + 2;
-    let popup = centered(area, 96, height);
+    let popup = centered(area, WIDTH, height);
     frame.render_widget(Clear, popup);
     let block = panel(Line::from(title), true, styles);
     let inner = block.inner(popup);
@@ -54,7 +69,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
 
 type Content = (String, Vec<Line<'static>>, Option<Vec<u64>>);
 
-fn content(app: &App, styles: &Styles) -> Content {
+fn content(app: &App, styles: &Styles, spread: Spread, value_width: usize) -> Content {
     let closing = " · Enter or Esc closes ";
     // A child spec with no process: the tree can select one.
     if app.focus == Focus::Tree
@@ -165,7 +180,13 @@ fn content(app: &App, styles: &Styles) -> Content {
     let server = find_server(app, pid);
     // What the process says it is doing (a state machine's state), whole.
     if let Some(state) = server.and_then(|s| s.state.as_deref()) {
-        kv(&mut lines, "state", one_line(state), styles.bold(), styles);
+        for (n, line) in state_lines(state, spread, value_width)
+            .into_iter()
+            .enumerate()
+        {
+            let key = if n == 0 { "state" } else { "" };
+            kv(&mut lines, key, line, styles.bold(), styles);
+        }
     }
     match server {
         Some(server) => worker_lines(&mut lines, row, server, styles),
@@ -231,6 +252,80 @@ fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// How a state that lists figures is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spread {
+    /// Each figure on a line of its own, under what they are figures of.
+    Figures,
+    /// As few lines as fit the panel's width, broken between figures.
+    Wrapped,
+}
+
+/// A state's lines in the panel. Its parts (what the process says of itself, then
+/// its pending timers: `; ` apart) each start a line, so a part never runs on into
+/// the next. A part that lists figures (`bucket orders: 40 records, 24.0 KiB,
+/// 60 ops/s, 2 subscribers`) is laid out by `spread`; any other part, and a
+/// figure too long for `width`, is wrapped between its `, `-separated pieces
+/// (the panel wraps what is still too long).
+fn state_lines(state: &str, spread: Spread, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for part in one_line(state).split("; ").map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        match (spread, figures(part)) {
+            (Spread::Figures, Some((subject, figures))) => {
+                lines.push(format!("{subject}:"));
+                lines.extend(figures.iter().map(|figure| format!("  {figure}")));
+            }
+            _ => lines.extend(wrap_between_pieces(part, width)),
+        }
+    }
+    if lines.is_empty() {
+        // A process that says nothing in words still has its (empty) state line.
+        lines.push(String::new());
+    }
+    lines
+}
+
+/// `subject: a, b, c` with three figures or more, where nothing is nested (a
+/// state machine's `Open { failures: 3, since: 5 }` is not a list of figures).
+fn figures(part: &str) -> Option<(&str, Vec<&str>)> {
+    if part.contains(['{', '[', '(', '"', '\'']) {
+        return None;
+    }
+    let (subject, list) = part.split_once(": ")?;
+    let figures: Vec<&str> = list.split(", ").collect();
+    (figures.len() >= 3 && figures.iter().all(|f| !f.is_empty())).then_some((subject, figures))
+}
+
+/// `text` in lines of at most `width` characters, broken only after a `, `.
+fn wrap_between_pieces(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let pieces: Vec<&str> = text.split(", ").collect();
+    for (n, piece) in pieces.iter().enumerate() {
+        let piece = if n + 1 < pieces.len() {
+            format!("{piece},")
+        } else {
+            (*piece).to_string()
+        };
+        let joined = line.chars().count() + 1 + piece.chars().count();
+        if line.is_empty() {
+            line = piece;
+        } else if joined <= width {
+            line.push(' ');
+            line.push_str(&piece);
+        } else {
+            lines.push(std::mem::replace(&mut line, piece));
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn find_server(app: &App, pid: Pid) -> Option<&ServerInfo> {

@@ -67,6 +67,29 @@ fn details_of_a_state_machine_show_its_state() {
     check("details_state", app);
 }
 
+/// A store bucket's state lists figures: each on a line of its own where the
+/// panel has the room, else as few lines as fit, broken between figures; its
+/// pending timer on a line after them either way.
+#[test]
+fn details_of_a_bucket_show_its_figures_on_lines_of_their_own() {
+    let mut app = testing::app_with(Layout::Full, |snapshot| {
+        let limiter = snapshot
+            .servers
+            .iter_mut()
+            .find(|s| s.pid == Pid(4))
+            .unwrap();
+        limiter.state = Some(
+            "bucket orders: 1,234 records, 56.0 KiB, 12 ops/s, 2 subscribers; 1 timer, next in 640 ms"
+                .into(),
+        );
+    });
+    app.focus = Focus::Table;
+    assert!(app.select_table_pid(Pid(4)));
+    handle_key(&mut app, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    assert_eq!(app.overlay, Overlay::Details);
+    check("details_bucket", app);
+}
+
 #[test]
 fn details_of_a_supervisor() {
     let mut app = testing::app(Layout::Compact);
