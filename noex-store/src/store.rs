@@ -312,10 +312,12 @@ impl Store {
     }
 
     /// Stops the store's processes; writes after this fail with `Stopped`. What is
-    /// queued for persistence is committed first.
+    /// queued for persistence is committed, and the storage closed (a redb file can
+    /// be opened again) by the time this returns.
     pub async fn stop(&self) {
         self.inner.stopped.store(true, Ordering::SeqCst);
         let _ = self.inner.supervisor.stop().await;
+        self.inner.close_storage().await;
     }
 }
 
@@ -347,6 +349,13 @@ impl StoreInner {
         }
     }
 
+    /// Commits what is queued and closes the storage, off the runtime's threads.
+    async fn close_storage(&self) {
+        if let Some(durable) = self.durable.clone() {
+            let _ = tokio::task::spawn_blocking(move || durable.close()).await;
+        }
+    }
+
     pub(crate) fn refuse_writes(&self, failure: &str) {
         tracing::error!(store = %self.name, %failure, "a commit could not be made durable; the store refuses writes from now on");
         self.failed
@@ -370,6 +379,7 @@ async fn stop_with_supervisor(store: std::sync::Weak<StoreInner>) {
         tracing::error!(store = %store.name, %reason, "the store's supervisor ended; the store has stopped");
     }
     store.queries.close();
+    store.close_storage().await;
 }
 
 pub(crate) fn bucket_stats(bucket: &Bucket) -> BucketStats {

@@ -27,11 +27,12 @@ fn agent_off() {
 async fn open(dir: &Path) -> Store {
     agent_off();
     let storage = RedbStorage::open(dir.join("store.redb")).expect("the file opens");
-    let store = Store::start(
-        StoreOptions::new(format!("durable-{}", std::process::id())).persistence(storage),
-    )
-    .await
-    .expect("the store starts");
+    // Tests of one binary run side by side: each store its own name.
+    static OPENED: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("durable-{}", OPENED.fetch_add(1, Ordering::Relaxed));
+    let store = Store::start(StoreOptions::new(name).persistence(storage))
+        .await
+        .expect("the store starts");
     store
         .define_bucket(
             "items",
@@ -291,4 +292,24 @@ async fn failed_commit_is_an_error_and_stops_writes() {
         "the refused write never reached the disk"
     );
     store.stop().await;
+}
+
+#[tokio::test]
+async fn stop_commits_and_releases_the_file_while_handles_live_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let items = store.bucket("items").unwrap();
+    items.insert(&json!({"batch": 1, "n": 1})).await.unwrap();
+    store.stop().await;
+    // The store and a bucket handle are still alive here: the file is released all
+    // the same, and holds what was written.
+    let storage = RedbStorage::open(dir.path().join("store.redb")).expect("the file is free");
+    assert_eq!(storage.load().unwrap().len(), 1);
+    assert_eq!(
+        items
+            .insert(&json!({"batch": 2, "n": 2}))
+            .await
+            .unwrap_err(),
+        StoreError::Stopped
+    );
 }

@@ -1,40 +1,28 @@
 //! The bucket's process: it gives the bucket a place in the supervision tree and
 //! says, in the Observer, how the bucket is doing.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use noex::error::BoxError;
 use noex::gen_server::{Context, GenServer, Reply};
-use noex::process::{Description, Info};
+use noex::process::Description;
+use parking_lot::Mutex;
 
 use super::Bucket;
 use crate::store::bucket_stats;
 
-/// Samples the bucket's operation count once a second for its rate.
-const SAMPLE_EVERY: Duration = Duration::from_secs(1);
-
-#[derive(Clone)]
-struct Sample;
-
 pub(crate) struct BucketServer {
     bucket: Arc<Bucket>,
-    rate: Arc<Rate>,
-    last_operations: u64,
     _shown: Option<Description>,
 }
-
-/// Operations per second over the last sample, shared with the description.
-#[derive(Default)]
-struct Rate(AtomicU64);
 
 impl BucketServer {
     pub(crate) fn new(bucket: Arc<Bucket>) -> BucketServer {
         BucketServer {
-            last_operations: bucket.operations(),
             bucket,
-            rate: Arc::new(Rate::default()),
             _shown: None,
         }
     }
@@ -47,26 +35,15 @@ impl GenServer for BucketServer {
 
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), BoxError> {
         let bucket = self.bucket.clone();
-        let rate = self.rate.clone();
+        let rate = OpsRate::new(bucket.operations());
         self._shown = Some(noex::process::describe(ctx.pid(), move || {
-            Some(describe(&bucket, rate.0.load(Ordering::Relaxed)))
+            Some(describe(&bucket, rate.per_second(bucket.operations())))
         }));
-        ctx.send_interval(SAMPLE_EVERY, Sample);
         Ok(())
     }
 
     async fn handle_call(&mut self, (): (), _: &mut Context<Self>) -> Reply<()> {
         Reply::Now(())
-    }
-
-    async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
-        if message.is::<Sample>() {
-            let now = self.bucket.operations();
-            self.rate
-                .0
-                .store(now.saturating_sub(self.last_operations), Ordering::Relaxed);
-            self.last_operations = now;
-        }
     }
 
     fn format_status(&self) -> Option<String> {
@@ -83,6 +60,49 @@ impl GenServer for BucketServer {
             lines.push(format!("  {name}: {}", describe_field(field)));
         }
         Some(lines.join("\n"))
+    }
+}
+
+/// The bucket's operations per second, worked out when the Observer asks (no timer
+/// in the process): over the second or so since an earlier asking, or, asked for the
+/// first time, since the process started.
+struct OpsRate {
+    /// (when, operations so far), oldest first; the first is the process's start
+    /// until newer ones make it stale.
+    samples: Mutex<VecDeque<(Instant, u64)>>,
+}
+
+/// The shortest span a rate is taken over, so two quick askings do not divide by
+/// almost nothing.
+const RATE_SPAN: Duration = Duration::from_secs(1);
+
+impl OpsRate {
+    fn new(operations: u64) -> OpsRate {
+        OpsRate {
+            samples: Mutex::new(VecDeque::from([(Instant::now(), operations)])),
+        }
+    }
+
+    fn per_second(&self, operations: u64) -> u64 {
+        let now = Instant::now();
+        let mut samples = self.samples.lock();
+        // The newest sample at least RATE_SPAN old; else the oldest there is.
+        let base = samples
+            .iter()
+            .rposition(|(at, _)| now.duration_since(*at) >= RATE_SPAN)
+            .unwrap_or(0);
+        samples.drain(..base);
+        let (at, then) = samples[0];
+        let elapsed = now.duration_since(at).as_secs_f64();
+        let rate = if elapsed > 0.0 {
+            (operations.saturating_sub(then) as f64 / elapsed).round() as u64
+        } else {
+            0
+        };
+        if samples.len() < 64 {
+            samples.push_back((now, operations));
+        }
+        rate
     }
 }
 

@@ -61,8 +61,8 @@ struct Writer {
     // it writes again, so each writer has at most one batch queued, and the queue holds at
     // most as many batches as there are concurrent writers. A bound would only make `submit`
     // block under the commit path's bucket locks.
-    jobs: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    jobs: parking_lot::RwLock<Option<mpsc::Sender<Job>>>,
+    thread: parking_lot::Mutex<Option<JoinHandle<()>>>,
     counters: Arc<Counters>,
 }
 
@@ -80,8 +80,8 @@ impl Durable {
             .expect("cannot start the store's writer thread");
         Durable {
             writer: Arc::new(Writer {
-                jobs: Some(jobs),
-                thread: Some(thread),
+                jobs: parking_lot::RwLock::new(Some(jobs)),
+                thread: parking_lot::Mutex::new(Some(thread)),
                 counters,
             }),
         }
@@ -93,12 +93,24 @@ impl Durable {
         let (reply, ack) = oneshot::channel();
         let counters = &self.writer.counters;
         counters.queued.fetch_add(1, Ordering::Relaxed);
-        let jobs = self.writer.jobs.as_ref().expect("sender lives until drop");
-        if let Err(mpsc::SendError(job)) = jobs.send(Job { batch, reply }) {
+        let job = Job { batch, reply };
+        let refused = match &*self.writer.jobs.read() {
+            Some(jobs) => jobs.send(job).err().map(|mpsc::SendError(job)| job),
+            None => Some(job),
+        };
+        if let Some(job) = refused {
             counters.queued.fetch_sub(1, Ordering::Relaxed);
             let _ = job.reply.send(Err(PersistenceError::WriterStopped));
         }
         ack
+    }
+
+    /// Commits what is queued, ends the writer thread and closes the storage (a
+    /// redb file and its lock), blocking until done; batches submitted after this
+    /// fail with [`PersistenceError::WriterStopped`]. Dropping the last clone does
+    /// the same.
+    pub fn close(&self) {
+        self.writer.close();
     }
 
     /// What the writer has done so far.
@@ -114,14 +126,20 @@ impl Durable {
     }
 }
 
-impl Drop for Writer {
-    fn drop(&mut self) {
+impl Writer {
+    fn close(&self) {
         // Closing the channel lets the thread commit what is queued and end; waiting for it
-        // means the storage (a redb file's lock) is released when the last `Durable` is gone.
-        drop(self.jobs.take());
-        if let Some(thread) = self.thread.take() {
+        // means the storage (a redb file's lock) is released when this returns.
+        drop(self.jobs.write().take());
+        if let Some(thread) = self.thread.lock().take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
