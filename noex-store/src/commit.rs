@@ -10,8 +10,9 @@ use crate::bucket::{Bucket, BucketData};
 use crate::error::StoreError;
 use crate::key::Key;
 use crate::persistence::{Mutation, PersistenceError};
+use crate::query::Changed;
 use crate::record::Record;
-use crate::store::StoreInner;
+use crate::shared::StoreInner;
 
 /// What a transaction read, to be unchanged when it commits.
 #[derive(Clone, Debug)]
@@ -58,14 +59,6 @@ pub(crate) enum Effect {
     Clear {
         bucket: Arc<Bucket>,
     },
-}
-
-/// Which records of a bucket changed, as the reactive queries see it.
-#[derive(Clone, Debug)]
-pub(crate) struct Changed {
-    pub(crate) bucket: String,
-    /// `None`: the whole bucket (a clear).
-    pub(crate) key: Option<Key>,
 }
 
 impl Effect {

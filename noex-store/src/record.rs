@@ -102,7 +102,26 @@ pub(crate) fn object_of<T: Serialize + ?Sized>(
         Value::Object(map) => Ok(map),
         other => Err(StoreError::InvalidArgument(format!(
             "a record must be an object, not {}",
-            crate::schema::json_type_name(&other)
+            json_type_name(&other)
         ))),
+    }
+}
+
+/// Milliseconds since the Unix epoch: a record's times.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A JSON value's type, as an error names it.
+pub(crate) fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }

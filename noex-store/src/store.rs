@@ -2,16 +2,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use noex::supervisor::{self, ChildSpec, SupervisorRef, SupervisorSpec};
-use parking_lot::{Mutex, RwLock};
+use noex::supervisor::{self, ChildSpec, SupervisorSpec};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::bucket::process::BucketServer;
-use crate::bucket::{Bucket, BucketRef};
+use crate::bucket::{Bucket, BucketStats};
+use crate::bucket_ref::BucketRef;
+use crate::catalog::Catalog;
 use crate::commit;
 use crate::error::StoreError;
 use crate::key::Key;
@@ -19,7 +20,9 @@ use crate::persistence::{Durable, Storage};
 use crate::query::process::QueriesServer;
 use crate::query::{Queries, QueryContext, Subscription};
 use crate::record::Record;
+use crate::schema::validate::Generator;
 use crate::schema::{BucketDef, Schema};
+use crate::shared::StoreInner;
 use crate::transaction::{Transaction, TxOp};
 
 /// How to start a store.
@@ -57,20 +60,6 @@ impl StoreOptions {
     }
 }
 
-/// The state every handle of one store shares.
-pub(crate) struct StoreInner {
-    pub(crate) name: String,
-    buckets: RwLock<HashMap<String, Arc<Bucket>>>,
-    pub(crate) queries: Arc<Queries>,
-    pub(crate) durable: Option<Durable>,
-    /// Records the storage held for buckets not defined yet.
-    loaded: Mutex<HashMap<String, Vec<(Key, Record)>>>,
-    supervisor: SupervisorRef,
-    stopped: AtomicBool,
-    /// Why writes are refused after a commit could not be made durable.
-    failed: Mutex<Option<String>>,
-}
-
 /// A store: buckets of records with schemas, transactions across them, and
 /// reactive queries. Cheap to clone; every clone is the same store.
 ///
@@ -96,25 +85,6 @@ pub struct StoreStats {
     pub subscriptions: usize,
     /// Whether writes are persisted.
     pub persistent: bool,
-}
-
-/// One bucket in [`StoreStats`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BucketStats {
-    /// The bucket's name.
-    pub name: String,
-    /// Records now.
-    pub records: usize,
-    /// Roughly the bytes its records take.
-    pub bytes: usize,
-    /// Reads so far.
-    pub reads: u64,
-    /// Records written so far.
-    pub writes: u64,
-    /// Live subscriptions whose query read it.
-    pub subscribers: usize,
-    /// Its indexed fields.
-    pub indexes: Vec<String>,
 }
 
 impl Store {
@@ -145,7 +115,8 @@ impl Store {
                     .push((key, Record::new(fields)));
             }
         }
-        let queries = Arc::new(Queries::default());
+        let catalog = Arc::new(Catalog::default());
+        let queries = Arc::new(Queries::new(catalog.clone()));
         let queries_for_process = queries.clone();
         let supervisor = supervisor::start(
             SupervisorSpec::one_for_one()
@@ -162,15 +133,12 @@ impl Store {
         .map_err(|error| StoreError::InvalidArgument(format!("cannot start the store: {error}")))?;
         let inner = Arc::new(StoreInner {
             name: options.name,
-            buckets: RwLock::new(HashMap::new()),
+            catalog,
             queries,
             durable: options.storage.map(Durable::new),
             loaded: Mutex::new(loaded),
             supervisor,
-            stopped: AtomicBool::new(false),
-            failed: Mutex::new(None),
         });
-        inner.queries.attach(&inner);
         tokio::spawn(stop_with_supervisor(Arc::downgrade(&inner)));
         Ok(Store { inner })
     }
@@ -186,30 +154,11 @@ impl Store {
     pub async fn define_bucket(&self, name: &str, def: BucketDef) -> Result<BucketRef, StoreError> {
         let schema = Schema::compile(name, def)?;
         let bucket = Arc::new(Bucket::new(name, schema));
-        {
-            let mut buckets = self.inner.buckets.write();
-            if buckets.contains_key(name) {
-                return Err(StoreError::BucketAlreadyDefined(name.to_string()));
-            }
+        self.inner.catalog.add(bucket.clone(), |bucket| {
             if let Some(records) = self.inner.loaded.lock().remove(name) {
-                let mut data = bucket.data.write();
-                let mut generator = bucket.generator();
-                let counted: Vec<&str> = bucket.schema.auto_increment_fields().collect();
-                for (key, record) in records {
-                    for field in &counted {
-                        if let Some(value) = record.get(field).and_then(Value::as_i64) {
-                            crate::schema::validate::Generator::saw_int(
-                                &mut generator,
-                                field,
-                                value,
-                            );
-                        }
-                    }
-                    data.put(key, record);
-                }
+                load(bucket, records);
             }
-            buckets.insert(name.to_string(), bucket.clone());
-        }
+        })?;
         let for_process = bucket.clone();
         let started = self
             .inner
@@ -222,7 +171,7 @@ impl Store {
             )
             .await;
         if let Err(error) = started {
-            self.inner.buckets.write().remove(name);
+            self.inner.catalog.remove(name);
             return Err(StoreError::InvalidArgument(format!(
                 "cannot start bucket {name}'s process: {error}"
             )));
@@ -237,19 +186,19 @@ impl Store {
 
     /// The defined buckets' names, sorted.
     pub fn buckets(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.inner.buckets.read().keys().cloned().collect();
-        names.sort();
-        names
+        self.inner
+            .catalog
+            .all()
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
     }
 
     /// Figures for every bucket, the queries and the subscriptions.
     pub fn stats(&self) -> StoreStats {
-        let buckets = self.inner.buckets.read();
-        let mut stats: Vec<BucketStats> = buckets.values().map(|b| bucket_stats(b)).collect();
-        stats.sort_by(|a, b| a.name.cmp(&b.name));
         StoreStats {
             name: self.inner.name.clone(),
-            buckets: stats,
+            buckets: self.inner.catalog.all().iter().map(|b| b.stats()).collect(),
             queries: self.inner.queries.defined(),
             subscriptions: self.inner.queries.subscriptions(),
             persistent: self.inner.durable.is_some(),
@@ -297,7 +246,7 @@ impl Store {
 
     /// Runs a defined query once, without subscribing.
     pub fn run_query(&self, name: &str, params: &Value) -> Result<Value, StoreError> {
-        self.inner.queries.run_once(&self.inner, name, params)
+        self.inner.queries.run_once(name, params)
     }
 
     /// Subscribes to a query's result: the first [`Subscription::next`] gives it at
@@ -305,62 +254,16 @@ impl Store {
     /// what the query read. A subscriber that falls behind gets the latest result,
     /// not a queue of old ones.
     pub fn subscribe(&self, name: &str, params: Value) -> Result<Subscription, StoreError> {
-        if self.inner.stopped.load(Ordering::SeqCst) {
-            return Err(StoreError::Stopped);
-        }
-        self.inner.queries.subscribe(&self.inner, name, params)
+        self.inner.queries.subscribe(name, params)
     }
 
     /// Stops the store's processes; writes after this fail with `Stopped`. What is
     /// queued for persistence is committed, and the storage closed (a redb file can
     /// be opened again) by the time this returns.
     pub async fn stop(&self) {
-        self.inner.stopped.store(true, Ordering::SeqCst);
+        self.inner.catalog.stop();
         let _ = self.inner.supervisor.stop().await;
         self.inner.close_storage().await;
-    }
-}
-
-impl StoreInner {
-    pub(crate) fn bucket(&self, name: &str) -> Result<Arc<Bucket>, StoreError> {
-        self.buckets
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| StoreError::BucketNotDefined(name.to_string()))
-    }
-
-    pub(crate) fn set_subscriber_counts(&self, counts: &HashMap<String, usize>) {
-        for (name, bucket) in self.buckets.read().iter() {
-            let count = counts.get(name).copied().unwrap_or(0);
-            bucket.subscribers.store(count, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn check_running(&self) -> Result<(), StoreError> {
-        if self.stopped.load(Ordering::Relaxed) {
-            return Err(StoreError::Stopped);
-        }
-        match &*self.failed.lock() {
-            Some(failure) => Err(StoreError::Persistence(format!(
-                "writes are refused until the store restarts: an earlier commit could not be made durable ({failure})"
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    /// Commits what is queued and closes the storage, off the runtime's threads.
-    async fn close_storage(&self) {
-        if let Some(durable) = self.durable.clone() {
-            let _ = tokio::task::spawn_blocking(move || durable.close()).await;
-        }
-    }
-
-    pub(crate) fn refuse_writes(&self, failure: &str) {
-        tracing::error!(store = %self.name, %failure, "a commit could not be made durable; the store refuses writes from now on");
-        self.failed
-            .lock()
-            .get_or_insert_with(|| failure.to_string());
     }
 }
 
@@ -375,29 +278,25 @@ async fn stop_with_supervisor(store: std::sync::Weak<StoreInner>) {
     let Some(store) = store.upgrade() else {
         return;
     };
-    if !store.stopped.swap(true, Ordering::SeqCst) {
+    if store.catalog.stop() {
         tracing::error!(store = %store.name, %reason, "the store's supervisor ended; the store has stopped");
     }
     store.queries.close();
     store.close_storage().await;
 }
 
-pub(crate) fn bucket_stats(bucket: &Bucket) -> BucketStats {
-    let data = bucket.data.read();
-    BucketStats {
-        name: bucket.name.clone(),
-        records: data.len(),
-        bytes: data.bytes(),
-        reads: bucket.reads.load(Ordering::Relaxed),
-        writes: bucket.writes.load(Ordering::Relaxed),
-        subscribers: bucket.subscribers.load(Ordering::Relaxed),
-        indexes: bucket.schema.indexed_fields().map(str::to_string).collect(),
+/// Puts back the records the storage held for `bucket`; its auto-increment
+/// counters go past the largest value stored.
+fn load(bucket: &Bucket, records: Vec<(Key, Record)>) {
+    let mut data = bucket.data.write();
+    let mut generator = bucket.generator();
+    let counted: Vec<&str> = bucket.schema.auto_increment_fields().collect();
+    for (key, record) in records {
+        for field in &counted {
+            if let Some(value) = record.get(field).and_then(Value::as_i64) {
+                generator.saw_int(field, value);
+            }
+        }
+        data.put(key, record);
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

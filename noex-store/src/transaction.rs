@@ -11,8 +11,8 @@ use crate::commit::{ReadMark, Staged};
 use crate::error::StoreError;
 use crate::filter::Filter;
 use crate::key::Key;
-use crate::record::{Record, object_of};
-use crate::store::{StoreInner, now_ms};
+use crate::record::{Record, now_ms, object_of};
+use crate::shared::StoreInner;
 
 /// The view a transaction's body reads and writes through. Reads see the
 /// transaction's own writes; nothing is visible to others until it commits.

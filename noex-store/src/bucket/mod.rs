@@ -1,9 +1,9 @@
 //! A bucket: its schema, its records behind one lock, its counters.
 
 mod data;
-mod handle;
 mod index;
 pub(crate) mod process;
+mod reader;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 pub(crate) use data::BucketData;
 pub use data::Page;
-pub use handle::{BucketRef, TypedBucket};
+pub use reader::BucketReader;
 
 use crate::schema::{Schema, validate::Generator};
 
@@ -58,6 +58,20 @@ impl Bucket {
         self.reads.load(Ordering::Relaxed) + self.writes.load(Ordering::Relaxed)
     }
 
+    /// Its figures now.
+    pub(crate) fn stats(&self) -> BucketStats {
+        let data = self.data.read();
+        BucketStats {
+            name: self.name.clone(),
+            records: data.len(),
+            bytes: data.bytes(),
+            reads: self.reads.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+            subscribers: self.subscribers.load(Ordering::Relaxed),
+            indexes: self.schema.indexed_fields().map(str::to_string).collect(),
+        }
+    }
+
     /// The auto-increment counters, to generate values from.
     pub(crate) fn generator(&self) -> impl Generator + '_ {
         Counters(self.counters.lock())
@@ -77,4 +91,23 @@ impl Generator for Counters<'_> {
         let counter = self.0.entry(field.to_string()).or_insert(0);
         *counter = (*counter).max(value);
     }
+}
+
+/// One bucket's figures, in [`StoreStats`](crate::StoreStats).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BucketStats {
+    /// The bucket's name.
+    pub name: String,
+    /// Records now.
+    pub records: usize,
+    /// Roughly the bytes its records take.
+    pub bytes: usize,
+    /// Reads so far.
+    pub reads: u64,
+    /// Records written so far.
+    pub writes: u64,
+    /// Live subscriptions whose query read it.
+    pub subscribers: usize,
+    /// Its indexed fields.
+    pub indexes: Vec<String>,
 }

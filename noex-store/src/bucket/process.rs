@@ -12,7 +12,6 @@ use noex::process::Description;
 use parking_lot::Mutex;
 
 use super::Bucket;
-use crate::store::bucket_stats;
 
 pub(crate) struct BucketServer {
     bucket: Arc<Bucket>,
@@ -47,7 +46,7 @@ impl GenServer for BucketServer {
     }
 
     fn format_status(&self) -> Option<String> {
-        let stats = bucket_stats(&self.bucket);
+        let stats = self.bucket.stats();
         let schema = &self.bucket.schema;
         let mut lines = vec![
             format!("bucket {} (key: {})", stats.name, schema.key),

@@ -8,8 +8,8 @@ mod subscription;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
 
 use noex::gen_server::ServerRef;
 use parking_lot::{Mutex, RwLock};
@@ -18,12 +18,11 @@ use tokio::sync::watch;
 
 pub use subscription::Subscription;
 
-use crate::bucket::{Bucket, BucketRef};
-use crate::commit::Changed;
+use crate::bucket::{Bucket, BucketReader};
+use crate::catalog::Catalog;
 use crate::error::StoreError;
 use crate::key::Key;
 use crate::record::Record;
-use crate::store::StoreInner;
 
 /// A defined query.
 pub(crate) type QueryFn =
@@ -35,6 +34,14 @@ pub(crate) type Outcome = Arc<Result<Value, StoreError>>;
 /// Changed keys kept per bucket before the bucket counts as changed as a whole:
 /// bounds what waits for the queries process, in bytes as well as in count.
 const PENDING_KEYS_PER_BUCKET: usize = 1024;
+
+/// Which records of a bucket changed, as the reactive queries see it.
+#[derive(Clone, Debug)]
+pub(crate) struct Changed {
+    pub(crate) bucket: String,
+    /// `None`: the whole bucket (a clear).
+    pub(crate) key: Option<Key>,
+}
 
 /// What a query read: whole buckets, or single keys of a bucket.
 #[derive(Debug, Default, Clone)]
@@ -76,7 +83,7 @@ enum Pending {
 /// What a query reads through: each read notes what it touched, so a change
 /// elsewhere does not run the query again.
 pub struct QueryContext<'a> {
-    store: &'a Arc<StoreInner>,
+    catalog: &'a Catalog,
     reads: RefCell<Reads>,
     /// Each bucket read and its generation before the first read: unchanged after
     /// the run, every bucket was as read at one moment (see [`run`]).
@@ -86,19 +93,19 @@ pub struct QueryContext<'a> {
 impl QueryContext<'_> {
     /// A bucket to read as a whole (`all`, `find`, `count`, aggregates...): any
     /// change to it runs the query again.
-    pub fn bucket(&self, name: &str) -> Result<BucketRef, StoreError> {
-        let bucket = self.store.bucket(name)?;
+    pub fn bucket(&self, name: &str) -> Result<BucketReader, StoreError> {
+        let bucket = self.catalog.bucket(name)?;
         self.note(&bucket);
         self.reads.borrow_mut().whole.insert(name.to_string());
-        Ok(BucketRef::new(bucket, self.store.clone()))
+        Ok(BucketReader::new(bucket))
     }
 
     /// One record: only a change to this key runs the query again.
     pub fn get(&self, bucket: &str, key: impl Into<Key>) -> Result<Option<Record>, StoreError> {
         let key = key.into();
-        let found = self.store.bucket(bucket)?;
+        let found = self.catalog.bucket(bucket)?;
         self.note(&found);
-        let handle = BucketRef::new(found, self.store.clone());
+        let handle = BucketReader::new(found);
         self.reads
             .borrow_mut()
             .keys
@@ -137,7 +144,6 @@ pub(crate) struct Group {
 }
 
 /// The store's queries and subscriptions.
-#[derive(Default)]
 pub(crate) struct Queries {
     defined: RwLock<HashMap<String, QueryFn>>,
     groups: Mutex<HashMap<(String, String), Arc<Group>>>,
@@ -147,12 +153,19 @@ pub(crate) struct Queries {
     live_groups: AtomicUsize,
     pending: Mutex<HashMap<String, Pending>>,
     process: Mutex<Option<ServerRef<process::QueriesServer>>>,
-    store: OnceLock<Weak<StoreInner>>,
+    catalog: Arc<Catalog>,
 }
 
 impl Queries {
-    pub(crate) fn attach(&self, store: &Arc<StoreInner>) {
-        let _ = self.store.set(Arc::downgrade(store));
+    pub(crate) fn new(catalog: Arc<Catalog>) -> Queries {
+        Queries {
+            defined: RwLock::default(),
+            groups: Mutex::default(),
+            live_groups: AtomicUsize::new(0),
+            pending: Mutex::default(),
+            process: Mutex::default(),
+            catalog,
+        }
     }
 
     pub(crate) fn define(&self, name: &str, query: QueryFn) -> Result<(), StoreError> {
@@ -186,22 +199,19 @@ impl Queries {
             .ok_or_else(|| StoreError::QueryNotDefined(name.to_string()))
     }
 
-    pub(crate) fn run_once(
-        &self,
-        store: &Arc<StoreInner>,
-        name: &str,
-        params: &Value,
-    ) -> Result<Value, StoreError> {
+    pub(crate) fn run_once(&self, name: &str, params: &Value) -> Result<Value, StoreError> {
         let query = self.query(name)?;
-        run(store, name, &query, params).0
+        run(&self.catalog, name, &query, params).0
     }
 
     pub(crate) fn subscribe(
         self: &Arc<Self>,
-        store: &Arc<StoreInner>,
         name: &str,
         params: Value,
     ) -> Result<Subscription, StoreError> {
+        if self.catalog.is_stopped() {
+            return Err(StoreError::Stopped);
+        }
         let query = self.query(name)?;
         let slot = (name.to_string(), params.to_string());
         let receiver = {
@@ -210,7 +220,7 @@ impl Queries {
                 Some(group) => group.sender.subscribe(),
                 None => {
                     self.live_groups.fetch_add(1, Ordering::SeqCst);
-                    let (outcome, reads) = run(store, name, &query, &params);
+                    let (outcome, reads) = run(&self.catalog, name, &query, &params);
                     let (sender, receiver) = watch::channel(Arc::new(outcome));
                     groups.insert(
                         slot,
@@ -226,12 +236,8 @@ impl Queries {
                 }
             }
         };
-        self.recount(store);
-        Ok(Subscription::new(
-            receiver,
-            Arc::downgrade(self),
-            Arc::downgrade(store),
-        ))
+        self.recount();
+        Ok(Subscription::new(receiver, Arc::downgrade(self)))
     }
 
     /// A commit's changes: noted for the queries process, which is woken when
@@ -270,9 +276,6 @@ impl Queries {
         if pending.is_empty() {
             return;
         }
-        let Some(store) = self.store.get().and_then(Weak::upgrade) else {
-            return;
-        };
         let groups: Vec<Arc<Group>> = {
             let mut groups = self.groups.lock();
             groups.retain(|_, g| g.sender.receiver_count() > 0);
@@ -285,7 +288,7 @@ impl Queries {
             if !reads.affected_by(&pending) {
                 continue;
             }
-            let (outcome, now_read) = run(&store, &group.name, &group.query, &group.params);
+            let (outcome, now_read) = run(&self.catalog, &group.name, &group.query, &group.params);
             reads_changed |= now_read.buckets().ne(reads.buckets());
             *reads = now_read;
             group.sender.send_if_modified(|last| {
@@ -298,12 +301,12 @@ impl Queries {
             });
         }
         if reads_changed {
-            self.recount(&store);
+            self.recount();
         }
     }
 
     /// Each bucket's subscriber count: live subscriptions whose last run read it.
-    pub(crate) fn recount(&self, store: &Arc<StoreInner>) {
+    pub(crate) fn recount(&self) {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for group in self.groups.lock().values() {
             let subscribers = group.sender.receiver_count();
@@ -311,7 +314,7 @@ impl Queries {
                 *counts.entry(bucket.clone()).or_default() += subscribers;
             }
         }
-        store.set_subscriber_counts(&counts);
+        self.catalog.set_subscriber_counts(&counts);
     }
 
     /// Ends every subscription (their `next` gives `None`): the store has stopped.
@@ -334,7 +337,7 @@ impl Queries {
 /// [`CONSISTENT_RUN_ATTEMPTS`] and returns the last run; the change that broke it
 /// runs it again anyway.
 fn run(
-    store: &Arc<StoreInner>,
+    catalog: &Catalog,
     name: &str,
     query: &QueryFn,
     params: &Value,
@@ -343,7 +346,7 @@ fn run(
     loop {
         attempts += 1;
         let context = QueryContext {
-            store,
+            catalog,
             reads: RefCell::new(Reads::default()),
             seen: RefCell::new(Vec::new()),
         };

@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use super::{Outcome, Queries};
 use crate::error::StoreError;
-use crate::store::StoreInner;
 
 /// A live subscription to a query's result (from [`Store::subscribe`](crate::Store::subscribe)).
 /// Dropping it unsubscribes.
@@ -17,21 +16,18 @@ pub struct Subscription {
     /// leaves it out.
     receiver: Option<watch::Receiver<Outcome>>,
     queries: Weak<Queries>,
-    store: Weak<StoreInner>,
 }
 
 impl Subscription {
     pub(crate) fn new(
         mut receiver: watch::Receiver<Outcome>,
         queries: Weak<Queries>,
-        store: Weak<StoreInner>,
     ) -> Subscription {
         // The first `next` gives the current result at once.
         receiver.mark_changed();
         Subscription {
             receiver: Some(receiver),
             queries,
-            store,
         }
     }
 
@@ -62,8 +58,8 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
-        if let (Some(queries), Some(store)) = (self.queries.upgrade(), self.store.upgrade()) {
-            queries.recount(&store);
+        if let Some(queries) = self.queries.upgrade() {
+            queries.recount();
         }
     }
 }

@@ -6,8 +6,6 @@ pub(crate) mod validate;
 pub use field::{Field, FieldType, Generated};
 pub(crate) use validate::Schema;
 
-use serde_json::Value;
-
 /// A bucket's definition: which field is the key, and the fields' types and rules.
 /// Fields not named here are kept as given, unchecked (records are JSON-like).
 ///
@@ -55,17 +53,5 @@ impl BucketDef {
         self.fields
             .iter()
             .map(|(name, field)| (name.as_str(), field))
-    }
-}
-
-/// A JSON value's type, as an error names it.
-pub(crate) fn json_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

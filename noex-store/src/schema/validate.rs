@@ -2,11 +2,12 @@
 
 use serde_json::{Map, Value};
 
+use super::BucketDef;
 use super::field::{Field, FieldType, Generated};
-use super::{BucketDef, json_type_name};
 use crate::error::StoreError;
 use crate::filter::same;
 use crate::key::Key;
+use crate::record::json_type_name;
 use crate::record::{CREATED_AT, UPDATED_AT, VERSION};
 
 /// A bucket's definition, checked and compiled.
