@@ -7,6 +7,8 @@
 //! acknowledgements, then opens the file and checks every acknowledged write is
 //! there and every transaction is whole.
 
+#![cfg(feature = "redb")]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
