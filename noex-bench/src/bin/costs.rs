@@ -11,9 +11,13 @@
 //! one operation, the start-up and the runtime's shutdown cancelled out. Operations:
 //! `call` (a round trip on a current-thread runtime), `process_call` (the same from
 //! a process's handler, which also records its wait for deadlock detection), `cast`
-//! (a cast, handled), `spawn` (a start, and the exit at the runtime's shutdown).
+//! (a cast, handled), `spawn` (a start, and the exit at the runtime's shutdown);
+//! and noex-store's in memory: `store_get` (a record by key from a bucket of 1,000)
+//! and `store_insert` (a record with a generated key and an indexed field).
 
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex_store::{BucketDef, BucketRef, Field, Generated, Store, StoreOptions};
+use serde_json::json;
 
 struct Counter(u64);
 
@@ -88,10 +92,64 @@ fn main() {
                     std::hint::black_box(started.expect("a server"));
                 }
             }
+            "store_get" => {
+                let (store, users) = store().await;
+                for n in 0..count {
+                    let key = 1 + (n % STORE_RECORDS) as i64;
+                    std::hint::black_box(users.get(key).expect("a record"));
+                }
+                store.stop().await;
+            }
+            "store_insert" => {
+                let (store, users) = store().await;
+                // Made beforehand: the count is the store's work, not the caller's.
+                let records: Vec<_> = (0..100).map(user).collect();
+                for n in 0..count {
+                    let record = &records[(n % 100) as usize];
+                    std::hint::black_box(users.insert(record).await.expect("an insert"));
+                }
+                store.stop().await;
+            }
             other => {
-                eprintln!("costs: unknown operation {other:?} (call, process_call, cast or spawn)");
+                eprintln!(
+                    "costs: unknown operation {other:?} \
+                     (call, process_call, cast, spawn, store_get or store_insert)"
+                );
                 std::process::exit(2);
             }
         }
     });
+}
+
+/// Records in the store's bucket before the counted operations.
+const STORE_RECORDS: u64 = 1_000;
+
+/// A user record of four typed fields.
+fn user(n: u64) -> serde_json::Value {
+    json!({"name": format!("user {n}"), "email": format!("user{n}@example.com"),
+           "age": 18 + n % 70, "group": n % 100})
+}
+
+/// An in-memory store with a bucket of [`STORE_RECORDS`] users: an auto-increment
+/// key, `group` indexed.
+async fn store() -> (Store, BucketRef) {
+    let store = Store::start(StoreOptions::new("store"))
+        .await
+        .expect("a store");
+    let users = store
+        .define_bucket(
+            "users",
+            BucketDef::new("id")
+                .field("id", Field::integer().generated(Generated::AutoIncrement))
+                .field("name", Field::string().required())
+                .field("email", Field::string())
+                .field("age", Field::integer().min(0.0))
+                .field("group", Field::integer().required().index()),
+        )
+        .await
+        .expect("a bucket");
+    for n in 0..STORE_RECORDS {
+        users.insert(&user(n)).await.expect("an insert");
+    }
+    (store, users)
 }
