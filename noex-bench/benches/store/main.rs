@@ -1,7 +1,12 @@
 //! noex-store side by side with a locked `HashMap` (the floor) and, with
 //! persistence on, SQLite: `cargo bench -p noex-bench --bench store`. It ends by
-//! printing the table that goes in BENCHMARKS.md (medians of this run, and the
-//! ratios noex-store / floor and noex-store (redb) / SQLite).
+//! printing the table that goes in BENCHMARKS.md: after criterion has measured
+//! each contender of a row, the contenders take turns for 15 paired rounds, and
+//! the table gives their medians and the median of the rounds' ratios
+//! noex-store / floor and noex-store (redb) / SQLite, with their range. (A shared
+//! machine's load, and its disk's latency, drift over seconds: criterion's
+//! figures of two contenders measured a minute apart can differ by 3x for that
+//! alone.)
 //!
 //! Workloads, each for every contender (`contender.rs` says what each does):
 //! - `insert`: one record, its key generated, into a bucket that writes fill
@@ -55,30 +60,68 @@ const TRANSACTION: &str = "transaction (3 ops)";
 const FANOUT: &str = "fan-out to 1,000";
 const WRITERS_32: &str = "insert, 32 writers";
 
-/// The median of each benchmark's samples: nanoseconds an operation, by
-/// `(workload, contender)`.
-static RESULTS: Mutex<BTreeMap<(&'static str, &'static str), f64>> = Mutex::new(BTreeMap::new());
+/// Paired rounds after criterion's measurements, in which the contenders of a row
+/// take turns, each for a batch of about this long.
+const ROUNDS: usize = 15;
+const BATCH: Duration = Duration::from_millis(20);
+
+/// Each paired round's time per operation, in nanoseconds, by `(workload,
+/// contender)`: what the summary is made of.
+static RESULTS: Mutex<BTreeMap<(&'static str, &'static str), Vec<f64>>> =
+    Mutex::new(BTreeMap::new());
 
 /// Runs `future` as a task of `rt` and waits for it.
 fn run<T: Send + 'static>(rt: &Runtime, future: impl Future<Output = T> + Send + 'static) -> T {
     rt.block_on(rt.spawn(future)).expect("a bench task")
 }
 
-/// Benchmarks `routine(iters)` (a time for `iters × units` operations) as
-/// `workload/name`, and records its median time per operation.
-fn bench(
-    c: &mut Criterion,
-    workload: &'static str,
+/// A contender's workload: `routine(iters)` is the time `iters × units`
+/// operations took.
+struct Entry<'a> {
     name: &'static str,
     persistent: bool,
     units: u64,
-    mut routine: impl FnMut(u64) -> Duration,
-) {
+    routine: Box<dyn FnMut(u64) -> Duration + 'a>,
+}
+
+/// One row of the summary: criterion measures each entry in turn, then the
+/// entries take turns for [`ROUNDS`] paired rounds (so that the ratios of a row
+/// compare times taken moments apart, though the machine's load and its disk's
+/// latency drift over seconds).
+fn row(c: &mut Criterion, workload: &'static str, mut entries: Vec<Entry<'_>>) {
+    let mut medians = Vec::new();
+    for entry in &mut entries {
+        medians.push(bench(c, workload, entry));
+    }
+    if medians.iter().any(|m| m.is_nan()) {
+        return; // filtered out
+    }
+    let iters: Vec<u64> = entries
+        .iter()
+        .zip(&medians)
+        .map(|(entry, ns)| ((BATCH.as_nanos() as f64 / (ns * entry.units as f64)) as u64).max(1))
+        .collect();
+    let mut rounds = vec![Vec::with_capacity(ROUNDS); entries.len()];
+    for _ in 0..ROUNDS {
+        for ((entry, iters), times) in entries.iter_mut().zip(&iters).zip(&mut rounds) {
+            let elapsed = (entry.routine)(*iters);
+            times.push(elapsed.as_nanos() as f64 / (iters * entry.units) as f64);
+        }
+    }
+    let mut results = RESULTS.lock().unwrap();
+    for (entry, times) in entries.iter().zip(rounds) {
+        results.insert((workload, entry.name), times);
+    }
+}
+
+/// Benchmarks an entry with criterion as `workload/name`; the median of its
+/// samples, in nanoseconds an operation (NaN when filtered out).
+fn bench(c: &mut Criterion, workload: &'static str, entry: &mut Entry<'_>) -> f64 {
     let mut group = c.benchmark_group(format!("store/{workload}"));
     group
         .sample_size(SAMPLES)
         .warm_up_time(Duration::from_millis(200));
-    if persistent {
+    if entry.persistent {
         // Milliseconds an operation: as many iterations in every sample.
         group
             .sampling_mode(SamplingMode::Flat)
@@ -88,26 +131,33 @@ fn bench(
     }
     let mut samples = Vec::new();
     let mut operations = 0;
-    group.bench_function(name, |b| {
+    let units = entry.units;
+    group.bench_function(entry.name, |b| {
         b.iter_custom(|iters| {
             operations += iters * units;
-            let elapsed = routine(iters);
+            let elapsed = (entry.routine)(iters);
             samples.push(elapsed.as_nanos() as f64 / (iters * units) as f64);
             elapsed
         })
     });
     group.finish();
     if operations == 0 {
-        return; // filtered out
+        return f64::NAN;
     }
     // The last calls are the measurement's samples; those before, the warm-up's.
-    let mut samples = samples.split_off(samples.len().saturating_sub(SAMPLES));
+    let samples = samples.split_off(samples.len().saturating_sub(SAMPLES));
     if std::env::var_os("STORE_BENCH_DEBUG").is_some() {
-        eprintln!("{workload}/{name}: {operations} operations, samples {samples:?}");
+        eprintln!(
+            "{workload}/{}: {operations} operations, samples {samples:?}",
+            entry.name
+        );
     }
-    samples.sort_by(f64::total_cmp);
-    let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
-    RESULTS.lock().unwrap().insert((workload, name), median);
+    median(samples)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The records the inserts write: one of [`user`]'s for every group.
@@ -145,18 +195,18 @@ where
 const WORKLOADS: [&str; 5] = [INSERT, GET, WHERE_INDEXED, WHERE_SCAN, TRANSACTION];
 
 /// One of [`WORKLOADS`] for one contender.
-fn workload<C: Contender>(
-    c: &mut Criterion,
-    rt: &Runtime,
+fn workload<'a, C: Contender>(
+    rt: &'a Runtime,
     contender: &Arc<C>,
     persistent: bool,
     workload: &'static str,
-) {
+) -> Entry<'a> {
     // Keys in a fixed shuffled order, the same for every contender.
     let mut rng = fastrand::Rng::with_seed(20);
     let keys: Arc<Vec<i64>> = Arc::new((0..4096).map(|_| rng.i64(1..=RECORDS)).collect());
     let inputs = inputs();
-    bench(c, workload, C::NAME, persistent, 1, |iters| {
+    let contender = contender.clone();
+    let routine = move |iters: u64| {
         let (contender, keys, inputs) = (contender.clone(), keys.clone(), inputs.clone());
         match workload {
             INSERT => run(
@@ -195,51 +245,99 @@ fn workload<C: Contender>(
             ),
             other => unreachable!("no workload {other}"),
         }
-    });
+    };
+    Entry {
+        name: C::NAME,
+        persistent,
+        units: 1,
+        routine: Box::new(routine),
+    }
 }
 
 /// The fan-out for one side: rounds of a write and its 1,000 deliveries.
-fn fanout<F: Fanout>(c: &mut Criterion, rt: &Runtime, (side, subscribers): (F, Subscribers)) {
+fn fanout<'a, F: Fanout>(rt: &'a Runtime, (side, subscribers): (F, Subscribers)) -> Entry<'a> {
     let side = Arc::new(side);
     // Every write a new value (the record starts at 0): an unchanged result would
     // not be sent.
     let mut written = 1i64;
-    bench(c, FANOUT, F::NAME, false, 1, |iters| {
-        let (side, received) = (side.clone(), subscribers.received.clone());
-        let base = written;
-        written += iters as i64;
-        run(rt, async move {
-            fanout::rounds(&*side, &received, iters, base).await
-        })
-    });
+    Entry {
+        name: F::NAME,
+        persistent: false,
+        units: 1,
+        routine: Box::new(move |iters| {
+            let (side, received) = (side.clone(), subscribers.received.clone());
+            let base = written;
+            written += iters as i64;
+            run(rt, async move {
+                fanout::rounds(&*side, &received, iters, base).await
+            })
+        }),
+    }
 }
 
-/// `WRITERS` threads each inserting `iters` rows into SQLite at once, through the
-/// one connection.
-fn writers_sqlite(c: &mut Criterion, rt: &Runtime, sqlite: Arc<Sqlite>) {
+/// [`WRITERS`] tasks each inserting `iters` records into noex-store at once.
+fn writers_store(rt: &Runtime, store: Arc<NoexStore<true>>) -> Entry<'_> {
     let inputs = inputs();
-    bench(c, WRITERS_32, Sqlite::NAME, true, WRITERS, |iters| {
-        let (sqlite, inputs) = (sqlite.clone(), inputs.clone());
-        run(rt, async move {
-            sqlite.trim().await;
-            let start = Instant::now();
-            let tasks: Vec<_> = (0..WRITERS)
-                .map(|w| {
-                    let (sqlite, inputs) = (sqlite.clone(), inputs.clone());
-                    tokio::task::spawn_blocking(move || {
-                        for i in 0..iters {
-                            let record = &inputs[((w + i) % GROUPS as u64) as usize];
-                            Sqlite::insert_with(&sqlite.conn.lock().unwrap(), record);
-                        }
+    Entry {
+        name: NoexStore::<true>::NAME,
+        persistent: true,
+        units: WRITERS,
+        routine: Box::new(move |iters| {
+            let (store, inputs) = (store.clone(), inputs.clone());
+            run(rt, async move {
+                store.trim().await;
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..WRITERS)
+                    .map(|w| {
+                        let (store, inputs) = (store.clone(), inputs.clone());
+                        tokio::spawn(async move {
+                            for i in 0..iters {
+                                let record = &inputs[((w + i) % GROUPS as u64) as usize];
+                                store.insert(record).await;
+                            }
+                        })
                     })
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("a writer");
-            }
-            start.elapsed()
-        })
-    });
+                    .collect();
+                for task in tasks {
+                    task.await.expect("a writer");
+                }
+                start.elapsed()
+            })
+        }),
+    }
+}
+
+/// [`WRITERS`] threads each inserting `iters` rows into SQLite at once, through
+/// the one connection.
+fn writers_sqlite(rt: &Runtime, sqlite: Arc<Sqlite>) -> Entry<'_> {
+    let inputs = inputs();
+    Entry {
+        name: Sqlite::NAME,
+        persistent: true,
+        units: WRITERS,
+        routine: Box::new(move |iters| {
+            let (sqlite, inputs) = (sqlite.clone(), inputs.clone());
+            run(rt, async move {
+                sqlite.trim().await;
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..WRITERS)
+                    .map(|w| {
+                        let (sqlite, inputs) = (sqlite.clone(), inputs.clone());
+                        tokio::task::spawn_blocking(move || {
+                            for i in 0..iters {
+                                let record = &inputs[((w + i) % GROUPS as u64) as usize];
+                                Sqlite::insert_with(&sqlite.conn.lock().unwrap(), record);
+                            }
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("a writer");
+                }
+                start.elapsed()
+            })
+        }),
+    }
 }
 
 /// A time for the table: ns, µs or ms.
@@ -255,50 +353,51 @@ fn time(ns: f64) -> String {
     }
 }
 
-fn ratio(a: f64, b: f64) -> String {
-    if a.is_nan() || b.is_nan() {
-        "–".into()
-    } else {
-        format!("{:.2}x", a / b)
-    }
+/// The median of the rounds' ratios `a / b`, and their range.
+fn ratio(a: Option<&Vec<f64>>, b: Option<&Vec<f64>>) -> String {
+    let (Some(a), Some(b)) = (a, b) else {
+        return "–".into();
+    };
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
+    format!("{:.2}x ({low:.2}–{high:.2})", median(ratios))
 }
 
 fn summary() {
     let results = RESULTS.lock().unwrap();
-    let of = |workload: &str, name: &str| {
-        results
-            .iter()
-            .find(|((w, n), _)| *w == workload && *n == name)
-            .map_or(f64::NAN, |(_, ns)| *ns)
-    };
+    let of = |workload: &'static str, name: &'static str| results.get(&(workload, name));
+    let time_of = |workload, name| time(of(workload, name).map_or(f64::NAN, |t| median(t.clone())));
+    println!(
+        "\nMedians of {ROUNDS} paired rounds; ratios: the median of the rounds' ratios (their range)."
+    );
     println!(
         "\n| workload | floor | noex-store | vs floor | noex-store (redb) | SQLite | redb vs SQLite |"
     );
     println!("|---|---|---|---|---|---|---|");
     for workload in WORKLOADS.into_iter().chain([FANOUT, WRITERS_32]) {
-        let floor = of(workload, Floor::NAME);
-        let memory = of(workload, NoexStore::<false>::NAME);
-        let redb = of(workload, NoexStore::<true>::NAME);
-        let sqlite = of(workload, Sqlite::NAME);
+        let (floor, memory) = (Floor::NAME, NoexStore::<false>::NAME);
+        let (redb, sqlite) = (NoexStore::<true>::NAME, Sqlite::NAME);
         println!(
             "| {workload} | {} | {} | {} | {} | {} | {} |",
-            time(floor),
-            time(memory),
-            ratio(memory, floor),
-            time(redb),
-            time(sqlite),
-            ratio(redb, sqlite),
+            time_of(workload, floor),
+            time_of(workload, memory),
+            ratio(of(workload, memory), of(workload, floor)),
+            time_of(workload, redb),
+            time_of(workload, sqlite),
+            ratio(of(workload, redb), of(workload, sqlite)),
         );
     }
-    println!("\nThe index's speed-up (unindexed / indexed):");
+    println!("\nThe index's speed-up (unindexed / indexed, of the medians):");
     for name in [
         NoexStore::<false>::NAME,
         NoexStore::<true>::NAME,
         Sqlite::NAME,
     ] {
+        let median_of = |workload| of(workload, name).map_or(f64::NAN, |t| median(t.clone()));
         println!(
-            "- {name}: {}",
-            ratio(of(WHERE_SCAN, name), of(WHERE_INDEXED, name))
+            "- {name}: {:.1}x",
+            median_of(WHERE_SCAN) / median_of(WHERE_INDEXED)
         );
     }
 }
@@ -321,23 +420,36 @@ fn main() {
 
     let floor = Arc::new(Floor::new());
     let memory = Arc::new(run(&rt, NoexStore::in_memory()));
+    let path = dir.path().to_owned();
+    let redb = Arc::new(run(&rt, async move { NoexStore::persistent(&path).await }));
     let sqlite = Arc::new(Sqlite::open(dir.path()));
     // Workload by workload, so that the contenders of one row are measured close
     // in time (the machine's load, and its disk's latency, drift).
     for name in WORKLOADS {
-        workload(&mut c, &rt, &floor, false, name);
-        workload(&mut c, &rt, &memory, false, name);
-        workload(&mut c, &rt, &sqlite, true, name);
+        let entries = vec![
+            workload(&rt, &floor, false, name),
+            workload(&rt, &memory, false, name),
+            workload(&rt, &redb, true, name),
+            workload(&rt, &sqlite, true, name),
+        ];
+        row(&mut c, name, entries);
     }
 
-    fanout(&mut c, &rt, run(&rt, fanout::FloorSide::start()));
     let store_side = run(&rt, fanout::StoreSide::start());
     let fanout_store = store_side.0.store.clone();
-    fanout(&mut c, &rt, store_side);
+    let entries = vec![
+        fanout(&rt, run(&rt, fanout::FloorSide::start())),
+        fanout(&rt, store_side),
+    ];
+    row(&mut c, FANOUT, entries);
 
-    writers_sqlite(&mut c, &rt, sqlite);
+    let entries = vec![
+        writers_store(&rt, redb.clone()),
+        writers_sqlite(&rt, sqlite),
+    ];
+    row(&mut c, WRITERS_32, entries);
 
-    for store in [memory.store.clone(), fanout_store] {
+    for store in [memory.store.clone(), redb.store.clone(), fanout_store] {
         run(&rt, async move { store.stop().await });
     }
     c.final_summary();

@@ -1,5 +1,7 @@
 //! noex-store, in memory or with its writes persisted (redb, group commit).
 
+use std::path::Path;
+
 use noex_store::{BucketDef, BucketRef, Field, Filter, Generated, Store, StoreError, StoreOptions};
 use serde_json::{Value, json};
 
@@ -28,6 +30,14 @@ fn user_bucket(indexed: bool) -> BucketDef {
 impl NoexStore<false> {
     pub async fn in_memory() -> Self {
         Self::start(StoreOptions::new("bench-memory")).await
+    }
+}
+
+impl NoexStore<true> {
+    /// Persisted to a redb file in `dir`.
+    pub async fn persistent(dir: &Path) -> Self {
+        let storage = noex_store::RedbStorage::open(dir.join("store.redb")).expect("a redb file");
+        Self::start(StoreOptions::new("bench-redb").persistence(storage)).await
     }
 }
 
