@@ -1,6 +1,6 @@
 //! A transaction: reads that see its own writes, writes staged until commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ use crate::shared::StoreInner;
 pub struct Transaction<'s> {
     store: &'s StoreInner,
     reads: Vec<ReadMark>,
+    /// The records in `reads`, to note each once however often it is read.
+    read_keys: HashSet<(String, Key)>,
     /// The records written, in the order first written; their final state is in
     /// `overlay`.
     written: Vec<(Arc<Bucket>, Key)>,
@@ -90,6 +92,7 @@ impl<'s> Transaction<'s> {
         Transaction {
             store,
             reads: Vec::new(),
+            read_keys: HashSet::new(),
             written: Vec::new(),
             overlay: HashMap::new(),
             now: now_ms(),
@@ -130,7 +133,7 @@ impl<'s> Transaction<'s> {
         }
         let found = bucket.data.read().get(&key).cloned();
         bucket.counted_read();
-        if !self.reads.iter().any(|r| matches!(r, ReadMark::Key { bucket: b, key: k, .. } if Arc::ptr_eq(b, bucket) && *k == key)) {
+        if self.read_keys.insert((bucket.name.clone(), key.clone())) {
             self.reads.push(ReadMark::Key {
                 bucket: bucket.clone(),
                 key,

@@ -146,17 +146,27 @@ impl BucketData {
         &'a self,
         filter: &'a Filter,
     ) -> Box<dyn Iterator<Item = &'a Record> + 'a> {
-        for condition in &filter.conditions {
+        for (answered, condition) in filter.conditions.iter().enumerate() {
             let index = self
                 .indexes
                 .iter()
                 .find(|(field, _)| *field == condition.field)
                 .and_then(|(_, index)| index.candidates(condition));
             if let Some(keys) = index {
+                // The index gives exactly the records meeting its condition: only
+                // the others are left to check.
+                let rest = move |record: &&Record| {
+                    let fields = record.fields();
+                    filter
+                        .conditions
+                        .iter()
+                        .enumerate()
+                        .all(|(i, c)| i == answered || c.matches(fields))
+                };
                 return Box::new(
                     keys.into_iter()
                         .filter_map(|key| self.records.get(&key))
-                        .filter(move |record| filter.matches(record.fields())),
+                        .filter(rest),
                 );
             }
         }

@@ -80,15 +80,25 @@ impl Bucket {
 
 struct Counters<'a>(parking_lot::MutexGuard<'a, HashMap<String, i64>>);
 
+impl Counters<'_> {
+    /// A field's counter; its name is copied only the first time.
+    fn counter(&mut self, field: &str) -> &mut i64 {
+        if !self.0.contains_key(field) {
+            self.0.insert(field.to_string(), 0);
+        }
+        self.0.get_mut(field).expect("inserted above")
+    }
+}
+
 impl Generator for Counters<'_> {
     fn next_int(&mut self, field: &str) -> Option<i64> {
-        let counter = self.0.entry(field.to_string()).or_insert(0);
+        let counter = self.counter(field);
         *counter = counter.checked_add(1)?;
         Some(*counter)
     }
 
     fn saw_int(&mut self, field: &str, value: i64) {
-        let counter = self.0.entry(field.to_string()).or_insert(0);
+        let counter = self.counter(field);
         *counter = (*counter).max(value);
     }
 }
