@@ -83,6 +83,9 @@ pub struct StoreStats {
     pub queries: usize,
     /// Live subscriptions.
     pub subscriptions: usize,
+    /// Distinct queries with parameters that live subscriptions follow: each is run
+    /// once per relevant change, however many subscribe to it.
+    pub live_queries: usize,
     /// Whether writes are persisted.
     pub persistent: bool,
 }
@@ -201,6 +204,7 @@ impl Store {
             buckets: self.inner.catalog.all().iter().map(|b| b.stats()).collect(),
             queries: self.inner.queries.defined(),
             subscriptions: self.inner.queries.subscriptions(),
+            live_queries: self.inner.queries.live_queries(),
             persistent: self.inner.durable.is_some(),
         }
     }

@@ -334,3 +334,34 @@ async fn query_sees_every_bucket_at_one_moment() {
     assert_eq!(users.len() + orders.len(), 1);
     no_push(&mut sub).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn dropped_subscriptions_leave_nothing_behind() {
+    let store = shop("rx-dropped").await;
+    count_admins(&store);
+    store
+        .define_query("role-count", |ctx, params| {
+            let role = params["role"].clone();
+            Ok(json!(ctx.bucket("users")?.count(&Filter::eq("role", role))))
+        })
+        .unwrap();
+    let shared: Vec<Subscription> = (0..10)
+        .map(|_| store.subscribe("admins", json!({})).unwrap())
+        .collect();
+    let distinct: Vec<Subscription> = (0..100)
+        .map(|i| {
+            store
+                .subscribe("role-count", json!({"role": format!("r{i}")}))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(store.stats().live_queries, 101);
+    assert_eq!(store.stats().subscriptions, 110);
+    drop(distinct);
+    // Without any write since: the runs go with their last subscriber.
+    assert_eq!(store.stats().live_queries, 1);
+    assert_eq!(store.stats().subscriptions, 10);
+    drop(shared);
+    assert_eq!(store.stats().live_queries, 0);
+    assert_eq!(store.stats().buckets[1].subscribers, 0);
+}

@@ -191,6 +191,10 @@ impl Queries {
             .sum()
     }
 
+    pub(crate) fn live_queries(&self) -> usize {
+        self.groups.lock().len()
+    }
+
     fn query(&self, name: &str) -> Result<QueryFn, StoreError> {
         self.defined
             .read()
@@ -223,7 +227,7 @@ impl Queries {
                     let (outcome, reads) = run(&self.catalog, name, &query, &params);
                     let (sender, receiver) = watch::channel(Arc::new(outcome));
                     groups.insert(
-                        slot,
+                        slot.clone(),
                         Arc::new(Group {
                             name: name.to_string(),
                             params,
@@ -237,7 +241,7 @@ impl Queries {
             }
         };
         self.recount();
-        Ok(Subscription::new(receiver, Arc::downgrade(self)))
+        Ok(Subscription::new(receiver, slot, Arc::downgrade(self)))
     }
 
     /// A commit's changes: noted for the queries process, which is woken when
@@ -303,6 +307,22 @@ impl Queries {
         if reads_changed {
             self.recount();
         }
+    }
+
+    /// A subscription has ended: its group goes with its last subscriber, so
+    /// groups never outnumber the live subscriptions.
+    pub(crate) fn unsubscribed(&self, slot: &(String, String)) {
+        {
+            let mut groups = self.groups.lock();
+            if groups
+                .get(slot)
+                .is_some_and(|group| group.sender.receiver_count() == 0)
+            {
+                groups.remove(slot);
+                self.live_groups.store(groups.len(), Ordering::SeqCst);
+            }
+        }
+        self.recount();
     }
 
     /// Each bucket's subscriber count: live subscriptions whose last run read it.

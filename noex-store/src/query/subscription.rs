@@ -15,18 +15,22 @@ pub struct Subscription {
     /// Always there but while dropping, when it goes first so the count after it
     /// leaves it out.
     receiver: Option<watch::Receiver<Outcome>>,
+    /// Its group: the query's name and parameters.
+    slot: (String, String),
     queries: Weak<Queries>,
 }
 
 impl Subscription {
     pub(crate) fn new(
         mut receiver: watch::Receiver<Outcome>,
+        slot: (String, String),
         queries: Weak<Queries>,
     ) -> Subscription {
         // The first `next` gives the current result at once.
         receiver.mark_changed();
         Subscription {
             receiver: Some(receiver),
+            slot,
             queries,
         }
     }
@@ -59,7 +63,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
         if let Some(queries) = self.queries.upgrade() {
-            queries.recount();
+            queries.unsubscribed(&self.slot);
         }
     }
 }
