@@ -144,9 +144,22 @@ impl Drop for Writer {
 }
 
 fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) {
+    // After a failed commit nothing more is written: the storage keeps a prefix of
+    // the history, never later writes without the ones that failed.
+    let mut broken: Option<PersistenceError> = None;
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         group.extend(queue.try_iter());
+
+        if let Some(error) = &broken {
+            counters
+                .queued
+                .fetch_sub(group.len() as u64, Ordering::Relaxed);
+            for job in group {
+                let _ = job.reply.send(Err(error.clone()));
+            }
+            continue;
+        }
 
         let mut batch = Vec::with_capacity(group.iter().map(|job| job.batch.len()).sum());
         for job in &mut group {
@@ -164,7 +177,7 @@ fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) 
             continue;
         }
 
-        // A panicking engine fails this group like an error would, and the writer goes on.
+        // A panicking engine fails this group like an error would.
         let outcome = catch_unwind(AssertUnwindSafe(|| storage.commit(&batch)))
             .unwrap_or_else(|panic| Err(PersistenceError::commit(Panicked::from(panic))));
 
@@ -180,12 +193,15 @@ fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) 
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 counters.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
             }
-            Err(error) => tracing::warn!(
-                %error,
-                batches = group.len(),
-                mutations = batch.len(),
-                "store commit failed; its writers get the error"
-            ),
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    batches = group.len(),
+                    mutations = batch.len(),
+                    "store commit failed; its writers and every later one get the error"
+                );
+                broken = Some(error.clone());
+            }
         }
 
         counters
@@ -366,16 +382,12 @@ mod tests {
         let stats = durable.stats();
         assert_eq!((stats.commits, stats.batches, stats.queued), (1, 1, 0));
 
-        // The writer goes on after a failed commit.
-        durable
-            .submit(vec![put("users", "e", "5")])
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            storage.load().unwrap(),
-            vec![row("users", "a", "1"), row("users", "e", "5")]
-        );
+        // Nothing after a failed commit is written: the storage keeps a prefix of
+        // the history.
+        let later = durable.submit(vec![put("users", "e", "5")]).await.unwrap();
+        assert!(later.is_err(), "a batch after a failed commit was written");
+        assert_eq!(storage.load().unwrap(), vec![row("users", "a", "1")]);
+        assert_eq!(durable.stats().queued, 0);
     }
 
     #[tokio::test]
@@ -498,7 +510,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panicking_storage_fails_its_group_and_the_writer_goes_on() {
+    async fn a_panicking_storage_fails_its_group_and_every_later_one() {
         let storage = Arc::new(PanicsOnce {
             inner: MemoryStorage::new(),
             panicked: Default::default(),
@@ -513,12 +525,10 @@ mod tests {
             err.to_string(),
             "store commit failed, nothing of it was written: the storage panicked: disk on fire"
         );
-        durable
-            .submit(vec![put("users", "b", "2")])
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(storage.load().unwrap(), vec![row("users", "b", "2")]);
+        // The writer still answers, and writes nothing after the failure.
+        let later = durable.submit(vec![put("users", "b", "2")]).await.unwrap();
+        assert_eq!(later.unwrap_err().to_string(), err.to_string());
+        assert_eq!(storage.load().unwrap(), vec![]);
         assert_eq!(durable.stats().queued, 0);
     }
 
