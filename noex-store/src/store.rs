@@ -155,6 +155,9 @@ impl Store {
     /// come back (as stored, not checked again). Defining a bucket twice is
     /// `ALREADY_EXISTS`.
     pub async fn define_bucket(&self, name: &str, def: BucketDef) -> Result<BucketRef, StoreError> {
+        if self.inner.catalog.is_stopped() {
+            return Err(StoreError::Stopped);
+        }
         let schema = Schema::compile(name, def)?;
         let bucket = Arc::new(Bucket::new(name, schema));
         self.inner.catalog.add(bucket.clone(), |bucket| {

@@ -149,6 +149,8 @@ async fn stopped_store_refuses_writes() {
     let error = users.insert(&json!({"name": "late"})).await.unwrap_err();
     assert_eq!(error, noex_store::StoreError::Stopped);
     assert!(noex::registry::whereis("proc-stop/users").is_none());
+    let late = store.define_bucket("late", BucketDef::new("id")).await;
+    assert_eq!(late.unwrap_err(), noex_store::StoreError::Stopped);
 }
 
 #[tokio::test(start_paused = true)]
@@ -190,4 +192,33 @@ async fn store_stops_when_its_supervisor_gives_up() {
         store.subscribe("count", json!({})).err(),
         Some(noex_store::StoreError::Stopped)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bucket_whose_process_cannot_start_is_not_defined() {
+    let store = store("proc-taken").await;
+    // Another process holds the name the bucket's process would take.
+    let squatter = gen_server::start(Killer, StartOptions::new().name("proc-taken/orders"))
+        .await
+        .unwrap();
+    let error = store
+        .define_bucket("orders", BucketDef::new("id"))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("cannot start bucket orders"),
+        "{error}"
+    );
+    assert_eq!(store.buckets(), ["users"]);
+    assert_eq!(
+        store.bucket("orders").unwrap_err().code(),
+        "BUCKET_NOT_DEFINED"
+    );
+    // Once the name is free, the bucket can be defined after all.
+    squatter.stop(ExitReason::Normal).await.unwrap();
+    store
+        .define_bucket("orders", BucketDef::new("id"))
+        .await
+        .unwrap();
+    assert_eq!(store.buckets(), ["orders", "users"]);
 }

@@ -132,6 +132,19 @@ async fn query_on_one_key_ignores_other_keys() {
         .unwrap();
     let mut sub = store.subscribe("role-of", json!({"id": "a"})).unwrap();
     assert_eq!(next(&mut sub).await, json!("user"));
+    let users_stats = |store: &Store| {
+        let stats = store.stats();
+        stats
+            .buckets
+            .into_iter()
+            .find(|b| b.name == "users")
+            .unwrap()
+    };
+    assert_eq!(
+        users_stats(&store).subscribers,
+        1,
+        "a key read counts as reading the bucket"
+    );
 
     users.update("b", &json!({"role": "admin"})).await.unwrap();
     no_push(&mut sub).await;
