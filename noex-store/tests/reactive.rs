@@ -378,3 +378,65 @@ async fn dropped_subscriptions_leave_nothing_behind() {
     assert_eq!(store.stats().live_queries, 0);
     assert_eq!(store.stats().buckets[1].subscribers, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn subscriber_counts_follow_what_the_query_reads_now() {
+    let store = shop("rx-follow").await;
+    let users = store.bucket("users").unwrap();
+    // Reads `orders` only once there is a user.
+    store
+        .define_query("orders-if-users", |ctx, _| {
+            if ctx.bucket("users")?.is_empty() {
+                return Ok(json!(null));
+            }
+            Ok(json!(ctx.bucket("orders")?.len()))
+        })
+        .unwrap();
+    assert_eq!(store.stats().queries, 1);
+    let mut sub = store.subscribe("orders-if-users", json!({})).unwrap();
+    assert_eq!(next(&mut sub).await, Value::Null);
+    let subscribers = |store: &Store, bucket: &str| {
+        let stats = store.stats();
+        stats
+            .buckets
+            .into_iter()
+            .find(|b| b.name == bucket)
+            .unwrap()
+            .subscribers
+    };
+    assert_eq!(subscribers(&store, "orders"), 0);
+    users.insert(&json!({"id": "a"})).await.unwrap();
+    assert_eq!(next(&mut sub).await, json!(0));
+    assert_eq!(
+        subscribers(&store, "orders"),
+        1,
+        "the query reads orders now"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_under_endless_writes_gives_up_waiting_for_a_quiet_moment() {
+    let store = shop("rx-endless").await;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    let store_in_query = store.clone();
+    // Every run writes the bucket it read: no run ever sees it unchanged after.
+    store
+        .define_query("restless", move |ctx, _| {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let users = ctx.bucket("users")?.len();
+            futures::executor::block_on(
+                store_in_query
+                    .bucket("users")?
+                    .insert(&json!({"id": format!("u{n}")})),
+            )?;
+            Ok(json!(users))
+        })
+        .unwrap();
+    store.run_query("restless", &json!({})).unwrap();
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        16,
+        "it ran again, up to its bound"
+    );
+}

@@ -261,7 +261,7 @@ impl Queries {
                     (Some(key), Pending::Keys(keys)) if keys.len() < PENDING_KEYS_PER_BUCKET => {
                         keys.insert(key);
                     }
-                    (_, Pending::All) => {}
+                    // Past the bound (or a clear): the bucket as a whole.
                     _ => *entry = Pending::All,
                 }
             }
@@ -280,12 +280,8 @@ impl Queries {
         if pending.is_empty() {
             return;
         }
-        let groups: Vec<Arc<Group>> = {
-            let mut groups = self.groups.lock();
-            groups.retain(|_, g| g.sender.receiver_count() > 0);
-            self.live_groups.store(groups.len(), Ordering::SeqCst);
-            groups.values().cloned().collect()
-        };
+        // A group leaves with its last subscriber (`unsubscribed`): all are live.
+        let groups: Vec<Arc<Group>> = self.groups.lock().values().cloned().collect();
         let mut reads_changed = false;
         for group in groups {
             let mut reads = group.reads.lock();
@@ -393,5 +389,46 @@ fn noex_panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "panicked".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queries_with_a_subscriber() -> Queries {
+        let queries = Queries::new(Arc::new(Catalog::default()));
+        // As if a subscription were live: commits are noted from now on.
+        queries.live_groups.store(1, Ordering::SeqCst);
+        queries
+    }
+
+    fn changed_keys(queries: &Queries, bucket: &str, keys: std::ops::Range<i64>) {
+        queries.changed(keys.map(|k| Changed {
+            bucket: bucket.to_string(),
+            key: Some(Key::Int(k)),
+        }));
+    }
+
+    #[test]
+    fn pending_keys_are_bounded_then_the_bucket_counts_whole() {
+        let queries = queries_with_a_subscriber();
+        changed_keys(&queries, "orders", 0..PENDING_KEYS_PER_BUCKET as i64);
+        match &queries.pending.lock()["orders"] {
+            Pending::Keys(keys) => assert_eq!(keys.len(), PENDING_KEYS_PER_BUCKET),
+            Pending::All => panic!("collapsed before the bound"),
+        }
+        changed_keys(&queries, "orders", 5000..5001);
+        assert!(matches!(queries.pending.lock()["orders"], Pending::All));
+        // Whole stays whole, whatever comes after.
+        changed_keys(&queries, "orders", 6000..6001);
+        assert!(matches!(queries.pending.lock()["orders"], Pending::All));
+    }
+
+    #[test]
+    fn nothing_is_noted_without_a_subscriber() {
+        let queries = Queries::new(Arc::new(Catalog::default()));
+        changed_keys(&queries, "orders", 0..10);
+        assert!(queries.pending.lock().is_empty());
     }
 }
