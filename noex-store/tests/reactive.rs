@@ -440,3 +440,42 @@ async fn query_under_endless_writes_gives_up_waiting_for_a_quiet_moment() {
         "it ran again, up to its bound"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn typed_next_and_latest_give_the_current_result() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Count {
+        admins: u64,
+    }
+    let store = shop("rx-typed").await;
+    store
+        .define_query("admin-count", |ctx, _| {
+            let admins = ctx.bucket("users")?.count(&Filter::eq("role", "admin"));
+            Ok(json!({ "admins": admins }))
+        })
+        .unwrap();
+    let mut sub = store.subscribe("admin-count", json!({})).unwrap();
+    assert_eq!(
+        sub.next_as::<Count>().await.unwrap().unwrap(),
+        Count { admins: 0 }
+    );
+    store
+        .bucket("users")
+        .unwrap()
+        .insert(&json!({"id": "a", "role": "admin"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        sub.next_as::<Count>().await.unwrap().unwrap(),
+        Count { admins: 1 }
+    );
+    assert_eq!(sub.latest().unwrap(), json!({"admins": 1}));
+    let wrong = sub.next_as::<String>();
+    store
+        .bucket("users")
+        .unwrap()
+        .insert(&json!({"id": "b", "role": "admin"}))
+        .await
+        .unwrap();
+    assert_eq!(wrong.await.unwrap().unwrap_err().code(), "VALIDATION_ERROR");
+}

@@ -178,6 +178,15 @@ async fn transaction_reads_its_own_writes() {
             tx.delete("accounts", "b")?;
             let a = tx.get("accounts", "a")?.unwrap();
             let all = tx.find("accounts", &Filter::all())?;
+            tx.insert("accounts", &json!({"id": "poor", "balance": 0}))?;
+            let rich = tx.find("accounts", &Filter::gte("balance", 3))?;
+            assert_eq!(
+                rich.len(),
+                1,
+                "its own writes meet the filter or not like any"
+            );
+            assert_eq!(tx.count("accounts", &Filter::lt("balance", 3))?, 1);
+            tx.delete("accounts", "poor")?;
             Ok::<_, StoreError>((a, all.len()))
         })
         .await
