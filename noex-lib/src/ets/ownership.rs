@@ -195,21 +195,8 @@ impl DetailSource for ShownTable {
         Some(format!(
             "table {name}: {} {unit}, {}",
             info.size,
-            readable_bytes(info.memory)
+            crate::process::readable_bytes(info.memory)
         ))
-    }
-}
-
-/// `512 B`, `14.2 KiB`, `3.1 MiB`.
-fn readable_bytes(bytes: usize) -> String {
-    const KIB: f64 = 1024.0;
-    let bytes_f = bytes as f64;
-    if bytes_f < KIB {
-        format!("{bytes} B")
-    } else if bytes_f < KIB * KIB {
-        format!("{:.1} KiB", bytes_f / KIB)
-    } else {
-        format!("{:.1} MiB", bytes_f / (KIB * KIB))
     }
 }
 

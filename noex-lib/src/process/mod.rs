@@ -132,6 +132,25 @@ pub fn describe(
     ))
 }
 
+/// A size as the Observer's descriptions write it: `512 B`, `14.2 KiB`, `3.1 MiB`.
+pub fn readable_bytes(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let bytes_f = bytes as f64;
+    if bytes_f < KIB {
+        format!("{bytes} B")
+    } else if bytes_f < KIB * KIB {
+        format!("{:.1} KiB", bytes_f / KIB)
+    } else {
+        format!("{:.1} MiB", bytes_f / (KIB * KIB))
+    }
+}
+
+/// The message of a caught panic (its `&str` or `String` payload), as noex reports a
+/// crash: for code that catches panics of its own, such as a callback's.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    crate::gen_server::panic_message(panic)
+}
+
 /// Keeps a [`describe`] shown; dropping it takes the description away.
 pub struct Description(#[allow(dead_code)] details::DetailGuard);
 pub(crate) use signals::{

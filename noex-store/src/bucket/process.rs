@@ -117,7 +117,7 @@ fn describe(bucket: &Bucket, per_second: u64) -> String {
         bucket.name,
         thousands(records),
         if records == 1 { "record" } else { "records" },
-        readable_bytes(bytes),
+        noex::process::readable_bytes(bytes),
         if subscribers == 1 {
             "subscriber"
         } else {
@@ -177,17 +177,4 @@ fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-/// `512 B`, `14.2 KiB`, `3.1 MiB`.
-fn readable_bytes(bytes: usize) -> String {
-    const KIB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b < KIB {
-        format!("{bytes} B")
-    } else if b < KIB * KIB {
-        format!("{:.1} KiB", b / KIB)
-    } else {
-        format!("{:.1} MiB", b / (KIB * KIB))
-    }
 }

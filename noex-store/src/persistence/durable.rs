@@ -178,8 +178,12 @@ fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) 
         }
 
         // A panicking engine fails this group like an error would.
-        let outcome = catch_unwind(AssertUnwindSafe(|| storage.commit(&batch)))
-            .unwrap_or_else(|panic| Err(PersistenceError::commit(Panicked::from(panic))));
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| storage.commit(&batch))).unwrap_or_else(|panic| {
+                Err(PersistenceError::commit(Panicked(
+                    noex::process::panic_message(&*panic),
+                )))
+            });
 
         match &outcome {
             Ok(()) => {
@@ -218,17 +222,6 @@ fn run(storage: &dyn Storage, queue: &mpsc::Receiver<Job>, counters: &Counters) 
 #[derive(Debug, thiserror::Error)]
 #[error("the storage panicked: {0}")]
 struct Panicked(String);
-
-impl From<Box<dyn std::any::Any + Send>> for Panicked {
-    fn from(panic: Box<dyn std::any::Any + Send>) -> Self {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".into());
-        Panicked(message)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -370,7 +370,7 @@ fn run(
             .unwrap_or_else(|panic| {
                 Err(StoreError::Query {
                     query: name.to_string(),
-                    message: noex_panic_message(&panic),
+                    message: noex::process::panic_message(&*panic),
                 })
             });
         if context.consistent() || attempts == CONSISTENT_RUN_ATTEMPTS {
@@ -381,16 +381,6 @@ fn run(
 
 /// Runs of one query before a result that may have seen a commit half is accepted.
 const CONSISTENT_RUN_ATTEMPTS: usize = 16;
-
-fn noex_panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panicked".into()
-    }
-}
 
 #[cfg(test)]
 mod tests {
