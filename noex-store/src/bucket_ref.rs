@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::bucket::{Bucket, BucketReader};
-use crate::commit::{self, Effect, Locked};
+use crate::commit::{self, Effect};
 use crate::error::StoreError;
 use crate::filter::Filter;
 use crate::key::Key;
@@ -62,33 +62,22 @@ impl BucketRef {
     /// Inserts a record: defaults and generated fields filled in, every rule
     /// checked. `ALREADY_EXISTS` when the key or a unique value is taken.
     pub async fn insert(&self, value: &(impl Serialize + ?Sized)) -> Result<Record, StoreError> {
-        self.store.check_running()?;
         let fields = object_of(value)?;
         let (key, fields) =
             self.bucket
                 .schema
                 .prepare_insert(fields, &mut self.bucket.generator(), now_ms())?;
         let record = Record::new(fields);
-        let ack = {
-            let mut locked = Locked::one(&self.bucket);
-            let data = locked.data(&self.bucket);
+        commit::write_one(&self.store, &self.bucket, |data| {
             if data.get(&key).is_some() {
                 return Err(StoreError::AlreadyExists {
                     bucket: self.bucket.name.clone(),
                     what: format!("key {key}"),
                 });
             }
-            data.check_unique(&self.bucket.name, &key, &record)?;
-            data.put(key.clone(), record.clone());
-            let effect = Effect::Put {
-                bucket: self.bucket.clone(),
-                key,
-                record: record.clone(),
-            };
-            commit::seal(&self.store, locked, vec![effect])
-        };
-        commit::durable(&self.store, ack).await?;
-        Ok(record)
+            Ok((Some(self.put(key, record.clone())), record))
+        })
+        .await
     }
 
     /// Sets the fields of `patch` on the record under `key` (a null removes a
@@ -118,11 +107,8 @@ impl BucketRef {
         patch: &(impl Serialize + ?Sized),
         expected: Option<u64>,
     ) -> Result<Record, StoreError> {
-        self.store.check_running()?;
         let patch = object_of(patch)?;
-        let (ack, record) = {
-            let mut locked = Locked::one(&self.bucket);
-            let data = locked.data(&self.bucket);
+        commit::write_one(&self.store, &self.bucket, |data| {
             let Some(old) = data.get(&key) else {
                 return Err(StoreError::NotFound {
                     bucket: self.bucket.name.clone(),
@@ -144,51 +130,41 @@ impl BucketRef {
                 .schema
                 .prepare_update(old.fields(), patch, now_ms())?;
             let record = Record::new(fields);
-            data.check_unique(&self.bucket.name, &key, &record)?;
-            data.put(key.clone(), record.clone());
-            let effect = Effect::Put {
-                bucket: self.bucket.clone(),
-                key,
-                record: record.clone(),
-            };
-            (commit::seal(&self.store, locked, vec![effect]), record)
-        };
-        commit::durable(&self.store, ack).await?;
-        Ok(record)
+            Ok((Some(self.put(key, record.clone())), record))
+        })
+        .await
     }
 
     /// Deletes the record under `key`; whether there was one.
     pub async fn delete(&self, key: impl Into<Key>) -> Result<bool, StoreError> {
-        self.store.check_running()?;
         let key = key.into();
-        let ack = {
-            let mut locked = Locked::one(&self.bucket);
-            if locked.data(&self.bucket).remove(&key).is_none() {
-                return Ok(false);
-            }
-            let effect = Effect::Delete {
-                bucket: self.bucket.clone(),
-                key,
-            };
-            commit::seal(&self.store, locked, vec![effect])
-        };
-        commit::durable(&self.store, ack).await?;
-        Ok(true)
+        commit::write_one(&self.store, &self.bucket, |data| {
+            Ok(match data.get(&key) {
+                None => (None, false),
+                Some(_) => {
+                    let bucket = self.bucket.clone();
+                    (Some(Effect::Delete { bucket, key }), true)
+                }
+            })
+        })
+        .await
     }
 
     /// Deletes every record; how many there were.
     pub async fn clear(&self) -> Result<usize, StoreError> {
-        self.store.check_running()?;
-        let (ack, count) = {
-            let mut locked = Locked::one(&self.bucket);
-            let count = locked.data(&self.bucket).clear().len();
-            let effect = Effect::Clear {
-                bucket: self.bucket.clone(),
-            };
-            (commit::seal(&self.store, locked, vec![effect]), count)
-        };
-        commit::durable(&self.store, ack).await?;
-        Ok(count)
+        commit::write_one(&self.store, &self.bucket, |data| {
+            let bucket = self.bucket.clone();
+            Ok((Some(Effect::Clear { bucket }), data.len()))
+        })
+        .await
+    }
+
+    fn put(&self, key: Key, record: Record) -> Effect {
+        Effect::Put {
+            bucket: self.bucket.clone(),
+            key,
+            record,
+        }
     }
 }
 

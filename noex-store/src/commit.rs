@@ -2,6 +2,7 @@
 //! it read checked (optimistic concurrency), its changes applied all or none, handed
 //! to persistence in commit order, and announced to the reactive queries.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parking_lot::RwLockWriteGuard;
@@ -30,21 +31,8 @@ pub(crate) enum ReadMark {
     },
 }
 
-/// A change a transaction made, applied at commit.
-#[derive(Clone, Debug)]
-pub(crate) enum Staged {
-    Put {
-        bucket: Arc<Bucket>,
-        key: Key,
-        record: Record,
-    },
-    Delete {
-        bucket: Arc<Bucket>,
-        key: Key,
-    },
-}
-
-/// A change applied: what the queries and the storage engine learn of.
+/// A change to a record, or to a whole bucket: what a commit applies, and what the
+/// queries and the storage engine then learn of.
 #[derive(Clone, Debug)]
 pub(crate) enum Effect {
     Put {
@@ -97,14 +85,61 @@ impl Effect {
     }
 }
 
+impl Effect {
+    /// Applies it to `data`, its bucket's: a unique value taken is `ALREADY_EXISTS`
+    /// and leaves `data` as it was.
+    fn apply(&self, data: &mut BucketData) -> Result<Undo, StoreError> {
+        match self {
+            Effect::Put {
+                bucket,
+                key,
+                record,
+            } => {
+                data.check_unique(&bucket.name, key, record)?;
+                Ok(Undo::Record(
+                    key.clone(),
+                    data.put(key.clone(), record.clone()),
+                ))
+            }
+            Effect::Delete { key, .. } => Ok(Undo::Record(key.clone(), data.remove(key))),
+            Effect::Clear { .. } => Ok(Undo::Bucket(data.clear())),
+        }
+    }
+}
+
+/// What an applied effect replaced, to put back when a later one of its commit fails.
+enum Undo {
+    Record(Key, Option<Record>),
+    Bucket(BTreeMap<Key, Record>),
+}
+
+impl Undo {
+    /// Puts `data` back as it was; undone in reverse order, so later effects are gone.
+    fn undo(self, data: &mut BucketData) {
+        match self {
+            Undo::Record(key, Some(record)) => {
+                data.put(key, record);
+            }
+            Undo::Record(key, None) => {
+                data.remove(&key);
+            }
+            Undo::Bucket(records) => {
+                for (key, record) in records {
+                    data.put(key, record);
+                }
+            }
+        }
+    }
+}
+
 /// Write locks on the buckets of one commit, taken in name order so two commits
 /// never wait on each other in a cycle.
-pub(crate) struct Locked<'a> {
+struct Locked<'a> {
     guards: Vec<(&'a Arc<Bucket>, RwLockWriteGuard<'a, BucketData>)>,
 }
 
 impl<'a> Locked<'a> {
-    pub(crate) fn lock(buckets: &'a [Arc<Bucket>]) -> Locked<'a> {
+    fn lock(buckets: &'a [Arc<Bucket>]) -> Locked<'a> {
         let mut order: Vec<&Arc<Bucket>> = buckets.iter().collect();
         order.sort_by(|a, b| a.name.cmp(&b.name));
         order.dedup_by(|a, b| Arc::ptr_eq(a, b));
@@ -114,13 +149,13 @@ impl<'a> Locked<'a> {
     }
 
     /// The write lock of one bucket.
-    pub(crate) fn one(bucket: &'a Arc<Bucket>) -> Locked<'a> {
+    fn one(bucket: &'a Arc<Bucket>) -> Locked<'a> {
         Locked {
             guards: vec![(bucket, bucket.data.write())],
         }
     }
 
-    pub(crate) fn data(&mut self, bucket: &Bucket) -> &mut BucketData {
+    fn data(&mut self, bucket: &Bucket) -> &mut BucketData {
         &mut self
             .guards
             .iter_mut()
@@ -133,14 +168,15 @@ impl<'a> Locked<'a> {
 /// The receiver of a commit's durability, when the store persists.
 pub(crate) type DurableAck = tokio::sync::oneshot::Receiver<Result<(), PersistenceError>>;
 
-/// Applies a transaction: its reads checked, its writes applied all or none.
-pub(crate) fn commit_transaction(
+/// Commits a transaction: its reads checked, its writes applied all or none; then
+/// waits until they are durable.
+pub(crate) async fn commit_transaction(
     store: &StoreInner,
     reads: &[ReadMark],
-    staged: Vec<Staged>,
-) -> Result<Option<DurableAck>, StoreError> {
-    if staged.is_empty() {
-        return Ok(None);
+    effects: Vec<Effect>,
+) -> Result<(), StoreError> {
+    if effects.is_empty() {
+        return Ok(());
     }
     let mut buckets: Vec<Arc<Bucket>> = reads
         .iter()
@@ -148,60 +184,58 @@ pub(crate) fn commit_transaction(
             ReadMark::Key { bucket, .. } | ReadMark::Whole { bucket, .. } => bucket.clone(),
         })
         .collect();
-    buckets.extend(staged.iter().map(|s| match s {
-        Staged::Put { bucket, .. } | Staged::Delete { bucket, .. } => bucket.clone(),
-    }));
-    let mut locked = Locked::lock(&buckets);
-    for read in reads {
-        check_read(&mut locked, read)?;
-    }
-    let mut undo: Vec<(Arc<Bucket>, Key, Option<Record>)> = Vec::new();
-    let mut effects = Vec::with_capacity(staged.len());
-    for change in staged {
-        let applied = match &change {
-            Staged::Put {
-                bucket,
-                key,
-                record,
-            } => {
-                let data = locked.data(bucket);
-                data.check_unique(&bucket.name, key, record).map(|()| {
-                    let before = data.put(key.clone(), record.clone());
-                    undo.push((bucket.clone(), key.clone(), before));
-                    Effect::Put {
-                        bucket: bucket.clone(),
-                        key: key.clone(),
-                        record: record.clone(),
-                    }
-                })
-            }
-            Staged::Delete { bucket, key } => {
-                let before = locked.data(bucket).remove(key);
-                undo.push((bucket.clone(), key.clone(), before));
-                Ok(Effect::Delete {
-                    bucket: bucket.clone(),
-                    key: key.clone(),
-                })
-            }
+    buckets.extend(effects.iter().map(|effect| effect.bucket().clone()));
+    let ack = {
+        let mut locked = Locked::lock(&buckets);
+        for read in reads {
+            check_read(&mut locked, read)?;
+        }
+        apply_all(store, locked, effects)?
+    };
+    durable(store, ack).await
+}
+
+/// One write to one bucket, a commit of its own: under the bucket's lock, `decide`
+/// looks at its data and says what to apply (nothing, or an error, writes nothing)
+/// and what to return; then it waits until the write is durable.
+pub(crate) async fn write_one<R>(
+    store: &StoreInner,
+    bucket: &Arc<Bucket>,
+    decide: impl FnOnce(&BucketData) -> Result<(Option<Effect>, R), StoreError>,
+) -> Result<R, StoreError> {
+    store.check_running()?;
+    let (ack, value) = {
+        let mut locked = Locked::one(bucket);
+        let (effect, value) = decide(locked.data(bucket))?;
+        let ack = match effect {
+            Some(effect) => apply_all(store, locked, vec![effect])?,
+            None => None,
         };
-        match applied {
-            Ok(effect) => effects.push(effect),
+        (ack, value)
+    };
+    durable(store, ack).await?;
+    Ok(value)
+}
+
+/// Applies `effects` to the locked buckets, all or none, and seals the commit.
+fn apply_all(
+    store: &StoreInner,
+    mut locked: Locked<'_>,
+    effects: Vec<Effect>,
+) -> Result<Option<DurableAck>, StoreError> {
+    let mut applied: Vec<(&Arc<Bucket>, Undo)> = Vec::with_capacity(effects.len());
+    for effect in &effects {
+        match effect.apply(locked.data(effect.bucket())) {
+            Ok(undo) => applied.push((effect.bucket(), undo)),
             Err(error) => {
-                for (bucket, key, before) in undo.into_iter().rev() {
-                    let data = locked.data(&bucket);
-                    match before {
-                        Some(record) => {
-                            data.put(key, record);
-                        }
-                        None => {
-                            data.remove(&key);
-                        }
-                    }
+                for (bucket, undo) in applied.into_iter().rev() {
+                    undo.undo(locked.data(bucket));
                 }
                 return Err(error);
             }
         }
     }
+    drop(applied);
     Ok(seal(store, locked, effects))
 }
 
@@ -240,11 +274,7 @@ fn check_read(locked: &mut Locked<'_>, read: &ReadMark) -> Result<(), StoreError
 /// Finishes a commit whose effects are applied: hands them to persistence while the
 /// locks still hold (so the engine sees commits in their order), releases the
 /// locks, and tells the reactive queries.
-pub(crate) fn seal(
-    store: &StoreInner,
-    locked: Locked<'_>,
-    effects: Vec<Effect>,
-) -> Option<DurableAck> {
+fn seal(store: &StoreInner, locked: Locked<'_>, effects: Vec<Effect>) -> Option<DurableAck> {
     if effects.is_empty() {
         return None;
     }
@@ -263,7 +293,7 @@ pub(crate) fn seal(
 /// Waits until a commit is durable (at once without persistence).
 /// A commit that could not be made durable stops the store's writes: memory holds
 /// it and the disk does not, and later writes must not build on that.
-pub(crate) async fn durable(store: &StoreInner, ack: Option<DurableAck>) -> Result<(), StoreError> {
+async fn durable(store: &StoreInner, ack: Option<DurableAck>) -> Result<(), StoreError> {
     let Some(ack) = ack else {
         return Ok(());
     };
@@ -274,4 +304,62 @@ pub(crate) async fn durable(store: &StoreInner, ack: Option<DurableAck>) -> Resu
     };
     store.refuse_writes(&failure);
     Err(StoreError::Persistence(failure))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::schema::{BucketDef, Schema};
+
+    fn bucket() -> Arc<Bucket> {
+        let schema = Schema::compile("things", BucketDef::new("id")).unwrap();
+        Arc::new(Bucket::new("things", schema))
+    }
+
+    fn record(id: i64) -> Record {
+        match json!({"id": id, "_version": 1}) {
+            serde_json::Value::Object(fields) => Record::new(fields),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn undo_puts_each_kind_of_effect_back() {
+        let bucket = bucket();
+        let mut data = bucket.data.write();
+        data.put(Key::Int(1), record(1));
+        data.put(Key::Int(2), record(2));
+        let before: Vec<Record> = data.all();
+
+        let effects = [
+            Effect::Put {
+                bucket: bucket.clone(),
+                key: Key::Int(3),
+                record: record(3),
+            },
+            Effect::Delete {
+                bucket: bucket.clone(),
+                key: Key::Int(1),
+            },
+            Effect::Clear {
+                bucket: bucket.clone(),
+            },
+            Effect::Put {
+                bucket: bucket.clone(),
+                key: Key::Int(9),
+                record: record(9),
+            },
+        ];
+        let undos: Vec<Undo> = effects
+            .iter()
+            .map(|e| e.apply(&mut data).unwrap())
+            .collect();
+        assert_eq!(data.all(), vec![record(9)]);
+        for undo in undos.into_iter().rev() {
+            undo.undo(&mut data);
+        }
+        assert_eq!(data.all(), before);
+    }
 }

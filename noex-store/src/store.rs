@@ -228,9 +228,8 @@ impl Store {
         self.inner.check_running()?;
         let mut tx = Transaction::new(&self.inner);
         let value = body(&mut tx)?;
-        let (reads, staged) = tx.into_parts();
-        let ack = commit::commit_transaction(&self.inner, &reads, staged)?;
-        commit::durable(&self.inner, ack).await?;
+        let (reads, effects) = tx.into_parts();
+        commit::commit_transaction(&self.inner, &reads, effects).await?;
         Ok(value)
     }
 

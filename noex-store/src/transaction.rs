@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::bucket::Bucket;
-use crate::commit::{ReadMark, Staged};
+use crate::commit::{Effect, ReadMark};
 use crate::error::StoreError;
 use crate::filter::Filter;
 use crate::key::Key;
@@ -99,8 +99,8 @@ impl<'s> Transaction<'s> {
         }
     }
 
-    pub(crate) fn into_parts(mut self) -> (Vec<ReadMark>, Vec<Staged>) {
-        let staged = self
+    pub(crate) fn into_parts(mut self) -> (Vec<ReadMark>, Vec<Effect>) {
+        let effects = self
             .written
             .into_iter()
             .map(|(bucket, key)| {
@@ -109,16 +109,16 @@ impl<'s> Transaction<'s> {
                     .remove(&(bucket.name.clone(), key.clone()))
                     .flatten()
                 {
-                    Some(record) => Staged::Put {
+                    Some(record) => Effect::Put {
                         bucket,
                         key,
                         record,
                     },
-                    None => Staged::Delete { bucket, key },
+                    None => Effect::Delete { bucket, key },
                 }
             })
             .collect();
-        (self.reads, staged)
+        (self.reads, effects)
     }
 
     /// A record, as this transaction sees it.
