@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
-use noex::{ExitReason, Pid};
 use noex_store::{BucketDef, Field, Filter, Generated, Store, StoreError, StoreOptions};
 use serde_json::{Value, json};
+
+mod fixture;
 
 const ACCOUNTS: i64 = 8;
 const OPENING: i64 = 1_000;
@@ -20,19 +20,6 @@ const WRITERS: u64 = 4;
 const TRANSFERS_PER_WRITER: u64 = 1_500;
 /// A kill after this many commits.
 const KILL_EVERY: u64 = 20;
-
-struct Killer;
-
-impl GenServer for Killer {
-    type Call = Pid;
-    type Cast = ();
-    type Reply = ();
-
-    async fn handle_call(&mut self, pid: Pid, ctx: &mut Context<Self>) -> Reply<()> {
-        ctx.exit(pid, ExitReason::Killed);
-        Reply::Now(())
-    }
-}
 
 /// A small xorshift: the kills' choices repeat from run to run.
 struct Choices(u64);
@@ -48,8 +35,7 @@ impl Choices {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_survives_random_kills_under_load() {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    fixture::agent_off();
     // Intensity well above the kills: the soak checks recovery, not giving up
     // (tests/processes.rs has that).
     let options = StoreOptions::new("chaos").max_restarts(10_000, Duration::from_secs(60));
@@ -117,15 +103,11 @@ async fn store_survives_random_kills_under_load() {
     // chosen at random: the kills keep pace with the load however fast it runs.
     let commits = Arc::new(AtomicU64::new(0));
     let kills = Arc::new(AtomicU64::new(0));
-    let killer = gen_server::start(Killer, StartOptions::new())
-        .await
-        .unwrap();
     let mut writers = Vec::new();
     for writer in 0..WRITERS {
         let store = store.clone();
         let commits = commits.clone();
         let kills = kills.clone();
-        let killer = killer.clone();
         writers.push(tokio::spawn(async move {
             let mut choices = Choices(writer * 7919 + 1);
             let mut moved = 0u64;
@@ -177,7 +159,7 @@ async fn store_survives_random_kills_under_load() {
                     ];
                     let target = targets[choices.next(targets.len() as u64) as usize];
                     if let Some(pid) = noex::registry::whereis(target) {
-                        killer.call(pid).await.unwrap();
+                        fixture::kill(pid).await;
                         kills.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -189,7 +171,6 @@ async fn store_survives_random_kills_under_load() {
     for writer in writers {
         moved += writer.await.unwrap();
     }
-    killer.stop(ExitReason::Normal).await.unwrap();
 
     // The log's count reaches every transfer made, through the restarted processes.
     let mut log_count = store.subscribe("log-count", json!({})).unwrap();

@@ -19,15 +19,12 @@ use noex_store::persistence::{Mutation, PersistenceError, RedbStorage, Storage};
 use noex_store::{BucketDef, Field, Filter, Generated, Store, StoreError, StoreOptions};
 use serde_json::{Value, json};
 
+mod fixture;
+
 const WRITER_DIR: &str = "NOEX_STORE_WRITER_DIR";
 
-fn agent_off() {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
-}
-
 async fn open(dir: &Path) -> Store {
-    agent_off();
+    fixture::agent_off();
     let storage = RedbStorage::open(dir.join("store.redb")).expect("the file opens");
     // Tests of one binary run side by side: each store its own name.
     static OPENED: AtomicUsize = AtomicUsize::new(0);
@@ -262,7 +259,7 @@ impl Storage for Failing {
 
 #[tokio::test]
 async fn failed_commit_is_an_error_and_stops_writes() {
-    agent_off();
+    fixture::agent_off();
     let commits = Arc::new(AtomicUsize::new(0));
     let store = Store::start(StoreOptions::new("durable-failing").persistence(Failing {
         commits: commits.clone(),

@@ -4,37 +4,17 @@
 
 use std::time::Duration;
 
-use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
+use noex::state_agent::StateAgent;
 use noex::{ExitReason, Pid};
 use noex_store::{BucketDef, Field, Generated, Store, StoreOptions};
 use serde_json::json;
 
-/// Kills a process as an operator's `noex kill` does: an untrappable exit signal.
-struct Killer;
-
-impl GenServer for Killer {
-    type Call = Pid;
-    type Cast = ();
-    type Reply = ();
-
-    async fn handle_call(&mut self, pid: Pid, ctx: &mut Context<Self>) -> Reply<()> {
-        ctx.exit(pid, ExitReason::Killed);
-        Reply::Now(())
-    }
-}
+mod fixture;
 
 async fn kill(name: &str) -> Pid {
     let pid = noex::registry::whereis(name).expect("the process runs");
-    kill_pid(pid).await;
+    fixture::kill(pid).await;
     pid
-}
-
-async fn kill_pid(pid: Pid) {
-    let killer = gen_server::start(Killer, StartOptions::new())
-        .await
-        .unwrap();
-    killer.call(pid).await.unwrap();
-    killer.stop(ExitReason::Normal).await.unwrap();
 }
 
 /// Waits (in paused time, so only for the system to be idle) until `name` is a
@@ -52,8 +32,7 @@ async fn restarted(name: &str, old: Pid) -> Pid {
 }
 
 async fn store(name: &str) -> Store {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    fixture::agent_off();
     let store = Store::start(StoreOptions::new(name)).await.unwrap();
     store
         .define_bucket(
@@ -155,8 +134,7 @@ async fn stopped_store_refuses_writes() {
 
 #[tokio::test(start_paused = true)]
 async fn store_stops_when_its_supervisor_gives_up() {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    fixture::agent_off();
     let options = StoreOptions::new("proc-give-up").max_restarts(2, Duration::from_secs(60));
     let store = Store::start(options).await.unwrap();
     let users = store
@@ -173,9 +151,9 @@ async fn store_stops_when_its_supervisor_gives_up() {
     // Two restarts are allowed; the third kill within the window is one too many.
     let mut old = kill("proc-give-up/users").await;
     old = restarted("proc-give-up/users", old).await;
-    kill_pid(old).await;
+    fixture::kill(old).await;
     old = restarted("proc-give-up/users", old).await;
-    kill_pid(old).await;
+    fixture::kill(old).await;
     assert!(matches!(
         supervisor.wait().await,
         ExitReason::MaxRestartsExceeded(_)
@@ -198,7 +176,7 @@ async fn store_stops_when_its_supervisor_gives_up() {
 async fn bucket_whose_process_cannot_start_is_not_defined() {
     let store = store("proc-taken").await;
     // Another process holds the name the bucket's process would take.
-    let squatter = gen_server::start(Killer, StartOptions::new().name("proc-taken/orders"))
+    let squatter = StateAgent::start(|| (), Some("proc-taken/orders"))
         .await
         .unwrap();
     let error = store
@@ -215,7 +193,7 @@ async fn bucket_whose_process_cannot_start_is_not_defined() {
         "BUCKET_NOT_DEFINED"
     );
     // Once the name is free, the bucket can be defined after all.
-    squatter.stop(ExitReason::Normal).await.unwrap();
+    squatter.stop().await.unwrap();
     store
         .define_bucket("orders", BucketDef::new("id"))
         .await

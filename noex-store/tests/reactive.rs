@@ -12,9 +12,10 @@ use std::time::Duration;
 use noex_store::{BucketDef, Field, Filter, Store, StoreError, StoreOptions, Subscription};
 use serde_json::{Value, json};
 
+mod fixture;
+
 async fn shop(name: &str) -> Store {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
+    fixture::agent_off();
     let store = Store::start(StoreOptions::new(name)).await.unwrap();
     store
         .define_bucket(

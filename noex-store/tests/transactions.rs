@@ -7,13 +7,10 @@ use noex_store::{BucketDef, Field, Filter, Generated, Store, StoreError, StoreOp
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-fn agent_off() {
-    // SAFETY: set before any thread of the test reads the environment for the agent.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") }
-}
+mod fixture;
 
 async fn bank(name: &str) -> Store {
-    agent_off();
+    fixture::agent_off();
     let store = Store::start(StoreOptions::new(name)).await.unwrap();
     store
         .define_bucket(

@@ -231,19 +231,7 @@ mod tests {
     use tokio::sync::oneshot::error::TryRecvError;
 
     use super::*;
-    use crate::persistence::{FailingStorage, MemoryStorage, Row};
-
-    fn put(bucket: &str, key: &str, value: &str) -> Mutation {
-        Mutation::Put {
-            bucket: bucket.into(),
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-
-    fn row(bucket: &str, key: &str, value: &str) -> Row {
-        (bucket.into(), key.into(), value.into())
-    }
+    use crate::persistence::{FailingStorage, MemoryStorage, Row, put, row};
 
     /// Wraps a storage, records the batch of every commit and the thread it ran on, and holds
     /// the first commit until the test releases it: what is submitted meanwhile queues up.

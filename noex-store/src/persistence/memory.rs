@@ -64,6 +64,22 @@ fn apply(buckets: &mut Buckets, batch: &[Mutation]) {
     }
 }
 
+/// A test's `Put` of text key and value.
+#[cfg(test)]
+pub(crate) fn put(bucket: &str, key: &str, value: &str) -> Mutation {
+    Mutation::Put {
+        bucket: bucket.into(),
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// A test's stored row of text key and value.
+#[cfg(test)]
+pub(crate) fn row(bucket: &str, key: &str, value: &str) -> Row {
+    (bucket.into(), key.into(), value.into())
+}
+
 /// A [`MemoryStorage`] whose commits fail whenever the batch touches `poisoned_bucket`, to
 /// test the error paths. It applies the batch to a copy first and keeps the copy only if all
 /// went well, as a real engine's transaction would.
@@ -110,18 +126,6 @@ impl Storage for FailingStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn put(bucket: &str, key: &str, value: &str) -> Mutation {
-        Mutation::Put {
-            bucket: bucket.into(),
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-
-    fn row(bucket: &str, key: &str, value: &str) -> Row {
-        (bucket.into(), key.into(), value.into())
-    }
 
     #[test]
     fn memory_storage_applies_put_delete_clear_in_order() {

@@ -38,7 +38,7 @@ pub use memory::MemoryStorage;
 pub use redb_storage::RedbStorage;
 
 #[cfg(test)]
-pub(crate) use memory::FailingStorage;
+pub(crate) use memory::{FailingStorage, put, row};
 
 /// One change to what is stored. Keys are `Key::to_bytes()`, values the record as JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -196,7 +196,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::persistence::Durable;
+    use crate::persistence::{Durable, put, row};
 
     /// Makes a commit fail, or the process abort, once `n` mutations of its batch are applied
     /// inside the redb transaction, before it commits.
@@ -204,18 +204,6 @@ mod tests {
     pub(super) enum Fault {
         FailAfter(usize),
         AbortAfter(usize),
-    }
-
-    fn put(bucket: &str, key: &str, value: &str) -> Mutation {
-        Mutation::Put {
-            bucket: bucket.into(),
-            key: key.into(),
-            value: value.into(),
-        }
-    }
-
-    fn row(bucket: &str, key: &str, value: &str) -> Row {
-        (bucket.into(), key.into(), value.into())
     }
 
     fn sorted(mut rows: Vec<Row>) -> Vec<Row> {
