@@ -79,8 +79,7 @@ pub const LIST_COLUMNS: [Column; 8] = [
 const LAST_ERROR_WIDTH: usize = 40;
 /// How much of a process's state fits in the table (the dashboard's details show it
 /// whole): room for a store bucket's figures (`bucket orders: 1,234 records,
-/// 56.0 KiB, 12 ops/s, 2 subscribers; …`, the `…` its pending timer), cut between
-/// figures beyond that.
+/// 56.0 KiB, 12 ops/s, 2 subscribers`), cut between figures beyond that.
 const STATE_WIDTH: usize = 66;
 
 /// One process of `noex ps`, a GenServer (`kind: "worker"`) or a supervisor. Its JSON
