@@ -1,0 +1,4 @@
+//! Who did what (to be written).
+
+/// The audit log: a ring buffer of entries.
+pub struct AuditLog;

@@ -1,0 +1,4 @@
+//! Permissions by role (to be written).
+
+/// Operations allowed per role.
+pub struct RolePermissions;
