@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+mod dashboard;
 pub mod auth;
 pub mod protocol;
 pub mod rules;
