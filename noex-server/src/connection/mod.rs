@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tokio::task::AbortHandle;
 
+use crate::audit::AuditRecord;
 use crate::auth::Session;
 use crate::clock::now_ms;
 use crate::ops::{self, Op};
@@ -148,13 +149,24 @@ impl Connection {
             }
             Err(error) => Err(error),
         };
-        gateway.audit.record_request(
-            &client,
-            self.session.as_ref(),
-            &request.kind,
-            ops::resource(&request.fields),
-            result.as_ref().err().map(|error| error.code),
-        );
+        if gateway.audit.records(&request.kind) {
+            let remote = client.remote.to_string();
+            gateway.audit.record(AuditRecord {
+                connection_id: client.id,
+                remote: &remote,
+                user_id: self
+                    .session
+                    .as_ref()
+                    .map(|session| session.user_id.as_str()),
+                operation: &request.kind,
+                resource: ops::resource(&request.fields),
+                outcome: result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|error| error.code)
+                    .into(),
+            });
+        }
         let reply = match result {
             Ok(data) => protocol::result(&request.id, data),
             Err(error) => protocol::error(Some(&request.id), &error),
