@@ -38,6 +38,9 @@ use subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);
+/// How long a close frame may wait behind a write the client does not read before the
+/// socket is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -323,6 +326,19 @@ impl GenServer for Connection {
                     }
                 }
                 let _ = myself.send_info(ReaderEnded);
+            })
+            .abort_handle(),
+        );
+
+        // A client that does not read may hold the writer in a send forever: once a
+        // close is due, it has a moment, then the process ends and the socket with it.
+        let outbox = client.outbox.clone();
+        let myself = ctx.myself();
+        self.tasks.push(
+            tokio::spawn(async move {
+                outbox.closed().await;
+                tokio::time::sleep(CLOSE_GRACE).await;
+                let _ = myself.send_info(WriterEnded);
             })
             .abort_handle(),
         );

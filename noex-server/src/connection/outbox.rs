@@ -58,6 +58,7 @@ struct Queue {
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    closing: Notify,
     limits: BackpressureConfig,
     /// Event pushes dropped because the client was behind.
     pub dropped_events: AtomicU64,
@@ -70,6 +71,7 @@ impl Outbox {
         Arc::new(Outbox {
             queue: Mutex::new(Queue::default()),
             ready: Notify::new(),
+            closing: Notify::new(),
             limits,
             dropped_events: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -173,6 +175,18 @@ impl Outbox {
             queue.bytes = 0;
             queue.close = Some(close);
             self.ready.notify_one();
+            self.closing.notify_one();
+        }
+    }
+
+    /// Until a close is asked for.
+    pub(crate) async fn closed(&self) {
+        loop {
+            let closing = self.closing.notified();
+            if self.is_closing() {
+                return;
+            }
+            closing.await;
         }
     }
 
