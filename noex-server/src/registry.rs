@@ -28,12 +28,15 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn info(&self) -> ConnectionInfo {
+        // Read once: a struct literal keeps a guard until its end.
+        let user_id = self.user_id.lock().clone();
+        let pid = *self.pid.lock();
         ConnectionInfo {
             id: self.id,
-            pid: self.pid.lock().map(|pid| pid.to_string()),
+            pid: pid.map(|pid| pid.to_string()),
             remote_address: self.remote.to_string(),
-            user_id: self.user_id.lock().clone(),
-            authenticated: self.user_id.lock().is_some(),
+            authenticated: user_id.is_some(),
+            user_id,
             connected_at: self.connected_at_ms,
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.outbox.sent.load(Ordering::Relaxed),
