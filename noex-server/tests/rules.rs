@@ -432,3 +432,71 @@ async fn a_supervised_engine_keeps_its_data_across_a_restart() {
     );
     supervisor.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_rule_sets_facts_before_emit_returns() {
+    let rules = engine(|o| o);
+    rules.on("order.*", |event, facts| {
+        let key = format!("customer:{}:orders", event["data"]["customer"]);
+        let count = facts.get(&key).and_then(|n| n.as_u64()).unwrap_or(0);
+        facts.set(&key, json!(count + 1)).unwrap();
+    });
+    let order = || json!({"customer": 7});
+    rules
+        .emit("order.created".into(), order(), None)
+        .await
+        .unwrap();
+    rules
+        .emit("order.paid".into(), order(), None)
+        .await
+        .unwrap();
+    rules
+        .emit("user.created".into(), order(), None)
+        .await
+        .unwrap();
+    rules
+        .emit("order.line.added".into(), order(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        rules.get_fact("customer:7:orders".into()).await.unwrap(),
+        Some(json!(2))
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_rule_fails_neither_the_emit_nor_the_other_rules() {
+    let rules = engine(|o| o);
+    let mut all = rules.subscribe("*".into()).await.unwrap();
+    rules.on("t", |_, _| panic!("a broken rule"));
+    rules.on("t", |_, facts| facts.set("seen", json!(true)).unwrap());
+    let event = rules.emit("t".into(), json!(1), None).await.unwrap();
+    assert_eq!(all.try_recv().unwrap().event, event);
+    assert_eq!(
+        rules.get_fact("seen".into()).await.unwrap(),
+        Some(json!(true))
+    );
+}
+
+#[tokio::test]
+async fn a_rule_is_bounded_as_a_client_is() {
+    let rules = engine(|o| o.max_facts(1));
+    let refused = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = refused.clone();
+    rules.on("t", move |_, facts| {
+        for key in ["a", "b", "c:*"] {
+            if let Err(error) = facts.set(key, json!(1)) {
+                seen.lock().unwrap().push(error);
+            }
+        }
+    });
+    rules.emit("t".into(), json!(1), None).await.unwrap();
+    let refused = std::mem::take(&mut *refused.lock().unwrap());
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|error| matches!(error, RulesError::Invalid(_)))
+    );
+    assert_eq!(keys(&rules.all_facts().await.unwrap()), ["a"]);
+}

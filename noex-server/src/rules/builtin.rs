@@ -3,6 +3,7 @@
 mod events;
 mod facts;
 mod process;
+mod simple_rules;
 
 use std::sync::Arc;
 
@@ -17,6 +18,8 @@ use tokio::sync::mpsc;
 use self::events::{EventFigures, Events};
 use self::facts::Facts;
 use self::process::RulesServer;
+pub use self::simple_rules::RuleFacts;
+use self::simple_rules::Rules;
 use super::{Fact, RulesEngine, RulesError, RulesEvent};
 
 /// How a [`BuiltinRules`] is named and bounded.
@@ -143,6 +146,8 @@ impl RulesOptions {
 ///   with `try_send` and never waits, so a subscriber that does not keep up loses
 ///   events (counted in `stats` as `droppedEvents`), and one whose receiver was
 ///   dropped is forgotten.
+/// - **Rules** the application adds with [`BuiltinRules::on`] react to events by
+///   setting facts, before `emit` returns.
 ///
 /// Everything a client sends is bounded: the number and total size of facts, the size
 /// of a key, topic, pattern, value and event, the number of subscriptions. Past a
@@ -206,7 +211,9 @@ pub(crate) struct Engine {
     name: String,
     limits: Limits,
     facts: Mutex<Facts>,
+    /// Taken before `facts` when both are (rules run under it, so in event order).
     events: Mutex<Events>,
+    rules: Rules,
 }
 
 /// The engine's figures, for `stats` and the Observer.
@@ -290,6 +297,37 @@ impl BuiltinRules {
         self.inner.engine.events.lock().recent()
     }
 
+    /// Adds a rule: on every event whose topic matches `topic_pattern` (as a
+    /// subscription's pattern does), `action` runs with the event and the facts, inside
+    /// `emit` and before it returns. Rules run in the order they were added, one event
+    /// after another; a panicking one is logged and skipped. A rule sees and changes
+    /// facts only: it cannot emit, so rules cannot trigger each other in a loop.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use noex_server::rules::{BuiltinRules, RulesEngine, RulesOptions};
+    /// use serde_json::json;
+    ///
+    /// let rules = BuiltinRules::new(RulesOptions::new("shop"));
+    /// rules.on("order.created", |event, facts| {
+    ///     let customer = &event["data"]["customer"];
+    ///     let key = format!("customer:{customer}:orders");
+    ///     let count = facts.get(&key).and_then(|n| n.as_u64()).unwrap_or(0);
+    ///     let _ = facts.set(&key, json!(count + 1));
+    /// });
+    /// let order = json!({"customer": 7});
+    /// rules.emit("order.created".into(), order, None).await.unwrap();
+    /// assert_eq!(rules.get_fact("customer:7:orders".into()).await.unwrap(), Some(json!(1)));
+    /// # }
+    /// ```
+    pub fn on(
+        &self,
+        topic_pattern: impl Into<String>,
+        action: impl Fn(&Value, &mut RuleFacts<'_>) + Send + Sync + 'static,
+    ) {
+        self.engine().rules.add(topic_pattern.into(), action);
+    }
+
     fn engine(&self) -> &Engine {
         &self.inner.engine
     }
@@ -302,6 +340,7 @@ impl Engine {
             limits: options.limits,
             facts: Mutex::new(Facts::default()),
             events: Mutex::new(Events::default()),
+            rules: Rules::default(),
         }
     }
 }
@@ -327,12 +366,13 @@ impl RulesEngine for BuiltinRules {
         correlation_id: Option<String>,
     ) -> BoxFuture<'_, Result<Value, RulesError>> {
         let engine = self.engine();
-        ready(
-            engine
-                .events
-                .lock()
-                .emit(topic, data, correlation_id, &engine.limits),
-        )
+        let mut events = engine.events.lock();
+        let emitted = events.emit(topic, data, correlation_id, &engine.limits);
+        if let Ok(event) = &emitted {
+            engine.rules.apply(event, &engine.facts, &engine.limits);
+        }
+        drop(events);
+        ready(emitted)
     }
 
     fn set_fact(&self, key: String, value: Value) -> BoxFuture<'_, Result<Fact, RulesError>> {

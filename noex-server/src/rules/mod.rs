@@ -66,4 +66,4 @@ pub trait RulesEngine: Send + Sync + 'static {
 }
 
 mod builtin;
-pub use builtin::{BuiltinRules, RulesOptions};
+pub use builtin::{BuiltinRules, RuleFacts, RulesOptions};

@@ -61,6 +61,7 @@ impl GenServer for RulesServer {
                 "events: {} emitted, {} dropped by slow subscribers",
                 figures.events.emitted, figures.events.dropped
             ),
+            format!("rules: {}", engine.rules.len()),
             format!(
                 "subscriptions: {} of {} (each holds up to {} events)",
                 figures.events.subscriptions, limits.max_subscriptions, limits.subscriber_capacity
