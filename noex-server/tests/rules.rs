@@ -500,3 +500,34 @@ async fn a_rule_is_bounded_as_a_client_is() {
     );
     assert_eq!(keys(&rules.all_facts().await.unwrap()), ["a"]);
 }
+
+#[tokio::test]
+async fn a_subscribers_channel_is_bounded_in_bytes_too() {
+    let probe = engine(|o| o);
+    let bytes = serde_json::to_vec(&probe.emit("t".into(), json!("x"), None).await.unwrap())
+        .unwrap()
+        .len();
+    // Room for two such events by bytes, many more by count.
+    let rules = engine(|o| o.subscriber_capacity(100).subscriber_bytes(bytes * 3 - 1));
+    let mut slow = rules.subscribe("t".into()).await.unwrap();
+    for _ in 0..4 {
+        rules.emit("t".into(), json!("x"), None).await.unwrap();
+    }
+    assert_eq!(stats(&rules).await["droppedEvents"], 2);
+    assert_eq!(slow.try_recv().unwrap().event["id"], "evt-1");
+    // One received frees its bytes for the next.
+    rules.emit("t".into(), json!("x"), None).await.unwrap();
+    assert_eq!(slow.try_recv().unwrap().event["id"], "evt-2");
+    assert_eq!(slow.try_recv().unwrap().event["id"], "evt-5");
+    assert!(slow.try_recv().is_err());
+    assert_eq!(stats(&rules).await["droppedEvents"], 2);
+
+    // An empty channel takes an event larger than the budget.
+    let rules = engine(|o| o.subscriber_bytes(1));
+    let mut idle = rules.subscribe("t".into()).await.unwrap();
+    rules.emit("t".into(), json!("x"), None).await.unwrap();
+    rules.emit("t".into(), json!("x"), None).await.unwrap();
+    assert_eq!(idle.try_recv().unwrap().event["id"], "evt-1");
+    assert!(idle.try_recv().is_err());
+    assert_eq!(stats(&rules).await["droppedEvents"], 1);
+}

@@ -29,8 +29,9 @@ pub struct RulesOptions {
     limits: Limits,
 }
 
-/// The bounds of one engine. Each says what it bounds and why its default is what it
-/// is; the defaults keep an engine within some 100 MiB whatever its clients send.
+/// The bounds of one engine: with the defaults, its facts take at most 64 MiB, its
+/// recent events 4 MiB, and the events waiting for subscribers at most 4,096 times
+/// (256 KiB and one event), whatever its clients send.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
     /// Facts held at once.
@@ -46,8 +47,10 @@ pub(crate) struct Limits {
     /// Events kept for [`BuiltinRules::recent_events`], by count and by bytes.
     recent_events: usize,
     recent_event_bytes: usize,
-    /// Events one subscriber's channel holds before it loses new ones.
+    /// Events one subscriber's channel holds before it loses new ones, by count and
+    /// by bytes (of JSON).
     subscriber_capacity: usize,
+    subscriber_bytes: usize,
     /// Live subscriptions, all subscribers together.
     max_subscriptions: usize,
 }
@@ -63,7 +66,8 @@ impl Default for Limits {
             recent_events: 1_000,
             recent_event_bytes: 4 * 1024 * 1024,
             subscriber_capacity: 256,
-            max_subscriptions: 10_000,
+            subscriber_bytes: 256 * 1024,
+            max_subscriptions: 4_096,
         }
     }
 }
@@ -121,7 +125,14 @@ impl RulesOptions {
         self
     }
 
-    /// At most this many live subscriptions (default 10,000).
+    /// Bytes of events (as JSON) a subscriber's channel holds before it loses new
+    /// ones (default 256 KiB). An empty channel takes any event, however large.
+    pub fn subscriber_bytes(mut self, bytes: usize) -> Self {
+        self.limits.subscriber_bytes = bytes;
+        self
+    }
+
+    /// At most this many live subscriptions (default 4,096).
     pub fn max_subscriptions(mut self, max: usize) -> Self {
         self.limits.max_subscriptions = max;
         self
@@ -145,7 +156,8 @@ impl RulesOptions {
 ///   alone is every topic). Each has a bounded channel; the engine offers an event
 ///   with `try_send` and never waits, so a subscriber that does not keep up loses
 ///   events (counted in `stats` as `droppedEvents`), and one whose receiver was
-///   dropped is forgotten.
+///   dropped is forgotten. A channel is bounded by count and by bytes
+///   ([`RulesOptions::subscriber_capacity`], [`RulesOptions::subscriber_bytes`]).
 /// - **Rules** the application adds with [`BuiltinRules::on`] react to events by
 ///   setting facts, before `emit` returns.
 ///

@@ -13,7 +13,7 @@ use crate::rules::{RulesError, RulesEvent};
 pub(super) struct Events {
     /// Events emitted so far; the next one is `evt-{emitted + 1}`.
     emitted: u64,
-    /// Events a subscriber's full channel did not take.
+    /// Events a subscriber's full channel (by count or by bytes) did not take.
     dropped: u64,
     recent: VecDeque<Recent>,
     /// The JSON length of the events in `recent`.
@@ -29,6 +29,58 @@ struct Recent {
 struct Subscription {
     pattern: String,
     sender: mpsc::Sender<RulesEvent>,
+    /// The JSON length of the events sent, newest last, as many as may still wait
+    /// in the channel: the channel is first in, first out, so the ones still waiting
+    /// are the newest `max_capacity - capacity`.
+    sent: VecDeque<usize>,
+    /// The sum of `sent`.
+    sent_bytes: usize,
+}
+
+enum Offered {
+    Sent,
+    /// The channel is full, by count or by bytes.
+    Dropped,
+    Closed,
+}
+
+impl Subscription {
+    fn new(pattern: String, sender: mpsc::Sender<RulesEvent>) -> Subscription {
+        Subscription {
+            pattern,
+            sender,
+            sent: VecDeque::new(),
+            sent_bytes: 0,
+        }
+    }
+
+    /// Sends `event` unless the events waiting in the channel and it would pass
+    /// `max_bytes`; an empty channel takes any event, so a large one is not lost to
+    /// an idle subscriber.
+    fn offer(&mut self, event: RulesEvent, bytes: usize, max_bytes: usize) -> Offered {
+        let waiting = self.sender.max_capacity() - self.sender.capacity();
+        while self.sent.len() > waiting {
+            if let Some(received) = self.sent.pop_front() {
+                self.sent_bytes -= received;
+            }
+        }
+        if waiting > 0 && self.sent_bytes + bytes > max_bytes {
+            return if self.sender.is_closed() {
+                Offered::Closed
+            } else {
+                Offered::Dropped
+            };
+        }
+        match self.sender.try_send(event) {
+            Ok(()) => {
+                self.sent.push_back(bytes);
+                self.sent_bytes += bytes;
+                Offered::Sent
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Offered::Dropped,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offered::Closed,
+        }
+    }
 }
 
 /// What the events say of themselves, for `stats` and the Observer.
@@ -42,8 +94,8 @@ pub(super) struct EventFigures {
 
 impl Events {
     /// Records an event and offers it to the matching subscriptions, without waiting
-    /// for any: a full channel loses the event (counted), a closed one ends its
-    /// subscription. Numbering and delivery happen under one lock, so every subscriber
+    /// for any: a full channel (by count or by bytes) loses the event (counted), a
+    /// closed one ends its subscription. Numbering and delivery happen under one lock, so every subscriber
     /// sees events in the order of their ids.
     pub(super) fn emit(
         &mut self,
@@ -75,7 +127,7 @@ impl Events {
         let bytes = json_len_within(&event, usize::MAX).unwrap_or(0);
         self.remember(event.clone(), bytes, limits);
         let dropped = &mut self.dropped;
-        self.subscriptions.retain(|subscription| {
+        self.subscriptions.retain_mut(|subscription| {
             if !noex::event_bus::topic_matches(&subscription.pattern, &topic) {
                 return !subscription.sender.is_closed();
             }
@@ -83,13 +135,13 @@ impl Events {
                 topic: topic.clone(),
                 event: event.clone(),
             };
-            match subscription.sender.try_send(offered) {
-                Ok(()) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+            match subscription.offer(offered, bytes, limits.subscriber_bytes) {
+                Offered::Sent => true,
+                Offered::Dropped => {
                     *dropped += 1;
                     true
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Offered::Closed => false,
             }
         });
         Ok(event)
@@ -124,7 +176,7 @@ impl Events {
             )));
         }
         let (sender, receiver) = mpsc::channel(limits.subscriber_capacity);
-        self.subscriptions.push(Subscription { pattern, sender });
+        self.subscriptions.push(Subscription::new(pattern, sender));
         Ok(receiver)
     }
 

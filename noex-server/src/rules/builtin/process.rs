@@ -63,8 +63,11 @@ impl GenServer for RulesServer {
             ),
             format!("rules: {}", engine.rules.len()),
             format!(
-                "subscriptions: {} of {} (each holds up to {} events)",
-                figures.events.subscriptions, limits.max_subscriptions, limits.subscriber_capacity
+                "subscriptions: {} of {} (each holds up to {} events, {})",
+                figures.events.subscriptions,
+                limits.max_subscriptions,
+                limits.subscriber_capacity,
+                noex::process::readable_bytes(limits.subscriber_bytes),
             ),
         ];
         let events = engine.events.lock();
