@@ -153,6 +153,11 @@ impl Outbox {
         self.ready.notify_one();
     }
 
+    /// An event lost before it reached the outbox (its subscription's channel was full).
+    pub(crate) fn count_dropped_event(&self) {
+        self.dropped_events.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A subscription ended: what it held goes.
     pub(crate) fn forget(&self, subscription: &str) {
         let mut queue = self.queue.lock();

@@ -46,11 +46,16 @@ impl Subscribed {
         }
     }
 
-    pub(crate) fn bus(id: String, subscription: Subscription<Value>) -> Subscribed {
+    /// An EventBus subscription, and the task that forwards what it receives.
+    pub(crate) fn bus(
+        id: String,
+        subscription: Subscription<Value>,
+        forward: BoxFuture<'static, ()>,
+    ) -> Subscribed {
         Subscribed {
             id,
             kind: Kind::Event,
-            run: None,
+            run: Some(forward),
             bus: Some(subscription),
         }
     }

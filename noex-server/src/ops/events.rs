@@ -6,6 +6,9 @@ use super::fields::Fields;
 use super::{Op, Subscribed};
 use crate::protocol::{EVENT_CHANNEL, ErrorCode, OpError, push};
 
+/// Events of one subscription waiting for its task.
+const EVENTS_WAITING: usize = 256;
+
 pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
     let fields = Fields(op.fields);
     let bus = op.gateway.bus.clone();
@@ -22,21 +25,34 @@ pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
             op.check_room()?;
             let pattern = fields.str("pattern")?;
             let id = op.subscription_id();
-            let outbox = op.client.outbox.clone();
+            // Events go through a bounded channel to a task that starts once the reply
+            // is queued, so the reply comes before the first push; a full channel drops
+            // the event, as a client behind would.
+            let (events, mut received) = tokio::sync::mpsc::channel::<String>(EVENTS_WAITING);
+            let dropped = op.client.outbox.clone();
             let pushed_id = id.clone();
             let subscription = bus
                 .subscribe(pattern, move |message: &Value, topic: &str| {
                     let data = json!({"topic": topic, "event": message});
-                    outbox.push_event(push(EVENT_CHANNEL, &pushed_id, data).to_string());
+                    let text = push(EVENT_CHANNEL, &pushed_id, data).to_string();
+                    if events.try_send(text).is_err() {
+                        dropped.count_dropped_event();
+                    }
                 })
                 .await
                 .map_err(|_| stopped(()))?;
+            let outbox = op.client.outbox.clone();
+            let forward = Box::pin(async move {
+                while let Some(text) = received.recv().await {
+                    outbox.push_event(text);
+                }
+            });
             // Gone with the connection, however it ends.
             subscription
                 .unsubscribe_on_exit(op.pid)
                 .await
                 .map_err(|_| stopped(()))?;
-            op.subscribed(Subscribed::bus(id.clone(), subscription));
+            op.subscribed(Subscribed::bus(id.clone(), subscription, forward));
             json!({"subscriptionId": id})
         }
         "events.unsubscribe" => op.unsubscribe().await?,
