@@ -251,6 +251,10 @@
     return (i ? v.toFixed(1) : String(v)) + ' ' + units[i];
   }
 
+  function plural(n, word, words) {
+    return n + ' ' + (n === 1 ? word : words || word + 's');
+  }
+
   function count(n) {
     return Number(n).toLocaleString('en-US');
   }
@@ -566,7 +570,7 @@
       line.append(
         toggle,
         el('span', { class: 'label sup', text: labelOf(info) }),
-        el('span', { class: 'meta', text: ' ' + pidText(info.pid) + ' ' + info.strategy + (info.child_restarts ? ' · ' + info.child_restarts + ' restarts' : '') }),
+        el('span', { class: 'meta', text: pidText(info.pid) + ' ' + info.strategy + (info.child_restarts ? ' · ' + plural(info.child_restarts, 'restart') : '') }),
       );
       line.addEventListener('click', () => select(info.pid, labelOf(info)));
       if (info.pid === selected.pid) line.classList.add('selected');
@@ -584,7 +588,7 @@
         }
         item.append(group);
       } else {
-        line.append(el('span', { class: 'muted', text: ' (' + (node.children || []).length + ' children)' }));
+        line.append(el('span', { class: 'meta', text: '(' + plural((node.children || []).length, 'child', 'children') + ')' }));
       }
     } else if (node.type === 'worker') {
       const info = node.info;
@@ -594,14 +598,14 @@
       line.append(
         el('span', { class: 'toggle-space' }),
         el('span', { class: 'label status-' + info.status, text: labelOf(info) }),
-        el('span', { class: 'meta', text: ' ' + pidText(info.pid) + (info.restarts ? ' · ' + info.restarts + ' restarts' : '') }),
+        el('span', { class: 'meta', text: pidText(info.pid) + (info.restarts ? ' · ' + plural(info.restarts, 'restart') : '') }),
       );
       line.addEventListener('click', () => select(info.pid, labelOf(info)));
       if (info.pid === selected.pid) line.classList.add('selected');
     } else if (node.type === 'stopped') {
       line.dataset.kind = 'stopped';
       line.dataset.name = node.child_id;
-      line.append(el('span', { class: 'toggle-space' }), el('span', { class: 'label stopped', text: node.child_id }), el('span', { class: 'meta', text: ' not running (' + node.restart + ')' }));
+      line.append(el('span', { class: 'toggle-space' }), el('span', { class: 'label stopped', text: node.child_id }), el('span', { class: 'meta', text: 'not running (' + node.restart + ')' }));
     } else {
       line.append(el('span', { class: 'muted', text: '(unknown node)' }));
     }
@@ -1041,7 +1045,7 @@
     query.updates += how === 'push' ? 1 : 0;
     const box = $('query-result');
     box.dataset.updates = String(query.updates);
-    $('query-status').textContent = 'following ' + query.name + ' — ' + query.updates + ' updates, last at ' + clockTime(Date.now());
+    $('query-status').textContent = 'following ' + query.name + ' — ' + plural(query.updates, 'update') + ', last at ' + clockTime(Date.now());
     if (Array.isArray(data) && data.every((r) => r && typeof r === 'object' && !Array.isArray(r))) {
       box.replaceChildren(el('table', { class: 'grid' }, recordTable(data.slice(0, MAX_BUCKET_ROWS))));
     } else if (data && typeof data === 'object' && !Array.isArray(data)) {
