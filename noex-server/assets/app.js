@@ -11,6 +11,7 @@
   const MAX_EVENTS = 500; // event log rows
   const MAX_ROWS = 500; // process table rows drawn (the filter finds the rest)
   const MAX_TREE_CHILDREN = 200; // children drawn under one supervisor
+  const MAX_HISTORY_PIDS = 2000; // processes with a sparkline (an app may have millions)
   const MAX_BUCKET_ROWS = 100; // records drawn in the bucket view
   const MAX_TEXT = 64 * 1024; // query results and state text drawn
   const REQUEST_TIMEOUT_MS = 15000;
@@ -372,6 +373,7 @@
       if (row.isSupervisor) continue;
       let h = history.get(row.pid);
       if (!h) {
+        if (history.size >= MAX_HISTORY_PIDS) continue;
         h = { rate: [], queue: [] };
         history.set(row.pid, h);
       }
@@ -399,6 +401,13 @@
   // ---------------------------------------------------------------------- table
 
   const sort = { key: 'pid', descending: false };
+  // What the sparklines draw: messages per second, or the mailbox's length.
+  let sparkQueue = false;
+  $('spark-mode').addEventListener('click', () => {
+    sparkQueue = !sparkQueue;
+    $('spark-mode').textContent = (sparkQueue ? 'queue' : 'msg/s') + ', 60 s';
+    renderTable();
+  });
 
   function compare(a, b) {
     const x = a[sort.key];
@@ -475,7 +484,7 @@
           el('td', { class: 'num' + (row.queue > 100 ? ' hot' : ''), text: row.queue === null ? '' : count(row.queue) }),
           el('td', { class: 'num' + (row.restarts > 0 ? ' warn' : ''), text: String(row.restarts) }),
           el('td', { class: 'num', text: row.busy === null ? '' : row.busy.toFixed(0) + '%' }),
-          el('td', { class: 'sparkcell' }, [h ? sparkline(h.rate) : null]),
+          el('td', { class: 'sparkcell' }, [h ? sparkline(sparkQueue ? h.queue : h.rate) : null]),
         ],
       );
       tr.addEventListener('click', () => select(row.pid, row.name));
@@ -503,6 +512,17 @@
     });
   }
   $('filter').addEventListener('input', renderTable);
+  // `/` finds, as in a pager; Escape clears the filter.
+  document.addEventListener('keydown', (event) => {
+    const typing = event.target instanceof HTMLInputElement;
+    if (event.key === '/' && !typing) {
+      event.preventDefault();
+      $('filter').focus();
+    } else if (event.key === 'Escape' && event.target === $('filter')) {
+      $('filter').value = '';
+      renderTable();
+    }
+  });
   $('show-system').addEventListener('change', () => {
     renderTable();
     renderTree();
@@ -813,7 +833,7 @@
 
   // --------------------------------------------------------------------- events
 
-  const events = { subscriptionId: null, shown: 0, lastSeq: null };
+  const events = { subscriptionId: null, shown: 0, lastSeq: null, lastAt: 0 };
 
   function subscribeEvents() {
     events.subscriptionId = null;
@@ -857,14 +877,16 @@
   }
 
   function onLifecycle(event) {
-    // A replay after a reconnect repeats what is shown: skip what came before.
-    if (events.lastSeq !== null && event.seq <= events.lastSeq && event.seq > events.lastSeq - 100000) {
+    // The history replayed after a reconnect repeats what is shown: skip it. (An
+    // application started again numbers from 1, at later times: those are new.)
+    if (events.lastSeq !== null && event.seq <= events.lastSeq && event.at_ms <= events.lastAt) {
       return;
     }
     if (events.lastSeq !== null && event.seq > events.lastSeq + 1) {
-      addNote((event.seq - events.lastSeq - 1) + ' events were dropped');
+      addNote(plural(event.seq - events.lastSeq - 1, 'event was', 'events were') + ' missed');
     }
     events.lastSeq = event.seq;
+    events.lastAt = Math.max(events.lastAt, event.at_ms);
     refreshTreeSoon();
     const kind = event.kind || { type: 'unknown' };
     const label = event.name || event.child_id || pidText(event.pid);
@@ -885,6 +907,7 @@
         el('td', { class: 'detail', text: eventDetail(kind) }),
       ],
     );
+    tr.addEventListener('click', () => select(event.pid, label));
     prependEvent(tr);
     events.shown += 1;
     $('events-count').textContent = events.shown + ' received';
