@@ -2,12 +2,25 @@
 #![warn(missing_docs)]
 
 pub mod audit;
-mod dashboard;
 pub mod auth;
+mod clock;
+mod config;
+mod connection;
+mod dashboard;
+mod http;
+mod listener;
+mod ops;
 pub mod protocol;
+mod registry;
 pub mod rules;
+mod server;
 
 pub use audit::AuditLog;
 pub use auth::{AuthConfig, Permissions, RolePermissions, Session, StaticTokens, TokenValidator};
+pub use config::{
+    BackpressureConfig, HeartbeatConfig, OriginPolicy, RateLimitConfig, ServerConfig,
+};
 pub use protocol::{ErrorCode, OpError, PROTOCOL_VERSION};
+pub use registry::ConnectionInfo;
 pub use rules::{BuiltinRules, RulesEngine};
+pub use server::{ConnectionTotals, Server, ServerError, ServerStats, start};

@@ -172,12 +172,39 @@ pub struct Rejected {
     pub error: OpError,
 }
 
-/// Read a text frame as a request.
-pub fn parse_request(text: &str) -> Result<Request, Rejected> {
+/// What a client sends: a request, or its answer to a `ping`.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A request to serve.
+    Request(Request),
+    /// `{"type": "pong"}`.
+    Pong,
+}
+
+/// Read a text frame.
+pub fn parse(text: &str) -> Result<Incoming, Rejected> {
     let value: Value = serde_json::from_str(text).map_err(|error| Rejected {
         id: None,
         error: OpError::new(ErrorCode::ParseError, format!("invalid JSON: {error}")),
     })?;
+    if value.get("type").and_then(Value::as_str) == Some("pong") && value.get("id").is_none() {
+        return Ok(Incoming::Pong);
+    }
+    request(value).map(Incoming::Request)
+}
+
+/// Read a text frame as a request.
+pub fn parse_request(text: &str) -> Result<Request, Rejected> {
+    match parse(text)? {
+        Incoming::Request(request) => Ok(request),
+        Incoming::Pong => Err(Rejected {
+            id: None,
+            error: OpError::new(ErrorCode::InvalidRequest, "a pong is not a request"),
+        }),
+    }
+}
+
+fn request(value: Value) -> Result<Request, Rejected> {
     let Value::Object(fields) = value else {
         return Err(Rejected {
             id: None,

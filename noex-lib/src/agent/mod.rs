@@ -142,6 +142,13 @@ pub fn disable() {
     shutdown();
 }
 
+/// The runtime as the agent serves it (snapshots, the tree, lifecycle events, kill,
+/// restart, a process's state), for another front end to serve the same way: the
+/// WebSocket gateway of noex-server acts on processes exactly as `noex kill` does.
+pub fn runtime_backend() -> impl noex_agent::backend::Backend {
+    backend::RuntimeBackend
+}
+
 /// Where the agent listens, if it is running.
 pub fn socket_path() -> Option<PathBuf> {
     AGENT.lock().as_ref().map(|running| running.path.clone())
