@@ -477,7 +477,7 @@
         [
           el('td', { class: 'pid', text: pidText(row.pid) }),
           el('td', { class: 'name', text: row.name, title: row.info.last_error ? 'last error: ' + row.info.last_error : null }),
-          el('td', { class: 'kind', text: row.kind }),
+          el('td', { class: 'kind', text: row.kind, title: row.kind }),
           el('td', { class: 'status', text: row.status }),
           el('td', { class: 'num', text: row.messages === null ? '' : count(row.messages) }),
           el('td', { class: 'num', text: row.isSupervisor ? '' : rateText(row.rate) }),
