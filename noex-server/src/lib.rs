@@ -16,6 +16,7 @@ pub mod rules;
 mod server;
 
 pub use audit::AuditLog;
+pub use audit::{AuditConfig, AuditEntry, AuditOutcome, AuditQuery, AuditRecord, AuditTier};
 pub use auth::{AuthConfig, Permissions, RolePermissions, Session, StaticTokens, TokenValidator};
 pub use config::{
     BackpressureConfig, HeartbeatConfig, OriginPolicy, RateLimitConfig, ServerConfig,

@@ -73,5 +73,6 @@ impl AuthConfig {
 
 mod roles;
 mod tokens;
-pub use roles::RolePermissions;
+pub(crate) use roles::OperationPattern;
+pub use roles::{READ_OPERATIONS, RolePermissions};
 pub use tokens::StaticTokens;

@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use tokio::task::AbortHandle;
 
+use crate::audit::AuditRecord;
 use crate::auth::Session;
 use crate::clock::now_ms;
 use crate::ops::{self, Op};
@@ -37,6 +38,9 @@ use subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);
+/// How long a close frame may wait behind a write the client does not read before the
+/// socket is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -148,13 +152,24 @@ impl Connection {
             }
             Err(error) => Err(error),
         };
-        gateway.audit.record_request(
-            &client,
-            self.session.as_ref(),
-            &request.kind,
-            ops::resource(&request.fields),
-            result.as_ref().err().map(|error| error.code),
-        );
+        if gateway.audit.records(&request.kind) {
+            let remote = client.remote.to_string();
+            gateway.audit.record(AuditRecord {
+                connection_id: client.id,
+                remote: &remote,
+                user_id: self
+                    .session
+                    .as_ref()
+                    .map(|session| session.user_id.as_str()),
+                operation: &request.kind,
+                resource: ops::resource(&request.fields),
+                outcome: result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|error| error.code)
+                    .into(),
+            });
+        }
         let reply = match result {
             Ok(data) => protocol::result(&request.id, data),
             Err(error) => protocol::error(Some(&request.id), &error),
@@ -311,6 +326,19 @@ impl GenServer for Connection {
                     }
                 }
                 let _ = myself.send_info(ReaderEnded);
+            })
+            .abort_handle(),
+        );
+
+        // A client that does not read may hold the writer in a send forever: once a
+        // close is due, it has a moment, then the process ends and the socket with it.
+        let outbox = client.outbox.clone();
+        let myself = ctx.myself();
+        self.tasks.push(
+            tokio::spawn(async move {
+                outbox.closed().await;
+                tokio::time::sleep(CLOSE_GRACE).await;
+                let _ = myself.send_info(WriterEnded);
             })
             .abort_handle(),
         );

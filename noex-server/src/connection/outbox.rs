@@ -58,6 +58,7 @@ struct Queue {
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    closing: Notify,
     limits: BackpressureConfig,
     /// Event pushes dropped because the client was behind.
     pub dropped_events: AtomicU64,
@@ -70,6 +71,7 @@ impl Outbox {
         Arc::new(Outbox {
             queue: Mutex::new(Queue::default()),
             ready: Notify::new(),
+            closing: Notify::new(),
             limits,
             dropped_events: AtomicU64::new(0),
             sent: AtomicU64::new(0),
@@ -89,13 +91,15 @@ impl Outbox {
         self.queue.lock().bytes
     }
 
-    /// A reply or a server message: in order, unless it does not fit at all.
+    /// A reply or a server message: in order, unless it does not fit at all. One reply
+    /// larger than the limit (a snapshot of a large application) is written when
+    /// nothing waits before it: the client is not behind, the reply is big.
     pub(crate) fn reply(&self, text: String) {
         let mut queue = self.queue.lock();
         if queue.close.is_some() {
             return;
         }
-        if queue.bytes + text.len() > self.limits.max_buffered_bytes {
+        if queue.bytes > 0 && queue.bytes + text.len() > self.limits.max_buffered_bytes {
             self.close_locked(&mut queue, CLOSE_TOO_SLOW);
             return;
         }
@@ -173,6 +177,18 @@ impl Outbox {
             queue.bytes = 0;
             queue.close = Some(close);
             self.ready.notify_one();
+            self.closing.notify_one();
+        }
+    }
+
+    /// Until a close is asked for.
+    pub(crate) async fn closed(&self) {
+        loop {
+            let closing = self.closing.notified();
+            if self.is_closing() {
+                return;
+            }
+            closing.await;
         }
     }
 
@@ -253,6 +269,16 @@ mod tests {
         outbox.push_event("event".into());
         assert_eq!(outbox.dropped_events.load(Ordering::Relaxed), 1);
         assert!(outbox.is_behind());
+    }
+
+    #[tokio::test]
+    async fn one_reply_larger_than_the_limit_is_written_when_nothing_waits() {
+        let outbox = outbox(100);
+        outbox.reply("x".repeat(300));
+        assert_eq!(text(&outbox).await.len(), 300);
+        outbox.reply("x".repeat(300));
+        outbox.reply("y".into());
+        assert!(matches!(outbox.next().await, Next::Close(close) if close.code == 4002));
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::Op;
+use crate::audit::AuditQuery;
 use crate::protocol::OpError;
 
 pub(super) fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
@@ -17,6 +18,11 @@ pub(super) fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
                 .map(|client| client.info())
                 .collect();
             serde_json::to_value(connections).unwrap_or(Value::Null)
+        }
+        "audit.query" => {
+            let query: AuditQuery = serde_json::from_value(Value::Object(op.fields.clone()))
+                .map_err(|error| OpError::invalid(format!("audit.query: {error}")))?;
+            serde_json::to_value(op.gateway.audit.query(&query)).unwrap_or(Value::Null)
         }
         _ => return Err(super::store::unknown(op.kind)),
     })
