@@ -353,7 +353,7 @@
         pid: s.pid,
         name: labelOf(s),
         registered: s.name || null,
-        kind: 'supervisor ' + s.strategy,
+        kind: 'sup ' + s.strategy,
         isSupervisor: true,
         status: s.status,
         messages: null,
@@ -405,7 +405,7 @@
   let sparkQueue = false;
   $('spark-mode').addEventListener('click', () => {
     sparkQueue = !sparkQueue;
-    $('spark-mode').textContent = (sparkQueue ? 'queue' : 'msg/s') + ', 60 s';
+    $('spark-mode').textContent = sparkQueue ? 'trend: queue' : 'trend: msg/s';
     renderTable();
   });
 
@@ -430,7 +430,7 @@
   }
 
   function sparkline(values) {
-    const width = 90;
+    const width = 64;
     const height = 18;
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
@@ -777,16 +777,17 @@
   // What the dialog asks to do, fixed when it opens: the process the operator saw.
   let confirming = null;
 
-  function ask(action) {
+  function ask(action, force, why) {
     const row = currentRow();
     if (!row) return;
-    confirming = { action, pid: row.pid, label: row.name };
+    confirming = { action, pid: row.pid, label: row.name, force: !!force };
     const verb = action === 'kill' ? 'kill' : 'restart';
-    $('confirm-text').textContent =
-      action === 'kill'
+    $('confirm-text').textContent = force
+      ? 'Really kill ' + row.name + ' ' + pidText(row.pid) + ' for good? ' + why
+      : action === 'kill'
         ? 'Really kill ' + row.name + ' ' + pidText(row.pid) + '? Its supervisor applies its restart policy.'
         : 'Really restart ' + row.name + ' ' + pidText(row.pid) + '? Its supervisor stops it and starts it again.';
-    $('confirm-yes').textContent = verb + ' ' + row.name;
+    $('confirm-yes').textContent = (force ? 'kill anyway: ' : verb + ' ') + row.name;
     $('confirm-dialog').returnValue = '';
     $('confirm-dialog').showModal();
   }
@@ -801,17 +802,19 @@
     act(what);
   });
 
-  function showOutcome(state, text) {
+  function showOutcome(state, text, extra) {
     const out = $('action-outcome');
     out.hidden = false;
     out.dataset.state = state;
     out.textContent = text;
+    if (extra) out.append(' ', extra);
   }
 
   function act(what) {
     const type = what.action === 'kill' ? 'observer.kill' : 'observer.restart';
     const fields = { target: String(what.pid) };
     if (what.action === 'kill') fields.reason = 'killed from the web dashboard';
+    if (what.force) fields.force = true;
     showOutcome('pending', what.action + ' ' + what.label + '…');
     request(type, fields).then(
       (outcome) => {
@@ -821,13 +824,22 @@
         if (outcome && outcome.new_pid !== null && outcome.new_pid !== undefined) {
           text += '; ' + (sup ? sup.trim() : 'its supervisor') + ' started ' + pidText(outcome.new_pid);
         } else if (sup) {
-          text += '; its supervisor ' + sup.trim() + ' has not started a new one yet';
+          text += '; ' + sup.trim() + ' started no new one';
         }
         showOutcome('ok', text);
         refreshSnapshot();
         refreshTreeSoon();
       },
-      (error) => showOutcome('error', error.code + ': ' + error.message),
+      (error) => {
+        // Nothing would restart it: the server says so and lets the operator insist.
+        const insist = error.details && error.details.retryWith && error.details.retryWith.force;
+        let button = null;
+        if (insist && what.action === 'kill') {
+          button = el('button', { id: 'force-kill-button', type: 'button', class: 'danger', text: 'kill anyway…' });
+          button.addEventListener('click', () => ask('kill', true, error.message));
+        }
+        showOutcome('error', error.code + ': ' + error.message, button);
+      },
     );
   }
 
@@ -949,10 +961,9 @@
         'tr',
         { 'data-testid': 'bucket-row', 'data-bucket': b.name, class: bucketView.name === b.name ? 'selected' : '' },
         [
-          el('td', { class: 'name', text: b.name }),
+          el('td', { class: 'name', text: b.name, title: count(b.reads) + ' reads' }),
           el('td', { class: 'num records', text: count(b.records) }),
           el('td', { class: 'num', text: bytes(b.bytes) }),
-          el('td', { class: 'num', text: count(b.reads) }),
           el('td', { class: 'num', text: count(b.writes) }),
           el('td', { class: 'num', text: count(b.subscribers) }),
         ],

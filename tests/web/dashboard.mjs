@@ -156,8 +156,12 @@ const cases = {
     await row(page, 'worker-1').waitFor({ timeout: HANG });
     await page.locator('#bucket-rows tr[data-bucket="orders"]').waitFor({ timeout: HANG });
     await page.locator('#query-result td').first().waitFor({ timeout: HANG });
-    // Sparklines need a few snapshots: wait until one has drawn a line.
-    await page.locator('#process-rows svg.spark polyline').first().waitFor({ state: 'attached', timeout: HANG });
+    // Sparklines need snapshots (one a second): wait until one has drawn ten points.
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#process-rows svg.spark polyline')].some((line) => line.points.length >= 10),
+      null,
+      { timeout: HANG },
+    );
     await row(page, 'worker-1').click();
     await page.locator('#details-state').filter({ hasNotText: 'asking…' }).waitFor({ timeout: HANG });
     mkdirSync(artifacts, { recursive: true });
