@@ -10,10 +10,13 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use noex_server::{AuthConfig, RolePermissions, ServerConfig, StaticTokens};
 use support::{Demo, REQUIRE_TEST_TOOLS, outside_tool};
 
 /// The browser a case may take, all its waits included: only against a hang.
@@ -74,23 +77,23 @@ fn dashboard_url(demo: &Demo) -> String {
     line.to_string()
 }
 
-/// Runs one case of tests/web/dashboard.mjs against a fresh demo with its dashboard.
-fn run_case(case: &str) {
-    let Some(node) = browser_tools() else {
-        return;
-    };
-    let mut demo = Demo::start_with(&["--web", "127.0.0.1:0"]);
-    let url = dashboard_url(&demo);
-    let mut browser = Command::new(node)
+/// Starts one case of tests/web/dashboard.mjs against the page at `url`.
+fn start_case(node: &Path, case: &str, url: &str) -> Child {
+    Command::new(node)
         .arg("dashboard.mjs")
-        .args([case, &url])
+        .args([case, url])
         .arg(artifacts())
         .current_dir(web_dir())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting node");
+        .expect("starting node")
+}
+
+/// Waits for the case to end (killing it after [`CASE_HANG`]) and fails with what it
+/// said unless it passed. `said` is what the test read of its stdout already.
+fn finish_case(case: &str, mut browser: Child, said: &str) {
     let began = Instant::now();
     while browser.try_wait().unwrap().is_none() {
         if began.elapsed() > CASE_HANG {
@@ -100,15 +103,41 @@ fn run_case(case: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let output = browser.wait_with_output().unwrap();
-    demo.stop();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "case {case} failed ({}); screenshot in {}\n{stdout}\n{stderr}",
+        "case {case} failed ({}); screenshot in {}\n{said}{stdout}\n{stderr}",
         output.status,
         artifacts().display()
     );
+}
+
+/// Runs one case of tests/web/dashboard.mjs against a fresh demo with its dashboard.
+fn run_case(case: &str) {
+    let Some(node) = browser_tools() else {
+        return;
+    };
+    let mut demo = Demo::start_with(&["--web", "127.0.0.1:0"]);
+    let url = dashboard_url(&demo);
+    let browser = start_case(&node, case, &url);
+    let result = std::panic::catch_unwind(|| finish_case(case, browser, ""));
+    demo.stop();
+    if let Err(failure) = result {
+        std::panic::resume_unwind(failure);
+    }
+}
+
+/// A gateway on `address` that asks for a token: `viewer-token` is a viewer (reads
+/// only), `operator-token` an operator.
+async fn gateway_with_tokens(address: SocketAddr) -> noex_server::Server {
+    let tokens = StaticTokens::new()
+        .user("viewer-token", "vera", [RolePermissions::VIEWER])
+        .user("operator-token", "otto", [RolePermissions::OPERATOR]);
+    let auth = AuthConfig::new(tokens).permissions(RolePermissions::viewer_and_operator());
+    noex_server::start(ServerConfig::new().bind(address).auth(auth))
+        .await
+        .expect("starting the gateway")
 }
 
 /// The page shows the demo's supervision tree, nested, and folds a supervisor.
@@ -136,5 +165,50 @@ fn the_dashboard_screenshot_is_saved() {
     run_case("screenshot");
     if browser_tools().is_some() {
         assert!(artifacts().join("dashboard.png").is_file());
+    }
+}
+
+/// With a gateway that asks for a token: the page asks first (and says why a token is
+/// refused), a viewer's kill is FORBIDDEN, and when the gateway goes away and comes
+/// back, the page says it is retrying, reconnects and logs in again by itself.
+#[test]
+fn a_viewer_is_refused_a_kill_and_the_page_reconnects_after_a_restart() {
+    let Some(node) = browser_tools() else {
+        return;
+    };
+    // No agent socket from this test: the gateway reads its Observer in process.
+    // SAFETY: set before any process of this binary starts, and read only then.
+    unsafe { std::env::set_var("NOEX_AGENT", "off") };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let first = runtime.block_on(gateway_with_tokens("127.0.0.1:0".parse().unwrap()));
+    let address = first.local_addr();
+    let mut server = Some(first);
+    let mut browser = start_case(&node, "auth", &format!("http://{address}/"));
+    // The script says when to stop the gateway and when to start it again (on the
+    // same port, as a restarted server would come back).
+    let mut said = String::new();
+    let mut lines = BufReader::new(browser.stdout.take().unwrap());
+    let mut line = String::new();
+    while lines.read_line(&mut line).unwrap() > 0 {
+        said.push_str(&line);
+        match line.trim() {
+            "stop" => {
+                if let Some(stopped) = server.take() {
+                    runtime.block_on(stopped.stop(Duration::from_millis(100)));
+                }
+            }
+            "start" => server = Some(runtime.block_on(gateway_with_tokens(address))),
+            _ => {}
+        }
+        line.clear();
+    }
+    browser.stdout = None;
+    finish_case("auth", browser, &said);
+    if let Some(server) = server {
+        runtime.block_on(server.stop(Duration::ZERO));
     }
 }

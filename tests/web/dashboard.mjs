@@ -149,6 +149,37 @@ const cases = {
     check(Number(await page.locator('#query-result').getAttribute('data-updates')) >= 1, 'a push brought it');
   },
 
+  // A gateway that asks for a token (tests/web.rs runs it, not the demo): the page asks
+  // first and says why a token is refused; a viewer sees the processes but a kill is
+  // FORBIDDEN. When the gateway stops, the page says so and tries again; when it is
+  // back, the page logs in again by itself. The test process stops and starts the
+  // gateway when this script says `stop` and `start` on its stdout.
+  async auth(page) {
+    await page.goto(url);
+    await page.locator('#login').waitFor({ state: 'visible', timeout: HANG });
+    await page.fill('#token', 'not-a-token');
+    await page.click('#login-button');
+    await page.locator('#login-error').filter({ hasText: 'UNAUTHORIZED' }).waitFor({ timeout: HANG });
+    await page.fill('#token', 'viewer-token');
+    await page.click('#login-button');
+    await page.locator('#login').waitFor({ state: 'hidden', timeout: HANG });
+    const listener = page.locator('#process-rows tr[data-name$="/listener"]');
+    await listener.waitFor({ timeout: HANG });
+    const before = await listener.getAttribute('data-pid');
+    await listener.click();
+    await page.click('#kill-button');
+    await page.click('#confirm-yes');
+    await page.locator('#action-outcome[data-state="error"]').filter({ hasText: 'FORBIDDEN' }).waitFor({ timeout: HANG });
+    check((await listener.getAttribute('data-pid')) === before, 'the refused kill killed nothing');
+
+    console.log('stop');
+    await page.locator('#conn-status[data-state="disconnected"]').filter({ hasText: 'retrying' }).waitFor({ timeout: HANG });
+    console.log('start');
+    await page.locator('#conn-status[data-state="connected"]').waitFor({ timeout: HANG });
+    check(await page.locator('#login').isHidden(), 'logged in again with the token it had');
+    await page.locator('#process-rows tr[data-name$="/listener"]').waitFor({ timeout: HANG });
+  },
+
   // The whole page once it has filled in, for a person to look at.
   async screenshot(page) {
     await page.setViewportSize({ width: 1600, height: 1000 });
