@@ -77,23 +77,45 @@ fn dashboard_url(demo: &Demo) -> String {
     line.to_string()
 }
 
+/// One case of tests/web/dashboard.mjs running against a page, with the home the
+/// browser writes in (its settings, its runtime and temporary files, its profile): a
+/// temporary directory, removed with it, not the user's.
+struct Case {
+    browser: Child,
+    _home: tempfile::TempDir,
+}
+
 /// Starts one case of tests/web/dashboard.mjs against the page at `url`.
-fn start_case(node: &Path, case: &str, url: &str) -> Child {
-    Command::new(node)
+fn start_case(node: &Path, case: &str, url: &str) -> Case {
+    let home = tempfile::Builder::new()
+        .prefix("noex-web-")
+        .tempdir()
+        .unwrap();
+    let browser = Command::new(node)
         .arg("dashboard.mjs")
         .args([case, url])
         .arg(artifacts())
         .current_dir(web_dir())
+        .env("HOME", home.path())
+        .env("XDG_RUNTIME_DIR", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        // Chromium leaves a file or two of its own in the temporary directory.
+        .env("TMPDIR", home.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting node")
+        .expect("starting node");
+    Case {
+        browser,
+        _home: home,
+    }
 }
 
 /// Waits for the case to end (killing it after [`CASE_HANG`]) and fails with what it
 /// said unless it passed. `said` is what the test read of its stdout already.
-fn finish_case(case: &str, mut browser: Child, said: &str) {
+fn finish_case(case: &str, Case { mut browser, _home }: Case, said: &str) {
     let began = Instant::now();
     while browser.try_wait().unwrap().is_none() {
         if began.elapsed() > CASE_HANG {
@@ -176,9 +198,9 @@ fn a_viewer_is_refused_a_kill_and_the_page_reconnects_after_a_restart() {
     let Some(node) = browser_tools() else {
         return;
     };
-    // No agent socket from this test: the gateway reads its Observer in process.
-    // SAFETY: set before any process of this binary starts, and read only then.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") };
+    // No agent socket from this test: the gateway reads its Observer in process. (Not
+    // NOEX_AGENT=off: the demos the other tests of this binary start would inherit it.)
+    noex::agent::disable();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -187,11 +209,11 @@ fn a_viewer_is_refused_a_kill_and_the_page_reconnects_after_a_restart() {
     let first = runtime.block_on(gateway_with_tokens("127.0.0.1:0".parse().unwrap()));
     let address = first.local_addr();
     let mut server = Some(first);
-    let mut browser = start_case(&node, "auth", &format!("http://{address}/"));
+    let mut case = start_case(&node, "auth", &format!("http://{address}/"));
     // The script says when to stop the gateway and when to start it again (on the
     // same port, as a restarted server would come back).
     let mut said = String::new();
-    let mut lines = BufReader::new(browser.stdout.take().unwrap());
+    let mut lines = BufReader::new(case.browser.stdout.take().unwrap());
     let mut line = String::new();
     while lines.read_line(&mut line).unwrap() > 0 {
         said.push_str(&line);
@@ -206,8 +228,7 @@ fn a_viewer_is_refused_a_kill_and_the_page_reconnects_after_a_restart() {
         }
         line.clear();
     }
-    browser.stdout = None;
-    finish_case("auth", browser, &said);
+    finish_case("auth", case, &said);
     if let Some(server) = server {
         runtime.block_on(server.stop(Duration::ZERO));
     }
