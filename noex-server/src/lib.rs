@@ -23,5 +23,5 @@ pub use config::{
 };
 pub use protocol::{ErrorCode, OpError, PROTOCOL_VERSION};
 pub use registry::ConnectionInfo;
-pub use rules::{BuiltinRules, RulesEngine};
+pub use rules::{BuiltinRules, RulesEngine, RulesOptions};
 pub use server::{ConnectionTotals, Server, ServerError, ServerStats, start};

@@ -28,13 +28,12 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn info(&self) -> ConnectionInfo {
-        // Read before the struct expression: a guard taken inside it lives to its end,
-        // and a second lock of the same (not reentrant) mutex there would never return.
-        let pid = self.pid.lock().map(|pid| pid.to_string());
+        // Read once: a struct literal keeps a guard until its end.
         let user_id = self.user_id.lock().clone();
+        let pid = *self.pid.lock();
         ConnectionInfo {
             id: self.id,
-            pid,
+            pid: pid.map(|pid| pid.to_string()),
             remote_address: self.remote.to_string(),
             authenticated: user_id.is_some(),
             user_id,

@@ -2,7 +2,7 @@
 //! process's state, and kill and restart exactly as `noex kill` and `noex restart`.
 
 use noex_agent::backend::Backend;
-use noex_agent::protocol::{ErrorBody, ErrorCode as AgentCode};
+use noex_agent::protocol::{ErrorBody, ErrorCode as AgentCode, ProcessRef};
 use noex_agent::target;
 use noex_agent::types::Snapshot;
 use serde_json::{Value, json};
@@ -52,6 +52,35 @@ async fn view_for(text: &str) -> Result<Snapshot, OpError> {
     }
 }
 
+/// Whether `process` is one of the gateway's own: its supervisor, listener, event bus,
+/// rate limiter, connections supervisor (all named `NAME` or `NAME/...`), or a client's
+/// connection. A client ending them through the gateway would cut itself or everyone off.
+fn belongs_to_server(snapshot: &Snapshot, process: &ProcessRef, server: &str) -> bool {
+    let ours = |name: Option<&str>| {
+        name.is_some_and(|name| {
+            name == server
+                || name
+                    .strip_prefix(server)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    };
+    if ours(process.name.as_deref()) {
+        return true;
+    }
+    let parent = snapshot
+        .servers
+        .iter()
+        .find(|s| s.pid == process.pid)
+        .and_then(|s| s.parent);
+    let connections = format!("{server}/connections");
+    parent.is_some_and(|parent| {
+        snapshot
+            .supervisors
+            .iter()
+            .any(|s| s.pid == parent && s.name.as_deref() == Some(connections.as_str()))
+    })
+}
+
 pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
     let fields = Fields(op.fields);
     let backend = noex::agent::runtime_backend();
@@ -72,6 +101,17 @@ pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
             let process = target::resolve(&snapshot, text).map_err(from_agent)?;
             if let Some(why) = target::belongs_to_agent(&snapshot, &process) {
                 return Err(OpError::new(ErrorCode::Forbidden, why));
+            }
+            if belongs_to_server(&snapshot, &process, &op.gateway.config.name) {
+                return Err(OpError::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "{} {} is part of this server: it cannot be killed or restarted \
+                         through it (`noex kill` can)",
+                        process.label(),
+                        process.pid
+                    ),
+                ));
             }
             let kill = op.kind == "observer.kill";
             if kill

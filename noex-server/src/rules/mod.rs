@@ -1,5 +1,9 @@
 //! The rules a gateway proxies `rules.*` to: a [`RulesEngine`] an application plugs in,
-//! and [`BuiltinRules`], a small one of facts, events and topic subscriptions.
+//! and [`BuiltinRules`], a small one of facts, events and topic subscriptions (bounded
+//! as its [`RulesOptions`] say).
+//!
+//! `rules.unsubscribe` has no method of its own: the gateway drops the receiver
+//! [`RulesEngine::subscribe`] gave, and the engine forgets the subscription.
 
 use futures_util::future::BoxFuture;
 use serde::Serialize;
@@ -66,4 +70,4 @@ pub trait RulesEngine: Send + Sync + 'static {
 }
 
 mod builtin;
-pub use builtin::BuiltinRules;
+pub use builtin::{BuiltinRules, RuleFacts, RulesOptions};

@@ -1,0 +1,37 @@
+//! The gateway does not let a client end the gateway.
+
+mod support;
+
+use serde_json::json;
+use support::{connect, server};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_processes_may_not_be_killed_or_restarted_through_it() {
+    let config = support::config();
+    let server = server(config).await;
+    let name = server.stats().name;
+    let mut client = connect(&server).await;
+    for target in [
+        name.clone(),
+        format!("{name}/listener"),
+        format!("{name}/connections"),
+        format!("{name}/events"),
+    ] {
+        for kind in ["observer.kill", "observer.restart"] {
+            let reply = client
+                .request(kind, json!({"target": target, "force": true}))
+                .await;
+            assert_eq!(reply["code"], "FORBIDDEN", "{kind} {target}: {reply}");
+        }
+    }
+    // A client's own connection too: it is a child of NAME/connections.
+    let connection = server.connections()[0].pid.clone().unwrap();
+    let reply = client
+        .request(
+            "observer.kill",
+            json!({"target": connection, "force": true}),
+        )
+        .await;
+    assert_eq!(reply["code"], "FORBIDDEN", "{reply}");
+    assert_eq!(server.connection_count(), 1);
+}
