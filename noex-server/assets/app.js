@@ -145,6 +145,7 @@
   }
 
   function onWelcome(msg) {
+    early = [];
     conn.requiresAuth = !!msg.requiresAuth;
     if (!conn.requiresAuth) {
       onReady();
@@ -201,13 +202,48 @@
     if (query.name) subscribeQuery();
   }
 
+  // Pushes for a subscription whose reply has not come yet (a server may send the
+  // first ones before it): kept, a bounded number, until the reply names them.
+  const MAX_EARLY_PUSHES = 1000;
+  let early = [];
+  let subscribing = 0; // subscribe requests waiting for their reply
+
+  /** A subscribe request: pushes that come before its reply are kept for it. */
+  function subscribe(type, fields) {
+    subscribing += 1;
+    const done = () => {
+      subscribing -= 1;
+    };
+    return request(type, fields).then(
+      (data) => {
+        done();
+        return data;
+      },
+      (error) => {
+        done();
+        throw error;
+      },
+    );
+  }
+
   function onPush(msg) {
     if (msg.channel === 'event' && msg.subscriptionId === events.subscriptionId) {
       const data = msg.data || {};
       if (data.topic === 'lifecycle' && data.event) onLifecycle(data.event);
     } else if (msg.channel === 'subscription' && msg.subscriptionId === query.subscriptionId) {
       showQueryResult(msg.data, 'push');
+    } else if (subscribing > 0 && early.length < MAX_EARLY_PUSHES) {
+      early.push(msg);
     }
+  }
+
+  // Once a subscription's id is known: what came for it before, in order.
+  function replayEarly(id) {
+    const mine = early.filter((msg) => msg.subscriptionId === id);
+    early = early.filter((msg) => msg.subscriptionId !== id);
+    for (const msg of mine) onPush(msg);
+    // Nothing else is waiting for an id: the rest were for subscriptions gone.
+    if (subscribing === 0) early = [];
   }
 
   // Failures of the periodic requests: shown once in the status line, not thrown.
@@ -849,9 +885,10 @@
 
   function subscribeEvents() {
     events.subscriptionId = null;
-    request('observer.subscribe', { history: 100 }).then(
+    subscribe('observer.subscribe', { history: 100 }).then(
       (data) => {
         events.subscriptionId = data && data.subscriptionId;
+        replayEarly(events.subscriptionId);
       },
       (error) => {
         softFail(error);
@@ -1059,10 +1096,11 @@
     $('query-status').textContent = 'subscribing to ' + name + '…';
     const fields = { query: name };
     if (parsed !== undefined) fields.params = parsed;
-    request('store.subscribe', fields).then(
+    subscribe('store.subscribe', fields).then(
       (data) => {
         if (query.name !== name) return;
         query.subscriptionId = data && data.subscriptionId;
+        replayEarly(query.subscriptionId);
         $('query-status').textContent = 'following ' + name;
         // Some servers send the first result with the reply, others as a push.
         if (data && data.data !== undefined) showQueryResult(data.data, 'reply');
