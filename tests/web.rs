@@ -168,6 +168,12 @@ fn the_tree_shows_the_demos_supervisors() {
     run_case("tree");
 }
 
+/// The process table sorts by the header clicked, both ways, and filters by name.
+#[test]
+fn the_process_table_sorts_by_a_header_and_filters() {
+    run_case("table");
+}
+
 /// Kill asks first (cancel does nothing); confirmed, the worker is restarted: a new
 /// pid in the table, a `restarted` event in the log.
 #[test]

@@ -52,6 +52,38 @@ const cases = {
     await nested.waitFor({ timeout: HANG });
   },
 
+  // The process table sorts by the header clicked (figures busiest first, again for
+  // the other way) and shows only what the filter matches.
+  async table(page) {
+    await page.goto(url);
+    await row(page, 'worker-1').waitFor({ timeout: HANG });
+    const column = async (index) =>
+      page.$$eval(`#process-rows tr td:nth-child(${index})`, (cells) => cells.map((cell) => cell.textContent));
+    const numbers = (texts) => texts.filter((t) => t !== '').map((t) => Number(t.replace(/,/g, '')));
+    const header = page.locator('#processes th[data-sort="messages"]');
+    await header.click();
+    check((await header.getAttribute('aria-sort')) === 'descending', 'messages sort busiest first');
+    let messages = numbers(await column(5));
+    check(messages.length > 5, `messages shown: ${messages}`);
+    check(messages.every((n, i) => i === 0 || messages[i - 1] >= n), `descending: ${messages}`);
+    await header.click();
+    check((await header.getAttribute('aria-sort')) === 'ascending', 'a second click turns it');
+    messages = numbers(await column(5));
+    check(messages.every((n, i) => i === 0 || messages[i - 1] <= n), `ascending: ${messages}`);
+
+    await page.fill('#filter', 'worker-');
+    await page.waitForFunction(
+      () => {
+        const names = [...document.querySelectorAll('#process-rows tr')].map((tr) => tr.dataset.name);
+        return names.length === 3 && names.every((name) => name.startsWith('worker-'));
+      },
+      null,
+      { timeout: HANG },
+    );
+    await page.press('#filter', 'Escape');
+    await row(page, 'app_sup').waitFor({ timeout: HANG });
+  },
+
   // A kill from the page asks first; cancelled, nothing happens; confirmed, the
   // supervisor restarts the worker: a new pid in the table and a `restarted` event.
   async kill(page) {
