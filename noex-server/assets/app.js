@@ -453,7 +453,8 @@
     else if (y === null || y === undefined) order = -1;
     else if (typeof x === 'number' && typeof y === 'number') order = x - y;
     else order = String(x).localeCompare(String(y), 'en', { numeric: true });
-    if (order === 0) order = a.pid - b.pid;
+    // Ties in pid order, whichever way the column sorts.
+    if (order === 0) return a.pid - b.pid;
     // Missing figures stay at the bottom whichever way the column sorts.
     if (x === null || x === undefined || y === null || y === undefined) return order;
     return sort.descending ? -order : order;
@@ -1049,14 +1050,16 @@
     return String(value);
   }
 
-  // Rows of objects as a table: a column per field, in first-seen order.
+  // Rows of objects as a table: a column per field, in first-seen order, the store's
+  // own fields (`_version`, `_created_at`) last.
   function recordTable(list) {
-    const columns = [];
+    let columns = [];
     for (const record of list) {
       if (record && typeof record === 'object') {
         for (const key of Object.keys(record)) if (!columns.includes(key)) columns.push(key);
       }
     }
+    columns = columns.filter((c) => !c.startsWith('_')).concat(columns.filter((c) => c.startsWith('_')));
     const head = el('thead', null, [el('tr', null, columns.map((c) => el('th', { text: c })))]);
     const body = el(
       'tbody',
