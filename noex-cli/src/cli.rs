@@ -469,6 +469,11 @@ pub struct DemoArgs {
     /// Exit when the process that started the demo has gone (set by `noex demo`)
     #[arg(long, hide = true)]
     pub watch_parent: bool,
+
+    /// Also serve the web dashboard and the WebSocket gateway on this address, without
+    /// a token, so loopback only (port 0 picks a free one; the address is printed)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
 }
 
 #[cfg(test)]

@@ -120,6 +120,11 @@ impl Demo {
         self.agents.clone()
     }
 
+    /// What the app has printed on its stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("demo.stdout")).unwrap()
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.agent_dir().join(format!("{}.sock", self.pid()))
     }

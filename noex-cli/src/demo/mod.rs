@@ -6,6 +6,7 @@ mod app;
 
 pub use app::Idle;
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,12 +24,20 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 const STARTUP_PER_IDLE_SERVER: Duration = Duration::from_micros(50);
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
-    if args.no_ui {
+    // With the web dashboard and no terminal to draw the other one on (a script, a
+    // pipe), the browser is the UI: the app runs here and says where to point it.
+    let web_only = args.web.is_some() && !std::io::stdout().is_terminal();
+    if args.no_ui || web_only {
         return Ok(app::run(&args).await?);
     }
     let mut demo = DemoProcess::spawn(&args)?;
     demo.wait_for_agent(STARTUP_TIMEOUT + STARTUP_PER_IDLE_SERVER * args.scale)
         .await?;
+    // Said before the terminal dashboard takes the screen, and again when it leaves.
+    let web = demo.web_address();
+    if let Some(line) = &web {
+        println!("{line}");
+    }
     let attached = Context {
         // The demo runs here, whatever NOEX_HOST says.
         target: TargetArgs {
@@ -51,6 +60,9 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
     // the reason on its stderr: that is this command's outcome too.
     let gave_up = demo.exit_error();
     demo.stop();
+    if let Some(line) = &web {
+        println!("{line} (stopped with the demo)");
+    }
     shown?;
     match gave_up {
         Some(reason) => Err(CliError::failed(reason)),
@@ -82,6 +94,9 @@ impl DemoProcess {
         if args.scale > 0 {
             command.args(["--scale", &args.scale.to_string()]);
         }
+        if let Some(web) = args.web {
+            command.args(["--web", &web.to_string()]);
+        }
         // Its output would draw over the dashboard.
         let stdout = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
         let stderr = tempfile::NamedTempFile::new().context("creating the demo's log file")?;
@@ -110,6 +125,14 @@ impl DemoProcess {
             .find_map(|line| line.strip_prefix("error: "))
             .map(str::to_string);
         Some(last.unwrap_or_else(|| format!("the demo application exited ({status})")))
+    }
+
+    /// The line where it says where its web dashboard is, with `--web`.
+    fn web_address(&self) -> Option<String> {
+        let out = std::fs::read_to_string(self.stdout.path()).ok()?;
+        out.lines()
+            .find(|line| line.starts_with(app::WEB_DASHBOARD))
+            .map(str::to_string)
     }
 
     /// Whether it has said that it runs.

@@ -55,6 +55,9 @@ use worker::Worker;
 
 /// The first words the demo application prints, once its supervision tree has started.
 pub const RUNNING: &str = "noex demo is running as pid";
+/// The first words of the line with the web dashboard's address (`--web`), printed
+/// before [`RUNNING`].
+pub const WEB_DASHBOARD: &str = "web dashboard: ";
 
 /// The application's name: what `noex list` shows.
 const APP_NAME: &str = "noex-demo";
@@ -64,6 +67,15 @@ const ROOT: &str = "app_sup";
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    // Said before anything starts; the gateway would refuse it too, but later.
+    if let Some(address) = args.web
+        && !address.ip().is_loopback()
+    {
+        anyhow::bail!(
+            "--web {address}: the demo's dashboard asks for no token, so it serves on this \
+             machine only: give a loopback address (127.0.0.1:8080)"
+        );
+    }
     // A crash is part of the show: one line each, not a backtrace (the supervisor
     // restarts the worker; `noex events` tells the story).
     std::panic::set_hook(Box::new(|info| {
@@ -112,6 +124,26 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
             return Err(error);
         }
     };
+    // Before the demo says it runs: the gateway's own processes come after the
+    // demo's in pid order, and whoever waits for the line finds the address with it.
+    let web = match args.web {
+        Some(address) => match start_web(&store, address).await {
+            Ok(server) => Some(server),
+            Err(error) => {
+                let _ = app.stop().await;
+                store.stop().await;
+                return Err(error);
+            }
+        },
+        None => None,
+    };
+    if let Some(server) = &web {
+        println!("{WEB_DASHBOARD}http://{}/", server.local_addr());
+        println!(
+            "  a live query: http://{}/?query=orders_by_status",
+            server.local_addr()
+        );
+    }
     let pid = std::process::id();
     // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
     // for it before attaching, so no client's connection takes a pid in the middle of
@@ -136,6 +168,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     // Stopped from outside, or the tree gave up (or was killed with --force): an
     // application whose root supervisor is gone has nothing left to run.
     let exit = app.run().await;
+    if let Some(server) = web {
+        server.stop(WEB_GRACE).await;
+    }
     // The shop, which writes to the store, stopped with the tree.
     store.stop().await;
     agent::shutdown();
@@ -314,6 +349,23 @@ async fn start_shop(app: &RunningApplication) -> anyhow::Result<noex_store::Stor
         anyhow::bail!("the demo's shop did not start: {error}");
     }
     Ok(store)
+}
+
+/// How long the browsers connected to the demo's gateway have to go when it stops.
+const WEB_GRACE: Duration = Duration::from_millis(500);
+
+/// The WebSocket gateway with the web dashboard, on the demo's store. No token is
+/// asked, so the gateway refuses an address other than loopback.
+async fn start_web(
+    store: &noex_store::Store,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<noex_server::Server> {
+    let config = noex_server::ServerConfig::new()
+        .store(store.clone())
+        .bind(address);
+    noex_server::start(config)
+        .await
+        .map_err(|error| anyhow::anyhow!("the demo's web dashboard did not start: {error}"))
 }
 
 /// Starts `count` idle servers under `idle`, saying how far it got on a terminal.
