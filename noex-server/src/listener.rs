@@ -2,7 +2,6 @@
 //! socket. Killed, it is restarted on the same socket (the server keeps it open), so
 //! clients connected meanwhile are refused, never lost to another program.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use noex::error::BoxError;
@@ -14,15 +13,13 @@ use crate::server::Gateway;
 
 pub(crate) struct Listener {
     gateway: Arc<Gateway>,
-    socket: Arc<TcpListener>,
     serving: Option<AbortHandle>,
 }
 
 impl Listener {
-    pub(crate) fn new(gateway: Arc<Gateway>, socket: Arc<TcpListener>) -> Listener {
+    pub(crate) fn new(gateway: Arc<Gateway>) -> Listener {
         Listener {
             gateway,
-            socket,
             serving: None,
         }
     }
@@ -34,7 +31,11 @@ impl GenServer for Listener {
     type Reply = ();
 
     async fn init(&mut self, _: &mut Context<Self>) -> Result<(), BoxError> {
-        let socket = tokio::net::TcpListener::from_std(self.socket.try_clone()?)?;
+        let socket = match self.gateway.socket.lock().as_ref() {
+            Some(socket) => socket.try_clone()?,
+            None => return Err("the server has stopped".into()),
+        };
+        let socket = tokio::net::TcpListener::from_std(socket)?;
         let router = http::router(self.gateway.clone());
         let task = tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -43,6 +44,7 @@ impl GenServer for Listener {
             }
         });
         self.serving = Some(task.abort_handle());
+        *self.gateway.serving.lock() = Some(task);
         Ok(())
     }
 

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use noex::event_bus::{EventBus, EventBusOptions};
 use noex::rate_limiter::{RateLimiter, RateLimiterOptions};
 use noex::supervisor::{self, ChildSpec, RestartType, SupervisorRef, SupervisorSpec};
+use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 use crate::audit::AuditLog;
 use crate::config::ServerConfig;
@@ -46,6 +48,10 @@ pub(crate) struct Gateway {
     pub started: Instant,
     pub accepting: AtomicBool,
     pub bus: EventBus<Value>,
+    /// The listening socket, kept across the listener's restarts; `None` once stopped.
+    pub socket: Mutex<Option<std::net::TcpListener>>,
+    /// The listener's serving task, awaited by `stop` so the port is free when it returns.
+    pub serving: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Gateway {
@@ -211,15 +217,14 @@ pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
         started: Instant::now(),
         accepting: AtomicBool::new(true),
         bus,
+        socket: Mutex::new(Some(listener)),
+        serving: Mutex::new(None),
     });
-    let listener = Arc::new(listener);
     let for_listener = gateway.clone();
     supervisor
         .start_child(
-            ChildSpec::worker("listener", move || {
-                Listener::new(for_listener.clone(), listener.clone())
-            })
-            .name(format!("{name}/listener")),
+            ChildSpec::worker("listener", move || Listener::new(for_listener.clone()))
+                .name(format!("{name}/listener")),
         )
         .await
         .map_err(|error| ServerError::Start(error.to_string()))?;
@@ -283,5 +288,12 @@ impl Server {
         let _ =
             tokio::time::timeout(Duration::from_secs(2), self.gateway.registry.until_empty()).await;
         let _ = self.supervisor.stop().await;
+        // The port is free when `stop` returns: the socket and the task serving it are gone.
+        self.gateway.socket.lock().take();
+        let serving = self.gateway.serving.lock().take();
+        if let Some(serving) = serving {
+            serving.abort();
+            let _ = serving.await;
+        }
     }
 }

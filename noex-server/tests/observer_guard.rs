@@ -35,3 +35,15 @@ async fn the_servers_own_processes_may_not_be_killed_or_restarted_through_it() {
     assert_eq!(reply["code"], "FORBIDDEN", "{reply}");
     assert_eq!(server.connection_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_frees_its_port_at_once() {
+    let server = server(support::config()).await;
+    let address = server.local_addr();
+    let _client = connect(&server).await;
+    server.stop(std::time::Duration::ZERO).await;
+    // The same address again, while the old `Server` value still lives.
+    let again = noex_server::start(support::config().bind(address)).await;
+    assert!(again.is_ok(), "{:?}", again.err());
+    drop(server);
+}
