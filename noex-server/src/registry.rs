@@ -28,12 +28,15 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) fn info(&self) -> ConnectionInfo {
+        // One lock: a guard taken in the struct literal lives to its end, and a second
+        // `lock()` of the same mutex there would wait for it forever.
+        let user_id = self.user_id.lock().clone();
         ConnectionInfo {
             id: self.id,
             pid: self.pid.lock().map(|pid| pid.to_string()),
             remote_address: self.remote.to_string(),
-            user_id: self.user_id.lock().clone(),
-            authenticated: self.user_id.lock().is_some(),
+            authenticated: user_id.is_some(),
+            user_id,
             connected_at: self.connected_at_ms,
             messages_in: self.messages_in.load(Ordering::Relaxed),
             messages_out: self.outbox.sent.load(Ordering::Relaxed),
