@@ -37,6 +37,10 @@ use subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);
+/// After its close frame, how long the server reads on, for the client's close,
+/// before it drops the socket. Dropped with unread frames (a client still sending),
+/// the socket is reset, and the client never reads the close frame and its code.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -262,8 +266,10 @@ impl GenServer for Connection {
         }));
         let (mut sink, mut stream) = socket.split();
 
+        let reader_done = Arc::new(tokio::sync::Notify::new());
         let outbox = client.outbox.clone();
         let myself = ctx.myself();
+        let read_all = reader_done.clone();
         self.tasks.push(
             tokio::spawn(async move {
                 loop {
@@ -279,7 +285,11 @@ impl GenServer for Connection {
                                 code: close.code,
                                 reason: close.reason.into(),
                             };
-                            let _ = sink.send(Message::Close(Some(frame))).await;
+                            let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                                let _ = sink.send(Message::Close(Some(frame))).await;
+                                read_all.notified().await;
+                            })
+                            .await;
                             break;
                         }
                     }
@@ -294,6 +304,13 @@ impl GenServer for Connection {
         self.tasks.push(
             tokio::spawn(async move {
                 while let Some(message) = stream.next().await {
+                    // Closing: read on for the client's close, serving nothing more.
+                    if outbox.is_closing() {
+                        if matches!(message, Ok(Message::Close(_)) | Err(_)) {
+                            break;
+                        }
+                        continue;
+                    }
                     let frame = match message {
                         Ok(Message::Text(text)) => Frame::Text(text.to_string()),
                         Ok(Message::Binary(_)) => Frame::Binary,
@@ -310,6 +327,7 @@ impl GenServer for Connection {
                         break;
                     }
                 }
+                reader_done.notify_one();
                 let _ = myself.send_info(ReaderEnded);
             })
             .abort_handle(),
