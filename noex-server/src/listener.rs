@@ -3,7 +3,7 @@
 //! clients connected meanwhile are refused, never lost to another program.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use noex::error::BoxError;
 use noex::gen_server::{Context, GenServer, Reply};
@@ -14,12 +14,12 @@ use crate::server::Gateway;
 
 pub(crate) struct Listener {
     gateway: Arc<Gateway>,
-    socket: Arc<TcpListener>,
+    socket: Weak<TcpListener>,
     serving: Option<AbortHandle>,
 }
 
 impl Listener {
-    pub(crate) fn new(gateway: Arc<Gateway>, socket: Arc<TcpListener>) -> Listener {
+    pub(crate) fn new(gateway: Arc<Gateway>, socket: Weak<TcpListener>) -> Listener {
         Listener {
             gateway,
             socket,
@@ -34,7 +34,8 @@ impl GenServer for Listener {
     type Reply = ();
 
     async fn init(&mut self, _: &mut Context<Self>) -> Result<(), BoxError> {
-        let socket = tokio::net::TcpListener::from_std(self.socket.try_clone()?)?;
+        let socket = self.socket.upgrade().ok_or("the server has stopped")?;
+        let socket = tokio::net::TcpListener::from_std(socket.try_clone()?)?;
         let router = http::router(self.gateway.clone());
         let task = tokio::spawn(async move {
             let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();

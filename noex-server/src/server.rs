@@ -134,6 +134,8 @@ pub struct ConnectionTotals {
 pub struct Server {
     gateway: Arc<Gateway>,
     supervisor: SupervisorRef,
+    /// The listening socket, closed by [`Server::stop`].
+    socket: parking_lot::Mutex<Option<Arc<std::net::TcpListener>>>,
 }
 
 /// Start a gateway: its supervisor (named after the server), the connections'
@@ -212,12 +214,15 @@ pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
         accepting: AtomicBool::new(true),
         bus,
     });
+    // The server owns the socket; the listener's spec only borrows it, so that the
+    // socket closes when the server stops even though the spec outlives it.
     let listener = Arc::new(listener);
+    let borrowed = Arc::downgrade(&listener);
     let for_listener = gateway.clone();
     supervisor
         .start_child(
             ChildSpec::worker("listener", move || {
-                Listener::new(for_listener.clone(), listener.clone())
+                Listener::new(for_listener.clone(), borrowed.clone())
             })
             .name(format!("{name}/listener")),
         )
@@ -227,6 +232,7 @@ pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
     Ok(Server {
         gateway,
         supervisor,
+        socket: parking_lot::Mutex::new(Some(listener)),
     })
 }
 
@@ -283,5 +289,6 @@ impl Server {
         let _ =
             tokio::time::timeout(Duration::from_secs(2), self.gateway.registry.until_empty()).await;
         let _ = self.supervisor.stop().await;
+        self.socket.lock().take();
     }
 }
