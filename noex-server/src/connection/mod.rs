@@ -275,10 +275,17 @@ impl GenServer for Connection {
                 loop {
                     match outbox.next().await {
                         Next::Text(text) => {
-                            if sink.send(Message::Text(text.into())).await.is_err() {
-                                break;
+                            // A client that stops reading blocks this write for good:
+                            // a close (4002, 4001, 1001) must not wait behind it.
+                            tokio::select! {
+                                sent = sink.send(Message::Text(text.into())) => {
+                                    if sent.is_err() {
+                                        break;
+                                    }
+                                    outbox.sent.fetch_add(1, Ordering::Relaxed);
+                                }
+                                () = outbox.until_closing() => {}
                             }
-                            outbox.sent.fetch_add(1, Ordering::Relaxed);
                         }
                         Next::Close(close) => {
                             let frame = CloseFrame {
