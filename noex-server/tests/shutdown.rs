@@ -32,10 +32,10 @@ async fn shutdown_notice_carries_the_grace_period_then_close_1001() {
     assert!(!server.is_running());
     assert_eq!(server.connection_count(), 0);
     // Its socket is closed: a client is refused at once, not left waiting.
-    assert!(
-        std::net::TcpStream::connect(server.local_addr()).is_err(),
-        "a stopped server still listens"
-    );
+    support::until("a stopped server refuses clients", || {
+        std::net::TcpStream::connect(server.local_addr()).is_err()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
