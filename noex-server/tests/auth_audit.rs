@@ -36,9 +36,10 @@ async fn nothing_but_login_is_served_before_login() {
         .ok("auth.login", json!({"token": "viewer-token"}))
         .await;
     assert_eq!(session["userId"], "vera");
-    assert_eq!(
-        client.ok("store.buckets", json!({})).await,
-        json!(["users"])
+    let buckets = client.ok("store.buckets", json!({})).await;
+    assert!(
+        buckets.as_array().unwrap().contains(&json!("users")),
+        "{buckets}"
     );
 }
 

@@ -49,7 +49,7 @@ async fn bad_json_is_parse_error_and_the_connection_stays() {
     assert!(reply.get("id").is_none());
     assert_eq!(
         client.ok("store.buckets", json!({})).await,
-        json!(["users"])
+        json!(["accounts", "logs", "users"])
     );
 }
 

@@ -38,9 +38,10 @@ use subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);
-/// How long a close frame may wait behind a write the client does not read before the
-/// socket is simply dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// After its close frame, how long the server reads on, for the client's close,
+/// before it drops the socket. Dropped with unread frames (a client still sending),
+/// the socket is reset, and the client never reads the close frame and its code.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -277,24 +278,37 @@ impl GenServer for Connection {
         }));
         let (mut sink, mut stream) = socket.split();
 
+        let reader_done = Arc::new(tokio::sync::Notify::new());
         let outbox = client.outbox.clone();
         let myself = ctx.myself();
+        let read_all = reader_done.clone();
         self.tasks.push(
             tokio::spawn(async move {
                 loop {
                     match outbox.next().await {
                         Next::Text(text) => {
-                            if sink.send(Message::Text(text.into())).await.is_err() {
-                                break;
+                            // A client that stops reading blocks this write for good:
+                            // a close (4002, 4001, 1001) must not wait behind it.
+                            tokio::select! {
+                                sent = sink.send(Message::Text(text.into())) => {
+                                    if sent.is_err() {
+                                        break;
+                                    }
+                                    outbox.sent.fetch_add(1, Ordering::Relaxed);
+                                }
+                                () = outbox.until_closing() => {}
                             }
-                            outbox.sent.fetch_add(1, Ordering::Relaxed);
                         }
                         Next::Close(close) => {
                             let frame = CloseFrame {
                                 code: close.code,
                                 reason: close.reason.into(),
                             };
-                            let _ = sink.send(Message::Close(Some(frame))).await;
+                            let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                                let _ = sink.send(Message::Close(Some(frame))).await;
+                                read_all.notified().await;
+                            })
+                            .await;
                             break;
                         }
                     }
@@ -309,6 +323,13 @@ impl GenServer for Connection {
         self.tasks.push(
             tokio::spawn(async move {
                 while let Some(message) = stream.next().await {
+                    // Closing: read on for the client's close, serving nothing more.
+                    if outbox.is_closing() {
+                        if matches!(message, Ok(Message::Close(_)) | Err(_)) {
+                            break;
+                        }
+                        continue;
+                    }
                     let frame = match message {
                         Ok(Message::Text(text)) => Frame::Text(text.to_string()),
                         Ok(Message::Binary(_)) => Frame::Binary,
@@ -325,20 +346,8 @@ impl GenServer for Connection {
                         break;
                     }
                 }
+                reader_done.notify_one();
                 let _ = myself.send_info(ReaderEnded);
-            })
-            .abort_handle(),
-        );
-
-        // A client that does not read may hold the writer in a send forever: once a
-        // close is due, it has a moment, then the process ends and the socket with it.
-        let outbox = client.outbox.clone();
-        let myself = ctx.myself();
-        self.tasks.push(
-            tokio::spawn(async move {
-                outbox.closed().await;
-                tokio::time::sleep(CLOSE_GRACE).await;
-                let _ = myself.send_info(WriterEnded);
             })
             .abort_handle(),
         );

@@ -58,6 +58,7 @@ struct Queue {
 pub(crate) struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    /// Woken when a close is asked for.
     closing: Notify,
     limits: BackpressureConfig,
     /// Event pushes dropped because the client was behind.
@@ -182,18 +183,22 @@ impl Outbox {
             queue.bytes = 0;
             queue.close = Some(close);
             self.ready.notify_one();
-            self.closing.notify_one();
+            self.closing.notify_waiters();
         }
     }
 
-    /// Until a close is asked for.
-    pub(crate) async fn closed(&self) {
+    /// Until a close is asked for: a writer waiting on a client that does not read
+    /// gives up its write for the close.
+    pub(crate) async fn until_closing(&self) {
         loop {
-            let closing = self.closing.notified();
+            let notified = self.closing.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a close between the two still wakes it.
+            notified.as_mut().enable();
             if self.is_closing() {
                 return;
             }
-            closing.await;
+            notified.await;
         }
     }
 

@@ -53,31 +53,15 @@ async fn view_for(text: &str) -> Result<Snapshot, OpError> {
 }
 
 /// Whether `process` is one of the gateway's own: its supervisor, listener, event bus,
-/// rate limiter, connections supervisor (all named `NAME` or `NAME/...`), or a client's
-/// connection. A client ending them through the gateway would cut itself or everyone off.
-fn belongs_to_server(snapshot: &Snapshot, process: &ProcessRef, server: &str) -> bool {
-    let ours = |name: Option<&str>| {
-        name.is_some_and(|name| {
-            name == server
-                || name
-                    .strip_prefix(server)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
-    };
-    if ours(process.name.as_deref()) {
-        return true;
-    }
-    let parent = snapshot
-        .servers
-        .iter()
-        .find(|s| s.pid == process.pid)
-        .and_then(|s| s.parent);
-    let connections = format!("{server}/connections");
-    parent.is_some_and(|parent| {
-        snapshot
-            .supervisors
-            .iter()
-            .any(|s| s.pid == parent && s.name.as_deref() == Some(connections.as_str()))
+/// rate limiter or connections supervisor (all named `NAME` or `NAME/...`). A client
+/// ending them through the gateway would cut everyone off. Another client's connection
+/// may be ended (an operator showing a client out; it is temporary, so with `force`).
+fn belongs_to_server(process: &ProcessRef, server: &str) -> bool {
+    process.name.as_deref().is_some_and(|name| {
+        name == server
+            || name
+                .strip_prefix(server)
+                .is_some_and(|rest| rest.starts_with('/'))
     })
 }
 
@@ -102,7 +86,7 @@ pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
             if let Some(why) = target::belongs_to_agent(&snapshot, &process) {
                 return Err(OpError::new(ErrorCode::Forbidden, why));
             }
-            if belongs_to_server(&snapshot, &process, &op.gateway.config.name) {
+            if process.pid == op.pid || belongs_to_server(&process, &op.gateway.config.name) {
                 return Err(OpError::new(
                     ErrorCode::Forbidden,
                     format!(

@@ -22,7 +22,8 @@ pub fn agent_off() {
 static NEXT_STORE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// A store with `users` (uuid key, name required, role defaulting to `user`, a
-/// numeric `credits`) and the query `all-users`.
+/// numeric `credits`), `accounts` (a given string key, a unique `email`, an `age`
+/// of at least 0), `logs` (uuid key, any fields) and the query `all-users`.
 pub async fn store() -> Store {
     agent_off();
     let n = NEXT_STORE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -40,6 +41,23 @@ pub async fn store() -> Store {
                 .field("name", Field::string().required())
                 .field("role", Field::string().default(json!("user")))
                 .field("credits", Field::number().default(json!(0))),
+        )
+        .await
+        .unwrap();
+    store
+        .define_bucket(
+            "accounts",
+            BucketDef::new("id")
+                .field("id", Field::string().required())
+                .field("email", Field::string().unique())
+                .field("age", Field::integer().min(0.0)),
+        )
+        .await
+        .unwrap();
+    store
+        .define_bucket(
+            "logs",
+            BucketDef::new("id").field("id", Field::string().generated(Generated::Uuid)),
         )
         .await
         .unwrap();
@@ -75,9 +93,12 @@ pub struct Client {
     pub pushes: Vec<Value>,
 }
 
+pub fn url(server: &Server) -> String {
+    format!("ws://{}/", server.local_addr())
+}
+
 pub async fn connect(server: &Server) -> Client {
-    let url = format!("ws://{}/", server.local_addr());
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (socket, _) = tokio_tungstenite::connect_async(url(server)).await.unwrap();
     let mut client = Client {
         socket,
         welcome: Value::Null,
@@ -88,7 +109,58 @@ pub async fn connect(server: &Server) -> Client {
     client
 }
 
+/// Wait until `condition` holds, checking every few milliseconds; panics (naming
+/// `what`) when it has not held within [`PATIENCE`].
+pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not in time: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// [`until`] for a condition that awaits: each check may act (write, say) too.
+pub async fn until_async<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut condition: impl FnMut() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not in time: {what}"
+        );
+    }
+}
+
+/// The one connected client of `server`, its figures.
+pub fn only_connection(server: &Server) -> noex_server::ConnectionInfo {
+    let connections = server.connections();
+    assert_eq!(connections.len(), 1, "one client: {connections:?}");
+    connections.into_iter().next().unwrap()
+}
+
 impl Client {
+    /// Send `{id, type, ...fields}` without waiting for its reply; its id.
+    pub async fn send(&mut self, kind: &str, fields: Value) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut request = fields;
+        request["id"] = id.into();
+        request["type"] = kind.into();
+        self.send_text(&request.to_string()).await;
+        id
+    }
+
+    /// Close from the client's side and wait for the server's close.
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+        while let Ok(Some(_)) = tokio::time::timeout(PATIENCE, self.socket.next()).await {}
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.socket.send(Message::Text(text.into())).await.unwrap();
     }
@@ -123,12 +195,7 @@ impl Client {
 
     /// Send `{id, type, ...fields}` and wait for the reply with that id.
     pub async fn request(&mut self, kind: &str, fields: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut request = fields;
-        request["id"] = id.into();
-        request["type"] = kind.into();
-        self.send_text(&request.to_string()).await;
+        let id = self.send(kind, fields).await;
         self.reply_to(id).await
     }
 
