@@ -24,7 +24,7 @@ async fn the_servers_own_processes_may_not_be_killed_or_restarted_through_it() {
             assert_eq!(reply["code"], "FORBIDDEN", "{kind} {target}: {reply}");
         }
     }
-    // A client's own connection too: it is a child of NAME/connections.
+    // Its own connection too (another client's may be shown out, with force).
     let connection = server.connections()[0].pid.clone().unwrap();
     let reply = client
         .request(
@@ -46,4 +46,19 @@ async fn a_stopped_server_frees_its_port_at_once() {
     let again = noex_server::start(support::config().bind(address)).await;
     assert!(again.is_ok(), "{:?}", again.err());
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_may_read_its_own_connections_state() {
+    let server = server(support::config()).await;
+    let mut client = connect(&server).await;
+    let own = server.connections()[0].pid.clone().unwrap();
+    let state = client.ok("observer.state", json!({"target": own})).await;
+    assert!(
+        state["state"]
+            .as_str()
+            .unwrap()
+            .contains("\"messagesIn\":1"),
+        "{state}"
+    );
 }
