@@ -34,6 +34,14 @@ async fn node_command() -> Option<tokio::process::Command> {
             return Some(command);
         }
     }
+    // An older Node: the `ws` package, installed beside the browser tests' (`npm ci
+    // --prefix tests/web`, as .ci/install-test-tools does).
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/web");
+    if web.join("node_modules/ws").is_dir() && probe(None).status().await.is_ok() {
+        let mut command = tokio::process::Command::new("node");
+        command.env("NOEX_WS_FROM", web.join("package.json"));
+        return Some(command);
+    }
     None
 }
 

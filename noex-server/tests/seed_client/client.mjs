@@ -13,6 +13,12 @@ if (!url) {
   console.error("usage: client.mjs ws://host:port/");
   process.exit(2);
 }
+// Node 22 has a WebSocket, Node 20 behind --experimental-websocket; an older Node takes
+// the `ws` package's (the same API), from the package.json NOEX_WS_FROM names.
+if (typeof WebSocket === "undefined" && process.env.NOEX_WS_FROM) {
+  const { createRequire } = await import("node:module");
+  globalThis.WebSocket = createRequire(process.env.NOEX_WS_FROM)("ws");
+}
 if (typeof WebSocket === "undefined") {
   console.error("this node has no WebSocket: run it with --experimental-websocket");
   process.exit(2);
