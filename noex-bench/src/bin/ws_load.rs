@@ -10,7 +10,8 @@
 //! - `store` — the same operation straight on the store from as many tasks: no socket, no
 //!   JSON, no connection process (the floor of what the gateway adds);
 //! - `echo` — an axum WebSocket server that answers every frame with one fixed `result`
-//!   the size of a `store.get` reply, without reading it (the transport's own floor);
+//!   the size of a `store.get` reply, without reading it, its read buffer the gateway's
+//!   (8 KiB): the transport's own floor;
 //! - `gateway` — noex-server with the store.
 //!
 //! By default all of it runs in this process (server and clients share the runtime's
@@ -227,7 +228,11 @@ async fn start_echo(bind: SocketAddr, reply: String) -> Result<String, String> {
         "/",
         axum::routing::get(move |upgrade: WebSocketUpgrade| {
             let reply = reply.clone();
-            async move { upgrade.on_upgrade(move |socket| echo(socket, reply)) }
+            async move {
+                upgrade
+                    .read_buffer_size(8 * 1024)
+                    .on_upgrade(move |socket| echo(socket, reply))
+            }
         }),
     );
     tokio::spawn(async move {
@@ -324,6 +329,8 @@ struct Measured {
     latencies: Histogram<u64>,
     errors: u64,
     first_error: Option<String>,
+    /// This process's CPU time while recording.
+    cpu_micros: u64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -338,7 +345,29 @@ struct Window {
     until: Instant,
 }
 
+/// This process's CPU time (user and system, every thread), in microseconds.
+fn cpu_micros() -> u64 {
+    // SAFETY: rusage is plain integers, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct it is given, which lives through the call.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    micros(usage.ru_utime) + micros(usage.ru_stime)
+}
+
 impl Window {
+    /// The CPU time this process spends within the window: robust to other programs
+    /// on the machine where requests/s is not.
+    fn cpu(&self) -> tokio::task::JoinHandle<u64> {
+        let window = *self;
+        tokio::spawn(async move {
+            tokio::time::sleep_until(window.from.into()).await;
+            let start = cpu_micros();
+            tokio::time::sleep_until(window.until.into()).await;
+            cpu_micros() - start
+        })
+    }
+
     fn new(config: &Config) -> Window {
         let from = Instant::now() + Duration::from_secs(config.warmup);
         Window {
@@ -358,6 +387,7 @@ impl Window {
 /// The operation straight on the store from `--clients` tasks.
 async fn direct(config: &Config, data: &Data, op: Op) -> Measured {
     let window = Window::new(config);
+    let cpu = window.cpu();
     let mut tasks = Vec::new();
     for client in 0..config.clients {
         let users = data.users.clone();
@@ -400,6 +430,7 @@ async fn direct(config: &Config, data: &Data, op: Op) -> Measured {
         latencies,
         errors: 0,
         first_error: None,
+        cpu_micros: cpu.await.expect("the CPU clock"),
     }
 }
 
@@ -432,6 +463,7 @@ async fn load(
         sockets.push(socket);
     }
     let window = Window::new(config);
+    let cpu = window.cpu();
     let mut tasks = Vec::new();
     for (client, socket) in sockets.into_iter().enumerate() {
         let pipeline = config.pipeline;
@@ -446,6 +478,7 @@ async fn load(
         latencies: histogram(),
         errors: 0,
         first_error: None,
+        cpu_micros: 0,
     };
     for task in tasks {
         let driven = task.await.map_err(|error| error.to_string())??;
@@ -456,6 +489,7 @@ async fn load(
         measured.errors += driven.errors;
         measured.first_error = measured.first_error.or(driven.first_error);
     }
+    measured.cpu_micros = cpu.await.map_err(|error| error.to_string())?;
     Ok(measured)
 }
 
@@ -554,6 +588,8 @@ struct Row {
     p999_us: f64,
     max_us: f64,
     errors: u64,
+    /// This process's CPU time per request recorded.
+    cpu_us: f64,
 }
 
 impl Measured {
@@ -573,6 +609,7 @@ impl Measured {
             p999_us: us(0.999),
             max_us: self.latencies.max() as f64 / 1_000.0,
             errors: self.errors,
+            cpu_us: self.cpu_micros as f64 / self.latencies.len().max(1) as f64,
         };
         if let Some(error) = self.first_error {
             eprintln!(
@@ -597,6 +634,7 @@ impl Measured {
                     "p999_us": row.p999_us,
                     "max_us": row.max_us,
                     "errors": row.errors,
+                    "cpu_us_per_request": (row.cpu_us * 100.0).round() / 100.0,
                 })
             );
         }
@@ -619,11 +657,13 @@ fn print(config: &Config, mode: &str, rows: &[Row]) {
         "\n{mode}, {} clients, pipeline {}, {} s per row\n",
         config.clients, config.pipeline, config.secs
     );
-    println!("| target | operation | requests/s | p50 | p99 | p99.9 | max | errors |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| target | operation | requests/s | p50 | p99 | p99.9 | max | errors | CPU a request |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
             row.target,
             row.op,
             row.per_sec,
@@ -631,7 +671,8 @@ fn print(config: &Config, mode: &str, rows: &[Row]) {
             micros(row.p99_us),
             micros(row.p999_us),
             micros(row.max_us),
-            row.errors
+            row.errors,
+            micros(row.cpu_us)
         );
     }
     let find = |target: &str, op: &str| rows.iter().find(|r| r.target == target && r.op == op);
