@@ -16,8 +16,13 @@
 //!
 //! By default all of it runs in this process (server and clients share the runtime's
 //! two workers). `--serve-only ADDR` starts only the gateway (and the echo server on the
-//! next port) and serves until killed; `--url ws://ADDR/ [--echo-url ws://ADDR/]` loads
-//! such a server from another process.
+//! next port) and serves until killed, printing their addresses and its pid; `--url
+//! ws://ADDR/ [--echo-url ws://ADDR/] [--server-pid PID]` loads such a server from
+//! another process.
+//!
+//! Besides requests/s and latencies, each row gives the CPU time a request of this
+//! process (clients and, in-process, the server) and, with `--server-pid`, of the
+//! server's: on a shared machine these move much less than requests/s.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -34,7 +39,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const USAGE: &str = "usage: ws_load [--clients N] [--secs N] [--warmup N] [--pipeline K] \
 [--records N] [--ops get,insert] [--no-floors] [--json] \
-[--url ws://ADDR/ [--echo-url ws://ADDR/]] [--serve-only ADDR]";
+[--url ws://ADDR/ [--echo-url ws://ADDR/] [--server-pid PID]] [--serve-only ADDR]";
 
 /// Records in `users` (keys 1 to N), where `store.get` reads.
 const DEFAULT_RECORDS: i64 = 10_000;
@@ -68,6 +73,8 @@ struct Config {
     json: bool,
     url: Option<String>,
     echo_url: Option<String>,
+    /// The server's process, when it is another: its CPU time is read too.
+    server_pid: Option<u32>,
     serve_only: Option<SocketAddr>,
 }
 
@@ -83,6 +90,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, Strin
         json: false,
         url: None,
         echo_url: None,
+        server_pid: None,
         serve_only: None,
     };
     while let Some(flag) = args.next() {
@@ -122,6 +130,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, Strin
             }
             "--url" => config.url = Some(value),
             "--echo-url" => config.echo_url = Some(value),
+            "--server-pid" => config.server_pid = Some(number()? as u32),
             "--serve-only" => {
                 config.serve_only = Some(
                     value
@@ -271,6 +280,7 @@ async fn run(config: Config) -> Result<(), String> {
         let echo = start_echo(echo_bind, get_reply(&data.users)).await?;
         println!("gateway {gateway}");
         println!("echo {echo}");
+        println!("pid {}", std::process::id());
         std::future::pending::<()>().await;
         return Ok(());
     }
@@ -331,6 +341,8 @@ struct Measured {
     first_error: Option<String>,
     /// This process's CPU time while recording.
     cpu_micros: u64,
+    /// The server's, when it is another process.
+    server_cpu_micros: Option<u64>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -355,16 +367,34 @@ fn cpu_micros() -> u64 {
     micros(usage.ru_utime) + micros(usage.ru_stime)
 }
 
+/// Another process's CPU time (user and system), in microseconds, from /proc.
+fn process_cpu_micros(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's closing parenthesis: the state, then utime and stime are
+    // the 12th and 13th fields, in clock ticks.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf reads a constant of the system.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(ticks * 1_000_000 / per_sec)
+}
+
 impl Window {
-    /// The CPU time this process spends within the window: robust to other programs
-    /// on the machine where requests/s is not.
-    fn cpu(&self) -> tokio::task::JoinHandle<u64> {
+    /// The CPU time this process (and the server's, when it is another) spends
+    /// within the window: robust to other programs on the machine where requests/s
+    /// is not.
+    fn cpu(&self, server: Option<u32>) -> tokio::task::JoinHandle<(u64, Option<u64>)> {
         let window = *self;
         tokio::spawn(async move {
             tokio::time::sleep_until(window.from.into()).await;
-            let start = cpu_micros();
+            let start = (cpu_micros(), server.and_then(process_cpu_micros));
             tokio::time::sleep_until(window.until.into()).await;
-            cpu_micros() - start
+            let end = (cpu_micros(), server.and_then(process_cpu_micros));
+            let server = match (start.1, end.1) {
+                (Some(start), Some(end)) => Some(end - start),
+                _ => None,
+            };
+            (end.0 - start.0, server)
         })
     }
 
@@ -387,7 +417,7 @@ impl Window {
 /// The operation straight on the store from `--clients` tasks.
 async fn direct(config: &Config, data: &Data, op: Op) -> Measured {
     let window = Window::new(config);
-    let cpu = window.cpu();
+    let cpu = window.cpu(config.server_pid);
     let mut tasks = Vec::new();
     for client in 0..config.clients {
         let users = data.users.clone();
@@ -430,7 +460,8 @@ async fn direct(config: &Config, data: &Data, op: Op) -> Measured {
         latencies,
         errors: 0,
         first_error: None,
-        cpu_micros: cpu.await.expect("the CPU clock"),
+        cpu_micros: cpu.await.expect("the CPU clock").0,
+        server_cpu_micros: None,
     }
 }
 
@@ -463,7 +494,7 @@ async fn load(
         sockets.push(socket);
     }
     let window = Window::new(config);
-    let cpu = window.cpu();
+    let cpu = window.cpu(config.server_pid);
     let mut tasks = Vec::new();
     for (client, socket) in sockets.into_iter().enumerate() {
         let pipeline = config.pipeline;
@@ -479,6 +510,7 @@ async fn load(
         errors: 0,
         first_error: None,
         cpu_micros: 0,
+        server_cpu_micros: None,
     };
     for task in tasks {
         let driven = task.await.map_err(|error| error.to_string())??;
@@ -489,7 +521,8 @@ async fn load(
         measured.errors += driven.errors;
         measured.first_error = measured.first_error.or(driven.first_error);
     }
-    measured.cpu_micros = cpu.await.map_err(|error| error.to_string())?;
+    (measured.cpu_micros, measured.server_cpu_micros) =
+        cpu.await.map_err(|error| error.to_string())?;
     Ok(measured)
 }
 
@@ -590,6 +623,8 @@ struct Row {
     errors: u64,
     /// This process's CPU time per request recorded.
     cpu_us: f64,
+    /// The server process's, when it is another.
+    server_cpu_us: Option<f64>,
 }
 
 impl Measured {
@@ -610,6 +645,9 @@ impl Measured {
             max_us: self.latencies.max() as f64 / 1_000.0,
             errors: self.errors,
             cpu_us: self.cpu_micros as f64 / self.latencies.len().max(1) as f64,
+            server_cpu_us: self
+                .server_cpu_micros
+                .map(|cpu| cpu as f64 / self.latencies.len().max(1) as f64),
         };
         if let Some(error) = self.first_error {
             eprintln!(
@@ -635,6 +673,7 @@ impl Measured {
                     "max_us": row.max_us,
                     "errors": row.errors,
                     "cpu_us_per_request": (row.cpu_us * 100.0).round() / 100.0,
+                    "server_cpu_us_per_request": row.server_cpu_us.map(|us| (us * 100.0).round() / 100.0),
                 })
             );
         }
@@ -658,12 +697,12 @@ fn print(config: &Config, mode: &str, rows: &[Row]) {
         config.clients, config.pipeline, config.secs
     );
     println!(
-        "| target | operation | requests/s | p50 | p99 | p99.9 | max | errors | CPU a request |"
+        "| target | operation | requests/s | p50 | p99 | p99.9 | max | errors | CPU a request | server CPU a request |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         println!(
-            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             row.target,
             row.op,
             row.per_sec,
@@ -672,7 +711,8 @@ fn print(config: &Config, mode: &str, rows: &[Row]) {
             micros(row.p999_us),
             micros(row.max_us),
             row.errors,
-            micros(row.cpu_us)
+            micros(row.cpu_us),
+            row.server_cpu_us.map_or("–".into(), micros)
         );
     }
     let find = |target: &str, op: &str| rows.iter().find(|r| r.target == target && r.op == op);
