@@ -37,6 +37,10 @@ use subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);
+/// The writer hands the socket what the outbox holds in one write, up to about this
+/// much (a pipelining client, a burst of pushes): one system call instead of one a
+/// message. Past the outbox, unaccounted for by its bound, is at most one batch.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -266,23 +270,39 @@ impl GenServer for Connection {
         let myself = ctx.myself();
         self.tasks.push(
             tokio::spawn(async move {
-                loop {
-                    match outbox.next().await {
-                        Next::Text(text) => {
-                            if sink.send(Message::Text(text.into())).await.is_err() {
-                                break;
+                'writing: loop {
+                    let mut next = outbox.next().await;
+                    let (mut batched, mut bytes) = (0, 0);
+                    loop {
+                        match next {
+                            Next::Text(text) => {
+                                bytes += text.len();
+                                if sink.feed(Message::Text(text.into())).await.is_err() {
+                                    break 'writing;
+                                }
+                                batched += 1;
                             }
-                            outbox.sent.fetch_add(1, Ordering::Relaxed);
+                            Next::Close(close) => {
+                                let frame = CloseFrame {
+                                    code: close.code,
+                                    reason: close.reason.into(),
+                                };
+                                // Sent after what was fed before it.
+                                let _ = sink.send(Message::Close(Some(frame))).await;
+                                break 'writing;
+                            }
                         }
-                        Next::Close(close) => {
-                            let frame = CloseFrame {
-                                code: close.code,
-                                reason: close.reason.into(),
-                            };
-                            let _ = sink.send(Message::Close(Some(frame))).await;
-                            break;
+                        // What queued meanwhile goes out in the same write, so long as
+                        // the batch stays small beside the outbox's own bound.
+                        match (bytes < WRITE_BATCH_BYTES).then(|| outbox.try_next()) {
+                            Some(Some(more)) => next = more,
+                            _ => break,
                         }
                     }
+                    if sink.flush().await.is_err() {
+                        break;
+                    }
+                    outbox.sent.fetch_add(batched, Ordering::Relaxed);
                 }
                 let _ = myself.send_info(WriterEnded);
             })
