@@ -16,6 +16,12 @@ use crate::config::OriginPolicy;
 use crate::dashboard;
 use crate::server::Gateway;
 
+/// A connection's read buffer. tungstenite's default (128 KiB) is zeroed before every
+/// read from the socket: with requests of a few hundred bytes that memset was a quarter
+/// of the server's time under load, and 128 KiB a client is 1.25 GiB at 10,000 of them.
+/// A larger message still arrives whole: the buffer grows to the frame's length.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/", get(root))
@@ -48,6 +54,7 @@ async fn root(
     }
     let max = gateway.config.max_message_bytes;
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| crate::connection::accept(gateway, socket, remote))

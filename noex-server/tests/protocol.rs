@@ -74,3 +74,18 @@ async fn subscription_result_comes_first_then_pushes_on_change() {
     let second = client.next_push().await;
     assert_eq!(second["data"][0]["name"], "Bob");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_larger_than_the_read_buffer_arrives_whole() {
+    // The server reads with an 8 KiB buffer; a 100 KB name spans a dozen reads.
+    let server = server(support::config().store(store().await)).await;
+    let mut client = connect(&server).await;
+    let name = "n".repeat(100_000);
+    let inserted = client
+        .ok(
+            "store.insert",
+            json!({"bucket": "users", "data": {"name": name}}),
+        )
+        .await;
+    assert_eq!(inserted["name"].as_str().map(str::len), Some(100_000));
+}

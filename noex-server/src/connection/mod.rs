@@ -42,6 +42,10 @@ const SERVE_WAIT: Duration = Duration::from_secs(120);
 /// before it drops the socket. Dropped with unread frames (a client still sending),
 /// the socket is reset, and the client never reads the close frame and its code.
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
+/// The writer hands the socket what the outbox holds in one write, up to about this
+/// much (a pipelining client, a burst of pushes): one system call instead of one a
+/// message. Past the outbox, unaccounted for by its bound, is at most one batch.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// A frame larger than the limit (tungstenite's capacity error).
 const CLOSE_TOO_BIG: Close = Close {
     code: 1009,
@@ -284,34 +288,56 @@ impl GenServer for Connection {
         let read_all = reader_done.clone();
         self.tasks.push(
             tokio::spawn(async move {
-                loop {
-                    match outbox.next().await {
-                        Next::Text(text) => {
-                            // A client that stops reading blocks this write for good:
-                            // a close (4002, 4001, 1001) must not wait behind it.
-                            tokio::select! {
-                                sent = sink.send(Message::Text(text.into())) => {
-                                    if sent.is_err() {
-                                        break;
+                'writing: loop {
+                    let mut next = outbox.next().await;
+                    let (mut batched, mut bytes) = (0, 0);
+                    loop {
+                        match next {
+                            Next::Text(text) => {
+                                bytes += text.len();
+                                // A client that stops reading blocks this write for good:
+                                // a close (4002, 4001, 1001) must not wait behind it.
+                                tokio::select! {
+                                    fed = sink.feed(Message::Text(text.into())) => {
+                                        if fed.is_err() {
+                                            break 'writing;
+                                        }
                                     }
-                                    outbox.sent.fetch_add(1, Ordering::Relaxed);
+                                    () = outbox.until_closing() => continue 'writing,
                                 }
-                                () = outbox.until_closing() => {}
+                                batched += 1;
+                            }
+                            Next::Close(close) => {
+                                let frame = CloseFrame {
+                                    code: close.code,
+                                    reason: close.reason.into(),
+                                };
+                                // Sent after what was fed before it; then the client's
+                                // close is read, for a while.
+                                let _ = tokio::time::timeout(CLOSE_LINGER, async {
+                                    let _ = sink.send(Message::Close(Some(frame))).await;
+                                    read_all.notified().await;
+                                })
+                                .await;
+                                break 'writing;
                             }
                         }
-                        Next::Close(close) => {
-                            let frame = CloseFrame {
-                                code: close.code,
-                                reason: close.reason.into(),
-                            };
-                            let _ = tokio::time::timeout(CLOSE_LINGER, async {
-                                let _ = sink.send(Message::Close(Some(frame))).await;
-                                read_all.notified().await;
-                            })
-                            .await;
-                            break;
+                        // What queued meanwhile goes out in the same write, so long as
+                        // the batch stays small beside the outbox's own bound.
+                        match (bytes < WRITE_BATCH_BYTES).then(|| outbox.try_next()) {
+                            Some(Some(more)) => next = more,
+                            _ => break,
                         }
                     }
+                    tokio::select! {
+                        flushed = sink.flush() => {
+                            if flushed.is_err() {
+                                break;
+                            }
+                        }
+                        () = outbox.until_closing() => continue,
+                    }
+                    outbox.sent.fetch_add(batched, Ordering::Relaxed);
                 }
                 let _ = myself.send_info(WriterEnded);
             })

@@ -211,24 +211,30 @@ impl Outbox {
     pub(crate) async fn next(&self) -> Next {
         loop {
             let notified = self.ready.notified();
-            {
-                let mut queue = self.queue.lock();
-                if let Some(close) = queue.close.clone() {
-                    return Next::Close(close);
-                }
-                if let Some(text) = queue.messages.pop_front() {
-                    queue.bytes -= text.len();
-                    return Next::Text(text);
-                }
-                while let Some(id) = queue.held_order.pop_front() {
-                    if let Some(text) = queue.held.remove(&id) {
-                        queue.bytes -= text.len();
-                        return Next::Text(text);
-                    }
-                }
+            if let Some(next) = self.try_next() {
+                return next;
             }
             notified.await;
         }
+    }
+
+    /// The next thing to write, if there is one now.
+    pub(crate) fn try_next(&self) -> Option<Next> {
+        let mut queue = self.queue.lock();
+        if let Some(close) = queue.close.clone() {
+            return Some(Next::Close(close));
+        }
+        if let Some(text) = queue.messages.pop_front() {
+            queue.bytes -= text.len();
+            return Some(Next::Text(text));
+        }
+        while let Some(id) = queue.held_order.pop_front() {
+            if let Some(text) = queue.held.remove(&id) {
+                queue.bytes -= text.len();
+                return Some(Next::Text(text));
+            }
+        }
+        None
     }
 }
 
