@@ -11,12 +11,14 @@ mod store;
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use noex::Pid;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Session;
+use crate::connection::outbox::Outbox;
 use crate::connection::subscriptions::{Subscribed, Subscriptions};
-use crate::protocol::{ErrorCode, OpError};
+use crate::protocol::{EVENT_CHANNEL, ErrorCode, OpError, SUBSCRIPTION_CHANNEL, push};
 use crate::registry::Client;
 use crate::server::Gateway;
 
@@ -53,6 +55,25 @@ impl Op<'_> {
         self.subscriptions.add(subscribed, self.client);
     }
 
+    /// A new subscription whose pushes come from `task` (a `Subscribed::store` or
+    /// `Subscribed::events` kind), started once the reply, which names it, is queued.
+    fn subscribe_with<F>(
+        &mut self,
+        kind: fn(String, BoxFuture<'static, ()>) -> Subscribed,
+        task: impl FnOnce(Pusher) -> F,
+    ) -> Value
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let id = self.subscription_id();
+        let pusher = Pusher {
+            outbox: self.client.outbox.clone(),
+            id: id.clone(),
+        };
+        self.subscribed(kind(id.clone(), Box::pin(task(pusher))));
+        json!({"subscriptionId": id})
+    }
+
     async fn unsubscribe(&mut self) -> Result<Value, OpError> {
         let id = Fields(self.fields).str("subscriptionId")?.to_string();
         if self.subscriptions.remove(&id, self.client).await {
@@ -66,6 +87,26 @@ impl Op<'_> {
                 ),
             ))
         }
+    }
+}
+
+/// A subscription's way to its client: pushes on its id.
+pub(crate) struct Pusher {
+    outbox: Arc<Outbox>,
+    id: String,
+}
+
+impl Pusher {
+    /// A query's new result (a slow client gets the latest only).
+    fn result(&self, data: Value) {
+        let text = push(SUBSCRIPTION_CHANNEL, &self.id, data).to_string();
+        self.outbox.push_result(&self.id, text);
+    }
+
+    /// An event (dropped for a client that is behind).
+    fn event(&self, data: Value) {
+        self.outbox
+            .push_event(push(EVENT_CHANNEL, &self.id, data).to_string());
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::fields::Fields;
 use super::{Op, Subscribed};
-use crate::protocol::{EVENT_CHANNEL, ErrorCode, OpError, push};
+use crate::protocol::{ErrorCode, OpError};
 
 /// The most past events a subscription asks to be sent first.
 const MAX_HISTORY: usize = 1_000;
@@ -127,30 +127,21 @@ pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
             op.check_room()?;
             let history = fields.opt_count("history")?.unwrap_or(0).min(MAX_HISTORY);
             let (past, mut live) = backend.subscribe(history);
-            let id = op.subscription_id();
-            let outbox = op.client.outbox.clone();
-            let pushed_id = id.clone();
-            op.subscribed(Subscribed::events(
-                id.clone(),
-                Box::pin(async move {
-                    let send = |event| {
-                        let data = json!({"topic": "lifecycle", "event": to_json(event)});
-                        outbox.push_event(push(EVENT_CHANNEL, &pushed_id, data).to_string());
-                    };
-                    for event in past {
-                        send(event);
+            op.subscribe_with(Subscribed::events, |pusher| async move {
+                let send =
+                    |event| pusher.event(json!({"topic": "lifecycle", "event": to_json(event)}));
+                for event in past {
+                    send(event);
+                }
+                loop {
+                    match live.recv().await {
+                        Ok(event) => send(event),
+                        // Missed events are missed; the next ones still come.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                     }
-                    loop {
-                        match live.recv().await {
-                            Ok(event) => send(event),
-                            // Missed events are missed; the next ones still come.
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                        }
-                    }
-                }),
-            ));
-            json!({"subscriptionId": id})
+                }
+            })
         }
         "observer.unsubscribe" => op.unsubscribe().await?,
         _ => return Err(super::store::unknown(op.kind)),

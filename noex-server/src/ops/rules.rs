@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::fields::Fields;
 use super::{Op, Subscribed};
-use crate::protocol::{EVENT_CHANNEL, ErrorCode, OpError, push};
+use crate::protocol::{ErrorCode, OpError};
 
 pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
     let Some(engine) = op.gateway.config.rules.clone() else {
@@ -47,19 +47,11 @@ pub(super) async fn run(op: &mut Op<'_>) -> Result<Value, OpError> {
         "rules.subscribe" => {
             op.check_room()?;
             let mut events = engine.subscribe(fields.str("pattern")?.to_string()).await?;
-            let id = op.subscription_id();
-            let outbox = op.client.outbox.clone();
-            let pushed_id = id.clone();
-            op.subscribed(Subscribed::events(
-                id.clone(),
-                Box::pin(async move {
-                    while let Some(event) = events.recv().await {
-                        let data = json!({"topic": event.topic, "event": event.event});
-                        outbox.push_event(push(EVENT_CHANNEL, &pushed_id, data).to_string());
-                    }
-                }),
-            ));
-            json!({"subscriptionId": id})
+            op.subscribe_with(Subscribed::events, |pusher| async move {
+                while let Some(event) = events.recv().await {
+                    pusher.event(json!({"topic": event.topic, "event": event.event}));
+                }
+            })
         }
         "rules.unsubscribe" => op.unsubscribe().await?,
         _ => return Err(super::store::unknown(op.kind)),

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::fields::Fields;
 use super::{Op, Subscribed};
-use crate::protocol::{ErrorCode, OpError, SUBSCRIPTION_CHANNEL, push};
+use crate::protocol::{ErrorCode, OpError};
 
 fn key(fields: &Fields) -> Result<Key, OpError> {
     Key::from_value(fields.value("key")?)
@@ -106,26 +106,16 @@ pub(super) async fn run(op: &mut Op<'_>, store: &Store) -> Result<Value, OpError
             let params = fields.opt_value("params").cloned().unwrap_or(Value::Null);
             op.check_room()?;
             let mut subscription = store.subscribe(query, params)?;
-            let id = op.subscription_id();
-            let outbox = op.client.outbox.clone();
-            let pushed_id = id.clone();
-            op.subscribed(Subscribed::store(
-                id.clone(),
-                Box::pin(async move {
-                    while let Some(result) = subscription.next().await {
-                        match result {
-                            Ok(data) => outbox.push_result(
-                                &pushed_id,
-                                push(SUBSCRIPTION_CHANNEL, &pushed_id, data).to_string(),
-                            ),
-                            Err(error) => {
-                                tracing::warn!(%error, "noex-server: a subscribed query failed")
-                            }
+            op.subscribe_with(Subscribed::store, |pusher| async move {
+                while let Some(result) = subscription.next().await {
+                    match result {
+                        Ok(data) => pusher.result(data),
+                        Err(error) => {
+                            tracing::warn!(%error, "noex-server: a subscribed query failed")
                         }
                     }
-                }),
-            ));
-            json!({"subscriptionId": id})
+                }
+            })
         }
         "store.unsubscribe" => op.unsubscribe().await?,
         _ => return Err(unknown(op.kind)),
