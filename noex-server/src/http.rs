@@ -14,7 +14,7 @@ use axum::routing::get;
 
 use crate::config::OriginPolicy;
 use crate::dashboard;
-use crate::server::Gateway;
+use crate::gateway::Gateway;
 
 /// A connection's read buffer. tungstenite's default (128 KiB) is zeroed before every
 /// read from the socket: with requests of a few hundred bytes that memset was a quarter

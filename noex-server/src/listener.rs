@@ -8,8 +8,8 @@ use noex::error::BoxError;
 use noex::gen_server::{Context, GenServer, Reply};
 use tokio::task::AbortHandle;
 
+use crate::gateway::Gateway;
 use crate::http;
-use crate::server::Gateway;
 
 pub(crate) struct Listener {
     gateway: Arc<Gateway>,

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::connection::outbox::Outbox;
+use crate::outbox::Outbox;
 
 /// One client, as the registry sees it.
 pub(crate) struct Client {

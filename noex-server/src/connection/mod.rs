@@ -7,9 +7,6 @@
 //! on its own socket, never in an unbounded mailbox), a writer task drains the
 //! [`Outbox`], and a heartbeat task pings.
 
-pub(crate) mod outbox;
-pub(crate) mod subscriptions;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,12 +26,12 @@ use tokio::task::AbortHandle;
 use crate::audit::AuditRecord;
 use crate::auth::Session;
 use crate::clock::now_ms;
+use crate::gateway::Gateway;
 use crate::ops::{self, Op};
+use crate::outbox::{self, Close, Next, Outbox};
 use crate::protocol::{self, ErrorCode, Incoming, OpError, Request};
 use crate::registry::Client;
-use crate::server::Gateway;
-use outbox::{Close, Next, Outbox};
-use subscriptions::Subscriptions;
+use crate::subscriptions::Subscriptions;
 
 /// How long the reader waits for one request to be served before giving up on it.
 const SERVE_WAIT: Duration = Duration::from_secs(120);

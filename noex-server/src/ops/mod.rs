@@ -16,11 +16,11 @@ use noex::Pid;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Session;
-use crate::connection::outbox::Outbox;
-use crate::connection::subscriptions::{Subscribed, Subscriptions};
+use crate::gateway::Gateway;
+use crate::outbox::Outbox;
 use crate::protocol::{EVENT_CHANNEL, ErrorCode, OpError, SUBSCRIPTION_CHANNEL, push};
 use crate::registry::Client;
-use crate::server::Gateway;
+use crate::subscriptions::{Subscribed, Subscriptions};
 
 pub(crate) use fields::Fields;
 
