@@ -269,9 +269,35 @@ pub struct PsArgs {
     #[arg(long)]
     pub all_agents: bool,
 
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
     /// Print JSON (an array of objects) instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+/// Where a noex cluster's nodes meet: its NATS servers, its name, the credentials.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Every node of the noex cluster on these NATS servers (`nats://host:4222`,
+    /// comma-separated), with a NODE column; a node that does not answer is named on
+    /// stderr and the exit status is 1
+    #[arg(long, value_name = "NATS_URL", env = "NOEX_CLUSTER")]
+    pub cluster: Option<String>,
+
+    /// The cluster's name, as its nodes joined it
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "noex",
+        env = "NOEX_CLUSTER_NAME"
+    )]
+    pub cluster_name: String,
+
+    /// A NATS credentials file, where NATS asks for one
+    #[arg(long, value_name = "FILE", env = "NOEX_NATS_CREDS")]
+    pub nats_creds: Option<std::path::PathBuf>,
 }
 
 /// A column `noex ps` sorts by.

@@ -3,6 +3,7 @@
 //! demo and the dashboard alike) and write through [`write_out`], so a closed stdout
 //! surfaces as an error `main` recognises.
 
+pub mod cluster;
 pub mod completions;
 pub mod dial_stdio;
 pub mod events;

@@ -10,6 +10,9 @@ use crate::render::table::{process_json, process_rows, process_table};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
+    if args.cluster.cluster.is_some() {
+        return crate::commands::cluster::ps::run(ctx, args).await;
+    }
     if args.all_agents {
         return crate::commands::fleet::ps::run(ctx, args).await;
     }

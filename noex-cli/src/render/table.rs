@@ -242,10 +242,11 @@ pub fn process_table(rows: &[ProcessRow], style: Style) -> String {
 /// The `noex ps --all-agents` table: the `noex ps` columns after an APP column
 /// (`noex-demo:4242`, the application's name and OS pid).
 pub fn fleet_process_table<'r>(
+    first: &'static str,
     rows: impl IntoIterator<Item = (&'r str, &'r ProcessRow<'r>)>,
     style: Style,
 ) -> String {
-    let columns: Vec<Column> = std::iter::once(Column::text("APP"))
+    let columns: Vec<Column> = std::iter::once(Column::text(first))
         .chain(PS_COLUMNS)
         .collect();
     let mut table = plain_table(style);

@@ -81,7 +81,11 @@ pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
             }
         }
     } else {
-        fleet_process_table(rows.iter().map(|(label, _, row)| (*label, row)), ctx.stdout)
+        fleet_process_table(
+            "APP",
+            rows.iter().map(|(label, _, row)| (*label, row)),
+            ctx.stdout,
+        )
     };
     write_out(&text)?;
     outcome(&absent, total)
