@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use comfy_table::{Attribute, Cell, CellAlignment, Table, presets};
@@ -302,6 +303,23 @@ fn process_cells(row: &ProcessRow, style: Style) -> Vec<Cell> {
 /// The `noex ps --json` document: an array of rows, indented for a person to read.
 pub fn process_json(rows: &[ProcessRow]) -> String {
     serde_json::to_string_pretty(rows).expect("rows serialise") + "\n"
+}
+
+/// Rows of several applications or nodes as JSON: pretty on a terminal, one row a
+/// line into a pipe (as `noex ps --json` writes there).
+pub fn rows_json<T: Serialize>(rows: &[T]) -> String {
+    if std::io::stdout().is_terminal() {
+        return serde_json::to_string_pretty(rows).expect("rows serialise") + "\n";
+    }
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| serde_json::to_string(row).expect("row serialises"))
+        .collect();
+    if lines.is_empty() {
+        "[]\n".to_string()
+    } else {
+        format!("[\n{}\n]\n", lines.join(",\n"))
+    }
 }
 
 /// One application of `noex list`. An agent that did not answer has only `pid`,

@@ -2,15 +2,15 @@
 //! table, with a NODE column first. Rows come in node order and pid order within
 //! one; `--sort` then orders them across nodes, ties keeping that order.
 
-use std::io::IsTerminal;
-
 use serde::Serialize;
 
 use super::{Silent, outcome, report, view};
 use crate::cli::{PsArgs, SortKey};
 use crate::commands::{Context, write_out};
 use crate::error::CliError;
-use crate::render::table::{ProcessRow, compare_rows, fleet_process_table, process_rows};
+use crate::render::table::{
+    ProcessRow, compare_rows, fleet_process_table, process_rows, rows_json,
+};
 
 /// One row of `noex ps --cluster URL --json`: the node, then `noex ps --json`'s fields.
 #[derive(Serialize)]
@@ -57,19 +57,7 @@ pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
             .iter()
             .map(|(node, row)| NodeRow { node, row })
             .collect();
-        if std::io::stdout().is_terminal() {
-            serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n"
-        } else {
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|row| serde_json::to_string(row).expect("row serialises"))
-                .collect();
-            if lines.is_empty() {
-                "[]\n".to_string()
-            } else {
-                format!("[\n{}\n]\n", lines.join(",\n"))
-            }
-        }
+        rows_json(&rows)
     } else {
         fleet_process_table(
             "NODE",

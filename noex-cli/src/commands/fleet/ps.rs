@@ -5,15 +5,15 @@
 //! `--sort` then orders them across applications (the longest queue anywhere first),
 //! ties keeping that order.
 
-use std::io::IsTerminal;
-
 use serde::Serialize;
 
 use super::{Absent, attach_all, outcome, refuse_a_target, report};
 use crate::cli::{PsArgs, SortKey};
 use crate::commands::{Context, write_out};
 use crate::error::CliError;
-use crate::render::table::{ProcessRow, compare_rows, fleet_process_table, process_rows};
+use crate::render::table::{
+    ProcessRow, compare_rows, fleet_process_table, process_rows, rows_json,
+};
 use crate::target;
 
 /// One row of `noex ps --all-agents --json`: the application, then the fields of
@@ -66,20 +66,7 @@ pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
                 row,
             })
             .collect();
-        if std::io::stdout().is_terminal() {
-            serde_json::to_string_pretty(&rows).expect("rows serialise") + "\n"
-        } else {
-            // One row per line, as `noex ps --json` writes into a pipe.
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|row| serde_json::to_string(row).expect("row serialises"))
-                .collect();
-            if lines.is_empty() {
-                "[]\n".to_string()
-            } else {
-                format!("[\n{}\n]\n", lines.join(",\n"))
-            }
-        }
+        rows_json(&rows)
     } else {
         fleet_process_table(
             "APP",
