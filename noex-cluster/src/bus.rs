@@ -132,6 +132,13 @@ where
             .subscribe(subject_pattern(&self.prefix, pattern))
             .await
             .map_err(|error| RemoteError::Transport(error.to_string()))?;
+        // Once `subscribe` returns, the server knows of the interest: what any node
+        // publishes from then on reaches this subscription.
+        self.cluster
+            .client()
+            .flush()
+            .await
+            .map_err(|error| RemoteError::Transport(error.to_string()))?;
         let local_handler = handler.clone();
         let local = self
             .local
