@@ -204,7 +204,7 @@ pub(crate) fn raise(last: &mut u64, revision: u64) -> bool {
 }
 
 /// How long ago the entry was written, by the server's clock and this machine's.
-fn age(entry: &kv::Entry) -> Duration {
+pub(crate) fn age(entry: &kv::Entry) -> Duration {
     let written = std::time::UNIX_EPOCH
         + Duration::from_nanos(entry.created.unix_timestamp_nanos().max(0) as u64);
     std::time::SystemTime::now()

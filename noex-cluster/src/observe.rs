@@ -2,7 +2,7 @@
 //! node's Observer snapshot or supervision tree, through NATS. `noex ps --cluster`
 //! is built on this; access is whatever the NATS credentials allow.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
@@ -61,8 +61,7 @@ impl ClusterView {
             let Ok(info) = wire::decode::<NodeInfo>(&entry.value) else {
                 continue;
             };
-            let written_ms = (entry.created.unix_timestamp_nanos() / 1_000_000) as u64;
-            if now_ms().saturating_sub(written_ms) <= info.down_after_ms {
+            if crate::membership::age(&entry) <= Duration::from_millis(info.down_after_ms) {
                 nodes.push(info);
             }
         }
@@ -103,10 +102,3 @@ impl ClusterView {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(5);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}

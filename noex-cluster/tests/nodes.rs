@@ -109,14 +109,7 @@ fn node_process() {
             .unwrap();
         cluster.expose::<Victim>("victim");
 
-        let bus = cluster
-            .bus(
-                "chat",
-                EventBus::<String>::start(EventBusOptions::new())
-                    .await
-                    .unwrap(),
-            )
-            .unwrap();
+        let bus = chat(&cluster).await;
         bus.subscribe("room.*", |message, topic| println!("bus {topic} {message}"))
             .await
             .unwrap();
@@ -155,6 +148,14 @@ fn node_process() {
             }
         }
     });
+}
+
+/// The bus "chat" every node of these tests opens.
+async fn chat(cluster: &Cluster) -> noex_cluster::ClusterBus<String> {
+    let local = EventBus::<String>::start(EventBusOptions::new())
+        .await
+        .unwrap();
+    cluster.bus("chat", local).unwrap()
 }
 
 /// This test's own node, in this process.
@@ -359,14 +360,7 @@ async fn publish_reaches_matching_subscribers_on_every_node() {
     let mut b = NodeProcess::start("b", &nats.url());
     let me = me(&nats, "t").await;
     until_up(&me, &["a", "b"]).await;
-    let bus = me
-        .bus(
-            "chat",
-            EventBus::<String>::start(EventBusOptions::new())
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+    let bus = chat(&me).await;
     let (seen, mut here) = tokio::sync::mpsc::unbounded_channel();
     bus.subscribe("room.*", move |message: &String, topic: &str| {
         let _ = seen.send(format!("{topic} {message}"));
