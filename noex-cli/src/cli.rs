@@ -122,6 +122,9 @@ pub struct TargetArgs {
         help_heading = "Target"
     )]
     pub remote_noex: Option<String>,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 impl TargetArgs {
@@ -269,35 +272,65 @@ pub struct PsArgs {
     #[arg(long)]
     pub all_agents: bool,
 
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
-
     /// Print JSON (an array of objects) instead of a table
     #[arg(long)]
     pub json: bool,
 }
 
-/// Where a noex cluster's nodes meet: its NATS servers, its name, the credentials.
+/// Where a noex cluster's nodes meet: its NATS servers, its name, the credentials,
+/// and the node to attach to.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
-    /// Every node of the noex cluster on these NATS servers (`nats://host:4222`,
-    /// comma-separated), with a NODE column; a node that does not answer is named on
-    /// stderr and the exit status is 1
-    #[arg(long, value_name = "NATS_URL", env = "NOEX_CLUSTER")]
+    /// Reach the nodes of the noex cluster on these NATS servers (`nats://host:4222`,
+    /// comma-separated) instead of a local socket. `noex ps` lists every node's
+    /// processes with a NODE column (a node that does not answer is named on stderr
+    /// and the exit status is 1); other commands attach to one node (--node)
+    #[arg(
+        long,
+        global = true,
+        value_name = "NATS_URL",
+        env = "NOEX_CLUSTER",
+        help_heading = "Cluster"
+    )]
     pub cluster: Option<String>,
+
+    /// The node of the --cluster to attach to, through NATS to its agent: every
+    /// command that attaches to one application (tree, kill, restart, events, top,
+    /// ps) then works on that node
+    #[arg(long, global = true, value_name = "NODE", help_heading = "Cluster")]
+    pub node: Option<String>,
 
     /// The cluster's name, as its nodes joined it
     #[arg(
         long,
+        global = true,
         value_name = "NAME",
         default_value = "noex",
-        env = "NOEX_CLUSTER_NAME"
+        env = "NOEX_CLUSTER_NAME",
+        help_heading = "Cluster"
     )]
     pub cluster_name: String,
 
     /// A NATS credentials file, where NATS asks for one
-    #[arg(long, value_name = "FILE", env = "NOEX_NATS_CREDS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "NOEX_NATS_CREDS",
+        help_heading = "Cluster"
+    )]
     pub nats_creds: Option<std::path::PathBuf>,
+}
+
+impl Default for ClusterArgs {
+    fn default() -> ClusterArgs {
+        ClusterArgs {
+            cluster: None,
+            node: None,
+            cluster_name: "noex".to_string(),
+            nats_creds: None,
+        }
+    }
 }
 
 /// A column `noex ps` sorts by.

@@ -27,6 +27,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connect to the application the flags name: over ssh with `--host`, else here.
 pub async fn connect(target: &TargetArgs) -> Result<Client, CliError> {
+    if target.cluster.cluster.is_some() || target.cluster.node.is_some() {
+        return crate::commands::cluster::connect(target).await;
+    }
     if let Some(host) = &target.host {
         return crate::ssh::connect(host, target).await;
     }

@@ -48,6 +48,10 @@ pub enum RemoteError {
         name: String,
         reason: String,
     },
+    /// The node is up but refused the request, and said why (a tunnel to its agent
+    /// when the agent is off, say).
+    #[error("node {node:?} refused: {reason}")]
+    Refused { node: String, reason: String },
     /// NATS itself refused or lost the request.
     #[error("NATS: {0}")]
     Transport(String),

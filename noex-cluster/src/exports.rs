@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::monitor::Monitors;
+use crate::tunnel::Tunnels;
 use crate::wire::{self, Reply, Request};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -127,13 +128,15 @@ pub(crate) async fn serve(
     mut requests: async_nats::Subscriber,
     exports: Exports,
     monitors: Monitors,
+    tunnels: Tunnels,
 ) {
     while let Some(message) = requests.next().await {
         let exports = exports.clone();
         let monitors = monitors.clone();
+        let tunnels = tunnels.clone();
         let mut answering: BoxFuture<Reply> = Box::pin(async move {
             match wire::decode::<Request>(&message.payload) {
-                Ok(request) => answer(request, &exports, &monitors).await,
+                Ok(request) => answer(request, &exports, &monitors, &tunnels).await,
                 Err(error) => Reply::Decode(error),
             }
         });
@@ -162,7 +165,12 @@ async fn send_reply(client: &async_nats::Client, to: Option<async_nats::Subject>
     }
 }
 
-async fn answer(request: Request, exports: &Exports, monitors: &Monitors) -> Reply {
+async fn answer(
+    request: Request,
+    exports: &Exports,
+    monitors: &Monitors,
+    tunnels: &Tunnels,
+) -> Reply {
     match request {
         Request::Call {
             name,
@@ -194,5 +202,6 @@ async fn answer(request: Request, exports: &Exports, monitors: &Monitors) -> Rep
         Request::Ping => Reply::Done,
         Request::Snapshot => Reply::Value(wire::encode(&noex::observer::snapshot())),
         Request::Tree => Reply::Value(wire::encode(&noex::observer::process_tree())),
+        Request::Dial { session } => tunnels.open(session).await,
     }
 }

@@ -24,6 +24,7 @@ mod node;
 mod observe;
 mod remote;
 mod subjects;
+mod tunnel;
 mod wire;
 
 pub use bus::{ClusterBus, ClusterSubscription};
@@ -35,4 +36,5 @@ pub use monitor::{DownReason, RemoteDown, RemoteMonitor};
 pub use node::{Cluster, join};
 pub use observe::ClusterView;
 pub use remote::RemoteRef;
+pub use tunnel::IDLE_LIMIT as TUNNEL_IDLE_LIMIT;
 pub use wire::{GlobalEntry, NodeInfo};

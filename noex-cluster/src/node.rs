@@ -132,6 +132,7 @@ pub async fn join(config: ClusterConfig) -> Result<Cluster, JoinError> {
             requests,
             exports.clone(),
             monitors.clone(),
+            crate::tunnel::Tunnels::new(client.clone(), config.cluster.clone()),
         )),
         tokio::spawn(monitor::receive(
             monitors.clone(),

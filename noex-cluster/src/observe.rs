@@ -79,6 +79,13 @@ impl ClusterView {
         self.ask(node, Request::Tree).await
     }
 
+    /// A byte stream to `node`'s agent, through NATS: the agent protocol crosses it
+    /// unchanged, so `noex_agent::client::Client::handshake` attaches to the node as
+    /// to a local application. Refused when the node's agent is off.
+    pub async fn dial_agent(&self, node: &str) -> Result<tokio::io::DuplexStream, RemoteError> {
+        crate::tunnel::dial(&self.client, &self.cluster, node).await
+    }
+
     async fn ask<T: serde::de::DeserializeOwned>(
         &self,
         node: &str,

@@ -147,6 +147,7 @@ fn refusal(reply: Reply, node: String, name: String, timeout: Duration) -> Remot
         Reply::Timeout => RemoteError::Timeout { node, timeout },
         Reply::Exited(reason) => RemoteError::Exited { node, name, reason },
         Reply::Decode(reason) => RemoteError::Decode { node, name, reason },
+        Reply::Refused(reason) => RemoteError::Refused { node, reason },
         Reply::Value(_) | Reply::Done => RemoteError::Transport("unexpected reply".to_string()),
     }
 }

@@ -5,6 +5,19 @@ pub(crate) fn node_rpc(cluster: &str, node: &str) -> String {
     format!("noex.{cluster}.node.{node}.rpc")
 }
 
+/// One direction (`up` to the node, `down` from it) of agent tunnel `session`.
+pub(crate) fn tunnel(cluster: &str, session: &str, direction: &str) -> String {
+    format!("noex.{cluster}.tunnel.{session}.{direction}")
+}
+
+/// Whether `text` can stand as one token of a subject: no dots, spaces or wildcards.
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Where `Down` messages for the monitors a node set are sent.
 pub(crate) fn node_downs(cluster: &str, node: &str) -> String {
     format!("noex.{cluster}.node.{node}.down")

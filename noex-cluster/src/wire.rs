@@ -36,6 +36,8 @@ pub(crate) enum Request {
     Snapshot,
     /// The node's supervision tree (the agent's `ProcessTree`).
     Tree,
+    /// Open agent tunnel `session` (see `tunnel`).
+    Dial { session: String },
 }
 
 /// A node's answer.
@@ -49,6 +51,8 @@ pub(crate) enum Reply {
     Exited(String),
     Timeout,
     Decode(String),
+    /// The node will not do it, and says why (a tunnel to an agent that is off).
+    Refused(String),
 }
 
 /// A monitored process ended; sent to the watcher's node, which acknowledges it.

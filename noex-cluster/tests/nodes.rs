@@ -190,13 +190,16 @@ async fn until_down(events: &mut tokio::sync::broadcast::Receiver<NodeEvent>, no
     .expect("the node is seen down");
 }
 
+/// A NATS server of the test's own, or return (the test skips). This test binary's
+/// agent stays off: its nodes leave no socket behind.
 macro_rules! nats_or_skip {
-    () => {
+    () => {{
+        support::agent_off();
         match Nats::start() {
             Some(nats) => nats,
             None => return,
         }
-    };
+    }};
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

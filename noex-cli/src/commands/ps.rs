@@ -10,7 +10,7 @@ use crate::render::table::{process_json, process_rows, process_table};
 use crate::target;
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
-    if args.cluster.cluster.is_some() {
+    if ctx.target.cluster.cluster.is_some() && ctx.target.cluster.node.is_none() {
         return crate::commands::cluster::ps::run(ctx, args).await;
     }
     if args.all_agents {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use noex_agent::discovery;
 
-use crate::cli::{DemoArgs, Layout, TargetArgs, Theme, TopArgs};
+use crate::cli::{ClusterArgs, DemoArgs, Layout, TargetArgs, Theme, TopArgs};
 use crate::context::Context;
 use crate::error::CliError;
 
@@ -28,9 +28,9 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<(), CliError> {
     // pipe), the browser is the UI: the app runs here and says where to point it.
     let web_only = args.web.is_some() && !std::io::stdout().is_terminal();
     if args.no_ui || web_only {
-        return Ok(app::run(&args).await?);
+        return Ok(app::run(&args, &ctx.target.cluster).await?);
     }
-    let mut demo = DemoProcess::spawn(&args)?;
+    let mut demo = DemoProcess::spawn(&args, &ctx.target.cluster)?;
     demo.wait_for_agent(STARTUP_TIMEOUT + STARTUP_PER_IDLE_SERVER * args.scale)
         .await?;
     // Said before the terminal dashboard takes the screen, and again when it leaves.
@@ -81,7 +81,7 @@ struct DemoProcess {
 }
 
 impl DemoProcess {
-    fn spawn(args: &DemoArgs) -> anyhow::Result<Self> {
+    fn spawn(args: &DemoArgs, cluster: &ClusterArgs) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the noex executable")?;
         let mut command = Command::new(exe);
         command.args(["demo", "--no-ui", "--watch-parent"]);
@@ -96,6 +96,15 @@ impl DemoProcess {
         }
         if let Some(web) = args.web {
             command.args(["--web", &web.to_string()]);
+        }
+        if let Some(url) = &cluster.cluster {
+            command.args(["--cluster", url, "--cluster-name", &cluster.cluster_name]);
+            if let Some(node) = &cluster.node {
+                command.args(["--node", node]);
+            }
+            if let Some(creds) = &cluster.nats_creds {
+                command.arg("--nats-creds").arg(creds);
+            }
         }
         // Its output would draw over the dashboard.
         let stdout = tempfile::NamedTempFile::new().context("creating the demo's log file")?;

@@ -408,14 +408,23 @@ pub fn app_json(rows: &[AppRow]) -> String {
 /// The applications to choose from when several run: `PID  APP`, indented to sit under
 /// an error line. `None` is an agent that did not answer.
 pub fn choice_table(agents: &[(u32, Option<String>)]) -> String {
-    const COLUMNS: [Column; 2] = [Column::number("PID"), Column::text("APP")];
+    choices(Column::number("PID"), agents)
+}
+
+/// The nodes of a cluster to choose from, as [`choice_table`] lists applications.
+pub fn node_choice_table(nodes: &[(String, Option<String>)]) -> String {
+    choices(Column::text("NODE"), nodes)
+}
+
+fn choices<K: std::fmt::Display>(key: Column, rows: &[(K, Option<String>)]) -> String {
+    let columns = [key, Column::text("APP")];
     let mut table = plain_table(Style::PLAIN);
-    set_header(&mut table, &COLUMNS, Style::PLAIN);
-    for (pid, app) in agents {
+    set_header(&mut table, &columns, Style::PLAIN);
+    for (key, app) in rows {
         let app = app.clone().unwrap_or_else(|| "(not answering)".to_string());
-        table.add_row(vec![Cell::new(pid), Cell::new(app)]);
+        table.add_row(vec![Cell::new(key), Cell::new(app)]);
     }
-    finish(table, &COLUMNS)
+    finish(table, &columns)
         .lines()
         .map(|line| format!("  {line}\n"))
         .collect()

@@ -1,11 +1,12 @@
 //! The applications the picker (`A`) offers: the rows of `noex list`, asked here
-//! or, over `--host`, by `noex list` on that host.
+//! or, over `--host`, by `noex list` on that host; with `--cluster`, the nodes up.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use noex_agent::discovery;
 
 use super::state::AppChoice;
+use crate::cli::TargetArgs;
 use crate::commands::list::app_row;
 use crate::render::table::AppRow;
 use crate::ssh::host::SshHost;
@@ -27,6 +28,24 @@ pub async fn list_remote_apps(host: &SshHost, remote_noex: &str) -> Result<Vec<A
     Ok(rows.into_iter().map(choice).collect())
 }
 
+/// The nodes up in the `--cluster` of `target`, picked by node name.
+pub async fn list_cluster_nodes(target: &TargetArgs) -> Result<Vec<AppChoice>, String> {
+    let (_, nodes) = crate::commands::cluster::view_for(target)
+        .await
+        .map_err(|error| format!("{:#}", error.error))?;
+    Ok(nodes
+        .into_iter()
+        .map(|info| AppChoice {
+            pid: info.os_pid,
+            socket: PathBuf::new(),
+            app: Some(format!("{} · {}", info.node, info.app)),
+            processes: None,
+            error: None,
+            node: Some(info.node),
+        })
+        .collect())
+}
+
 fn choice(row: AppRow) -> AppChoice {
     AppChoice {
         pid: row.pid,
@@ -34,5 +53,6 @@ fn choice(row: AppRow) -> AppChoice {
         app: row.app,
         processes: row.processes,
         error: row.error,
+        node: None,
     }
 }

@@ -597,6 +597,7 @@ mod tests {
             app: name.map(str::to_string),
             processes: None,
             error: None,
+            node: None,
         };
         let list = vec![
             choice(4242, Some("demo")),

@@ -63,9 +63,17 @@ pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
     let mut app = App::new(args.layout, args.theme, ctx.stdout.is_coloured());
     app.ascii = view::styles::Styles::ascii_terminal();
     // This machine's memory is the gauge's scale only for an app on this machine.
-    match &ctx.target.host {
-        Some(host) => app.host = Some(host.to_string().trim_start_matches("ssh://").to_owned()),
-        None => app.system_memory = system_memory(),
+    match (&ctx.target.host, &ctx.target.cluster.cluster) {
+        (Some(host), _) => {
+            app.host = Some(host.to_string().trim_start_matches("ssh://").to_owned())
+        }
+        (None, Some(_)) => {
+            app.host = Some(match &ctx.target.cluster.node {
+                Some(node) => format!("node {node}"),
+                None => "the cluster's only node".to_string(),
+            })
+        }
+        (None, None) => app.system_memory = system_memory(),
     }
     app.connected(hello, history);
 
@@ -230,16 +238,14 @@ impl<'a> Session<'a> {
             Command::ListApps => {
                 let (tx, rx) = oneshot::channel();
                 let dir = self.agent_dir.clone();
-                let remote = self.target.host.clone().map(|host| {
-                    let remote_noex = self.target.remote_noex().to_owned();
-                    (host, remote_noex)
-                });
+                let target = self.target.clone().into_owned();
                 tokio::spawn(async move {
-                    let listed = match remote {
-                        Some((host, remote_noex)) => {
-                            agent_picker::list_remote_apps(&host, &remote_noex).await
-                        }
-                        None => Ok(agent_picker::list_apps(&dir).await),
+                    let listed = if target.cluster.cluster.is_some() {
+                        agent_picker::list_cluster_nodes(&target).await
+                    } else if let Some(host) = &target.host {
+                        agent_picker::list_remote_apps(host, target.remote_noex()).await
+                    } else {
+                        Ok(agent_picker::list_apps(&dir).await)
                     };
                     let _ = tx.send(listed);
                 });
@@ -249,12 +255,20 @@ impl<'a> Session<'a> {
                 // By its socket: the picker found it in `agent_dir`, which need not
                 // be where `--pid` looks. Its pid never comes back once it exits, so
                 // no retrying by itself, as for `--pid`.
-                // Over `--host`, the socket is a path on that host.
-                self.target = Cow::Owned(TargetArgs {
-                    pid: None,
-                    socket: Some(choice.socket),
-                    ..self.target.as_ref().clone()
-                });
+                // Over `--host`, the socket is a path on that host; in a cluster, a
+                // node is picked by its name.
+                let mut target = self.target.as_ref().clone();
+                match choice.node {
+                    Some(node) => {
+                        app.host = Some(format!("node {node}"));
+                        target.cluster.node = Some(node);
+                    }
+                    None => {
+                        target.pid = None;
+                        target.socket = Some(choice.socket);
+                    }
+                }
+                self.target = Cow::Owned(target);
                 app.retrying = false;
                 self.next_retry = None;
                 self.reconnect(false);

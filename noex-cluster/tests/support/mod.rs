@@ -39,7 +39,7 @@ fn nats_server_binary() -> Option<PathBuf> {
 }
 
 /// Keeps the agent of this test binary off: a test's own node leaves no socket (and
-/// no agent directory) behind. Every test starts its `Nats` before any process.
+/// no agent directory) behind. Called before any process starts.
 pub fn agent_off() {
     // SAFETY: set before any process starts, the same value by every test of the binary.
     unsafe { std::env::set_var("NOEX_AGENT", "off") }
@@ -56,7 +56,6 @@ pub struct Nats {
 impl Nats {
     /// Start one, or `None` (the test skips) where `nats-server` is missing.
     pub fn start() -> Option<Nats> {
-        agent_off();
         let Some(binary) = nats_server_binary() else {
             assert!(
                 !required(),

@@ -1,24 +1,77 @@
 //! `--cluster NATS_URL`: the nodes of a noex cluster, reached through NATS instead of
-//! a local socket, each asked in parallel. A node that does not answer is named on
-//! stderr and does not hide the others; the command then ends with exit status 1.
+//! a local socket. `noex ps` asks every node in parallel (a node that does not answer
+//! is named on stderr and does not hide the others; the command then ends with exit
+//! status 1); with `--node`, any command attaches to that node's agent through a
+//! tunnel over NATS, as it would to a local application.
 
 pub mod ps;
 
-use noex_cluster::{ClusterConfig, ClusterView, NodeInfo};
+use noex_agent::client::Client;
+use noex_cluster::{ClusterConfig, ClusterView, NodeInfo, RemoteError};
 
-use crate::cli::ClusterArgs;
+use crate::cli::TargetArgs;
 use crate::commands::{Context, write_err};
-use crate::error::CliError;
+use crate::error::{CliError, from_client};
+use crate::render::table::node_choice_table;
+use crate::target::CONNECT_TIMEOUT;
 
-/// Connect to the cluster's NATS as an observer (not a node).
-pub async fn view(
-    ctx: &Context,
-    args: &ClusterArgs,
+/// Connect to the cluster's NATS as an observer (not a node), and list the nodes up.
+pub async fn view(ctx: &Context) -> Result<(ClusterView, Vec<NodeInfo>), CliError> {
+    view_for(&ctx.target).await
+}
+
+/// Attach to the node `--node` names (or the cluster's only node) through its agent
+/// tunnel: the same client as for a local socket.
+pub async fn connect(target: &TargetArgs) -> Result<Client, CliError> {
+    let (view, nodes) = view_for(target).await?;
+    let node = match (&target.cluster.node, nodes.as_slice()) {
+        (Some(node), _) => node.clone(),
+        (None, [only]) => only.node.clone(),
+        (None, several) => {
+            let choices: Vec<(String, Option<String>)> = several
+                .iter()
+                .map(|n| (n.node.clone(), Some(n.app.clone())))
+                .collect();
+            return Err(CliError::usage(format!(
+                "{} nodes are up in cluster {:?}; choose one with --node",
+                several.len(),
+                target.cluster.cluster_name
+            ))
+            .with_details(node_choice_table(&choices))
+            .with_hint(format!("for example: --node {}", several[0].node)));
+        }
+    };
+    let what = format!("the agent of node {node}");
+    let stream = view.dial_agent(&node).await.map_err(|error| match error {
+        RemoteError::NodeDown { .. } => CliError::usage(format!(
+            "node {node:?} is not up in cluster {:?}",
+            target.cluster.cluster_name
+        ))
+        .with_hint("`noex ps --cluster URL` lists the nodes up"),
+        other => CliError::failed(format!("cannot reach {what}: {other}")),
+    })?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, Client::handshake(stream)).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(error)) => Err(from_client(error)),
+        Err(_) => Err(CliError::failed(format!(
+            "{what} did not greet within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+pub(crate) async fn view_for(
+    target: &TargetArgs,
 ) -> Result<(ClusterView, Vec<NodeInfo>), CliError> {
-    if ctx.target.pid.is_some() || ctx.target.socket.is_some() || ctx.target.host.is_some() {
+    let args = &target.cluster;
+    if args.cluster.is_none() {
+        return Err(CliError::usage("--node needs --cluster NATS_URL")
+            .with_hint("for example: --cluster nats://127.0.0.1:4222 --node node-a"));
+    }
+    if target.pid.is_some() || target.socket.is_some() || target.host.is_some() {
         return Err(
             CliError::usage("--cluster cannot be combined with --pid, --socket or --host")
-                .with_hint("--cluster reaches every node of the cluster through NATS"),
+                .with_hint("--cluster reaches the nodes of a cluster through NATS"),
         );
     }
     let url = args.cluster.clone().unwrap_or_default();

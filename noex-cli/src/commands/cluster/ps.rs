@@ -21,7 +21,7 @@ struct NodeRow<'a> {
 }
 
 pub async fn run(ctx: &Context, args: &PsArgs) -> Result<(), CliError> {
-    let (view, nodes) = view(ctx, &args.cluster).await?;
+    let (view, nodes) = view(ctx).await?;
     let total = nodes.len();
     let asked = futures::future::join_all(
         nodes

@@ -44,7 +44,7 @@ use noex::registry;
 use noex::supervisor::{ChildSpec, RestartType, Shutdown, SupervisorSpec};
 use noex::task::{TaskSupervisor, TaskSupervisorOptions};
 
-use crate::cli::DemoArgs;
+use crate::cli::{ClusterArgs, DemoArgs};
 use breaker::{Circuit, CircuitBreaker, Flaky};
 use jobs::Scheduler;
 use metrics::{Metrics, WORKERS};
@@ -66,7 +66,7 @@ const ROOT: &str = "app_sup";
 /// How long a stop may take before what is left is killed.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
+pub async fn run(args: &DemoArgs, cluster: &ClusterArgs) -> anyhow::Result<()> {
     // Said before anything starts; the gateway would refuse it too, but later.
     if let Some(address) = args.web
         && !address.ip().is_loopback()
@@ -144,6 +144,16 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
             server.local_addr()
         );
     }
+    // A node of the cluster once it runs: `noex ps --cluster` lists it, and any
+    // command reaches it with `--cluster URL --node NAME`.
+    let node = match join_cluster(cluster).await {
+        Ok(node) => node,
+        Err(error) => {
+            let _ = app.stop().await;
+            store.stop().await;
+            return Err(error);
+        }
+    };
     let pid = std::process::id();
     // Said once the whole tree has started: `noex demo` (and the end-to-end tests) wait
     // for it before attaching, so no client's connection takes a pid in the middle of
@@ -163,11 +173,23 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
     ] {
         println!("  {noex} {command} --pid {pid}");
     }
+    if let (Some(node), Some(url)) = (&node, &cluster.cluster) {
+        println!(
+            "joined cluster {} as node {} on {url}; from anywhere NATS reaches:",
+            cluster.cluster_name,
+            node.node_name()
+        );
+        println!("  {noex} ps --cluster {url}");
+        println!("  {noex} top --cluster {url} --node {}", node.node_name());
+    }
     println!("stop it with Ctrl-C");
 
     // Stopped from outside, or the tree gave up (or was killed with --force): an
     // application whose root supervisor is gone has nothing left to run.
     let exit = app.run().await;
+    if let Some(node) = node {
+        node.leave().await;
+    }
     if let Some(server) = web {
         server.stop(WEB_GRACE).await;
     }
@@ -181,6 +203,22 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
         )),
         other => Err(anyhow::anyhow!("the application stopped: {other}")),
     }
+}
+
+/// Join the cluster `--cluster` names as node `--node`, if it names one.
+async fn join_cluster(args: &ClusterArgs) -> anyhow::Result<Option<noex_cluster::Cluster>> {
+    let Some(url) = &args.cluster else {
+        return Ok(None);
+    };
+    let Some(node) = &args.node else {
+        anyhow::bail!("--cluster {url}: name this node with --node NAME");
+    };
+    let mut config = noex_cluster::ClusterConfig::new(node.clone(), url.clone())
+        .cluster(args.cluster_name.clone());
+    if let Some(creds) = &args.nats_creds {
+        config = config.credentials(creds.clone());
+    }
+    Ok(Some(noex_cluster::join(config).await?))
 }
 
 /// How to run `noex` from another terminal: `noex` if it is on the PATH, else this

@@ -20,6 +20,8 @@ pub struct AppChoice {
     /// Its processes (noex's own left out), when the agent said.
     pub processes: Option<u64>,
     pub error: Option<String>,
+    /// The cluster node it runs as, when the picker lists a `--cluster`'s nodes.
+    pub node: Option<String>,
 }
 
 /// The picker's state: the list (once known) and the line selected.
@@ -126,6 +128,7 @@ mod tests {
             app: app.map(str::to_string),
             processes: app.map(|_| 7),
             error: app.is_none().then(|| "no answer".to_string()),
+            node: None,
         };
         vec![
             choice(1000, Some("billing")),

@@ -74,10 +74,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
     let height = lines.len() as u16 + 2;
     let popup = centered(area, 72, height);
     frame.render_widget(Clear, popup);
-    let block = panel(
-        Line::from(" Applications · Enter switch · Esc cancel "),
-        true,
-        styles,
-    );
+    // Over `--cluster` the choices are the nodes up.
+    let listing_nodes = app
+        .picker
+        .choices
+        .as_ref()
+        .is_some_and(|choices| choices.iter().any(|choice| choice.node.is_some()));
+    let title = if listing_nodes {
+        " Nodes · Enter switch · Esc cancel "
+    } else {
+        " Applications · Enter switch · Esc cancel "
+    };
+    let block = panel(Line::from(title), true, styles);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

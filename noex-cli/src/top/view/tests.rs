@@ -297,6 +297,7 @@ fn the_application_picker() {
         error: app
             .is_none()
             .then(|| "the agent closed the connection".into()),
+        node: None,
     };
     app.apps_listed(vec![
         choice(1000, Some("billing"), Some(12_045)),

@@ -1,0 +1,224 @@
+//! End to end, `--cluster`: real demo applications joined to a cluster on a real
+//! `nats-server` (as nodes `a` and `b`), and the real `noex` binary reaching them
+//! through NATS only — `ps` across every node, any command on one node through its
+//! agent tunnel, and the dashboard switching between nodes in a real terminal.
+//! Skipped when `nats-server` is missing, never in CI (NOEX_REQUIRE_TEST_TOOLS=1).
+
+mod support;
+
+#[path = "../noex-cluster/tests/support/mod.rs"]
+mod nats;
+
+use std::ffi::OsStr;
+
+use nats::Nats;
+use serde_json::Value;
+use support::tmux::Tmux;
+use support::{
+    DEMO_PIDS, Demo, Output, noex_bin, redact_columns, redact_late_pids, redact_timer_due, run_noex,
+};
+
+macro_rules! snapshot {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!($name, $value);
+        })
+    };
+}
+
+/// A NATS server and the demo joined to it as each of `nodes`.
+fn cluster(nodes: &[&str]) -> Option<(Nats, Vec<Demo>)> {
+    let nats = Nats::start()?;
+    let url = nats.url();
+    let demos = nodes
+        .iter()
+        .map(|node| Demo::start_with(&["--cluster", &url, "--node", node]))
+        .collect();
+    Some((nats, demos))
+}
+
+/// `noex ARGS` from a directory with no agent in it: whatever it reaches, it reaches
+/// through NATS.
+fn noex(args: &[&str]) -> Output {
+    let nowhere = tempfile::tempdir().unwrap();
+    run_noex(nowhere.path(), args)
+}
+
+fn rows(output: &Output) -> Vec<Value> {
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    serde_json::from_str::<Value>(&output.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn restarts_of(rows: &[Value], child: &str) -> u64 {
+    rows.iter()
+        .find(|row| row["child_id"] == child)
+        .unwrap_or_else(|| panic!("no child {child} in {rows:?}"))["restarts"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn ps_cluster_lists_every_nodes_processes_with_the_node_first() {
+    let Some((nats, demos)) = cluster(&["a", "b"]) else {
+        return;
+    };
+    let url = nats.url();
+    let ps = noex(&["ps", "--cluster", &url]);
+    assert_eq!(ps.code, 0, "{}", ps.stderr);
+    assert!(ps.stderr.is_empty(), "{}", ps.stderr);
+    let lines: Vec<&str> = ps.stdout.lines().collect();
+    assert_eq!(lines.len(), 1 + 2 * DEMO_PIDS as usize, "{}", ps.stdout);
+    // Node order, pid order within one.
+    assert!(lines[1].starts_with("a "), "{}", ps.stdout);
+    assert!(lines[lines.len() - 1].starts_with("b "), "{}", ps.stdout);
+    snapshot!(
+        "e2e_ps_cluster",
+        redact_late_pids(
+            &redact_timer_due(&redact_columns(
+                &ps.stdout,
+                &["MSGS", "QUEUE", "BUSY", "UPTIME"]
+            )),
+            DEMO_PIDS
+        )
+    );
+    let json = rows(&noex(&["ps", "--cluster", &url, "--json"]));
+    assert_eq!(json.len(), 2 * DEMO_PIDS as usize);
+    assert_eq!(json[0]["node"], "a");
+    assert_eq!(json[json.len() - 1]["node"], "b");
+    drop(demos);
+}
+
+#[test]
+fn a_command_with_node_acts_on_that_node_only() {
+    let Some((nats, _demos)) = cluster(&["a", "b"]) else {
+        return;
+    };
+    let url = nats.url();
+    let kill = noex(&["kill", "worker-1", "--cluster", &url, "--node", "b"]);
+    assert_eq!(kill.code, 0, "{}", kill.stderr);
+    assert!(
+        kill.stdout
+            .starts_with("worker-1 <0.8> killed; restarted by workers as <0."),
+        "{}",
+        kill.stdout
+    );
+    // OTP: one_for_one restarts the killed child only, on its own node.
+    let on_b = rows(&noex(&["ps", "--json", "--cluster", &url, "--node", "b"]));
+    assert_eq!(restarts_of(&on_b, "worker-1"), 1);
+    let on_a = rows(&noex(&["ps", "--json", "--cluster", &url, "--node", "a"]));
+    assert_eq!(restarts_of(&on_a, "worker-1"), 0);
+
+    let tree = noex(&["tree", "--cluster", &url, "--node", "a"]);
+    assert_eq!(tree.code, 0, "{}", tree.stderr);
+    assert!(
+        tree.stdout
+            .starts_with("app_sup <0.1>  supervisor one_for_one")
+    );
+    // Its events, the kill and restart among them, through the same tunnel.
+    let events = noex(&["events", "--cluster", &url, "--node", "b"]);
+    assert_eq!(events.code, 0, "{}", events.stderr);
+    assert!(
+        events.stdout.contains("worker-1        killed"),
+        "{}",
+        events.stdout
+    );
+    assert!(events.stdout.contains("restarted      by <0.7>, attempt 1"));
+}
+
+#[test]
+fn cluster_target_mistakes_are_usage_errors_with_exit_code_2() {
+    let Some((nats, _demos)) = cluster(&["a", "b"]) else {
+        return;
+    };
+    let url = nats.url();
+    let several = noex(&["tree", "--cluster", &url]);
+    assert_eq!(several.code, 2, "{}", several.stderr);
+    snapshot!("e2e_cluster_choose_a_node", several.stderr);
+    let unknown = noex(&["tree", "--cluster", &url, "--node", "zz"]);
+    assert_eq!(unknown.code, 2);
+    snapshot!("e2e_cluster_node_not_up", unknown.stderr);
+    let alone = noex(&["tree", "--node", "a"]);
+    assert_eq!(alone.code, 2);
+    assert!(
+        alone
+            .stderr
+            .starts_with("error: --node needs --cluster NATS_URL")
+    );
+    let beside_pid = noex(&["ps", "--cluster", &url, "--pid", "1"]);
+    assert_eq!(beside_pid.code, 2);
+    assert!(
+        beside_pid
+            .stderr
+            .contains("--cluster cannot be combined with --pid")
+    );
+    let other_cluster = noex(&["ps", "--cluster", &url, "--cluster-name", "elsewhere"]);
+    assert_eq!(other_cluster.code, 2, "{}", other_cluster.stderr);
+    assert!(
+        other_cluster
+            .stderr
+            .starts_with("error: no node of cluster \"elsewhere\" is up"),
+        "{}",
+        other_cluster.stderr
+    );
+}
+
+#[test]
+fn a_node_killed_with_sigkill_cannot_be_attached_and_the_others_can() {
+    let Some((nats, mut demos)) = cluster(&["a", "b"]) else {
+        return;
+    };
+    let url = nats.url();
+    let b = demos.pop().unwrap();
+    drop(b); // SIGKILL: no goodbye, its membership entry stays until it ages out.
+    let tree = noex(&["tree", "--cluster", &url, "--node", "b"]);
+    assert_eq!(tree.code, 2, "{}", tree.stderr);
+    assert!(
+        tree.stderr.starts_with("error: node \"b\" is not up"),
+        "{}",
+        tree.stderr
+    );
+    let a = noex(&["tree", "--cluster", &url, "--node", "a"]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+}
+
+#[test]
+fn top_cluster_switches_between_nodes_from_the_picker() {
+    let Some((nats, demos)) = cluster(&["a", "b"]) else {
+        return;
+    };
+    let url = nats.url();
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("no-agents");
+    let Some(tmux) = Tmux::start(
+        dir.path(),
+        (160, 40),
+        &[
+            ("NOEX_AGENT_DIR", nowhere.as_os_str()),
+            ("NO_COLOR", OsStr::new("1")),
+        ],
+        &noex_bin(),
+        &["top", "--cluster", &url, "--node", "a"],
+    ) else {
+        return;
+    };
+    let pid_of = |demo: &Demo| format!("noex-demo pid {} · on node", demo.pid());
+    let on_a = format!("{} a", pid_of(&demos[0]));
+    tmux.wait_for(&[&on_a, "connected", "worker-1"])
+        .unwrap_or_else(|screen| panic!("never attached to node a:\n{screen}"));
+    tmux.send_keys("A");
+    let picker = tmux
+        .wait_for(&["Nodes · Enter switch", "a · noex-demo", "b · noex-demo"])
+        .unwrap_or_else(|screen| panic!("the picker never listed the nodes:\n{screen}"));
+    assert!(picker.contains("(shown)"), "{picker}");
+    tmux.send_keys("Down");
+    tmux.send_keys("Enter");
+    let on_b = format!("{} b", pid_of(&demos[1]));
+    tmux.wait_for(&[&on_b, "connected"])
+        .unwrap_or_else(|screen| panic!("never switched to node b:\n{screen}"));
+    tmux.send_keys("q");
+    assert_eq!(tmux.exit_status(), 0);
+}
