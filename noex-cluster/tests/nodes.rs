@@ -424,3 +424,142 @@ async fn remote_monitor_fires_noconnection_when_the_node_dies() {
         RemoteError::NodeDown { node: "a".into() }
     );
 }
+
+/// NATS itself restarted (SIGKILL, then the same port and store) while calls flow:
+/// every node's client reconnects by itself and resubscribes, calls go through again
+/// with no action from the application, membership and global names come back from
+/// JetStream's store, and what was lost is only what docs/cluster.md says may be:
+/// requests in flight, never an acknowledged one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
+    let mut nats = nats_or_skip!();
+    let mut a = NodeProcess::start("a", &nats.url());
+    let mut b = NodeProcess::start("b", &nats.url());
+    let me = me(&nats, "t").await;
+    until_up(&me, &["a", "b"]).await;
+    let bus = chat(&me).await;
+    let (seen, mut here) = tokio::sync::mpsc::unbounded_channel();
+    bus.subscribe("room.*", move |message: &String, topic: &str| {
+        let _ = seen.send(format!("{topic} {message}"));
+    })
+    .await
+    .unwrap();
+
+    // Calls one after another, each reported as it ends.
+    let (report, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    let counter = me.remote::<Counter>("a", "counter");
+    let load = tokio::spawn(async move {
+        loop {
+            let outcome = counter
+                .call_timeout(Ask::Add(1), Duration::from_secs(1))
+                .await;
+            if report.send(outcome.map(|(_, value)| value)).is_err() {
+                return;
+            }
+        }
+    });
+    let mut acknowledged = 0;
+    let mut attempts = 0;
+    let mut next = async || {
+        attempts += 1;
+        tokio::time::timeout(PATIENCE, outcomes.recv())
+            .await
+            .expect("a call ends")
+            .expect("the load runs")
+    };
+    // Flowing before the restart...
+    while acknowledged < 50 {
+        if next().await.is_ok() {
+            acknowledged += 1;
+        }
+    }
+    nats.kill();
+    // ...failing while NATS is away (a timeout or a transport error, never a hang)...
+    loop {
+        match next().await {
+            Ok(_) => acknowledged += 1,
+            Err(error) => {
+                assert!(
+                    matches!(
+                        error,
+                        RemoteError::Timeout { .. }
+                            | RemoteError::Transport(_)
+                            | RemoteError::NodeDown { .. }
+                    ),
+                    "{error:?}"
+                );
+                break;
+            }
+        }
+    }
+    nats.restart();
+    // ...and flowing again by itself: ten calls in a row acknowledged.
+    let mut in_a_row = 0;
+    while in_a_row < 10 {
+        match next().await {
+            Ok(_) => {
+                acknowledged += 1;
+                in_a_row += 1;
+            }
+            Err(_) => in_a_row = 0,
+        }
+    }
+    load.abort();
+    let _ = load.await;
+    drop(next);
+    // Every acknowledged add is in the counter; a call that timed out may or may not
+    // have been handled (at most once is not exactly once).
+    let (_, value) = me
+        .remote::<Counter>("a", "counter")
+        .call(Ask::Get)
+        .await
+        .unwrap();
+    assert!(
+        (acknowledged..=attempts).contains(&value),
+        "{acknowledged} acknowledged, {attempts} sent, the counter says {value}"
+    );
+
+    // The nodes are up for each other, and their subscriptions came back.
+    until_up(&me, &["a", "b"]).await;
+    b.send("publish room.7 after-restart");
+    b.expect("published");
+    assert_eq!(a.expect("bus "), "bus room.7 after-restart");
+    assert_eq!(
+        tokio::time::timeout(PATIENCE, here.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "room.7 after-restart"
+    );
+    // JetStream takes writes again: the standbys hold "leader" (anew, if the outage
+    // cost the holder its name), and so does a fresh registration.
+    tokio::time::timeout(PATIENCE, async {
+        while me.whereis_global("leader").is_none() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a node holds the global name leader");
+    let mine = gen_server::start(
+        Counter {
+            node: "t".into(),
+            value: 0,
+        },
+        StartOptions::new(),
+    )
+    .await
+    .unwrap();
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match me.register_global("after-restart", &mine).await {
+                Ok(name) => return name,
+                Err(GlobalError::Transport(_)) => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
+    })
+    .await
+    .expect("JetStream takes writes again");
+}
