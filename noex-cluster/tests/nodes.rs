@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use noex::ExitReason;
@@ -445,23 +447,31 @@ async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
     .await
     .unwrap();
 
-    // Calls one after another, each reported as it ends.
-    let (report, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    // Calls one after another, each reported as it ends; the report waits for the
+    // test to read it, and a failed call is retried after a pause, as a client
+    // would, so failing fast while NATS is away does not pile up reports.
+    let (report, mut outcomes) = tokio::sync::mpsc::channel(1);
     let counter = me.remote::<Counter>("a", "counter");
+    // Every call the load starts, whether or not the test reads its report.
+    let attempts = Arc::new(AtomicI64::new(0));
+    let started = attempts.clone();
     let load = tokio::spawn(async move {
         loop {
+            started.fetch_add(1, Ordering::SeqCst);
             let outcome = counter
                 .call_timeout(Ask::Add(1), Duration::from_secs(1))
                 .await;
-            if report.send(outcome.map(|(_, value)| value)).is_err() {
+            let failed = outcome.is_err();
+            if report.send(outcome.map(|(_, value)| value)).await.is_err() {
                 return;
+            }
+            if failed {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     });
     let mut acknowledged = 0;
-    let mut attempts = 0;
     let mut next = async || {
-        attempts += 1;
         tokio::time::timeout(PATIENCE, outcomes.recv())
             .await
             .expect("a call ends")
@@ -506,7 +516,7 @@ async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
     }
     load.abort();
     let _ = load.await;
-    drop(next);
+    let attempts = attempts.load(Ordering::SeqCst);
     // Every acknowledged add is in the counter; a call that timed out may or may not
     // have been handled (at most once is not exactly once).
     let (_, value) = me
