@@ -1,6 +1,12 @@
 //! ractor 0.16, default features. `call` has no timeout (`call!`, `None`); the
 //! mailbox is unbounded. ractor's supervision is linking plus supervision events:
 //! the restart itself is code the user writes in `handle_supervisor_evt`, as here.
+//!
+//! With `--features ractor-cluster` (the cluster bench's ractor_cluster), ractor's
+//! own `cluster` feature is on for every bench of this crate, and ractor drops its
+//! blanket `Message` impl: each message type here then says it is one. Local
+//! messages then cost 10-25% more (a larger boxed message, a check that the actor
+//! is local), so this bench's figures are taken without the feature.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +27,9 @@ pub enum CounterMsg {
     Get(RpcReplyPort<u64>),
     Add(u64),
 }
+
+#[cfg(feature = "ractor-cluster")]
+impl ractor::Message for CounterMsg {}
 
 impl Actor for Counter {
     type Msg = CounterMsg;
@@ -85,6 +94,9 @@ pub enum CrashyMsg {
     Ping(RpcReplyPort<u64>),
     Crash,
 }
+
+#[cfg(feature = "ractor-cluster")]
+impl ractor::Message for CrashyMsg {}
 
 impl Actor for Crashy {
     type Msg = CrashyMsg;
@@ -261,6 +273,9 @@ pub enum RingMessage {
     Token(u64),
     Next(ActorRef<RingMessage>),
 }
+
+#[cfg(feature = "ractor-cluster")]
+impl ractor::Message for RingMessage {}
 
 pub struct RingNode;
 
