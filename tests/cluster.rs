@@ -222,3 +222,157 @@ fn top_cluster_switches_between_nodes_from_the_picker() {
     tmux.send_keys("q");
     assert_eq!(tmux.exit_status(), 0);
 }
+
+/// The kind of a tunnel message that says its sender is still there.
+const KEEPALIVE: u8 = 2;
+
+/// `noex events --follow --cluster URL --node NODE`, its output in a file.
+struct Follower {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl Follower {
+    /// Started, and attached: its first event is printed.
+    fn attach(url: &str, node: &str) -> Follower {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::fs::File::create(dir.path().join("out")).unwrap();
+        let err = std::fs::File::create(dir.path().join("err")).unwrap();
+        let child = std::process::Command::new(noex_bin())
+            .args(["events", "--follow", "--cluster", url, "--node", node])
+            .env("NOEX_AGENT_DIR", dir.path().join("no-agents"))
+            .env("NO_COLOR", "1")
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let follower = Follower { child, dir };
+        follower.until(|out, _| !out.is_empty(), "attached");
+        follower
+    }
+
+    /// Wait until `done(stdout, stderr)`.
+    fn until(&self, done: impl Fn(&str, &str) -> bool, what: &str) {
+        let deadline = std::time::Instant::now() + nats::PATIENCE;
+        loop {
+            let read = |name| std::fs::read_to_string(self.dir.path().join(name)).unwrap();
+            let (out, err) = (read("out"), read("err"));
+            if done(&out, &err) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never {what}: {out}\n{err}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `noex tree --cluster URL --node NODE`, run until it attaches.
+fn tree_once_attached(url: &str, node: &str) {
+    let deadline = std::time::Instant::now() + nats::PATIENCE;
+    loop {
+        let tree = noex(&["tree", "--cluster", url, "--node", node]);
+        if tree.code == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {node} never took a tunnel again: {}",
+            tree.stderr
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_node_serves_eight_agent_tunnels_and_every_noex_gives_its_own_back() {
+    let Some((nats, _demos)) = cluster(&["a"]) else {
+        return;
+    };
+    let url = nats.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let raw = runtime.block_on(async_nats::connect(&url)).unwrap();
+    let mut downs = runtime
+        .block_on(raw.subscribe("noex.noex.tunnel.*.down"))
+        .unwrap();
+    runtime.block_on(raw.flush()).unwrap();
+    let mut followers: Vec<Follower> = (0..8).map(|_| Follower::attach(&url, "a")).collect();
+    let ninth = noex(&["tree", "--cluster", &url, "--node", "a"]);
+    assert_eq!(ninth.code, 1, "{}", ninth.stderr);
+    snapshot!("e2e_cluster_tunnels_busy", ninth.stderr);
+
+    // A noex killed with SIGKILL says no goodbye: the node finds out at its next
+    // keepalive, a request that NATS answers "no responders" once nobody listens,
+    // and frees the tunnel.
+    let keepalive = runtime.block_on(async {
+        tokio::time::timeout(nats::PATIENCE, async {
+            loop {
+                let message = futures_util::StreamExt::next(&mut downs).await.unwrap();
+                if message.payload.first() == Some(&KEEPALIVE) {
+                    return message;
+                }
+            }
+        })
+        .await
+        .expect("the node sends keepalives")
+    });
+    assert!(keepalive.reply.is_some(), "a keepalive asks for an answer");
+    // A listener on the tunnel's subject hides the dead end from "no responders".
+    drop(downs);
+    runtime.block_on(raw.flush()).unwrap();
+    drop(followers.pop());
+    tree_once_attached(&url, "a");
+    // Seven held, one free: each command gives its tunnel back as it ends, so the
+    // next one in a row gets it.
+    for _ in 0..3 {
+        let tree = noex(&["tree", "--cluster", &url, "--node", "a"]);
+        assert_eq!(tree.code, 0, "{}", tree.stderr);
+    }
+}
+
+/// Core NATS may drop a message for a slow subscriber; a tunnel whose sequence has a
+/// hole ends, rather than hand the agent (or `noex`) a corrupted byte stream. Here a
+/// raw NATS client forges the hole: a message numbered far ahead.
+#[test]
+fn a_lost_tunnel_message_ends_the_tunnel_rather_than_corrupt_the_stream() {
+    let Some((nats, _demos)) = cluster(&["a"]) else {
+        return;
+    };
+    let url = nats.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let raw = runtime.block_on(async_nats::connect(&url)).unwrap();
+    let mut ups = runtime
+        .block_on(raw.subscribe("noex.noex.tunnel.*.up"))
+        .unwrap();
+    runtime.block_on(raw.flush()).unwrap();
+    let follower = Follower::attach(&url, "a");
+    let up = runtime
+        .block_on(async {
+            tokio::time::timeout(nats::PATIENCE, futures_util::StreamExt::next(&mut ups)).await
+        })
+        .unwrap()
+        .unwrap()
+        .subject;
+    let mut forged = vec![0u8]; // data
+    // No bytes in it: only its number is wrong, so nothing but the hole can end it.
+    forged.extend_from_slice(&1_000_000u64.to_be_bytes());
+    runtime.block_on(async {
+        raw.publish(up, forged.into()).await.unwrap();
+        raw.flush().await.unwrap();
+    });
+    follower.until(
+        |_, err| err.contains("closed the connection"),
+        "told that the tunnel ended",
+    );
+    // And the node took its tunnel back.
+    tree_once_attached(&url, "a");
+}

@@ -36,5 +36,5 @@ pub use monitor::{DownReason, RemoteDown, RemoteMonitor};
 pub use node::{Cluster, join};
 pub use observe::ClusterView;
 pub use remote::RemoteRef;
-pub use tunnel::IDLE_LIMIT as TUNNEL_IDLE_LIMIT;
+pub use tunnel::{IDLE_LIMIT as TUNNEL_IDLE_LIMIT, close_observer_tunnels};
 pub use wire::{GlobalEntry, NodeInfo};

@@ -8,17 +8,23 @@
 //! asks the node to dial ([`Request::Dial`](crate::wire::Request)); the node
 //! subscribes to `up`, connects to its agent and answers. Each message carries a kind
 //! and a sequence number: core NATS may drop messages for a slow subscriber, and a
-//! byte stream with a hole in it would be misread, so a gap ends the tunnel. Both
-//! ends send a keepalive when idle and close after [`IDLE_LIMIT`] of silence, so a
-//! vanished observer never holds a connection to the agent.
+//! byte stream with a hole in it would be misread, so a gap ends the tunnel. An end
+//! whose stream closes says so (an `END` message), and the other closes at once.
+//! Every few seconds each end sends a keepalive as a NATS request, which the other
+//! end answers: NATS replies "no responders" at once when nobody listens on the
+//! subject any more, so an end that vanished without a word (a killed `noex`) is
+//! noticed at the next keepalive. An end that hears nothing for [`IDLE_LIMIT`] gives
+//! the tunnel up.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use async_nats::RequestErrorKind;
 use bytes::{BufMut, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use crate::error::RemoteError;
 use crate::subjects;
@@ -26,8 +32,11 @@ use crate::wire::Reply;
 
 /// Silence after which an end gives the tunnel up.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(15);
-/// How often an idle end says it is still there.
+/// How often each end asks whether the other is still there.
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(4);
+/// How long a keepalive waits for its answer; a late one is not an error (the idle
+/// limit decides), only "no responders" is.
+const KEEPALIVE_ANSWER: Duration = Duration::from_secs(2);
 /// At most this many tunnels into one node at a time (its agent has its own limit).
 const MAX_TUNNELS: usize = 8;
 /// Bytes read from the stream per message: well under NATS' default 1 MiB payload.
@@ -94,6 +103,19 @@ impl Tunnels {
     }
 }
 
+/// The observer ends of this process's tunnels, so that a program about to exit can
+/// let them tell their nodes ([`close_observer_tunnels`]).
+static OBSERVER_ENDS: LazyLock<TaskTracker> = LazyLock::new(TaskTracker::new);
+
+/// Wait, at most `within`, until every tunnel this process dialled has ended and told
+/// its node so: a program calls it before it exits, after dropping the streams, so
+/// the nodes free their tunnels at once rather than at the next keepalive.
+pub async fn close_observer_tunnels(within: Duration) {
+    OBSERVER_ENDS.close();
+    let _ = tokio::time::timeout(within, OBSERVER_ENDS.wait()).await;
+    OBSERVER_ENDS.reopen();
+}
+
 /// The observer's side: a stream that reaches `node`'s agent, for
 /// `noex_agent::client::Client::handshake`.
 pub(crate) async fn dial(
@@ -139,7 +161,7 @@ pub(crate) async fn dial(
     let (ours, theirs) = tokio::io::duplex(PIPE_BUFFER);
     let up = subjects::tunnel(cluster, &session, "up");
     let client = client.clone();
-    tokio::spawn(async move {
+    OBSERVER_ENDS.spawn(async move {
         if let Err(why) = pump(client, ours, down, up).await {
             tracing::debug!(%session, %why, "agent tunnel ended");
         }
@@ -163,19 +185,28 @@ async fn pump(
     };
     let sending = async {
         let mut buffer = vec![0; CHUNK];
+        // Busy or not: a stream of pushes to an end that was killed would otherwise
+        // flow until the idle limit.
+        let mut keepalives = tokio::time::interval_at(
+            tokio::time::Instant::now() + KEEPALIVE_EVERY,
+            KEEPALIVE_EVERY,
+        );
+        keepalives.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let read = tokio::time::timeout(KEEPALIVE_EVERY, reader.read(&mut buffer)).await;
-            match read {
-                Err(_) => sender.send(KEEPALIVE, &[]).await?,
-                Ok(Ok(0)) => {
-                    sender.send(END, &[]).await?;
-                    return Ok(());
-                }
-                Ok(Ok(n)) => sender.send(DATA, &buffer[..n]).await?,
-                Ok(Err(error)) => {
-                    let _ = sender.send(END, &[]).await;
-                    return Err(format!("stream: {error}"));
-                }
+            tokio::select! {
+                _ = keepalives.tick() => sender.keepalive().await?,
+                // `read` is cancel-safe: nothing is lost when the tick wins.
+                read = reader.read(&mut buffer) => match read {
+                    Ok(0) => {
+                        sender.send(END, &[]).await?;
+                        return Ok(());
+                    }
+                    Ok(n) => sender.send(DATA, &buffer[..n]).await?,
+                    Err(error) => {
+                        let _ = sender.send(END, &[]).await;
+                        return Err(format!("stream: {error}"));
+                    }
+                },
             }
         }
     };
@@ -193,6 +224,10 @@ async fn pump(
                 ));
             }
             expected += 1;
+            if let Some(to) = message.reply {
+                // A keepalive: the answer says this end is still here.
+                let _ = client.publish(to, bytes::Bytes::new()).await;
+            }
             match kind {
                 DATA => writer
                     .write_all(data)
@@ -223,15 +258,32 @@ struct Sender<'a> {
 
 impl Sender<'_> {
     async fn send(&self, kind: u8, data: &[u8]) -> Result<(), String> {
+        self.client
+            .publish(self.subject.clone(), self.message(kind, data))
+            .await
+            .map_err(|error| format!("NATS: {error}"))
+    }
+
+    /// A keepalive, as a request: "no responders" means the other end is gone.
+    async fn keepalive(&self) -> Result<(), String> {
+        let asking = self
+            .client
+            .request(self.subject.clone(), self.message(KEEPALIVE, &[]));
+        match tokio::time::timeout(KEEPALIVE_ANSWER, asking).await {
+            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {
+                Err("the other end is gone: nobody listens on the tunnel".to_string())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn message(&self, kind: u8, data: &[u8]) -> bytes::Bytes {
         let sequence = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut message = BytesMut::with_capacity(HEADER + data.len());
         message.put_u8(kind);
         message.put_u64(sequence);
         message.put_slice(data);
-        self.client
-            .publish(self.subject.clone(), message.freeze())
-            .await
-            .map_err(|error| format!("NATS: {error}"))
+        message.freeze()
     }
 }
 

@@ -12,7 +12,8 @@ use noex::ExitReason;
 use noex::event_bus::{EventBus, EventBusOptions};
 use noex::gen_server::{self, Context, GenServer, Reply, StartOptions};
 use noex_cluster::{
-    Cluster, ClusterConfig, DownReason, GlobalError, JoinError, NodeEvent, RemoteError, join,
+    Cluster, ClusterConfig, ClusterView, DownReason, GlobalError, JoinError, NodeEvent,
+    RemoteError, join,
 };
 use serde::{Deserialize, Serialize};
 use support::{Nats, NodeProcess, PATIENCE};
@@ -572,4 +573,29 @@ async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
     })
     .await
     .expect("JetStream takes writes again");
+}
+
+/// `noex --cluster URL --node a` into a node whose agent is off (as every node of
+/// this file: `nats_or_skip!` turns it off) is refused by that node with the reason,
+/// and a node that is not there is `NodeDown`; neither waits for a timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_tunnel_into_a_node_without_its_agent_is_refused_with_the_reason() {
+    let nats = nats_or_skip!();
+    let _a = NodeProcess::start("a", &nats.url());
+    let me = me(&nats, "t").await;
+    until_up(&me, &["a"]).await;
+    let view = ClusterView::connect(&config("observer", &nats.url()))
+        .await
+        .unwrap();
+    match view.dial_agent("a").await {
+        Err(RemoteError::Refused { node, reason }) => {
+            assert_eq!(node, "a");
+            assert!(reason.contains("agent is not running"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {:?}", other.map(|_| "a stream")),
+    }
+    assert!(matches!(
+        view.dial_agent("nobody").await,
+        Err(RemoteError::NodeDown { node }) if node == "nobody"
+    ));
 }

@@ -29,8 +29,17 @@ pub fn run(command: Command, ctx: &Context) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(dispatch(command, ctx))
+    runtime.block_on(async {
+        let outcome = dispatch(command, ctx).await;
+        // A node's agent reached with --node: tell the node the tunnel ended, so it
+        // frees it now, not when it notices this process is gone.
+        noex_cluster::close_observer_tunnels(TUNNELS_CLOSE_WITHIN).await;
+        outcome
+    })
 }
+
+/// How long `noex` waits at its end for its tunnels to say goodbye to their nodes.
+const TUNNELS_CLOSE_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
     match command {
