@@ -210,6 +210,18 @@ impl Monitors {
             });
     }
 
+    /// This node leaves: as in Erlang when a node stops its distribution, every
+    /// monitor it set fires with `noconnection`, and those set on its processes stop.
+    pub(crate) fn leave(&self) {
+        let ids: Vec<u64> = self.inner.pending.lock().unwrap().keys().copied().collect();
+        for id in ids {
+            self.fire(id, |_| DownReason::NoConnection);
+        }
+        for (_, task) in self.inner.local.lock().unwrap().drain() {
+            task.abort();
+        }
+    }
+
     /// Watch local process `pid` for monitor `id` of node `watcher`.
     pub(crate) fn watch_local(&self, pid: Pid, watcher: String, id: u64) {
         let down = noex::process::monitor(pid);

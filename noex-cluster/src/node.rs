@@ -448,6 +448,7 @@ impl Cluster {
         for task in tasks {
             task.abort();
         }
+        self.inner.monitors.leave();
         let me = self.inner.membership.me().clone();
         for (name, entry) in self.inner.names.all() {
             if entry.node == me.node && entry.incarnation == me.incarnation {

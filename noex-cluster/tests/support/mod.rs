@@ -202,13 +202,21 @@ impl NodeProcess {
 
     /// The next line that starts with `prefix`, others skipped.
     pub fn expect(&mut self, prefix: &str) -> String {
+        self.expect_one_of(&[prefix])
+    }
+
+    /// The next line that starts with any of `prefixes`, others skipped: for lines
+    /// that two tasks of the node print in either order.
+    pub fn expect_one_of(&mut self, prefixes: &[&str]) -> String {
         let deadline = std::time::Instant::now() + PATIENCE;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(line) if prefixes.iter().any(|prefix| line.starts_with(prefix)) => {
+                    return line;
+                }
                 Ok(_) => continue,
-                Err(_) => panic!("node {} never said {prefix:?}", self.name),
+                Err(_) => panic!("node {} never said any of {prefixes:?}", self.name),
             }
         }
     }
