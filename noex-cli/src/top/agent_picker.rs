@@ -42,6 +42,7 @@ pub async fn list_cluster_nodes(target: &TargetArgs) -> Result<Vec<AppChoice>, S
             processes: None,
             error: None,
             node: Some(info.node),
+            host: Some(info.host),
         })
         .collect())
 }
@@ -54,5 +55,6 @@ fn choice(row: AppRow) -> AppChoice {
         processes: row.processes,
         error: row.error,
         node: None,
+        host: None,
     }
 }

@@ -598,6 +598,7 @@ mod tests {
             processes: None,
             error: None,
             node: None,
+            host: None,
         };
         let list = vec![
             choice(4242, Some("demo")),

@@ -68,6 +68,7 @@ pub async fn run(ctx: &Context, args: TopArgs) -> Result<(), CliError> {
             app.host = Some(host.to_string().trim_start_matches("ssh://").to_owned())
         }
         (None, Some(_)) => {
+            app.node = ctx.target.cluster.node.clone();
             app.host = Some(match &ctx.target.cluster.node {
                 Some(node) => format!("node {node}"),
                 None => "the cluster's only node".to_string(),
@@ -261,6 +262,7 @@ impl<'a> Session<'a> {
                 match choice.node {
                     Some(node) => {
                         app.host = Some(format!("node {node}"));
+                        app.node = Some(node.clone());
                         target.cluster.node = Some(node);
                     }
                     None => {

@@ -70,6 +70,8 @@ pub struct App {
     pub system_memory: Option<u64>,
     /// The machine the app runs on, over `--host` (`ana@box`); `None`: this one.
     pub host: Option<String>,
+    /// The cluster node shown, over `--cluster` with `--node`.
+    pub node: Option<String>,
 
     // The agent.
     pub connection: Connection,
@@ -138,6 +140,7 @@ impl App {
             zone: TimeZone::Local,
             system_memory: None,
             host: None,
+            node: None,
             connection: Connection::Connecting,
             retrying: false,
             hello: None,

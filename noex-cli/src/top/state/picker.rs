@@ -22,6 +22,8 @@ pub struct AppChoice {
     pub error: Option<String>,
     /// The cluster node it runs as, when the picker lists a `--cluster`'s nodes.
     pub node: Option<String>,
+    /// The machine that node runs on (its hostname).
+    pub host: Option<String>,
 }
 
 /// The picker's state: the list (once known) and the line selected.
@@ -47,12 +49,20 @@ impl App {
         if self.overlay != Overlay::Apps {
             return;
         }
-        let shown = self.hello.as_ref().map(|h| h.pid);
         self.picker.cursor = choices
             .iter()
-            .position(|c| Some(c.pid) == shown)
+            .position(|choice| self.is_shown(choice))
             .unwrap_or(0);
         self.picker.choices = Some(choices);
+    }
+
+    /// Whether `choice` is what the dashboard shows: a node by its name (nodes on two
+    /// machines may share an OS pid), an application by its pid.
+    pub fn is_shown(&self, choice: &AppChoice) -> bool {
+        match (&choice.node, &self.node) {
+            (Some(node), Some(shown)) => node == shown,
+            _ => self.hello.as_ref().map(|hello| hello.pid) == Some(choice.pid),
+        }
     }
 
     /// The applications could not be listed at all (over `--host`, ssh failed).
@@ -129,6 +139,7 @@ mod tests {
             processes: app.map(|_| 7),
             error: app.is_none().then(|| "no answer".to_string()),
             node: None,
+            host: None,
         };
         vec![
             choice(1000, Some("billing")),

@@ -12,7 +12,6 @@ use crate::render::format;
 use crate::top::state::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
-    let shown = app.hello.as_ref().map(|h| h.pid);
     let mut lines = Vec::new();
     match &app.picker.choices {
         None => lines.push(Line::from(Span::styled(
@@ -34,10 +33,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
             styles.dim(),
         ))),
         Some(choices) => {
-            lines.push(Line::from(Span::styled(
-                format!("   {:<24} {:>8} {:>10}", "APP", "PID", "PROCESSES"),
-                styles.header(),
-            )));
+            // A cluster's nodes may be on other machines: which one says more than a
+            // count of processes, and an OS pid alone does not tell nodes apart.
+            let nodes = choices.iter().any(|choice| choice.node.is_some());
+            let header = if nodes {
+                format!("   {:<24} {:>8}  {:<16}", "NODE · APP", "PID", "HOST")
+            } else {
+                format!("   {:<24} {:>8} {:>10}", "APP", "PID", "PROCESSES")
+            };
+            lines.push(Line::from(Span::styled(header, styles.header())));
             for (i, choice) in choices.iter().enumerate() {
                 let cursor = if i == app.picker.cursor {
                     styles.symbols.cursor
@@ -45,16 +49,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, styles: &Styles) {
                     "  "
                 };
                 let name = choice.app.as_deref().unwrap_or("(not answering)");
-                let count = choice
-                    .processes
-                    .map_or_else(|| "-".to_string(), format::count);
-                let mut text = format!(
-                    "{cursor} {:<24} {:>8} {:>10}",
-                    format::truncate(name, 24),
-                    choice.pid,
-                    count
-                );
-                if Some(choice.pid) == shown {
+                let mut text = if nodes {
+                    format!(
+                        "{cursor} {:<24} {:>8}  {:<16}",
+                        format::truncate(name, 24),
+                        choice.pid,
+                        format::truncate(choice.host.as_deref().unwrap_or("-"), 16)
+                    )
+                } else {
+                    format!(
+                        "{cursor} {:<24} {:>8} {:>10}",
+                        format::truncate(name, 24),
+                        choice.pid,
+                        choice
+                            .processes
+                            .map_or_else(|| "-".to_string(), format::count)
+                    )
+                };
+                if app.is_shown(choice) {
                     text.push_str("  (shown)");
                 }
                 if let Some(error) = &choice.error {

@@ -298,6 +298,7 @@ fn the_application_picker() {
             .is_none()
             .then(|| "the agent closed the connection".into()),
         node: None,
+        host: None,
     };
     app.apps_listed(vec![
         choice(1000, Some("billing"), Some(12_045)),
@@ -305,6 +306,32 @@ fn the_application_picker() {
         choice(5150, None, None),
     ]);
     check("picker", app);
+}
+
+/// Over `--cluster`, `A` lists the nodes with the machine each runs on; the node shown
+/// is marked by its name, since nodes on two machines may share an OS pid.
+#[test]
+fn the_node_picker_marks_the_node_shown_by_name() {
+    use crate::top::state::AppChoice;
+
+    let mut app = testing::app(Layout::Full);
+    app.host = Some("node api-2".into());
+    app.node = Some("api-2".into());
+    handle_key(&mut app, key('A'));
+    let node = |name: &str, host: &str| AppChoice {
+        pid: 4242,
+        socket: Default::default(),
+        app: Some(format!("{name} · shop")),
+        processes: None,
+        error: None,
+        node: Some(name.into()),
+        host: Some(host.into()),
+    };
+    app.apps_listed(vec![
+        node("api-1", "10.0.0.1"),
+        node("api-2", "shop-eu-west-2.internal.example"),
+    ]);
+    snapshot!("top_node_picker_100x20", frame(&mut app, 100, 20));
 }
 
 /// A lifecycle event of the fixture app for the event log tests, `seq` after the
