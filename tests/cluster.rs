@@ -26,6 +26,10 @@ macro_rules! snapshot {
     };
 }
 
+/// A demo node's processes: the demo's, and its `cluster` supervisor with `leader`
+/// and `caller` (noex-cli/src/demo/app/cluster.rs).
+const NODE_PIDS: usize = DEMO_PIDS as usize + 3;
+
 /// A NATS server and the demo joined to it as each of `nodes`.
 fn cluster(nodes: &[&str]) -> Option<(Nats, Vec<Demo>)> {
     let nats = Nats::start()?;
@@ -71,22 +75,26 @@ fn ps_cluster_lists_every_nodes_processes_with_the_node_first() {
     assert_eq!(ps.code, 0, "{}", ps.stderr);
     assert!(ps.stderr.is_empty(), "{}", ps.stderr);
     let lines: Vec<&str> = ps.stdout.lines().collect();
-    assert_eq!(lines.len(), 1 + 2 * DEMO_PIDS as usize, "{}", ps.stdout);
+    assert_eq!(lines.len(), 1 + 2 * NODE_PIDS, "{}", ps.stdout);
     // Node order, pid order within one.
     assert!(lines[1].starts_with("a "), "{}", ps.stdout);
     assert!(lines[lines.len() - 1].starts_with("b "), "{}", ps.stdout);
-    snapshot!(
-        "e2e_ps_cluster",
-        redact_late_pids(
-            &redact_timer_due(&redact_columns(
-                &ps.stdout,
-                &["MSGS", "QUEUE", "BUSY", "UPTIME"]
-            )),
-            DEMO_PIDS
-        )
+    let table = redact_late_pids(
+        &redact_timer_due(&redact_columns(
+            &ps.stdout,
+            &["MSGS", "QUEUE", "BUSY", "UPTIME"],
+        )),
+        DEMO_PIDS,
     );
+    // Who leads, and how the last call went, change with timing: the leader test
+    // below checks them.
+    let table: Vec<&str> = table
+        .lines()
+        .filter(|line| !line.contains(" leader Leader ") && !line.contains(" caller Caller "))
+        .collect();
+    snapshot!("e2e_ps_cluster", table.join("\n"));
     let json = rows(&noex(&["ps", "--cluster", &url, "--json"]));
-    assert_eq!(json.len(), 2 * DEMO_PIDS as usize);
+    assert_eq!(json.len(), 2 * NODE_PIDS);
     assert_eq!(json[0]["node"], "a");
     assert_eq!(json[json.len() - 1]["node"], "b");
     drop(demos);
@@ -375,4 +383,83 @@ fn a_lost_tunnel_message_ends_the_tunnel_rather_than_corrupt_the_stream() {
     );
     // And the node took its tunnel back.
     tree_once_attached(&url, "a");
+}
+
+/// The issue's own check, with the CLI alone: three demo nodes run for the global
+/// name `leader`; exactly one holds it, every node's `caller` reaches it across
+/// nodes; its node killed with SIGKILL, another node takes the name over (once the
+/// others see the node down) and the callers follow it.
+#[test]
+fn the_global_leader_moves_to_another_node_when_its_node_is_killed() {
+    let Some((nats, mut demos)) = cluster(&["a", "b", "c"]) else {
+        return;
+    };
+    let url = nats.url();
+    // (node, state) of every process named `name`, on every node that answers.
+    let states = |name: &str| -> Vec<(String, String)> {
+        let ps = noex(&["ps", "--json", "--cluster", &url]);
+        let Ok(rows) = serde_json::from_str::<Vec<Value>>(&ps.stdout) else {
+            return Vec::new();
+        };
+        rows.iter()
+            .filter(|row| row["name"] == name)
+            .map(|row| {
+                let field = |key: &str| row[key].as_str().unwrap_or_default().to_string();
+                (field("node"), field("state"))
+            })
+            .collect()
+    };
+    let holder = |states: &[(String, String)]| -> Vec<String> {
+        states
+            .iter()
+            .filter(|(_, state)| state == "holds global name leader")
+            .map(|(node, _)| node.clone())
+            .collect()
+    };
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + nats::PATIENCE;
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never {what}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+
+    until("one leader and two standbys", &|| {
+        let leaders = states("leader");
+        leaders.len() == 3 && holder(&leaders).len() == 1
+    });
+    let first = holder(&states("leader")).remove(0);
+    let answered_by = |node: &str| format!("leader on node {node} answered in ");
+    until("every caller answered by the leader", &|| {
+        let callers = states("caller");
+        callers.len() == 3
+            && callers
+                .iter()
+                .all(|(_, state)| state.starts_with(&answered_by(&first)))
+    });
+    // The standbys name the holder.
+    for (node, state) in states("leader") {
+        if node != first {
+            assert_eq!(state, format!("standby; leader is on node {first}"));
+        }
+    }
+
+    let index = ["a", "b", "c"]
+        .iter()
+        .position(|node| *node == first)
+        .unwrap();
+    drop(demos.remove(index)); // SIGKILL
+    until("a new leader on another node", &|| {
+        let leaders = states("leader");
+        leaders.len() == 2 && holder(&leaders).len() == 1
+    });
+    let second = holder(&states("leader")).remove(0);
+    assert_ne!(second, first);
+    until("both callers answered by the new leader", &|| {
+        let callers = states("caller");
+        callers.len() == 2
+            && callers
+                .iter()
+                .all(|(_, state)| state.starts_with(&answered_by(&second)))
+    });
 }

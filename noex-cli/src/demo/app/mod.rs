@@ -12,7 +12,8 @@
 //! ├── scheduler: runs a few jobs every 2 s; not with `--steady`
 //! ├── session_spawner: opens a session every 2 s; not with `--steady`
 //! ├── idle (simple_one_for_one): idle-N, with `--scale N` only
-//! └── shop (one_for_one): checkout, order_board, vip_orders, on the store below
+//! ├── shop (one_for_one): checkout, order_board, vip_orders, on the store below
+//! └── cluster (one_for_one): leader, caller; with `--cluster` only (`cluster.rs`)
 //! store (noex-store): store/queries, store/customers, store/orders, store/audit
 //! ```
 //!
@@ -23,6 +24,7 @@
 //! SIGHUP and (with `--watch-parent`) the end of the `noex demo` that started it.
 
 mod breaker;
+mod cluster;
 mod jobs;
 mod metrics;
 mod pipeline;
@@ -146,7 +148,7 @@ pub async fn run(args: &DemoArgs, cluster: &ClusterArgs) -> anyhow::Result<()> {
     }
     // A node of the cluster once it runs: `noex ps --cluster` lists it, and any
     // command reaches it with `--cluster URL --node NAME`.
-    let node = match join_cluster(cluster).await {
+    let node = match join_cluster(&app, cluster).await {
         Ok(node) => node,
         Err(error) => {
             let _ = app.stop().await;
@@ -205,8 +207,12 @@ pub async fn run(args: &DemoArgs, cluster: &ClusterArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Join the cluster `--cluster` names as node `--node`, if it names one.
-async fn join_cluster(args: &ClusterArgs) -> anyhow::Result<Option<noex_cluster::Cluster>> {
+/// Join the cluster `--cluster` names as node `--node`, if it names one, and run
+/// for its global name `leader` (`cluster.rs`).
+async fn join_cluster(
+    app: &RunningApplication,
+    args: &ClusterArgs,
+) -> anyhow::Result<Option<noex_cluster::Cluster>> {
     let Some(url) = &args.cluster else {
         return Ok(None);
     };
@@ -218,7 +224,16 @@ async fn join_cluster(args: &ClusterArgs) -> anyhow::Result<Option<noex_cluster:
     if let Some(creds) = &args.nats_creds {
         config = config.credentials(creds.clone());
     }
-    Ok(Some(noex_cluster::join(config).await?))
+    let node = noex_cluster::join(config).await?;
+    if let Err(error) = app
+        .supervisor()
+        .start_child(cluster::child_spec(&node))
+        .await
+    {
+        node.leave().await;
+        anyhow::bail!("the demo's cluster processes did not start: {error}");
+    }
+    Ok(Some(node))
 }
 
 /// How to run `noex` from another terminal: `noex` if it is on the PATH, else this
