@@ -18,8 +18,15 @@ pub(crate) const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The time a reply needs to come back over NATS after the process has answered:
 /// the node's own call gives up this much earlier than the caller, so a slow
-/// process is a `Timeout` from the node, not silence.
+/// process is a `Timeout` from the node, not silence. A shorter call keeps a
+/// quarter of its timeout for the way back instead, so its process still gets the
+/// rest.
 const TRANSIT: Duration = Duration::from_millis(200);
+
+/// How long the serving node may wait for its process, of a call's `timeout`.
+fn serving_time(timeout: Duration) -> Duration {
+    timeout.saturating_sub(TRANSIT.min(timeout / 4))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Address {
@@ -110,7 +117,7 @@ where
         self.cluster.check_up(&node)?;
         let request = Request::Call {
             name: name.clone(),
-            timeout_ms: timeout.saturating_sub(TRANSIT).as_millis() as u64,
+            timeout_ms: serving_time(timeout).as_millis() as u64,
             payload: wire::encode(&request),
         };
         let subject = subjects::node_rpc(self.cluster.cluster_name(), &node);
@@ -189,4 +196,19 @@ async fn request_on(
             _ => RemoteError::Transport(error.to_string()),
         })?;
     wire::decode(&message.payload).map_err(RemoteError::Transport)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serving_node_waits_all_but_the_transit_time_or_a_quarter() {
+        let ms = Duration::from_millis;
+        assert_eq!(serving_time(ms(5000)), ms(4800));
+        assert_eq!(serving_time(ms(800)), ms(600));
+        assert_eq!(serving_time(ms(400)), ms(300));
+        assert_eq!(serving_time(ms(100)), ms(75));
+        assert_eq!(serving_time(ms(0)), ms(0));
+    }
 }
