@@ -14,6 +14,17 @@ pub enum JoinError {
     JetStream(String),
     #[error("a node named {node:?} is already up in cluster {cluster:?}")]
     NameInUse { node: String, cluster: String },
+    /// A connection still listens on the name's subject but does not answer: a node
+    /// whose machine died without closing it, until NATS' ping check drops it, or
+    /// one too busy to answer within 5 s.
+    #[error(
+        "the name {node:?} is still taken in cluster {cluster:?} by a node that does not          answer ({reason}); NATS drops a dead node's connection after its ping check"
+    )]
+    NameHeld {
+        node: String,
+        cluster: String,
+        reason: String,
+    },
 }
 
 /// A call or cast to a process on another node did not get through.

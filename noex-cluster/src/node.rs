@@ -55,10 +55,17 @@ pub async fn join(config: ClusterConfig) -> Result<Cluster, JoinError> {
     .await
     {
         Err(RemoteError::NodeDown { .. }) => {}
-        _ => {
+        Ok(_) => {
             return Err(JoinError::NameInUse {
                 node: config.node.clone(),
                 cluster: config.cluster.clone(),
+            });
+        }
+        Err(error) => {
+            return Err(JoinError::NameHeld {
+                node: config.node.clone(),
+                cluster: config.cluster.clone(),
+                reason: error.to_string(),
             });
         }
     }

@@ -273,6 +273,25 @@ async fn joining_under_a_name_that_is_up_is_refused() {
     assert!(matches!(bad, JoinError::Config(_)), "{bad}");
 }
 
+/// A connection that listens on a node's subject and never answers, as a node whose
+/// machine died does until NATS drops it: a join under that name is refused, and
+/// the error says the holder does not answer rather than that it is up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_under_a_name_held_by_a_silent_connection_is_refused_as_held() {
+    let nats = nats_or_skip!();
+    let silent = async_nats::connect(nats.url()).await.unwrap();
+    let _listening = silent.subscribe("noex.noex.node.zz.rpc").await.unwrap();
+    silent.flush().await.unwrap();
+    let error = join(config("zz", &nats.url()))
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&error, JoinError::NameHeld { node, .. } if node == "zz"),
+        "{error}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn global_name_moves_to_another_node_when_its_holder_is_killed() {
     let nats = nats_or_skip!();
