@@ -161,7 +161,16 @@ pub(crate) async fn serve(
 /// A cast comes without a reply subject: at most once, nobody waits.
 async fn send_reply(client: &async_nats::Client, to: Option<async_nats::Subject>, reply: Reply) {
     if let Some(to) = to {
-        let _ = client.publish(to, wire::encode(&reply).into()).await;
+        let mut encoded = wire::encode(&reply);
+        // NATS would refuse it, and the caller wait out its timeout: say so instead.
+        let limit = client.server_info().max_payload;
+        if encoded.len() > limit {
+            encoded = wire::encode(&Reply::TooLarge {
+                bytes: encoded.len() as u64,
+                limit: limit as u64,
+            });
+        }
+        let _ = client.publish(to, encoded.into()).await;
     }
 }
 

@@ -271,11 +271,15 @@ impl Cluster {
         self.inner.membership.nodes()
     }
 
+    /// Whether `node` is up, as this node sees it now.
     pub fn is_up(&self, node: &str) -> bool {
         self.inner.membership.incarnation(node).is_some()
     }
 
     /// Node up and down events from now on (Erlang's `net_kernel:monitor_nodes`).
+    /// A receiver that falls more than 1,024 events behind gets
+    /// `RecvError::Lagged` and misses the oldest; [`Cluster::nodes`] then says who
+    /// is up.
     pub fn node_events(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.membership.subscribe()
     }

@@ -155,6 +155,9 @@ fn refusal(reply: Reply, node: String, name: String, timeout: Duration) -> Remot
         Reply::Exited(reason) => RemoteError::Exited { node, name, reason },
         Reply::Decode(reason) => RemoteError::Decode { node, name, reason },
         Reply::Refused(reason) => RemoteError::Refused { node, reason },
+        Reply::TooLarge { bytes, limit } => RemoteError::Transport(format!(
+            "the reply of {bytes} bytes is over the NATS server's max_payload of {limit} bytes"
+        )),
         Reply::Value(_) | Reply::Done => RemoteError::Transport("unexpected reply".to_string()),
     }
 }

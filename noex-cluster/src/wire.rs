@@ -53,6 +53,11 @@ pub(crate) enum Reply {
     Decode(String),
     /// The node will not do it, and says why (a tunnel to an agent that is off).
     Refused(String),
+    /// The reply was over the NATS server's `max_payload`, so it was not sent.
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 /// A monitored process ended; sent to the watcher's node, which acknowledges it.

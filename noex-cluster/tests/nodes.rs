@@ -38,6 +38,8 @@ enum Ask {
     Add(i64),
     /// Reply after this many milliseconds.
     Sleep(u64),
+    /// Reply with the node's name padded to this many bytes.
+    Padded(usize),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +58,10 @@ impl GenServer for Counter {
             Ask::Get => {}
             Ask::Add(n) => self.value += n,
             Ask::Sleep(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Ask::Padded(bytes) => {
+                let padding = " ".repeat(bytes.saturating_sub(self.node.len()));
+                return Reply::Now((format!("{}{padding}", self.node), self.value));
+            }
         }
         Reply::Now((self.node.clone(), self.value))
     }
@@ -247,6 +253,12 @@ async fn remote_call_errors_say_node_down_noproc_or_timeout() {
         }
     );
     let counter = me.remote::<Counter>("a", "counter");
+    // A reply NATS would refuse (1 MiB by default) is an error at once, not a timeout.
+    let huge = counter.call(Ask::Padded(2 << 20)).await.unwrap_err();
+    assert!(
+        matches!(&huge, RemoteError::Transport(why) if why.contains("over the NATS server's max_payload of 1048576 bytes")),
+        "{huge:?}"
+    );
     let slow = counter
         .call_timeout(Ask::Sleep(3_000), Duration::from_millis(500))
         .await
