@@ -261,19 +261,15 @@ impl Follower {
 
     /// Wait until `done(stdout, stderr)`.
     fn until(&self, done: impl Fn(&str, &str) -> bool, what: &str) {
-        let deadline = std::time::Instant::now() + nats::PATIENCE;
-        loop {
+        until(what, || {
             let read = |name| std::fs::read_to_string(self.dir.path().join(name)).unwrap();
             let (out, err) = (read("out"), read("err"));
             if done(&out, &err) {
-                return;
+                Ok(())
+            } else {
+                Err(format!("{out}\n{err}"))
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "never {what}: {out}\n{err}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        });
     }
 }
 
@@ -284,21 +280,45 @@ impl Drop for Follower {
     }
 }
 
-/// `noex tree --cluster URL --node NODE`, run until it attaches.
-fn tree_once_attached(url: &str, node: &str) {
+/// Wait until `check` is `Ok`, asking again every 100 ms; its last `Err` says
+/// what was seen instead.
+fn until(what: &str, mut check: impl FnMut() -> Result<(), String>) {
     let deadline = std::time::Instant::now() + nats::PATIENCE;
     loop {
-        let tree = noex(&["tree", "--cluster", url, "--node", node]);
-        if tree.code == 0 {
-            return;
+        match check() {
+            Ok(()) => return,
+            Err(seen) => assert!(std::time::Instant::now() < deadline, "never {what}: {seen}"),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "node {node} never took a tunnel again: {}",
-            tree.stderr
-        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// `noex tree --cluster URL --node NODE`, run until it attaches.
+fn tree_once_attached(url: &str, node: &str) {
+    until(&format!("a tunnel into node {node} again"), || {
+        let tree = noex(&["tree", "--cluster", url, "--node", node]);
+        if tree.code == 0 {
+            Ok(())
+        } else {
+            Err(tree.stderr)
+        }
+    });
+}
+
+/// A raw NATS client of the test, subscribed to `subject` once the server knows.
+fn raw_subscriber(
+    url: &str,
+    subject: &'static str,
+) -> (
+    tokio::runtime::Runtime,
+    async_nats::Client,
+    async_nats::Subscriber,
+) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let raw = runtime.block_on(async_nats::connect(url)).unwrap();
+    let subscriber = runtime.block_on(raw.subscribe(subject)).unwrap();
+    runtime.block_on(raw.flush()).unwrap();
+    (runtime, raw, subscriber)
 }
 
 #[test]
@@ -307,12 +327,7 @@ fn a_node_serves_eight_agent_tunnels_and_every_noex_gives_its_own_back() {
         return;
     };
     let url = nats.url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let raw = runtime.block_on(async_nats::connect(&url)).unwrap();
-    let mut downs = runtime
-        .block_on(raw.subscribe("noex.noex.tunnel.*.down"))
-        .unwrap();
-    runtime.block_on(raw.flush()).unwrap();
+    let (runtime, raw, mut downs) = raw_subscriber(&url, "noex.noex.tunnel.*.down");
     let mut followers: Vec<Follower> = (0..8).map(|_| Follower::attach(&url, "a")).collect();
     let ninth = noex(&["tree", "--cluster", &url, "--node", "a"]);
     assert_eq!(ninth.code, 1, "{}", ninth.stderr);
@@ -356,12 +371,7 @@ fn a_lost_tunnel_message_ends_the_tunnel_rather_than_corrupt_the_stream() {
         return;
     };
     let url = nats.url();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let raw = runtime.block_on(async_nats::connect(&url)).unwrap();
-    let mut ups = runtime
-        .block_on(raw.subscribe("noex.noex.tunnel.*.up"))
-        .unwrap();
-    runtime.block_on(raw.flush()).unwrap();
+    let (runtime, raw, mut ups) = raw_subscriber(&url, "noex.noex.tunnel.*.up");
     let follower = Follower::attach(&url, "a");
     let up = runtime
         .block_on(async {
@@ -416,26 +426,27 @@ fn the_global_leader_moves_to_another_node_when_its_node_is_killed() {
             .map(|(node, _)| node.clone())
             .collect()
     };
-    let until = |what: &str, done: &dyn Fn() -> bool| {
-        let deadline = std::time::Instant::now() + nats::PATIENCE;
-        while !done() {
-            assert!(std::time::Instant::now() < deadline, "never {what}");
-            std::thread::sleep(std::time::Duration::from_millis(200));
+    // The leaders' or callers' states as seen, if not yet as wanted.
+    let seen = |wanted: bool, states: Vec<(String, String)>| {
+        if wanted {
+            Ok(())
+        } else {
+            Err(format!("{states:?}"))
         }
     };
 
-    until("one leader and two standbys", &|| {
+    until("one leader and two standbys", || {
         let leaders = states("leader");
-        leaders.len() == 3 && holder(&leaders).len() == 1
+        seen(leaders.len() == 3 && holder(&leaders).len() == 1, leaders)
     });
     let first = holder(&states("leader")).remove(0);
     let answered_by = |node: &str| format!("leader on node {node} answered in ");
-    until("every caller answered by the leader", &|| {
+    until("every caller answered by the leader", || {
         let callers = states("caller");
-        callers.len() == 3
-            && callers
-                .iter()
-                .all(|(_, state)| state.starts_with(&answered_by(&first)))
+        let all = callers
+            .iter()
+            .all(|(_, state)| state.starts_with(&answered_by(&first)));
+        seen(callers.len() == 3 && all, callers)
     });
     // The standbys name the holder.
     for (node, state) in states("leader") {
@@ -449,17 +460,17 @@ fn the_global_leader_moves_to_another_node_when_its_node_is_killed() {
         .position(|node| *node == first)
         .unwrap();
     drop(demos.remove(index)); // SIGKILL
-    until("a new leader on another node", &|| {
+    until("a new leader on another node", || {
         let leaders = states("leader");
-        leaders.len() == 2 && holder(&leaders).len() == 1
+        seen(leaders.len() == 2 && holder(&leaders).len() == 1, leaders)
     });
     let second = holder(&states("leader")).remove(0);
     assert_ne!(second, first);
-    until("both callers answered by the new leader", &|| {
+    until("both callers answered by the new leader", || {
         let callers = states("caller");
-        callers.len() == 2
-            && callers
-                .iter()
-                .all(|(_, state)| state.starts_with(&answered_by(&second)))
+        let all = callers
+            .iter()
+            .all(|(_, state)| state.starts_with(&answered_by(&second)));
+        seen(callers.len() == 2 && all, callers)
     });
 }

@@ -159,6 +159,19 @@ fn node_process() {
     });
 }
 
+/// What this test's node hears on `bus`'s `room.*`, as "topic message".
+async fn rooms_heard(
+    bus: &noex_cluster::ClusterBus<String>,
+) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    let (seen, heard) = tokio::sync::mpsc::unbounded_channel();
+    bus.subscribe("room.*", move |message: &String, topic: &str| {
+        let _ = seen.send(format!("{topic} {message}"));
+    })
+    .await
+    .unwrap();
+    heard
+}
+
 /// The bus "chat" every node of these tests opens.
 async fn chat(cluster: &Cluster) -> noex_cluster::ClusterBus<String> {
     let local = EventBus::<String>::start(EventBusOptions::new())
@@ -398,12 +411,7 @@ async fn publish_reaches_matching_subscribers_on_every_node() {
     let me = me(&nats, "t").await;
     until_up(&me, &["a", "b"]).await;
     let bus = chat(&me).await;
-    let (seen, mut here) = tokio::sync::mpsc::unbounded_channel();
-    bus.subscribe("room.*", move |message: &String, topic: &str| {
-        let _ = seen.send(format!("{topic} {message}"));
-    })
-    .await
-    .unwrap();
+    let mut here = rooms_heard(&bus).await;
     // `other.x` matches nobody's `room.*`: each node's next line is `room.2`.
     bus.publish("other.x", "nobody".into()).await.unwrap();
     bus.publish("room.2", "hello".into()).await.unwrap();
@@ -477,12 +485,7 @@ async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
     let me = me(&nats, "t").await;
     until_up(&me, &["a", "b"]).await;
     let bus = chat(&me).await;
-    let (seen, mut here) = tokio::sync::mpsc::unbounded_channel();
-    bus.subscribe("room.*", move |message: &String, topic: &str| {
-        let _ = seen.send(format!("{topic} {message}"));
-    })
-    .await
-    .unwrap();
+    let mut here = rooms_heard(&bus).await;
 
     // Calls one after another, each reported as it ends; the report waits for the
     // test to read it, and a failed call is retried after a pause, as a client

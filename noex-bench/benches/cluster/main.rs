@@ -26,6 +26,8 @@
 mod floor;
 mod nats;
 mod noex_cluster;
+#[path = "../paired/mod.rs"]
+mod paired;
 #[cfg(feature = "ractor-cluster")]
 mod ractor_cluster;
 
@@ -35,12 +37,12 @@ use std::hint::black_box;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode};
 use tokio::runtime::Runtime;
 
 use floor::{Floor, Sizes};
 use nats::Nats;
 use noex_cluster::NoexCluster;
+use paired::{Bench, Entry, ROUNDS, Rounds, median, ratio, run, time};
 #[cfg(feature = "ractor-cluster")]
 use ractor_cluster::RactorCluster;
 
@@ -63,39 +65,20 @@ const CALL: &str = "call round trip";
 const CAST: &str = "cast, 10,000 + 1 call";
 const WORKLOADS: [&str; 2] = [CALL, CAST];
 
-/// Samples of every benchmark.
-const SAMPLES: usize = 10;
-/// Paired rounds after criterion's measurements, in which the contenders of a row
-/// take turns, each for a batch of about this long.
-const ROUNDS: usize = 15;
+/// Each round of a contender runs for about this long.
 const BATCH: Duration = Duration::from_millis(50);
 
-/// A contender's paired rounds of one workload: what the summary is made of.
-#[derive(Default)]
-struct Rounds {
-    /// Each round's time an operation, in nanoseconds.
-    wall: Vec<f64>,
-    /// Each round's CPU time of this process (both nodes) an operation.
-    cpu: Vec<f64>,
-    /// The NATS server's CPU time over all the rounds, and the operations.
-    server_cpu: Duration,
-    operations: u64,
-}
+const BENCH: Bench = Bench {
+    group: "cluster",
+    batch: BATCH,
+    debug_variable: "CLUSTER_BENCH_DEBUG",
+};
 
 /// By `(workload, contender)`.
 static RESULTS: Mutex<BTreeMap<(&'static str, &'static str), Rounds>> = Mutex::new(BTreeMap::new());
 
 /// The NATS server's pid, for its CPU time.
 static SERVER: Mutex<Option<u32>> = Mutex::new(None);
-
-/// CPU time of this process, every thread.
-fn process_cpu() -> Duration {
-    // SAFETY: timespec is plain integers, for which all zeroes is a valid value.
-    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: clock_gettime only writes the struct it is given, which outlives the call.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
 
 /// The NATS server's CPU time (user and system) from /proc, in clock ticks'
 /// resolution (10 ms): summed over the rounds, not read per round.
@@ -118,19 +101,6 @@ fn server_cpu() -> Duration {
     // SAFETY: sysconf reads a constant of the system.
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_micros(ticks * 1_000_000 / per_sec)
-}
-
-/// Runs `future` as a task of `rt` and waits for it.
-fn run<T: Send + 'static>(rt: &Runtime, future: impl Future<Output = T> + Send + 'static) -> T {
-    rt.block_on(rt.spawn(future)).expect("a bench task")
-}
-
-/// A contender's workload: `routine(iters)` is the time `iters × units`
-/// operations took.
-struct Entry<'a> {
-    name: &'static str,
-    units: u64,
-    routine: Box<dyn FnMut(u64) -> Duration + 'a>,
 }
 
 /// `workload` on `link`, each batch a task of `rt`.
@@ -165,102 +135,9 @@ fn entry<'a, L: Link>(rt: &'a Runtime, link: &Arc<L>, workload: &'static str) ->
     Entry {
         name: L::NAME,
         units: if workload == CAST { CASTS } else { 1 },
+        slow: workload == CAST,
         routine: Box::new(routine),
     }
-}
-
-/// One row of the summary: criterion measures each entry in turn, then the
-/// entries take turns for [`ROUNDS`] paired rounds.
-fn row(c: &mut Criterion, workload: &'static str, mut entries: Vec<Entry<'_>>) {
-    let mut medians = Vec::new();
-    for entry in &mut entries {
-        medians.push(bench(c, workload, entry));
-    }
-    if medians.iter().any(|m| m.is_nan()) {
-        return; // filtered out
-    }
-    let iters: Vec<u64> = entries
-        .iter()
-        .zip(&medians)
-        .map(|(entry, ns)| ((BATCH.as_nanos() as f64 / (ns * entry.units as f64)) as u64).max(1))
-        .collect();
-    let mut rounds: Vec<Rounds> = entries.iter().map(|_| Rounds::default()).collect();
-    for _ in 0..ROUNDS {
-        for ((entry, iters), rounds) in entries.iter_mut().zip(&iters).zip(&mut rounds) {
-            let operations = iters * entry.units;
-            let (cpu, server) = (process_cpu(), server_cpu());
-            let elapsed = (entry.routine)(*iters);
-            let cpu = process_cpu() - cpu;
-            rounds.server_cpu += server_cpu() - server;
-            rounds.operations += operations;
-            rounds
-                .wall
-                .push(elapsed.as_nanos() as f64 / operations as f64);
-            rounds.cpu.push(cpu.as_nanos() as f64 / operations as f64);
-        }
-    }
-    let mut results = RESULTS.lock().unwrap();
-    for (entry, rounds) in entries.iter().zip(rounds) {
-        results.insert((workload, entry.name), rounds);
-    }
-}
-
-/// Benchmarks an entry with criterion as `cluster/workload/name`; the median of
-/// its samples, in nanoseconds an operation (NaN when filtered out).
-fn bench(c: &mut Criterion, workload: &'static str, entry: &mut Entry<'_>) -> f64 {
-    let mut group = c.benchmark_group(format!("cluster/{workload}"));
-    group
-        .sample_size(SAMPLES)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1));
-    if entry.units > 1 {
-        // Milliseconds an iteration: as many iterations in every sample.
-        group.sampling_mode(SamplingMode::Flat);
-    }
-    let mut samples = Vec::new();
-    let mut operations = 0;
-    let units = entry.units;
-    group.bench_function(entry.name, |b| {
-        b.iter_custom(|iters| {
-            operations += iters * units;
-            let elapsed = (entry.routine)(iters);
-            samples.push(elapsed.as_nanos() as f64 / (iters * units) as f64);
-            elapsed
-        })
-    });
-    group.finish();
-    if std::env::var_os("CLUSTER_BENCH_DEBUG").is_some() {
-        eprintln!("{workload}/{}: {operations} operations", entry.name);
-    }
-    // The last calls are the measurement's samples; those before, the warm-up's.
-    median(samples.split_off(samples.len().saturating_sub(SAMPLES)))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// A time for the table.
-fn time(ns: f64) -> String {
-    if ns.is_nan() {
-        "–".into()
-    } else if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else {
-        format!("{:.1} µs", ns / 1e3)
-    }
-}
-
-/// The median of the rounds' ratios `a / b`, and their range.
-fn ratio(a: Option<&Vec<f64>>, b: Option<&Vec<f64>>) -> String {
-    let (Some(a), Some(b)) = (a, b) else {
-        return "–".into();
-    };
-    let ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
-    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = ratios.iter().copied().fold(0.0, f64::max);
-    format!("{:.2}x ({low:.2}–{high:.2})", median(ratios))
 }
 
 fn summary(sizes: Option<Sizes>) {
@@ -283,7 +160,7 @@ fn summary(sizes: Option<Sizes>) {
         let process = time(median_of(cpu(workload, name)));
         match of(workload, name) {
             Some(rounds) if name != RACTOR_CLUSTER => {
-                let server = rounds.server_cpu.as_nanos() as f64 / rounds.operations as f64;
+                let server = rounds.other_cpu.as_nanos() as f64 / rounds.operations as f64;
                 format!("{process} + {}", time(server))
             }
             _ => process,
@@ -332,19 +209,7 @@ fn summary(sizes: Option<Sizes>) {
 }
 
 fn main() {
-    // SAFETY: before any thread of this program starts.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    // Few resamples and no plots: the analysis, not the measuring, would take
-    // most of the run.
-    let mut c = Criterion::default()
-        .nresamples(1_000)
-        .without_plots()
-        .configure_from_args();
+    let (rt, mut c) = paired::start();
 
     let nats = Nats::start();
     *SERVER.lock().unwrap() = nats.as_ref().map(Nats::pid);
@@ -377,7 +242,12 @@ fn main() {
         }
         #[cfg(feature = "ractor-cluster")]
         entries.push(entry(&rt, &ractor, workload));
-        row(&mut c, workload, entries);
+        if let Some(rounds) = BENCH.row(&mut c, workload, &mut entries, server_cpu) {
+            let mut results = RESULTS.lock().unwrap();
+            for (entry, rounds) in entries.iter().zip(rounds) {
+                results.insert((workload, entry.name), rounds);
+            }
+        }
     }
 
     let sizes = on_nats.as_ref().map(|(_, _, sizes)| *sizes);

@@ -28,14 +28,15 @@ mod contender;
 mod fanout;
 mod floor;
 mod noex_store;
+#[path = "../paired/mod.rs"]
+mod paired;
 mod sqlite;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, SamplingMode};
+use criterion::Criterion;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
@@ -43,12 +44,11 @@ use contender::{Contender, GROUPS, RECORDS, user};
 use fanout::{Fanout, Subscribers};
 use floor::Floor;
 use noex_store::NoexStore;
+use paired::{Bench, Entry, ROUNDS, median, ratio, run, time};
 use sqlite::Sqlite;
 
 /// Writes timed between two emptyings of the written buckets.
 const CHUNK: u64 = 5_000;
-/// Samples of every benchmark.
-const SAMPLES: usize = 10;
 /// Concurrent writers of the last workload.
 const WRITERS: u64 = 32;
 
@@ -60,105 +60,19 @@ const TRANSACTION: &str = "transaction (3 ops)";
 const FANOUT: &str = "fan-out to 1,000";
 const WRITERS_32: &str = "insert, 32 writers";
 
-/// Paired rounds after criterion's measurements, in which the contenders of a row
-/// take turns, each for a batch of about this long.
-const ROUNDS: usize = 15;
+/// Each paired round of a contender runs for about this long.
 const BATCH: Duration = Duration::from_millis(20);
+
+const BENCH: Bench = Bench {
+    group: "store",
+    batch: BATCH,
+    debug_variable: "STORE_BENCH_DEBUG",
+};
 
 /// Each paired round's time per operation, in nanoseconds, by `(workload,
 /// contender)`: what the summary is made of.
 static RESULTS: Mutex<BTreeMap<(&'static str, &'static str), Vec<f64>>> =
     Mutex::new(BTreeMap::new());
-
-/// Runs `future` as a task of `rt` and waits for it.
-fn run<T: Send + 'static>(rt: &Runtime, future: impl Future<Output = T> + Send + 'static) -> T {
-    rt.block_on(rt.spawn(future)).expect("a bench task")
-}
-
-/// A contender's workload: `routine(iters)` is the time `iters × units`
-/// operations took.
-struct Entry<'a> {
-    name: &'static str,
-    persistent: bool,
-    units: u64,
-    routine: Box<dyn FnMut(u64) -> Duration + 'a>,
-}
-
-/// One row of the summary: criterion measures each entry in turn, then the
-/// entries take turns for [`ROUNDS`] paired rounds (so that the ratios of a row
-/// compare times taken moments apart, though the machine's load and its disk's
-/// latency drift over seconds).
-fn row(c: &mut Criterion, workload: &'static str, mut entries: Vec<Entry<'_>>) {
-    let mut medians = Vec::new();
-    for entry in &mut entries {
-        medians.push(bench(c, workload, entry));
-    }
-    if medians.iter().any(|m| m.is_nan()) {
-        return; // filtered out
-    }
-    let iters: Vec<u64> = entries
-        .iter()
-        .zip(&medians)
-        .map(|(entry, ns)| ((BATCH.as_nanos() as f64 / (ns * entry.units as f64)) as u64).max(1))
-        .collect();
-    let mut rounds = vec![Vec::with_capacity(ROUNDS); entries.len()];
-    for _ in 0..ROUNDS {
-        for ((entry, iters), times) in entries.iter_mut().zip(&iters).zip(&mut rounds) {
-            let elapsed = (entry.routine)(*iters);
-            times.push(elapsed.as_nanos() as f64 / (iters * entry.units) as f64);
-        }
-    }
-    let mut results = RESULTS.lock().unwrap();
-    for (entry, times) in entries.iter().zip(rounds) {
-        results.insert((workload, entry.name), times);
-    }
-}
-
-/// Benchmarks an entry with criterion as `workload/name`; the median of its
-/// samples, in nanoseconds an operation (NaN when filtered out).
-fn bench(c: &mut Criterion, workload: &'static str, entry: &mut Entry<'_>) -> f64 {
-    let mut group = c.benchmark_group(format!("store/{workload}"));
-    group
-        .sample_size(SAMPLES)
-        .warm_up_time(Duration::from_millis(200));
-    if entry.persistent {
-        // Milliseconds an operation: as many iterations in every sample.
-        group
-            .sampling_mode(SamplingMode::Flat)
-            .measurement_time(Duration::from_secs(1));
-    } else {
-        group.measurement_time(Duration::from_millis(600));
-    }
-    let mut samples = Vec::new();
-    let mut operations = 0;
-    let units = entry.units;
-    group.bench_function(entry.name, |b| {
-        b.iter_custom(|iters| {
-            operations += iters * units;
-            let elapsed = (entry.routine)(iters);
-            samples.push(elapsed.as_nanos() as f64 / (iters * units) as f64);
-            elapsed
-        })
-    });
-    group.finish();
-    if operations == 0 {
-        return f64::NAN;
-    }
-    // The last calls are the measurement's samples; those before, the warm-up's.
-    let samples = samples.split_off(samples.len().saturating_sub(SAMPLES));
-    if std::env::var_os("STORE_BENCH_DEBUG").is_some() {
-        eprintln!(
-            "{workload}/{}: {operations} operations, samples {samples:?}",
-            entry.name
-        );
-    }
-    median(samples)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
 
 /// The records the inserts write: one of [`user`]'s for every group.
 fn inputs() -> Arc<Vec<Value>> {
@@ -198,7 +112,7 @@ const WORKLOADS: [&str; 5] = [INSERT, GET, WHERE_INDEXED, WHERE_SCAN, TRANSACTIO
 fn workload<'a, C: Contender>(
     rt: &'a Runtime,
     contender: &Arc<C>,
-    persistent: bool,
+    slow: bool,
     workload: &'static str,
 ) -> Entry<'a> {
     // Keys in a fixed shuffled order, the same for every contender.
@@ -248,7 +162,7 @@ fn workload<'a, C: Contender>(
     };
     Entry {
         name: C::NAME,
-        persistent,
+        slow,
         units: 1,
         routine: Box::new(routine),
     }
@@ -262,7 +176,7 @@ fn fanout<'a, F: Fanout>(rt: &'a Runtime, (side, subscribers): (F, Subscribers))
     let mut written = 1i64;
     Entry {
         name: F::NAME,
-        persistent: false,
+        slow: false,
         units: 1,
         routine: Box::new(move |iters| {
             let (side, received) = (side.clone(), subscribers.received.clone());
@@ -280,7 +194,7 @@ fn writers_store(rt: &Runtime, store: Arc<NoexStore<true>>) -> Entry<'_> {
     let inputs = inputs();
     Entry {
         name: NoexStore::<true>::NAME,
-        persistent: true,
+        slow: true,
         units: WRITERS,
         routine: Box::new(move |iters| {
             let (store, inputs) = (store.clone(), inputs.clone());
@@ -313,7 +227,7 @@ fn writers_sqlite(rt: &Runtime, sqlite: Arc<Sqlite>) -> Entry<'_> {
     let inputs = inputs();
     Entry {
         name: Sqlite::NAME,
-        persistent: true,
+        slow: true,
         units: WRITERS,
         routine: Box::new(move |iters| {
             let (sqlite, inputs) = (sqlite.clone(), inputs.clone());
@@ -340,28 +254,15 @@ fn writers_sqlite(rt: &Runtime, sqlite: Arc<Sqlite>) -> Entry<'_> {
     }
 }
 
-/// A time for the table: ns, µs or ms.
-fn time(ns: f64) -> String {
-    if ns.is_nan() {
-        "–".into()
-    } else if ns < 1e3 {
-        format!("{ns:.0} ns")
-    } else if ns < 1e6 {
-        format!("{:.1} µs", ns / 1e3)
-    } else {
-        format!("{:.2} ms", ns / 1e6)
-    }
-}
-
-/// The median of the rounds' ratios `a / b`, and their range.
-fn ratio(a: Option<&Vec<f64>>, b: Option<&Vec<f64>>) -> String {
-    let (Some(a), Some(b)) = (a, b) else {
-        return "–".into();
+/// One row, measured and kept for the summary (each round's time an operation).
+fn row(c: &mut Criterion, workload: &'static str, mut entries: Vec<Entry<'_>>) {
+    let Some(rounds) = BENCH.row(c, workload, &mut entries, || Duration::ZERO) else {
+        return; // filtered out
     };
-    let ratios: Vec<f64> = a.iter().zip(b).map(|(a, b)| a / b).collect();
-    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = ratios.iter().copied().fold(0.0, f64::max);
-    format!("{:.2}x ({low:.2}–{high:.2})", median(ratios))
+    let mut results = RESULTS.lock().unwrap();
+    for (entry, rounds) in entries.iter().zip(rounds) {
+        results.insert((workload, entry.name), rounds.wall);
+    }
 }
 
 fn summary() {
@@ -403,19 +304,7 @@ fn summary() {
 }
 
 fn main() {
-    // SAFETY: before any thread of this program starts.
-    unsafe { std::env::set_var("NOEX_AGENT", "off") };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    // Few resamples and no plots: the analysis, not the measuring, would take
-    // most of the run.
-    let mut c = Criterion::default()
-        .nresamples(1_000)
-        .without_plots()
-        .configure_from_args();
+    let (rt, mut c) = paired::start();
     let dir = tempfile::tempdir().expect("a directory for the persistent contenders");
 
     let floor = Arc::new(Floor::new());

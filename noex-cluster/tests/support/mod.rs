@@ -80,6 +80,11 @@ impl Nats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// The server's OS process id (the cluster bench reads its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kill the server with SIGKILL.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
