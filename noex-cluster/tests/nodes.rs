@@ -187,6 +187,14 @@ async fn me(nats: &Nats, name: &str) -> Cluster {
         .expect("the test node joins")
 }
 
+/// Node `a` in a process of its own, and this test's node `t`, each up for the other.
+async fn node_a_and_me(nats: &Nats) -> (NodeProcess, Cluster) {
+    let a = NodeProcess::start("a", &nats.url());
+    let me = me(nats, "t").await;
+    until_up(&me, &["a"]).await;
+    (a, me)
+}
+
 async fn until_up(cluster: &Cluster, nodes: &[&str]) {
     let mut events = cluster.node_events();
     tokio::time::timeout(PATIENCE, async {
@@ -227,9 +235,7 @@ macro_rules! nats_or_skip {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_between_two_processes_arrive_in_the_order_sent() {
     let nats = nats_or_skip!();
-    let _a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (_a, me) = node_a_and_me(&nats).await;
     let counter = me.remote::<Counter>("a", "counter");
     // A hundred casts, then a call: the call sees every one of them.
     for _ in 0..100 {
@@ -248,9 +254,7 @@ async fn messages_between_two_processes_arrive_in_the_order_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_call_errors_say_node_down_noproc_or_timeout() {
     let nats = nats_or_skip!();
-    let _a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (_a, me) = node_a_and_me(&nats).await;
 
     let nowhere = me.remote::<Counter>("zz", "counter");
     assert_eq!(
@@ -434,9 +438,7 @@ async fn publish_reaches_matching_subscribers_on_every_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_monitor_fires_once_with_the_exit_reason() {
     let nats = nats_or_skip!();
-    let mut a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (mut a, me) = node_a_and_me(&nats).await;
     let victim = me.remote::<Victim>("a", "victim");
     let down = me.monitor(&victim).await;
     a.send("crash victim boom");
@@ -453,9 +455,7 @@ async fn remote_monitor_fires_once_with_the_exit_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_monitor_fires_noconnection_when_the_node_dies() {
     let nats = nats_or_skip!();
-    let mut a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (mut a, me) = node_a_and_me(&nats).await;
     let counter = me.remote::<Counter>("a", "counter");
     let by_ref = me.monitor(&counter).await;
     let by_name = me.monitor_name("a", "victim").await;
@@ -620,9 +620,7 @@ async fn nats_restarted_under_load_every_node_reconnects_by_itself() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_tunnel_into_a_node_without_its_agent_is_refused_with_the_reason() {
     let nats = nats_or_skip!();
-    let _a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (_a, _me) = node_a_and_me(&nats).await;
     let view = ClusterView::connect(&config("observer", &nats.url()))
         .await
         .unwrap();
@@ -644,9 +642,7 @@ async fn an_agent_tunnel_into_a_node_without_its_agent_is_refused_with_the_reaso
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_fires_every_monitor_this_node_set_with_noconnection() {
     let nats = nats_or_skip!();
-    let _a = NodeProcess::start("a", &nats.url());
-    let me = me(&nats, "t").await;
-    until_up(&me, &["a"]).await;
+    let (_a, me) = node_a_and_me(&nats).await;
     let counter = me.remote::<Counter>("a", "counter");
     let by_ref = me.monitor(&counter).await;
     let by_name = me.monitor_name("a", "victim").await;
