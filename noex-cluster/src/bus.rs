@@ -18,6 +18,7 @@ use noex::event_bus::{EventBus, Subscription};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::config::check_name;
 use crate::error::RemoteError;
 use crate::node::Cluster;
 use crate::subjects;
@@ -32,6 +33,18 @@ pub struct ClusterBus<M: Send + Sync + 'static> {
     cluster: Cluster,
     local: EventBus<M>,
     prefix: String,
+}
+
+impl Cluster {
+    /// A bus named `name` shared with every node that opens one of that name,
+    /// delivering to `local`'s subscribers too.
+    pub fn bus<M>(&self, name: &str, local: EventBus<M>) -> Result<ClusterBus<M>, RemoteError>
+    where
+        M: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        check_name("bus", name).map_err(|error| RemoteError::Transport(error.to_string()))?;
+        Ok(ClusterBus::new(self.clone(), name, local))
+    }
 }
 
 /// A subscription to a [`ClusterBus`]: the local one and its NATS subscription.

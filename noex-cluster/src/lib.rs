@@ -23,6 +23,7 @@ mod monitor;
 mod node;
 mod observe;
 mod remote;
+mod rpc;
 mod subjects;
 mod tunnel;
 mod wire;

@@ -116,11 +116,11 @@ impl Monitors {
             watcher: me,
             id,
         };
-        let reason = match crate::remote::request(
+        let reason = match crate::rpc::request(
             &self.inner.client,
             &subjects::node_rpc(&self.inner.cluster, node),
             &request,
-            crate::remote::CONTROL_TIMEOUT,
+            crate::rpc::CONTROL_TIMEOUT,
         )
         .await
         {

@@ -4,21 +4,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, kv};
-use noex::event_bus::EventBus;
 use noex::{GenServer, NamedRef, ServerRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::bus::ClusterBus;
-use crate::config::{ClusterConfig, check_name, connect};
+use crate::config::{ClusterConfig, connect};
 use crate::error::{GlobalError, JoinError, RemoteError};
 use crate::exports::{Exports, Target};
 use crate::global::{self, GlobalName, GlobalNames, check_global_name, target_key};
 use crate::membership::{self, Membership, NodeEvent};
 use crate::monitor::{self, Monitors, RemoteMonitor};
-use crate::remote::{self, Address, RemoteRef};
+use crate::rpc;
 use crate::subjects;
 use crate::wire::{self, GlobalEntry, NodeInfo};
 
@@ -46,11 +44,11 @@ pub async fn join(config: ClusterConfig) -> Result<Cluster, JoinError> {
     config.validate()?;
     let client = connect(&config, format!("noex node {}", config.node)).await?;
     let rpc_subject = subjects::node_rpc(&config.cluster, &config.node);
-    match remote::request(
+    match rpc::request(
         &client,
         &rpc_subject,
         &wire::Request::Ping,
-        remote::CONTROL_TIMEOUT,
+        rpc::CONTROL_TIMEOUT,
     )
     .await
     {
@@ -172,7 +170,7 @@ pub async fn join(config: ClusterConfig) -> Result<Cluster, JoinError> {
         let _ = nodes_read_to.wait_for(|read| *read >= my_entry).await;
         let _ = names_read_to.wait_for(|read| *read >= names_end).await;
     };
-    if tokio::time::timeout(remote::CONTROL_TIMEOUT, caught_up)
+    if tokio::time::timeout(rpc::CONTROL_TIMEOUT, caught_up)
         .await
         .is_err()
     {
@@ -257,6 +255,10 @@ impl Cluster {
         &self.inner.client
     }
 
+    pub(crate) fn monitors(&self) -> &Monitors {
+        &self.inner.monitors
+    }
+
     pub(crate) fn cluster_name(&self) -> &str {
         &self.inner.config.cluster
     }
@@ -312,34 +314,6 @@ impl Cluster {
     /// Stop exposing `name`.
     pub fn unexpose(&self, name: &str) {
         self.inner.exports.remove(name);
-    }
-
-    /// The process exposed as `name` on `node`.
-    pub fn remote<S>(&self, node: &str, name: &str) -> RemoteRef<S>
-    where
-        S: GenServer,
-        S::Call: Serialize,
-        S::Cast: Serialize,
-        S::Reply: DeserializeOwned,
-    {
-        RemoteRef::new(
-            self.clone(),
-            Address::Node {
-                node: node.to_string(),
-                name: name.to_string(),
-            },
-        )
-    }
-
-    /// Whichever process holds global name `name` when it is used.
-    pub fn global<S>(&self, name: &str) -> RemoteRef<S>
-    where
-        S: GenServer,
-        S::Call: Serialize,
-        S::Cast: Serialize,
-        S::Reply: DeserializeOwned,
-    {
-        RemoteRef::new(self.clone(), Address::Global(name.to_string()))
     }
 
     /// Who holds global name `name`, as this node knows it now.
@@ -420,36 +394,9 @@ impl Cluster {
         })
     }
 
-    /// Monitor a remote process (Erlang's `monitor(process, {Name, Node})`): the
-    /// returned future resolves exactly once, with the process's exit reason,
-    /// `noproc` if it was not running, or `noconnection` if its node goes down.
-    pub async fn monitor<S>(&self, process: &RemoteRef<S>) -> RemoteMonitor
-    where
-        S: GenServer,
-        S::Call: Serialize,
-        S::Cast: Serialize,
-        S::Reply: DeserializeOwned,
-    {
-        match process.locate() {
-            Ok((node, name)) => self.inner.monitors.monitor(&node, &name).await,
-            // An unheld global name: the process is not there (Erlang's `noproc`).
-            Err(_) => self.inner.monitors.monitor_nothing(&format!("{process:?}")),
-        }
-    }
-
     /// Monitor the process registered (locally) as `name` on `node`, exposed or not.
     pub async fn monitor_name(&self, node: &str, name: &str) -> RemoteMonitor {
         self.inner.monitors.monitor(node, name).await
-    }
-
-    /// A bus named `name` shared with every node that opens one of that name,
-    /// delivering to `local`'s subscribers too.
-    pub fn bus<M>(&self, name: &str, local: EventBus<M>) -> Result<ClusterBus<M>, RemoteError>
-    where
-        M: Serialize + DeserializeOwned + Send + Sync + 'static,
-    {
-        check_name("bus", name).map_err(|error| RemoteError::Transport(error.to_string()))?;
-        Ok(ClusterBus::new(self.clone(), name, local))
     }
 
     /// Leave the cluster: the others see this node down at once, its global names

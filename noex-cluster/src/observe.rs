@@ -10,7 +10,7 @@ use noex_agent::types::{ProcessTree, Snapshot};
 
 use crate::config::{ClusterConfig, connect};
 use crate::error::{JoinError, RemoteError};
-use crate::remote;
+use crate::rpc;
 use crate::subjects;
 use crate::wire::{self, NodeInfo, Reply, Request};
 
@@ -95,7 +95,7 @@ impl ClusterView {
         let down = || RemoteError::NodeDown {
             node: node.to_string(),
         };
-        match remote::request(&self.client, &subject, &request, TIMEOUT).await {
+        match rpc::request(&self.client, &subject, &request, TIMEOUT).await {
             Ok(Reply::Value(bytes)) => wire::decode(&bytes).map_err(|reason| RemoteError::Decode {
                 node: node.to_string(),
                 name: "observer".to_string(),

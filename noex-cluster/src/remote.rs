@@ -3,18 +3,16 @@
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use async_nats::RequestErrorKind;
 use noex::GenServer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::RemoteError;
+use crate::monitor::RemoteMonitor;
 use crate::node::Cluster;
+use crate::rpc;
 use crate::subjects;
 use crate::wire::{self, Reply, Request};
-
-/// How long a control request (monitor, ping, snapshot) waits for its node.
-pub(crate) const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The time a reply needs to come back over NATS after the process has answered:
 /// the node's own call gives up this much earlier than the caller, so a slow
@@ -65,6 +63,53 @@ impl<S: GenServer> std::fmt::Debug for RemoteRef<S> {
         match &self.address {
             Address::Node { node, name } => write!(f, "RemoteRef({name}@{node})"),
             Address::Global(name) => write!(f, "RemoteRef(global {name})"),
+        }
+    }
+}
+
+impl Cluster {
+    /// The process exposed as `name` on `node`.
+    pub fn remote<S>(&self, node: &str, name: &str) -> RemoteRef<S>
+    where
+        S: GenServer,
+        S::Call: Serialize,
+        S::Cast: Serialize,
+        S::Reply: DeserializeOwned,
+    {
+        RemoteRef::new(
+            self.clone(),
+            Address::Node {
+                node: node.to_string(),
+                name: name.to_string(),
+            },
+        )
+    }
+
+    /// Whichever process holds global name `name` when it is used.
+    pub fn global<S>(&self, name: &str) -> RemoteRef<S>
+    where
+        S: GenServer,
+        S::Call: Serialize,
+        S::Cast: Serialize,
+        S::Reply: DeserializeOwned,
+    {
+        RemoteRef::new(self.clone(), Address::Global(name.to_string()))
+    }
+
+    /// Monitor a remote process (Erlang's `monitor(process, {Name, Node})`): the
+    /// returned future resolves exactly once, with the process's exit reason,
+    /// `noproc` if it was not running, or `noconnection` if its node goes down.
+    pub async fn monitor<S>(&self, process: &RemoteRef<S>) -> RemoteMonitor
+    where
+        S: GenServer,
+        S::Call: Serialize,
+        S::Cast: Serialize,
+        S::Reply: DeserializeOwned,
+    {
+        match process.locate() {
+            Ok((node, name)) => self.monitors().monitor(&node, &name).await,
+            // An unheld global name: the process is not there (Erlang's `noproc`).
+            Err(_) => self.monitors().monitor_nothing(&format!("{process:?}")),
         }
     }
 }
@@ -121,7 +166,8 @@ where
             payload: wire::encode(&request),
         };
         let subject = subjects::node_rpc(self.cluster.cluster_name(), &node);
-        let reply = request_on(self.cluster.client(), &subject, &request, timeout, &node).await?;
+        let reply =
+            rpc::request_on(self.cluster.client(), &subject, &request, timeout, &node).await?;
         match reply {
             Reply::Value(bytes) => {
                 wire::decode(&bytes).map_err(|reason| RemoteError::Decode { node, name, reason })
@@ -160,45 +206,6 @@ fn refusal(reply: Reply, node: String, name: String, timeout: Duration) -> Remot
         )),
         Reply::Value(_) | Reply::Done => RemoteError::Transport("unexpected reply".to_string()),
     }
-}
-
-/// One request to a node's subject, its reply decoded.
-pub(crate) async fn request(
-    client: &async_nats::Client,
-    subject: &str,
-    request: &Request,
-    timeout: Duration,
-) -> Result<Reply, RemoteError> {
-    let node = subject.to_string();
-    request_on(client, subject, request, timeout, &node).await
-}
-
-async fn request_on(
-    client: &async_nats::Client,
-    subject: &str,
-    request: &Request,
-    timeout: Duration,
-    node: &str,
-) -> Result<Reply, RemoteError> {
-    let message = client
-        .send_request(
-            subject.to_string(),
-            async_nats::Request::new()
-                .payload(wire::encode(request).into())
-                .timeout(Some(timeout)),
-        )
-        .await
-        .map_err(|error| match error.kind() {
-            RequestErrorKind::NoResponders => RemoteError::NodeDown {
-                node: node.to_string(),
-            },
-            RequestErrorKind::TimedOut => RemoteError::Timeout {
-                node: node.to_string(),
-                timeout,
-            },
-            _ => RemoteError::Transport(error.to_string()),
-        })?;
-    wire::decode(&message.payload).map_err(RemoteError::Transport)
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ pub(crate) async fn dial(
     let request = crate::wire::Request::Dial {
         session: session.clone(),
     };
-    match crate::remote::request(client, &rpc, &request, crate::remote::CONTROL_TIMEOUT).await {
+    match crate::rpc::request(client, &rpc, &request, crate::rpc::CONTROL_TIMEOUT).await {
         Ok(Reply::Done) => {}
         Ok(Reply::Refused(reason)) => {
             return Err(RemoteError::Refused {

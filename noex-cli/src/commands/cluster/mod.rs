@@ -6,6 +6,8 @@
 
 pub mod ps;
 
+use std::time::Duration;
+
 use noex_agent::client::Client;
 use noex_cluster::{ClusterConfig, ClusterView, NodeInfo, RemoteError};
 
@@ -13,7 +15,10 @@ use crate::cli::TargetArgs;
 use crate::commands::{Context, write_err};
 use crate::error::{CliError, from_client};
 use crate::render::table::node_choice_table;
-use crate::target::CONNECT_TIMEOUT;
+
+/// How long a node's agent has to greet through its tunnel: as long as a local
+/// agent has (`target::GREETING_TIMEOUT`); NATS adds milliseconds.
+const GREETING_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Connect to the cluster's NATS as an observer (not a node), and list the nodes up.
 pub async fn view(ctx: &Context) -> Result<(ClusterView, Vec<NodeInfo>), CliError> {
@@ -50,12 +55,12 @@ pub async fn connect(target: &TargetArgs) -> Result<Client, CliError> {
         .with_hint("`noex ps --cluster URL` lists the nodes up"),
         other => CliError::failed(format!("cannot reach {what}: {other}")),
     })?;
-    match tokio::time::timeout(CONNECT_TIMEOUT, Client::handshake(stream)).await {
+    match tokio::time::timeout(GREETING_TIMEOUT, Client::handshake(stream)).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(error)) => Err(from_client(error)),
         Err(_) => Err(CliError::failed(format!(
             "{what} did not greet within {}s",
-            CONNECT_TIMEOUT.as_secs()
+            GREETING_TIMEOUT.as_secs()
         ))),
     }
 }
