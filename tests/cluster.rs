@@ -137,6 +137,25 @@ fn a_command_with_node_acts_on_that_node_only() {
     assert!(events.stdout.contains("restarted      by <0.7>, attempt 1"));
 }
 
+/// The tunnel carries the agent protocol unchanged, so the agent's own rules hold:
+/// a read-only node refuses `kill` and `restart` from across the cluster with the
+/// same error as from its own machine, and still answers `ps`.
+#[test]
+fn a_read_only_nodes_agent_refuses_kill_through_the_tunnel() {
+    let Some(nats) = nats::Nats::start() else {
+        return;
+    };
+    let url = nats.url();
+    let _demo = Demo::start_with(&["--read-only", "--cluster", &url, "--node", "a"]);
+    let kill = noex(&["kill", "worker-1", "--cluster", &url, "--node", "a"]);
+    assert_eq!(kill.code, 1, "{}", kill.stderr);
+    snapshot!("e2e_error_read_only", kill.stderr);
+    let restart = noex(&["restart", "worker-1", "--cluster", &url, "--node", "a"]);
+    assert_eq!(restart.code, 1, "{}", restart.stderr);
+    let ps = noex(&["ps", "--cluster", &url, "--node", "a"]);
+    assert_eq!(ps.code, 0, "reading is still allowed: {}", ps.stderr);
+}
+
 #[test]
 fn cluster_target_mistakes_are_usage_errors_with_exit_code_2() {
     let Some((nats, _demos)) = cluster(&["a", "b"]) else {
