@@ -39,6 +39,8 @@ const KEEPALIVE_EVERY: Duration = Duration::from_secs(4);
 const KEEPALIVE_ANSWER: Duration = Duration::from_secs(2);
 /// At most this many tunnels into one node at a time (its agent has its own limit).
 const MAX_TUNNELS: usize = 8;
+/// How long a dial waits for a tunnel to free before it is refused.
+const SLOT_WAIT: Duration = Duration::from_secs(1);
 /// Bytes read from the stream per message: well under NATS' default 1 MiB payload.
 const CHUNK: usize = 64 * 1024;
 /// The observer's side of the in-process pipe to its agent client.
@@ -76,7 +78,10 @@ impl Tunnels {
                 "its agent is not running (started with NOEX_AGENT=off, or disabled)".into(),
             );
         };
-        let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() else {
+        // A tunnel that just ended may not have given its slot back yet (its last
+        // message and this request travel apart): wait a moment before refusing.
+        let waiting = Arc::clone(&self.slots).acquire_owned();
+        let Ok(Ok(slot)) = tokio::time::timeout(SLOT_WAIT, waiting).await else {
             return Reply::Refused(format!("{MAX_TUNNELS} tunnels are open already"));
         };
         let up = match self
