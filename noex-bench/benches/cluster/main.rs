@@ -167,40 +167,44 @@ fn summary(sizes: Option<Sizes>) {
         }
     };
     let (floor, noex, ractor) = (Floor::NAME, NoexCluster::NAME, RACTOR_CLUSTER);
-    println!(
-        "\nMedians of {ROUNDS} paired rounds; ratios: the median of the rounds' ratios to the floor (their range)."
-    );
-    println!(
-        "\n| workload | raw NATS (floor) | noex-cluster | vs floor | ractor_cluster | vs floor |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for workload in WORKLOADS {
+    // One table: each contender's figure of `cell`, and its ratio to the floor's.
+    let table = |title: String,
+                 cell: &dyn Fn(&'static str, &'static str) -> String,
+                 rounds: &dyn Fn(&'static str, &'static str) -> Option<Vec<f64>>| {
+        println!("\n{title}");
         println!(
-            "| {workload} | {} | {} | {} | {} | {} |",
-            wall_of(workload, floor),
-            wall_of(workload, noex),
-            ratio(wall(workload, noex), wall(workload, floor)),
-            wall_of(workload, ractor),
-            ratio(wall(workload, ractor), wall(workload, floor)),
+            "\n| workload | raw NATS (floor) | noex-cluster | vs floor | ractor_cluster | vs floor |"
         );
-    }
-    println!(
-        "\nCPU time an operation: this process (both nodes) + the NATS server (summed over the rounds); ratios of this process's."
+        println!("|---|---|---|---|---|---|");
+        for workload in WORKLOADS {
+            println!(
+                "| {workload} | {} | {} | {} | {} | {} |",
+                cell(workload, floor),
+                cell(workload, noex),
+                ratio(
+                    rounds(workload, noex).as_ref(),
+                    rounds(workload, floor).as_ref()
+                ),
+                cell(workload, ractor),
+                ratio(
+                    rounds(workload, ractor).as_ref(),
+                    rounds(workload, floor).as_ref()
+                ),
+            );
+        }
+    };
+    table(
+        format!(
+            "Medians of {ROUNDS} paired rounds; ratios: the median of the rounds' ratios to the floor (their range)."
+        ),
+        &wall_of,
+        &|workload, name| wall(workload, name).cloned(),
     );
-    println!(
-        "\n| workload | raw NATS (floor) | noex-cluster | vs floor | ractor_cluster | vs floor |"
+    table(
+        "CPU time an operation: this process (both nodes) + the NATS server (summed over the rounds); ratios of this process's.".to_string(),
+        &cpu_of,
+        &|workload, name| cpu(workload, name).cloned(),
     );
-    println!("|---|---|---|---|---|---|");
-    for workload in WORKLOADS {
-        println!(
-            "| {workload} | {} | {} | {} | {} | {} |",
-            cpu_of(workload, floor),
-            cpu_of(workload, noex),
-            ratio(cpu(workload, noex), cpu(workload, floor)),
-            cpu_of(workload, ractor),
-            ratio(cpu(workload, ractor), cpu(workload, floor)),
-        );
-    }
     if let Some(Sizes { call, reply, cast }) = sizes {
         println!(
             "\nPayloads on NATS (noex-cluster's, and the floor's alike): call {call} bytes, reply {reply}, cast {cast}."
