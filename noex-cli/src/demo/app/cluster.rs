@@ -10,6 +10,7 @@
 //! └── caller: calls whoever holds `leader`
 //! ```
 
+use std::fmt::Display;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -73,18 +74,16 @@ impl std::fmt::Display for Role {
 /// answers with its node's name.
 pub(super) struct Leader {
     cluster: Cluster,
-    role: Arc<Mutex<Role>>,
+    role: Shown<Role>,
     campaign: Option<JoinHandle<()>>,
-    _shown: Option<Description>,
 }
 
 impl Leader {
     fn new(cluster: Cluster) -> Leader {
         Leader {
             cluster,
-            role: Arc::new(Mutex::new(Role::Running)),
+            role: Shown::new(Role::Running),
             campaign: None,
-            _shown: None,
         }
     }
 }
@@ -96,14 +95,7 @@ impl GenServer for Leader {
     type Reply = String;
 
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
-        let role = Arc::clone(&self.role);
-        self._shown = Some(noex::process::describe(ctx.pid(), move || {
-            Some(
-                role.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .to_string(),
-            )
-        }));
+        self.role.publish(ctx.pid());
         self.campaign = Some(tokio::spawn(campaign(self.cluster.clone(), ctx.myself())));
         Ok(())
     }
@@ -114,7 +106,7 @@ impl GenServer for Leader {
 
     async fn handle_info(&mut self, message: Info, _: &mut Context<Self>) {
         if let Ok(role) = message.downcast::<Role>() {
-            *self.role.lock().unwrap_or_else(PoisonError::into_inner) = *role;
+            self.role.set(*role);
         }
     }
 
@@ -126,12 +118,7 @@ impl GenServer for Leader {
     }
 
     fn format_status(&self) -> Option<String> {
-        Some(
-            self.role
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .to_string(),
-        )
+        Some(self.role.text())
     }
 }
 
@@ -159,16 +146,14 @@ async fn campaign(cluster: Cluster, me: ServerRef<Leader>) {
 /// Calls the leader by its global name every 2 s, on whichever node it is.
 pub(super) struct Caller {
     cluster: Cluster,
-    last: Arc<Mutex<String>>,
-    _shown: Option<Description>,
+    last: Shown<String>,
 }
 
 impl Caller {
     fn new(cluster: Cluster) -> Caller {
         Caller {
             cluster,
-            last: Arc::new(Mutex::new(format!("calls {LEADER} every 2 s"))),
-            _shown: None,
+            last: Shown::new(format!("calls {LEADER} every 2 s")),
         }
     }
 }
@@ -179,10 +164,7 @@ impl GenServer for Caller {
     type Reply = ();
 
     async fn init(&mut self, ctx: &mut Context<Self>) -> Result<(), noex::error::BoxError> {
-        let last = Arc::clone(&self.last);
-        self._shown = Some(noex::process::describe(ctx.pid(), move || {
-            Some(last.lock().unwrap_or_else(PoisonError::into_inner).clone())
-        }));
+        self.last.publish(ctx.pid());
         tick_every(ctx, CALL_EVERY);
         Ok(())
     }
@@ -201,16 +183,51 @@ impl GenServer for Caller {
             ),
             Err(error) => format!("{LEADER} did not answer: {error}"),
         };
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = outcome;
+        self.last.set(outcome);
         tick_every(ctx, CALL_EVERY);
     }
 
     fn format_status(&self) -> Option<String> {
-        Some(
-            self.last
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        )
+        Some(self.last.text())
+    }
+}
+
+/// What a process shows in `noex ps` (its STATE column, read on the Observer's side)
+/// and in `noex state` (`format_status`): one value, kept in one place.
+struct Shown<T> {
+    value: Arc<Mutex<T>>,
+    _description: Option<Description>,
+}
+
+impl<T: Display + Send + 'static> Shown<T> {
+    fn new(value: T) -> Shown<T> {
+        Shown {
+            value: Arc::new(Mutex::new(value)),
+            _description: None,
+        }
+    }
+
+    /// Show it for process `pid` from now on (called in `init`).
+    fn publish(&mut self, pid: noex::Pid) {
+        let value = Arc::clone(&self.value);
+        self._description = Some(noex::process::describe(pid, move || {
+            Some(
+                value
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .to_string(),
+            )
+        }));
+    }
+
+    fn set(&self, value: T) {
+        *self.value.lock().unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    fn text(&self) -> String {
+        self.value
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .to_string()
     }
 }
