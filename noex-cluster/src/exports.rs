@@ -158,12 +158,22 @@ pub(crate) async fn serve(
     }
 }
 
+/// Replies up to this size are sent without asking the server's `max_payload`
+/// (1 MiB by default; a server set below 64 KiB gets such replies refused as
+/// before: a timeout at the caller).
+const SMALL_REPLY: usize = 64 * 1024;
+
 /// A cast comes without a reply subject: at most once, nobody waits.
 async fn send_reply(client: &async_nats::Client, to: Option<async_nats::Subject>, reply: Reply) {
     if let Some(to) = to {
         let mut encoded = wire::encode(&reply);
-        // NATS would refuse it, and the caller wait out its timeout: say so instead.
-        let limit = client.server_info().max_payload;
+        // NATS would refuse a reply over its limit, and the caller wait out its
+        // timeout: say so instead. The limit is read (a copy of the server's info)
+        // only for a reply large enough to come near it, not on every call.
+        let limit = match encoded.len() {
+            0..=SMALL_REPLY => usize::MAX,
+            _ => client.server_info().max_payload,
+        };
         if encoded.len() > limit {
             encoded = wire::encode(&Reply::TooLarge {
                 bytes: encoded.len() as u64,
